@@ -1,0 +1,1 @@
+"""copytrader: keystore."""

@@ -1,0 +1,45 @@
+"""The package boundaries of STYLE.md: each side imports only what it may."""
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OURS = {"protocol", "actors", "keystore", "tui", "simulator"}
+# package -> packages of ours it must never import
+FORBIDDEN = {
+    "protocol": OURS - {"protocol"},
+    "actors": {"tui", "simulator"},
+    "tui": {"keystore", "simulator", "actors"},
+    "simulator": {"actors", "keystore", "tui", "protocol"},
+    "keystore": {"tui", "simulator"},
+}
+
+
+def imported_roots(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_stay_inside_their_boundary(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = imported_roots(path) & FORBIDDEN[package]
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_boundary_check_sees_a_violation(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "x.py"
+    bad.write_text("import os\nfrom actors.binance import rest\n")
+    assert "actors" in imported_roots(bad)
