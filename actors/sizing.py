@@ -1,0 +1,52 @@
+"""How much a slave copies (pure): the ratio k, per-symbol caps, leverage cap.
+
+k (ARCHITECTURE.md "Copy semantics"):
+- fixed_ratio:         k = ratio
+- balance_multiplier:  k = multiplier x slave_equity / master_equity
+A missing or non-positive equity makes k unknowable: `CannotSize` (the copy logic then skips
+increases with reason "cannot_size" but still mirrors reductions and closes, which need no k).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from protocol.messages import SlaveConfig
+
+
+class CannotSize(msgspec.Struct, frozen=True):
+    """k cannot be computed; `reason` says why (journalled with the skip)."""
+
+    reason: str
+
+
+def ratio_k(config: SlaveConfig, slave_equity: Decimal | None,
+            master_equity: Decimal | None) -> Decimal | CannotSize:
+    """The slave's copy ratio for `config`, given both equities in the same quote asset."""
+    if config.sizing == "fixed_ratio":
+        return config.ratio
+    if master_equity is None or not master_equity.is_finite() or master_equity <= 0:
+        return CannotSize(f"master equity is {master_equity}: cannot scale by balance")
+    if slave_equity is None or not slave_equity.is_finite() or slave_equity <= 0:
+        return CannotSize(f"slave equity is {slave_equity}: cannot scale by balance")
+    return config.multiplier * slave_equity / master_equity
+
+
+def notional_cap(config: SlaveConfig, symbol: str) -> Decimal | None:
+    """Largest position value (quote asset) the slave may hold in `symbol`; None = no cap."""
+    return config.symbol_max_notional.get(symbol, config.max_position_notional)
+
+
+def capped_leverage(master_leverage: int, config: SlaveConfig) -> int:
+    """The leverage the slave sets for a symbol: the master's, capped by `max_leverage`."""
+    if config.max_leverage is not None:
+        return max(1, min(master_leverage, config.max_leverage))
+    return max(1, master_leverage)
+
+
+def symbol_allowed(config: SlaveConfig, symbol: str) -> bool:
+    """symbols_deny wins; a non-empty symbols_allow is a whitelist."""
+    if symbol in config.symbols_deny:
+        return False
+    return not config.symbols_allow or symbol in config.symbols_allow

@@ -1,0 +1,665 @@
+"""Every message that crosses a ZeroMQ socket: frozen, tagged msgspec Structs, one union per socket.
+
+Wire format: msgpack maps (not `array_like`, see codec.py for the measurement), the tag in field
+"t". Quantities, prices and equities are `decimal.Decimal` (msgpack strings on the wire); times
+are integers (`*_ms` exchange epoch milliseconds, `*_ns` `time.monotonic_ns()` of the stamping
+host, comparable across processes on one Linux host).
+
+Unions (one typed decoder each, see codec.py):
+- `MasterEvent`      master-<market> PUB  -> slaves            (topics: topics.master_topic)
+- `SnapshotRequestMsg` / `SnapshotReplyMsg`   slave REQ/DEALER <-> master ROUTER
+- `SlaveReport`      slave PUSH -> control PULL
+- `ControlRequest`   TUI/CLI DEALER -> control ROUTER
+- `ControlServerMsg` control ROUTER -> TUI/CLI (replies `Ok`/`Error` and live `Push`es)
+- `ControlEvent`     control PUB -> actors                     (topics: topics.control_topic)
+
+Sequencing (see seq.py): every master message carries `epoch` (a random id drawn when the
+publisher starts) and `seq`. Fills, snapshots and config changes published on PUB consume one
+number each, gapless from 1 per epoch. A `Heartbeat` consumes none: its `seq` is the last number
+used, so a subscriber that lost the last event learns it within one heartbeat. A snapshot's state
+includes every event with seq <= its `seq` (for a `SnapshotReply` that is the last seq published
+before the snapshot was taken).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal, Union
+
+import msgspec
+
+# --------------------------------------------------------------------------- shared vocabulary
+
+Market = Literal["usdm", "spot", "margin"]
+MARKETS: tuple[Market, ...] = ("usdm", "spot", "margin")
+Side = Literal["BUY", "SELL"]
+PositionSide = Literal["BOTH", "LONG", "SHORT"]
+FillStatus = Literal["PARTIALLY_FILLED", "FILLED"]
+SideEffect = Literal["NO_SIDE_EFFECT", "MARGIN_BUY", "AUTO_REPAY"]
+MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType takes
+PositionMode = Literal["one_way", "hedge"]
+SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
+SizingMode = Literal["balance_multiplier", "fixed_ratio"]
+MinNotionalPolicy = Literal["skip", "round_up"]
+OnStart = Literal["sync", "new_only"]
+SlaveState = Literal[
+    "starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"
+]
+SkipReason = Literal[
+    "below_min_notional",  # order value under the symbol's min notional (policy "skip")
+    "below_min_qty",  # quantity rounds to zero or under LOT_SIZE minQty
+    "symbol_filtered",  # not in symbols_allow / in symbols_deny
+    "unknown_symbol",  # no exchange filters for the symbol on this market
+    "paused",  # slave (or everything) paused
+    "disabled",  # slave disabled, or market not followed by this slave
+    "cap_reached",  # max_position_notional leaves no room
+    "no_position",  # master reduces/closes but the slave holds nothing to reduce
+    "market_refused",  # slave refuses the market (e.g. position mode differs and not flat)
+    "cannot_size",  # k unavailable (master equity <= 0, slave equity unknown)
+    "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
+    "exchange_rejected",  # any other exchange refusal
+    "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)
+]
+
+# Constrained scalar types, checked on decode and on construction.
+SlaveId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{2,32}$")]
+Asset = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,20}$")]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+RequestId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Leverage = Annotated[int, msgspec.Meta(ge=1, le=125)]
+
+
+_MAX_ADJUSTED_EXPONENT = 40  # |value| in [1e-40, 1e41): anything outside is not a price/qty
+
+
+def _bad_decimal(value: Decimal) -> bool:
+    """NaN/Infinity (msgspec accepts "NaN" as a Decimal string) or an absurd exponent, which
+    would overflow later arithmetic ("1e999999999" is a finite Decimal)."""
+    if not value.is_finite():
+        return True
+    return bool(value) and abs(value.adjusted()) > _MAX_ADJUSTED_EXPONENT
+
+
+def _check_finite(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and _bad_decimal(value):
+            raise ValueError(f"`{name}` must be a finite decimal of sane size, got {value}")
+
+
+def _check_non_negative(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and (_bad_decimal(value) or value < 0):
+            raise ValueError(f"`{name}` must be a finite decimal >= 0, got {value}")
+
+
+def _check_positive(obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and (_bad_decimal(value) or value <= 0):
+            raise ValueError(f"`{name}` must be a finite decimal > 0, got {value}")
+
+
+class Msg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="t"):
+    """Base of every tagged message (tag in field "t")."""
+
+
+class Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Base of untagged parts embedded in messages."""
+
+
+# --------------------------------------------------------------------------- master events (PUB)
+
+
+class MasterFill(Msg, tag="fill", frozen=True, kw_only=True):
+    """One trade of the master (one execution report / ORDER_TRADE_UPDATE with x=TRADE)."""
+
+    market: Market
+    epoch: int  # publisher session id (random, drawn at start): a new one means a restart
+    seq: Annotated[int, msgspec.Meta(ge=1)]  # per publisher and epoch, gapless from 1
+    symbol: Symbol
+    position_side: PositionSide  # spot/margin: "BOTH"
+    side: Side
+    order_id: int  # master's exchange order id (i)
+    trade_id: int  # master's exchange trade id (t); per symbol on Binance
+    client_order_id: str  # master's client order id (c)
+    order_type: str  # Binance order type of the master order (o), e.g. "MARKET", "LIMIT"
+    price: Decimal  # this fill's price (L)
+    qty: Decimal  # this fill's quantity (l), > 0
+    cum_qty: Decimal  # order's cumulative filled quantity after this fill (z)
+    status: FillStatus  # order status after this fill (X)
+    reduce_only: bool = False  # master order was reduce-only (R); futures only
+    # Master position of (symbol, position_side) around this fill. BOTH: signed; LONG/SHORT:
+    # size >= 0; spot: base-asset holding (free + locked); margin: net base position
+    # (free + locked - borrowed), signed.
+    position_before: Decimal
+    position_after: Decimal
+    borrowed_before: Decimal | None = None  # margin: borrowed base asset before the fill
+    borrowed_after: Decimal | None = None  # margin: borrowed base asset after the fill
+    side_effect: SideEffect | None = None  # margin: what the master's order did to its loans
+    equity: Decimal  # master equity in `equity_asset` at the time of the fill
+    equity_asset: Asset = "USDT"
+    leverage: Leverage | None = None  # usdm: symbol leverage
+    margin_type: MarginType | None = None  # usdm: symbol margin type
+    trade_time_ms: int = 0  # exchange transaction/trade time (T)
+    t_exchange_ms: int  # exchange event time (E)
+    t_master_recv_ns: int  # monotonic ns when the master read the exchange event
+    t_master_pub_ns: int  # monotonic ns just before publishing
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "qty", "price")
+        _check_non_negative(self, "cum_qty", "borrowed_before", "borrowed_after", "equity")
+        _check_finite(self, "position_before", "position_after")
+
+
+class PositionEntry(Part, frozen=True, kw_only=True):
+    """One futures position (usdm) or one traded symbol's net position (spot/margin)."""
+
+    symbol: Symbol
+    position_side: PositionSide
+    qty: Decimal  # BOTH / spot / margin: signed; LONG/SHORT: size >= 0
+    entry_price: Decimal = Decimal(0)
+    leverage: Leverage | None = None
+    margin_type: MarginType | None = None
+
+    def __post_init__(self) -> None:
+        _check_finite(self, "qty")
+        _check_non_negative(self, "entry_price")
+
+
+class AssetHolding(Part, frozen=True, kw_only=True):
+    """Spot/margin balance of one asset."""
+
+    asset: Asset
+    free: Decimal
+    locked: Decimal = Decimal(0)
+    borrowed: Decimal = Decimal(0)  # margin only
+    interest: Decimal = Decimal(0)  # margin only
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "free", "locked", "borrowed", "interest")
+
+
+class PositionSnapshot(Msg, tag="snap", frozen=True, kw_only=True):
+    """The master's whole state for one market; includes every event with seq <= `seq`."""
+
+    market: Market
+    epoch: int
+    seq: NonNegInt  # 0 = taken before any event of this epoch
+    equity: Decimal
+    equity_asset: Asset = "USDT"
+    positions: tuple[PositionEntry, ...] = ()
+    holdings: tuple[AssetHolding, ...] = ()  # spot/margin
+    position_mode: PositionMode | None = None  # usdm
+    reason: SnapshotReason
+    t_ns: int  # monotonic ns when taken
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "equity")
+
+
+class AccountConfigChanged(Msg, tag="cfg", frozen=True, kw_only=True):
+    """Master leverage / margin type / position mode changed (ACCOUNT_CONFIG_UPDATE & co)."""
+
+    market: Market
+    epoch: int
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    symbol: Symbol | None = None  # None for account-wide changes (position mode)
+    leverage: Leverage | None = None
+    margin_type: MarginType | None = None
+    position_mode: PositionMode | None = None
+    t_exchange_ms: int = 0
+    t_master_recv_ns: int = 0
+
+
+class Heartbeat(Msg, tag="hb", frozen=True, kw_only=True):
+    """Published every second. Consumes no seq: `seq` is the last number used (0 if none)."""
+
+    market: Market
+    epoch: int
+    seq: NonNegInt
+    t_ns: int
+    connected: bool  # is the master's exchange user-data stream up
+    last_event_ms: int = 0  # exchange time of the last event seen (0 = none yet)
+
+
+MasterEvent = Union[MasterFill, PositionSnapshot, AccountConfigChanged, Heartbeat]
+
+# --------------------------------------------------------------------------- generic replies
+
+
+class Error(Msg, tag="err", frozen=True, kw_only=True):
+    """Failure reply (control and snapshot sockets): `code` is a protocol.errors.ErrorCode."""
+
+    id: RequestId
+    code: int
+    reason: str
+
+
+ErrorReply = Error  # the name the snapshot socket's docs use
+
+# --------------------------------------------------------------------------- snapshot REQ/REP
+
+
+class SnapshotRequest(Msg, tag="snapreq", frozen=True, kw_only=True):
+    id: RequestId
+    market: Market
+
+
+class SnapshotReply(Msg, tag="snaprep", frozen=True, kw_only=True):
+    id: RequestId
+    snapshot: PositionSnapshot
+
+
+SnapshotRequestMsg = SnapshotRequest
+SnapshotReplyMsg = Union[SnapshotReply, Error]
+
+# --------------------------------------------------------------------------- slave config
+
+
+class SlaveConfig(Part, frozen=True, kw_only=True):
+    """One follower's settings; the control actor's TOML `[[slaves]]` tables decode into this.
+
+    Sizing: `fixed_ratio` copies `ratio` x the master's quantity; `balance_multiplier` copies
+    `multiplier x slave_equity / master_equity` x the master's quantity (actors/sizing.py).
+    `max_position_notional` caps every symbol's position value (quote asset); entries of
+    `symbol_max_notional` override it per symbol. `reverse` (USD-M only) copies the opposite
+    direction. `margin_level_min` (margin only): no new borrowing below this margin level.
+    """
+
+    id: SlaveId
+    name: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    enabled: bool = True
+    paused: bool = False
+    markets: tuple[Market, ...] = ("usdm",)
+    sizing: SizingMode = "balance_multiplier"
+    ratio: Decimal = Decimal(1)
+    multiplier: Decimal = Decimal(1)
+    symbols_allow: tuple[Symbol, ...] = ()  # empty: every symbol
+    symbols_deny: tuple[Symbol, ...] = ()
+    max_leverage: Leverage | None = None
+    max_position_notional: Decimal | None = None
+    symbol_max_notional: dict[Symbol, Decimal] = msgspec.field(default_factory=dict)
+    reverse: bool = False
+    min_notional_policy: MinNotionalPolicy = "skip"
+    on_start: OnStart = "sync"
+    margin_level_min: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "ratio", "multiplier", "max_position_notional")
+        for symbol, cap in self.symbol_max_notional.items():
+            if _bad_decimal(cap) or cap <= 0:
+                raise ValueError(f"`symbol_max_notional[{symbol}]` must be > 0, got {cap}")
+        if self.margin_level_min is not None and (
+            _bad_decimal(self.margin_level_min) or self.margin_level_min <= 1
+        ):
+            raise ValueError(f"`margin_level_min` must be > 1, got {self.margin_level_min}")
+        if not self.markets:
+            raise ValueError("`markets` must name at least one market")
+        if len(set(self.markets)) != len(self.markets):
+            raise ValueError("`markets` has duplicates")
+        both = set(self.symbols_allow) & set(self.symbols_deny)
+        if both:
+            raise ValueError(f"symbols both allowed and denied: {sorted(both)}")
+
+
+# --------------------------------------------------------------------------- slave reports (PUSH)
+
+
+class _MirrorReport(Msg, frozen=True, kw_only=True):
+    """Keys shared by every report about one copied master fill."""
+
+    slave_id: SlaveId
+    market: Market
+    symbol: Symbol
+    position_side: PositionSide  # the slave's side (after `reverse`)
+    side: Side  # the slave's side (after `reverse`)
+    master_order_id: int
+    master_trade_id: int
+    master_epoch: int = 0
+    master_seq: NonNegInt = 0  # 0: not from a master fill (reconciliation, flatten)
+    client_order_id: str = ""
+    leg: NonNegInt = 0
+    qty: Decimal  # the slave quantity ordered (or that would have been)
+    t_master_recv_ns: int = 0
+    t_master_pub_ns: int = 0
+    t_slave_recv_ns: int = 0
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "qty")
+
+
+class OrderMirrored(_MirrorReport, tag="mirrored", frozen=True, kw_only=True):
+    """The slave's order was accepted by the exchange."""
+
+    reduce_only: bool = False
+    exchange_order_id: int
+    status: str  # exchange order status in the acknowledgement (NEW, FILLED, ...)
+    executed_qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    price: Decimal | None = None
+    summary: str = ""  # short human summary of the exchange answer
+    t_order_sent_ns: int
+    t_order_acked_ns: int
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "qty", "executed_qty", "avg_price", "price")
+
+
+class MirrorSkipped(_MirrorReport, tag="skipped", frozen=True, kw_only=True):
+    """A master fill the slave did not copy (or copied only partly): journalled, never silent."""
+
+    reason: SkipReason
+    text: str = ""
+
+
+class OrderFailed(_MirrorReport, tag="failed", frozen=True, kw_only=True):
+    """The exchange refused the slave's order (or its status stayed unknown)."""
+
+    error_code: int  # Binance error code (e.g. -2019), 0 if none
+    error_msg: str
+    status_unknown: bool = False  # timeout / 5xx / -1007 and the order could not be found
+    t_order_sent_ns: int = 0
+    t_failed_ns: int = 0
+
+
+class PositionDrift(Part, frozen=True, kw_only=True):
+    symbol: Symbol
+    position_side: PositionSide
+    actual: Decimal
+    expected: Decimal
+
+    def __post_init__(self) -> None:
+        _check_finite(self, "actual", "expected")
+
+
+class MarketStatus(Part, frozen=True, kw_only=True):
+    market: Market
+    connected: bool = False  # slave's own exchange connections are up
+    equity: Decimal | None = None
+    equity_asset: Asset = "USDT"
+    k: Decimal | None = None  # current sizing ratio; None: cannot size
+    refused: str = ""  # why this market is not copied (e.g. position mode differs), "" if copied
+    positions: tuple[PositionDrift, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_finite(self, "equity", "k")
+
+
+class SlaveStatusReport(Msg, tag="status", frozen=True, kw_only=True):
+    """Periodic state of one slave."""
+
+    slave_id: SlaveId
+    state: SlaveState
+    markets: tuple[MarketStatus, ...] = ()
+    last_latency_ns: int | None = None  # master receipt -> slave order ack of the last order
+    errors: tuple[str, ...] = ()
+    t_ns: int
+
+
+class DesyncDetected(Msg, tag="desync", frozen=True, kw_only=True):
+    slave_id: SlaveId
+    market: Market
+    cause: Literal["gap", "restart", "drift", "reconnect", "start", "stale"]
+    detail: str = ""
+    drifts: tuple[PositionDrift, ...] = ()
+    t_ns: int
+
+
+class Reconciled(Msg, tag="reconciled", frozen=True, kw_only=True):
+    slave_id: SlaveId
+    market: Market
+    orders: NonNegInt  # corrective orders sent
+    drifts: tuple[PositionDrift, ...] = ()  # drift left (e.g. below min notional)
+    t_ns: int
+
+
+class SlaveError(Msg, tag="slaveerr", frozen=True, kw_only=True):
+    slave_id: SlaveId
+    code: str  # short machine code, e.g. "key_invalid", "ws_down"
+    message: str
+    market: Market | None = None
+    fatal: bool = False
+    t_ns: int
+
+
+SlaveReport = Union[
+    OrderMirrored,
+    MirrorSkipped,
+    OrderFailed,
+    SlaveStatusReport,
+    DesyncDetected,
+    Reconciled,
+    SlaveError,
+]
+
+# --------------------------------------------------------------------------- control PUB -> actors
+
+
+class SlaveConfigChanged(Msg, tag="slavecfg", frozen=True, kw_only=True):
+    """A slave's config was set (or removed: `config` None). `version` increases per change."""
+
+    slave_id: SlaveId
+    config: SlaveConfig | None
+    version: NonNegInt = 0
+
+
+class PauseAllChanged(Msg, tag="pauseall", frozen=True, kw_only=True):
+    paused: bool
+    version: NonNegInt = 0
+
+
+class FlattenCommand(Msg, tag="flatten", frozen=True, kw_only=True):
+    """Close the slave's positions (all, one market, or one symbol) with reduce-only orders."""
+
+    request_id: RequestId
+    slave_id: SlaveId
+    market: Market | None = None
+    symbol: Symbol | None = None
+
+
+ControlEvent = Union[SlaveConfigChanged, PauseAllChanged, FlattenCommand]
+
+# --------------------------------------------------------------------------- control ROUTER requests
+
+
+class GetStatus(Msg, tag="status?", frozen=True, kw_only=True):
+    id: RequestId
+
+
+class ListSlaves(Msg, tag="slaves?", frozen=True, kw_only=True):
+    id: RequestId
+
+
+class GetSlave(Msg, tag="slave?", frozen=True, kw_only=True):
+    id: RequestId
+    slave_id: SlaveId
+
+
+class SetSlaveConfig(Msg, tag="setslave", frozen=True, kw_only=True):
+    id: RequestId
+    config: SlaveConfig
+
+
+class AddSlave(Msg, tag="addslave", frozen=True, kw_only=True):
+    """Add a slave. Its API key must already be in the keystore (secrets never travel here)."""
+
+    id: RequestId
+    config: SlaveConfig
+
+
+class RemoveSlave(Msg, tag="rmslave", frozen=True, kw_only=True):
+    id: RequestId
+    slave_id: SlaveId
+
+
+class PauseSlave(Msg, tag="pause", frozen=True, kw_only=True):
+    id: RequestId
+    slave_id: SlaveId
+
+
+class ResumeSlave(Msg, tag="resume", frozen=True, kw_only=True):
+    id: RequestId
+    slave_id: SlaveId
+
+
+class PauseAll(Msg, tag="pauseall!", frozen=True, kw_only=True):
+    id: RequestId
+
+
+class ResumeAll(Msg, tag="resumeall!", frozen=True, kw_only=True):
+    id: RequestId
+
+
+class RestartActor(Msg, tag="restart", frozen=True, kw_only=True):
+    id: RequestId
+    name: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_:-]{0,63}$")]  # supervisor name
+
+
+class FlattenSlave(Msg, tag="flatten!", frozen=True, kw_only=True):
+    id: RequestId
+    slave_id: SlaveId
+    market: Market | None = None
+    symbol: Symbol | None = None
+
+
+class QueryJournal(Msg, tag="journal?", frozen=True, kw_only=True):
+    id: RequestId
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    slave_id: SlaveId | None = None
+    symbol: Symbol | None = None
+    kind: str | None = None  # a SlaveReport tag ("mirrored", "skipped", ...) or None for all
+    before_id: int | None = None  # paging: entries with journal id < before_id
+
+
+class AckError(Msg, tag="ack", frozen=True, kw_only=True):
+    id: RequestId
+    error_id: int | None = None  # None: acknowledge every error
+
+
+class Subscribe(Msg, tag="sub", frozen=True, kw_only=True):
+    """Ask for live `Push`es on this connection. `kinds`: report tags; empty = everything."""
+
+    id: RequestId
+    kinds: tuple[str, ...] = ()
+
+
+class Unsubscribe(Msg, tag="unsub", frozen=True, kw_only=True):
+    id: RequestId
+
+
+ControlRequest = Union[
+    GetStatus,
+    ListSlaves,
+    GetSlave,
+    SetSlaveConfig,
+    AddSlave,
+    RemoveSlave,
+    PauseSlave,
+    ResumeSlave,
+    PauseAll,
+    ResumeAll,
+    RestartActor,
+    FlattenSlave,
+    QueryJournal,
+    AckError,
+    Subscribe,
+    Unsubscribe,
+]
+
+# --------------------------------------------------------------------------- control results
+
+
+class ActorInfo(Part, frozen=True, kw_only=True):
+    name: str  # supervisor program name: control, master-usdm, slave-<id>
+    state: str  # supervisor state name: RUNNING, STOPPED, FATAL, ...
+    pid: int | None = None
+    uptime_s: int = 0
+    heartbeat_age_ms: int | None = None  # masters: age of the last heartbeat seen by control
+
+
+class SlaveSummary(Part, frozen=True, kw_only=True):
+    config: SlaveConfig
+    process_state: str = "UNKNOWN"  # supervisor state of slave-<id>
+    status: SlaveStatusReport | None = None  # last periodic report
+
+
+class JournalEntry(Part, frozen=True, kw_only=True):
+    id: int
+    ts_ms: int  # wall-clock epoch ms when journalled
+    slave_id: SlaveId | None = None
+    market: Market | None = None
+    symbol: Symbol | None = None
+    kind: str  # report tag or control event name
+    summary: str = ""
+    report: SlaveReport | None = None
+    acked: bool = True  # errors: acknowledged by an operator
+
+
+class Done(Msg, tag="done", frozen=True, kw_only=True):
+    """Plain acknowledgement."""
+
+    detail: str = ""
+
+
+class StatusResult(Msg, tag="statusres", frozen=True, kw_only=True):
+    actors: tuple[ActorInfo, ...] = ()
+    slaves_total: NonNegInt = 0
+    slaves_running: NonNegInt = 0
+    paused_all: bool = False
+    unacked_errors: NonNegInt = 0
+    t_ns: int = 0
+
+
+class SlaveListResult(Msg, tag="slaves", frozen=True, kw_only=True):
+    slaves: tuple[SlaveSummary, ...] = ()
+
+
+class SlaveResult(Msg, tag="slave", frozen=True, kw_only=True):
+    slave: SlaveSummary
+
+
+class JournalResult(Msg, tag="journal", frozen=True, kw_only=True):
+    entries: tuple[JournalEntry, ...] = ()
+
+
+class SubscribedResult(Msg, tag="subscribed", frozen=True, kw_only=True):
+    kinds: tuple[str, ...] = ()
+
+
+ControlResult = Union[Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult]
+
+
+class Ok(Msg, tag="ok", frozen=True, kw_only=True):
+    id: RequestId
+    result: ControlResult
+
+
+class ActorStateChanged(Msg, tag="actor", frozen=True, kw_only=True):
+    """Control saw a supervisor state change of one program."""
+
+    name: str
+    state: str
+    t_ns: int = 0
+
+
+class Push(Msg, tag="push", frozen=True, kw_only=True):
+    """Live event for a subscribed TUI/CLI connection."""
+
+    event: Union[
+        OrderMirrored,
+        MirrorSkipped,
+        OrderFailed,
+        SlaveStatusReport,
+        DesyncDetected,
+        Reconciled,
+        SlaveError,
+        ActorStateChanged,
+        SlaveConfigChanged,
+        PauseAllChanged,
+    ]
+
+
+ControlReply = Union[Ok, Error]
+ControlServerMsg = Union[Ok, Error, Push]
