@@ -258,7 +258,7 @@ SnapshotReplyMsg = Union[SnapshotReply, Error]
 # --------------------------------------------------------------------------- slave config
 
 
-class SlaveConfig(Part, frozen=True, kw_only=True):
+class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One follower's settings; the control actor's TOML `[[slaves]]` tables decode into this.
 
     Sizing: `fixed_ratio` copies `ratio` x the master's quantity; `balance_multiplier` copies

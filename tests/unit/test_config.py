@@ -1,0 +1,68 @@
+"""actors/config.py: the deployment's TOML config, validated with messages naming the field."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.config import ConfigError, load_config, parse_config, write_config_atomic
+
+GOOD = """
+[exchange]
+network = "simulator"
+url = "http://127.0.0.1:9"
+
+[masters.usdm]
+account = "master"
+
+[[slaves]]
+id = "s1"
+sizing = "fixed_ratio"
+ratio = "0.5"
+
+[[slaves]]
+id = "s2"
+ratio = 2
+multiplier = 1.5
+"""
+
+
+def test_good_config_parses_with_decimals_and_relative_paths(tmp_path):
+    cfg = parse_config(GOOD, base_dir=tmp_path)
+    assert cfg.slaves[0].ratio == Decimal("0.5")
+    assert cfg.slaves[1].ratio == Decimal(2) and cfg.slaves[1].multiplier == Decimal("1.5")
+    assert cfg.runtime_dir == tmp_path.resolve() / "run"
+    assert cfg.exchange.endpoints().futures_rest == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("[exchange\nnetwork=1", "not valid TOML"),
+        (GOOD + "\nbogus = 1\n", "bogus"),
+        (GOOD.replace('ratio = "0.5"', 'ratio = "-1"'), "ratio"),
+        (GOOD.replace('[masters.usdm]', '[masters.options]'), "masters"),
+        (GOOD.replace('id = "s2"', 'id = "s1"'), "appears twice"),
+        (GOOD.replace('id = "s2"', 'id = "s2"\nmarkets = ["spot"]'), "masters.spot"),
+        (GOOD.replace('url = "http://127.0.0.1:9"', ''), "exchange.url"),
+        (GOOD.replace('ratio = 2', 'ratio = "lots"'), "ratio"),
+    ],
+)
+def test_bad_config_is_refused_with_a_message_naming_the_field(text, names):
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, source="copytrader.toml")
+    assert names in str(err.value)
+    assert "copytrader.toml" in str(err.value)
+
+
+def test_write_is_atomic_keeps_a_backup_and_round_trips(tmp_path):
+    path = tmp_path / "copytrader.toml"
+    path.write_text(GOOD)
+    cfg = load_config(path)
+    changed = parse_config(GOOD.replace('ratio = "0.5"', 'ratio = "0.75"'), base_dir=tmp_path)
+    write_config_atomic(path, changed)
+    assert load_config(path).slaves[0].ratio == Decimal("0.75")
+    assert (tmp_path / "copytrader.toml.bak").read_text() == GOOD
+    assert load_config(path).slaves == changed.slaves
+    assert cfg.slaves[0].ratio == Decimal("0.5")
+    assert not list(tmp_path.glob(".copytrader.toml.*.tmp"))
