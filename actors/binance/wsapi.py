@@ -1,0 +1,554 @@
+"""A thin asyncio client of Binance's WebSocket API (spot+margin /ws-api/v3, USD-M /ws-fapi/v1).
+
+One connection, opened (and, for Ed25519 keys, authenticated with `session.logon`) in advance.
+Requests are JSON text frames `{"id","method","params"}`; replies are correlated by `id` with a
+Future per request. User data events arrive as `{"subscriptionId":N,"event":{...}}` and are routed
+to the handler registered for N (the raw inner event bytes, for `wire.decode_user_event`).
+
+Signing (web-socket-api.md "SIGNED request example"): `apiKey` + `timestamp` (+ `recvWindow`) are
+added, all params except `signature` sorted by name, `k=v&...` unencoded, signed. After
+`session.logon` only `timestamp` is needed.
+
+Failure semantics (errors.py): no reply within the request timeout, or the connection lost while a
+request was in flight -> `StatusUnknown` (the order MAY have executed); not connected when asked ->
+`NotSent`. The connection is re-established with backoff; after a reconnect the session is logged
+on again and the connect hooks run (user data streams re-subscribe there).
+
+Hot path: ids are ints, params are a dict serialized once by orjson and sent as a TEXT frame from
+bytes; replies are parsed once into an envelope with raw (unparsed) `result`/`event` slices.
+No logging on the hot path.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+import msgspec
+import orjson
+
+from .errors import AuthError, BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify_payload
+from .params import Params, ws_params, ws_payload
+from .signing import Signer
+from .wire import BinanceRateLimit, decoder
+
+__all__ = ["WsApiClient", "EventHandler", "ConnectHook"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[bytes], None]
+ConnectHook = Callable[[bool], Awaitable[None]]
+_TEXT = aiohttp.WSMsgType.TEXT
+_BINARY = aiohttp.WSMsgType.BINARY
+
+
+class _Envelope(msgspec.Struct):
+    """A WebSocket API frame: a reply (`id`, `status`, `result`|`error`) or an event."""
+
+    id: int | str | None = None  # request id echoed back
+    status: int = 0  # HTTP-like status
+    result: msgspec.Raw = msgspec.Raw()  # reply payload (unparsed)
+    error: msgspec.Raw = msgspec.Raw()  # {"code","msg","data"?} (unparsed)
+    rateLimits: msgspec.Raw = msgspec.Raw()  # rate limit status (unparsed)
+    subscriptionId: int | None = None  # user data subscription of an event
+    event: msgspec.Raw = msgspec.Raw()  # event payload (unparsed)
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_RATE_LIMITS = msgspec.json.Decoder(list[BinanceRateLimit], strict=False)
+_EVENT_TYPE_SHUTDOWN = b'"serverShutdown"'
+
+
+class WsApiClient:
+    """Binance WebSocket API connection with request/reply correlation and reconnects."""
+
+    def __init__(
+        self,
+        url: str,
+        signer: Signer | None = None,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        on_event: Callable[[int | None, bytes], None] | None = None,
+        on_state: Callable[[str], None] | None = None,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        heartbeat: float | None = 30.0,
+        recv_window: int | None = None,
+        logon: bool | None = None,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.signer = signer
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.heartbeat = heartbeat
+        self.recv_window = recv_window
+        self.time_offset_ms = 0
+        self.use_logon = signer is not None and signer.supports_logon if logon is None else logon
+        if self.use_logon and (signer is None or not signer.supports_logon):
+            raise ValueError("session.logon needs an Ed25519 key")
+        self.on_event = on_event
+        self.on_state = on_state
+        self.logged_on = False
+        self.late_replies = 0  # replies that came after their request timed out
+        self.bad_frames = 0  # frames we could not parse
+        self.handler_errors = 0  # exceptions raised by event handlers
+        self.unrouted_events = 0  # events with no handler
+        self.reconnects = 0
+        self.last_error: BaseException | None = None
+        self._session = session
+        self._own_session = session is None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ready = asyncio.Event()
+        self._pending: dict[int, asyncio.Future[_Envelope]] = {}
+        self._reply_hooks: dict[int, Callable[[_Envelope], None]] = {}
+        self._subscribers: dict[int, EventHandler] = {}
+        self._connect_hooks: list[ConnectHook] = []
+        self._next_id = 1
+        self._run_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._fatal: BaseException | None = None
+        self._rate_limits_raw: bytes = b""
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._connected_once = False
+        self._setting_up = False  # True while logon / set-up requests run on a new connection
+
+    def __repr__(self) -> str:
+        return f"WsApiClient({self.url!r}, signer={self.signer!r}, connected={self.connected})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def rate_limits(self) -> list[BinanceRateLimit]:
+        """The `rateLimits` of the last reply that carried them."""
+        return _RATE_LIMITS.decode(self._rate_limits_raw) if self._rate_limits_raw else []
+
+    def add_connect_hook(self, hook: ConnectHook) -> None:
+        """`await hook(reconnected)` after every (re)connection and logon."""
+        self._connect_hooks.append(hook)
+
+    def remove_connect_hook(self, hook: ConnectHook) -> None:
+        if hook in self._connect_hooks:
+            self._connect_hooks.remove(hook)
+
+    async def connect(self) -> None:
+        """Start the connection task (once) and wait until connected (and logged on)."""
+        if self._fatal is not None:
+            raise self._fatal
+        if self._run_task is None or self._run_task.done():
+            self._closing = False
+            self._run_task = asyncio.get_running_loop().create_task(self._run(), name=f"wsapi {self.url}")
+        await self._wait_ready(self.connect_timeout)
+
+    async def close(self) -> None:
+        self._closing = True
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            await ws.close()
+        if self._run_task is not None:
+            self._run_task.cancel()
+            try:
+                await self._run_task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._run_task = None
+        self._fail_pending(NotSent(0, 0, "client closed"))
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def __aenter__(self) -> "WsApiClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def reconnect(self) -> None:
+        """Drop the current connection; the connection task opens a new one."""
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            await ws.close()
+
+    # -- requests ----------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.time_offset_ms
+
+    async def request(
+        self,
+        method: str,
+        params: Params = None,
+        *,
+        signed: bool = True,
+        timeout: float | None = None,
+        result_type: Any = None,
+    ) -> Any:
+        """Send one request and return its `result` (a dict/list, or `result_type` if given).
+
+        Raises the classified `BinanceAPIError` on an error reply; `StatusUnknown` on timeout or a
+        connection lost in flight; `NotSent` when not connected within the timeout.
+        On -1021 (clock skew) a signed request is retried once after a time sync.
+        """
+        try:
+            env = await self._call(method, params, signed, timeout)
+        except ClockSkew:
+            if not signed:
+                raise
+            await self.sync_time()
+            env = await self._call(method, params, signed, timeout)
+        return self._result(env, result_type)
+
+    async def place_order(self, params: Params, *, timeout: float | None = None, result_type: Any = None) -> Any:
+        """`order.place` (spot and USD-M: the same params as the REST order endpoint).
+
+        Python bools are sent as JSON booleans; USD-M documents `reduceOnly` / `closePosition` as
+        STRING "true"/"false" (the official SDK sends strings): pass strings there."""
+        return await self.request("order.place", params, timeout=timeout, result_type=result_type)
+
+    async def order_status(
+        self, symbol: str, *, order_id: int | None = None, orig_client_order_id: str | None = None,
+        timeout: float | None = None, result_type: Any = None,
+    ) -> Any:
+        """`order.status` by orderId or origClientOrderId (raises `OrderNotFound` on -2013)."""
+        return await self.request(
+            "order.status", _order_ref(symbol, order_id, orig_client_order_id), timeout=timeout, result_type=result_type
+        )
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: int | None = None, orig_client_order_id: str | None = None,
+        timeout: float | None = None, result_type: Any = None,
+    ) -> Any:
+        """`order.cancel` by orderId or origClientOrderId."""
+        return await self.request(
+            "order.cancel", _order_ref(symbol, order_id, orig_client_order_id), timeout=timeout, result_type=result_type
+        )
+
+    async def sync_time(self) -> int:
+        """`time` request; keeps and returns the server time offset in ms."""
+        t0 = time.time()
+        env = await self._call("time", None, False, None)
+        t1 = time.time()
+        server = int(orjson.loads(bytes(env.result))["serverTime"])
+        self.time_offset_ms = server - int((t0 + t1) * 500)
+        return self.time_offset_ms
+
+    async def logon(self) -> dict[str, Any]:
+        """`session.logon` (Ed25519 keys only): afterwards requests need no apiKey/signature."""
+        if self.signer is None or not self.signer.supports_logon:
+            raise ValueError("session.logon needs an Ed25519 key")
+        self.logged_on = False
+        env = await self._call("session.logon", None, True, None)
+        self.logged_on = True
+        return self._result(env, None)
+
+    # -- user data subscriptions -------------------------------------------------------------
+    async def subscribe_user_data(self, handler: EventHandler) -> int:
+        """Subscribe to this key's user data: `userDataStream.subscribe` when logged on,
+        else `userDataStream.subscribe.signature`. Returns the subscriptionId."""
+        if self.logged_on:
+            return await self._subscribe("userDataStream.subscribe", None, False, handler)
+        return await self._subscribe("userDataStream.subscribe.signature", None, True, handler)
+
+    async def subscribe_listen_token(self, token: str, handler: EventHandler) -> int:
+        """`userDataStream.subscribe.listenToken` (margin, token from POST /sapi/v1/userListenToken)."""
+        return await self._subscribe("userDataStream.subscribe.listenToken", {"listenToken": token}, False, handler)
+
+    async def unsubscribe(self, subscription_id: int | None = None) -> None:
+        """`userDataStream.unsubscribe` (all subscriptions if `subscription_id` is None)."""
+        params = None if subscription_id is None else {"subscriptionId": subscription_id}
+        await self.request("userDataStream.unsubscribe", params, signed=False)
+        if subscription_id is None:
+            self._subscribers.clear()
+        else:
+            self._subscribers.pop(subscription_id, None)
+
+    async def _subscribe(self, method: str, params: Params, signed: bool, handler: EventHandler) -> int:
+        def register(env: _Envelope) -> None:
+            # Runs in the reader before any later frame is processed, so no event is missed.
+            if env.status < 400 and len(env.result):
+                sub = orjson.loads(bytes(env.result)).get("subscriptionId")
+                if isinstance(sub, int):
+                    self._subscribers[sub] = handler
+
+        env = await self._call(method, params, signed, None, register)
+        result = self._result(env, None)
+        return int(result["subscriptionId"])
+
+    # -- internals: request path -------------------------------------------------------------
+    async def _call(
+        self, method: str, params: Params, signed: bool, timeout: float | None,
+        reply_hook: Callable[[_Envelope], None] | None = None,
+    ) -> _Envelope:
+        ws = self._ws
+        if ws is None or not (self._ready.is_set() or self._setting_up):
+            await self._wait_ready(self.request_timeout if timeout is None else timeout)
+            ws = self._ws
+            if ws is None:
+                raise NotSent(0, 0, f"not connected: {method}")
+        p = ws_params(params) if params is not None else {}
+        if signed:
+            self._sign(p)
+        rid = self._next_id
+        self._next_id = rid + 1
+        if p:
+            data = orjson.dumps({"id": rid, "method": method, "params": p})
+        else:
+            data = orjson.dumps({"id": rid, "method": method})
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[_Envelope] = loop.create_future()
+        self._pending[rid] = fut
+        if reply_hook is not None:
+            self._reply_hooks[rid] = reply_hook
+        try:
+            await ws.send_frame(data, _TEXT)
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            self._pending.pop(rid, None)
+            self._reply_hooks.pop(rid, None)
+            raise NotSent(0, 0, f"send failed for {method}: {type(exc).__name__}") from None
+        wait = self.request_timeout if timeout is None else timeout
+        handle = loop.call_later(wait, _expire, fut, method, wait)
+        try:
+            env = await fut
+        finally:
+            handle.cancel()
+            self._pending.pop(rid, None)
+            self._reply_hooks.pop(rid, None)
+        if env.status >= 400 or len(env.error):
+            raise _error_of(env)
+        return env
+
+    def _sign(self, p: dict[str, Any]) -> None:
+        signer = self.signer
+        if signer is None:
+            raise ValueError("this WsApiClient has no API key (signer=None)")
+        p["timestamp"] = int(time.time() * 1000) + self.time_offset_ms
+        if self.recv_window is not None:
+            p["recvWindow"] = self.recv_window
+        if not self.logged_on:
+            p["apiKey"] = signer.api_key
+            p["signature"] = signer.sign(ws_payload(p))
+
+    @staticmethod
+    def _result(env: _Envelope, result_type: Any) -> Any:
+        raw = env.result
+        if not len(raw):
+            return None
+        if result_type is not None:
+            return decoder(result_type).decode(raw)
+        return orjson.loads(bytes(raw))
+
+    async def _wait_ready(self, timeout: float) -> None:
+        if self._ready.is_set():
+            return
+        if self._fatal is not None:
+            raise self._fatal
+        run = self._run_task
+        if run is None:
+            raise NotSent(0, 0, "not connected (call connect() first)")
+        waiter = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait((waiter, run), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self._ready.is_set():
+            return
+        if self._fatal is not None:
+            raise self._fatal
+        raise NotSent(0, 0, f"not connected within {timeout}s")
+
+    def _fail_pending(self, exc: BinanceAPIError) -> None:
+        pending, self._pending = self._pending, {}
+        self._reply_hooks.clear()
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(type(exc)(exc.http_status, exc.code, exc.msg))
+                fut.exception()  # mark retrieved: the waiter may already be gone
+
+    # -- internals: reader -------------------------------------------------------------------
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            env = _ENVELOPE.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.bad_frames += 1
+            return
+        if len(env.event):
+            self._route_event(env)
+            return
+        if len(env.rateLimits):
+            self._rate_limits_raw = bytes(env.rateLimits)
+        rid = env.id
+        fut = self._pending.get(rid) if type(rid) is int else None
+        if fut is None:
+            if rid is None and env.status >= 400:
+                self._unsolicited_error(env)
+            else:
+                self.late_replies += 1
+            return
+        hook = self._reply_hooks.pop(rid, None)  # type: ignore[arg-type]
+        if hook is not None:
+            try:
+                hook(env)
+            except Exception:  # noqa: BLE001 - a hook must not kill the reader
+                self.handler_errors += 1
+        if not fut.done():
+            fut.set_result(env)
+
+    def _route_event(self, env: _Envelope) -> None:
+        raw = bytes(env.event)
+        sub = env.subscriptionId
+        handler = self._subscribers.get(sub) if sub is not None else None
+        try:
+            if handler is not None:
+                handler(raw)
+            elif self.on_event is not None:
+                self.on_event(sub, raw)
+            else:
+                self.unrouted_events += 1
+        except Exception:  # noqa: BLE001 - one bad event never kills the connection
+            self.handler_errors += 1
+            log.exception("user data handler failed")
+        if sub is None and _EVENT_TYPE_SHUTDOWN in raw:
+            # serverShutdown: reconnect now rather than be cut off later.
+            asyncio.get_running_loop().create_task(self.reconnect())
+
+    def _unsolicited_error(self, env: _Envelope) -> None:
+        try:
+            body = orjson.loads(bytes(env.error)) if len(env.error) else {}
+        except orjson.JSONDecodeError:
+            body = {}
+        exc = classify_payload(env.status, body.get("code"), body.get("msg"))
+        self.last_error = exc
+        if isinstance(exc, AuthError):
+            # API key revoked during the session (web-socket-api.md "Session Authentication").
+            self.logged_on = False
+            asyncio.get_running_loop().create_task(self.reconnect())
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        dispatch = self._dispatch
+        async for msg in ws:
+            if msg.type is _TEXT:
+                dispatch(msg.data)
+            elif msg.type is _BINARY:
+                self.bad_frames += 1  # SBE is not used
+            else:
+                break
+
+    async def _run(self) -> None:
+        backoff = self._backoff_initial
+        session = self._session_get()
+        self._state("connecting")
+        while not self._closing:
+            try:
+                ws = await session.ws_connect(
+                    self.url,
+                    heartbeat=self.heartbeat,
+                    autoping=True,
+                    decode_text=False,
+                    max_msg_size=16 * 1024 * 1024,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                )
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                self.last_error = exc
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
+                continue
+            self._ws = ws
+            reader = asyncio.get_running_loop().create_task(self._read(ws))
+            try:
+                await self._on_connected(ws, reader)
+                backoff = self._backoff_initial
+                await reader
+            except AuthError as exc:
+                self._fatal = exc
+                self.last_error = exc
+                self._state("failed")
+                self._closing = True
+            except (BinanceAPIError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                self.last_error = exc
+            finally:
+                self._ready.clear()
+                self.logged_on = False
+                self._subscribers.clear()
+                self._ws = None
+                if not reader.done():
+                    reader.cancel()
+                if not ws.closed:
+                    await ws.close()
+                self._fail_pending(StatusUnknown(0, 0, "connection lost before the reply"))
+            if self._closing:
+                break
+            self._state("disconnected")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_max)
+
+    async def _on_connected(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[None]) -> None:
+        reconnected = self._connected_once
+        self._setting_up = True
+        try:
+            if self.use_logon:
+                try:
+                    await self.logon()
+                except ClockSkew:
+                    await self.sync_time()
+                    await self.logon()
+        finally:
+            self._setting_up = False
+        self._ready.set()
+        self._connected_once = True
+        if reconnected:
+            self.reconnects += 1
+        self._state("reconnected" if reconnected else "connected")
+        for hook in list(self._connect_hooks):
+            try:
+                await hook(reconnected)
+            except BinanceAPIError as exc:
+                self.last_error = exc
+                await ws.close()  # try again on a fresh connection
+                return
+
+    def _state(self, state: str) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(state)
+            except Exception:  # noqa: BLE001
+                self.handler_errors += 1
+
+    def _session_get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+
+def _order_ref(symbol: str, order_id: int | None, orig_client_order_id: str | None) -> dict[str, Any]:
+    if order_id is None and orig_client_order_id is None:
+        raise ValueError("order_id or orig_client_order_id is required")
+    p: dict[str, Any] = {"symbol": symbol}
+    if order_id is not None:
+        p["orderId"] = order_id
+    if orig_client_order_id is not None:
+        p["origClientOrderId"] = orig_client_order_id
+    return p
+
+
+def _expire(fut: asyncio.Future[Any], method: str, wait: float) -> None:
+    if not fut.done():
+        fut.set_exception(StatusUnknown(0, 0, f"no reply within {wait}s to {method}"))
+
+
+def _error_of(env: _Envelope) -> BinanceAPIError:
+    body: Any = {}
+    if len(env.error):
+        try:
+            body = orjson.loads(bytes(env.error))
+        except orjson.JSONDecodeError:
+            body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return classify_payload(env.status, body.get("code"), body.get("msg"), data=body.get("data"))
