@@ -107,6 +107,10 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     intents: tuple[OrderIntent, ...] = ()
     skip: Skip | None = None
     sequential: bool = False  # send the legs one after another, each after the previous is done
+    # USD-M increases: the unrounded quantity the slave should add (k*q + carried remainder). The
+    # caller keeps `open_target - executed` (under one step) as the next fill's carry, so rounding
+    # each scale-in down never accumulates into a drift of several steps.
+    open_target: Decimal | None = None
 
 
 class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,6 +182,7 @@ class _Legs:
         self.cid = cid
         self.min_notional = market_min_notional(filters)
         self.next_leg = 0
+        self.open_target: Decimal | None = None
 
     # -- helpers
 
@@ -334,7 +339,7 @@ _SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHO
 
 def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                 k: Decimal | CannotSize, filters: SymbolFilters | None, holding: SlaveHolding,
-                paused_all: bool = False, refused: str | None = None) -> Decision:
+                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO) -> Decision:
     """What the slave does for one master fill.
 
     `k` from actors.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
@@ -350,7 +355,10 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                  cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg,
                                                  market=fill.market, symbol=fill.symbol))
     if fill.market == "usdm":
-        return _decide_futures(fill, config, k, holding, legs)
+        decision = _decide_futures(fill, config, k, holding, legs, carry)
+        if legs.open_target is not None:
+            decision = msgspec.structs.replace(decision, open_target=legs.open_target)
+        return decision
     if fill.market == "spot":
         return _decide_spot(fill, k, holding, legs)
     return _decide_margin(fill, config, k, holding, legs)
@@ -378,7 +386,7 @@ def _open_side(direction: int) -> Side:
 
 
 def _decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize,
-                    holding: SlaveHolding, legs: _Legs) -> Decision:
+                    holding: SlaveHolding, legs: _Legs, carry: Decimal = ZERO) -> Decision:
     mps = fill.position_side
     flip = -1 if config.reverse else 1
     sps = _SWAP[mps] if config.reverse else mps
@@ -403,7 +411,9 @@ def _decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSi
             return Skip("cannot_size", k.reason)
         direction = master_dir * flip
         held = abs(current) if _sign(current) == direction else ZERO
-        return legs.open(k * q, side=_open_side(direction), position_side=sps, held=held,
+        target = k * q + (carry if held else ZERO)  # a fresh position starts without carry
+        legs.open_target = target
+        return legs.open(target, side=_open_side(direction), position_side=sps, held=held,
                          side_effect=None)
 
     sb, sa = _sign(before), _sign(after)

@@ -73,6 +73,8 @@ class FuturesService:
             max_connection_age=float(settings.get("max_connection_age", 86400)),
         )
         self.resting: dict[int, Resting] = {}
+        self.arrivals: dict[int, tuple[int, str]] = {}  # order id -> (monotonic ns at arrival, transport)
+        self.trades: list[dict[str, Any]] = []  # every fill, for the admin API (tests, benchmarks)
         self._synced: dict[str, Decimal] = {}  # account id -> futures USDT balance last mirrored
         for symbol in self.engine.symbols:
             if symbol in sim.prices.prices:
@@ -151,7 +153,16 @@ class FuturesService:
         return limit >= price if side == "BUY" else limit <= price
 
     def _fill(self, account_id: str, order: FuturesOrder, qty: Decimal, price: Decimal, maker: bool) -> None:
-        _, events = self.engine.fill(account_id, order.order_id, qty, price, maker, now_ms())
+        result, events = self.engine.fill(account_id, order.order_id, qty, price, maker, now_ms())
+        if result is not None:
+            arrival_ns, transport = self.arrivals.get(order.order_id, (0, ""))
+            self.trades.append({
+                "account": account_id, "market": "futures", "symbol": order.symbol, "id": result.trade_id,
+                "orderId": order.order_id, "clientOrderId": order.client_order_id, "side": order.side,
+                "positionSide": order.position_side, "price": str(result.price), "qty": str(result.qty),
+                "realizedPnl": str(result.realized_pnl), "commission": str(result.commission),
+                "maker": result.maker, "time": now_ms(), "arrivalNs": arrival_ns, "transport": transport,
+            })
         self._write_back(account_id)
         self.publish(account_id, events)
 
@@ -206,11 +217,14 @@ class FuturesService:
         out = []
         for acct in self.engine.accounts.values():
             if account_id in (None, acct.account_id):
-                out += [{"accountId": acct.account_id, **order_query(self.engine, o)} for o in acct.orders.values()]
+                for o in acct.orders.values():
+                    arrival_ns, transport = self.arrivals.get(o.order_id, (0, ""))
+                    out.append({"accountId": acct.account_id, "account": acct.account_id, "market": "futures",
+                                "arrivalNs": arrival_ns, "transport": transport, **order_query(self.engine, o)})
         return out
 
     def admin_trades(self, account_id: str | None) -> list[dict[str, Any]]:
-        return []
+        return [t for t in self.trades if account_id in (None, t["account"])]
 
     # -- handlers -------------------------------------------------------------------------------------
     def _ctx_account(self, ctx: Ctx) -> FuturesAccount:
@@ -227,6 +241,7 @@ class FuturesService:
             order, events = self.engine.place_order(fa.account_id, req, now_ms())
         except FuturesReject as exc:
             raise _fail(exc) from None
+        self.arrivals[order.order_id] = (ctx.arrival_ns, ctx.transport)
         self.publish(fa.account_id, events)
         ack = order_result(self.engine, order)
         self.execute(fa.account_id, order, req)

@@ -655,3 +655,27 @@ def test_reconcile_margin_short_uses_side_effects() -> None:
 
     assert rlegs(out) == [("SELL", "BOTH", "0.01", "open", False)]
     assert [i.side_effect for i in out] == ["MARGIN_BUY"]
+
+
+def test_rounding_remainder_is_carried_so_scale_ins_do_not_drift():
+    """k = 1.9999: a 0.5 scale-in is 0.99995, rounded down to 0.999. Carrying the remainder into
+    the next increase keeps the slave within one step of k x the master however many scale-ins
+    come; without it five scale-ins would leave it five steps short."""
+    k = D("1.9999")
+    held, carry, master = D(0), D(0), D(0)
+    for i in range(5):
+        d = decide(mfill(str(master), str(master + D("0.5")), order_id=i, trade_id=i), str(held),
+                   k=k, carry=carry)
+        qty = sum((x.qty for x in d.intents), D(0))
+        held += qty
+        master += D("0.5")
+        carry = min(max(d.open_target - qty, D(0)), FUT.step_size)
+        assert abs(held - k * master) <= FUT.step_size, (i, held, k * master)
+    assert held == D("4.999")  # k x 2.5 = 4.99975
+    no_carry = sum((x.qty for x in decide(mfill("0", "0.5"), k=k).intents), D(0)) * 5
+    assert no_carry == D("4.995")  # what rounding each fill alone would have given
+
+
+def test_a_fresh_position_starts_without_carry():
+    d = decide(mfill("0", "0.5"), "0", k=D("2"), carry=D("0.0009"))
+    assert d.open_target == D("1.0") and legs(d) == [("BUY", "BOTH", "1", "open", False)]

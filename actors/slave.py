@@ -1,0 +1,827 @@
+"""`slave-<id>`: one follower account, one uvloop process (`python -m actors.slave --config F --id ID`).
+
+It decrypts only its own key, subscribes to the master listener(s) of the markets it copies, sizes
+and sends each copy with its own key, follows its own user data, and PUSHes one report per decision
+to the control actor. It never talks to another slave.
+
+Ordering and recovery, per market:
+- master events carry (epoch, seq). Fills are applied in seq order; different symbols run side by
+  side (one worker per symbol), one symbol strictly in order.
+- at start, after a sequence gap, a master restart or a missed event announced by a heartbeat, the
+  slave stops taking new fills (they wait), lets in-flight orders finish, takes a fresh snapshot
+  from the master and its own positions from REST, orders the difference (`reconcile_target`),
+  and then resumes with the fills newer than the snapshot. Fills the snapshot already covers are
+  reported as skipped ("covered by reconciliation"), never silently dropped.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import sys
+import time
+from decimal import Decimal
+from typing import Any, AsyncIterator
+
+import zmq
+
+from protocol import codec
+from protocol.errors import ProtocolError
+from protocol.messages import (
+    AccountConfigChanged,
+    DesyncDetected,
+    FlattenCommand,
+    Heartbeat,
+    MarketStatus,
+    MasterFill,
+    MirrorSkipped,
+    OrderFailed,
+    OrderMirrored,
+    PauseAllChanged,
+    PositionDrift,
+    PositionSnapshot,
+    Reconciled,
+    SkipReason,
+    SlaveConfig,
+    SlaveConfigChanged,
+    SlaveError,
+    SlaveStatusReport,
+    SnapshotReply,
+    SnapshotRequest,
+)
+from protocol.seq import SeqTracker, SeqVerdict
+from protocol.topics import control_subscriptions, master_prefix
+
+from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
+from .binance.errors import AuthError, BinanceAPIError
+from .binance.signing import make_signer
+from .config import AppConfig, ConfigError, load_config
+from .copy import OrderIntent, decide_fill, reconcile_target
+from .execution import ExecutionFailed
+from .sizing import CannotSize, ratio_k
+from .usdm import UsdmAccount, fill_key, master_positions_map
+
+log = logging.getLogger("copytrader.slave")
+ZERO = Decimal(0)
+SNAPSHOT_TIMEOUT_S = 3.0
+HEARTBEAT_LOST_S = 3.5
+PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()
+
+
+class Reporter:
+    """PUSH to the control actor; never blocks the loop (a full queue drops and counts)."""
+
+    def __init__(self, sock: zmq.Socket) -> None:
+        self.sock = sock
+        self.dropped = 0
+        self.sent = 0
+
+    def __call__(self, msg: Any) -> None:
+        try:
+            self.sock.send(codec.encode(msg), zmq.NOBLOCK)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
+
+
+class MarketMirror:
+    """Copies one market of the master onto this slave's account."""
+
+    def __init__(self, slave: "Slave", account: UsdmAccount) -> None:
+        self.slave = slave
+        self.account = account
+        self.market = account.market
+        self.tracker = SeqTracker()
+        self.syncing = True  # fills wait in `pending` while a (re)sync runs
+        self.hold = False  # workers take no new fill (periodic check, flatten); fills still queue
+        self.resync_again: str | None = None
+        self.pending: list[tuple[MasterFill, int]] = []
+        self.queues: dict[str, collections.deque[tuple[MasterFill, int]]] = {}
+        self.wakeups: dict[str, asyncio.Event] = {}
+        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.refused: str | None = None
+        self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
+        self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
+        self.master_equity: Decimal | None = None
+        self.master_mode: str | None = None
+        self.last_heartbeat = time.monotonic()
+        self.master_connected = False
+        self.stream_state = "connecting"
+        self.aligned: set[str] = set()
+        self.last_snapshot: PositionSnapshot | None = None
+        self.resync_task: asyncio.Task[None] | None = None
+
+    @property
+    def config(self) -> SlaveConfig:
+        return self.slave.config
+
+    # -- events from the master ------------------------------------------------------------------
+    def on_event(self, event: Any, t_recv: int) -> None:
+        if isinstance(event, MasterFill):
+            self._on_fill(event, t_recv)
+        elif isinstance(event, Heartbeat):
+            self.last_heartbeat = time.monotonic()
+            self.master_connected = event.connected
+            verdict = self.tracker.check_heartbeat(event.epoch, event.seq).verdict
+            if not self.syncing and verdict in (SeqVerdict.GAP, SeqVerdict.RESTART):
+                self.request_resync("gap" if verdict is SeqVerdict.GAP else "restart")
+        elif isinstance(event, PositionSnapshot):
+            self._on_published_snapshot(event)
+        elif isinstance(event, AccountConfigChanged):
+            if self._sequence_ok(event.epoch, event.seq):
+                asyncio.get_running_loop().create_task(self._follow_config(event))
+
+    def _sequence_ok(self, epoch: int, seq: int) -> bool:
+        if self.syncing:
+            return True  # the running sync resets the tracker from its snapshot
+        verdict = self.tracker.feed(epoch, seq).verdict
+        if verdict is SeqVerdict.OK:
+            return True
+        if verdict is SeqVerdict.DUPLICATE:
+            return False
+        self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
+        return True
+
+    def _on_fill(self, fill: MasterFill, t_recv: int) -> None:
+        if self.syncing:
+            self.pending.append((fill, t_recv))
+            return
+        verdict = self.tracker.feed(fill.epoch, fill.seq).verdict
+        if verdict is SeqVerdict.DUPLICATE:
+            return
+        if verdict is not SeqVerdict.OK:
+            self.pending.append((fill, t_recv))
+            self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
+            return
+        self._enqueue(fill, t_recv)
+
+    def _on_published_snapshot(self, snap: PositionSnapshot) -> None:
+        if self.syncing:
+            return
+        verdict = self.tracker.feed(snap.epoch, snap.seq).verdict
+        if verdict in (SeqVerdict.GAP, SeqVerdict.RESTART):
+            self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
+        elif snap.reason in ("reconnect", "start"):
+            self.request_resync("reconnect")
+        elif snap.reason == "periodic" and self.in_flight == 0 and not any(self.queues.values()):
+            self.master_equity = snap.equity
+            asyncio.get_running_loop().create_task(self._periodic_check(snap))
+
+    # -- per-symbol workers ------------------------------------------------------------------------
+    def _enqueue(self, fill: MasterFill, t_recv: int) -> None:
+        q = self.queues.get(fill.symbol)
+        if q is None:
+            q = self.queues[fill.symbol] = collections.deque()
+            self.wakeups[fill.symbol] = asyncio.Event()
+            self.workers[fill.symbol] = asyncio.get_running_loop().create_task(
+                self._worker(fill.symbol), name=f"{self.market}-{fill.symbol}"
+            )
+        q.append((fill, t_recv))
+        self.wakeups[fill.symbol].set()
+
+    async def _worker(self, symbol: str) -> None:
+        q = self.queues[symbol]
+        wake = self.wakeups[symbol]
+        while True:
+            while not q or self.syncing or self.hold:
+                wake.clear()
+                await wake.wait()
+            fill, t_recv = q.popleft()
+            self.in_flight += 1
+            self.idle.clear()
+            try:
+                await self._mirror(fill, t_recv)
+            except Exception as exc:  # noqa: BLE001 - one fill's failure never stops the worker
+                log.exception("mirroring %s seq %d failed", fill.symbol, fill.seq)
+                self.slave.report(self._failed(fill, t_recv, None, 0, str(exc)[:200], unknown=False))
+            finally:
+                self.in_flight -= 1
+                if self.in_flight == 0:
+                    self.idle.set()
+
+    def _wake_all(self) -> None:
+        for ev in self.wakeups.values():
+            ev.set()
+
+    # -- one master fill -------------------------------------------------------------------------
+    async def _mirror(self, fill: MasterFill, t_recv: int) -> None:
+        cfg = self.config
+        acct = self.account
+        self.master_equity = fill.equity
+        key = fill_key(fill, cfg.reverse)
+        if key in self.ignored:
+            if fill.position_after == 0:
+                self.ignored.discard(key)
+            self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
+            return
+        k = ratio_k(cfg, acct.equity, fill.equity)
+        decision = decide_fill(
+            fill,
+            slave_id=self.slave.slave_id,
+            config=cfg,
+            k=k,
+            filters=acct.filters.get(fill.symbol),
+            holding=acct.holding(*key),
+            paused_all=self.slave.paused_all,
+            refused=self.refused,
+            carry=self.carry.get(key, ZERO),
+        )
+        if decision.skip is not None:
+            self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))
+        opened = ZERO
+        for intent in decision.intents:
+            if intent.kind == "open" and fill.symbol not in self.aligned:
+                await self._align(fill.symbol, fill.leverage, fill.margin_type)
+            ok = await self._send(intent, fill, t_recv)
+            if ok and intent.kind == "open":
+                opened += intent.qty
+            if not ok and decision.sequential:
+                break
+        self._update_carry(key, fill, decision.open_target, opened)
+
+    def _update_carry(self, key: tuple[str, str], fill: MasterFill, target: Decimal | None, opened: Decimal) -> None:
+        """Keep what rounding left out of this increase (at most one step) for the next one."""
+        f = self.account.filters.get(fill.symbol)
+        if fill.position_after == 0 or target is None or f is None:
+            self.carry.pop(key, None)
+            return
+        rest = target - opened
+        self.carry[key] = min(max(rest, ZERO), f.step_size)
+
+    async def _send(self, intent: OrderIntent, fill: MasterFill | None, t_recv: int) -> bool:
+        t_sent = now_ns()
+        try:
+            done = await self.account.execute(intent)
+        except ExecutionFailed as exc:
+            log.warning("order %s %s %s failed after %d sends (unknown=%s): %s", intent.side, intent.qty,
+                        intent.symbol, exc.sends, exc.unknown, exc.error)
+            self.slave.report(self._failed(fill, t_recv, intent, exc.error.code, exc.error.msg, unknown=exc.unknown, t_sent=t_sent))
+            self.slave.notify_error("order_status_unknown" if exc.unknown else "order_failed", exc.error.msg)
+            return False
+        except BinanceAPIError as exc:
+            log.warning("order %s %s %s refused: %s", intent.side, intent.qty, intent.symbol, exc)
+            self.slave.report(self._failed(fill, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
+            if isinstance(exc, AuthError):
+                self.slave.fatal_key_error(self.market, exc)
+            return False
+        t_ack = now_ns()
+        r = done.result
+        self.slave.last_latency_ns = t_ack - (fill.t_master_recv_ns if fill else t_sent)
+        self.slave.report(
+            OrderMirrored(
+                **self._keys(fill, t_recv, intent),
+                reduce_only=intent.reduce_only,
+                exchange_order_id=int(r.get("orderId", 0)),
+                status=str(r.get("status", "")),
+                executed_qty=_dec(r.get("executedQty")),
+                avg_price=_dec(r.get("avgPrice")) or None,
+                summary=f"{r.get('status', '')} {r.get('executedQty', '')}@{r.get('avgPrice', '')}"
+                + (" (found after unknown status)" if done.recovered else ""),
+                t_order_sent_ns=t_sent,
+                t_order_acked_ns=t_ack,
+            )
+        )
+        return True
+
+    def _keys(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None) -> dict[str, Any]:
+        base: dict[str, Any] = {"slave_id": self.slave.slave_id, "market": self.market}
+        if fill is not None:
+            base.update(
+                symbol=fill.symbol,
+                master_order_id=fill.order_id,
+                master_trade_id=fill.trade_id,
+                master_epoch=fill.epoch,
+                master_seq=fill.seq,
+                t_master_recv_ns=fill.t_master_recv_ns,
+                t_master_pub_ns=fill.t_master_pub_ns,
+                t_slave_recv_ns=t_recv,
+                position_side=fill.position_side,
+                side=fill.side,
+                qty=ZERO,
+            )
+        else:
+            base.update(master_order_id=0, master_trade_id=0, t_slave_recv_ns=t_recv)
+        if intent is not None:
+            base.update(
+                symbol=intent.symbol,
+                position_side=intent.position_side,
+                side=intent.side,
+                qty=intent.qty,
+                client_order_id=intent.client_order_id,
+                leg=intent.leg,
+            )
+        return base
+
+    def _skip(self, fill: MasterFill, t_recv: int, reason: SkipReason, text: str, leg: int = 0) -> None:
+        keys = self._keys(fill, t_recv, None)
+        keys["leg"] = leg
+        self.slave.report(MirrorSkipped(**keys, reason=reason, text=text))
+
+    def _failed(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None, code: int, msg: str,
+                *, unknown: bool, t_sent: int = 0) -> OrderFailed:
+        return OrderFailed(
+            **self._keys(fill, t_recv, intent), error_code=code, error_msg=msg[:300], status_unknown=unknown,
+            t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
+        )
+
+    async def _align(self, symbol: str, leverage: int | None, margin_type: str | None) -> None:
+        try:
+            problems = await self.account.align_symbol(symbol, leverage, margin_type, self.config)
+        except BinanceAPIError as exc:
+            problems = [f"{symbol}: {exc.msg} ({exc.code})"]
+        self.aligned.add(symbol)
+        for p in problems:
+            log.warning("alignment: %s", p)
+            self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="align", message=p, market=self.market, t_ns=now_ns()))
+
+    async def _follow_config(self, ev: AccountConfigChanged) -> None:
+        try:
+            if ev.position_mode is not None and ev.position_mode != self.master_mode:
+                self.master_mode = ev.position_mode
+                self.refused = await self.account.align_position_mode(ev.position_mode)
+                if self.refused:
+                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="market_refused",
+                                                 message=self.refused, market=self.market, t_ns=now_ns()))
+            if ev.symbol is not None and (ev.leverage is not None or ev.margin_type is not None):
+                await self._align(ev.symbol, ev.leverage, ev.margin_type)
+        except BinanceAPIError as exc:
+            log.warning("following master config change failed: %s", exc)
+
+    # -- (re)synchronisation ----------------------------------------------------------------------
+    def request_resync(self, cause: str) -> None:
+        if self.resync_task is not None and not self.resync_task.done():
+            self.resync_again = cause
+            return
+        self.syncing = True
+        self.resync_task = asyncio.get_running_loop().create_task(self._resync_loop(cause))
+
+    async def _resync_loop(self, cause: str) -> None:
+        while True:
+            try:
+                await self.resync(cause)
+            except Exception as exc:  # noqa: BLE001 - keep trying: a slave that stops syncing stops copying
+                log.warning("resync (%s) failed: %s; retrying", cause, exc)
+                self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="resync_failed",
+                                             message=str(exc)[:200], market=self.market, t_ns=now_ns()))
+                await asyncio.sleep(1.0)
+                continue
+            if self.resync_again is None:
+                return
+            cause, self.resync_again = self.resync_again, None
+
+    async def resync(self, cause: str) -> None:
+        self.syncing = True
+        t0 = now_ns()
+        await self.idle.wait()  # let orders in flight finish; workers take nothing new while syncing
+        snap = await self.slave.request_snapshot(self.market)
+        acct = self.account
+        await acct.refresh()
+        self.master_equity = snap.equity
+        self.last_snapshot = snap
+        self.carry.clear()
+        if snap.position_mode is not None:
+            self.master_mode = snap.position_mode
+            self.refused = await acct.align_position_mode(snap.position_mode)
+        for entry in snap.positions:
+            if entry.qty and entry.symbol not in self.aligned:
+                await self._align(entry.symbol, entry.leverage, entry.margin_type)
+        self.slave.report(DesyncDetected(slave_id=self.slave.slave_id, market=self.market,
+                                         cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0))
+        orders = 0
+        if cause == "start" and self.config.on_start == "new_only":
+            self.ignored = {
+                fill_key_of(e, self.config.reverse) for e in snap.positions
+                if e.qty and not acct.positions.get(fill_key_of(e, self.config.reverse))
+            }
+        elif self._may_trade():
+            orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
+        # Resume: fills the snapshot covers are reported, newer ones go to the workers in order.
+        self.tracker.reset(snap.epoch, snap.seq)
+        waiting = self._drain_queued() + self.pending
+        self.pending = []
+        covered = 0
+        for fill, t_recv in sorted(waiting, key=lambda ft: (ft[0].epoch != snap.epoch, ft[0].seq)):
+            if fill.epoch == snap.epoch and fill.seq <= snap.seq:
+                covered += 1
+                self._skip(fill, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq}")
+                continue
+            verdict = self.tracker.feed(fill.epoch, fill.seq).verdict
+            if verdict is SeqVerdict.DUPLICATE:
+                continue
+            if verdict is not SeqVerdict.OK:
+                self.resync_again = "gap"
+                self.pending.append((fill, t_recv))
+                continue
+            self._enqueue(fill, t_recv)
+        self.slave.report(Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders,
+                                     drifts=self.drifts(), t_ns=now_ns()))
+        log.info("synced (%s) at master seq %d: %d corrective orders, %d fills covered", cause, snap.seq, orders, covered)
+        if self.resync_again is None:
+            self.syncing = False
+            self._wake_all()
+
+    def _may_trade(self) -> bool:
+        cfg = self.config
+        return cfg.enabled and not cfg.paused and not self.slave.paused_all and not self.refused and self.market in cfg.markets
+
+    def _drain_queued(self) -> list[tuple[MasterFill, int]]:
+        out: list[tuple[MasterFill, int]] = []
+        for q in self.queues.values():
+            out.extend(q)
+            q.clear()
+        return out
+
+    async def _correct(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> int:
+        acct = self.account
+        k = ratio_k(self.config, acct.equity, snap.equity)
+        if isinstance(k, CannotSize):
+            k_value = None
+        else:
+            k_value = k
+        intents = reconcile_target(
+            snap.positions, acct.snapshot_positions(), k_value if k_value is not None else ZERO, acct.filters,
+            market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
+        ) if k_value is not None else []
+        if tolerance:
+            expected = self.expected_positions(snap, k_value or ZERO)
+            intents = [i for i in intents if i.kind == "close"
+                       or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
+        sent = 0
+        for intent in intents:
+            if intent.kind == "open" and intent.symbol not in self.aligned:
+                entry = next((e for e in snap.positions if e.symbol == intent.symbol), None)
+                await self._align(intent.symbol, entry.leverage if entry else None, entry.margin_type if entry else None)
+            if await self._send(intent, None, now_ns()):
+                sent += 1
+        return sent
+
+    async def _periodic_check(self, snap: PositionSnapshot) -> None:
+        if self.syncing or self.hold or not self._may_trade():
+            return
+        tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
+        async with self._held():
+            self.last_snapshot = snap
+            await self.account.refresh()
+            orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-periodic", tolerance=tol)
+            if orders:
+                self.slave.report(Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders,
+                                             drifts=self.drifts(), t_ns=now_ns()))
+
+    async def flatten(self, cmd: FlattenCommand) -> None:
+        """Close this slave's positions (all, or one symbol) with reduce-only orders."""
+        async with self._held():
+            await self.account.refresh()
+            positions = {k: v for k, v in self.account.snapshot_positions().items()
+                         if cmd.symbol is None or k[0] == cmd.symbol}
+            intents = reconcile_target((), positions, Decimal(1), self.account.filters, market=self.market,
+                                       slave_id=self.slave.slave_id, config=self.config, nonce=f"flatten-{cmd.request_id}")
+            for intent in intents:
+                await self._send(intent, None, now_ns())
+
+    @contextlib.asynccontextmanager
+    async def _held(self) -> AsyncIterator[None]:
+        """Workers finish what they are doing and take nothing new until the block ends; fills
+        keep arriving in their queues and are processed, in order, afterwards."""
+        self.hold = True
+        try:
+            await self.idle.wait()
+            yield
+        except BinanceAPIError as exc:
+            log.warning("%s check failed: %s", self.market, exc)
+        finally:
+            self.hold = False
+            self._wake_all()
+
+    # -- status -----------------------------------------------------------------------------------
+    def expected_positions(self, snap: PositionSnapshot | None, k: Decimal) -> dict[tuple[str, str], Decimal]:
+        if snap is None:
+            return {}
+        out: dict[tuple[str, str], Decimal] = {}
+        for (symbol, ps), qty in master_positions_map(snap.positions).items():
+            key = fill_key_of_parts(symbol, ps, self.config.reverse)
+            out[key] = (-qty if (self.config.reverse and ps == "BOTH") else qty) * k
+        return out
+
+    def drifts(self) -> tuple[PositionDrift, ...]:
+        k = ratio_k(self.config, self.account.equity, self.master_equity)
+        if isinstance(k, CannotSize) or self.last_snapshot is None:
+            return ()
+        expected = self.expected_positions(self.last_snapshot, k)
+        actual = self.account.snapshot_positions()
+        keys = sorted(set(expected) | set(actual))
+        return tuple(
+            PositionDrift(symbol=s, position_side=ps, actual=actual.get((s, ps), ZERO), expected=expected.get((s, ps), ZERO))
+            for s, ps in keys
+        )
+
+    def status(self) -> MarketStatus:
+        k = ratio_k(self.config, self.account.equity, self.master_equity)
+        return MarketStatus(
+            market=self.market,
+            connected=self.account.ws.connected and self.stream_state in ("connected", "reconnected"),
+            equity=self.account.equity,
+            k=None if isinstance(k, CannotSize) else k,
+            refused=self.refused or "",
+            positions=self.drifts(),
+        )
+
+
+def fill_key_of(entry: Any, reverse: bool) -> tuple[str, str]:
+    return fill_key_of_parts(entry.symbol, entry.position_side, reverse)
+
+
+def fill_key_of_parts(symbol: str, ps: str, reverse: bool) -> tuple[str, str]:
+    if reverse and ps in ("LONG", "SHORT"):
+        ps = "SHORT" if ps == "LONG" else "LONG"
+    return (symbol, ps)
+
+
+def _cause(cause: str) -> Any:
+    return cause if cause in ("gap", "restart", "drift", "reconnect", "start", "stale") else "gap"
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else ZERO
+    except ArithmeticError:
+        return ZERO
+
+
+class Slave:
+    """The process: sockets, the market mirrors, reports and control events."""
+
+    def __init__(self, app: AppConfig, config: SlaveConfig) -> None:
+        self.app = app
+        self.config = config
+        self.slave_id = config.id
+        self.paused_all = False
+        self.last_latency_ns: int | None = None
+        self.errors: collections.deque[str] = collections.deque(maxlen=5)
+        self.fatal = False
+        self.ctx = zmq.Context.instance()
+        self.ends = Endpoints(ensure_private_dir(app.runtime_dir))
+        self.mirrors: dict[str, MarketMirror] = {}
+        self.readers: list[ZmqReader] = []
+        self.snapshot_socks: dict[str, zmq.Socket] = {}
+        self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
+        self.snapshot_readers: dict[str, ZmqReader] = {}
+        self._ids = itertools.count(1)
+        push = self.ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.SNDHWM, 100_000)
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(self.ends.reports)
+        self.report = Reporter(push)
+
+    # -- set-up -----------------------------------------------------------------------------------
+    async def start(self, signer_factory: Any) -> None:
+        endpoints = self.app.exchange.endpoints()
+        for market in self.config.markets:
+            if market != "usdm":
+                self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
+                                       message=f"market {market} is not copied by this version", t_ns=now_ns()))
+                continue
+            mirror_ref: list[MarketMirror] = []
+
+            def on_state(state: str, _ref: list[MarketMirror] = mirror_ref) -> None:
+                if _ref:
+                    _ref[0].stream_state = state
+                    if state == "reconnected":
+                        _ref[0].request_resync("reconnect")
+
+            account = UsdmAccount(self.slave_id, endpoints, signer_factory(), on_state=on_state,
+                                  recv_window=self.app.exchange.recv_window)
+            mirror = MarketMirror(self, account)
+            mirror_ref.append(mirror)
+            self.mirrors[market] = mirror
+            self._subscribe_master(market, mirror)
+        self._subscribe_control()
+        for market, mirror in self.mirrors.items():
+            await mirror.account.start()
+            mirror.request_resync("start")
+
+    def _subscribe_master(self, market: str, mirror: MarketMirror) -> None:
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVHWM, 100_000)
+        sub.setsockopt(zmq.SUBSCRIBE, master_prefix(market))  # type: ignore[arg-type]
+        sub.connect(self.ends.master_pub(market))
+        decode = codec.unpack_master_event
+
+        def handle(frames: list[bytes]) -> None:
+            t_recv = now_ns()
+            try:
+                event = decode(frames)
+            except ProtocolError as exc:
+                log.warning("dropped a malformed master event: %s", exc)
+                return
+            mirror.on_event(event, t_recv)
+
+        reader = ZmqReader(sub, handle, f"master-{market}")
+        reader.start()
+        self.readers.append(reader)
+        dealer = self.ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(self.ends.master_snapshot(market))
+        self.snapshot_socks[market] = dealer
+
+        def on_reply(frames: list[bytes]) -> None:
+            try:
+                reply = codec.decode_snapshot_reply(frames[-1])
+            except ProtocolError as exc:
+                log.warning("dropped a malformed snapshot reply: %s", exc)
+                return
+            fut = self.snapshot_waiters.pop(reply.id, None)
+            if fut is None or fut.done():
+                return
+            if isinstance(reply, SnapshotReply):
+                fut.set_result(reply.snapshot)
+            else:
+                fut.set_exception(RuntimeError(f"master refused the snapshot: {reply.reason} ({reply.code})"))
+
+        r = ZmqReader(dealer, on_reply, f"snapshot-{market}")
+        r.start()
+        self.snapshot_readers[market] = r
+        self.readers.append(r)
+
+    def _subscribe_control(self) -> None:
+        sub = self.ctx.socket(zmq.SUB)
+        for topic in control_subscriptions(self.slave_id):
+            sub.setsockopt(zmq.SUBSCRIBE, topic)
+        sub.connect(self.ends.config_pub)
+
+        def handle(frames: list[bytes]) -> None:
+            try:
+                event = codec.unpack_control_event(frames)
+            except ProtocolError as exc:
+                log.warning("dropped a malformed control event: %s", exc)
+                return
+            self.on_control(event)
+
+        reader = ZmqReader(sub, handle, "control")
+        reader.start()
+        self.readers.append(reader)
+
+    async def request_snapshot(self, market: str) -> PositionSnapshot:
+        """Ask the master listener for its state; retried until it answers."""
+        sock = self.snapshot_socks[market]
+        while True:
+            rid = next(self._ids)
+            fut: asyncio.Future[PositionSnapshot] = asyncio.get_running_loop().create_future()
+            self.snapshot_waiters[rid] = fut
+            try:
+                sock.send(codec.encode(SnapshotRequest(id=rid, market=market)), zmq.NOBLOCK)  # type: ignore[arg-type]
+            except zmq.Again:
+                pass
+            kick_after_send(self.snapshot_readers.get(market))
+            try:
+                return await asyncio.wait_for(fut, SNAPSHOT_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                self.snapshot_waiters.pop(rid, None)
+                log.warning("master-%s did not answer a snapshot request; asking again", market)
+            except RuntimeError as exc:
+                log.warning("%s", exc)
+                await asyncio.sleep(0.5)
+
+    # -- control ----------------------------------------------------------------------------------
+    def on_control(self, event: Any) -> None:
+        if isinstance(event, SlaveConfigChanged) and event.slave_id == self.slave_id:
+            if event.config is None:
+                self.config = msgspec_replace(self.config, enabled=False)
+                log.info("removed from the configuration: copying stopped")
+            else:
+                self.config = event.config
+                log.info("configuration changed (version %d)", event.version)
+            for m in self.mirrors.values():
+                m._wake_all()
+        elif isinstance(event, PauseAllChanged):
+            self.paused_all = event.paused
+        elif isinstance(event, FlattenCommand) and event.slave_id == self.slave_id:
+            for market, mirror in self.mirrors.items():
+                if event.market in (None, market):
+                    asyncio.get_running_loop().create_task(mirror.flatten(event))
+
+    def notify_error(self, code: str, message: str) -> None:
+        self.errors.append(f"{code}: {message}"[:200])
+
+    def fatal_key_error(self, market: str, exc: BinanceAPIError) -> None:
+        """The key was refused (revoked / expired / IP): stop trading, say so, keep reporting."""
+        if not self.fatal:
+            self.fatal = True
+            self.config = msgspec_replace(self.config, paused=True)
+            self.report(SlaveError(slave_id=self.slave_id, code="key_invalid", market=market, fatal=True,
+                                   message=f"API key refused by the exchange ({exc.code}): trading stopped", t_ns=now_ns()))
+
+    def status(self) -> SlaveStatusReport:
+        if self.fatal:
+            state = "degraded"
+        elif not self.config.enabled:
+            state = "disabled"
+        elif self.config.paused or self.paused_all:
+            state = "paused"
+        elif any(m.syncing for m in self.mirrors.values()):
+            state = "syncing"
+        else:
+            state = "running"
+        return SlaveStatusReport(
+            slave_id=self.slave_id,
+            state=state,  # type: ignore[arg-type]
+            markets=tuple(m.status() for m in self.mirrors.values()),
+            last_latency_ns=self.last_latency_ns,
+            errors=tuple(self.errors),
+            t_ns=now_ns(),
+        )
+
+    async def maintain(self, stop: asyncio.Event) -> None:
+        """Status every second; equity refreshed when stale (throttled) and every minute."""
+        last_equity = time.monotonic()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            now = time.monotonic()
+            for m in self.mirrors.values():
+                acct = m.account
+                if (acct.equity_stale and now - last_equity > 2.0) or now - last_equity > 60.0:
+                    last_equity = now
+                    try:
+                        await acct.refresh_equity()
+                    except BinanceAPIError as exc:
+                        log.warning("equity refresh failed: %s", exc)
+                if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
+                    m.master_connected = False
+                    log.warning("no heartbeat from master-%s for %.1fs", m.market, now - m.last_heartbeat)
+            self.report(self.status())
+
+    async def close(self) -> None:
+        for r in self.readers:
+            r.stop()
+        for m in self.mirrors.values():
+            for t in m.workers.values():
+                t.cancel()
+            await m.account.close()
+
+
+def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:
+    import msgspec
+
+    return msgspec.structs.replace(config, **changes)
+
+
+async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    try:
+        app = load_config(args.config)
+        config = app.slave(args.id)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    from keystore.errors import KeystoreError
+    from keystore.process import unlock_own_key
+
+    try:
+        key = unlock_own_key(app.keystore_dir, args.id, app.passphrase_file)
+    except KeystoreError as exc:
+        log.error("cannot load this slave's key: %s", exc)
+        return 3
+
+    def signer_factory() -> Any:
+        return make_signer(key.key_type.value, key.api_key, key.secret.reveal_str())
+
+    slave = Slave(app, config)
+    try:
+        await slave.start(signer_factory)
+    except AuthError as exc:
+        slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
+                                message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
+        log.error("API key refused at start (%s)", exc.code)
+        await slave.close()
+        return 3
+    log.info("slave %s started: markets %s", slave.slave_id, ",".join(slave.mirrors))
+    maint = asyncio.get_running_loop().create_task(slave.maintain(stop))
+    await stop.wait()
+    maint.cancel()
+    await slave.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="copytrader-slave", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    setup_logging(f"slave-{args.id}", args.log_level)
+    return run(lambda stop: main_async(args, stop))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The slave's USD-M futures side: its own account state, alignment with the master, and orders.
+
+What it keeps (all from the exchange, never guessed):
+- positions per (symbol, positionSide): BOTH signed, LONG/SHORT sizes >= 0. Updated from each
+  order's cumulative executed quantity (order replies AND the slave's own user-data stream, merged
+  per order id so nothing counts twice), and replaced from REST on every reconciliation;
+- leverage and margin type per symbol, position mode, equity (totalMarginBalance);
+- exchange filters per symbol.
+
+Orders go over the WebSocket API connection opened (and, for Ed25519 keys, logged on) at start;
+REST with keep-alive is used for set-up, alignment and reconciliation.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable
+
+from protocol.messages import MasterFill, PositionEntry, PositionMode, SlaveConfig
+
+from .binance import wire
+from .binance.endpoints import Endpoints
+from .binance.errors import BinanceAPIError, Rejected
+from .binance.filters import SymbolFilters, format_decimal, parse_futures_exchange_info
+from .binance.rest import RestClient
+from .binance.signing import Signer
+from .binance.userdata import FuturesUserStream
+from .binance.wsapi import WsApiClient
+from .copy import OrderIntent, SlaveHolding
+from .execution import Executed, ExecutionPolicy, place_exactly_once
+from .sizing import capped_leverage
+
+log = logging.getLogger("copytrader.usdm")
+
+ZERO = Decimal(0)
+PositionKey = tuple[str, str]  # (symbol, positionSide)
+_MARGIN_TYPE = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"}
+
+
+def position_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
+    """How an executed quantity moves the position of `position_side` (BOTH signed, LONG/SHORT size)."""
+    if position_side == "SHORT":
+        return qty if side == "SELL" else -qty
+    return qty if side == "BUY" else -qty
+
+
+class OrderBook:
+    """Executed quantity already applied per order id, so replies and stream events merge."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.applied: dict[int, Decimal] = {}
+        self.limit = limit
+
+    def take(self, order_id: int, cumulative: Decimal) -> Decimal:
+        """The part of `cumulative` not yet applied for this order (0 if none)."""
+        done = self.applied.get(order_id, ZERO)
+        if cumulative <= done:
+            return ZERO
+        self.applied[order_id] = cumulative
+        if len(self.applied) > self.limit:  # oldest first (dicts keep insertion order)
+            for key in list(self.applied)[: self.limit // 4]:
+                del self.applied[key]
+        return cumulative - done
+
+
+class UsdmAccount:
+    """One slave's USD-M account, as the exchange reports it."""
+
+    market = "usdm"
+
+    def __init__(
+        self,
+        slave_id: str,
+        endpoints: Endpoints,
+        signer: Signer,
+        *,
+        on_state: Callable[[str], None],
+        recv_window: int = 5000,
+        policy: ExecutionPolicy = ExecutionPolicy(),
+    ) -> None:
+        self.slave_id = slave_id
+        self.endpoints = endpoints
+        self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
+        self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
+        self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state)
+        self.policy = policy
+        self.filters: dict[str, SymbolFilters] = {}
+        self.positions: dict[PositionKey, Decimal] = {}
+        self.leverage: dict[str, int] = {}
+        self.margin_type: dict[str, str] = {}
+        self.position_mode: PositionMode = "one_way"
+        self.equity: Decimal | None = None
+        self.equity_stale = False
+        self.orders = OrderBook()
+        self.events_bad = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rest.sync_time("/fapi/v1/time")
+        self.filters = parse_futures_exchange_info(await self.rest.public("GET", "/fapi/v1/exchangeInfo"))
+        await self.refresh()
+        await self.ws.connect()
+        await self.stream.start()
+
+    async def close(self) -> None:
+        for closer in (self.stream.stop, self.ws.close, self.rest.close):
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - closing: nothing left to do about it
+                log.debug("close failed", exc_info=True)
+
+    # -- state from REST ------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Position mode, positions, leverage, margin type and equity, fresh from REST."""
+        mode = wire.convert(await self.rest.signed("GET", "/fapi/v1/positionSide/dual"), wire.BinanceFuturesPositionMode)
+        self.position_mode = "hedge" if mode.dualSidePosition else "one_way"
+        risks = wire.convert(await self.rest.signed("GET", "/fapi/v2/positionRisk"), list[wire.BinanceFuturesPositionRisk])
+        positions: dict[PositionKey, Decimal] = {}
+        for r in risks:
+            key = (r.symbol, r.positionSide)
+            amt = r.positionAmt
+            positions[key] = abs(amt) if r.positionSide in ("LONG", "SHORT") else amt
+            if r.leverage is not None:
+                self.leverage[r.symbol] = r.leverage
+            if r.marginType is not None:
+                self.margin_type[r.symbol] = _MARGIN_TYPE.get(r.marginType.lower(), r.marginType.upper())
+        self.positions = {k: v for k, v in positions.items() if v != 0}
+        await self.refresh_equity()
+
+    async def refresh_equity(self) -> None:
+        acct = wire.convert(await self.rest.signed("GET", "/fapi/v2/account"), wire.BinanceFuturesAccount)
+        self.equity = acct.totalMarginBalance if acct.totalMarginBalance is not None else acct.totalWalletBalance
+        self.equity_stale = False
+
+    def holding(self, symbol: str, position_side: str) -> SlaveHolding:
+        return SlaveHolding(position=self.positions.get((symbol, position_side), ZERO))
+
+    def is_flat(self) -> bool:
+        return not any(self.positions.values())
+
+    def snapshot_positions(self) -> dict[PositionKey, Decimal]:
+        return dict(self.positions)
+
+    # -- alignment ------------------------------------------------------------------------------
+    async def align_position_mode(self, master_mode: PositionMode) -> str | None:
+        """Switch to the master's position mode when flat. Returns a refusal reason or None."""
+        if master_mode == self.position_mode:
+            return None
+        open_orders = await self.rest.signed("GET", "/fapi/v1/openOrders")
+        if not self.is_flat() or open_orders:
+            return (
+                f"position mode differs (master {master_mode}, slave {self.position_mode}) and the slave"
+                " has open positions or orders: not copying USD-M until it is flat"
+            )
+        await self.rest.signed(
+            "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true" if master_mode == "hedge" else "false"}
+        )
+        self.position_mode = master_mode
+        return None
+
+    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None, config: SlaveConfig) -> list[str]:
+        """Follow the master's leverage (capped) and margin type on `symbol`. Returns problems."""
+        problems: list[str] = []
+        if margin_type and self.margin_type.get(symbol, "CROSSED") != margin_type:
+            try:
+                await self.rest.signed("POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": margin_type})
+                self.margin_type[symbol] = margin_type
+            except Rejected as exc:
+                if exc.code == -4046:  # "No need to change margin type."
+                    self.margin_type[symbol] = margin_type
+                else:
+                    problems.append(f"{symbol} margin type {margin_type}: {exc.msg} ({exc.code})")
+        if leverage:
+            want = capped_leverage(leverage, config)
+            if self.leverage.get(symbol) != want:
+                try:
+                    await self.rest.signed("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": want})
+                    self.leverage[symbol] = want
+                except Rejected as exc:
+                    problems.append(f"{symbol} leverage {want}: {exc.msg} ({exc.code})")
+        return problems
+
+    # -- orders ---------------------------------------------------------------------------------
+    def order_params(self, intent: OrderIntent) -> dict[str, Any]:
+        f = self.filters.get(intent.symbol)
+        params: dict[str, Any] = {
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "type": "MARKET",
+            "quantity": format_decimal(intent.qty, f.step_size if f else None),
+            "newClientOrderId": intent.client_order_id,
+            "newOrderRespType": "RESULT",
+        }
+        if self.position_mode == "hedge":
+            params["positionSide"] = intent.position_side
+        elif intent.reduce_only:
+            params["reduceOnly"] = "true"
+        return params
+
+    async def execute(self, intent: OrderIntent) -> Executed:
+        """Place one intent exactly once and apply its execution to the positions."""
+        params = self.order_params(intent)
+
+        async def place() -> dict[str, Any]:
+            return await self.ws.place_order(params)
+
+        async def query() -> dict[str, Any]:
+            return await self.ws.order_status(intent.symbol, orig_client_order_id=intent.client_order_id)
+
+        done = await place_exactly_once(place, query, self.policy)
+        self.apply_order(done.result)
+        return done
+
+    def apply_order(self, order: dict[str, Any]) -> None:
+        """Apply an order reply (or lookup) to the positions, once per executed quantity."""
+        try:
+            order_id = int(order["orderId"])
+            executed = Decimal(str(order.get("executedQty") or "0"))
+            side = str(order["side"])
+            ps = str(order.get("positionSide") or "BOTH")
+            symbol = str(order["symbol"])
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            log.warning("order reply without the fields we need: %s", sorted(order)[:12])
+            return
+        self._apply(symbol, ps, side, order_id, executed)
+
+    def _apply(self, symbol: str, ps: str, side: str, order_id: int, cumulative: Decimal) -> None:
+        delta = self.orders.take(order_id, cumulative)
+        if delta:
+            key = (symbol, ps)
+            self.positions[key] = self.positions.get(key, ZERO) + position_delta(side, ps, delta)
+            if self.positions[key] == 0:
+                del self.positions[key]
+
+    # -- own user data ----------------------------------------------------------------------------
+    def _on_user_event(self, raw: bytes) -> None:
+        try:
+            event = wire.decode_user_event(raw)
+        except Exception:  # noqa: BLE001 - one bad event never stops the stream
+            self.events_bad += 1
+            log.warning("undecodable user-data event (%d bytes)", len(raw))
+            return
+        if isinstance(event, wire.BinanceFuturesOrderTradeUpdate):
+            o = event.o
+            if o.x == "TRADE":
+                self._apply(o.s, o.ps, o.S, o.i, o.z)
+        elif isinstance(event, wire.BinanceFuturesAccountUpdate):
+            # Its `P` lists only the positions that changed, so it cannot give total equity:
+            # mark it stale and let the maintenance loop refresh it from REST (throttled).
+            self.equity_stale = True
+        elif isinstance(event, wire.BinanceFuturesAccountConfigUpdate) and event.ac is not None:
+            self.leverage[event.ac.s] = event.ac.l
+
+
+def master_positions_map(entries: tuple[PositionEntry, ...]) -> dict[PositionKey, Decimal]:
+    return {(e.symbol, e.position_side): e.qty for e in entries}
+
+
+def fill_key(fill: MasterFill, reverse: bool) -> PositionKey:
+    """The slave position a master fill applies to (the opposite side in hedge mode when reversed)."""
+    ps = fill.position_side
+    if reverse and ps in ("LONG", "SHORT"):
+        ps = "SHORT" if ps == "LONG" else "LONG"
+    return (fill.symbol, ps)
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()
+
+
+__all__ = ["UsdmAccount", "OrderBook", "position_delta", "fill_key", "master_positions_map", "BinanceAPIError"]
