@@ -765,10 +765,15 @@ class Slave:
     async def close(self) -> None:
         for r in self.readers:
             r.stop()
+            r.sock.close(0)
+        self.readers.clear()
         for m in self.mirrors.values():
             for t in m.workers.values():
                 t.cancel()
+            if m.resync_task is not None:
+                m.resync_task.cancel()
             await m.account.close()
+        self.report.sock.close(linger=1000)  # let queued reports reach the control actor
 
 
 def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:
@@ -797,14 +802,27 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
         return make_signer(key.key_type.value, key.api_key, key.secret.reveal_str())
 
     slave = Slave(app, config)
-    try:
-        await slave.start(signer_factory)
-    except AuthError as exc:
-        slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
-                                message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
-        log.error("API key refused at start (%s)", exc.code)
-        await slave.close()
-        return 3
+    delay = 0.5
+    while True:
+        try:
+            await slave.start(signer_factory)
+            break
+        except AuthError as exc:
+            slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
+                                    message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
+            log.error("API key refused at start (%s)", exc.code)
+            await slave.close()
+            return 3
+        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
+            # The exchange (or the simulator, in the demo) is not reachable yet: try again.
+            log.warning("start failed (%s); retrying in %.1fs", exc, delay)
+            await slave.close()
+            slave = Slave(app, config)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return 0
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, 10.0)
     log.info("slave %s started: markets %s", slave.slave_id, ",".join(slave.mirrors))
     maint = asyncio.get_running_loop().create_task(slave.maintain(stop))
     await stop.wait()
