@@ -1,0 +1,412 @@
+"""The spot-style order engine, used twice: Spot (`account.spot`) and Cross Margin (`account.margin`).
+
+Orders: LIMIT (GTC/IOC/FOK), LIMIT_MAKER, MARKET (quantity or quoteOrderQty). Market orders fill
+at once at the current price +/- slippage; limit orders that cross on arrival take this step's
+liquidity and rest for the rest; resting orders fill when the price crosses them, at most the
+symbol's per-step liquidity, so partial fills really happen. Balances are locked and settled as
+Binance does (commission taken from the asset received). Every change is published on the user-data
+hub as `executionReport` + `outboundAccountPosition`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import TYPE_CHECKING, Any, Callable
+
+from simulator import errors
+from simulator.matching import Resting
+from simulator.symbols import SymbolSpec
+from simulator.util import ZERO, fmt, now_ms
+
+if TYPE_CHECKING:
+    from simulator.accounts import Account
+    from simulator.core import Sim
+
+SIDES = ("BUY", "SELL")
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
+SUPPORTED_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")
+TIFS = ("GTC", "IOC", "FOK")
+RESP_TYPES = ("ACK", "RESULT", "FULL")
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
+OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass
+class Fill:
+    trade_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    maker: bool
+
+
+@dataclass
+class Order:
+    order_id: int
+    account_id: str
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    price: Decimal
+    orig_qty: Decimal
+    client_order_id: str
+    time: int
+    arrival_ns: int
+    transport: str
+    orig_quote_qty: Decimal = ZERO
+    stp: str = "EXPIRE_MAKER"
+    executed_qty: Decimal = ZERO
+    cum_quote: Decimal = ZERO
+    status: str = "NEW"
+    update_time: int = 0
+    working_time: int = -1
+    locked: Decimal = ZERO  # amount still locked for this order (quote for BUY, base for SELL)
+    locked_asset: str = ""
+    fills: list[Fill] = field(default_factory=list)
+    resting: Resting | None = None
+    side_effect: str = "NO_SIDE_EFFECT"
+    borrowed: Decimal = ZERO  # margin: amount borrowed for this order (MARGIN_BUY)
+    borrowed_asset: str = ""
+    cancel_client_id: str = ""
+
+    @property
+    def leaves(self) -> Decimal:
+        return self.orig_qty - self.executed_qty
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass
+class AccountOrders:
+    by_id: dict[int, Order] = field(default_factory=dict)
+    by_client: dict[str, Order] = field(default_factory=dict)  # latest order with this client id
+    open_client: dict[str, Order] = field(default_factory=dict)  # open orders by client id
+    trades: list[tuple[Order, Fill]] = field(default_factory=list)
+
+
+class OrderEngine:
+    """One market's orders and balances (market = "spot" or "margin")."""
+
+    def __init__(self, sim: "Sim", market: str) -> None:
+        self.sim = sim
+        self.market = market
+        self.accounts: dict[str, AccountOrders] = {}
+        self.client_id_seq = 0
+        # margin: called after a fill to auto-repay (set by margin.py)
+        self.after_fill: Callable[[Order, "Account", str, Decimal], None] | None = None
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def book(self, account_id: str) -> AccountOrders:
+        book = self.accounts.get(account_id)
+        if book is None:
+            book = self.accounts[account_id] = AccountOrders()
+        return book
+
+    def balance(self, account: "Account", asset: str) -> Any:
+        return account.spot_balance(asset) if self.market == "spot" else account.margin_balance(asset)
+
+    def new_client_id(self) -> str:
+        self.client_id_seq += 1
+        return f"sim{self.sim.started_ms:x}{self.client_id_seq:010d}"
+
+    def find(self, account_id: str, order_id: int | None, client_id: str | None) -> Order | None:
+        book = self.book(account_id)
+        if order_id is not None:
+            order = book.by_id.get(order_id)
+            if order is not None and client_id and order.client_order_id != client_id:
+                return None
+            return order
+        if client_id:
+            return book.by_client.get(client_id)
+        return None
+
+    # -- placing ----------------------------------------------------------------------------------------
+    def place(self, account: "Account", spec: SymbolSpec, side: str, type_: str, tif: str | None,
+              quantity: Decimal | None, quote_qty: Decimal | None, price: Decimal | None, client_id: str | None,
+              stp: str, arrival_ns: int, transport: str,
+              before_lock: Callable[[Order, str, Decimal], None] | None = None) -> Order:
+        """Validate, lock, create and (maybe) fill an order. Raises BinanceError like Binance."""
+        book = self.book(account.id)
+        if client_id is not None and client_id in book.open_client:
+            raise errors.duplicate_order()
+        market = type_ == "MARKET"
+        current = self.sim.prices.price(spec.symbol)
+        slip = self.sim.slippage
+        if market:
+            fill_price = current * (1 + slip) if side == "BUY" else current * (1 - slip)
+            fill_price = fill_price.quantize(spec.tick_size, ROUND_UP if side == "BUY" else ROUND_DOWN)
+            if fill_price <= 0:
+                fill_price = spec.tick_size
+            if quantity is None:
+                assert quote_qty is not None
+                quantity = (quote_qty / fill_price).quantize(spec.step_size, ROUND_DOWN)
+                if quantity <= 0:
+                    raise errors.filter_failure("LOT_SIZE")
+            spec.check_lot(quantity, market=True)
+            spec.check_notional(quantity * current, market=True)
+        else:
+            assert price is not None and quantity is not None
+            spec.check_price(price)
+            spec.check_lot(quantity, market=False)
+            spec.check_notional(price * quantity, market=False)
+            if type_ == "LIMIT_MAKER" and ((side == "BUY" and price >= current) or (side == "SELL" and price <= current)):
+                raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Order would immediately match and take.")
+            fill_price = price
+        now = now_ms()
+        order = Order(
+            order_id=0, account_id=account.id, symbol=spec.symbol, side=side, type=type_,
+            tif=tif or "GTC", price=price if price is not None else ZERO,
+            orig_qty=quantity, client_order_id=client_id or self.new_client_id(), time=now,
+            arrival_ns=arrival_ns, transport=transport, orig_quote_qty=quote_qty or ZERO, stp=stp,
+            update_time=now,
+        )
+        # what this order needs locked
+        if side == "BUY":
+            asset = spec.quote
+            need = quantity * fill_price if market else quantity * price  # type: ignore[operator]
+            if market and quote_qty is not None and need > quote_qty:
+                need = quote_qty
+        else:
+            asset = spec.base
+            need = quantity
+        if before_lock is not None:
+            before_lock(order, asset, need)  # margin: borrow the shortfall
+        bal = self.balance(account, asset)
+        if bal.free < need:
+            raise errors.insufficient_balance()
+        bal.free -= need
+        bal.locked += need
+        order.locked = need
+        order.locked_asset = asset
+        order.order_id = self.sim.order_ids()
+        book.by_id[order.order_id] = order
+        book.by_client[order.client_order_id] = order
+        book.open_client[order.client_order_id] = order
+        order.working_time = now
+        events_only_new = True
+        if market:
+            self._fill(account, spec, order, quantity, fill_price, maker=False, publish=False)
+            events_only_new = False
+        else:
+            crosses = (side == "BUY" and current <= fill_price) or (side == "SELL" and current >= fill_price)
+            if crosses:
+                available = self.sim.matcher.budget(spec.symbol, side)
+                if tif == "FOK" and available < quantity:
+                    self._finish(account, order, "EXPIRED", publish=False)
+                    self._publish_new_and_state(account, order)
+                    return order
+                granted = self.sim.matcher.take(spec.symbol, side, quantity)
+                if granted > 0:
+                    self._fill(account, spec, order, granted, current, maker=False, publish=False)
+                    events_only_new = False
+            if order.is_open:
+                if tif in ("IOC", "FOK"):
+                    self._finish(account, order, "EXPIRED", publish=False)
+                else:
+                    order.resting = self.sim.matcher.add(
+                        Resting(spec.symbol, side, price, order.leaves, order, self._on_resting_fill))  # type: ignore[arg-type]
+        self._publish_new_and_state(account, order, events_only_new)
+        return order
+
+    def _publish_new_and_state(self, account: "Account", order: Order, only_new: bool = False) -> None:
+        """executionReport NEW, then one TRADE report per fill, then the final state and balances."""
+        hub = self.sim.hub
+        if not hub.has_subscribers(account.id, self.market):
+            return
+        hub.publish(account.id, self.market, self.execution_report(order, "NEW", "NEW", None, ZERO, ZERO))
+        executed = ZERO
+        quote = ZERO
+        for i, fill in enumerate(order.fills):
+            executed += fill.qty
+            quote += fill.quote_qty
+            status = "FILLED" if executed >= order.orig_qty else "PARTIALLY_FILLED"
+            hub.publish(account.id, self.market, self.execution_report(order, "TRADE", status, fill, executed, quote))
+        if order.status in ("EXPIRED", "CANCELED"):
+            hub.publish(account.id, self.market, self.execution_report(order, order.status, order.status, None))
+        self.publish_balances(account, order)
+
+    # -- filling ----------------------------------------------------------------------------------------
+    def _on_resting_fill(self, entry: Resting, qty: Decimal, price: Decimal) -> None:
+        order: Order = entry.ref
+        account = self.sim.store.accounts[order.account_id]
+        spec = self.sim.symbols.get(order.symbol, "spot")
+        self._fill(account, spec, order, qty, price, maker=True, publish=True)
+
+    def _fill(self, account: "Account", spec: SymbolSpec, order: Order, qty: Decimal, price: Decimal, maker: bool,
+              publish: bool) -> Fill:
+        quote_qty = qty * price
+        rate = account.maker_commission if maker else account.taker_commission
+        if order.side == "BUY":
+            received_asset, received = spec.base, qty
+            paid = quote_qty
+        else:
+            received_asset, received = spec.quote, quote_qty
+            paid = qty
+        commission = (received * rate).quantize(Decimal("0.00000001"), ROUND_UP) if rate else ZERO
+        paid_bal = self.balance(account, order.locked_asset)
+        take = min(paid, order.locked)
+        order.locked -= take
+        paid_bal.locked -= take
+        if paid > take:  # market buy slipped beyond what was locked: pay the rest from free
+            paid_bal.free -= paid - take
+        recv_bal = self.balance(account, received_asset)
+        recv_bal.free += received - commission
+        now = now_ms()
+        fill = Fill(self.sim.trade_ids(), price, qty, quote_qty, commission, received_asset, now, maker)
+        order.fills.append(fill)
+        order.executed_qty += qty
+        order.cum_quote += quote_qty
+        order.update_time = now
+        book = self.book(account.id)
+        book.trades.append((order, fill))
+        if self.after_fill is not None:
+            self.after_fill(order, account, received_asset, received - commission)
+        if order.executed_qty >= order.orig_qty:
+            self._finish(account, order, "FILLED", publish=False)
+        else:
+            order.status = "PARTIALLY_FILLED"
+        if publish and self.sim.hub.has_subscribers(account.id, self.market):
+            self.sim.hub.publish(account.id, self.market,
+                                 self.execution_report(order, "TRADE", order.status, fill))
+            self.publish_balances(account, order)
+        return fill
+
+    def _finish(self, account: "Account", order: Order, status: str, publish: bool) -> None:
+        order.status = status
+        order.update_time = now_ms()
+        if order.locked > 0:
+            bal = self.balance(account, order.locked_asset)
+            bal.locked -= order.locked
+            bal.free += order.locked
+            order.locked = ZERO
+        if order.resting is not None:
+            self.sim.matcher.remove(order.resting)
+            order.resting = None
+        book = self.book(account.id)
+        if book.open_client.get(order.client_order_id) is order:
+            del book.open_client[order.client_order_id]
+        if publish and self.sim.hub.has_subscribers(account.id, self.market):
+            self.sim.hub.publish(account.id, self.market, self.execution_report(order, status, status, None))
+            self.publish_balances(account, order)
+
+    def cancel(self, account: "Account", order: Order, cancel_client_id: str | None) -> Order:
+        if not order.is_open:
+            raise errors.cancel_unknown()
+        order.cancel_client_id = cancel_client_id or self.new_client_id()
+        self._finish(account, order, "CANCELED", publish=True)
+        return order
+
+    def open_orders(self, account_id: str, symbol: str | None) -> list[Order]:
+        book = self.book(account_id)
+        return [o for o in book.open_client.values() if symbol is None or o.symbol == symbol]
+
+    # -- wire formats -----------------------------------------------------------------------------------
+    def execution_report(self, order: Order, exec_type: str, status: str, fill: Fill | None,
+                         executed: Decimal | None = None, quote: Decimal | None = None) -> dict[str, Any]:
+        now = now_ms()
+        return {
+            "e": "executionReport", "E": now, "s": order.symbol,
+            "c": order.cancel_client_id if exec_type == "CANCELED" else order.client_order_id,
+            "S": order.side, "o": order.type, "f": order.tif, "q": fmt(order.orig_qty), "p": fmt(order.price),
+            "P": fmt(ZERO), "F": fmt(ZERO), "g": -1,
+            "C": order.client_order_id if exec_type == "CANCELED" else "",
+            "x": exec_type, "X": status, "r": "NONE", "i": order.order_id,
+            "l": fmt(fill.qty) if fill else fmt(ZERO),
+            "z": fmt(executed if executed is not None else order.executed_qty),
+            "L": fmt(fill.price) if fill else fmt(ZERO),
+            "n": fmt(fill.commission) if fill else "0", "N": fill.commission_asset if fill else None,
+            "T": fill.time if fill else order.update_time, "t": fill.trade_id if fill else -1,
+            "I": self.sim.trade_ids(), "w": status in OPEN_STATUSES and order.type != "MARKET",
+            "m": fill.maker if fill else False, "M": bool(fill), "O": order.time,
+            "Z": fmt(quote if quote is not None else order.cum_quote),
+            "Y": fmt(fill.quote_qty) if fill else fmt(ZERO),
+            "Q": fmt(order.orig_quote_qty), "W": order.working_time, "V": order.stp,
+        }
+
+    def publish_balances(self, account: "Account", order: Order) -> None:
+        spec = self.sim.symbols.get(order.symbol, "spot")
+        assets = [spec.base, spec.quote]
+        if order.borrowed_asset and order.borrowed_asset not in assets:
+            assets.append(order.borrowed_asset)
+        rows = []
+        for asset in assets:
+            bal = self.balance(account, asset)
+            rows.append({"a": asset, "f": fmt(bal.free), "l": fmt(bal.locked)})
+        now = now_ms()
+        self.sim.hub.publish(account.id, self.market, {"e": "outboundAccountPosition", "E": now, "u": now, "B": rows})
+
+    def order_result(self, order: Order, resp_type: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": order.client_order_id, "transactTime": order.time,
+        }
+        if resp_type == "ACK":
+            return out
+        out.update({
+            "price": fmt(order.price), "origQty": fmt(order.orig_qty), "executedQty": fmt(order.executed_qty),
+            "origQuoteOrderQty": fmt(order.orig_quote_qty), "cummulativeQuoteQty": fmt(order.cum_quote),
+            "status": order.status, "timeInForce": order.tif, "type": order.type, "side": order.side,
+            "workingTime": order.working_time, "selfTradePreventionMode": order.stp,
+        })
+        if resp_type == "FULL":
+            out["fills"] = [{"price": fmt(f.price), "qty": fmt(f.qty), "commission": fmt(f.commission),
+                             "commissionAsset": f.commission_asset, "tradeId": f.trade_id} for f in order.fills]
+        return out
+
+    def order_query(self, order: Order) -> dict[str, Any]:
+        return {
+            "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": order.client_order_id, "price": fmt(order.price), "origQty": fmt(order.orig_qty),
+            "executedQty": fmt(order.executed_qty), "cummulativeQuoteQty": fmt(order.cum_quote),
+            "status": order.status, "timeInForce": order.tif, "type": order.type, "side": order.side,
+            "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": order.time, "updateTime": order.update_time,
+            "isWorking": order.type != "MARKET", "workingTime": order.working_time,
+            "origQuoteOrderQty": fmt(order.orig_quote_qty), "selfTradePreventionMode": order.stp,
+        }
+
+    def cancel_result(self, order: Order) -> dict[str, Any]:
+        return {
+            "symbol": order.symbol, "origClientOrderId": order.client_order_id, "orderId": order.order_id,
+            "orderListId": -1, "clientOrderId": order.cancel_client_id, "transactTime": order.update_time,
+            "price": fmt(order.price), "origQty": fmt(order.orig_qty), "executedQty": fmt(order.executed_qty),
+            "cummulativeQuoteQty": fmt(order.cum_quote), "status": order.status, "timeInForce": order.tif,
+            "type": order.type, "side": order.side, "selfTradePreventionMode": order.stp,
+        }
+
+    def trade_row(self, order: Order, fill: Fill) -> dict[str, Any]:
+        return {
+            "symbol": order.symbol, "id": fill.trade_id, "orderId": order.order_id, "orderListId": -1,
+            "price": fmt(fill.price), "qty": fmt(fill.qty), "quoteQty": fmt(fill.quote_qty),
+            "commission": fmt(fill.commission), "commissionAsset": fill.commission_asset, "time": fill.time,
+            "isBuyer": order.side == "BUY", "isMaker": fill.maker, "isBestMatch": True,
+        }
+
+    # -- admin ----------------------------------------------------------------------------------------------
+    def admin_orders(self, account_id: str | None) -> list[dict[str, Any]]:
+        out = []
+        for acc, book in self.accounts.items():
+            if account_id not in (None, acc):
+                continue
+            for order in book.by_id.values():
+                row = self.order_query(order)
+                row.update({"account": acc, "market": self.market, "arrivalNs": order.arrival_ns,
+                            "transport": order.transport, "sideEffectType": order.side_effect})
+                out.append(row)
+        return out
+
+    def admin_trades(self, account_id: str | None) -> list[dict[str, Any]]:
+        out = []
+        for acc, book in self.accounts.items():
+            if account_id not in (None, acc):
+                continue
+            for order, fill in book.trades:
+                row = self.trade_row(order, fill)
+                row.update({"account": acc, "market": self.market, "arrivalNs": order.arrival_ns})
+                out.append(row)
+        return out
