@@ -741,7 +741,7 @@ class Slave:
         )
 
     async def maintain(self, stop: asyncio.Event) -> None:
-        """Status every second; equity refreshed when stale (throttled) and every minute."""
+        """Status every second; equity follows account updates, with a REST check every 5 minutes."""
         last_equity = time.monotonic()
         while not stop.is_set():
             try:
@@ -751,7 +751,7 @@ class Slave:
             now = time.monotonic()
             for m in self.mirrors.values():
                 acct = m.account
-                if (acct.equity_stale and now - last_equity > 2.0) or now - last_equity > 60.0:
+                if (acct.equity_stale and now - last_equity > 30.0) or now - last_equity > 300.0:
                     last_equity = now
                     try:
                         await acct.refresh_equity()

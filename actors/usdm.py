@@ -93,6 +93,8 @@ class UsdmAccount:
         self.position_mode: PositionMode = "one_way"
         self.equity: Decimal | None = None
         self.equity_stale = False
+        self.wallet: Decimal | None = None  # USDT wallet balance (ACCOUNT_UPDATE B.wb)
+        self.unrealized: dict[PositionKey, Decimal] = {}  # per position (ACCOUNT_UPDATE P.up)
         self.orders = OrderBook()
         self.events_bad = 0
 
@@ -130,7 +132,16 @@ class UsdmAccount:
         await self.refresh_equity()
 
     async def refresh_equity(self) -> None:
+        """Equity (margin balance = wallet + unrealized PnL) from REST; between refreshes it follows
+        ACCOUNT_UPDATE events, so 100 slaves on one IP stay far under Binance's weight limit."""
         acct = wire.convert(await self.rest.signed("GET", "/fapi/v2/account"), wire.BinanceFuturesAccount)
+        self.wallet = acct.totalWalletBalance
+        self.unrealized = {}
+        for p in acct.positions:
+            amt = getattr(p, "positionAmt", None)
+            up = getattr(p, "unrealizedProfit", None)
+            if amt and up is not None:
+                self.unrealized[(p.symbol, getattr(p, "positionSide", "BOTH"))] = up
         self.equity = acct.totalMarginBalance if acct.totalMarginBalance is not None else acct.totalWalletBalance
         self.equity_stale = False
 
@@ -247,11 +258,25 @@ class UsdmAccount:
             if o.x == "TRADE":
                 self._apply(o.s, o.ps, o.S, o.i, o.z)
         elif isinstance(event, wire.BinanceFuturesAccountUpdate):
-            # Its `P` lists only the positions that changed, so it cannot give total equity:
-            # mark it stale and let the maintenance loop refresh it from REST (throttled).
-            self.equity_stale = True
+            self._on_account_update(event)
         elif isinstance(event, wire.BinanceFuturesAccountConfigUpdate) and event.ac is not None:
             self.leverage[event.ac.s] = event.ac.l
+
+
+    def _on_account_update(self, event: wire.BinanceFuturesAccountUpdate) -> None:
+        """Wallet from `B` (USDT), unrealized PnL of each listed position from `P` (positions not
+        listed keep their last value): equity = wallet + sum of unrealized."""
+        for b in event.a.B:
+            if b.a == "USDT":
+                self.wallet = b.wb
+        for p in event.a.P:
+            key = (p.s, p.ps)
+            if p.pa == 0:
+                self.unrealized.pop(key, None)
+            elif p.up is not None:
+                self.unrealized[key] = p.up
+        if self.wallet is not None:
+            self.equity = self.wallet + sum(self.unrealized.values(), ZERO)
 
 
 def master_positions_map(entries: tuple[PositionEntry, ...]) -> dict[PositionKey, Decimal]:
