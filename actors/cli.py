@@ -1,13 +1,40 @@
-"""`copytrader` console script (minimal: created by the keystore engineer; the lead owns and extends it).
+"""`copytrader` console script.
 
-    copytrader keys ...     manage the encrypted API keys (keystore/cli.py)
+    copytrader keys ...                          manage the encrypted API keys (keystore/cli.py)
+    copytrader status                            actors, slaves, errors (actors/commands/cli.py)
+    copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
+    copytrader restart NAME                      restart one actor (stop + start)
+    copytrader pause|resume SLAVE|--all
 """
 from __future__ import annotations
 
 import sys
 from typing import Sequence
 
-USAGE = "usage: copytrader keys {init,add,list,verify,rotate,remove,change-passphrase} ...\n"
+USAGE = (
+    "usage: copytrader keys {init,add,list,verify,rotate,remove,change-passphrase} ...\n"
+    "       copytrader [--config FILE] [--timeout S] status [--json]\n"
+    "       copytrader [--config FILE] slave {list,add,edit,remove} ...\n"
+    "       copytrader [--config FILE] restart NAME\n"
+    "       copytrader [--config FILE] {pause,resume} SLAVE|--all\n"
+)
+CONTROL_COMMANDS = frozenset({"status", "slave", "restart", "pause", "resume"})
+
+
+def _command(args: list[str]) -> str | None:
+    """The first word that is not an option (or an option's value) of the control commands."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--config", "--timeout"):
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from keystore.cli import main_keys
 
         return main_keys(args[1:])
+    if _command(args) in CONTROL_COMMANDS:
+        from actors.commands.cli import main_control
+
+        return main_control(args)
     sys.stderr.write(f"copytrader: unknown command {args[0]!r}\n{USAGE}")
     return 2
 

@@ -1,0 +1,347 @@
+"""`copytrader status | slave add|edit|remove|list | restart | pause | resume`.
+
+Every command goes through the control actor when it is running (its ipc socket accepts
+connections). When it is not, `status` and `slave list` read the config file, and the commands
+that change the configuration edit it safely (validated, atomic, `.bak`); the control actor
+applies the slave program files when it starts. `restart` needs the control actor.
+
+    copytrader [--config FILE] [--timeout S] status [--json]
+    copytrader slave list [--json]
+    copytrader slave add ID [--markets usdm,spot] [--sizing fixed_ratio --ratio 0.5] [...]
+    copytrader slave edit ID [--ratio 0.25] [...]        only the options given change
+    copytrader slave remove ID --yes
+    copytrader restart NAME                                a slave id or a program name (master-usdm)
+    copytrader pause SLAVE | --all
+    copytrader resume SLAVE | --all
+
+Exit codes: 0 ok, 1 refused by control (the reason is printed), 2 usage or invalid input,
+3 control actor unavailable or not answering.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+import msgspec
+
+from actors.base import Endpoints
+from actors.config import AppConfig, ConfigError, load_config, write_config_atomic
+from actors.control_client import ControlClient, ControlError, ControlTimeout, ControlUnavailable, control_running
+from protocol.errors import ErrorCode
+from protocol.messages import (
+    AddSlave,
+    ControlRequest,
+    ControlResult,
+    Done,
+    GetStatus,
+    ListSlaves,
+    PauseAll,
+    PauseSlave,
+    RemoveSlave,
+    RestartActor,
+    ResumeAll,
+    ResumeSlave,
+    SetSlaveConfig,
+    SlaveConfig,
+    SlaveListResult,
+    SlaveSummary,
+    StatusResult,
+)
+
+from . import CommandError, edits
+from .status import slave_state
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+CONFIG_ENV = "COPYTRADER_CONFIG"
+DEFAULT_CONFIG = "copytrader.toml"
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class Io:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def out(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+
+    def err(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+def _slave_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id")
+    p.add_argument("--name")
+    p.add_argument("--markets", help="comma separated: usdm,spot,margin")
+    p.add_argument("--sizing", choices=("balance_multiplier", "fixed_ratio"))
+    p.add_argument("--ratio", help="fixed_ratio: slave qty = ratio x master qty")
+    p.add_argument("--multiplier", help="balance_multiplier: k = multiplier x slave equity / master equity")
+    p.add_argument("--allow", help="comma separated symbols (empty string: every symbol)")
+    p.add_argument("--deny", help="comma separated symbols")
+    p.add_argument("--max-leverage", type=int)
+    p.add_argument("--max-notional", help="cap of every symbol's position value")
+    p.add_argument("--symbol-max-notional", action="append", metavar="SYMBOL=CAP", default=None)
+    p.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--paused", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--min-notional-policy", choices=("skip", "round_up"))
+    p.add_argument("--on-start", choices=("sync", "new_only"))
+    p.add_argument("--margin-level-min")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="copytrader", description="copytrader control commands")
+    parser.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG),
+                        help=f"deployment TOML (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the control actor")
+    sub = parser.add_subparsers(dest="command", required=True)
+    status = sub.add_parser("status", help="actors, slaves, errors")
+    status.add_argument("--json", action="store_true")
+    slave = sub.add_parser("slave", help="list, add, edit or remove slaves")
+    slave_sub = slave.add_subparsers(dest="action", required=True)
+    listing = slave_sub.add_parser("list")
+    listing.add_argument("--json", action="store_true")
+    _slave_options(slave_sub.add_parser("add"))
+    _slave_options(slave_sub.add_parser("edit"))
+    remove = slave_sub.add_parser("remove")
+    remove.add_argument("id")
+    remove.add_argument("--yes", action="store_true", help="confirm: the slave is stopped and forgotten")
+    restart = sub.add_parser("restart", help="restart one actor (stop + start)")
+    restart.add_argument("name")
+    for verb in ("pause", "resume"):
+        p = sub.add_parser(verb, help=f"{verb} one slave, or --all")
+        p.add_argument("slave", nargs="?")
+        p.add_argument("--all", action="store_true")
+    return parser
+
+
+def _csv(value: str) -> list[str]:
+    return [x.strip() for x in value.split(",") if x.strip()]
+
+
+def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The SlaveConfig fields the options set (only those given)."""
+    changes: dict[str, Any] = {}
+    simple = {"name": "name", "sizing": "sizing", "ratio": "ratio", "multiplier": "multiplier",
+              "max_leverage": "max_leverage", "max_notional": "max_position_notional", "reverse": "reverse",
+              "enabled": "enabled", "paused": "paused", "min_notional_policy": "min_notional_policy",
+              "on_start": "on_start", "margin_level_min": "margin_level_min"}
+    for option, name in simple.items():
+        value = getattr(args, option)
+        if value is not None:
+            changes[name] = value
+    for option, name in (("markets", "markets"), ("allow", "symbols_allow"), ("deny", "symbols_deny")):
+        value = getattr(args, option)
+        if value is not None:
+            changes[name] = _csv(value)
+    if args.symbol_max_notional:
+        caps: dict[str, str] = {}
+        for item in args.symbol_max_notional:
+            symbol, sep, cap = item.partition("=")
+            if not sep:
+                raise UsageError(f"--symbol-max-notional: expected SYMBOL=CAP, got {item!r}")
+            caps[symbol.strip()] = cap.strip()
+        changes["symbol_max_notional"] = caps
+    return changes
+
+
+def merge_slave(base: SlaveConfig | None, slave_id: str, changes: dict[str, Any]) -> SlaveConfig:
+    """A validated SlaveConfig: `base` (or defaults) with `changes`; UsageError naming the field."""
+    raw: dict[str, Any] = msgspec.to_builtins(base) if base is not None else {"id": slave_id}
+    raw.update(changes)
+    try:
+        return msgspec.convert(raw, SlaveConfig, strict=False)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise UsageError(f"slave {slave_id}: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------ output
+
+def _slave_line(s: SlaveSummary, paused_all: bool = False) -> str:
+    c = s.config
+    size = f"ratio {c.ratio}" if c.sizing == "fixed_ratio" else f"x{c.multiplier} balance"
+    state = slave_state(c, s.process_state, s.status, paused_all=paused_all)
+    return f"{c.id:<16} {state:<11} {s.process_state:<9} {','.join(c.markets):<16} {size:<18} {c.name}"
+
+
+def print_slaves(io: Io, result: SlaveListResult, paused_all: bool = False) -> None:
+    io.out(f"{'ID':<16} {'STATE':<11} {'PROCESS':<9} {'MARKETS':<16} {'SIZING':<18} NAME")
+    for s in result.slaves:
+        io.out(_slave_line(s, paused_all))
+
+
+def print_status(io: Io, result: StatusResult) -> None:
+    io.out(f"{'ACTOR':<24} {'STATE':<10} {'PID':>7} {'UPTIME':>8}  HEARTBEAT")
+    for a in result.actors:
+        hb = f"{a.heartbeat_age_ms} ms ago" if a.heartbeat_age_ms is not None else ""
+        pid = str(a.pid) if a.pid else "-"
+        io.out(f"{a.name:<24} {a.state:<10} {pid:>7} {a.uptime_s:>7}s  {hb}")
+    io.out(f"slaves: {result.slaves_total} total, {result.slaves_running} running;"
+           f" pause-all: {'ON' if result.paused_all else 'off'}; unacknowledged errors: {result.unacked_errors}")
+
+
+def _json(io: Io, obj: Any) -> None:
+    io.out(msgspec.json.encode(obj).decode())
+
+
+# ------------------------------------------------------------------------------------ commands
+
+class Session:
+    """Talks to the control actor if it runs, else works on the config file."""
+
+    def __init__(self, config_path: Path, timeout: float) -> None:
+        self.config_path = config_path
+        self.config: AppConfig = load_config(config_path)
+        self.endpoint = Endpoints(self.config.runtime_dir).control
+        self.online = control_running(self.endpoint)
+        self.timeout = timeout
+
+    def request(self, msg: ControlRequest) -> ControlResult:
+        with ControlClient(self.endpoint, timeout=self.timeout) as client:
+            return client.request(msg)
+
+    def edit(self, mutate: Callable[[AppConfig], AppConfig]) -> None:
+        write_config_atomic(self.config_path, mutate(self.config))
+
+
+def _status(s: Session, args: argparse.Namespace, io: Io) -> int:
+    if s.online:
+        result = s.request(GetStatus(id=0))
+        assert isinstance(result, StatusResult)
+        _json(io, result) if args.json else print_status(io, result)
+        return EXIT_OK
+    io.err(f"control actor not running ({s.endpoint}): showing the configuration only")
+    listing = SlaveListResult(slaves=tuple(SlaveSummary(config=c) for c in s.config.slaves))
+    _json(io, listing) if args.json else print_slaves(io, listing)
+    return EXIT_OK
+
+
+def _slave_list(s: Session, args: argparse.Namespace, io: Io) -> int:
+    if s.online:
+        result = s.request(ListSlaves(id=0))
+        assert isinstance(result, SlaveListResult)
+    else:
+        result = SlaveListResult(slaves=tuple(SlaveSummary(config=c) for c in s.config.slaves))
+    _json(io, result) if args.json else print_slaves(io, result)
+    return EXIT_OK
+
+
+def _key_exists(config: AppConfig, slave_id: str) -> bool:
+    from keystore.store import record_path
+
+    try:
+        return record_path(config.keystore_dir, slave_id).exists()
+    except ValueError:
+        return False
+
+
+def _slave_add(s: Session, args: argparse.Namespace, io: Io) -> int:
+    slave = merge_slave(None, args.id, slave_changes(args))
+    if s.online:
+        return _done(io, s.request(AddSlave(id=0, config=slave)))
+    new = edits.add_slave(s.config, slave)  # refuses a duplicate id first
+    if not _key_exists(s.config, slave.id):
+        raise CommandError(ErrorCode.NOT_FOUND, f"no API key for account {slave.id!r}: copytrader keys add {slave.id}")
+    s.edit(lambda cfg: new)
+    io.out(f"slave {slave.id} added to {s.config_path} (control actor not running: it starts the slave when it starts)")
+    return EXIT_OK
+
+
+def _slave_edit(s: Session, args: argparse.Namespace, io: Io) -> int:
+    changes = slave_changes(args)
+    if not changes:
+        raise UsageError("slave edit: give at least one option to change")
+    base = edits.find_slave(s.config, args.id)
+    if s.online:  # edit the control actor's current version, not our possibly stale read
+        current = s.request(ListSlaves(id=0))
+        assert isinstance(current, SlaveListResult)
+        base = next((x.config for x in current.slaves if x.config.id == args.id), base)
+    slave = merge_slave(base, args.id, changes)
+    if s.online:
+        return _done(io, s.request(SetSlaveConfig(id=0, config=slave)))
+    s.edit(lambda cfg: edits.set_slave(cfg, slave))
+    io.out(f"slave {slave.id} updated in {s.config_path}")
+    return EXIT_OK
+
+
+def _slave_remove(s: Session, args: argparse.Namespace, io: Io) -> int:
+    if not args.yes:
+        raise UsageError(f"slave remove {args.id}: this stops the slave and forgets its settings; add --yes")
+    if s.online:
+        return _done(io, s.request(RemoveSlave(id=0, slave_id=args.id)))
+    s.edit(lambda cfg: edits.remove_slave(cfg, args.id))
+    io.out(f"slave {args.id} removed from {s.config_path}")
+    return EXIT_OK
+
+
+def _restart(s: Session, args: argparse.Namespace, io: Io) -> int:
+    if not s.online:
+        raise ControlUnavailable(f"control actor not running ({s.endpoint}): use supervisorctl")
+    name = args.name
+    if any(x.id == name for x in s.config.slaves):
+        name = f"slave-{name}"
+    return _done(io, s.request(RestartActor(id=0, name=name)))
+
+
+def _pause(s: Session, args: argparse.Namespace, io: Io, paused: bool) -> int:
+    verb = "pause" if paused else "resume"
+    if args.all == bool(args.slave):
+        raise UsageError(f"{verb}: give one slave id or --all")
+    if args.all:
+        if not s.online:
+            raise ControlUnavailable(f"{verb} --all needs the control actor ({s.endpoint})")
+        return _done(io, s.request(PauseAll(id=0) if paused else ResumeAll(id=0)))
+    if s.online:
+        msg = PauseSlave(id=0, slave_id=args.slave) if paused else ResumeSlave(id=0, slave_id=args.slave)
+        return _done(io, s.request(msg))
+    s.edit(lambda cfg: edits.set_paused(cfg, args.slave, paused)[0])
+    io.out(f"slave {args.slave} {'paused' if paused else 'resumed'} in {s.config_path}")
+    return EXIT_OK
+
+
+def _done(io: Io, result: ControlResult) -> int:
+    io.out(result.detail if isinstance(result, Done) else msgspec.json.encode(result).decode())
+    return EXIT_OK
+
+
+def main_control(argv: Sequence[str], io: Io | None = None) -> int:
+    io = io or Io()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        session = Session(Path(args.config), args.timeout)
+        if args.command == "status":
+            return _status(session, args, io)
+        if args.command == "slave":
+            handler = {"list": _slave_list, "add": _slave_add, "edit": _slave_edit, "remove": _slave_remove}[args.action]
+            return handler(session, args, io)
+        if args.command == "restart":
+            return _restart(session, args, io)
+        return _pause(session, args, io, args.command == "pause")
+    except UsageError as exc:
+        io.err(f"copytrader: {exc}")
+        return EXIT_USAGE
+    except ConfigError as exc:
+        io.err(f"copytrader: {exc}")
+        return EXIT_USAGE
+    except (ControlUnavailable, ControlTimeout) as exc:
+        io.err(f"copytrader: {exc}")
+        return EXIT_UNAVAILABLE
+    except ControlError as exc:
+        io.err(f"copytrader: refused: {exc}")
+        return EXIT_REFUSED
+    except CommandError as exc:
+        io.err(f"copytrader: {exc}")
+        return EXIT_REFUSED

@@ -1,0 +1,411 @@
+"""The journal: every master event, slave decision and error, in SQLite (WAL), written by control.
+
+Schema (one table; `body` keeps the whole message, msgpack, so nothing is lost to the columns):
+
+    journal(id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms, kind, slave_id, market, symbol, summary,
+            error (1: needs an operator), acked, master_order_id, master_trade_id, client_order_id,
+            t_master_recv_ns, t_master_pub_ns, t_slave_recv_ns, t_order_sent_ns, t_order_acked_ns,
+            latency_ns (master receipt -> order ack/failure), body BLOB)
+
+`kind` is a SlaveReport tag ("mirrored", "skipped", "failed", "status", "desync", "reconciled",
+"slaveerr"), a master event kind ("master.fill", "master.cfg", "master.snap"), "notify" (a
+notification sent) or "control" (an operator action). Errors ("failed", "desync", "slaveerr") are
+journalled unacknowledged until `ack`.
+
+`JournalStore` is the blocking SQLite layer (one connection, one thread). `Journal` is its asyncio
+front: `append` only buffers; once per loop tick the buffer goes to the store as one
+`executemany` transaction on a dedicated writer thread, so a burst of thousands of reports never
+stalls the loop. Queries run on the same thread, after every write queued before them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Final, Iterable, Sequence
+
+import msgspec
+
+from protocol.codec import decode_slave_report, encode
+from protocol.errors import ProtocolError
+from protocol.messages import (
+    AccountConfigChanged,
+    DesyncDetected,
+    Heartbeat,
+    JournalEntry,
+    MasterEvent,
+    MasterFill,
+    MirrorSkipped,
+    OrderFailed,
+    OrderMirrored,
+    PositionSnapshot,
+    Reconciled,
+    SlaveError,
+    SlaveReport,
+    SlaveStatusReport,
+)
+
+log = logging.getLogger("copytrader.journal")
+
+REPORT_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "status", "desync", "reconciled", "slaveerr"})
+ERROR_KINDS: Final = frozenset({"failed", "desync", "slaveerr"})
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    slave_id TEXT,
+    market TEXT,
+    symbol TEXT,
+    summary TEXT NOT NULL DEFAULT '',
+    error INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 1,
+    master_order_id INTEGER,
+    master_trade_id INTEGER,
+    client_order_id TEXT,
+    t_master_recv_ns INTEGER,
+    t_master_pub_ns INTEGER,
+    t_slave_recv_ns INTEGER,
+    t_order_sent_ns INTEGER,
+    t_order_acked_ns INTEGER,
+    latency_ns INTEGER,
+    body BLOB
+);
+CREATE INDEX IF NOT EXISTS journal_slave ON journal(slave_id, id);
+CREATE INDEX IF NOT EXISTS journal_symbol ON journal(symbol, id);
+CREATE INDEX IF NOT EXISTS journal_kind ON journal(kind, id);
+CREATE INDEX IF NOT EXISTS journal_unacked ON journal(acked) WHERE acked = 0;
+"""
+
+_COLUMNS: Final = (
+    "ts_ms", "kind", "slave_id", "market", "symbol", "summary", "error", "acked", "master_order_id",
+    "master_trade_id", "client_order_id", "t_master_recv_ns", "t_master_pub_ns", "t_slave_recv_ns",
+    "t_order_sent_ns", "t_order_acked_ns", "latency_ns", "body",
+)
+_INSERT: Final = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One row to insert (the `id` comes from SQLite)."""
+
+    ts_ms: int
+    kind: str
+    slave_id: str | None = None
+    market: str | None = None
+    symbol: str | None = None
+    summary: str = ""
+    error: bool = False
+    master_order_id: int | None = None
+    master_trade_id: int | None = None
+    client_order_id: str | None = None
+    t_master_recv_ns: int | None = None
+    t_master_pub_ns: int | None = None
+    t_slave_recv_ns: int | None = None
+    t_order_sent_ns: int | None = None
+    t_order_acked_ns: int | None = None
+    latency_ns: int | None = None
+    body: bytes | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.ts_ms, self.kind, self.slave_id, self.market, self.symbol, self.summary,
+            int(self.error), 0 if self.error else 1, self.master_order_id, self.master_trade_id,
+            self.client_order_id, self.t_master_recv_ns, self.t_master_pub_ns, self.t_slave_recv_ns,
+            self.t_order_sent_ns, self.t_order_acked_ns, self.latency_ns, self.body,
+        )
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def tag_of(msg: msgspec.Struct) -> str:
+    """The tag ("t") of a protocol message."""
+    return str(type(msg).__struct_config__.tag)
+
+
+# ------------------------------------------------------------------------------- records (pure)
+
+def _nz(value: int) -> int | None:
+    return value or None
+
+
+def summarize_report(report: SlaveReport) -> str:
+    """One human line per report (TUI journal view, notifications)."""
+    match report:
+        case OrderMirrored():
+            price = report.avg_price if report.avg_price is not None else report.price
+            at = f" @ {price}" if price is not None else ""
+            return (f"{report.side} {report.qty} {report.symbol} {report.position_side} -> "
+                    f"#{report.exchange_order_id} {report.status} {report.executed_qty}{at}")
+        case MirrorSkipped():
+            text = f" ({report.text})" if report.text else ""
+            return f"skip {report.side} {report.qty} {report.symbol}: {report.reason}{text}"
+        case OrderFailed():
+            unknown = " (status unknown)" if report.status_unknown else ""
+            return f"FAILED {report.side} {report.qty} {report.symbol}: {report.error_code} {report.error_msg}{unknown}"
+        case SlaveStatusReport():
+            return f"state {report.state}" + (f"; errors: {'; '.join(report.errors)}" if report.errors else "")
+        case DesyncDetected():
+            return f"desync {report.market}: {report.cause}" + (f" ({report.detail})" if report.detail else "")
+        case Reconciled():
+            left = f", {len(report.drifts)} drift(s) left" if report.drifts else ""
+            return f"reconciled {report.market}: {report.orders} order(s){left}"
+        case SlaveError():
+            fatal = "FATAL " if report.fatal else ""
+            return f"{fatal}{report.code}: {report.message}"
+    return tag_of(report)
+
+
+def record_for_report(report: SlaveReport, ts_ms: int | None = None) -> JournalRecord:
+    """The journal row of one slave report (its latency stamps in columns)."""
+    ts = now_ms() if ts_ms is None else ts_ms
+    kind = tag_of(report)
+    fields: dict[str, Any] = {}
+    if isinstance(report, (OrderMirrored, MirrorSkipped, OrderFailed)):
+        fields = dict(
+            market=report.market, symbol=report.symbol, master_order_id=report.master_order_id,
+            master_trade_id=report.master_trade_id, client_order_id=report.client_order_id or None,
+            t_master_recv_ns=_nz(report.t_master_recv_ns), t_master_pub_ns=_nz(report.t_master_pub_ns),
+            t_slave_recv_ns=_nz(report.t_slave_recv_ns),
+        )
+        if isinstance(report, OrderMirrored):
+            fields.update(t_order_sent_ns=report.t_order_sent_ns, t_order_acked_ns=report.t_order_acked_ns)
+            if report.t_master_recv_ns:
+                fields["latency_ns"] = report.t_order_acked_ns - report.t_master_recv_ns
+        elif isinstance(report, OrderFailed):
+            fields.update(t_order_sent_ns=_nz(report.t_order_sent_ns))
+            if report.t_master_recv_ns and report.t_failed_ns:
+                fields["latency_ns"] = report.t_failed_ns - report.t_master_recv_ns
+    elif isinstance(report, (DesyncDetected, Reconciled)):
+        fields = dict(market=report.market)
+    elif isinstance(report, SlaveError):
+        fields = dict(market=report.market)
+    return JournalRecord(
+        ts_ms=ts, kind=kind, slave_id=report.slave_id, summary=summarize_report(report),
+        error=kind in ERROR_KINDS, body=encode(report), **fields,
+    )
+
+
+def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> JournalRecord | None:
+    """The journal row of a master event; None for heartbeats and periodic snapshots (not journalled)."""
+    ts = now_ms() if ts_ms is None else ts_ms
+    match event:
+        case MasterFill():
+            return JournalRecord(
+                ts_ms=ts, kind="master.fill", market=event.market, symbol=event.symbol,
+                summary=(f"master {event.side} {event.qty} {event.symbol} {event.position_side} @ {event.price}"
+                         f" {event.status}; position {event.position_before} -> {event.position_after}"
+                         f" (seq {event.seq})"),
+                master_order_id=event.order_id, master_trade_id=event.trade_id,
+                client_order_id=event.client_order_id or None, t_master_recv_ns=event.t_master_recv_ns,
+                t_master_pub_ns=event.t_master_pub_ns, body=encode(event),
+            )
+        case AccountConfigChanged():
+            what = ", ".join(
+                f"{k}={v}" for k, v in (("leverage", event.leverage), ("margin_type", event.margin_type),
+                                        ("position_mode", event.position_mode)) if v is not None
+            )
+            return JournalRecord(
+                ts_ms=ts, kind="master.cfg", market=event.market, symbol=event.symbol,
+                summary=f"master config {event.symbol or 'account'}: {what}", body=encode(event),
+                t_master_recv_ns=_nz(event.t_master_recv_ns),
+            )
+        case PositionSnapshot() if event.reason != "periodic":
+            return JournalRecord(
+                ts_ms=ts, kind="master.snap", market=event.market,
+                summary=(f"master snapshot ({event.reason}) seq {event.seq}: {len(event.positions)} position(s),"
+                         f" equity {event.equity} {event.equity_asset}"),
+            )
+        case Heartbeat() | PositionSnapshot():
+            return None
+    return None
+
+
+def record_for_event(kind: str, summary: str, *, slave_id: str | None = None, error: bool = False,
+                     ts_ms: int | None = None) -> JournalRecord:
+    """A row for control's own events: "notify", "control", "actor" ..."""
+    return JournalRecord(ts_ms=now_ms() if ts_ms is None else ts_ms, kind=kind, slave_id=slave_id,
+                         summary=summary, error=error)
+
+
+# ------------------------------------------------------------------------------- the store
+
+class JournalStore:
+    """Blocking SQLite journal. Use from one thread at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across app crashes, cheap
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def journal_mode(self) -> str:
+        return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def insert_many(self, records: Sequence[JournalRecord]) -> int:
+        """Insert in one transaction; returns the number of rows written."""
+        if not records:
+            return 0
+        with _transaction(self._db):
+            self._db.executemany(_INSERT, [r.row() for r in records])
+        return len(records)
+
+    def query(
+        self,
+        limit: int = 100,
+        *,
+        slave_id: str | None = None,
+        symbol: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        errors_only: bool = False,
+    ) -> list[JournalEntry]:
+        """Most recent first."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("slave_id", slave_id), ("symbol", symbol), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if before_id is not None:
+            where.append("id < ?")
+            args.append(before_id)
+        if errors_only:
+            where.append("error = 1")
+        sql = "SELECT id, ts_ms, kind, slave_id, market, symbol, summary, acked, body FROM journal"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(max(1, int(limit)))
+        return [_entry(row) for row in self._db.execute(sql, args)]
+
+    def ack(self, error_id: int | None = None) -> int:
+        """Acknowledge one error (or all); returns how many rows changed."""
+        with _transaction(self._db):
+            if error_id is None:
+                cur = self._db.execute("UPDATE journal SET acked = 1 WHERE acked = 0")
+            else:
+                cur = self._db.execute("UPDATE journal SET acked = 1 WHERE acked = 0 AND id = ?", (error_id,))
+        return cur.rowcount
+
+    def unacked_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM journal WHERE acked = 0").fetchone()[0])
+
+    def exists(self, entry_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM journal WHERE id = ?", (entry_id,)).fetchone() is not None
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM journal").fetchone()[0])
+
+
+class _transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    entry_id, ts_ms, kind, slave_id, market, symbol, summary, acked, body = row
+    report: SlaveReport | None = None
+    if body is not None and kind in REPORT_KINDS:
+        try:
+            report = decode_slave_report(body)
+        except ProtocolError:  # a row written by an older protocol: keep the summary
+            report = None
+    return JournalEntry(
+        id=entry_id, ts_ms=ts_ms, slave_id=slave_id, market=market, symbol=symbol, kind=kind,
+        summary=summary, report=report, acked=bool(acked),
+    )
+
+
+# ------------------------------------------------------------------------------- asyncio front
+
+class Journal:
+    """Batching asyncio front of a JournalStore: appends are buffered and written once per loop
+    tick, on one writer thread that also serves queries (so a query sees every earlier append)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._store = JournalStore(path)
+        self._buffer: list[JournalRecord] = []
+        self._scheduled = False
+        self._pending: set[asyncio.Future[Any]] = set()
+        self.written = 0
+        self.failed = 0
+
+    @property
+    def path(self) -> Path:
+        return self._store.path
+
+    def append(self, record: JournalRecord) -> None:
+        """Never blocks: the record is written at the end of this loop tick."""
+        self._buffer.append(record)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_now)
+
+    def extend(self, records: Iterable[JournalRecord]) -> None:
+        for record in records:
+            self.append(record)
+
+    def _flush_now(self) -> None:
+        self._scheduled = False
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, self._store.insert_many, batch)
+        self._pending.add(fut)
+        fut.add_done_callback(self._written)
+
+    def _written(self, fut: asyncio.Future[int]) -> None:
+        self._pending.discard(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.failed += 1
+            log.error("journal write failed: %s", exc)
+        else:
+            self.written += fut.result()
+
+    async def _run(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        self._flush_now()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: func(*args, **kwargs))
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is written."""
+        await self._run(lambda: None)
+
+    async def query(self, limit: int = 100, **filters: Any) -> list[JournalEntry]:
+        return await self._run(self._store.query, limit, **filters)
+
+    async def ack(self, error_id: int | None = None) -> int:
+        return await self._run(self._store.ack, error_id)
+
+    async def exists(self, entry_id: int) -> bool:
+        return await self._run(self._store.exists, entry_id)
+
+    async def unacked_count(self) -> int:
+        return await self._run(self._store.unacked_count)
+
+    async def close(self) -> None:
+        await self.flush()
+        await self._run(self._store.close)
+        self._pool.shutdown(wait=True)

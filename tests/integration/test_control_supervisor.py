@@ -1,0 +1,150 @@
+"""The control actor driving a REAL supervisord: slave programs written from the config, added,
+restarted and removed live (the slaves are dummy long-running processes)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+
+from actors.control import ControlActor
+from actors.control_client import AsyncControlClient
+from actors.supervision import AsyncSupervisor, Supervisor, SupervisionError
+from protocol import messages as m
+from tests.helpers.wait import aeventually, eventually
+
+VENV_BIN = Path(sys.executable).parent
+WAITER = f'{sys.executable} -c "import signal; signal.pause()"'
+
+SUPERVISORD = """
+[unix_http_server]
+file=%(here)s/s.sock
+chmod=0700
+
+[supervisord]
+logfile=%(here)s/supervisord.log
+pidfile=%(here)s/supervisord.pid
+childlogdir=%(here)s
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://%(here)s/s.sock
+
+[program:master-usdm]
+command={waiter}
+startsecs=0
+
+[include]
+files = slaves/*.conf
+"""
+
+CONFIG = """
+[exchange]
+network = "simulator"
+url = "http://127.0.0.1:1"
+
+[paths]
+runtime_dir = "run"
+
+[masters.usdm]
+account = "master"
+
+[[slaves]]
+id = "s1"
+"""
+
+
+class Deployment:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = f"unix://{root / 's.sock'}"
+        self.config = root / "copytrader.toml"
+        self.programs = root / "slaves"
+        self.python = root / "fake-python"
+
+
+@pytest.fixture
+def dep() -> Iterator[Deployment]:
+    root = Path(tempfile.mkdtemp(prefix="cs-"))
+    d = Deployment(root)
+    d.programs.mkdir()
+    d.config.write_text(CONFIG)
+    d.python.write_text(f"#!/bin/sh\nexec {WAITER}\n")  # stands in for `python -m actors.slave ...`
+    d.python.chmod(0o755)
+    (root / "supervisord.conf").write_text(SUPERVISORD.format(waiter=WAITER))
+    proc = subprocess.Popen([str(VENV_BIN / "supervisord"), "-n", "-c", str(root / "supervisord.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sup = Supervisor(d.url, timeout=10)
+
+        def up() -> bool:
+            try:
+                return sup.state() == "RUNNING"
+            except SupervisionError:
+                return False
+
+        eventually(up, timeout=15, what="supervisord up")
+        sup.close()
+        yield d
+    finally:
+        subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(root / "supervisord.conf"), "shutdown"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def client(dep: Deployment) -> AsyncIterator[AsyncControlClient]:
+    actor = ControlActor(dep.config, supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
+                         programs_dir=dep.programs, python=str(dep.python), require_key=False, poll_interval_s=0.2,
+                         startsecs=0)
+    await actor.start()
+    try:
+        async with AsyncControlClient(actor.endpoints.control, timeout=20) as c:
+            yield c
+    finally:
+        await actor.stop()
+
+
+async def process_states(client: AsyncControlClient) -> dict[str, tuple[str, int | None]]:
+    status = await client.request(m.GetStatus(id=0))
+    assert isinstance(status, m.StatusResult)
+    return {a.name: (a.state, a.pid) for a in status.actors}
+
+
+async def test_control_adds_restarts_and_removes_slaves_under_supervisord(dep: Deployment, client: AsyncControlClient) -> None:
+    async def running(*names: str) -> dict[str, tuple[str, int | None]]:
+        states = await process_states(client)
+        return states if all(states.get(n, ("",))[0] == "RUNNING" for n in names) else {}
+
+    # at start the control actor wrote slave-s1.conf and added it to supervisord
+    before = await aeventually(lambda: running("slave-s1", "master-usdm"), timeout=15, what="s1 running")
+
+    done = await client.request(m.AddSlave(id=0, config=m.SlaveConfig(id="s2")))
+    assert isinstance(done, m.Done) and "started as slave-s2" in done.detail
+    after_add = await aeventually(lambda: running("slave-s2"), timeout=15, what="s2 running")
+    assert after_add["slave-s1"] == before["slave-s1"] and after_add["master-usdm"] == before["master-usdm"]
+
+    await client.request(m.RestartActor(id=0, name="slave-s2"))
+    after_restart = await process_states(client)
+    assert after_restart["slave-s2"][1] != after_add["slave-s2"][1]
+    assert after_restart["slave-s1"] == before["slave-s1"]
+
+    await client.request(m.RemoveSlave(id=0, slave_id="s2"))
+    after_remove = await process_states(client)
+    assert "slave-s2" not in after_remove and not (dep.programs / "slave-s2.conf").exists()
+    assert after_remove["slave-s1"] == before["slave-s1"]
+    assert (dep.root / "logs" / "slave-s1.log").exists()
+
+    listing = await client.request(m.ListSlaves(id=0))
+    assert [(s.config.id, s.process_state) for s in listing.slaves] == [("s1", "RUNNING")]
