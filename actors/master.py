@@ -1,0 +1,460 @@
+"""master-<market>: follows the master account's user data for one market and publishes it.
+
+    python -m actors.master --config FILE --market usdm|spot|margin     (supervisord: master-<market>)
+
+What it does (ARCHITECTURE.md "Processes"):
+- unlocks the master's key (keystore record `[masters.<market>].account`), binds a PUB socket
+  (`Endpoints.master_pub(market)`) and a ROUTER socket (`Endpoints.master_snapshot(market)`);
+- starts the user data stream while buffering its events, and once it is connected rebuilds the
+  state from REST, publishes `PositionSnapshot(reason="start")`, then drains the buffer (only
+  events newer than the REST state are applied: see actors/master_state.py);
+- publishes every master fill as a `MasterFill` with the position before and after it, config
+  changes as `AccountConfigChanged`, a `Heartbeat` every second;
+- after any reconnect of the stream: buffer, rebuild from REST, `PositionSnapshot(reason="reconnect")`,
+  drain; every `poll_s` a cheap REST check (position mode, leverage, margin type, drift of
+  positions confirmed on two polls in a row), and every `snapshot_interval_s` an equity refresh and
+  a `PositionSnapshot(reason="periodic")` so late or lagging slaves converge.
+
+Topics (protocol/topics.py): `master.<market>.fill|snapshot|config|hb`; subscribe to
+`master.<market>.` for everything of one market. Snapshot requests: REQ or DEALER to the ROUTER,
+`SnapshotRequest(id, market)` -> `SnapshotReply(id, snapshot)` or `Error` (NOT_READY before the first
+rebuild, WRONG_MARKET, BAD_MESSAGE ...). A reply's snapshot has `seq` = the last number published
+before it was taken, so a slave applies it and continues from `seq + 1`.
+
+Logs: one INFO line per fill, nothing else on the hot path; never a secret.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections import deque
+from typing import Any, Protocol
+
+import zmq
+
+from protocol.messages import (
+    AccountConfigChanged,
+    Heartbeat,
+    Market,
+    MARKETS,
+    MasterFill,
+    PositionSnapshot,
+    SnapshotReason,
+)
+
+from .base import Endpoints, ensure_private_dir, monotonic_ns, run, setup_logging
+from .binance.wire import MalformedEvent, decode_user_event
+from .master_pub import PUB_HWM, Publisher, SnapshotServer
+from .master_state import symbol_ok
+
+log = logging.getLogger("copytrader.master")
+
+MAX_BUFFER = 200_000  # events buffered during a rebuild before we give up and rebuild again
+HEARTBEAT_S = 1.0
+DEFAULT_POLL_S = 5.0
+CONNECT_WAIT_S = 10.0  # publish a start snapshot from REST even if the stream is not up by then
+RETRY_MAX_S = 10.0
+# Subscribers already running (a slave waiting for a restarted master) reconnect to the new PUB
+# socket within their reconnect interval (100 ms by default): give them that long before the start
+# snapshot, so they get it from PUB rather than having to ask.
+JOIN_GRACE_S = 0.3
+_FILL_STATUSES = ("PARTIALLY_FILLED", "FILLED")
+
+
+class Adapter(Protocol):
+    """One market's exchange side (actors/master_usdm.py, actors/master_spot.py)."""
+
+    market: Market
+
+    @property
+    def ready(self) -> bool: ...
+    async def start_stream(self, on_event: Any, on_state: Any) -> None: ...
+    async def close(self) -> None: ...
+    async def fetch(self) -> Any: ...
+    def rebuild(self, fetched: Any) -> None: ...
+    def handle(self, event: Any, t_recv_ns: int, out: "MasterActor") -> None: ...
+    async def poll(self, out: "MasterActor", full: bool) -> None: ...
+    def snapshot_fields(self) -> dict[str, Any]: ...
+    def last_event_ms(self) -> int: ...
+
+
+class MasterActor:
+    """The market-independent shell: sockets, sequencing, buffering, resync, timers."""
+
+    def __init__(
+        self,
+        market: Market,
+        adapter: Adapter,
+        endpoints: Endpoints,
+        *,
+        snapshot_interval_s: float = 30.0,
+        poll_s: float = DEFAULT_POLL_S,
+        connect_wait_s: float = CONNECT_WAIT_S,
+        ctx: zmq.Context | None = None,
+    ) -> None:
+        self.market: Market = market
+        self.adapter = adapter
+        self.endpoints = endpoints
+        self.snapshot_interval_s = snapshot_interval_s
+        self.poll_s = poll_s
+        self.connect_wait_s = connect_wait_s
+        self.ctx = ctx or zmq.Context.instance()
+        self.pub: Publisher | None = None
+        self.router: SnapshotServer | None = None
+        self.stream_up = False
+        self.buffering = True  # until the first rebuild
+        self.generation = 0  # +1 per rebuild: a poll that spans a rebuild is discarded
+        self.buffer: deque[tuple[Any, int]] = deque()
+        self.snapshots_published = 0
+        self.fills_published = 0
+        self.duplicates = 0
+        self.bad_events = 0
+        self.handler_errors = 0
+        self._resync = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_snapshot = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def bind(self) -> None:
+        ensure_private_dir(self.endpoints.dir)
+        pub = self.ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.SNDHWM, PUB_HWM)
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.bind(self.endpoints.master_pub(self.market))
+        router = self.ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.bind(self.endpoints.master_snapshot(self.market))
+        self.pub = Publisher(pub, self.market)
+        self.router = SnapshotServer(router, self.market, self.current_snapshot)
+
+    async def run(self, stop: asyncio.Event) -> int:
+        if self.pub is None:
+            self.bind()
+        assert self.pub is not None and self.router is not None
+        log.info("master starting", extra={"fields": {"market": self.market, "epoch": self.pub.epoch}})
+        self.router.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._heartbeat_loop(), name="heartbeat"),
+            loop.create_task(self._resync_loop(stop), name="resync"),
+            loop.create_task(self._poll_loop(), name="poll"),
+            loop.create_task(self._start_stream(stop), name="stream start"),
+            loop.create_task(self._connect_deadline(), name="connect deadline"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+        return 0
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        try:
+            await self.adapter.close()
+        except Exception:  # closing: report, never raise
+            log.exception("adapter close failed")
+        if self.router is not None:
+            self.router.stop()
+            self.router.sock.close(0)
+        if self.pub is not None:
+            self.pub.sock.close(0)
+        log.info("master stopped", extra={"fields": {"market": self.market, "fills": self.fills_published}})
+
+    async def _start_stream(self, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self.adapter.start_stream(self._on_raw, self._on_state)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # exchange down, key refused: keep trying, say why
+                log.warning("user data stream did not start", extra={"fields": {"error": _describe(exc)}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _connect_deadline(self) -> None:
+        await asyncio.sleep(self.connect_wait_s)
+        if not self._started_snapshot and not self._resync.is_set():
+            log.warning("stream not connected yet: start snapshot from REST alone")
+            self._resync.set()
+
+    # -- stream callbacks (synchronous, from the stream's reader) --------------------------------
+    def _on_state(self, state: str) -> None:
+        if state in ("connected", "reconnected"):
+            self.stream_up = True
+            self.buffering = True
+            self._resync.set()
+            log.info("user data stream up", extra={"fields": {"state": state}})
+        elif state == "disconnected":
+            self.stream_up = False
+            log.warning("user data stream down")
+
+    def _on_raw(self, raw: bytes) -> None:
+        t_recv = monotonic_ns()
+        try:
+            event = decode_user_event(raw)
+        except MalformedEvent as exc:
+            self.bad_events += 1
+            log.warning("malformed user data event", extra={"fields": {"error": str(exc)[:200]}})
+            return
+        if self.buffering:
+            self.buffer.append((event, t_recv))
+            if len(self.buffer) > MAX_BUFFER:
+                self.buffer.clear()
+                self._resync.set()  # the rebuild will take REST's word for all of it
+            return
+        self._handle(event, t_recv)
+
+    def _handle(self, event: Any, t_recv: int) -> None:
+        try:
+            self.adapter.handle(event, t_recv, self)
+        except Exception:  # one bad event never kills the actor; our state may be off: rebuild
+            self.handler_errors += 1
+            log.exception("event handler failed; rebuilding from REST")
+            self.request_resync()
+
+    # -- resync ------------------------------------------------------------------------------------
+    def request_resync(self) -> None:
+        self.buffering = True
+        self._resync.set()
+
+    async def _resync_loop(self, stop: asyncio.Event) -> None:
+        delay = 0.2
+        await asyncio.sleep(JOIN_GRACE_S)
+        while not stop.is_set():
+            await self._resync.wait()
+            self._resync.clear()
+            self.buffering = True
+            try:
+                fetched = await self.adapter.fetch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("REST rebuild failed; retrying", extra={"fields": {"error": _describe(exc)}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                self._resync.set()
+                continue
+            if self._resync.is_set():
+                continue  # the stream dropped again while we fetched: fetch again
+            try:
+                self._rebuild_and_drain(fetched)
+            except Exception:  # a bug or a REST reply we cannot use: never let the loop die
+                log.exception("rebuild failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                self._resync.set()
+                continue
+            delay = 0.2
+
+    def _rebuild_and_drain(self, fetched: Any) -> None:
+        """Synchronous: no event can slip in between the rebuild, the snapshot and the drain."""
+        self.adapter.rebuild(fetched)
+        self.generation += 1
+        reason: SnapshotReason = "reconnect" if self._started_snapshot else "start"
+        self._started_snapshot = True
+        self.publish_snapshot(reason)
+        drained = len(self.buffer)
+        self.buffering = False
+        while self.buffer and not self.buffering:
+            event, t_recv = self.buffer.popleft()
+            self._handle(event, t_recv)
+        log.info("state rebuilt from REST", extra={"fields": {
+            "reason": reason, "buffered": drained, "seq": self.seq}})
+
+    # -- publishing (called by adapters) -----------------------------------------------------------
+    @property
+    def seq(self) -> int:
+        return self.pub.seq if self.pub is not None else 0
+
+    @property
+    def epoch(self) -> int:
+        return self.pub.epoch if self.pub is not None else 0
+
+    def publish_fill(self, **fields: Any) -> MasterFill | None:
+        """Build, number and send one MasterFill (`t_master_pub_ns` stamped here)."""
+        assert self.pub is not None
+        if not symbol_ok(fields["symbol"]):
+            self.handler_errors += 1
+            log.error("fill of a symbol the protocol cannot carry", extra={"fields": {"symbol": fields["symbol"]}})
+            return None
+        status = fields.get("status")
+        if status not in _FILL_STATUSES:
+            fields["status"] = "FILLED" if fields["cum_qty"] >= fields.get("order_qty", fields["cum_qty"]) else "PARTIALLY_FILLED"
+        fields.pop("order_qty", None)
+        try:
+            msg = self.pub.publish(lambda seq: MasterFill(
+                market=self.market, epoch=self.pub.epoch, seq=seq,  # type: ignore[union-attr]
+                t_master_pub_ns=monotonic_ns(), **fields))
+        except (ValueError, TypeError) as exc:
+            # The fill does not fit the protocol (e.g. a symbol outside its pattern). Our state
+            # has it; only the publication is impossible, so no rebuild: say which and go on.
+            self.handler_errors += 1
+            log.error("fill not publishable", extra={"fields": {
+                "symbol": fields.get("symbol"), "trade_id": fields.get("trade_id"), "error": str(exc)[:200]}})
+            return None
+        self.fills_published += 1
+        assert isinstance(msg, MasterFill)
+        log.info("fill", extra={"fields": {
+            "seq": msg.seq, "symbol": msg.symbol, "ps": msg.position_side, "side": msg.side, "qty": msg.qty,
+            "price": msg.price, "before": msg.position_before, "after": msg.position_after,
+            "order_id": msg.order_id, "trade_id": msg.trade_id}})
+        return msg
+
+    def publish_config(self, **fields: Any) -> None:
+        assert self.pub is not None
+        if fields.get("symbol") is not None and not symbol_ok(fields["symbol"]):
+            return  # a symbol the protocol cannot carry (its fills are not published either)
+        try:
+            msg = self.pub.publish(lambda seq: AccountConfigChanged(
+                market=self.market, epoch=self.pub.epoch, seq=seq, **fields))  # type: ignore[union-attr]
+        except (ValueError, TypeError) as exc:
+            self.handler_errors += 1
+            log.error("config change not publishable", extra={"fields": {
+                "symbol": fields.get("symbol"), "error": str(exc)[:200]}})
+            return
+        log.info("account config changed", extra={"fields": {
+            k: v for k, v in fields.items() if v is not None and not k.startswith("t_")} | {"seq": msg.seq}})
+
+    def publish_snapshot(self, reason: SnapshotReason) -> PositionSnapshot:
+        assert self.pub is not None
+        msg = self.pub.publish(lambda seq: self._snapshot(seq, reason))
+        self.snapshots_published += 1
+        assert isinstance(msg, PositionSnapshot)
+        if reason != "periodic":
+            log.info("snapshot published", extra={"fields": {
+                "reason": reason, "seq": msg.seq, "positions": len(msg.positions), "equity": msg.equity}})
+        return msg
+
+    def current_snapshot(self) -> PositionSnapshot | None:
+        """For a snapshot request: the state now, `seq` = last published (None before any state)."""
+        if not self._started_snapshot or not self.adapter.ready:
+            return None
+        return self._snapshot(self.seq, "request")
+
+    def _snapshot(self, seq: int, reason: SnapshotReason) -> PositionSnapshot:
+        return PositionSnapshot(
+            market=self.market, epoch=self.epoch, seq=seq, reason=reason, t_ns=monotonic_ns(),
+            **self.adapter.snapshot_fields(),
+        )
+
+    # -- timers ------------------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        assert self.pub is not None
+        while True:
+            self.pub.send(Heartbeat(
+                market=self.market, epoch=self.pub.epoch, seq=self.pub.seq, t_ns=monotonic_ns(),
+                connected=self.stream_up, last_event_ms=self.adapter.last_event_ms(),
+            ))
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _poll_loop(self) -> None:
+        last_full = time.monotonic()
+        failures = 0
+        while True:
+            await asyncio.sleep(self.poll_s)
+            if self.buffering or not self.adapter.ready:
+                continue
+            full = time.monotonic() - last_full >= self.snapshot_interval_s
+            try:
+                await self.adapter.poll(self, full)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("REST poll failed", extra={"fields": {"error": _describe(exc), "failures": failures}})
+                continue
+            if full:
+                last_full = time.monotonic()
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception text without key material (our client's errors never carry any; be sure anyway)."""
+    try:
+        from .redact import describe_exception
+
+        return describe_exception(exc)
+    except Exception:
+        return type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------------
+# entry point
+
+
+def build_adapter(market: Market, config: Any, signer: Any) -> Adapter:
+    endpoints = config.exchange.endpoints()
+    if market == "usdm":
+        from .master_usdm import UsdmAdapter
+
+        return UsdmAdapter(endpoints, signer, recv_window=config.exchange.recv_window)
+    from .master_spot import SpotAdapter
+
+    return SpotAdapter(market, endpoints, signer, recv_window=config.exchange.recv_window)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m actors.master", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True, help="the deployment TOML")
+    parser.add_argument("--market", required=True, choices=MARKETS)
+    parser.add_argument("--poll-s", type=float, default=DEFAULT_POLL_S,
+                        help="seconds between cheap REST checks (position mode, leverage, drift)")
+    parser.add_argument("--connect-wait-s", type=float, default=CONNECT_WAIT_S)
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(f"master-{args.market}", args.log_level)
+    from keystore.process import unlock_own_key
+
+    from .binance.signing import make_signer
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        log.error("bad configuration", extra={"fields": {"error": str(exc)}})
+        return 2
+    master_cfg = config.masters.get(args.market)
+    if master_cfg is None:
+        log.error("no [masters.%s] table in the configuration", args.market)
+        return 2
+    try:
+        key = unlock_own_key(config.keystore_dir, master_cfg.account, config.passphrase_file)
+    except Exception as exc:  # wrong passphrase, missing record: say which, no secret
+        log.error("cannot unlock the master key", extra={"fields": {
+            "account": master_cfg.account, "error": _describe(exc)}})
+        return 3
+    try:
+        signer = make_signer(key.key_type.value.upper(), key.api_key, key.secret.reveal_str())
+    except ValueError as exc:
+        log.error("master key unusable", extra={"fields": {"error": str(exc)}})
+        return 3
+    finally:
+        key.wipe()
+    adapter = build_adapter(args.market, config, signer)
+    actor = MasterActor(
+        args.market, adapter, Endpoints(config.runtime_dir),
+        snapshot_interval_s=master_cfg.snapshot_interval_s, poll_s=args.poll_s,
+        connect_wait_s=args.connect_wait_s,
+    )
+    return run(actor.run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

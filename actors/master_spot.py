@@ -1,0 +1,298 @@
+"""master-spot / master-margin's exchange side: user data over the WebSocket API, REST for state.
+
+Spot (binance-spot-api-docs/user-data-stream.md, web-socket-api.md): `SpotUserStream`
+(`session.logon` + `userDataStream.subscribe` for Ed25519 keys, else
+`userDataStream.subscribe.signature`). State: GET /api/v3/account (weight 20) for balances,
+GET /api/v3/exchangeInfo once (symbol -> base/quote), GET /api/v3/ticker/price (weight 4) for equity.
+
+Cross margin: `MarginUserStream` (POST /sapi/v1/userListenToken + `userDataStream.subscribe.listenToken`,
+renewed). State: GET /sapi/v1/margin/account (weight 10: free, locked, borrowed, interest, netAsset).
+
+Margin loans, and what we chose: the user data stream carries no loan figures (no `borrowed` in
+outboundAccountPosition; executionReport does not echo `sideEffectType`; USER_LIABILITY_CHANGE is on
+the separate margin risk data stream, which our client does not follow). The net position
+(free + locked - borrowed) a fill produces does not depend on loans, so `position_before/after` are
+exact and published at once. `borrowed_before/after` (base asset) and `side_effect` are estimates
+from the position change (actors/master_state.py `SpotState._margin_guess`). Right after a fill or a
+balanceUpdate we re-read the margin account over REST (debounced, ~10 weight) and, when REST
+disagrees with our figures, take REST's and publish a snapshot: slaves reconcile their loans and
+positions from it. The alternative, holding the fill back until REST answers, would add a REST round
+trip to every copied margin trade.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import msgspec
+
+from .binance.endpoints import Endpoints as ExchangeEndpoints
+from .binance.rest import RestClient
+from .binance.signing import Signer
+from .binance.userdata import MarginUserStream, SpotUserStream
+from .binance.wire import (
+    BinanceBalanceUpdate,
+    BinanceExecutionReport,
+    BinanceMarginAccount,
+    BinanceOutboundAccountPosition,
+    BinanceSpotAccount,
+    convert,
+)
+from .binance.wsapi import WsApiClient
+from .master_state import SpotState, SymbolInfo, UnknownSymbol
+
+log = logging.getLogger("copytrader.master")
+
+EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
+TICKER_PRICE_PATH = "/api/v3/ticker/price"
+SPOT_ACCOUNT_PATH = "/api/v3/account"
+MARGIN_ACCOUNT_PATH = "/sapi/v1/margin/account"
+MARGIN_REFRESH_DELAY_S = 0.2  # after a fill: let the balance events of the same trade arrive first
+
+
+class SpotRest(NamedTuple):
+    account: BinanceSpotAccount | BinanceMarginAccount
+    prices: dict[str, Decimal]
+    rest_ms: int  # trades with T <= rest_ms are contained in `account`
+
+
+class BinanceSymbolAssets(msgspec.Struct, frozen=True):
+    """The part of an exchangeInfo `symbols[]` entry we need."""
+
+    symbol: str  # symbol
+    baseAsset: str  # base asset
+    quoteAsset: str  # quote asset
+
+
+class BinanceExchangeInfoAssets(msgspec.Struct, frozen=True):
+    """GET /api/v3/exchangeInfo, only `symbols`."""
+
+    symbols: list[BinanceSymbolAssets] = []  # symbols
+
+
+class BinanceTickerPrice(msgspec.Struct, frozen=True):
+    """One row of GET /api/v3/ticker/price."""
+
+    symbol: str  # symbol
+    price: Decimal  # last price
+
+
+class SpotAdapter:
+    """Spot (market "spot") or cross margin (market "margin")."""
+
+    def __init__(self, market: str, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000,
+                 quote_asset: str = "USDT") -> None:
+        if market not in ("spot", "margin"):
+            raise ValueError(f"SpotAdapter serves spot and margin, not {market!r}")
+        self.market = market
+        self.endpoints = endpoints
+        self.signer = signer
+        self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
+        self.state = SpotState(kind="margin" if market == "margin" else "spot", quote_asset=quote_asset)
+        self.ws: WsApiClient | None = None
+        self.stream: SpotUserStream | None = None
+        self.fills_seen = 0
+        self.corrections = 0
+        self._refresh: asyncio.TimerHandle | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._out: Any = None
+        self._spot_suspects: dict[str, tuple[Decimal, Decimal]] = {}
+
+    @property
+    def ready(self) -> bool:
+        return self.state.ready
+
+    def last_event_ms(self) -> int:
+        return self.state.last_event_ms
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start_stream(self, on_event: Any, on_state: Any) -> None:
+        try:
+            await self.rest.sync_time()
+        except Exception:  # signed calls resync on -1021 anyway
+            pass
+        ws = WsApiClient(self.endpoints.spot_ws_api, self.signer)
+        if self.market == "margin":
+            stream: SpotUserStream = MarginUserStream(self.rest, ws, on_event, on_state)
+        else:
+            stream = SpotUserStream(ws, on_event, on_state)
+        try:
+            await stream.start()
+        except BaseException:
+            await _quietly(stream.stop())
+            await _quietly(ws.close())
+            raise
+        self.ws, self.stream = ws, stream
+
+    async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+        if self.stream is not None:
+            await _quietly(self.stream.stop())
+        if self.ws is not None:
+            await _quietly(self.ws.close())
+        await self.rest.close()
+
+    # -- REST ------------------------------------------------------------------------------------
+    async def _symbols(self) -> None:
+        if self.state.symbols:
+            return
+        info = convert(await self.rest.public("GET", EXCHANGE_INFO_PATH), BinanceExchangeInfoAssets)
+        self.state.set_symbols({s.symbol: SymbolInfo(s.baseAsset, s.quoteAsset) for s in info.symbols})
+
+    async def _prices(self) -> dict[str, Decimal]:
+        rows = convert(await self.rest.public("GET", TICKER_PRICE_PATH), list[BinanceTickerPrice])
+        return {r.symbol: r.price for r in rows}
+
+    async def _account(self) -> tuple[BinanceSpotAccount | BinanceMarginAccount, int]:
+        sent_ms = self.rest.now_ms()
+        if self.market == "margin":
+            return convert(await self.rest.signed("GET", MARGIN_ACCOUNT_PATH), BinanceMarginAccount), sent_ms
+        account = convert(await self.rest.signed("GET", SPOT_ACCOUNT_PATH), BinanceSpotAccount)
+        return account, account.updateTime or sent_ms
+
+    async def fetch(self) -> SpotRest:
+        await self._symbols()
+        account, rest_ms = await self._account()
+        prices = await self._prices()
+        return SpotRest(account, prices, rest_ms)
+
+    def rebuild(self, fetched: SpotRest) -> None:
+        self.state.set_prices(fetched.prices)
+        if isinstance(fetched.account, BinanceMarginAccount):
+            self.state.rebuild_margin(fetched.account.userAssets, fetched.rest_ms)
+        else:
+            self.state.rebuild_spot(fetched.account.balances, fetched.rest_ms)
+        self._spot_suspects.clear()
+
+    async def poll(self, out: Any, full: bool) -> None:
+        """Every snapshot interval: prices (equity), a drift check, a periodic snapshot."""
+        if not full:
+            return
+        generation, fills = out.generation, self.fills_seen
+        account, _ = await self._account()
+        prices = await self._prices()
+        if out.generation != generation or out.buffering:
+            return
+        self.state.set_prices(prices)
+        if fills == self.fills_seen:  # no fill raced the request
+            if isinstance(account, BinanceMarginAccount):
+                self._take_margin(account)
+            else:
+                self._confirm_spot_drift(account)
+        out.publish_snapshot("periodic")
+
+    def _take_margin(self, account: BinanceMarginAccount) -> bool:
+        drifted = self.state.margin_drift(account.userAssets)
+        if drifted:
+            self.state.take_margin_assets(account.userAssets, drifted, self.state.rest_ms)
+            self.corrections += 1
+            log.info("margin account corrected from REST", extra={"fields": {"assets": ",".join(drifted)}})
+        return bool(drifted)
+
+    def _confirm_spot_drift(self, account: BinanceSpotAccount) -> bool:
+        """Take REST's balance of an asset only after two polls in a row saw the same disagreement."""
+        rest = {b.asset: (b.free, b.locked) for b in account.balances}
+        suspects: dict[str, tuple[Decimal, Decimal]] = {}
+        corrected = False
+        for asset in sorted(set(rest) | set(self.state.balances)):
+            free, locked = rest.get(asset, (Decimal(0), Decimal(0)))
+            bal = self.state.balances.get(asset)
+            ours = bal.total if bal is not None else Decimal(0)
+            if free + locked == ours:
+                continue
+            if self._spot_suspects.get(asset) == (free, locked):
+                bal = self.state._bal(asset)
+                bal.free, bal.locked = free, locked
+                corrected = True
+            else:
+                suspects[asset] = (free, locked)
+        self._spot_suspects = suspects
+        if corrected:
+            self.corrections += 1
+        return corrected
+
+    def _schedule_margin_refresh(self, out: Any) -> None:
+        if self.market != "margin" or self._refresh is not None:
+            return
+        self._out = out
+        loop = asyncio.get_running_loop()
+        self._refresh = loop.call_later(MARGIN_REFRESH_DELAY_S, self._start_refresh)
+
+    def _start_refresh(self) -> None:
+        self._refresh = None
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.get_running_loop().create_task(self._margin_refresh())
+        else:  # one is running: look again after it
+            self._schedule_margin_refresh(self._out)
+
+    async def _margin_refresh(self) -> None:
+        out = self._out
+        generation, fills = out.generation, self.fills_seen
+        try:
+            account, _ = await self._account()
+        except Exception as exc:  # the periodic check will catch up
+            log.warning("margin refresh failed", extra={"fields": {"error": type(exc).__name__}})
+            return
+        if out.generation != generation or out.buffering:
+            return
+        if fills != self.fills_seen:
+            self._schedule_margin_refresh(out)  # a fill raced the request: ask again
+            return
+        assert isinstance(account, BinanceMarginAccount)
+        if self._take_margin(account):
+            out.publish_snapshot("periodic")
+
+    # -- events ----------------------------------------------------------------------------------
+    def handle(self, event: Any, t_recv_ns: int, out: Any) -> None:
+        state = self.state
+        if isinstance(event, BinanceExecutionReport):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            if event.x != "TRADE" or event.l <= 0:
+                return
+            try:
+                res = state.apply_trade(event)
+            except UnknownSymbol:
+                log.error("fill of an unknown symbol; rebuilding", extra={"fields": {"symbol": event.s}})
+                state.symbols = {}  # reload exchangeInfo with the rebuild
+                out.request_resync()
+                return
+            if res is None:
+                out.duplicates += 1
+                return
+            self.fills_seen += 1
+            out.publish_fill(
+                symbol=event.s, position_side="BOTH", side=event.S, order_id=event.i, trade_id=event.t,
+                client_order_id=event.c, order_type=event.o, price=event.L, qty=event.l, cum_qty=event.z,
+                status=event.X, order_qty=event.q, position_before=res.before, position_after=res.after,
+                borrowed_before=res.borrowed_before, borrowed_after=res.borrowed_after,
+                side_effect=res.side_effect, equity=state.equity(), equity_asset=state.quote_asset,
+                trade_time_ms=event.T, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns,
+            )
+            self._schedule_margin_refresh(out)
+        elif isinstance(event, BinanceOutboundAccountPosition):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            state.apply_balances(event)
+        elif isinstance(event, BinanceBalanceUpdate):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            state.apply_balance_delta(event.a, event.d, event.T)
+            self._schedule_margin_refresh(out)
+
+    def snapshot_fields(self) -> dict[str, Any]:
+        return {
+            "equity": self.state.equity(),
+            "equity_asset": self.state.quote_asset,
+            "positions": self.state.entries(),
+            "holdings": self.state.holdings(),
+        }
+
+
+async def _quietly(aw: Any) -> None:
+    try:
+        await aw
+    except Exception:  # closing: nothing useful to do with the error
+        pass

@@ -1,0 +1,185 @@
+"""master-usdm's exchange side: USD-M futures user data (listenKey stream) and REST.
+
+REST used (usdm/endpoints/private/*): GET /fapi/v1/positionSide/dual (weight 30), GET
+/fapi/v2/positionRisk (weight 5: every symbol with `leverage`, `marginType`, `updateTime`; v3 lacks
+leverage and margin type), GET /fapi/v2/account (weight 5: `totalMarginBalance`). A poll every
+`poll_s` (default 5 s) costs 35 weight, 420 a minute of the 2,400 per IP.
+
+Position mode has no user data event; margin type changes have ACCOUNT_UPDATE
+m=MARGIN_TYPE_CHANGE only on Binance (the simulator sends none), so both are also polled. A fill
+whose `ps` contradicts our position mode reveals a mode change at once: AccountConfigChanged is
+published before that fill.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple
+
+from .binance.rest import RestClient
+from .binance.signing import Signer
+from .binance.userdata import FuturesUserStream
+from .binance.endpoints import Endpoints as ExchangeEndpoints
+from .binance.wire import (
+    BinanceFuturesAccount,
+    BinanceFuturesAccountConfigUpdate,
+    BinanceFuturesAccountUpdate,
+    BinanceFuturesOrderTradeUpdate,
+    BinanceFuturesPositionMode,
+    BinanceFuturesPositionRisk,
+    convert,
+)
+from .master_state import Drift, FuturesState, PosKey
+
+POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
+POSITION_RISK_PATH = "/fapi/v2/positionRisk"
+ACCOUNT_PATH = "/fapi/v2/account"
+
+
+class UsdmRest(NamedTuple):
+    dual: bool
+    risks: list[BinanceFuturesPositionRisk]
+    account: BinanceFuturesAccount
+
+
+class UsdmAdapter:
+    market = "usdm"
+
+    def __init__(self, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000,
+                 state: FuturesState | None = None) -> None:
+        self.endpoints = endpoints
+        self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
+        self.state = state or FuturesState()
+        self.stream: FuturesUserStream | None = None
+        self._suspects: dict[PosKey, Drift] = {}
+        self.corrections = 0
+        # When an event last told us a symbol's config ("" = the position mode), monotonic seconds:
+        # a poll whose requests went out before that must not overwrite it with older REST data.
+        self._config_seen: dict[str, float] = {}
+
+    @property
+    def ready(self) -> bool:
+        return self.state.ready
+
+    def last_event_ms(self) -> int:
+        return self.state.last_event_ms
+
+    async def start_stream(self, on_event: Any, on_state: Any) -> None:
+        try:
+            await self.rest.sync_time("/fapi/v1/time")
+        except Exception:  # the clock offset is a nicety; signed calls resync on -1021 anyway
+            pass
+        self.stream = FuturesUserStream(self.rest, self.endpoints.futures_stream, on_event, on_state)
+        await self.stream.start()
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.stop()
+        await self.rest.close()
+
+    # -- REST ------------------------------------------------------------------------------------
+    async def _mode(self) -> bool:
+        return convert(await self.rest.signed("GET", POSITION_MODE_PATH), BinanceFuturesPositionMode).dualSidePosition
+
+    async def _risks(self) -> list[BinanceFuturesPositionRisk]:
+        return convert(await self.rest.signed("GET", POSITION_RISK_PATH), list[BinanceFuturesPositionRisk])
+
+    async def _account(self) -> BinanceFuturesAccount:
+        return convert(await self.rest.signed("GET", ACCOUNT_PATH), BinanceFuturesAccount)
+
+    async def fetch(self) -> UsdmRest:
+        dual = await self._mode()
+        risks = await self._risks()
+        account = await self._account()
+        return UsdmRest(dual, risks, account)
+
+    def rebuild(self, fetched: UsdmRest) -> None:
+        self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
+        self._suspects.clear()
+
+    async def poll(self, out: Any, full: bool) -> None:
+        generation = out.generation
+        sent = time.monotonic()
+        dual = await self._mode()
+        risks = await self._risks()
+        account = await self._account() if full else None
+        if out.generation != generation or out.buffering:
+            return  # a rebuild happened meanwhile: these replies are stale
+        state = self.state
+        seen = self._config_seen
+        if seen.get("", 0.0) < sent and state.set_position_mode(dual):
+            out.publish_config(position_mode=state.position_mode)
+        levs, mts = state.apply_config([r for r in risks if seen.get(r.symbol, 0.0) < sent])
+        for symbol, leverage in levs:
+            out.publish_config(symbol=symbol, leverage=leverage)
+        for symbol, margin_type in mts:
+            out.publish_config(symbol=symbol, margin_type=margin_type)
+        corrected = self._confirm_drift(state.drift(risks))
+        if account is not None:
+            state.refresh_equity(account)
+        if corrected or full:
+            out.publish_snapshot("periodic")
+
+    def _confirm_drift(self, drifts: list[Drift]) -> bool:
+        """Correct a position only when two polls in a row saw the same disagreement (same REST
+        amount and update time, our amount unchanged): a single look may just race a fill."""
+        corrected = False
+        suspects: dict[PosKey, Drift] = {}
+        for d in drifts:
+            if self._suspects.get(d.key) == d:
+                self.state.correct(d)
+                self.corrections += 1
+                corrected = True
+            else:
+                suspects[d.key] = d
+        self._suspects = suspects
+        return corrected
+
+    # -- events ----------------------------------------------------------------------------------
+    def handle(self, event: Any, t_recv_ns: int, out: Any) -> None:
+        state = self.state
+        if isinstance(event, BinanceFuturesOrderTradeUpdate):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            o = event.o
+            if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
+                return
+            res = state.apply_trade(o)
+            if res is None:
+                out.duplicates += 1
+                return
+            if res.mode_changed is not None:
+                self._config_seen[""] = time.monotonic()
+                out.publish_config(position_mode=res.mode_changed, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns)
+            if o.x == "CALCULATED":  # liquidation / ADL: a state change, not a copyable trade
+                out.publish_snapshot("periodic")
+                return
+            out.publish_fill(
+                symbol=o.s, position_side=res.position_side, side=o.S, order_id=o.i, trade_id=o.t,
+                client_order_id=o.c, order_type=o.o, price=o.L, qty=o.l, cum_qty=o.z, status=o.X,
+                order_qty=o.q, reduce_only=o.R, position_before=res.before, position_after=res.after,
+                equity=state.equity(), leverage=res.leverage, margin_type=res.margin_type,
+                trade_time_ms=o.T, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns,
+            )
+            if res.clamped:
+                out.request_resync()  # our LONG/SHORT size was wrong: take REST's
+        elif isinstance(event, BinanceFuturesAccountUpdate):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            outcome = state.apply_account_update(event)
+            for symbol, margin_type in outcome.margin_types:
+                self._config_seen[symbol] = time.monotonic()
+                out.publish_config(symbol=symbol, margin_type=margin_type, t_exchange_ms=event.E,
+                                   t_master_recv_ns=t_recv_ns)
+            if outcome.corrected:
+                out.publish_snapshot("periodic")
+        elif isinstance(event, BinanceFuturesAccountConfigUpdate):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            ac = event.ac
+            if ac is not None and 1 <= ac.l <= 125 and state.apply_leverage(ac.s, ac.l):
+                self._config_seen[ac.s] = time.monotonic()
+                out.publish_config(symbol=ac.s, leverage=ac.l, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns)
+
+    def snapshot_fields(self) -> dict[str, Any]:
+        return {
+            "equity": self.state.equity(),
+            "positions": self.state.entries(),
+            "position_mode": self.state.position_mode,
+        }
