@@ -61,7 +61,9 @@ from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
 from .copy import OrderIntent, decide_fill, reconcile_target
 from .execution import ExecutionFailed
-from .sizing import CannotSize, ratio_k
+from .sizing import CannotSize, ratio_k, symbol_allowed
+from .margin import MarginAccount
+from .spot import SpotAccount
 from .usdm import UsdmAccount, fill_key, master_positions_map
 
 log = logging.getLogger("copytrader.slave")
@@ -94,7 +96,7 @@ class Reporter:
 class MarketMirror:
     """Copies one market of the master onto this slave's account."""
 
-    def __init__(self, slave: "Slave", account: UsdmAccount) -> None:
+    def __init__(self, slave: "Slave", account: UsdmAccount | SpotAccount | MarginAccount) -> None:
         self.slave = slave
         self.account = account
         self.market = account.market
@@ -119,11 +121,17 @@ class MarketMirror:
         self.stream_state = "connecting"
         self.aligned: set[str] = set()
         self.last_snapshot: PositionSnapshot | None = None
+        self.master_positions: dict[tuple[str, str], Decimal] = {}  # from snapshots + every fill applied
         self.resync_task: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> SlaveConfig:
         return self.slave.config
+
+    @property
+    def reverse(self) -> bool:
+        """`reverse` applies to USD-M only (spot cannot go short; margin follows the master)."""
+        return self.config.reverse and self.market == "usdm"
 
     # -- events from the master ------------------------------------------------------------------
     def on_event(self, event: Any, t_recv: int) -> None:
@@ -218,7 +226,8 @@ class MarketMirror:
         cfg = self.config
         acct = self.account
         self.master_equity = fill.equity
-        key = fill_key(fill, cfg.reverse)
+        self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
+        key = fill_key(fill, self.reverse)
         if key in self.ignored:
             if fill.position_after == 0:
                 self.ignored.discard(key)
@@ -238,6 +247,9 @@ class MarketMirror:
         )
         if decision.skip is not None:
             self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))
+            if decision.skip.notify:  # e.g. margin_level_low: the control actor notifies a person
+                self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=decision.skip.notify,
+                                             message=decision.skip.text[:300], market=self.market, t_ns=now_ns()))
         opened = ZERO
         for intent in decision.intents:
             if intent.kind == "open" and fill.symbol not in self.aligned:
@@ -386,8 +398,10 @@ class MarketMirror:
         snap = await self.slave.request_snapshot(self.market)
         acct = self.account
         await acct.refresh()
+        _observe(acct, snap)
         self.master_equity = snap.equity
         self.last_snapshot = snap
+        self.master_positions = master_positions_map(snap.positions)
         self.carry.clear()
         if snap.position_mode is not None:
             self.master_mode = snap.position_mode
@@ -395,13 +409,14 @@ class MarketMirror:
         for entry in snap.positions:
             if entry.qty and entry.symbol not in self.aligned:
                 await self._align(entry.symbol, entry.leverage, entry.margin_type)
-        self.slave.report(DesyncDetected(slave_id=self.slave.slave_id, market=self.market,
-                                         cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0))
+        if cause != "start":  # the first sync of a (re)started slave is routine, not a desync
+            self.slave.report(DesyncDetected(slave_id=self.slave.slave_id, market=self.market,
+                                             cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0))
         orders = 0
         if cause == "start" and self.config.on_start == "new_only":
             self.ignored = {
-                fill_key_of(e, self.config.reverse) for e in snap.positions
-                if e.qty and not acct.positions.get(fill_key_of(e, self.config.reverse))
+                fill_key_of(e, self.reverse) for e in snap.positions
+                if e.qty and not acct.positions.get(fill_key_of(e, self.reverse))
             }
         elif self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
@@ -443,6 +458,7 @@ class MarketMirror:
 
     async def _correct(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> int:
         acct = self.account
+        _observe(acct, snap)
         k = ratio_k(self.config, acct.equity, snap.equity)
         if isinstance(k, CannotSize):
             k_value = None
@@ -451,9 +467,10 @@ class MarketMirror:
         intents = reconcile_target(
             snap.positions, acct.snapshot_positions(), k_value if k_value is not None else ZERO, acct.filters,
             market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
+            prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
         ) if k_value is not None else []
         if tolerance:
-            expected = self.expected_positions(snap, k_value or ZERO)
+            expected = self.expected_positions(master_positions_map(snap.positions), k_value or ZERO)
             intents = [i for i in intents if i.kind == "close"
                        or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
         sent = 0
@@ -471,6 +488,7 @@ class MarketMirror:
         tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
         async with self._held():
             self.last_snapshot = snap
+            self.master_positions = master_positions_map(snap.positions)
             await self.account.refresh()
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-periodic", tolerance=tol)
             if orders:
@@ -503,26 +521,29 @@ class MarketMirror:
             self._wake_all()
 
     # -- status -----------------------------------------------------------------------------------
-    def expected_positions(self, snap: PositionSnapshot | None, k: Decimal) -> dict[tuple[str, str], Decimal]:
-        if snap is None:
-            return {}
+    def expected_positions(self, master: dict[tuple[str, str], Decimal], k: Decimal) -> dict[tuple[str, str], Decimal]:
+        """k x the master's positions, keyed by the slave position they map to (`reverse` aware)."""
         out: dict[tuple[str, str], Decimal] = {}
-        for (symbol, ps), qty in master_positions_map(snap.positions).items():
-            key = fill_key_of_parts(symbol, ps, self.config.reverse)
-            out[key] = (-qty if (self.config.reverse and ps == "BOTH") else qty) * k
+        for (symbol, ps), qty in master.items():
+            if qty and symbol_allowed(self.config, symbol):
+                key = fill_key_of_parts(symbol, ps, self.reverse)
+                out[key] = (-qty if (self.reverse and ps == "BOTH") else qty) * k
         return out
 
     def drifts(self) -> tuple[PositionDrift, ...]:
         k = ratio_k(self.config, self.account.equity, self.master_equity)
         if isinstance(k, CannotSize) or self.last_snapshot is None:
             return ()
-        expected = self.expected_positions(self.last_snapshot, k)
+        expected = self.expected_positions(self.master_positions, k)
         actual = self.account.snapshot_positions()
-        keys = sorted(set(expected) | set(actual))
-        return tuple(
-            PositionDrift(symbol=s, position_side=ps, actual=actual.get((s, ps), ZERO), expected=expected.get((s, ps), ZERO))
-            for s, ps in keys
-        )
+        out = []
+        for s, ps in sorted(set(expected) | set(actual)):
+            have, want = actual.get((s, ps), ZERO), expected.get((s, ps), ZERO)
+            f = self.account.filters.get(s)
+            step = f.step_size if f is not None else ZERO
+            out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
+                                     in_sync=abs(have - want) <= step))
+        return tuple(out)
 
     def status(self) -> MarketStatus:
         k = ratio_k(self.config, self.account.equity, self.master_equity)
@@ -534,6 +555,13 @@ class MarketMirror:
             refused=self.refused or "",
             positions=self.drifts(),
         )
+
+
+def _observe(account: Any, snap: PositionSnapshot) -> None:
+    """Spot/margin accounts mirror the symbols of the master's snapshot (USD-M: every position)."""
+    observe = getattr(account, "observe_master", None)
+    if observe is not None:
+        observe(snap)
 
 
 def fill_key_of(entry: Any, reverse: bool) -> tuple[str, str]:
@@ -586,7 +614,8 @@ class Slave:
     async def start(self, signer_factory: Any) -> None:
         endpoints = self.app.exchange.endpoints()
         for market in self.config.markets:
-            if market != "usdm":
+            account_type = _ACCOUNTS.get(market)
+            if account_type is None:
                 self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
                                        message=f"market {market} is not copied by this version", t_ns=now_ns()))
                 continue
@@ -598,8 +627,8 @@ class Slave:
                     if state == "reconnected":
                         _ref[0].request_resync("reconnect")
 
-            account = UsdmAccount(self.slave_id, endpoints, signer_factory(), on_state=on_state,
-                                  recv_window=self.app.exchange.recv_window)
+            account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
+                                   recv_window=self.app.exchange.recv_window)
             mirror = MarketMirror(self, account)
             mirror_ref.append(mirror)
             self.mirrors[market] = mirror
@@ -774,6 +803,9 @@ class Slave:
                 m.resync_task.cancel()
             await m.account.close()
         self.report.sock.close(linger=1000)  # let queued reports reach the control actor
+
+
+_ACCOUNTS: dict[str, Any] = {"usdm": UsdmAccount, "spot": SpotAccount, "margin": MarginAccount}
 
 
 def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:

@@ -328,6 +328,7 @@ def render_program(
     log_maxbytes: str = "20MB",
     log_backups: int = 5,
     environment: dict[str, str] | None = None,
+    priority: int | None = None,
 ) -> str:
     """Text of one `[program:<name>]` section (logs/<name>.log with rotation, stderr merged)."""
     env = {"PYTHONUNBUFFERED": "1", **(environment or {})}
@@ -339,6 +340,8 @@ def render_program(
     ]
     if directory is not None:
         lines.append(f"directory={_ini_value(str(directory))}")
+    if priority is not None:
+        lines.append(f"priority={int(priority)}")  # lower starts first, stops last
     lines += [
         f"autostart={'true' if autostart else 'false'}",
         "autorestart=true",

@@ -368,7 +368,8 @@ class PositionDrift(Part, frozen=True, kw_only=True):
     symbol: Symbol
     position_side: PositionSide
     actual: Decimal
-    expected: Decimal
+    expected: Decimal  # k x the master's position (unrounded)
+    in_sync: bool = True  # the slave judged |actual - expected| within one step of the symbol
 
     def __post_init__(self) -> None:
         _check_finite(self, "actual", "expected")
@@ -538,6 +539,14 @@ class AckError(Msg, tag="ack", frozen=True, kw_only=True):
     error_id: int | None = None  # None: acknowledge every error
 
 
+class GetLogTail(Msg, tag="logtail?", frozen=True, kw_only=True):
+    """The last `lines` lines of one program's log file (logs/<name>.log), redacted."""
+
+    id: RequestId
+    name: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_:-]{0,63}$")]  # supervisor name
+    lines: Annotated[int, msgspec.Meta(ge=1, le=2000)] = 100
+
+
 class Subscribe(Msg, tag="sub", frozen=True, kw_only=True):
     """Ask for live `Push`es on this connection. `kinds`: report tags; empty = everything."""
 
@@ -566,6 +575,7 @@ ControlRequest = Union[
     AckError,
     Subscribe,
     Unsubscribe,
+    GetLogTail,
 ]
 
 # --------------------------------------------------------------------------- control results
@@ -579,10 +589,28 @@ class ActorInfo(Part, frozen=True, kw_only=True):
     heartbeat_age_ms: int | None = None  # masters: age of the last heartbeat seen by control
 
 
+class MasterStatus(Part, frozen=True, kw_only=True):
+    """What control knows of one market's master (from its PUB: heartbeats, snapshots, fills)."""
+
+    market: Market
+    connected: bool = False  # last heartbeat recent and the master's exchange stream up
+    heartbeat_age_ms: int | None = None  # None: no heartbeat seen yet
+    equity: Decimal | None = None
+    equity_asset: Asset = "USDT"
+    positions: tuple[PositionEntry, ...] = ()  # open positions (non-zero), latest known
+
+    def __post_init__(self) -> None:
+        _check_finite(self, "equity")
+
+
 class SlaveSummary(Part, frozen=True, kw_only=True):
     config: SlaveConfig
     process_state: str = "UNKNOWN"  # supervisor state of slave-<id>
     status: SlaveStatusReport | None = None  # last periodic report
+    # Derived by control (actors/commands/status.slave_state): running, paused, stopped, error,
+    # restarting, starting, unknown. "" from an older control.
+    state: str = ""
+    last_error: str = ""  # the slave's last error message ("" if none)
 
 
 class JournalEntry(Part, frozen=True, kw_only=True):
@@ -610,6 +638,7 @@ class StatusResult(Msg, tag="statusres", frozen=True, kw_only=True):
     paused_all: bool = False
     unacked_errors: NonNegInt = 0
     t_ns: int = 0
+    masters: tuple[MasterStatus, ...] = ()
 
 
 class SlaveListResult(Msg, tag="slaves", frozen=True, kw_only=True):
@@ -628,7 +657,14 @@ class SubscribedResult(Msg, tag="subscribed", frozen=True, kw_only=True):
     kinds: tuple[str, ...] = ()
 
 
-ControlResult = Union[Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult]
+class LogTailResult(Msg, tag="logtail", frozen=True, kw_only=True):
+    name: str
+    lines: tuple[str, ...] = ()  # oldest first, redacted
+
+
+ControlResult = Union[
+    Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult, LogTailResult
+]
 
 
 class Ok(Msg, tag="ok", frozen=True, kw_only=True):

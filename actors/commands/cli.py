@@ -189,6 +189,26 @@ def print_status(io: Io, result: StatusResult) -> None:
            f" pause-all: {'ON' if result.paused_all else 'off'}; unacknowledged errors: {result.unacked_errors}")
 
 
+def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) -> None:
+    """Per slave: state, sizing, equity and k per market, whether its positions track k x master
+    (each position within one step, as the slave judged it), and its last mirror latency."""
+    io.out(f"{'SLAVE':<12} {'STATE':<11} {'MARKET':<7} {'K':>8} {'EQUITY':>12} {'POSITIONS':>9} {'TRACKING':<16} {'LATENCY':>9}  LAST ERROR")
+    for s in result.slaves:
+        state = slave_state(s.config, s.process_state, s.status, paused_all=paused_all)
+        st = s.status
+        latency = f"{st.last_latency_ns / 1e6:.1f} ms" if st and st.last_latency_ns else "-"
+        error = (st.errors[-1] if st and st.errors else "")[:40]
+        markets = st.markets if st else ()
+        if not markets:
+            io.out(f"{s.config.id:<12} {state:<11} {'-':<7} {'-':>8} {'-':>12} {'-':>9} {'no report yet':<16} {latency:>9}  {error}")
+        for m in markets:
+            drifted = [p for p in m.positions if not p.in_sync]
+            tracking = "refused" if m.refused else ("in sync" if not drifted else f"DRIFT {len(drifted)}/{len(m.positions)}")
+            k = f"{m.k:.4f}" if m.k is not None else "-"
+            equity = f"{m.equity:,.2f}" if m.equity is not None else "-"
+            io.out(f"{s.config.id:<12} {state:<11} {m.market:<7} {k:>8} {equity:>12} {len(m.positions):>9} {tracking:<16} {latency:>9}  {error}")
+
+
 def _json(io: Io, obj: Any) -> None:
     io.out(msgspec.json.encode(obj).decode())
 
@@ -217,7 +237,14 @@ def _status(s: Session, args: argparse.Namespace, io: Io) -> int:
     if s.online:
         result = s.request(GetStatus(id=0))
         assert isinstance(result, StatusResult)
-        _json(io, result) if args.json else print_status(io, result)
+        slaves = s.request(ListSlaves(id=0))
+        assert isinstance(slaves, SlaveListResult)
+        if args.json:
+            _json(io, {"status": result, "slaves": slaves})
+        else:
+            print_status(io, result)
+            io.out("")
+            print_tracking(io, slaves, result.paused_all)
         return EXIT_OK
     io.err(f"control actor not running ({s.endpoint}): showing the configuration only")
     listing = SlaveListResult(slaves=tuple(SlaveSummary(config=c) for c in s.config.slaves))
