@@ -106,15 +106,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def demo_setup(root: Path, port: int | None = None, python: str = sys.executable) -> Path:
+def demo_setup(root: Path, port: int | None = None, python: str = sys.executable,
+               sim_config: Path | None = None) -> Path:
     """Write the demo deployment under `root`; returns the config path. Refuses to overwrite a
-    configuration that is not a demo one."""
+    configuration that is not a demo one. `sim_config`: the simulator's accounts and keys
+    (default: simulator/example.toml beside this package)."""
     from keystore import KdfParams, Keystore
 
     config_path = root / "copytrader.toml"
     if config_path.exists() and not config_path.read_text().startswith(DEMO_MARKER):
         raise SystemExit(f"{config_path} exists and is not a demo configuration: not touching it")
-    sim_config = root / "simulator" / "example.toml"
+    sim_config = sim_config or Path(__file__).resolve().parents[1] / "simulator" / "example.toml"
     with open(sim_config, "rb") as fh:
         accounts = {a["id"]: a for a in tomllib.load(fh)["accounts"]}
     port = port or free_port()

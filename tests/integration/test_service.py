@@ -1,0 +1,158 @@
+"""The demo deployment under a real supervisord (in a temporary directory): every program runs,
+one slave restarts through the control socket without touching any other program, a 21st slave is
+added and removed live, a SIGKILLed slave is restarted by supervisor and reconciles, and each actor
+has its own log file."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+
+from actors.base import Endpoints
+from actors.config import load_config
+from actors.control_client import ControlClient
+from actors.deployment import demo_setup
+from actors.supervision import Supervisor
+from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig
+from tests.helpers.deploy import positions, signed
+from tests.helpers.sim import REPO, read_keys
+from tests.helpers.wait import eventually
+
+pytestmark = pytest.mark.slow
+
+
+def supervisor_conf(root: pathlib.Path) -> pathlib.Path:
+    """The repository's supervisor.conf, pointed at this interpreter (the test has no .venv in root)."""
+    text = (REPO / "supervisor.conf").read_text()
+    text = text.replace("%(here)s/.venv/bin/python", sys.executable)
+    text = text.replace('PYTHONPATH="%(here)s"', f'PYTHONPATH="{REPO}"')
+    path = root / "supervisor.conf"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def service(tmp_path):
+    root = tmp_path / "deploy"
+    root.mkdir()
+    demo_setup(root)
+    # no random trading in this test: the test places the master's orders itself
+    (root / "run" / "programs" / "demo-trader.conf").unlink()
+    conf = supervisor_conf(root)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True, env=env, cwd=root)
+    sup = Supervisor(f"unix://{root / 'run' / 'supervisor.sock'}", timeout=10)
+    try:
+        def all_running():
+            procs = sup.processes()
+            bad = [p for p in procs if p.state != "RUNNING"]
+            assert procs and not bad, [(p.name, p.state) for p in bad]
+            return procs
+
+        eventually(all_running, timeout=120, interval=0.5, what="every program RUNNING")
+        yield root, sup
+    finally:
+        try:
+            pid = int((root / "run" / "supervisord.pid").read_text())
+            subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "shutdown"],
+                           check=False, capture_output=True, timeout=60)
+            eventually(lambda: not _alive(pid), timeout=60, interval=0.2, what="supervisord gone")
+        finally:
+            sup.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def pids(sup: Supervisor) -> dict[str, int]:
+    return {p.name: p.pid for p in sup.processes()}
+
+
+def control(root: pathlib.Path) -> ControlClient:
+    app = load_config(root / "copytrader.toml")
+    return ControlClient(Endpoints(app.runtime_dir).control, timeout=30)
+
+
+def slave_state(root: pathlib.Path, slave_id: str) -> str:
+    with control(root) as c:
+        result = c.request(ListSlaves(id=0))
+    s = next(s for s in result.slaves if s.config.id == slave_id)
+    return s.status.state if s.status else "none"
+
+
+class Exchange:
+    """What tests.helpers.deploy.signed needs: the demo simulator's URL and keys."""
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.http_url = load_config(root / "copytrader.toml").exchange.url
+        self.keys = read_keys(REPO / "simulator" / "example.toml")
+
+
+def expect_copied(ex: Exchange, slave_id: str, ratio: Decimal) -> None:
+    def check():
+        master = positions(ex, "master")
+        got = positions(ex, slave_id)
+        assert master and {k: v * ratio for k, v in master.items()} == got, (master, got)
+        return True
+
+    eventually(check, timeout=30, interval=0.2, what=f"{slave_id} at {ratio} x master")
+
+
+def test_restart_add_remove_and_sigkill(service):
+    root, sup = service
+    before = pids(sup)
+    assert len(before) == 23  # simulator, control, master-usdm, 20 slaves
+    for name in before:
+        assert (root / "logs" / f"{name}.log").exists(), f"no log file for {name}"
+
+    # restart one slave through the control socket: only its pid changes
+    with control(root) as c:
+        c.request(RestartActor(id=0, name="slave-slave07"))
+    after = pids(sup)
+    assert after["slave-slave07"] != before["slave-slave07"]
+    assert {k: v for k, v in after.items() if k != "slave-slave07"} == {k: v for k, v in before.items() if k != "slave-slave07"}
+    eventually(lambda: slave_state(root, "slave07") == "running", timeout=60, interval=0.3)
+    ex = Exchange(root)
+    signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.02"})
+    expect_copied(ex, "slave07", Decimal("0.5"))  # the restarted slave copies the next fill
+
+    # add a 21st slave live (its key must be in the keystore first), then remove it
+    from keystore import Keystore
+
+    app = load_config(root / "copytrader.toml")
+    passphrase = (root / "var" / "passphrase").read_text().strip()
+    with Keystore.open(app.keystore_dir, passphrase) as ks:
+        src = ks.get("slave01")
+        ks.put("slave21", src.key_type, src.api_key, src.secret.reveal_str(), replace=True)
+    with control(root) as c:
+        c.request(AddSlave(id=0, config=SlaveConfig(id="slave21", sizing="fixed_ratio", ratio=Decimal("1"))))
+    eventually(lambda: pids(sup).get("slave-slave21"), timeout=30, interval=0.3, what="slave21 running")
+    eventually(lambda: slave_state(root, "slave21") == "running", timeout=60, interval=0.3)
+    untouched = pids(sup)
+    with control(root) as c:
+        c.request(RemoveSlave(id=0, slave_id="slave21"))
+    eventually(lambda: "slave-slave21" not in pids(sup), timeout=30, interval=0.3, what="slave21 removed")
+    assert {k: v for k, v in pids(sup).items()} == {k: v for k, v in untouched.items() if k != "slave-slave21"}
+
+    # SIGKILL a slave: supervisor restarts it, and it reconciles before trading
+    victim = pids(sup)["slave-slave03"]
+    os.kill(victim, signal.SIGKILL)
+    eventually(lambda: pids(sup)["slave-slave03"] not in (victim, 0, None), timeout=30, interval=0.3,
+               what="slave03 restarted by supervisor")
+    log = root / "logs" / "slave-slave03.log"
+    eventually(lambda: len(re.findall(r"synced \(start\)", log.read_text())) >= 2, timeout=60, interval=0.3,
+               what="the restarted slave synced from a master snapshot before trading")
+    signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.02"})
+    expect_copied(ex, "slave03", Decimal("2"))
