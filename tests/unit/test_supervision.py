@@ -234,3 +234,25 @@ def test_program_file_has_rotation_no_secret_and_escapes_percent(tmp_path: Path)
 def test_program_values_refuse_line_breaks() -> None:
     with pytest.raises(ValueError):
         render_program("x", ["/bin/echo", "a\nb"], log_dir="/tmp")
+
+
+def test_actor_log_rotates_at_the_configured_size(supervisord: Supervisord, sup: Supervisor) -> None:
+    """A program rendered like every actor's (render_program) with a 2 KB limit: supervisord
+    rotates its log into .1, .2 ... and keeps no more than the configured backups."""
+    chatty = supervisord.dir / "chatty"
+    chatty.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import sys,signal\n"
+                      f"[print('x' * 99, flush=True) for _ in range(200)]\nsignal.pause()\"\n")
+    chatty.chmod(0o755)
+    text = render_program("chatty", [str(chatty)], log_dir=supervisord.logs, startsecs=0,
+                          log_maxbytes="2KB", log_backups=2)
+    (supervisord.slaves / "chatty.conf").write_text(text)
+    sup.add_group("chatty")
+    try:
+        log = supervisord.logs / "chatty.log"
+        eventually(lambda: (supervisord.logs / "chatty.log.2").exists(), timeout=15, what="rotated twice")
+        assert log.stat().st_size <= 2048 + 100
+        assert not (supervisord.logs / "chatty.log.3").exists()  # only `log_backups` kept
+    finally:
+        sup.stop("chatty")
+        sup.remove_group("chatty")
+        (supervisord.slaves / "chatty.conf").unlink()
