@@ -57,6 +57,12 @@ def service(tmp_path):
             return procs
 
         eventually(all_running, timeout=120, interval=0.5, what="every program RUNNING")
+        # RUNNING only means "alive for startsecs": wait for the exchange to answer and every
+        # slave to report that it runs (synced with the master).
+        url = load_config(root / "copytrader.toml").exchange.url
+        eventually(lambda: _answers(f"{url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
+        eventually(lambda: all(slave_state(root, f"slave{i:02d}") == "running" for i in range(1, 21)),
+                   timeout=120, interval=0.5, what="every slave running")
         yield root, sup
     finally:
         try:
@@ -66,6 +72,17 @@ def service(tmp_path):
             eventually(lambda: not _alive(pid), timeout=60, interval=0.2, what="supervisord gone")
         finally:
             sup.close()
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -156,3 +173,53 @@ def test_restart_add_remove_and_sigkill(service):
                what="the restarted slave synced from a master snapshot before trading")
     signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.02"})
     expect_copied(ex, "slave03", Decimal("2"))
+
+
+def test_no_secret_reaches_logs_journal_or_control_replies(service):
+    """Every slave runs with a known secret (HMAC secret or Ed25519/RSA private key). After
+    trading, and after one slave's key is revoked (so error paths run too), no form of any secret
+    or of the keystore passphrase is in any log file, the journal, the config, or anything the
+    control socket returns."""
+    import tomllib
+
+    import msgspec
+
+    from protocol.messages import GetSlave, GetStatus, QueryJournal
+    from tests.helpers.secrets import scan_blobs, scan_for_secrets, secret_needles
+
+    root, sup = service
+    ex = Exchange(root)
+    for qty in ("0.02", "0.01"):
+        signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": qty})
+    expect_copied(ex, "slave06", Decimal("2"))
+    revoked = next(k for k in ex.keys["slave05"])
+    import urllib.request
+
+    req = urllib.request.Request(f"{ex.http_url}/_sim/keys/revoke", method="POST",
+                                 data=b'{"api_key": "%s"}' % revoked.api_key.encode())
+    urllib.request.urlopen(req, timeout=10).read()
+    signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.01"})
+    eventually(lambda: "key_invalid" in (root / "logs" / "slave-slave05.log").read_text()
+               or any("refused" in line for line in (root / "logs" / "slave-slave05.log").read_text().splitlines()),
+               timeout=30, interval=0.3, what="slave05 saw its key refused")
+
+    needles = secret_needles((root / "var" / "passphrase").read_text().strip(), "passphrase")
+    with open(REPO / "simulator" / "example.toml", "rb") as fh:
+        for account in tomllib.load(fh)["accounts"]:
+            for key in account.get("keys", []):
+                material = key.get("secret") or key.get("private_key")
+                if material:
+                    needles += secret_needles(material, f"{account['id']} {key.get('type', 'HMAC')}")
+    replies = {}
+    with control(root) as c:
+        replies["GetStatus"] = c.request(GetStatus(id=0))
+        replies["ListSlaves"] = c.request(ListSlaves(id=0))
+        replies["QueryJournal"] = c.request(QueryJournal(id=0, limit=10_000))
+        for sid in ("slave01", "slave05", "slave07"):
+            replies[f"GetSlave {sid}"] = c.request(GetSlave(id=0, slave_id=sid))
+    blobs = {name: msgspec.msgpack.encode(r) + msgspec.json.encode(r) for name, r in replies.items()}
+    hits = scan_for_secrets([root / "logs", *root.glob("var/journal*"), root / "copytrader.toml",
+                             root / "run" / "programs"], needles)
+    hits += scan_blobs(blobs, needles)
+    assert not hits, hits
+    assert len(replies["QueryJournal"].entries) > 20  # the scan did see real traffic
