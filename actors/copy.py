@@ -98,6 +98,7 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
 class Skip(msgspec.Struct, frozen=True):
     reason: SkipReason
     text: str
+    notify: str | None = None  # also raise a SlaveError with this code (e.g. "margin_level_low")
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +127,11 @@ class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):
     position: Decimal = ZERO
     free: Decimal | None = None
     margin_level: Decimal | None = None
+    # margin, for the margin level after a borrowing order (None: not estimated): the slave's
+    # free quote asset, and its total assets / liabilities valued in the quote asset.
+    quote_free: Decimal | None = None
+    assets_value: Decimal | None = None
+    liabilities_value: Decimal | None = None
 
 
 # --------------------------------------------------------------------------- client order ids
@@ -356,12 +362,13 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                                                  market=fill.market, symbol=fill.symbol))
     if fill.market == "usdm":
         decision = _decide_futures(fill, config, k, holding, legs, carry)
-        if legs.open_target is not None:
-            decision = msgspec.structs.replace(decision, open_target=legs.open_target)
-        return decision
-    if fill.market == "spot":
-        return _decide_spot(fill, k, holding, legs)
-    return _decide_margin(fill, config, k, holding, legs)
+    elif fill.market == "spot":
+        decision = _decide_spot(fill, k, holding, legs, carry)
+    else:
+        decision = _decide_margin(fill, config, k, holding, legs, carry)
+    if legs.open_target is not None:
+        decision = msgspec.structs.replace(decision, open_target=legs.open_target)
+    return decision
 
 
 def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
@@ -448,12 +455,14 @@ def _dust(legs: _Legs) -> Decimal:
 
 
 def _decide_spot(fill: MasterFill, k: Decimal | CannotSize, holding: SlaveHolding,
-                 legs: _Legs) -> Decision:
+                 legs: _Legs, carry: Decimal = ZERO) -> Decision:
     held = max(holding.position, ZERO)
     if fill.side == "BUY":
         if isinstance(k, CannotSize):
             return _skip("cannot_size", k.reason)
-        return _collect([legs.open(k * fill.qty, side="BUY", position_side="BOTH", held=held,
+        target = k * fill.qty + (carry if held else ZERO)  # a fresh holding starts without carry
+        legs.open_target = target
+        return _collect([legs.open(target, side="BUY", position_side="BOTH", held=held,
                                    side_effect=None)])
     free = held if holding.free is None else max(holding.free, ZERO)
     if held <= 0 or round_qty_down(free, legs.rules.step) <= 0:
@@ -471,9 +480,21 @@ def _decide_spot(fill: MasterFill, k: Decimal | CannotSize, holding: SlaveHoldin
                                  sell_limit=free)])
 
 
+def _leveraged_long(fill: MasterFill, position: Decimal) -> bool:
+    """The master's long of `position` is worth more than its whole (net) equity: it cannot be
+    paid for with its own quote asset, so the master owes quote (it borrowed to buy)."""
+    return position > 0 and fill.equity > 0 and position * fill.price > fill.equity
+
+
 def _margin_effect(fill: MasterFill, kind: IntentKind, direction: int) -> SideEffect:
     """sideEffectType of a margin leg. Opening a short must borrow the base asset (MARGIN_BUY);
-    opening a long borrows when the master did; reducing/closing repays when the master did."""
+    opening a long borrows when the master did; reducing/closing repays when the master did.
+
+    "The master did" is the master listener's hint when it has one (`side_effect`, or its base
+    loan moving). Without a hint, a long bigger than the master's equity says the master trades
+    on borrowed quote: a buy growing it borrowed (the user data stream does not report loans, so
+    the listener cannot tell the first borrow of a master without debt), a sell shrinking it
+    repays; a buy covering a short repays the borrowed base."""
     hint = fill.side_effect
     borrowed_up = borrowed_down = False
     if fill.borrowed_before is not None and fill.borrowed_after is not None:
@@ -482,66 +503,130 @@ def _margin_effect(fill: MasterFill, kind: IntentKind, direction: int) -> SideEf
     if kind == "open":
         if direction < 0 or hint == "MARGIN_BUY" or (hint is None and borrowed_up):
             return "MARGIN_BUY"
+        if hint is None and direction > 0 and _leveraged_long(fill, fill.position_after):
+            return "MARGIN_BUY"
         return "NO_SIDE_EFFECT"
     if hint == "AUTO_REPAY" or (hint is None and borrowed_down):
         return "AUTO_REPAY"
+    if hint is None and direction > 0 and _leveraged_long(fill, fill.position_before):
+        return "AUTO_REPAY"
+    if hint is None and direction < 0 and fill.borrowed_before is None:
+        return "AUTO_REPAY"  # covering a short (sold with borrowed base) with no word on loans: repay
     return "NO_SIDE_EFFECT"
 
 
+def margin_level_after(holding: SlaveHolding, side: Side, qty: Decimal, price: Decimal) -> Decimal | None:
+    """Estimated margin level (total assets / total liabilities) after a MARGIN_BUY order of `qty`
+    at `price`: it borrows its shortfall S (quote for a buy, base for a sell), which adds S to both
+    assets and liabilities. None when it cannot be estimated or nothing is owed."""
+    if holding.assets_value is None or holding.liabilities_value is None or price <= 0:
+        return None
+    if side == "BUY":
+        shortfall = qty * price - max(holding.quote_free or ZERO, ZERO)
+    else:
+        shortfall = (qty - max(holding.free or ZERO, ZERO)) * price
+    borrow = max(shortfall, ZERO)
+    liabilities = holding.liabilities_value + borrow
+    if liabilities <= 0:
+        return None
+    return (holding.assets_value + borrow) / liabilities
+
+
+def margin_guard(config: SlaveConfig, holding: SlaveHolding, intents: list[OrderIntent],
+                  base_free: Decimal | None) -> Skip | None:
+    """Refuse a borrowing order when the margin level is, or would fall, below the slave's floor."""
+    floor = config.margin_level_min
+    if floor is None or not intents:
+        return None
+    level = holding.margin_level
+    if level is not None and level < floor:
+        return Skip("cap_reached", f"margin level {_fmt(level)} is below the slave's minimum "
+                    f"{_fmt(floor)}: no new borrowing", notify="margin_level_low")
+    qty = sum((i.qty for i in intents), ZERO)
+    after = margin_level_after(msgspec.structs.replace(holding, free=base_free), intents[0].side, qty,
+                               intents[0].ref_price)
+    if after is not None and after < floor:
+        return Skip("cap_reached", f"{intents[0].side} {_fmt(qty)} {intents[0].symbol} would take the "
+                    f"margin level to about {_fmt(after.quantize(Decimal('0.01')))}, below the slave's "
+                    f"minimum {_fmt(floor)}: not copied", notify="margin_level_low")
+    return None
+
+
+MAX_COMMISSION_GROSS_UP = Decimal("1.01")  # a cover never buys more than 1 % over the short
+
+
 def _decide_margin(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize,
-                   holding: SlaveHolding, legs: _Legs) -> Decision:
+                   holding: SlaveHolding, legs: _Legs, carry: Decimal = ZERO) -> Decision:
+    """Cross margin on the net position. Buys that cover a short receive the base asset net of
+    the commission (it is taken from the asset received), so a cover is sized like the master's
+    ORDER, not like its net change: the slave buys the fraction qty / |short before| of its own
+    short (a cover of the whole short buys that much more than the short, so no fee-sized loan is
+    left behind). Sells and long buys change the net position by exactly their quantity (sells)
+    or scale with the commission on both sides (buys), so for them both views agree."""
     dust = _dust(legs)
     before = fill.position_before if abs(fill.position_before) >= dust else ZERO
     after = fill.position_after if abs(fill.position_after) >= dust else ZERO
     slave = holding.position
     free = holding.free
+    # The master's order quantity per unit of its position before the fill (>= 1 on a cover).
+    per_unit = fill.qty / abs(fill.position_before) if fill.position_before else Decimal(1)
 
     def sell_limit(direction: int) -> Decimal | None:
         return free if direction > 0 else None  # selling a long: only what is free
 
-    def close_slave(master_dir: int) -> list[OrderIntent] | Skip:
+    def close_slave(master_dir: int, gross_up: bool = True) -> list[OrderIntent] | Skip:
         if slave == 0 or _sign(slave) != master_dir:
             return Skip("no_position", f"slave holds no {fill.symbol} margin position to close")
-        return legs.close(abs(slave), side=_open_side(-master_dir), position_side="BOTH",
+        qty = abs(slave)
+        if gross_up and master_dir < 0 and fill.side == "BUY" and per_unit > 1:  # cover net of the commission
+            gross = min(qty * fill.qty / abs(fill.position_before), qty * MAX_COMMISSION_GROSS_UP)
+            qty = round_qty_up(gross, legs.rules.step)
+        return legs.close(qty, side=_open_side(-master_dir), position_side="BOTH",
                           reduce_only=False, exempt=False,
                           side_effect=_margin_effect(fill, "close", master_dir),
                           sell_limit=sell_limit(master_dir))
 
-    def open_slave(master_dir: int, q: Decimal, current: Decimal) -> list[OrderIntent] | Skip:
+    def open_slave(master_dir: int, q: Decimal, current: Decimal,
+                   base_free: Decimal | None) -> list[OrderIntent] | Skip:
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
         effect = _margin_effect(fill, "open", master_dir)
-        if (effect == "MARGIN_BUY" and config.margin_level_min is not None
-                and holding.margin_level is not None
-                and holding.margin_level < config.margin_level_min):
-            return Skip("cap_reached", f"margin level {_fmt(holding.margin_level)} is below the "
-                        f"slave's minimum {_fmt(config.margin_level_min)}: no new borrowing")
         held = abs(current) if _sign(current) == master_dir else ZERO
-        return legs.open(k * q, side=_open_side(master_dir), position_side="BOTH", held=held,
-                         side_effect=effect)
+        target = k * q + (carry if held else ZERO)  # a fresh position starts without carry
+        legs.open_target = target
+        out = legs.open(target, side=_open_side(master_dir), position_side="BOTH", held=held,
+                        side_effect=effect)
+        if effect == "MARGIN_BUY" and not isinstance(out, Skip):
+            guard = margin_guard(config, holding, out, base_free)
+            if guard is not None:
+                return guard
+        return out
 
     sb, sa = _sign(before), _sign(after)
     if after == before:
         return _skip("not_copied", f"fill left the master's {fill.symbol} net position unchanged")
     if sb == 0 or (sa == sb and abs(after) > abs(before)):
-        return _collect([open_slave(sa, fill.qty, slave)])
+        return _collect([open_slave(sa, fill.qty, slave, free)])
     if sa == 0:
         return _collect([close_slave(sb)])
     if sa == sb:
         if slave == 0 or _sign(slave) != sb:
             return _skip("no_position", f"slave holds no {fill.symbol} margin position to reduce")
-        fraction = (abs(before) - abs(after)) / abs(before)
+        if sb < 0 and fill.side == "BUY":
+            fraction = min(Decimal(1), per_unit)  # a cover: sized like the master's order
+        else:
+            fraction = (abs(before) - abs(after)) / abs(before)
         return _collect([legs.reduce(fraction, abs(slave), side=_open_side(-sb),
                                      position_side="BOTH", reduce_only=False, exempt=False,
                                      side_effect=_margin_effect(fill, "reduce", sb),
                                      sell_limit=sell_limit(sb))])
-    closing = close_slave(sb)
+    closing = close_slave(sb, gross_up=False)  # a flip: the opening leg buys the rest
     if isinstance(closing, Skip) and closing.reason != "no_position":
         return _collect([closing])
     parts: list[list[OrderIntent] | Skip] = []
     if not isinstance(closing, Skip):
         parts.append(closing)  # after it the slave is flat: the opening starts from zero
-    parts.append(open_slave(sa, abs(after), ZERO if parts else slave))
+    parts.append(open_slave(sa, abs(after), ZERO if parts else slave, ZERO if parts else free))
     return _collect(parts, sequential=True)
 
 
@@ -554,7 +639,8 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
                      slave_positions: Mapping[PositionKey, Decimal], k: Decimal,
                      filters: Mapping[str, SymbolFilters], *, market: Market, slave_id: str,
                      config: SlaveConfig, nonce: str,
-                     prices: Mapping[str, Decimal] | None = None) -> list[OrderIntent]:
+                     prices: Mapping[str, Decimal] | None = None,
+                     buy_commission: Decimal = ZERO) -> list[OrderIntent]:
     """Orders that bring the slave to k x the master's positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
@@ -587,14 +673,17 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
             price = found.entry_price if found is not None and found.entry_price > 0 else None
         out.extend(_correct_one(key, expected_raw.get(key, ZERO), slave_positions.get(key, ZERO),
                                 f, market=market, slave_id=slave_id, config=config, nonce=nonce,
-                                price=price))
+                                price=price, buy_commission=buy_commission))
     return out
 
 
 def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: SymbolFilters, *,
                  market: Market, slave_id: str, config: SlaveConfig, nonce: str,
-                 price: Decimal | None) -> list[OrderIntent]:
+                 price: Decimal | None, buy_commission: Decimal = ZERO) -> list[OrderIntent]:
     symbol, ps = key
+    # Spot/margin buys receive the base asset net of the commission (taken from the asset
+    # received): a correction that buys grosses its quantity up, or it would land short of it.
+    gross = Decimal(1) / (1 - buy_commission) if market != "usdm" and 0 < buy_commission < 1 else Decimal(1)
     if ps != "BOTH":  # sizes -> signed in the position's direction
         sign = 1 if ps == "LONG" else -1
         expected_raw, actual = sign * abs(expected_raw), sign * abs(actual)
@@ -618,7 +707,8 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
     parts: list[list[OrderIntent] | Skip] = []
     if actual != 0 and (expected == 0 or _sign(expected) != _sign(actual)):
         d = _sign(actual)
-        parts.append(legs.close(abs(actual), side=_open_side(-d), position_side=ps,
+        closing = abs(actual) if d > 0 else round_qty_up(abs(actual) * gross, step)
+        parts.append(legs.close(closing, side=_open_side(-d), position_side=ps,
                                 reduce_only=one_way, exempt=exempt, side_effect=effect("close", d)))
         actual = ZERO
     diff = expected - actual
@@ -626,10 +716,12 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
         d = _sign(expected)
         if abs(expected) > abs(actual):
             if price is not None:
-                parts.append(legs.open(abs(diff), side=_open_side(d), position_side=ps,
+                parts.append(legs.open(abs(diff) * (gross if d > 0 else 1), side=_open_side(d), position_side=ps,
                                        held=abs(actual), side_effect=effect("open", d)))
         else:
             fraction = abs(diff) / abs(actual)
+            if d < 0:  # buying back part of a short
+                fraction = min(Decimal(1), fraction * gross)
             parts.append(legs.reduce(fraction, abs(actual), side=_open_side(-d), position_side=ps,
                                      reduce_only=one_way, exempt=exempt,
                                      side_effect=effect("reduce", d)))

@@ -59,7 +59,7 @@ from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run
 from .binance.errors import AuthError, BinanceAPIError
 from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
-from .copy import OrderIntent, decide_fill, reconcile_target
+from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
 from .margin import MarginAccount
@@ -115,6 +115,11 @@ class MarketMirror:
         self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
         self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
         self.master_equity: Decimal | None = None
+        # Spot/margin: the master's equity BEFORE each fill (that of the event before it in seq
+        # order). A fill's own `equity` is taken after its commission was paid, while the slave's
+        # equity is still before its copy's: comparing before with before keeps k exact.
+        self.equity_in_order: Decimal | None = None
+        self.equity_before: dict[tuple[int, int], Decimal] = {}
         self.master_mode: str | None = None
         self.last_heartbeat = time.monotonic()
         self.master_connected = False
@@ -183,6 +188,7 @@ class MarketMirror:
             self.request_resync("reconnect")
         elif snap.reason == "periodic" and self.in_flight == 0 and not any(self.queues.values()):
             self.master_equity = snap.equity
+            self.equity_in_order = snap.equity
             asyncio.get_running_loop().create_task(self._periodic_check(snap))
 
     # -- per-symbol workers ------------------------------------------------------------------------
@@ -195,6 +201,10 @@ class MarketMirror:
                 self._worker(fill.symbol), name=f"{self.market}-{fill.symbol}"
             )
         q.append((fill, t_recv))
+        if self.market != "usdm":
+            if self.equity_in_order is not None:
+                self.equity_before[(fill.epoch, fill.seq)] = self.equity_in_order
+            self.equity_in_order = fill.equity
         self.wakeups[fill.symbol].set()
 
     async def _worker(self, symbol: str) -> None:
@@ -233,7 +243,7 @@ class MarketMirror:
                 self.ignored.discard(key)
             self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
             return
-        k = ratio_k(cfg, acct.equity, fill.equity)
+        k = ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity))
         decision = decide_fill(
             fill,
             slave_id=self.slave.slave_id,
@@ -403,6 +413,8 @@ class MarketMirror:
         self.last_snapshot = snap
         self.master_positions = master_positions_map(snap.positions)
         self.carry.clear()
+        self.equity_before.clear()
+        self.equity_in_order = snap.equity
         if snap.position_mode is not None:
             self.master_mode = snap.position_mode
             self.refused = await acct.align_position_mode(snap.position_mode)
@@ -468,6 +480,7 @@ class MarketMirror:
             snap.positions, acct.snapshot_positions(), k_value if k_value is not None else ZERO, acct.filters,
             market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
             prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
+            buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
         ) if k_value is not None else []
         if tolerance:
             expected = self.expected_positions(master_positions_map(snap.positions), k_value or ZERO)
@@ -478,6 +491,14 @@ class MarketMirror:
             if intent.kind == "open" and intent.symbol not in self.aligned:
                 entry = next((e for e in snap.positions if e.symbol == intent.symbol), None)
                 await self._align(intent.symbol, entry.leverage if entry else None, entry.margin_type if entry else None)
+            if intent.side_effect == "MARGIN_BUY":  # corrections borrow under the same floor as copies
+                holding = acct.holding(intent.symbol, intent.position_side)
+                guard = margin_guard(self.config, holding, [intent], holding.free)
+                if guard is not None:
+                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=guard.notify or "margin_level_low",
+                                                 message=f"correction not sent: {guard.text}"[:300], market=self.market,
+                                                 t_ns=now_ns()))
+                    continue
             if await self._send(intent, None, now_ns()):
                 sent += 1
         return sent
@@ -502,7 +523,8 @@ class MarketMirror:
             positions = {k: v for k, v in self.account.snapshot_positions().items()
                          if cmd.symbol is None or k[0] == cmd.symbol}
             intents = reconcile_target((), positions, Decimal(1), self.account.filters, market=self.market,
-                                       slave_id=self.slave.slave_id, config=self.config, nonce=f"flatten-{cmd.request_id}")
+                                       slave_id=self.slave.slave_id, config=self.config, nonce=f"flatten-{cmd.request_id}",
+                                       buy_commission=getattr(self.account, "buy_commission", ZERO))
             for intent in intents:
                 await self._send(intent, None, now_ns())
 

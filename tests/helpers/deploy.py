@@ -85,7 +85,9 @@ class Deployment:
 
     def __init__(self, root: pathlib.Path, sim: Any, slaves: Iterable[SlaveConfig], *,
                  markets: Iterable[str] = ("usdm",), sim_config: pathlib.Path | None = None,
-                 master_account: str = "master") -> None:
+                 master_account: str = "master", with_control: bool = False) -> None:
+        """`with_control`: bind no report collector (the test runs the real control actor, which binds
+        the report endpoint itself); `collector` is then None."""
         from keystore import KdfParams, Keystore
 
         self.root = root
@@ -108,7 +110,7 @@ class Deployment:
         from actors.base import Endpoints, ensure_private_dir
 
         self.ends = Endpoints(ensure_private_dir(root / "run"))
-        self.collector = Collector(self.ends.reports)
+        self.collector: Collector | None = None if with_control else Collector(self.ends.reports)
 
     def write_config(self) -> None:
         from actors.config import AppConfig, ExchangeConfig, MasterConfig, write_config_atomic
@@ -165,6 +167,7 @@ class Deployment:
         def ready() -> bool:
             for name, proc in self.procs.items():
                 assert proc.poll() is None, f"{name} exited with {proc.returncode}:\n{self.log(name)[-3000:]}"
+            assert self.collector is not None, "with_control: ask the control actor instead"
             for sid in ids:
                 st = self.collector.latest_status(sid)
                 if st is None or st.state != "running":
@@ -187,7 +190,8 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        self.collector.close()
+        if self.collector is not None:
+            self.collector.close()
 
 
 def signed(sim: Any, account: str, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -238,4 +242,25 @@ def positions(sim: Any, account: str) -> dict[tuple[str, str], Decimal]:
         ps = p.get("positionSide", "BOTH")
         if amt:
             out[(p["symbol"], ps)] = abs(amt) if ps in ("LONG", "SHORT") else amt
+    return out
+
+
+def spot_holdings(sim: Any, account: str) -> dict[str, Decimal]:
+    """Spot holdings (free + locked) per asset from GET /api/v3/account; zero balances left out."""
+    out: dict[str, Decimal] = {}
+    for b in signed_get(sim, account, "/api/v3/account")["balances"]:
+        total = Decimal(str(b["free"])) + Decimal(str(b["locked"]))
+        if total:
+            out[b["asset"]] = total
+    return out
+
+
+def margin_assets(sim: Any, account: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """Cross margin per asset: (net asset, borrowed) from GET /sapi/v1/margin/account; an asset
+    with neither is left out."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for a in signed_get(sim, account, "/sapi/v1/margin/account")["userAssets"]:
+        net, borrowed = Decimal(str(a["netAsset"])), Decimal(str(a["borrowed"]))
+        if net or borrowed:
+            out[a["asset"]] = (net, borrowed)
     return out

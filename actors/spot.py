@@ -1,0 +1,421 @@
+"""The slave's spot side: its own balances, the symbols it mirrors, and exactly-once orders.
+
+What it keeps (from the exchange, never guessed):
+- balances per asset (free, locked) in a `Ledger`: set from REST (GET /api/v3/account), then moved
+  by each of the slave's trades exactly once, whichever reports it first — the order's FULL reply
+  (`fills[]`, with the commission and its asset) or the slave's own `executionReport` (x=TRADE) —
+  keyed by (symbol, order id, trade id). A trade with a time not after the last REST read is
+  already contained in it. `outboundAccountPosition` is not applied: it is not ordered against the
+  order replies, so taking it could undo or repeat a trade; REST at every reconciliation is the
+  final word (ARCHITECTURE.md "Reconciliation").
+- which symbols it mirrors: the master's (every symbol in its snapshots and fills). Holdings of
+  other assets are the slave's own business and are never traded.
+- equity in the quote asset (USDT): sum of holdings x last price (as the master's listener counts
+  it, so balance_multiplier's k compares like with like); prices from GET /api/v3/ticker/price.
+
+Orders: MARKET with `quantity` (the step-rounded decision of actors/copy.py; a `quoteOrderQty`
+order would let the exchange choose the quantity, which breaks "k x the master's quantity") over
+the WebSocket API (`order.place`, newOrderRespType FULL), exactly once: on an unknown status the
+order is looked up with `order.status` by origClientOrderId (actors/execution.py).
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+import msgspec
+
+from protocol.messages import PositionSnapshot, SlaveConfig
+
+from .binance import wire
+from .binance.endpoints import Endpoints
+from .binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
+from .binance.rest import RestClient
+from .binance.signing import Signer
+from .binance.userdata import SpotUserStream
+from .binance.wsapi import WsApiClient
+from .copy import OrderIntent, SlaveHolding
+from .execution import Executed, ExecutionPolicy, place_exactly_once
+
+log = logging.getLogger("copytrader.spot")
+
+ZERO = Decimal(0)
+PositionKey = tuple[str, str]  # (symbol, "BOTH")
+TradeKey = tuple[str, int, int]  # (symbol, order id, trade id)
+QUOTE = "USDT"
+
+
+@dataclass(slots=True)
+class Balance:
+    free: Decimal = ZERO
+    locked: Decimal = ZERO
+    borrowed: Decimal = ZERO  # margin only
+    interest: Decimal = ZERO  # margin only
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+    @property
+    def net(self) -> Decimal:
+        return self.free + self.locked - self.borrowed - self.interest
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True):
+    """One execution of one of the slave's orders, from a FULL reply or an executionReport."""
+
+    symbol: str
+    order_id: int
+    trade_id: int
+    side: str  # BUY / SELL
+    qty: Decimal  # base quantity
+    quote_qty: Decimal  # quote quantity (price x qty)
+    commission: Decimal = ZERO
+    commission_asset: str | None = None
+    time_ms: int = 0  # trade (transaction) time
+    price: Decimal = ZERO
+
+
+class Ledger:
+    """Balances per asset, moved once per trade (pure: no I/O, no clock)."""
+
+    def __init__(self, dedupe: int = 20_000) -> None:
+        self.balances: dict[str, Balance] = {}
+        self.rest_ms = 0  # trades with time <= rest_ms are contained in the last REST read
+        self._seen: set[TradeKey] = set()
+        self._order: deque[TradeKey] = deque()
+        self._limit = dedupe
+
+    def set_from_rest(self, rows: Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal]], rest_ms: int) -> None:
+        """(asset, free, locked, borrowed, interest) rows: the whole account as REST reports it."""
+        self.balances = {a: Balance(f, lk, b, i) for a, f, lk, b, i in rows if f or lk or b or i}
+        self.rest_ms = max(self.rest_ms, rest_ms)
+
+    def bal(self, asset: str) -> Balance:
+        b = self.balances.get(asset)
+        if b is None:
+            b = self.balances[asset] = Balance()
+        return b
+
+    def seen(self, key: TradeKey) -> bool:
+        return key in self._seen
+
+    def _remember(self, key: TradeKey) -> None:
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > self._limit:
+            self._seen.discard(self._order.popleft())
+
+    def apply_trade(self, trade: Trade, base: str, quote: str) -> bool:
+        """Move the balances by one trade. False: already applied, or contained in REST."""
+        key = (trade.symbol, trade.order_id, trade.trade_id)
+        if key in self._seen:
+            return False
+        self._remember(key)
+        if trade.time_ms and trade.time_ms <= self.rest_ms:
+            return False
+        sign = 1 if trade.side == "BUY" else -1
+        self.bal(base).free += sign * trade.qty
+        self.bal(quote).free -= sign * trade.quote_qty
+        if trade.commission and trade.commission_asset:
+            self.bal(trade.commission_asset).free -= trade.commission
+        return True
+
+    def borrow(self, asset: str, amount: Decimal) -> None:
+        """Margin: a loan taken (MARGIN_BUY) arrives in free."""
+        b = self.bal(asset)
+        b.free += amount
+        b.borrowed += amount
+
+    def holding(self, asset: str) -> Balance:
+        return self.balances.get(asset) or Balance()
+
+
+def trades_of_reply(order: dict[str, Any]) -> list[Trade] | None:
+    """The trades of a FULL order reply; None when it has no `fills` (e.g. an order lookup)."""
+    fills = order.get("fills")
+    if not isinstance(fills, list):
+        return None
+    reply = wire.convert(order, wire.BinanceSpotOrder)
+    t = reply.transactTime or reply.updateTime or 0
+    return [
+        Trade(symbol=reply.symbol, order_id=reply.orderId, trade_id=f.tradeId, side=str(reply.side),
+              qty=f.qty, quote_qty=f.qty * f.price, commission=f.commission,
+              commission_asset=f.commissionAsset, time_ms=t, price=f.price)
+        for f in reply.fills
+    ]
+
+
+def trade_of_report(ev: wire.BinanceExecutionReport) -> Trade | None:
+    if ev.x != "TRADE" or ev.l <= 0:
+        return None
+    quote = ev.Y if ev.Y is not None and ev.Y > 0 else ev.l * ev.L
+    return Trade(symbol=ev.s, order_id=ev.i, trade_id=ev.t, side=ev.S, qty=ev.l, quote_qty=quote,
+                 commission=ev.n or ZERO, commission_asset=ev.N, time_ms=ev.T, price=ev.L)
+
+
+def with_avg_price(done: Executed) -> Executed:
+    """Add `avgPrice` (cummulativeQuoteQty / executedQty) to a spot/margin order for the reports."""
+    r = done.result
+    try:
+        qty = Decimal(str(r.get("executedQty") or "0"))
+        quote = Decimal(str(r.get("cummulativeQuoteQty") or "0"))
+    except ArithmeticError:
+        return done
+    if qty > 0 and "avgPrice" not in r:
+        r = dict(r, avgPrice=format_decimal((quote / qty).quantize(Decimal("0.00000001"))))
+        return msgspec.structs.replace(done, result=r)
+    return done
+
+
+class BalanceAccount:
+    """What spot and cross margin share: ledger, tracked symbols, prices, equity, user data."""
+
+    market = "spot"
+
+    def __init__(self, slave_id: str, endpoints: Endpoints, signer: Signer, *,
+                 on_state: Callable[[str], None], recv_window: int = 5000,
+                 policy: ExecutionPolicy = ExecutionPolicy(), quote_asset: str = QUOTE) -> None:
+        self.slave_id = slave_id
+        self.endpoints = endpoints
+        self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
+        self.ws = WsApiClient(endpoints.spot_ws_api, signer, recv_window=recv_window)
+        self.on_state = on_state
+        self.policy = policy
+        self.quote_asset = quote_asset
+        self.filters: dict[str, SymbolFilters] = {}
+        self.ledger = Ledger()
+        self.prices: dict[str, Decimal] = {}
+        self.tracked: set[str] = set()
+        self.buy_commission = ZERO  # taker rate: the share of a market buy's base kept as commission
+        self.equity_stale = False
+        self.events_bad = 0
+        self.stream: SpotUserStream = self._make_stream()
+
+    def _make_stream(self) -> SpotUserStream:
+        return SpotUserStream(self.ws, self._on_user_event, self.on_state)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rest.sync_time("/api/v3/time")
+        self.filters = {s: f for s, f in parse_spot_exchange_info(
+            await self.rest.public("GET", "/api/v3/exchangeInfo")).items() if f.quote_asset == self.quote_asset}
+        await self.refresh()
+        await self.ws.connect()
+        await self.ws.sync_time()
+        await self.stream.start()
+
+    async def close(self) -> None:
+        for closer in (self.stream.stop, self.ws.close, self.rest.close):
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - closing: nothing left to do about it
+                log.debug("close failed", exc_info=True)
+
+    # -- state from REST ------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Balances and prices, fresh from REST (called when no order of ours is in flight)."""
+        raise NotImplementedError
+
+    def priced_symbols(self) -> list[str]:
+        """Symbols whose price the equity needs: every held asset's `<asset><quote>`, and the tracked."""
+        held = {a + self.quote_asset for a in self.ledger.balances if a + self.quote_asset in self.filters}
+        return sorted(held | self.tracked)
+
+    async def refresh_prices(self) -> None:
+        """GET /api/v3/ticker/price for the symbols we value (weight 4; one symbol: 2)."""
+        symbols = self.priced_symbols()
+        if not symbols:
+            return
+        if len(symbols) == 1:
+            raw = [await self.rest.public("GET", "/api/v3/ticker/price", {"symbol": symbols[0]})]
+        else:
+            raw = await self.rest.public("GET", "/api/v3/ticker/price",
+                                         {"symbols": "[" + ",".join(f'"{s}"' for s in symbols) + "]"})
+        rows = wire.convert(raw, list[_TickerPrice])
+        wanted = set(symbols)
+        self.prices.update({r.symbol: r.price for r in rows if r.symbol in wanted})
+
+    async def refresh_equity(self) -> None:
+        await self.refresh_prices()
+        self.equity_stale = False
+
+    def observe_master(self, snap: PositionSnapshot) -> None:
+        """Mirror the symbols of the master's snapshot (held, or traded since it started)."""
+        for e in snap.positions:
+            if e.symbol in self.filters:
+                self.tracked.add(e.symbol)
+
+    def base_of(self, symbol: str) -> str | None:
+        f = self.filters.get(symbol)
+        return f.base_asset if f is not None else None
+
+    def price_of(self, asset: str) -> Decimal | None:
+        if asset == self.quote_asset:
+            return Decimal(1)
+        return self.prices.get(asset + self.quote_asset)
+
+    def amount_of(self, bal: Balance) -> Decimal:
+        """The amount of an asset that counts as position and equity (spot: free + locked)."""
+        return bal.total
+
+    @property
+    def equity(self) -> Decimal | None:
+        """Value in the quote asset: every asset with a price, x its amount (None before REST)."""
+        if not self.prices and not self.ledger.balances:
+            return None
+        total = ZERO
+        for asset, bal in self.ledger.balances.items():
+            amount = self.amount_of(bal)
+            price = self.price_of(asset) if amount else None
+            if price is not None:
+                total += amount * price
+        return max(total, ZERO)
+
+    # -- positions --------------------------------------------------------------------------------
+    def position_of(self, symbol: str) -> Decimal:
+        base = self.base_of(symbol)
+        return self.amount_of(self.ledger.holding(base)) if base else ZERO
+
+    def holding(self, symbol: str, position_side: str) -> SlaveHolding:
+        """The slave's holding of `symbol`'s base asset (asking about a symbol tracks it)."""
+        if symbol in self.filters:
+            self.tracked.add(symbol)
+        base = self.base_of(symbol)
+        bal = self.ledger.holding(base) if base else Balance()
+        return SlaveHolding(position=bal.total, free=bal.free)
+
+    def snapshot_positions(self) -> dict[PositionKey, Decimal]:
+        out: dict[PositionKey, Decimal] = {}
+        for symbol in sorted(self.tracked):
+            qty = self.position_of(symbol)
+            if qty != 0:
+                out[(symbol, "BOTH")] = qty
+        return out
+
+    @property
+    def positions(self) -> dict[PositionKey, Decimal]:
+        return self.snapshot_positions()
+
+    def is_flat(self) -> bool:
+        return not self.snapshot_positions()
+
+    # -- alignment: nothing to align on spot / cross margin ---------------------------------------
+    async def align_position_mode(self, master_mode: Any) -> str | None:
+        return None
+
+    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None,
+                           config: SlaveConfig) -> list[str]:
+        return []
+
+    # -- trades -----------------------------------------------------------------------------------
+    def apply_trade(self, trade: Trade) -> bool:
+        f = self.filters.get(trade.symbol)
+        if f is None:
+            log.warning("trade of an unknown symbol %s: balances refreshed at the next reconciliation", trade.symbol)
+            return False
+        if trade.price > 0:
+            self.prices[trade.symbol] = trade.price
+        return self.ledger.apply_trade(trade, f.base_asset, f.quote_asset)
+
+    def apply_reply(self, order: dict[str, Any]) -> bool:
+        """Apply an order reply's trades. False when it has none to give (a lookup): the caller
+        must then read the balances from REST."""
+        try:
+            trades = trades_of_reply(order)
+        except (msgspec.ValidationError, TypeError, ValueError) as exc:
+            log.warning("order reply without the fields we need: %s", exc)
+            return False
+        if trades is None:
+            return Decimal(str(order.get("executedQty") or "0")) == 0
+        for t in trades:
+            self.apply_trade(t)
+        return True
+
+    def _on_user_event(self, raw: bytes) -> None:
+        try:
+            event = wire.decode_user_event(raw)
+        except Exception:  # noqa: BLE001 - one bad event never stops the stream
+            self.events_bad += 1
+            log.warning("undecodable user-data event (%d bytes)", len(raw))
+            return
+        if isinstance(event, wire.BinanceExecutionReport):
+            trade = trade_of_report(event)
+            if trade is not None:
+                self.apply_trade(trade)  # equity follows from the ledger and the trade's price
+        else:
+            self.on_other_event(event)
+
+    def on_other_event(self, event: Any) -> None:
+        if isinstance(event, wire.BinanceBalanceUpdate):
+            # Deposit / withdrawal / transfer: moves free unless REST already has it.
+            if event.T > self.ledger.rest_ms:
+                self.ledger.bal(event.a).free += event.d
+
+
+class _TickerPrice(msgspec.Struct, frozen=True):
+    """One row of GET /api/v3/ticker/price."""
+
+    symbol: str  # symbol
+    price: Decimal  # last price
+
+
+def taker_commission(account: dict[str, Any]) -> Decimal:
+    """The taker commission rate of GET /api/v3/account (`commissionRates.taker`, else
+    `takerCommission` in basis points); 0 when absent or malformed."""
+    try:
+        rates = account.get("commissionRates")
+        if isinstance(rates, dict) and rates.get("taker") is not None:
+            return Decimal(str(rates["taker"]))
+        if account.get("takerCommission") is not None:
+            return Decimal(str(account["takerCommission"])) / 10000
+    except ArithmeticError:
+        pass
+    return ZERO
+
+
+class SpotAccount(BalanceAccount):
+    """One slave's spot account."""
+
+    market = "spot"
+
+    async def refresh(self) -> None:
+        sent_ms = self.rest.now_ms()
+        raw = await self.rest.signed("GET", "/api/v3/account")
+        self.buy_commission = taker_commission(raw) if isinstance(raw, dict) else ZERO
+        acct = wire.convert(raw, wire.BinanceSpotAccount)
+        self.ledger.set_from_rest(((b.asset, b.free, b.locked, ZERO, ZERO) for b in acct.balances),
+                                  acct.updateTime or sent_ms)
+        await self.refresh_equity()
+
+    def order_params(self, intent: OrderIntent) -> dict[str, Any]:
+        f = self.filters.get(intent.symbol)
+        return {
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "type": "MARKET",
+            "quantity": format_decimal(intent.qty, f.step_size if f else None),
+            "newClientOrderId": intent.client_order_id,
+            "newOrderRespType": "FULL",
+        }
+
+    async def execute(self, intent: OrderIntent) -> Executed:
+        """Place one intent exactly once and apply its trades to the balances."""
+        params = self.order_params(intent)
+
+        async def place() -> dict[str, Any]:
+            return await self.ws.place_order(params)
+
+        async def query() -> dict[str, Any]:
+            return await self.ws.order_status(intent.symbol, orig_client_order_id=intent.client_order_id)
+
+        done = await place_exactly_once(place, query, self.policy)
+        if not self.apply_reply(done.result):
+            await self.refresh()  # found by lookup: no fills in it, REST has the balances
+        return with_avg_price(done)
+
+
+__all__ = ["taker_commission", "SpotAccount", "BalanceAccount", "Ledger", "Balance", "Trade", "trades_of_reply", "trade_of_report"]

@@ -1,0 +1,78 @@
+"""One slave process copying USD-M futures and spot at once (one MarketMirror per market).
+
+The master trades both markets alternately, several orders in a row; each slave ends at k x the
+master in both, every master fill got exactly one decision, and within each market and symbol the
+slave handled the master's fills in the master's order (increasing `seq`).
+"""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from protocol.messages import OrderMirrored, SlaveConfig
+from tests.helpers.deploy import Deployment, positions, signed, spot_holdings
+from tests.helpers.sim import TEST_CONFIG, SimProcess
+from tests.helpers.wait import eventually
+from tests.integration.test_spot_mirror import one_decision_per_fill, prepare_spot
+
+pytestmark = pytest.mark.timeout(120)
+
+SLAVES = [
+    SlaveConfig(id="slave01", markets=("usdm", "spot"), sizing="fixed_ratio", ratio=Decimal("0.5")),
+    SlaveConfig(id="slave02", markets=("spot", "usdm"), sizing="fixed_ratio", ratio=Decimal("2")),
+]
+K = {s.id: s.ratio for s in SLAVES}
+
+
+def test_spot_and_futures_fills_interleaved(tmp_path):
+    with SimProcess(TEST_CONFIG) as sim:
+        prepare_spot(sim, {"master": "100000", "slave01": "100000", "slave02": "300000"})
+        for account in ("master", "slave01", "slave02"):
+            sim.admin("POST", "/_sim/balances", {"account": account, "market": "futures", "asset": "USDT", "free": "400000"})
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES, markets=("usdm", "spot"))
+        dep.start_all()
+        try:
+            dep.wait_running(timeout=60)
+
+            def futures(side: str, qty: str) -> None:
+                signed(sim, "master", "POST", "/fapi/v1/order",
+                       {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty})
+
+            def spot(side: str, qty: str, symbol: str = "BTCUSDT") -> None:
+                signed(sim, "master", "POST", "/api/v3/order",
+                       {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
+
+            # Two threads: the markets' events interleave at the slaves as they would live.
+            steps_f = [("BUY", "0.1"), ("BUY", "0.2"), ("SELL", "0.1"), ("SELL", "0.4"), ("BUY", "0.3")]
+            steps_s = [("BUY", "0.2", "BTCUSDT"), ("BUY", "2", "ETHUSDT"), ("BUY", "0.1", "BTCUSDT"),
+                       ("SELL", "0.0999", "BTCUSDT"), ("SELL", "1", "ETHUSDT")]
+            tf = threading.Thread(target=lambda: [futures(*s) for s in steps_f])
+            ts = threading.Thread(target=lambda: [spot(*s) for s in steps_s])
+            tf.start(); ts.start()  # noqa: E702
+            tf.join(30); ts.join(30)  # noqa: E702
+
+            def converged():
+                fm, sm = positions(sim, "master"), spot_holdings(sim, "master")
+                assert fm == {("BTCUSDT", "BOTH"): Decimal("0.1")}, fm
+                for sid, k in K.items():
+                    fs, ss = positions(sim, sid), spot_holdings(sim, sid)
+                    assert fs == {("BTCUSDT", "BOTH"): k * Decimal("0.1")}, (sid, fs)
+                    for asset, step in (("BTC", Decimal("0.00001")), ("ETH", Decimal("0.0001"))):
+                        want, have = k * sm.get(asset, Decimal(0)), ss.get(asset, Decimal(0))
+                        assert abs(have - want) <= step, f"{sid} {asset}: have {have}, want {want}"
+                return True
+
+            eventually(converged, timeout=30, interval=0.2, what="both markets at k x the master")
+            one_decision_per_fill(dep, "spot")
+            one_decision_per_fill(dep, "usdm")
+            for s in SLAVES:
+                for market in ("usdm", "spot"):
+                    for symbol in ("BTCUSDT", "ETHUSDT"):
+                        seqs = [r.master_seq for r in dep.collector.of(OrderMirrored, slave_id=s.id, market=market,
+                                                                         symbol=symbol) if r.master_seq]
+                        assert seqs == sorted(seqs), f"{s.id} {market} {symbol} out of order: {seqs}"
+                assert {r.market for r in dep.collector.of(OrderMirrored, slave_id=s.id)} == {"usdm", "spot"}
+        finally:
+            dep.stop()
