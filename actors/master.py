@@ -54,7 +54,7 @@ log = logging.getLogger("copytrader.master")
 
 MAX_BUFFER = 200_000  # events buffered during a rebuild before we give up and rebuild again
 HEARTBEAT_S = 1.0
-DEFAULT_POLL_S = 5.0
+DEFAULT_POLL_S = 10.0  # ~30 weight/min: 100 slaves share one IP's 2,400/min budget
 CONNECT_WAIT_S = 10.0  # publish a start snapshot from REST even if the stream is not up by then
 RETRY_MAX_S = 10.0
 # Subscribers already running (a slave waiting for a restarted master) reconnect to the new PUB

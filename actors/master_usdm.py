@@ -87,8 +87,10 @@ class UsdmAdapter:
         return convert(await self.rest.signed("GET", ACCOUNT_PATH), BinanceFuturesAccount)
 
     async def fetch(self) -> UsdmRest:
-        dual = await self._mode()
         risks = await self._risks()
+        # positionRisk v2 lists LONG/SHORT entries in hedge mode and BOTH in one-way mode: the mode
+        # comes with it, so the weight-30 positionSide/dual call is needed only when it lists nothing.
+        dual = any(r.positionSide != "BOTH" for r in risks) if risks else await self._mode()
         account = await self._account()
         return UsdmRest(dual, risks, account)
 
@@ -99,8 +101,10 @@ class UsdmAdapter:
     async def poll(self, out: Any, full: bool) -> None:
         generation = out.generation
         sent = time.monotonic()
-        dual = await self._mode()
         risks = await self._risks()
+        # positionRisk v2 lists LONG/SHORT entries in hedge mode and BOTH in one-way mode: the mode
+        # comes with it, so the weight-30 positionSide/dual call is needed only when it lists nothing.
+        dual = any(r.positionSide != "BOTH" for r in risks) if risks else await self._mode()
         account = await self._account() if full else None
         if out.generation != generation or out.buffering:
             return  # a rebuild happened meanwhile: these replies are stale

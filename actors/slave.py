@@ -56,9 +56,10 @@ from protocol.seq import SeqTracker, SeqVerdict
 from protocol.topics import control_subscriptions, master_prefix
 
 from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
-from .binance.errors import AuthError, BinanceAPIError
+from .binance.errors import AuthError, BinanceAPIError, RateLimited
 from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
+from .binance.filters import market_min_notional
 from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
@@ -127,6 +128,7 @@ class MarketMirror:
         self.aligned: set[str] = set()
         self.last_snapshot: PositionSnapshot | None = None
         self.master_positions: dict[tuple[str, str], Decimal] = {}  # from snapshots + every fill applied
+        self.last_price: dict[str, Decimal] = {}  # the master's last fill price per symbol
         self.resync_task: asyncio.Task[None] | None = None
 
     @property
@@ -237,6 +239,7 @@ class MarketMirror:
         acct = self.account
         self.master_equity = fill.equity
         self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
+        self.last_price[fill.symbol] = fill.price
         key = fill_key(fill, self.reverse)
         if key in self.ignored:
             if fill.position_after == 0:
@@ -395,7 +398,9 @@ class MarketMirror:
                 log.warning("resync (%s) failed: %s; retrying", cause, exc)
                 self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="resync_failed",
                                              message=str(exc)[:200], market=self.market, t_ns=now_ns()))
-                await asyncio.sleep(1.0)
+                # Rate limited or banned: wait as long as the exchange says; hammering extends a ban.
+                wait = (exc.retry_after or 1.0) if isinstance(exc, RateLimited) else 1.0
+                await asyncio.sleep(min(max(wait, 1.0), 300.0))
                 continue
             if self.resync_again is None:
                 return
@@ -407,6 +412,7 @@ class MarketMirror:
         await self.idle.wait()  # let orders in flight finish; workers take nothing new while syncing
         snap = await self.slave.request_snapshot(self.market)
         acct = self.account
+        _observe(acct, snap)  # learn the master's symbols first, so the refresh prices them too
         await acct.refresh()
         _observe(acct, snap)
         self.master_equity = snap.equity
@@ -468,24 +474,28 @@ class MarketMirror:
             q.clear()
         return out
 
-    async def _correct(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> int:
+    def _plan(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> list[OrderIntent]:
+        """Corrections that bring the tracked positions to k x the snapshot (no I/O)."""
         acct = self.account
         _observe(acct, snap)
         k = ratio_k(self.config, acct.equity, snap.equity)
         if isinstance(k, CannotSize):
-            k_value = None
-        else:
-            k_value = k
+            return []
         intents = reconcile_target(
-            snap.positions, acct.snapshot_positions(), k_value if k_value is not None else ZERO, acct.filters,
+            snap.positions, acct.snapshot_positions(), k, acct.filters,
             market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
             prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
-        ) if k_value is not None else []
+        )
         if tolerance:
-            expected = self.expected_positions(master_positions_map(snap.positions), k_value or ZERO)
+            expected = self.expected_positions(master_positions_map(snap.positions), k)
             intents = [i for i in intents if i.kind == "close"
                        or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
+        return intents
+
+    async def _correct(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> int:
+        acct = self.account
+        intents = self._plan(snap, nonce=nonce, tolerance=tolerance)
         sent = 0
         for intent in intents:
             if intent.kind == "open" and intent.symbol not in self.aligned:
@@ -510,8 +520,13 @@ class MarketMirror:
         async with self._held():
             self.last_snapshot = snap
             self.master_positions = master_positions_map(snap.positions)
+            nonce = f"{snap.epoch}-{snap.seq}-periodic"
+            # Tracked positions first (no request): REST only to confirm a drift before correcting
+            # it, so 100 slaves' periodic checks cost Binance's per-IP weight budget next to nothing.
+            if not self._plan(snap, nonce=nonce, tolerance=tol):
+                return
             await self.account.refresh()
-            orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-periodic", tolerance=tol)
+            orders = await self._correct(snap, nonce=nonce, tolerance=tol)
             if orders:
                 self.slave.report(Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders,
                                              drifts=self.drifts(), t_ns=now_ns()))
@@ -547,8 +562,8 @@ class MarketMirror:
         """k x the master's positions, keyed by the slave position they map to (`reverse` aware)."""
         out: dict[tuple[str, str], Decimal] = {}
         for (symbol, ps), qty in master.items():
-            if qty and symbol_allowed(self.config, symbol):
-                key = fill_key_of_parts(symbol, ps, self.reverse)
+            key = fill_key_of_parts(symbol, ps, self.reverse)
+            if qty and symbol_allowed(self.config, symbol) and key not in self.ignored:  # new_only: not ours
                 out[key] = (-qty if (self.reverse and ps == "BOTH") else qty) * k
         return out
 
@@ -558,13 +573,20 @@ class MarketMirror:
             return ()
         expected = self.expected_positions(self.master_positions, k)
         actual = self.account.snapshot_positions()
+        # balance_multiplier: k follows equity, so positions built at an earlier k differ a little
+        tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
         out = []
         for s, ps in sorted(set(expected) | set(actual)):
             have, want = actual.get((s, ps), ZERO), expected.get((s, ps), ZERO)
             f = self.account.filters.get(s)
             step = f.step_size if f is not None else ZERO
+            price = self.last_price.get(s)
+            # a position too small for the exchange (under min notional) cannot be held: not a drift
+            untradeable = (have == 0 and f is not None and price is not None
+                           and abs(want) * price < market_min_notional(f))
+            diff = abs(have - want)
             out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
-                                     in_sync=abs(have - want) <= step))
+                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable))
         return tuple(out)
 
     def status(self) -> MarketStatus:

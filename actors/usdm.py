@@ -114,11 +114,16 @@ class UsdmAccount:
                 log.debug("close failed", exc_info=True)
 
     # -- state from REST ------------------------------------------------------------------------
-    async def refresh(self) -> None:
-        """Position mode, positions, leverage, margin type and equity, fresh from REST."""
-        mode = wire.convert(await self.rest.signed("GET", "/fapi/v1/positionSide/dual"), wire.BinanceFuturesPositionMode)
-        self.position_mode = "hedge" if mode.dualSidePosition else "one_way"
+    async def refresh(self, equity: bool = True) -> None:
+        """Position mode, positions, leverage, margin type (and equity), fresh from REST."""
         risks = wire.convert(await self.rest.signed("GET", "/fapi/v2/positionRisk"), list[wire.BinanceFuturesPositionRisk])
+        # v2 lists every symbol: LONG/SHORT entries in hedge mode, BOTH in one-way mode. Only when it
+        # lists nothing do we spend the weight-30 positionSide/dual call (Binance limits weight per IP).
+        if risks:
+            self.position_mode = "hedge" if any(r.positionSide != "BOTH" for r in risks) else "one_way"
+        else:
+            mode = wire.convert(await self.rest.signed("GET", "/fapi/v1/positionSide/dual"), wire.BinanceFuturesPositionMode)
+            self.position_mode = "hedge" if mode.dualSidePosition else "one_way"
         positions: dict[PositionKey, Decimal] = {}
         for r in risks:
             key = (r.symbol, r.positionSide)
@@ -129,7 +134,8 @@ class UsdmAccount:
             if r.marginType is not None:
                 self.margin_type[r.symbol] = _MARGIN_TYPE.get(r.marginType.lower(), r.marginType.upper())
         self.positions = {k: v for k, v in positions.items() if v != 0}
-        await self.refresh_equity()
+        if equity:
+            await self.refresh_equity()
 
     async def refresh_equity(self) -> None:
         """Equity (margin balance = wallet + unrealized PnL) from REST; between refreshes it follows

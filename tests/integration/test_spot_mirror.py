@@ -120,3 +120,24 @@ def test_spot_buy_buy_more_sell_a_third_sell_all(spot_dep):
     one_decision_per_fill(dep)
     for s in SLAVES:  # the slaves' own USDT paid for the copies: never below zero, never borrowed
         assert spot_holdings(dep.sim, s.id)["USDT"] > 0
+
+
+def test_slave_joining_while_the_master_holds_an_asset_it_never_traded(tmp_path):
+    """on_start = sync: the master already holds ETH (never traded since the listener started) and
+    the slave holds none: at start the slave buys k x the master's ETH. (Regression: the slave
+    priced only the assets it held, and left an unpriced increase out.)"""
+    with SimProcess(TEST_CONFIG) as sim:
+        prepare_spot(sim)
+        sim.admin("POST", "/_sim/balances", {"account": "master", "market": "spot", "asset": "ETH", "free": "4"})
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES[:1], markets=("spot",))
+        dep.start_all()
+        try:
+            dep.wait_running(timeout=60)
+            master = expect_spot(dep, {"slave01": K["slave01"]}, assets=("ETH",))
+            assert master["ETH"] == Decimal("4")
+            from protocol.messages import Reconciled
+
+            first = dep.collector.of(Reconciled, slave_id="slave01", market="spot")[0]
+            assert first.orders >= 1, "the start sync itself bought the ETH (not a later periodic check)"
+        finally:
+            dep.stop()
