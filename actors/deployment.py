@@ -37,7 +37,7 @@ from .config import AppConfig, ExchangeConfig, KeystoreConfig, MasterConfig, loa
 from .supervision import Supervisor, render_program, write_slave_program
 
 DEMO_MARKER = "# copytrader demo configuration"
-MASTER_MARKETS_SUPPORTED = ("usdm",)  # markets whose master listener and slave copying are built
+MARKETS = ("usdm", "spot", "margin")
 
 
 def programs_dir(root: Path) -> Path:
@@ -82,7 +82,9 @@ def demo_slaves(ids: list[str]) -> tuple[SlaveConfig, ...]:
     """Twenty followers with the settings a desk would actually mix."""
     out = []
     for i, sid in enumerate(ids):
-        kw: dict[str, object] = {"id": sid, "name": f"Follower {i + 1}", "markets": ("usdm",)}
+        # most follow futures; some also spot or cross margin (one process copies every market it has)
+        markets = ("usdm",) if i < 10 else ("usdm", "spot") if i < 15 else ("usdm", "margin")
+        kw: dict[str, object] = {"id": sid, "name": f"Follower {i + 1}", "markets": markets}
         if i < 7:
             kw.update(sizing="fixed_ratio", ratio=(Decimal("0.5"), Decimal("1"), Decimal("2"))[i % 3])
         else:
@@ -144,7 +146,7 @@ def demo_setup(root: Path, port: int | None = None, python: str = sys.executable
     app = AppConfig(
         exchange=ExchangeConfig(network="simulator", url=f"http://127.0.0.1:{port}"),
         keystore=KeystoreConfig(dir="var/keystore", passphrase_file="var/passphrase"),
-        masters={m: MasterConfig(account="master") for m in MASTER_MARKETS_SUPPORTED},  # type: ignore[misc]
+        masters={m: MasterConfig(account="master") for m in MARKETS},  # type: ignore[misc]
         slaves=demo_slaves(slave_ids),
         base_dir=str(root),
     )

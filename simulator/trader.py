@@ -1,10 +1,12 @@
-"""Master-trader activity for the demo: random but plausible USD-M futures trading on one account.
+"""Master-trader activity for the demo: random but plausible trading on one account, on USD-M
+futures (most of the time), spot and cross margin.
 
     python -m simulator.trader --url http://127.0.0.1:PORT --config simulator/example.toml \
         --account master [--seed 1] [--interval 3] [--actions N]
 
-Opens, scale-ins, partial and full closes, flips through zero (one-way mode), leverage changes and
-the odd burst of orders, all through the public Binance API with the account's HMAC key (a market
+Futures: opens, scale-ins, partial and full closes, flips through zero (one-way mode), leverage
+changes and the odd burst of orders. Spot: buys and partial sells. Margin: borrow-buys, repaying
+sells, and short sales with borrowing covered by repaying buys. All all through the public Binance API with the account's HMAC key (a market
 participant like any other: this module shares no code with the copier).
 """
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Trader:
         self.rng = rng
         self.session: aiohttp.ClientSession | None = None
         self.hedge = False
+        self.steps: dict[str, Decimal] = {}
+        self.markets: tuple[str, ...] = ("usdm", "spot", "margin")
 
     def __repr__(self) -> str:
         return f"Trader({self.url!r})"
@@ -115,6 +119,52 @@ class Trader:
         await self.call("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": self.rng.choice([3, 5, 10, 20])})
         return "leverage"
 
+    async def spot_steps(self) -> dict[str, Decimal]:
+        info = await self.call("GET", "/api/v3/exchangeInfo")
+        steps = {}
+        for sym in info["symbols"]:
+            for f in sym["filters"]:
+                if f["filterType"] == "LOT_SIZE":
+                    steps[sym["symbol"]] = Decimal(f["stepSize"])
+        return steps
+
+    async def spot_or_margin(self, market: str) -> str:
+        """One spot or cross-margin action on BTCUSDT / ETHUSDT (a few hundred USDT each)."""
+        symbol = self.rng.choice(["BTCUSDT", "ETHUSDT"])
+        base = symbol.removesuffix("USDT")
+        step = self.steps.get(symbol, Decimal("0.0001"))
+        size = {"BTCUSDT": Decimal("0.005"), "ETHUSDT": Decimal("0.1")}[symbol]
+        qty = max(step, (size * Decimal(str(round(self.rng.uniform(0.5, 1.5), 3))) / step).to_integral_value(ROUND_DOWN) * step)
+        path = "/api/v3/order" if market == "spot" else "/sapi/v1/margin/order"
+        if market == "spot":
+            acct = await self.call("GET", "/api/v3/account")
+            free = next((Decimal(b["free"]) for b in acct["balances"] if b["asset"] == base), Decimal(0))
+        else:
+            acct = await self.call("GET", "/sapi/v1/margin/account")
+            asset = next((a for a in acct["userAssets"] if a["asset"] == base), None)
+            free = Decimal(asset["netAsset"]) if asset else Decimal(0)
+        params: dict[str, Any] = {"symbol": symbol, "type": "MARKET"}
+        if free > qty * 4 and self.rng.random() < 0.5:  # sell part of what is held
+            part = ((free / 3) / step).to_integral_value(ROUND_DOWN) * step
+            params.update(side="SELL", quantity=f"{part:f}")
+            if market == "margin":
+                params["sideEffectType"] = "AUTO_REPAY"
+            kind = "sell"
+        elif market == "margin" and free < 0:  # cover the short, repaying the loan
+            params.update(side="BUY", quantity=f"{-free:f}", sideEffectType="AUTO_REPAY")
+            kind = "cover"
+        elif market == "margin" and free <= 0 and self.rng.random() < 0.4:  # short sale on borrowed coins
+            params.update(side="SELL", quantity=f"{qty:f}", sideEffectType="MARGIN_BUY")
+            kind = "short"
+        else:
+            params.update(side="BUY", quantity=f"{qty:f}")
+            if market == "margin":
+                params["sideEffectType"] = "MARGIN_BUY"
+            kind = "buy"
+        await self.call("POST", path, params)
+        log.info("%s %s %s %s %s", market, params["side"], params["quantity"], symbol, params.get("sideEffectType", ""))
+        return f"{market}_{kind}"
+
     async def burst(self, n: int = 10) -> None:
         """n orders at once on different symbols (copiers must keep up with bursts)."""
         symbols = self.rng.sample(list(SIZES), k=min(n, len(SIZES)))
@@ -125,12 +175,18 @@ class Trader:
         self.session = aiohttp.ClientSession()
         try:
             self.hedge = bool((await self.call("GET", "/fapi/v1/positionSide/dual"))["dualSidePosition"])
+            self.steps = await self.spot_steps()
             done = 0
             while actions is None or done < actions:
                 try:
-                    if self.rng.random() < 0.05:
+                    r = self.rng.random()
+                    if r < 0.05:
                         await self.burst()
                         kind = "burst"
+                    elif r < 0.17 and "spot" in self.markets:
+                        kind = await self.spot_or_margin("spot")
+                    elif r < 0.29 and "margin" in self.markets:
+                        kind = await self.spot_or_margin("margin")
                     else:
                         kind = await self.act()
                     done += 1
@@ -161,10 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--interval", type=float, default=3.0, help="mean seconds between actions")
     ap.add_argument("--actions", type=int, default=None, help="stop after N actions (default: run forever)")
+    ap.add_argument("--markets", default="usdm,spot,margin", help="markets to trade (comma separated)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s trader %(levelname)s %(message)s", stream=sys.stdout)
     api_key, secret = load_key(args.config, args.account)
-    asyncio.run(Trader(args.url, api_key, secret, random.Random(args.seed)).run(args.interval, args.actions))
+    trader = Trader(args.url, api_key, secret, random.Random(args.seed))
+    trader.markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
+    asyncio.run(trader.run(args.interval, args.actions))
     return 0
 
 

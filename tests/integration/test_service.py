@@ -130,7 +130,7 @@ def expect_copied(ex: Exchange, slave_id: str, ratio: Decimal) -> None:
 def test_restart_add_remove_and_sigkill(service):
     root, sup = service
     before = pids(sup)
-    assert len(before) == 23  # simulator, control, master-usdm, 20 slaves
+    assert len(before) == 25  # simulator, control, master-usdm|spot|margin, 20 slaves
     for name in before:
         assert (root / "logs" / f"{name}.log").exists(), f"no log file for {name}"
 
