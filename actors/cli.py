@@ -5,9 +5,11 @@
     copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
     copytrader restart NAME                      restart one actor (stop + start)
     copytrader pause|resume SLAVE|--all
+    copytrader tui [--config FILE]               the terminal UI (runs `python -m tui`)
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Sequence
 
@@ -17,6 +19,7 @@ USAGE = (
     "       copytrader [--config FILE] slave {list,add,edit,remove} ...\n"
     "       copytrader [--config FILE] restart NAME\n"
     "       copytrader [--config FILE] {pause,resume} SLAVE|--all\n"
+    "       copytrader [--config FILE] tui\n"
 )
 CONTROL_COMMANDS = frozenset({"status", "slave", "restart", "pause", "resume"})
 
@@ -46,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from keystore.cli import main_keys
 
         return main_keys(args[1:])
+    if _command(args) == "tui":
+        rest = list(args)
+        rest.remove("tui")  # the TUI takes the same --config/--timeout options
+        os.execv(sys.executable, [sys.executable, "-m", "tui", *rest])  # never returns
     if _command(args) in CONTROL_COMMANDS:
         from actors.commands.cli import main_control
 

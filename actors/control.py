@@ -43,6 +43,7 @@ from protocol.messages import (
     Error,
     Heartbeat,
     MasterEvent,
+    MasterStatus,
     Ok,
     PauseAllChanged,
     Push,
@@ -57,7 +58,7 @@ from protocol.topics import master_prefix
 
 from .base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_send, monotonic_ns, run, setup_logging
 from .commands import CommandError, dispatch
-from .commands.status import slave_state
+from .commands.status import MasterView, slave_state
 from .config import AppConfig, ConfigError, load_config, write_config_atomic
 from .journal import Journal, record_for_event, record_for_master_event, record_for_report, tag_of
 from .notify import Alert, Notifier, Sender, alert_flapping, alert_for_report, alert_process_down, alert_stream_lost
@@ -141,6 +142,7 @@ class ControlActor:
         self.processes: dict[str, ProcessInfo] = {}
         self.restarting: set[str] = set()
         self.heartbeats: dict[str, tuple[float, Heartbeat]] = {}
+        self.master_views: dict[str, MasterView] = {}  # equity and positions per market (TUI)
         self.subscribers: dict[bytes, frozenset[str]] = {}
         self.bad_requests = 0
         self.bad_reports = 0
@@ -322,6 +324,7 @@ class ControlActor:
         if isinstance(event, Heartbeat):
             self.heartbeats[event.market] = (time.monotonic(), event)
             return
+        self.master_views.setdefault(event.market, MasterView()).note(event)
         record = record_for_master_event(event)
         if record is not None:
             self.journal.append(record)
@@ -562,20 +565,21 @@ class ControlActor:
 
     # ------------------------------------------------------------------------------ status
     def slave_summary(self, slave_id: str) -> SlaveSummary:
+        config = self.config.slave(slave_id)
         process = self.processes.get(slave_program_name(slave_id))
-        return SlaveSummary(
-            config=self.config.slave(slave_id),
-            process_state=process.state if process else "UNKNOWN",
-            status=self.statuses.get(slave_id),
-        )
-
-    def derived_state(self, slave_id: str) -> str:
-        summary = self.slave_summary(slave_id)
+        process_state = process.state if process else "UNKNOWN"
+        status = self.statuses.get(slave_id)
         error = self.last_errors.get(slave_id)
-        return slave_state(
-            summary.config, summary.process_state, summary.status, paused_all=self.state.paused_all,
+        state = slave_state(
+            config, process_state, status, paused_all=self.state.paused_all,
             fatal_error=error is not None and error.fatal, restarting=slave_program_name(slave_id) in self.restarting,
         )
+        last_error = error.message if error is not None else (status.errors[-1] if status and status.errors else "")
+        return SlaveSummary(config=config, process_state=process_state, status=status, state=state,
+                            last_error=last_error)
+
+    def derived_state(self, slave_id: str) -> str:
+        return self.slave_summary(slave_id).state
 
     async def status(self) -> StatusResult:
         if self.supervisor is not None:
@@ -593,10 +597,19 @@ class ControlActor:
             if f"master-{market}" not in named:
                 actors.append(ActorInfo(name=f"master-{market}", state="UNKNOWN", heartbeat_age_ms=self._hb_age(market, now)))
         running = sum(1 for s in self.config.slaves if self.derived_state(s.id) == "running")
+        masters = tuple(self._master_status(market, now) for market in self.config.masters)
         return StatusResult(
             actors=tuple(actors), slaves_total=len(self.config.slaves), slaves_running=running,
             paused_all=self.state.paused_all, unacked_errors=await self.journal.unacked_count(), t_ns=monotonic_ns(),
+            masters=masters,
         )
+
+    def _master_status(self, market: str, now: float) -> MasterStatus:
+        seen = self.heartbeats.get(market)
+        connected = seen is not None and seen[1].connected and now - seen[0] < max(3.0, 3 * self.tick_s)
+        view = self.master_views.get(market)
+        return view.status(market, connected, self._hb_age(market, now)) if view else MasterStatus(
+            market=market, connected=connected, heartbeat_age_ms=self._hb_age(market, now))  # type: ignore[arg-type]
 
     def _hb_age(self, market: str, now: float) -> int | None:
         seen = self.heartbeats.get(market)

@@ -56,4 +56,4 @@ async def dispatch(actor: "ControlActor", request: ControlRequest) -> Ok | Error
 
 
 # Register every command module.
-from . import journal, pause, processes, slaves, status, subscribe  # noqa: E402,F401
+from . import journal, logs, pause, processes, slaves, status, subscribe  # noqa: E402,F401

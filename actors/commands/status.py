@@ -1,9 +1,20 @@
-"""GetStatus, and the derived state of one slave (pure)."""
+"""GetStatus, the derived state of one slave (pure), and control's view of each master (pure)."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from protocol.messages import GetStatus, SlaveConfig, SlaveStatusReport, StatusResult
+from protocol.messages import (
+    GetStatus,
+    MasterEvent,
+    MasterFill,
+    MasterStatus,
+    PositionEntry,
+    PositionSnapshot,
+    SlaveConfig,
+    SlaveStatusReport,
+    StatusResult,
+)
 
 from . import command
 
@@ -50,3 +61,36 @@ def slave_state(
 @command(GetStatus)
 async def get_status(actor: "ControlActor", req: GetStatus) -> StatusResult:
     return await actor.status()
+
+
+class MasterView:
+    """The master's equity and open positions for one market, as its PUB messages tell them:
+    a snapshot replaces everything, a fill moves one position to `position_after`."""
+
+    def __init__(self) -> None:
+        self.equity: Decimal | None = None
+        self.equity_asset = "USDT"
+        self.positions: dict[tuple[str, str], PositionEntry] = {}
+
+    def note(self, event: MasterEvent) -> None:
+        if isinstance(event, PositionSnapshot):
+            self.equity, self.equity_asset = event.equity, event.equity_asset
+            self.positions = {(p.symbol, p.position_side): p for p in event.positions if p.qty}
+        elif isinstance(event, MasterFill):
+            self.equity, self.equity_asset = event.equity, event.equity_asset
+            key = (event.symbol, event.position_side)
+            if event.position_after:
+                before = self.positions.get(key)
+                entry_price = before.entry_price if before is not None else event.price
+                self.positions[key] = PositionEntry(symbol=event.symbol, position_side=event.position_side,
+                                                    qty=event.position_after, entry_price=entry_price,
+                                                    leverage=event.leverage, margin_type=event.margin_type)
+            else:
+                self.positions.pop(key, None)
+
+    def status(self, market: str, connected: bool, heartbeat_age_ms: int | None) -> MasterStatus:
+        return MasterStatus(
+            market=market, connected=connected, heartbeat_age_ms=heartbeat_age_ms,  # type: ignore[arg-type]
+            equity=self.equity, equity_asset=self.equity_asset,
+            positions=tuple(self.positions[k] for k in sorted(self.positions)),
+        )

@@ -175,6 +175,10 @@ async def test_every_control_request_is_answered(actor: ControlActor, client: As
     assert (await ok(m.Subscribe(id=0, kinds=("failed",)))).kinds == ("failed",)
     assert isinstance(await ok(m.Unsubscribe(id=0)), m.Done)
     assert "removed" in (await ok(m.RemoveSlave(id=0, slave_id="s3"))).detail
+    actor.config.log_dir.mkdir(parents=True, exist_ok=True)
+    (actor.config.log_dir / "slave-s1.log").write_text("".join(f"line {i}\n" for i in range(500)) + "login secret=hunter2hunter2\n")
+    tail = await ok(m.GetLogTail(id=0, name="slave-s1", lines=3))
+    assert tail.lines[:2] == ("line 498", "line 499") and "hunter2" not in tail.lines[2]
 
     assert answered == set(typing.get_args(m.ControlRequest))  # a new request type needs a line here
     assert [c for c in actor.supervisor.calls if c[0] != "update"] == [  # type: ignore[union-attr]
@@ -349,6 +353,7 @@ async def test_reports_land_in_the_journal_and_are_queryable(actor: ControlActor
     assert status.unacked_errors == 1
     summary = (await client.request(m.GetSlave(id=0, slave_id="s1"))).slave
     assert summary.status is not None and summary.status.state == "running"
+    assert summary.state == "running" and summary.last_error == ""
 
 
 async def test_subscribe_gets_live_pushes_of_the_kinds_asked(actor: ControlActor, client: AsyncControlClient) -> None:
@@ -394,6 +399,9 @@ async def test_master_events_are_journalled(actor: ControlActor, client: AsyncCo
         pub.close(0)
     assert entry.symbol == "BTCUSDT" and "0 -> 0.01" in entry.summary
     assert "usdm" in actor.heartbeats
+    [master] = (await client.request(m.GetStatus(id=0))).masters
+    assert master.market == "usdm" and master.equity == Decimal(1000)
+    assert [(p.symbol, p.qty) for p in master.positions] == [("BTCUSDT", Decimal("0.01"))]
 
 
 # ------------------------------------------------------------------------------------ notifications

@@ -60,7 +60,8 @@ MIRRORED = m.OrderMirrored(**MIRROR_KEYS, reduce_only=True, exchange_order_id=99
                            executed_qty=D("0.007"), avg_price=D("67000.1"), summary="filled",
                            t_order_sent_ns=4, t_order_acked_ns=5)
 SKIPPED = m.MirrorSkipped(**MIRROR_KEYS, reason="below_min_notional", text="3.2 < 5 USDT")
-SUMMARY = m.SlaveSummary(config=CONFIG, process_state="RUNNING", status=STATUS)
+SUMMARY = m.SlaveSummary(config=CONFIG, process_state="RUNNING", status=STATUS, state="running",
+                         last_error="ws reconnect")
 
 MASTER_EVENTS: list[Any] = [
     fill(),
@@ -95,14 +96,16 @@ CONTROL_REQUESTS: list[Any] = [
     m.FlattenSlave(id=12, slave_id="bob", market="usdm", symbol="BTCUSDT"),
     m.QueryJournal(id=13, limit=50, slave_id="bob", symbol="ETHUSDT", kind="skipped", before_id=9),
     m.AckError(id=14, error_id=3), m.AckError(id=15), m.Subscribe(id=16, kinds=("mirrored",)),
-    m.Unsubscribe(id=17),
+    m.Unsubscribe(id=17), m.GetLogTail(id=18, name="slave-bob", lines=20),
 ]
 CONTROL_SERVER_MSGS: list[Any] = [
     m.Ok(id=1, result=m.Done(detail="paused")),
     m.Ok(id=2, result=m.StatusResult(
         actors=(m.ActorInfo(name="master-usdm", state="RUNNING", pid=42, uptime_s=9,
                             heartbeat_age_ms=300),),
-        slaves_total=3, slaves_running=2, paused_all=True, unacked_errors=1, t_ns=5)),
+        slaves_total=3, slaves_running=2, paused_all=True, unacked_errors=1, t_ns=5,
+        masters=(m.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=300, equity=D("1000.5"),
+                                positions=SNAP.positions),))),
     m.Ok(id=3, result=m.SlaveListResult(slaves=(SUMMARY,))),
     m.Ok(id=4, result=m.SlaveResult(slave=m.SlaveSummary(config=CONFIG))),
     m.Ok(id=5, result=m.JournalResult(entries=(
@@ -111,6 +114,7 @@ CONTROL_SERVER_MSGS: list[Any] = [
         m.JournalEntry(id=2, ts_ms=6, kind="pause_all"),
     ))),
     m.Ok(id=6, result=m.SubscribedResult(kinds=("mirrored", "failed"))),
+    m.Ok(id=8, result=m.LogTailResult(name="slave-bob", lines=("started", "running"))),
     m.Error(id=7, code=ErrorCode.NOT_FOUND, reason="no slave 'zed'"),
     m.Push(event=MIRRORED), m.Push(event=STATUS),
     m.Push(event=m.ActorStateChanged(name="slave-bob", state="FATAL", t_ns=1)),

@@ -1,0 +1,55 @@
+"""tui/client.py ControlLink against a fake control: errors, correlation, probe, resubscription."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from protocol import messages as m
+from protocol.errors import ErrorCode
+from tests.tui.fake_control import FakeControl
+from tests.tui.samples import STATUS
+from tui.client import ControlLink, ControlUnreachable, RequestFailed
+
+
+async def test_replies_errors_and_timeouts(fake: FakeControl, endpoint: str) -> None:
+    link = ControlLink(endpoint, timeout=1.0)
+    try:
+        result = await link.request(m.GetSlave(id=0, slave_id="alice"))
+        assert isinstance(result, m.SlaveResult) and result.slave.config.id == "alice"
+        with pytest.raises(RequestFailed) as info:
+            await link.request(m.GetSlave(id=0, slave_id="zed"))
+        assert info.value.code == ErrorCode.NOT_FOUND and "zed" in info.value.reason
+        ids = [r.id for r in fake.requests]
+        assert len(set(ids)) == len(ids) and 0 not in ids  # every request got its own id
+    finally:
+        await link.close()
+
+
+async def test_unreachable_control_is_reported_quickly(endpoint: str) -> None:
+    link = ControlLink(endpoint, timeout=0.3)
+    try:
+        with pytest.raises(ControlUnreachable):
+            await link.request(m.GetStatus(id=0))
+    finally:
+        await link.close()
+
+
+async def test_probe_resubscribes_when_control_restarted_between_two_probes(fake: FakeControl, endpoint: str) -> None:
+    link = ControlLink(endpoint, timeout=1.0)
+    states: list[tuple[str, bool]] = []
+    statuses: list[Any] = []
+
+    def on_state(state: str, detail: str, resync: bool) -> None:
+        states.append((state, resync))
+
+    try:
+        await link.probe(on_state, statuses.append)
+        await link.probe(on_state, statuses.append)  # same control: nothing to do
+        assert states == [("connected", True)] and len(fake.of(m.Subscribe)) == 1
+        fake.replies[m.GetStatus] = m.StatusResult(actors=(m.ActorInfo(name="control", state="RUNNING", pid=1),))
+        await link.probe(on_state, statuses.append)  # another pid: control restarted, our subscription is gone
+        assert states == [("connected", True), ("connected", True)] and len(fake.of(m.Subscribe)) == 2
+        assert statuses[0] == STATUS and len(statuses) == 3
+    finally:
+        await link.close()

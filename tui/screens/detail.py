@@ -1,0 +1,228 @@
+"""Slave detail: settings, positions next to the expected size, latency, decisions, log tail."""
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Log, Sparkline, Static, TabbedContent, TabPane
+
+from protocol.messages import AckError, GetLogTail, JournalEntry, JournalResult, LogTailResult, OrderMirrored, QueryJournal, SlaveSummary
+
+from ..model import (
+    LATENCY_SAMPLES,
+    STATE_STYLES,
+    is_drift,
+    latency_text,
+    local_time,
+    mirror_latency,
+    percentile,
+    plain,
+    positions_of,
+    qty_text,
+    state_of,
+)
+from ..widgets.topbar import TopBar
+from .dashboard import SlaveActions
+
+if TYPE_CHECKING:
+    from ..app import Changes, CopyTraderApp
+
+DECISIONS: Final = 200
+LOG_LINES: Final = 200
+DECISION_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "desync", "reconciled", "slaveerr"})
+
+
+def settings_text(summary: SlaveSummary) -> Text:
+    c = summary.config
+    state = state_of(summary)
+    sizing = (f"fixed ratio {plain(c.ratio)}" if c.sizing == "fixed_ratio"
+              else f"balance x{plain(c.multiplier)} (slave equity / master equity)")
+    caps = ", ".join(f"{k}={plain(v)}" for k, v in c.symbol_max_notional.items())
+    rows = [
+        ("state", Text(state, style=STATE_STYLES.get(state, "")), f"process {summary.process_state}"),
+        ("enabled", "yes" if c.enabled else "NO", "paused" if c.paused else ""),
+        ("markets", ", ".join(c.markets), ""),
+        ("sizing", sizing, ""),
+        ("symbols", f"allow {', '.join(c.symbols_allow) or 'all'}", f"deny {', '.join(c.symbols_deny) or '-'}"),
+        ("caps", f"max notional {plain(c.max_position_notional)}  max lev {c.max_leverage or '-'}", caps),
+        ("policy", f"min notional {c.min_notional_policy}  on start {c.on_start}  reverse {'yes' if c.reverse else 'no'}",
+         f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else ""),
+    ]
+    if summary.last_error:
+        rows.append(("last error", Text(summary.last_error, style="red"), ""))
+    out = Text()
+    for i, (label, value, extra) in enumerate(rows):
+        if i:
+            out.append("\n")
+        out.append(f"{label:>10}  ", style="bold")
+        out.append(value if isinstance(value, Text) else Text(value))
+        if extra:
+            out.append(f"  {extra}", style="grey70")
+    return out
+
+
+def latency_summary(values: list[int]) -> str:
+    if not values:
+        return "latency: no mirrored order yet"
+    return (f"latency master->ack  p50 {latency_text(percentile(values, 50))}  p99 {latency_text(percentile(values, 99))}"
+            f"  last {latency_text(values[-1])}  (n={len(values)})")
+
+
+class DetailScreen(SlaveActions, Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "edit", "Edit"),
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("r", "restart", "Restart"),
+        Binding("f", "flatten", "Flatten"),
+        Binding("a", "ack", "Ack errors"),
+        Binding("l", "reload", "Reload"),
+    ]
+
+    app: "CopyTraderApp"
+
+    def __init__(self, slave_id: str) -> None:
+        super().__init__()
+        self.slave_id = slave_id
+        self.latencies: deque[int] = deque(maxlen=max(LATENCY_SAMPLES, DECISIONS))
+        self.unacked: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
+        yield Static(id="detail-title")
+        with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="tab-overview"):
+                with VerticalScroll():
+                    yield Static(id="settings")
+                    yield DataTable(id="positions", cursor_type="none", zebra_stripes=False)
+                    yield Static(id="latency")
+                    yield Sparkline([], id="latency-spark")
+            with TabPane("Decisions", id="tab-decisions"):
+                yield DataTable(id="decisions", cursor_type="row", zebra_stripes=False)
+            with TabPane("Log", id="tab-log"):
+                yield Log(id="log", max_lines=2000, auto_scroll=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        positions = self.query_one("#positions", DataTable)
+        for title, key, width in (("Market", "market", 6), ("Symbol", "symbol", 12), ("Side", "side", 5),
+                                  ("Actual", "actual", 12), ("Expected", "expected", 12), ("", "sync", 6)):
+            positions.add_column(title, key=key, width=width)
+        decisions = self.query_one("#decisions", DataTable)
+        for title, key, width in (("Time", "time", 8), ("Kind", "kind", 10), ("Symbol", "symbol", 10),
+                                  ("Decision", "summary", 60)):
+            decisions.add_column(title, key=key, width=width)
+        self.app.store_changed.subscribe(self, self.on_store_changed)
+        self.app.live_event.subscribe(self, self.on_live_event)
+        self.show_summary()
+        self.load()
+
+    def _slave_actions_target(self) -> str | None:
+        return self.slave_id if self.slave_id in self.app.store.slaves else None
+
+    # ------------------------------------------------------------------------------ data
+    @work(exclusive=True, group="detail-load")
+    async def load(self) -> None:
+        journal = await self.app.send(QueryJournal(id=0, slave_id=self.slave_id, limit=DECISIONS), quiet=True)
+        if isinstance(journal, JournalResult):
+            self.show_decisions(journal.entries)
+        tail = await self.app.link_request_quiet(GetLogTail(id=0, name=f"slave-{self.slave_id}", lines=LOG_LINES))
+        log = self.query_one("#log", Log)
+        log.clear()
+        if isinstance(tail, LogTailResult):
+            log.write_lines(tail.lines)
+        else:
+            log.write_line(f"(no log: {tail})")
+
+    def show_decisions(self, entries: tuple[JournalEntry, ...]) -> None:
+        table = self.query_one("#decisions", DataTable)
+        table.clear()
+        self.latencies.clear()
+        self.unacked = {e.id for e in entries if not e.acked}
+        for entry in reversed(entries):  # oldest first, newest at the bottom
+            self._add_decision(entry)
+        self._show_latency()
+
+    def _add_decision(self, entry: JournalEntry) -> None:
+        if entry.kind not in DECISION_KINDS:
+            return
+        if isinstance(entry.report, OrderMirrored):
+            ns = mirror_latency(entry.report)
+            if ns is not None:
+                self.latencies.append(ns)
+        style = "red" if entry.kind in ("failed", "slaveerr", "desync") else ("yellow" if entry.kind == "skipped" else "")
+        table = self.query_one("#decisions", DataTable)
+        table.add_row(local_time(entry.ts_ms), Text(entry.kind, style=style), entry.symbol or "", entry.summary)
+        if table.row_count > DECISIONS:
+            table.remove_row(next(iter(table.rows)))
+        table.move_cursor(row=table.row_count - 1)
+
+    def on_live_event(self, entry: JournalEntry) -> None:
+        if entry.slave_id == self.slave_id:
+            self._add_decision(entry)
+            self._show_latency()
+
+    def _show_latency(self) -> None:
+        values = list(self.latencies)
+        self.query_one("#latency", Static).update(latency_summary(values))
+        self.query_one("#latency-spark", Sparkline).data = [v / 1e6 for v in values[-LATENCY_SAMPLES:]]
+
+    def on_store_changed(self, changes: "Changes") -> None:
+        if changes.status or changes.everything:
+            self.query_one("#topbar", TopBar).show(self.app.link_state, self.app.link_detail, self.app.store.status)
+        if changes.everything or self.slave_id in changes.slaves:
+            self.show_summary()
+
+    def show_summary(self) -> None:
+        self.query_one("#topbar", TopBar).show(self.app.link_state, self.app.link_detail, self.app.store.status)
+        summary = self.app.store.slaves.get(self.slave_id)
+        title = self.query_one("#detail-title", Static)
+        if summary is None:
+            title.update(Text(f"slave {self.slave_id}: not (or no longer) configured", style="bold red"))
+            return
+        name = f" ({summary.config.name})" if summary.config.name else ""
+        state = state_of(summary)
+        title.update(Text.assemble((f"slave {self.slave_id}{name}  ", "bold"), (state, STATE_STYLES.get(state, ""))))
+        self.query_one("#settings", Static).update(settings_text(summary))
+        self._show_positions(summary)
+
+    def _show_positions(self, summary: SlaveSummary) -> None:
+        table = self.query_one("#positions", DataTable)
+        rows = positions_of(summary)
+        wanted = {f"{m}:{p.symbol}:{p.position_side}": (m, p) for m, p in rows}
+        for key in [k.value for k in table.rows if k.value not in wanted]:
+            table.remove_row(key)
+        for key, (market, p) in wanted.items():
+            drift = is_drift(p)
+            cells = (market, p.symbol, p.position_side, qty_text(p.actual), qty_text(p.expected),
+                     Text("drift" if drift else "ok", style="bold yellow" if drift else "green"))
+            if key in {k.value for k in table.rows}:
+                for column, value in zip(("market", "symbol", "side", "actual", "expected", "sync"), cells):
+                    table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key)
+        table.styles.height = len(wanted) + 1 if wanted else 1
+
+    # ------------------------------------------------------------------------------ actions
+    def action_ack(self) -> None:
+        if not self.unacked:
+            self.notify("no unacknowledged error of this slave in its recent journal", timeout=3)
+            return
+        self.ack_errors(sorted(self.unacked))
+
+    @work(group="detail-ack")
+    async def ack_errors(self, ids: list[int]) -> None:
+        for error_id in ids:
+            await self.app.send(AckError(id=0, error_id=error_id), quiet=True)
+        self.notify(f"{len(ids)} error(s) acknowledged", timeout=3)
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+        self.app.request_refresh(self.slave_id)

@@ -1,0 +1,1 @@
+"""Widgets of the TUI: top bar, master panel, slave table."""

@@ -1,0 +1,85 @@
+"""The per-slave settings as form fields (used by the edit screen and the add-slave wizard)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select
+
+from protocol.messages import MARKETS
+
+from ..forms import SlaveForm
+
+SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multiplier")]
+POLICIES = [("skip", "skip"), ("round up", "round_up")]
+ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
+PARTS = ("identity", "sizing", "limits")
+
+
+def _row(label: str, *widgets: Widget) -> Horizontal:
+    return Horizontal(Label(label, classes="form-label"), *widgets, classes="form-row")
+
+
+class SlaveFormFields(Vertical):
+    """Fields of `parts` ("identity": name, enabled, markets; "sizing": mode, ratio, multiplier;
+    "limits": symbols, caps, reverse, policies). `read()` gives a SlaveForm to validate."""
+
+    def __init__(self, form: SlaveForm, *, parts: Iterable[str] = PARTS, markets: tuple[str, ...] = (),
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.form = form
+        self.parts = tuple(parts)
+        self.markets = tuple(m for m in MARKETS if not markets or m in markets or m in form.markets)
+
+    def compose(self) -> ComposeResult:
+        f = self.form
+        if "identity" in self.parts:
+            yield _row("name", Input(compact=True, value=f.name, id="f-name", max_length=64))
+            yield _row("enabled", Checkbox(compact=True, label="", value=f.enabled, id="f-enabled"))
+            yield _row("markets", *(Checkbox(compact=True, label=m, value=m in f.markets, id=f"f-market-{m}") for m in self.markets))
+        if "sizing" in self.parts:
+            yield _row("sizing", Select(compact=True, options=SIZINGS, value=f.sizing, allow_blank=False, id="f-sizing"))
+            yield _row("ratio (fixed)", Input(compact=True, value=f.ratio, id="f-ratio", placeholder="e.g. 0.5"))
+            yield _row("multiplier (balance)", Input(compact=True, value=f.multiplier, id="f-multiplier", placeholder="e.g. 1"))
+        if "limits" in self.parts:
+            yield _row("symbols allowed", Input(compact=True, value=f.symbols_allow, id="f-allow", placeholder="empty: every symbol"))
+            yield _row("symbols denied", Input(compact=True, value=f.symbols_deny, id="f-deny", placeholder="BTCUSDT, ..."))
+            yield _row("max leverage", Input(compact=True, value=f.max_leverage, id="f-max-leverage", placeholder="master's"))
+            yield _row("max notional", Input(compact=True, value=f.max_position_notional, id="f-max-notional", placeholder="no cap"))
+            yield _row("symbol caps", Input(compact=True, value=f.symbol_max_notional, id="f-caps", placeholder="BTCUSDT=1000, ..."))
+            yield _row("reverse (usdm)", Checkbox(compact=True, label="", value=f.reverse, id="f-reverse"))
+            yield _row("min notional", Select(compact=True, options=POLICIES, value=f.min_notional_policy, allow_blank=False, id="f-policy"))
+            yield _row("on start", Select(compact=True, options=ON_START, value=f.on_start, allow_blank=False, id="f-on-start"))
+            yield _row("margin level min", Input(compact=True, value=f.margin_level_min, id="f-margin-level", placeholder="none"))
+
+    def read(self) -> SlaveForm:
+        """The form with this widget's current values (parts not shown keep their values)."""
+        f = self.form
+
+        def text(widget_id: str, default: str) -> str:
+            found = self.query(f"#{widget_id}")
+            return found.first(Input).value if found else default
+
+        def flag(widget_id: str, default: bool) -> bool:
+            found = self.query(f"#{widget_id}")
+            return bool(found.first(Checkbox).value) if found else default
+
+        def choice(widget_id: str, default: str) -> str:
+            found = self.query(f"#{widget_id}")
+            return str(found.first(Select).value) if found else default
+
+        markets = f.markets
+        if "identity" in self.parts:
+            markets = tuple(m for m in self.markets if self.query_one(f"#f-market-{m}", Checkbox).value)
+        return SlaveForm(
+            id=f.id, name=text("f-name", f.name), enabled=flag("f-enabled", f.enabled), paused=f.paused,
+            markets=markets, sizing=choice("f-sizing", f.sizing), ratio=text("f-ratio", f.ratio),
+            multiplier=text("f-multiplier", f.multiplier), symbols_allow=text("f-allow", f.symbols_allow),
+            symbols_deny=text("f-deny", f.symbols_deny), max_leverage=text("f-max-leverage", f.max_leverage),
+            max_position_notional=text("f-max-notional", f.max_position_notional),
+            symbol_max_notional=text("f-caps", f.symbol_max_notional), reverse=flag("f-reverse", f.reverse),
+            min_notional_policy=choice("f-policy", f.min_notional_policy), on_start=choice("f-on-start", f.on_start),
+            margin_level_min=text("f-margin-level", f.margin_level_min),
+        )
