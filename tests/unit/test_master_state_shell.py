@@ -29,11 +29,14 @@ D = Decimal
 
 
 def rest_state(amt: str = "0", update: int = 0, dual: bool = False) -> UsdmRest:
-    risk = convert({"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": amt, "leverage": "10",
-                    "marginType": "cross", "updateTime": update}, BinanceFuturesPositionRisk)
+    """REST as Binance answers it: positionRisk v2 lists BOTH in one-way mode, LONG and SHORT in
+    hedge mode (the master reads the mode from it)."""
+    sides = [("LONG", amt), ("SHORT", "0")] if dual else [("BOTH", amt)]
+    risks = [convert({"symbol": "BTCUSDT", "positionSide": ps, "positionAmt": a, "leverage": "10",
+                      "marginType": "cross", "updateTime": update}, BinanceFuturesPositionRisk) for ps, a in sides]
     account = convert({"totalWalletBalance": "500", "totalMarginBalance": "500",
                        "assets": [{"asset": "USDT", "walletBalance": "500"}]}, BinanceFuturesAccount)
-    return UsdmRest(dual, [risk], account)
+    return UsdmRest(dual, risks, account)
 
 
 def trade_event(side: str, qty: str, t: int, trade_id: int, order_id: int = 1) -> bytes:
