@@ -61,7 +61,16 @@ from .commands import CommandError, dispatch
 from .commands.status import MasterView, slave_state
 from .config import AppConfig, ConfigError, load_config, write_config_atomic
 from .journal import Journal, record_for_event, record_for_master_event, record_for_report, tag_of
-from .notify import Alert, Notifier, Sender, alert_flapping, alert_for_report, alert_process_down, alert_stream_lost
+from .notify import (
+    Alert,
+    Notifier,
+    Sender,
+    alert_flapping,
+    alert_for_report,
+    alert_process_died,
+    alert_process_down,
+    alert_stream_lost,
+)
 from .supervision import (
     AsyncSupervisor,
     ProcessInfo,
@@ -141,6 +150,8 @@ class ControlActor:
         self.last_errors: dict[str, SlaveError] = {}
         self.processes: dict[str, ProcessInfo] = {}
         self.restarting: set[str] = set()
+        self.restarted_pid: dict[str, int | None] = {}  # pid each program got from our last restart
+        self.polls = 0  # supervisor polls done (tests wait on it)
         self.heartbeats: dict[str, tuple[float, Heartbeat]] = {}
         self.master_views: dict[str, MasterView] = {}  # equity and positions per market (TUI)
         self.subscribers: dict[bytes, frozenset[str]] = {}
@@ -395,7 +406,10 @@ class ControlActor:
             before = self.processes.get(name)
             if before is None or before.state != info.state:
                 self._process_changed(name, before.state if before else "NEW", info, now)
+            if before is not None and self._died(name, before, info):
+                self.notifier.alert(alert_process_died(name, info.state, info.description))
         self.processes = fresh
+        self.polls += 1
         return fresh
 
     def _process_changed(self, name: str, before: str, info: ProcessInfo, now: float) -> None:
@@ -415,6 +429,17 @@ class ControlActor:
             starts.append(now)
             if len(starts) == FLAP_STARTS and now - starts[0] <= FLAP_WINDOW_S:
                 self.notifier.alert(alert_flapping(name, FLAP_STARTS, FLAP_WINDOW_S))
+
+    def _died(self, name: str, before: ProcessInfo, info: ProcessInfo) -> bool:
+        """RUNNING before, and now gone from RUNNING or running under a new pid, and not because we
+        restarted it. (Polling can miss the short EXITED state: a new pid tells the same story.)"""
+        if name in self.restarting or name == "control" or before.state != "RUNNING":
+            return False
+        if info.state == "RUNNING":
+            if info.pid is not None and self.restarted_pid.get(name) == info.pid:
+                return False
+            return bool(before.pid and info.pid and info.pid != before.pid)
+        return info.state in ("EXITED", "STARTING", "BACKOFF", "FATAL", "UNKNOWN")
 
     def require_supervisor(self) -> AsyncSupervisor:
         if self.supervisor is None:

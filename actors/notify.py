@@ -101,6 +101,17 @@ def alert_process_down(name: str, state: str, detail: str = "") -> Alert:
     )
 
 
+def alert_process_died(name: str, info_state: str, detail: str = "") -> Alert:
+    """A program that was RUNNING died without us asking (killed, crashed); supervisor restarts it.
+    Same key as `alert_process_down`, so a crash that then fails to start is one message."""
+    slave = name[len("slave-"):] if name.startswith("slave-") else None
+    return Alert(
+        category="slave_down" if slave else "actor_down", slave_id=slave, key=f"down:{name}",
+        title=f"{name} died and was restarted by supervisor",
+        body=detail or f"{name} stopped unexpectedly (now {info_state}); it reconciles before it trades again",
+    )
+
+
 def alert_flapping(name: str, starts: int, window_s: float) -> Alert:
     slave = name[len("slave-"):] if name.startswith("slave-") else None
     return Alert(

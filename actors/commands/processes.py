@@ -25,6 +25,7 @@ async def restart_actor(actor: "ControlActor", req: RestartActor) -> Done:
         raise CommandError(exc.code, exc.reason) from None
     finally:
         actor.restarting.discard(req.name)
+    actor.restarted_pid[req.name] = info.pid  # the poll will see this new pid: not a death
     actor.audit(f"{req.name} restarted (pid {info.pid})", slave_id=actor.slave_of(req.name))
     return Done(detail=f"{req.name} restarted: {info.state}, pid {info.pid}")
 

@@ -16,6 +16,7 @@ from actors.control_client import AsyncControlClient
 from actors.supervision import AsyncSupervisor, Supervisor, SupervisionError
 from protocol import messages as m
 from tests.helpers.wait import aeventually, eventually
+from tests.unit.test_notify import Receiver, receiver  # noqa: F401 (fixture)
 
 VENV_BIN = Path(sys.executable).parent
 WAITER = f'{sys.executable} -c "import signal; signal.pause()"'
@@ -148,3 +149,45 @@ async def test_control_adds_restarts_and_removes_slaves_under_supervisord(dep: D
 
     listing = await client.request(m.ListSlaves(id=0))
     assert [(s.config.id, s.process_state) for s in listing.slaves] == [("s1", "RUNNING")]
+
+
+async def test_a_killed_slave_sends_one_notification_and_a_restart_by_us_none(dep: Deployment, receiver) -> None:
+    """Through apprise to a local HTTP receiver: SIGKILL of a running slave (supervisor restarts it)
+    gives exactly one notification; the same slave restarted through the control socket gives none."""
+    import os
+    import signal
+
+    dep.config.write_text(CONFIG + f'\n[notifications]\nurls = ["{receiver.url}"]\ngroup_window_s = 0.3\n')
+    actor = ControlActor(dep.config, supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
+                         programs_dir=dep.programs, python=str(dep.python), require_key=False, poll_interval_s=0.2,
+                         startsecs=0)
+    await actor.start()
+    try:
+        async with AsyncControlClient(actor.endpoints.control, timeout=20) as c:
+            await aeventually(lambda: _running(c, "slave-s1"), timeout=20, what="slave-s1 running")
+            await c.request(m.RestartActor(id=0, name="slave-s1"))
+            first = (await process_states(c))["slave-s1"][1]
+            assert first
+            os.kill(first, signal.SIGKILL)
+
+            async def replaced() -> bool:
+                state, pid = (await process_states(c))["slave-s1"]
+                return state == "RUNNING" and pid not in (None, first)
+
+            await aeventually(replaced, timeout=20, what="supervisor restarted slave-s1")
+            await aeventually(lambda: _true(len(receiver.posts) >= 1), timeout=10, what="a notification")
+            polls = actor.polls  # no second message while control looks five more times (and sends)
+            await aeventually(lambda: _true(actor.polls >= polls + 5), timeout=10, what="five more polls")
+            await actor.notifier.drain()
+            assert len(receiver.posts) == 1, receiver.posts
+            assert "slave-s1 died and was restarted" in str(receiver.posts[0])
+    finally:
+        await actor.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _running(c: AsyncControlClient, name: str) -> bool:
+    return (await process_states(c)).get(name, ("", None))[0] == "RUNNING"
