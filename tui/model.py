@@ -31,7 +31,6 @@ from protocol.messages import (
 LATENCY_SAMPLES: Final = 60  # kept per slave for the sparkline and the percentiles
 SPARK_WIDTH: Final = 8
 SPARK_BARS: Final = "▁▂▃▄▅▆▇█"
-DRIFT_TOLERANCE: Final = Decimal("0.02")  # |actual - expected| within 2% of expected: in sync
 
 STATE_STYLES: Final = {
     "running": "green",
@@ -128,10 +127,9 @@ def equity_of(summary: SlaveSummary) -> Decimal | None:
 
 
 def is_drift(p: PositionDrift) -> bool:
-    """Display heuristic: off by more than 2% of the expected size (or holding against nothing)."""
-    if p.expected == 0:
-        return p.actual != 0
-    return abs(p.actual - p.expected) > abs(p.expected) * DRIFT_TOLERANCE
+    """The slave's own judgement: it knows the symbol's step size and min notional, and how far
+    balance-multiplier sizing may move with equity (`PositionDrift.in_sync`)."""
+    return not p.in_sync
 
 
 def positions_of(summary: SlaveSummary) -> list[tuple[str, PositionDrift]]:

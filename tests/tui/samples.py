@@ -9,8 +9,13 @@ from protocol import messages as m
 MS = 1_000_000
 
 
-def drift(symbol: str, side: str, actual: str, expected: str) -> m.PositionDrift:
-    return m.PositionDrift(symbol=symbol, position_side=side, actual=D(actual), expected=D(expected))  # type: ignore[arg-type]
+def drift(symbol: str, side: str, actual: str, expected: str, in_sync: bool | None = None) -> m.PositionDrift:
+    """A position as a slave reports it; `in_sync` is the slave's own judgement (one step, min
+    notional, balance-multiplier tolerance): by default here, within 2% of the expected size."""
+    a, e = D(actual), D(expected)
+    if in_sync is None:
+        in_sync = abs(a - e) <= abs(e) * D("0.02") if e else a == 0
+    return m.PositionDrift(symbol=symbol, position_side=side, actual=a, expected=e, in_sync=in_sync)  # type: ignore[arg-type]
 
 
 def status_report(slave_id: str, state: str = "running", equity: str = "10000", latency_ms: float | None = 12.5,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Log
+from textual.widgets import Button, DataTable, Input, Log
 
 from protocol import messages as m
 from tests.helpers.wait import aeventually
@@ -33,6 +33,13 @@ async def until(pilot: Pilot[Any], check: Callable[[], Any], what: str, timeout:
         return check()
 
     return await aeventually(probe, timeout=timeout, what=what)
+
+
+async def press(pilot: Pilot[Any], screen: Any, selector: str) -> None:
+    """Press a button the way a click does (its Pressed message), without hit-testing screen
+    coordinates: under load a click could land while a layout change (an error line) moved it."""
+    screen.query_one(selector, Button).press()
+    await pilot.pause()
 
 
 def table(app: CopyTraderApp) -> SlaveTable:
@@ -163,22 +170,22 @@ async def test_add_slave_wizard_hands_the_secret_to_the_keys_command_then_adds(
         wizard = app.screen
         assert isinstance(wizard, AddSlaveWizard)
         await pilot.press(*"alice")
-        await pilot.click("#next")
+        await press(pilot, wizard, "#next")
         await until(pilot, lambda: "exists already" in str(wizard.query_one("#wizard-error").render()), "id refused")
         wizard.query_one("#w-id", Input).value = "newbie"
         await pilot.pause()
-        await pilot.click("#next")
+        await press(pilot, wizard, "#next")
         await until(pilot, lambda: wizard.step == 1, "step 2")
         wizard.query_one("#f-ratio", Input).value = "0.3"
         await pilot.pause()
-        await pilot.click("#next")
+        await press(pilot, wizard, "#next")
         await until(pilot, lambda: wizard.step == 2, "step 3")
         wizard.query_one("#w-api-key", Input).value = "APIKEY1234567890"
         secret_box = wizard.query_one("#w-secret", Input)
         assert secret_box.password
         secret_box.value = "the-secret-0123456789"
         await pilot.pause()
-        await pilot.click("#add")
+        await press(pilot, wizard, "#add")
         await until(pilot, lambda: fake.of(m.AddSlave), "AddSlave sent")
         assert secret_box.value == ""
         argv, stdin = seen.read_text().split("\n", 1)

@@ -37,8 +37,9 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 50) is None
 
 
-def test_drift_heuristic_flags_what_is_off_by_more_than_two_percent() -> None:
-    assert not is_drift(drift("BTCUSDT", "LONG", "0.050", "0.0501"))
+def test_drift_is_what_the_slave_judged_out_of_sync() -> None:
+    assert not is_drift(drift("BTCUSDT", "LONG", "0.050", "0.0501", in_sync=True))
+    assert is_drift(drift("BTCUSDT", "LONG", "0.050", "0.0501", in_sync=False))
     assert is_drift(drift("BTCUSDT", "LONG", "0.010", "0.02"))
     assert is_drift(drift("BTCUSDT", "BOTH", "0.01", "0"))
     assert sync_cell(SLAVES[0])[0] == "ok 2" and sync_cell(SLAVES[1])[0] == "drift 1" and sync_cell(SLAVES[3])[0] == "-"
