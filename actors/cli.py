@@ -6,6 +6,8 @@
     copytrader restart NAME                      restart one actor (stop + start)
     copytrader pause|resume SLAVE|--all
     copytrader tui [--config FILE]               the terminal UI (runs `python -m tui`)
+    copytrader init [--network live|testnet] ... a starter config, passphrase file and keystore
+    copytrader demo [start|stop|status]          the demo (scripts/demo)
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ USAGE = (
     "       copytrader [--config FILE] restart NAME\n"
     "       copytrader [--config FILE] {pause,resume} SLAVE|--all\n"
     "       copytrader [--config FILE] tui\n"
+    "       copytrader init [--root DIR] [--network live|testnet|simulator] [--url URL] [--markets usdm,spot]\n"
+    "       copytrader demo [start|stop|status]\n"
 )
 CONTROL_COMMANDS = frozenset({"status", "slave", "restart", "pause", "resume"})
 
@@ -45,6 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0 if args else 2
+    if args[0] == "init":
+        from actors.deployment import main as deployment_main
+
+        return deployment_main(["init", *args[1:]])
+    if args[0] == "demo":
+        from pathlib import Path
+
+        script = Path(__file__).resolve().parents[1] / "scripts" / "demo"
+        os.execv("/bin/bash", ["/bin/bash", str(script), *args[1:]])  # never returns
     if args[0] == "keys":
         from keystore.cli import main_keys
 

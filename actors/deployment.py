@@ -1,5 +1,6 @@
 """Lay out a deployment beside supervisor.conf: the config, the keystore, and the generated programs.
 
+    python -m actors.deployment init  --root DIR [--network live|testnet|simulator] [--url URL]
     python -m actors.deployment demo  --root DIR [--port N]     (what scripts/demo runs)
     python -m actors.deployment programs --root DIR              (re-generate master/slave programs)
     python -m actors.deployment wait  --root DIR [--timeout S]   (until every program is RUNNING)
@@ -125,12 +126,7 @@ def demo_setup(root: Path, port: int | None = None, python: str = sys.executable
     var = ensure_private_dir(root / "var")
     ensure_private_dir(root / "run")
     (root / "logs").mkdir(exist_ok=True)
-    passphrase_file = var / "passphrase"
-    if not passphrase_file.exists():
-        fd = os.open(passphrase_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-    passphrase = passphrase_file.read_text().strip()
+    passphrase = _passphrase_file(var).read_text().strip()
     keystore_dir = var / "keystore"
     # Demo keys unlock once per process start: a lighter Argon2id than the default (OWASP minimum).
     kdf = KdfParams.custom(iterations=2, memory_kib=19456, lanes=1)
@@ -164,6 +160,43 @@ def demo_setup(root: Path, port: int | None = None, python: str = sys.executable
     return config_path
 
 
+def _passphrase_file(var: Path) -> Path:
+    """var/passphrase: created once with a random passphrase, mode 0600 (supervisord's actors read
+    it; keep the server's account private, or use COPYTRADER_PASSPHRASE and delete the file)."""
+    path = var / "passphrase"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path
+
+
+def init_deployment(root: Path, network: str = "live", url: str | None = None,
+                    markets: tuple[str, ...] = ("usdm",), python: str = sys.executable) -> Path:
+    """A starter deployment: copytrader.toml (no slaves yet), passphrase file, empty keystore and
+    the master programs. Never overwrites an existing configuration."""
+    from keystore import Keystore
+
+    config_path = root / "copytrader.toml"
+    if config_path.exists():
+        raise SystemExit(f"{config_path} exists already: not touching it")
+    var = ensure_private_dir(root / "var")
+    ensure_private_dir(root / "run")
+    (root / "logs").mkdir(exist_ok=True)
+    passphrase = _passphrase_file(var).read_text().strip()
+    if not (var / "keystore" / "keystore.json").exists():
+        Keystore.create(var / "keystore", passphrase).close()
+    app = AppConfig(
+        exchange=ExchangeConfig(network=network, url=url),  # type: ignore[arg-type]
+        keystore=KeystoreConfig(dir="var/keystore", passphrase_file="var/passphrase"),
+        masters={m: MasterConfig(account="master") for m in markets},  # type: ignore[misc]
+        base_dir=str(root),
+    )
+    write_config_atomic(config_path, app, backup=False)
+    write_programs(root, config_path, python)
+    return config_path
+
+
 def wait_running(root: Path, timeout: float) -> int:
     """Wait until supervisord runs every program; print the ones that did not come up."""
     sup = Supervisor(f"unix://{root / 'run' / 'supervisor.sock'}", timeout=5)
@@ -186,12 +219,22 @@ def wait_running(root: Path, timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m actors.deployment", description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["demo", "programs", "wait"])
+    ap.add_argument("command", choices=["init", "demo", "programs", "wait"])
+    ap.add_argument("--network", choices=["live", "testnet", "simulator"], default="live", help="init: exchange")
+    ap.add_argument("--url", default=None, help="init: base URL of a simulator (network simulator)")
+    ap.add_argument("--markets", default="usdm", help="init: master markets, comma separated")
     ap.add_argument("--root", type=Path, default=Path.cwd())
     ap.add_argument("--port", type=int, default=None)
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args(argv)
     root = args.root.resolve()
+    if args.command == "init":
+        markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
+        path = init_deployment(root, args.network, args.url, markets)
+        print(f"wrote {path}, var/passphrase (mode 0600) and an empty keystore in var/keystore.\n"
+              "Next: copytrader keys add master ... ; copytrader keys add <slave> ... ;"
+              " copytrader slave add <slave> ... ; supervisord -c supervisor.conf")
+        return 0
     if args.command == "demo":
         print(f"demo configuration written: {demo_setup(root, args.port)}")
         return 0

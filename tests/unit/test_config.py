@@ -66,3 +66,19 @@ def test_write_is_atomic_keeps_a_backup_and_round_trips(tmp_path):
     assert load_config(path).slaves == changed.slaves
     assert cfg.slaves[0].ratio == Decimal("0.5")
     assert not list(tmp_path.glob(".copytrader.toml.*.tmp"))
+
+
+def test_init_writes_a_starter_deployment_and_never_overwrites(tmp_path):
+    import stat
+
+    from actors.deployment import init_deployment
+    from keystore import Keystore
+
+    path = init_deployment(tmp_path, "testnet", markets=("usdm", "spot"))
+    cfg = load_config(path)
+    assert cfg.exchange.network == "testnet" and set(cfg.masters) == {"usdm", "spot"} and cfg.slaves == ()
+    assert stat.S_IMODE((tmp_path / "var" / "passphrase").stat().st_mode) == 0o600
+    Keystore.open(tmp_path / "var" / "keystore", (tmp_path / "var" / "passphrase").read_text().strip()).close()
+    assert (tmp_path / "run" / "programs" / "master-usdm.conf").exists()
+    with pytest.raises(SystemExit, match="exists already"):
+        init_deployment(tmp_path)
