@@ -32,7 +32,6 @@ Decimals are given as strings ("0.5") or numbers; every error names the offendin
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +42,7 @@ import msgspec
 from protocol.messages import Market, SlaveConfig
 
 from .binance.endpoints import Endpoints
+from .files import write_atomic
 
 
 class ConfigError(ValueError):
@@ -215,36 +215,6 @@ def write_config_atomic(path: str | Path, config: AppConfig, *, backup: bool = T
     path = Path(path)
     text = to_toml(config)
     parse_config(text, base_dir=path.parent, source=f"{path} (about to be written)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        if backup and path.exists():
-            bak = path.with_name(path.name + ".bak")
-            _copy_durably(path, bak)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _copy_durably(src: Path, dst: Path) -> None:
-    data = src.read_bytes()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, dst)
+    if backup and path.exists():
+        write_atomic(path.with_name(path.name + ".bak"), path.read_bytes())
+    write_atomic(path, text)

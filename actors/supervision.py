@@ -27,7 +27,6 @@ import http.client
 import os
 import shlex
 import socket
-import tempfile
 import urllib.parse
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,8 @@ import msgspec
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from protocol.errors import ErrorCode
+
+from .files import fsync_dir, write_atomic
 
 T = TypeVar("T")
 
@@ -398,30 +399,10 @@ def remove_slave_program(conf_dir: str | Path, slave_id: str) -> bool:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, text, mode=0o644)  # program files hold no secret; supervisord reads them
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync_dir = fsync_dir
 
 
 def _sync_groups(sup: Supervisor, prefix: str) -> ReloadResult:

@@ -240,8 +240,10 @@ def test_actor_log_rotates_at_the_configured_size(supervisord: Supervisord, sup:
     """A program rendered like every actor's (render_program) with a 2 KB limit: supervisord
     rotates its log into .1, .2 ... and keeps no more than the configured backups."""
     chatty = supervisord.dir / "chatty"
-    chatty.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import sys,signal\n"
-                      f"[print('x' * 99, flush=True) for _ in range(200)]\nsignal.pause()\"\n")
+    # Lines paced by the child (supervisord rotates once per write: one 20 KB burst read at once
+    # would rotate once), so the log crosses 2 KB several times.
+    chatty.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import time,signal\n"
+                      f"[(print('x' * 99, flush=True), time.sleep(0.005)) for _ in range(200)]\nsignal.pause()\"\n")
     chatty.chmod(0o755)
     text = render_program("chatty", [str(chatty)], log_dir=supervisord.logs, startsecs=0,
                           log_maxbytes="2KB", log_backups=2)
