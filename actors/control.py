@@ -33,7 +33,14 @@ from typing import Any, Callable
 import msgspec
 import zmq
 
-from protocol.codec import decode_control_request, decode_slave_report, encode, pack_control_event, unpack_master_event
+from protocol.codec import (
+    decode_control_request,
+    decode_master_event,
+    decode_slave_report,
+    encode,
+    pack_control_event,
+    unpack_master_event,
+)
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
     ActorInfo,
@@ -43,10 +50,15 @@ from protocol.messages import (
     Error,
     Heartbeat,
     MasterEvent,
+    MasterFill,
     MasterStatus,
+    MirrorSkipped,
     Ok,
+    OrderFailed,
+    OrderMirrored,
     PauseAllChanged,
     Push,
+    Reconciled,
     SlaveConfigChanged,
     SlaveError,
     SlaveReport,
@@ -60,7 +72,16 @@ from .base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_s
 from .commands import CommandError, dispatch
 from .commands.status import MasterView, slave_state
 from .config import AppConfig, ConfigError, load_config, write_config_atomic
-from .journal import Journal, record_for_event, record_for_master_event, record_for_report, tag_of
+from .coverage import Coverage, FillRef, is_covering_skip
+from .journal import (
+    CoveredBody,
+    Journal,
+    record_for_covered,
+    record_for_event,
+    record_for_master_event,
+    record_for_report,
+    tag_of,
+)
 from .notify import (
     Alert,
     Notifier,
@@ -147,6 +168,7 @@ class ControlActor:
         self.journal: Journal = None  # type: ignore[assignment]  # opened in start()
         self.notifier: Notifier = None  # type: ignore[assignment]
         self.statuses: dict[str, SlaveStatusReport] = {}
+        self.coverage = Coverage()  # which master fills each slave decided or a reconciliation covered
         self.last_errors: dict[str, SlaveError] = {}
         self.processes: dict[str, ProcessInfo] = {}
         self.restarting: set[str] = set()
@@ -175,6 +197,7 @@ class ControlActor:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(self.config.state_dir / "journal.db")
         self.notifier = Notifier(self.config.notifications, self.journal, self._sender)
+        await self._load_coverage()
         ctx = zmq.Context.instance()
         self.router = self._socket(ctx, zmq.ROUTER)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a vanished peer raises, so we forget it
@@ -319,6 +342,7 @@ class ControlActor:
                 self.journal.append(record_for_report(report))
         else:
             self.journal.append(record_for_report(report))
+            self._note_coverage(report)
         if isinstance(report, SlaveError):
             self.last_errors[report.slave_id] = report
         alert = alert_for_report(report)
@@ -336,9 +360,50 @@ class ControlActor:
             self.heartbeats[event.market] = (time.monotonic(), event)
             return
         self.master_views.setdefault(event.market, MasterView()).note(event)
+        if isinstance(event, MasterFill):
+            self.coverage.add_fill(_fill_ref(event))
         record = record_for_master_event(event)
         if record is not None:
             self.journal.append(record)
+
+    # ------------------------------------------------------------------------------ coverage
+    def _note_coverage(self, report: SlaveReport, *, journal: bool = True) -> None:
+        """Decisions feed the coverage index; a sync's Reconciled journals the fills it covered."""
+        cov = self.coverage
+        if isinstance(report, (OrderMirrored, OrderFailed, MirrorSkipped)):
+            covering = isinstance(report, MirrorSkipped) and is_covering_skip(report.reason, report.text)
+            cov.add_decision(report.slave_id, report.market, report.master_epoch, report.master_seq, report.symbol,
+                             covering=covering)
+        elif isinstance(report, Reconciled) and report.master_epoch:
+            for fill in cov.reconciled(report.slave_id, report.market, report.master_epoch, report.master_seq):
+                if journal:
+                    self.journal.append(record_for_covered(
+                        report.slave_id, fill.market, fill.symbol, fill.order_id, fill.trade_id, fill.epoch,
+                        fill.seq, report.master_seq))
+
+    async def _load_coverage(self) -> None:
+        """After a restart: master fills, decisions and covered rows from the journal."""
+        try:
+            rows = await self.journal.coverage_rows()
+        except Exception as exc:  # noqa: BLE001 - an unreadable journal must not stop control
+            log.error("coverage index not rebuilt from the journal: %s", exc)
+            return
+        for kind, slave_id, market, body in rows:
+            if body is None:
+                continue
+            try:
+                if kind == "master.fill":
+                    event = decode_master_event(body)
+                    if isinstance(event, MasterFill):
+                        self.coverage.add_fill(_fill_ref(event))
+                elif kind == "covered":
+                    c = msgspec.msgpack.decode(body, type=CoveredBody)
+                    if slave_id and market:
+                        self.coverage.add_decision(slave_id, market, c.epoch, c.seq, "", covering=True)
+                else:
+                    self._note_coverage(decode_slave_report(body), journal=False)
+            except (ProtocolError, msgspec.DecodeError, msgspec.ValidationError):
+                continue
 
     # ------------------------------------------------------------------------------ stream watch
     def _track(self, key: str, up: bool, now: float, alert: Callable[[float], Any]) -> None:
@@ -643,6 +708,10 @@ class ControlActor:
     def _actor_info(self, p: ProcessInfo, now: float) -> ActorInfo:
         hb = self._hb_age(p.name[len("master-"):], now) if p.name.startswith("master-") else None
         return ActorInfo(name=p.name, state=p.state, pid=p.pid, uptime_s=p.uptime_s, heartbeat_age_ms=hb)
+
+
+def _fill_ref(fill: MasterFill) -> FillRef:
+    return FillRef(fill.market, fill.epoch, fill.seq, fill.symbol, fill.order_id, fill.trade_id)
 
 
 def _slave_stream_alert(slave_id: str, market: str, seconds: float) -> Alert:

@@ -226,6 +226,24 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
     return None
 
 
+class CoveredBody(msgspec.Struct, frozen=True):
+    """Body of a "covered" row: the master fill (epoch, seq) a slave's reconciliation covered."""
+
+    epoch: int
+    seq: int
+
+
+def record_for_covered(slave_id: str, market: str, symbol: str, order_id: int, trade_id: int, epoch: int,
+                       seq: int, snapshot_seq: int, ts_ms: int | None = None) -> JournalRecord:
+    """A master fill this slave never decided, covered by its reconciliation (actors/coverage.py)."""
+    return JournalRecord(
+        ts_ms=now_ms() if ts_ms is None else ts_ms, kind="covered", slave_id=slave_id, market=market,
+        symbol=symbol, master_order_id=order_id, master_trade_id=trade_id,
+        summary=f"fill seq {seq} covered by reconciliation at master snapshot seq {snapshot_seq}",
+        body=msgspec.msgpack.encode(CoveredBody(epoch, seq)),
+    )
+
+
 def record_for_event(kind: str, summary: str, *, slave_id: str | None = None, error: bool = False,
                      ts_ms: int | None = None) -> JournalRecord:
     """A row for control's own events: "notify", "control", "actor" ..."""
@@ -307,6 +325,15 @@ class JournalStore:
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM journal").fetchone()[0])
+
+    def coverage_rows(self, limit: int = 500_000) -> list[tuple[str, str | None, str | None, bytes | None]]:
+        """(kind, slave_id, market, body) of the latest master fills, decisions and covered rows,
+        oldest first: what the control actor's coverage index is rebuilt from after a restart."""
+        sql = ("SELECT kind, slave_id, market, body FROM journal WHERE kind IN "
+               "('master.fill', 'mirrored', 'skipped', 'failed', 'covered') ORDER BY id DESC LIMIT ?")
+        rows = self._db.execute(sql, (limit,)).fetchall()
+        rows.reverse()
+        return rows
 
 
 class _transaction:
@@ -404,6 +431,9 @@ class Journal:
 
     async def unacked_count(self) -> int:
         return await self._run(self._store.unacked_count)
+
+    async def coverage_rows(self, limit: int = 500_000) -> list[tuple[str, str | None, str | None, bytes | None]]:
+        return await self._run(self._store.coverage_rows, limit)
 
     async def close(self) -> None:
         await self.flush()

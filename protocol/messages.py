@@ -414,6 +414,11 @@ class Reconciled(Msg, tag="reconciled", frozen=True, kw_only=True):
     orders: NonNegInt  # corrective orders sent
     drifts: tuple[PositionDrift, ...] = ()  # drift left (e.g. below min notional)
     t_ns: int
+    # The master snapshot this sync brought the slave to (0: a periodic check, covers no fill).
+    # Control marks the master fills of that epoch up to `master_seq` (and of older epochs) that
+    # this slave never decided as "covered" (received while dead, lost in a gap): see coverage.py.
+    master_epoch: int = 0
+    master_seq: NonNegInt = 0
 
 
 class SlaveError(Msg, tag="slaveerr", frozen=True, kw_only=True):

@@ -401,7 +401,7 @@ def decode_user_event(raw: bytes | bytearray | memoryview | str) -> Any:
     """
     try:
         head = _HEAD.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:  # bad UTF-8 too
         decode_stats.malformed += 1
         raise MalformedEvent(f"user data event could not be decoded: {exc}") from None
     if head.e is None:
@@ -415,7 +415,7 @@ def decode_user_event(raw: bytes | bytearray | memoryview | str) -> Any:
         return UnknownEvent(e=head.e, raw=bytes(raw) if not isinstance(raw, str) else raw.encode())
     try:
         event = dec.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         decode_stats.malformed += 1
         raise MalformedEvent(f"malformed {head.e} event: {exc}") from None
     decode_stats.decoded += 1

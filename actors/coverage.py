@@ -1,0 +1,113 @@
+"""Which master fills a slave's reconciliation covered (pure, no I/O; the control actor runs it).
+
+Every master fill must have exactly one decision per slave in the journal: an order (mirrored or
+failed) or a skip with its reason. A slave cannot decide a fill it never received: fills published
+while it was dead (SIGKILL, crash, restart), fills lost in a sequence gap, fills it had queued when
+it was killed. Its next synchronisation (`Reconciled` with the master snapshot's epoch and seq)
+brings its positions to k x the master's as of that snapshot, so those fills are *covered by
+reconciliation*: control journals one "covered" row per (slave, fill) for them.
+
+The rule, per (slave, market): a fill of the snapshot's epoch with seq <= the snapshot's seq (or any
+fill of an older epoch of that master, which the new epoch's snapshot subsumes) is covered when the
+slave has no decision for it AND it comes after the slave's last own decision on the same symbol.
+A live slave decides one symbol's fills strictly in seq order (one worker per symbol), so the fills
+it missed form a suffix per symbol; an undecided fill *followed* by a decided one on its symbol was
+dropped silently by a live slave, and stays uncovered: that is what the chaos run counts as lost.
+Skips the slave itself reports as "covered by reconciliation" are decisions, but they do not move
+the per-symbol mark (they are the fills of that same gap).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Final
+
+import msgspec
+
+MAX_FILLS: Final = 50_000  # per market: older fills are forgotten (the journal keeps them)
+
+
+class FillRef(msgspec.Struct, frozen=True):
+    market: str
+    epoch: int
+    seq: int
+    symbol: str
+    order_id: int
+    trade_id: int
+
+
+class _Market:
+    __slots__ = ("epochs", "by_seq", "order")
+
+    def __init__(self) -> None:
+        self.epochs: OrderedDict[int, None] = OrderedDict()  # first seen first
+        self.by_seq: dict[tuple[int, int], FillRef] = {}
+        self.order: deque[FillRef] = deque()
+
+
+class Coverage:
+    """Master fills seen, slave decisions seen, and what each reconciliation covers."""
+
+    def __init__(self, max_fills: int = MAX_FILLS) -> None:
+        self.max_fills = max_fills
+        self._markets: dict[str, _Market] = {}
+        self._decided: set[tuple[str, str, int, int]] = set()  # (slave, market, epoch, seq)
+        self._mark: dict[tuple[str, str, int, str], int] = {}  # (slave, market, epoch, symbol) -> max own seq
+
+    def add_fill(self, fill: FillRef) -> None:
+        m = self._markets.setdefault(fill.market, _Market())
+        if (fill.epoch, fill.seq) in m.by_seq:
+            return
+        m.epochs.setdefault(fill.epoch, None)
+        m.by_seq[(fill.epoch, fill.seq)] = fill
+        m.order.append(fill)
+        while len(m.order) > self.max_fills:
+            old = m.order.popleft()
+            m.by_seq.pop((old.epoch, old.seq), None)
+
+    def add_decision(self, slave_id: str, market: str, epoch: int, seq: int, symbol: str, *,
+                     covering: bool = False) -> None:
+        """A slave's decision on the fill (epoch, seq); `covering`: its own "covered by
+        reconciliation" skip (counts as a decision, does not move the per-symbol mark)."""
+        if seq <= 0:
+            return  # a correction or a flatten: no master fill behind it
+        self._decided.add((slave_id, market, epoch, seq))
+        if not covering:
+            key = (slave_id, market, epoch, symbol)
+            if seq > self._mark.get(key, 0):
+                self._mark[key] = seq
+
+    def decided(self, slave_id: str, market: str, epoch: int, seq: int) -> bool:
+        return (slave_id, market, epoch, seq) in self._decided
+
+    def reconciled(self, slave_id: str, market: str, epoch: int, seq: int) -> list[FillRef]:
+        """The fills this reconciliation covers (now counted as decided), oldest first."""
+        m = self._markets.get(market)
+        if m is None or epoch == 0:
+            return []
+        older = set()
+        for e in m.epochs:
+            if e == epoch:
+                break
+            older.add(e)
+        out = []
+        for fill in m.order:
+            if fill.epoch == epoch:
+                if fill.seq > seq:
+                    continue
+            elif fill.epoch not in older:
+                continue
+            if (slave_id, market, fill.epoch, fill.seq) in self._decided:
+                continue
+            if fill.seq <= self._mark.get((slave_id, market, fill.epoch, fill.symbol), 0):
+                continue  # followed by a decision of the live slave on its symbol: lost, not covered
+            self._decided.add((slave_id, market, fill.epoch, fill.seq))
+            out.append(fill)
+        return out
+
+
+COVERING_TEXT: Final = "covered by reconciliation"
+
+
+def is_covering_skip(reason: str, text: str) -> bool:
+    """The slave's own skip for a fill its reconciliation covered (actors/slave.py resync)."""
+    return reason == "not_copied" and text.startswith(COVERING_TEXT)

@@ -1,0 +1,316 @@
+"""What the chaos run checks once the master has stopped and the system has settled.
+
+- **out of sync**: every slave's positions (USD-M, per symbol and position side) and holdings
+  (spot: base asset free + locked; margin: net base asset) read from the exchange, against
+  `k x` the master's (read from the exchange too), with k the slave's own reported k. A slave
+  is in sync on a position when the difference |actual - expected|
+    * is at most one step size of the symbol, or
+    * is worth less than the symbol's min notional (no order could correct it), or
+    * balance_multiplier: is at most 5% of the expected size plus one step: k moves with equity, so
+      a position built over many fills at earlier k's differs from today's k x master by the
+      relative change of equity since; the slave itself corrects only beyond that (PERIODIC_TOLERANCE),
+  and a slave with a position cap (max_position_notional) may hold less than k x master, never more
+  than the cap. `reverse` swaps LONG/SHORT; symbols the slave filters out are expected flat.
+  A slave whose key was revoked is expected to stop: it is left out (but must have notified).
+- **doubled**: an executed order per copied client id ("ct..." = slave, market, symbol, master
+  order, master trade, leg) more than once at the exchange (/_sim/orders).
+- **lost**: a master trade at the exchange (/_sim/trades) with no journal decision (mirrored,
+  skipped, failed, or "covered" by the slave's reconciliation, see actors/coverage.py) for a slave
+  that copies its market. A trade the master listener never published (it was dead, or its stream
+  was down) is covered by the master's next start/reconnect snapshot once the slave reconciled after
+  it. The revoked slave is not counted after its revocation.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+import statistics
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from protocol.codec import decode_slave_report
+from protocol.messages import Reconciled
+from tests.chaos.deploy import Service
+from tests.chaos.faults import Fault
+from tests.helpers.deploy import margin_assets, positions, spot_holdings
+
+ZERO = Decimal(0)
+BM_TOLERANCE = Decimal("0.05")
+SIM_MARKET = {"usdm": "futures", "spot": "spot", "margin": "margin"}
+SPOT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+class Filters(msgspec.Struct):
+    step: Decimal
+    min_notional: Decimal
+
+
+def exchange_filters(svc: Service, path: str) -> dict[str, Filters]:
+    out = {}
+    for s in _get(svc, path)["symbols"]:
+        step, notional = ZERO, ZERO
+        for f in s["filters"]:
+            if f["filterType"] in ("LOT_SIZE", "MARKET_LOT_SIZE") and Decimal(f.get("stepSize", "0")) > step:
+                step = Decimal(f["stepSize"])
+            for key in ("minNotional", "notional"):
+                if key in f:
+                    notional = max(notional, Decimal(str(f[key])))
+        out[s["symbol"]] = Filters(step, notional)
+    return out
+
+
+def _get(svc: Service, path: str) -> Any:
+    import orjson
+    import urllib.request
+
+    with urllib.request.urlopen(svc.url + path, timeout=30) as resp:
+        return orjson.loads(resp.read())
+
+
+def prices(svc: Service) -> dict[str, Decimal]:
+    raw = svc.admin("GET", "/_sim/prices")
+    table = raw.get("prices", raw)
+    return {s: Decimal(str(p)) for s, p in table.items() if isinstance(p, (str, int, float))}
+
+
+def k_of(summary: Any, market: str) -> Decimal | None:
+    if summary.status is None:
+        return None
+    for m in summary.status.markets:
+        if m.market == market:
+            return m.k
+    return None
+
+
+def in_sync(have: Decimal, want: Decimal, f: Filters | None, price: Decimal | None, cfg: Any) -> bool:
+    diff = abs(have - want)
+    step = f.step if f else ZERO
+    if diff <= step:
+        return True
+    if f is not None and price is not None and diff * price < f.min_notional:
+        return True
+    if cfg.sizing == "balance_multiplier" and diff <= BM_TOLERANCE * abs(want) + step:
+        return True
+    cap = cfg.max_position_notional
+    if cap is not None and price is not None and abs(want) * price > cap:
+        return abs(have) <= abs(want) and abs(have) * price <= cap * Decimal("1.05")  # capped, never over
+    if cfg.min_notional_policy == "round_up" and f is not None and price is not None and diff * price <= f.min_notional * 2:
+        return True
+    return False
+
+
+def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) -> dict[str, Any]:
+    """Independent check from the exchange; returns {"out_of_sync": [...], "checked": n, ...}."""
+    px = prices(svc)
+    fut = exchange_filters(svc, "/fapi/v1/exchangeInfo")
+    spot = exchange_filters(svc, "/api/v3/exchangeInfo")
+    master_fut = positions(svc, "master")
+    master_spot = spot_holdings(svc, "master")
+    master_margin = {a: v[0] for a, v in margin_assets(svc, "master").items()}
+    bad: list[dict[str, Any]] = []
+    self_bad: list[dict[str, Any]] = []
+    checked = 0
+    for cfg in svc.slaves:
+        sid = cfg.id
+        if sid in revoked:
+            continue
+        summary = summaries.get(sid)
+        if summary is None or summary.status is None:
+            bad.append({"slave": sid, "what": "no status report"})
+            continue
+        for m in summary.status.markets:
+            for d in m.positions:
+                if not d.in_sync:
+                    self_bad.append({"slave": sid, "market": m.market, "symbol": d.symbol, "side": d.position_side,
+                                     "actual": str(d.actual), "expected": str(d.expected)})
+        if "usdm" in cfg.markets:
+            k = k_of(summary, "usdm")
+            have = positions(svc, sid)
+            want: dict[tuple[str, str], Decimal] = {}
+            for (symbol, ps), qty in master_fut.items():
+                if cfg.symbols_allow and symbol not in cfg.symbols_allow or symbol in cfg.symbols_deny:
+                    continue
+                if cfg.reverse:
+                    ps = {"LONG": "SHORT", "SHORT": "LONG"}.get(ps, ps)
+                    qty = -qty if ps == "BOTH" else qty
+                want[(symbol, ps)] = qty * (k or ZERO)
+            for key in sorted(set(want) | set(have)):
+                checked += 1
+                h, w = have.get(key, ZERO), want.get(key, ZERO)
+                if k is None or not in_sync(h, w, fut.get(key[0]), px.get(key[0]), cfg):
+                    bad.append({"slave": sid, "market": "usdm", "symbol": key[0], "side": key[1], "actual": str(h),
+                                "expected": str(w), "k": str(k)})
+        for market, master_hold, read in (("spot", master_spot, spot_holdings),
+                                          ("margin", master_margin, None)):
+            if market not in cfg.markets:
+                continue
+            k = k_of(summary, market)
+            mine = spot_holdings(svc, sid) if read else {a: v[0] for a, v in margin_assets(svc, sid).items()}
+            for symbol in SPOT_SYMBOLS:
+                base = symbol.removesuffix("USDT")
+                checked += 1
+                h, w = mine.get(base, ZERO), master_hold.get(base, ZERO) * (k or ZERO)
+                if k is None or not in_sync(h, w, spot.get(symbol), px.get(symbol), cfg):
+                    bad.append({"slave": sid, "market": market, "symbol": symbol, "actual": str(h), "expected": str(w),
+                                "k": str(k)})
+    return {"out_of_sync": bad, "checked": checked, "self_reported_out_of_sync": self_bad}
+
+
+def check_doubled(svc: Service) -> dict[str, Any]:
+    doubled: list[dict[str, Any]] = []
+    executed = 0
+    for cfg in svc.slaves:
+        for market in cfg.markets:
+            rows = svc.admin("GET", f"/_sim/orders?account={cfg.id}&market={SIM_MARKET[market]}")
+            n = Counter(o["clientOrderId"] for o in rows
+                        if str(o.get("clientOrderId", "")).startswith("ct") and Decimal(str(o["executedQty"])) > 0)
+            executed += sum(n.values())
+            doubled += [{"slave": cfg.id, "market": market, "client_order_id": c, "executed": k} for c, k in n.items() if k > 1]
+    return {"doubled": doubled, "executed_copies": executed}
+
+
+def journal_rows(svc: Service, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(f"file:{svc.journal_path()}?mode=ro", uri=True, timeout=30)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
+    published = {(r[0], r[1], r[2], r[3]) for r in journal_rows(
+        svc, "SELECT market, symbol, master_order_id, master_trade_id FROM journal WHERE kind = 'master.fill'")}
+    decided: dict[tuple[str, str], set[tuple[str, int, int]]] = defaultdict(set)
+    by_kind: Counter[str] = Counter()
+    for kind, sid, market, symbol, oid, tid in journal_rows(
+            svc, "SELECT kind, slave_id, market, symbol, master_order_id, master_trade_id FROM journal "
+                 "WHERE kind IN ('mirrored', 'skipped', 'failed', 'covered') AND master_order_id > 0"):
+        decided[(sid, market)].add((symbol, oid, tid))
+        by_kind[kind] += 1
+    snaps = defaultdict(list)
+    for market, ts, summary in journal_rows(svc, "SELECT market, ts_ms, summary FROM journal WHERE kind = 'master.snap'"):
+        if "(start)" in summary or "(reconnect)" in summary:
+            snaps[market].append(ts)
+    recon = defaultdict(list)
+    for sid, market, ts in journal_rows(svc, "SELECT slave_id, market, ts_ms FROM journal WHERE kind = 'reconciled'"):
+        recon[(sid, market)].append(ts)
+    lost: list[dict[str, Any]] = []
+    fills = 0
+    unpublished = 0
+    covered_by_master = 0
+    for market, sim_market in SIM_MARKET.items():
+        trades = svc.admin("GET", f"/_sim/trades?account=master&market={sim_market}")
+        fills += len(trades)
+        slaves = [c.id for c in svc.slaves if market in c.markets]
+        for t in trades:
+            key = (t["symbol"], int(t["orderId"]), int(t["id"]))
+            was_published = (market, *key) in published
+            unpublished += not was_published
+            for sid in slaves:
+                if key in decided[(sid, market)]:
+                    continue
+                if sid in revoked_at and t["time"] >= revoked_at[sid] * 1000 - 5000:
+                    continue  # the revoked slave stopped (it must have notified instead)
+                if not was_published:
+                    snap = next((s for s in sorted(snaps[market]) if s >= t["time"] - 1000), None)
+                    if snap is not None and any(r >= snap for r in recon[(sid, market)]):
+                        covered_by_master += 1
+                        continue
+                lost.append({"slave": sid, "market": market, "symbol": key[0], "order_id": key[1], "trade_id": key[2],
+                             "published": was_published, "time": t["time"]})
+    return {"lost": lost, "master_fills": fills, "unpublished_fills": unpublished,
+            "covered_by_master_snapshot": covered_by_master, "decisions": dict(by_kind)}
+
+
+_CATEGORIES = (
+    ("key_invalid", re.compile(r"key invalid|key refused")),
+    # the slave's account cannot carry the copy (capital, not a fault): a person must act
+    ("insufficient_margin", re.compile(r"-2019|-2010|[Ii]nsufficient")),
+    ("rate_limited", re.compile(r"-1003|request weight|-1015")),
+    ("slave_died", re.compile(r"slave-\S+ died")),
+    ("actor_died", re.compile(r"(master-\S+|control) died")),
+    ("process_down", re.compile(r" is (FATAL|BACKOFF|EXITED)")),
+    ("flapping", re.compile(r"is flapping")),
+    ("order_rejected", re.compile(r"order rejected")),
+    ("stream_lost", re.compile(r"stream lost")),
+    ("desync", re.compile(r"desync found")),
+)
+
+
+def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str]) -> dict[str, Any]:
+    """Alerts by category (one grouped message can hold many), and whether each fault that needs
+    a person was told and no healed one was."""
+    alerts: list[tuple[str, str]] = []
+    messages = 0
+    for (summary,) in journal_rows(svc, "SELECT summary FROM journal WHERE kind = 'notify'"):
+        messages += 1
+        lines = [ln[2:] for ln in summary.splitlines()[1:] if ln.startswith("- ")] or [summary.splitlines()[0]]
+        for line in lines:
+            cat = next((c for c, rx in _CATEGORIES if rx.search(line)), "other")
+            alerts.append((cat, line[:200]))
+    by_cat = Counter(c for c, _ in alerts)
+    missing = [f"{s}: key_invalid" for s in sorted(revoked)
+               if not any(c == "key_invalid" and s in line for c, line in alerts)]
+    missing += [f"{s}: died" for s in sorted(killed_slaves - revoked)
+                if not any(c == "slave_died" and f"slave-{s} " in line for c, line in alerts)]
+    # healed faults must not page anyone: anything not about a death, the revoked key, or the
+    # revoked slave's own consequences is unexpected
+    unexpected = [line for c, line in alerts
+                  if c not in ("key_invalid", "slave_died", "actor_died", "insufficient_margin")
+                  and not any(s in line for s in revoked)]
+    return {"messages": messages, "alerts": len(alerts), "by_category": dict(by_cat), "missing": missing,
+            "unexpected": unexpected}
+
+
+CONVERGE_KINDS = {"kill_slave", "kill_master", "drop_user_data", "expire_listen_key", "ban_418"}
+
+
+def convergence(svc: Service, faults: list[Fault], revoked: set[str]) -> dict[str, Any]:
+    """Seconds from each fault to the first reconciliation (Reconciled journalled) of each slave it
+    hit: the slave then holds k x the master's snapshot again."""
+    recon: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for sid, market, ts, body in journal_rows(
+            svc, "SELECT slave_id, market, ts_ms, body FROM journal WHERE kind = 'reconciled' ORDER BY id"):
+        try:
+            r = decode_slave_report(body)
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(r, Reconciled) and r.master_epoch:  # a sync, not a periodic correction
+            recon[(sid, market)].append(ts)
+    samples: list[float] = []
+    per_kind: dict[str, list[float]] = defaultdict(list)
+    unconverged: list[str] = []
+    for f in faults:
+        if f.kind not in CONVERGE_KINDS or not f.t_wall:
+            continue
+        t = f.t_wall * 1000
+        hit: list[tuple[str, str]] = []
+        for cfg in svc.slaves:
+            if cfg.id in revoked:
+                continue
+            for market in cfg.markets:
+                if f.kind == "kill_slave" and f.target == f"slave-{cfg.id}" \
+                        or f.kind == "kill_master" and f.target == f"master-{market}" \
+                        or f.kind == "drop_user_data" \
+                        or f.kind in ("expire_listen_key", "ban_418") and f.target == cfg.id:
+                    hit.append((cfg.id, market))
+        for key in hit:
+            after = [ts for ts in recon[key] if ts >= t]
+            if not after:
+                if f.kind not in ("ban_418", "expire_listen_key"):  # these may heal without a resync
+                    unconverged.append(f"{key[0]}/{key[1]} after {f.kind} at {f.at_s:.0f}s")
+                continue
+            s = (min(after) - t) / 1000
+            samples.append(s)
+            per_kind[f.kind].append(s)
+
+    def p50(xs: list[float]) -> float | None:
+        return round(statistics.median(xs), 2) if xs else None
+
+    return {"convergence_p50_s": p50(samples), "convergence_max_s": round(max(samples), 2) if samples else None,
+            "convergence_samples": len(samples),
+            "convergence_by_fault": {k: {"p50_s": p50(v), "max_s": round(max(v), 2), "n": len(v)} for k, v in per_kind.items()},
+            "unconverged": unconverged}

@@ -1,0 +1,78 @@
+"""Bad answers from the exchange: a key revoked while a slave resyncs, and clock skew (-1021)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.binance.rest import RestClient
+from actors.binance.signing import make_signer
+from protocol.messages import SlaveConfig, SlaveError
+from tests.helpers.deploy import Deployment, key_secret
+from tests.helpers.sim import TEST_CONFIG, InProcessSim
+from tests.helpers.wait import eventually
+from tests.integration.test_usdm_faults import fresh_sim, prepare
+
+
+def test_key_revoked_while_resyncing_is_one_fatal_key_error_not_endless_resync_failures(tmp_path):
+    """Regression: a resync that met -2015 (key revoked) was retried every second, each time
+    reporting (and paging) "resync failed", and the slave never said its key was refused."""
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        prepare(sim, ["master", "slave01"], usdt="100000")
+        dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"))])
+        dep.start_all()
+        try:
+            dep.wait_running(timeout=60)
+            sim.admin("POST", "/_sim/keys/revoke", {"api_key": sim.key("slave01", "HMAC").api_key, "revoked": True})
+            dep.kill("master-usdm")  # the restarted master is a new epoch: the slave resyncs (REST: -2015)
+            dep.start_master("usdm")
+            fatal = eventually(lambda: [r for r in dep.collector.of(SlaveError, slave_id="slave01")
+                                        if r.code == "key_invalid" and r.fatal],
+                               timeout=60, interval=0.2, what="slave01 reports its key refused")
+            assert len(fatal) == 1
+            failures = [r for r in dep.collector.of(SlaveError, slave_id="slave01") if r.code == "resync_failed"]
+            assert failures == [], failures
+            assert dep.procs["slave-slave01"].poll() is None  # still serving (status, control)
+        finally:
+            dep.stop()
+
+
+async def test_clock_skew_on_an_order_resyncs_and_places_it_exactly_once():
+    """-1021 (our clock an hour off): the client resyncs its offset from the server's time and
+    sends again; -1021 means the first request was rejected, so there is exactly one order."""
+    async with InProcessSim(TEST_CONFIG) as sim:
+        key = sim.key("slave01", "HMAC")
+        client = RestClient(sim.http_url, make_signer("hmac", key.api_key, key_secret(key)))
+        try:
+            client.time_offset_ms = -3_600_000
+            ack = await client.signed("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                                 "quantity": "0.01", "newClientOrderId": "skew1"})
+            assert ack["clientOrderId"] == "skew1"
+            assert abs(client.time_offset_ms) < 60_000  # resynced
+        finally:
+            await client.close()
+        orders = [o for o in await sim.aadmin("GET", "/_sim/orders?account=slave01&market=futures")
+                  if o["clientOrderId"] == "skew1"]
+        assert len(orders) == 1
+
+
+@pytest.mark.parametrize("offset_ms", [3_600_000, -3_600_000])
+async def test_clock_skew_either_way_is_a_clear_error_without_resync(offset_ms):
+    """Without the resync (a second -1021), the error names the problem: it never passes silently."""
+    from actors.binance.errors import ClockSkew
+
+    async with InProcessSim(TEST_CONFIG) as sim:
+        key = sim.key("slave01", "HMAC")
+        client = RestClient(sim.http_url, make_signer("hmac", key.api_key, key_secret(key)))
+        try:
+            client.time_offset_ms = offset_ms
+
+            async def no_sync(path: str = "") -> int:  # a time source that stays wrong
+                return client.time_offset_ms
+
+            client.sync_time = no_sync  # type: ignore[method-assign]
+            with pytest.raises(ClockSkew) as info:
+                await client.signed("GET", "/fapi/v2/account")
+            assert info.value.code == -1021
+        finally:
+            await client.close()

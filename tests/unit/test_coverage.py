@@ -1,0 +1,79 @@
+"""actors/coverage.py: which master fills a slave's reconciliation covers, and which stay lost."""
+from __future__ import annotations
+
+from actors.coverage import Coverage, FillRef, is_covering_skip
+
+E1, E2 = 111, 222
+
+
+def fills(cov: Coverage, epoch: int, symbols: str) -> list[FillRef]:
+    """One fill per character: seq 1.. on symbol A / B."""
+    out = []
+    for seq, ch in enumerate(symbols, start=1):
+        f = FillRef("usdm", epoch, seq, f"{ch}USDT", 1000 + seq, 5000 + seq)
+        cov.add_fill(f)
+        out.append(f)
+    return out
+
+
+def test_fills_published_while_the_slave_was_dead_are_covered_by_its_restart_sync():
+    cov = Coverage()
+    fills(cov, E1, "AABAB")
+    for seq, sym in ((1, "AUSDT"), (2, "AUSDT")):
+        cov.add_decision("s1", "usdm", E1, seq, sym)
+    covered = cov.reconciled("s1", "usdm", E1, 5)
+    assert [f.seq for f in covered] == [3, 4, 5]
+    assert cov.reconciled("s1", "usdm", E1, 5) == []  # covered once
+
+
+def test_a_fill_dropped_by_a_live_slave_is_not_covered():
+    cov = Coverage()
+    fills(cov, E1, "AAA")
+    cov.add_decision("s1", "usdm", E1, 1, "AUSDT")
+    cov.add_decision("s1", "usdm", E1, 3, "AUSDT")  # seq 2 silently skipped, then 3 decided
+    assert cov.reconciled("s1", "usdm", E1, 3) == []
+    assert not cov.decided("s1", "usdm", E1, 2)
+
+
+def test_the_slaves_own_covering_skips_do_not_hide_the_gap_before_them():
+    cov = Coverage()
+    fills(cov, E1, "AAA")
+    cov.add_decision("s1", "usdm", E1, 1, "AUSDT")
+    # seq 2 lost on the wire; seq 3 arrives, the gap triggers a sync that covers 3 itself
+    cov.add_decision("s1", "usdm", E1, 3, "AUSDT", covering=True)
+    assert [f.seq for f in cov.reconciled("s1", "usdm", E1, 3)] == [2]
+
+
+def test_fills_after_the_snapshot_and_other_slaves_are_untouched():
+    cov = Coverage()
+    fills(cov, E1, "ABAB")
+    assert [f.seq for f in cov.reconciled("s1", "usdm", E1, 2)] == [1, 2]
+    assert not cov.decided("s2", "usdm", E1, 1)
+    assert not cov.decided("s1", "usdm", E1, 3)
+
+
+def test_a_new_master_epoch_subsumes_the_older_one():
+    cov = Coverage()
+    fills(cov, E1, "AB")
+    cov.add_decision("s1", "usdm", E1, 1, "AUSDT")
+    fills(cov, E2, "A")
+    covered = cov.reconciled("s1", "usdm", E2, 1)
+    assert [(f.epoch, f.seq) for f in covered] == [(E1, 2), (E2, 1)]
+
+
+def test_periodic_reconciliation_covers_nothing():
+    cov = Coverage()
+    fills(cov, E1, "A")
+    assert cov.reconciled("s1", "usdm", 0, 0) == []
+
+
+def test_memory_is_bounded():
+    cov = Coverage(max_fills=3)
+    fills(cov, E1, "AAAAA")
+    assert [f.seq for f in cov.reconciled("s1", "usdm", E1, 5)] == [3, 4, 5]
+
+
+def test_covering_skip_recognised():
+    assert is_covering_skip("not_copied", "covered by reconciliation (gap) at snapshot seq 4")
+    assert not is_covering_skip("not_copied", "position opened before this slave started")
+    assert not is_covering_skip("paused", "covered by reconciliation")
