@@ -104,14 +104,16 @@ class ZmqReader:
     def _drain(self) -> None:
         sock = self.sock
         recv = sock.recv_multipart
+        events = sock.getsockopt
+        # Edge-triggered FD: read while ZMQ_EVENTS says a message is ready (reading ZMQ_EVENTS also
+        # re-arms the FD). Asking first costs less than letting a NOBLOCK recv raise zmq.Again.
         while True:
             try:
+                if not events(zmq.EVENTS) & zmq.POLLIN:
+                    return
                 frames = recv(zmq.NOBLOCK)
             except zmq.Again:
-                # Edge-triggered FD: re-check before sleeping in case one arrived meanwhile.
-                if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    continue
-                return
+                continue
             except zmq.ZMQError as exc:  # socket closed under us
                 if exc.errno == zmq.ENOTSOCK:
                     return
@@ -186,6 +188,20 @@ def run(main: Callable[[asyncio.Event], Awaitable[int | None]]) -> int:
         return int(code or 0)
 
     return uvloop.run(wrapper())
+
+
+def settle_gc(young_threshold: int = 20_000) -> None:
+    """Call once an actor has started: collect, then move every object alive now (modules, config,
+    clients, filters) to the permanent generation, so no collection scans them again, and collect
+    young objects less often. Measured here: a full collection of a started slave's ~40k objects
+    took 25-100 ms, and the default thresholds ran young collections every few events, about a
+    third of a slave's CPU per mirrored order. Reference cycles are still collected."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, g1, g2 = gc.get_threshold()
+    gc.set_threshold(young_threshold, g1, g2)
 
 
 def monotonic_ns() -> int:

@@ -37,6 +37,9 @@ log = logging.getLogger("copytrader.usdm")
 ZERO = Decimal(0)
 PositionKey = tuple[str, str]  # (symbol, positionSide)
 _MARGIN_TYPE = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"}
+# Execution type NEW in an ORDER_TRADE_UPDATE (compact JSON, as Binance sends it): one of the three
+# events each copied order brings, and the only one with nothing to apply; skipped undecoded.
+_NEW_ORDER = b'"x":"NEW"'
 
 
 def position_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
@@ -253,6 +256,8 @@ class UsdmAccount:
 
     # -- own user data ----------------------------------------------------------------------------
     def _on_user_event(self, raw: bytes) -> None:
+        if type(raw) is bytes and _NEW_ORDER in raw:  # ORDER_TRADE_UPDATE of a new order: no fill to apply
+            return
         try:
             event = wire.decode_user_event(raw)
         except Exception:  # noqa: BLE001 - one bad event never stops the stream
