@@ -21,6 +21,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import random
 import sys
 import time
 from decimal import Decimal
@@ -56,7 +57,7 @@ from protocol.seq import SeqTracker, SeqVerdict
 from protocol.topics import control_subscriptions, master_prefix
 
 from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, settle_gc, setup_logging
-from .binance.errors import AuthError, BinanceAPIError, RateLimited
+from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
 from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
 from .binance.filters import market_min_notional
@@ -72,6 +73,9 @@ ZERO = Decimal(0)
 SNAPSHOT_TIMEOUT_S = 3.0
 HEARTBEAT_LOST_S = 3.5
 KEY_REFUSED_RETRY_S = 30.0  # a refused key: resync tried again this often (quietly)
+RESYNC_JITTER_S = 3.0  # own stream back: spread the fleet's REST reads (Binance limits weight per IP)
+FILTER_ERRORS = frozenset({-1013, -1111, -4164})  # filter failure, precision, min notional: filters changed?
+RESYNC_PAGE_AFTER_S = 60.0  # a resync failing this long (rate limits, timeouts) pages a person
 PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
 
 
@@ -131,6 +135,13 @@ class MarketMirror:
         self.tracker = SeqTracker()
         self.syncing = True  # fills wait in `pending` while a (re)sync runs
         self.hold = False  # workers take no new fill (periodic check, flatten); fills still queue
+        # Our own positions are known: read from REST while our user-data stream was up, and the
+        # stream has not broken since. Then a resync the master side asks for (gap, master restart,
+        # master reconnect) needs no REST read unless a correction is due: when a master restarts,
+        # 100 slaves reading REST at once would exceed Binance's per-IP weight.
+        self.own_fresh = False
+        self.resync_failing_since: float | None = None
+        self.filters_refreshing = False
         self.resync_again: str | None = None
         self.pending: list[tuple[MasterFill, int]] = []
         self.queues: dict[str, collections.deque[tuple[MasterFill, int]]] = {}
@@ -323,6 +334,8 @@ class MarketMirror:
         except BinanceAPIError as exc:
             log.warning("order %s %s %s refused: %s", intent.side, intent.qty, intent.symbol, exc)
             self.slave.report(self._failed(fill, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
+            if exc.code in FILTER_ERRORS:
+                self._filters_changed()
             if isinstance(exc, AuthError):
                 self.slave.fatal_key_error(self.market, exc)
             return False
@@ -386,9 +399,30 @@ class MarketMirror:
             t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
         )
 
+    def _filters_changed(self) -> None:
+        """An order failed a filter: Binance may have changed the symbol's step, tick or min
+        notional. Reload exchangeInfo, then resync: the difference is ordered with the new filters."""
+        if self.filters_refreshing:
+            return
+        self.filters_refreshing = True
+
+        async def refresh() -> None:
+            try:
+                await self.account.refresh_filters()
+            except BinanceAPIError as exc:
+                log.warning("reloading exchange filters failed: %s", exc)
+            finally:
+                self.filters_refreshing = False
+            self.request_resync("filters")
+
+        asyncio.get_running_loop().create_task(refresh())
+
     async def _align(self, symbol: str, leverage: int | None, margin_type: str | None) -> None:
         try:
             problems = await self.account.align_symbol(symbol, leverage, margin_type, self.config)
+        except (RateLimited, StatusUnknown, NotSent) as exc:  # transient: try again at the next opening
+            log.warning("alignment of %s deferred: %s", symbol, exc)
+            return
         except BinanceAPIError as exc:
             problems = [f"{symbol}: {exc.msg} ({exc.code})"]
         self.aligned.add(symbol)
@@ -430,12 +464,19 @@ class MarketMirror:
                 continue
             except Exception as exc:  # noqa: BLE001 - keep trying: a slave that stops syncing stops copying
                 log.warning("resync (%s) failed: %s; retrying", cause, exc)
-                self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="resync_failed",
-                                             message=str(exc)[:200], market=self.market, t_ns=now_ns()))
+                now = time.monotonic()
+                if self.resync_failing_since is None:
+                    self.resync_failing_since = now
+                elif now - self.resync_failing_since >= RESYNC_PAGE_AFTER_S:  # not healing: a person looks
+                    self.resync_failing_since = now
+                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="resync_failed",
+                                                 message=f"resync failing for a minute: {exc}"[:200],
+                                                 market=self.market, t_ns=now_ns()))
                 # Rate limited or banned: wait as long as the exchange says; hammering extends a ban.
                 wait = (exc.retry_after or 1.0) if isinstance(exc, RateLimited) else 1.0
                 await asyncio.sleep(min(max(wait, 1.0), 300.0))
                 continue
+            self.resync_failing_since = None
             if self.resync_again is None:
                 return
             cause, self.resync_again = self.resync_again, None
@@ -443,11 +484,17 @@ class MarketMirror:
     async def resync(self, cause: str) -> None:
         self.syncing = True
         t0 = now_ns()
+        if cause == "own_reconnect":  # every slave's stream may have dropped at once: spread the reads
+            await asyncio.sleep(random.uniform(0, RESYNC_JITTER_S))
         await self.idle.wait()  # let orders in flight finish; workers take nothing new while syncing
         snap = await self.slave.request_snapshot(self.market)
         acct = self.account
         _observe(acct, snap)  # learn the master's symbols first, so the refresh prices them too
-        await acct.refresh()
+        need_rest = cause in ("start", "own_reconnect") or not self.own_fresh or acct.market != "usdm"
+        if need_rest or self._plan(snap, nonce="check"):  # a correction is due: confirm it from REST first
+            stream_up = self.stream_state in ("connected", "reconnected")
+            await acct.refresh()
+            self.own_fresh = stream_up and self.stream_state in ("connected", "reconnected")
         _observe(acct, snap)
         self.master_equity = snap.equity
         self.last_snapshot = snap
@@ -654,6 +701,10 @@ def fill_key_of_parts(symbol: str, ps: str, reverse: bool) -> tuple[str, str]:
 
 
 def _cause(cause: str) -> Any:
+    if cause == "own_reconnect":
+        return "reconnect"
+    if cause == "filters":
+        return "gap"
     return cause if cause in ("gap", "restart", "drift", "reconnect", "start", "stale") else "gap"
 
 
@@ -703,8 +754,10 @@ class Slave:
             def on_state(state: str, _ref: list[MarketMirror] = mirror_ref) -> None:
                 if _ref:
                     _ref[0].stream_state = state
+                    if state != "connected":
+                        _ref[0].own_fresh = False  # events may have been missed: REST on the next sync
                     if state == "reconnected":
-                        _ref[0].request_resync("reconnect")
+                        _ref[0].request_resync("own_reconnect")
 
             account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
                                    recv_window=self.app.exchange.recv_window)
@@ -863,6 +916,8 @@ class Slave:
                     last_equity = now
                     try:
                         await acct.refresh_equity()
+                    except AuthError as exc:  # revoked or expired while idle: say so before a fill is missed
+                        self.fatal_key_error(m.market, exc)
                     except BinanceAPIError as exc:
                         log.warning("equity refresh failed: %s", exc)
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:

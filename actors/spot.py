@@ -201,12 +201,16 @@ class BalanceAccount:
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.rest.sync_time("/api/v3/time")
-        self.filters = {s: f for s, f in parse_spot_exchange_info(
-            await self.rest.public("GET", "/api/v3/exchangeInfo")).items() if f.quote_asset == self.quote_asset}
+        await self.refresh_filters()
         await self.refresh()
         await self.ws.connect()
         await self.ws.sync_time()
         await self.stream.start()
+
+    async def refresh_filters(self) -> None:
+        """Exchange filters of the symbols quoted in our quote asset (exchangeInfo, weight 20)."""
+        self.filters = {s: f for s, f in parse_spot_exchange_info(
+            await self.rest.public("GET", "/api/v3/exchangeInfo")).items() if f.quote_asset == self.quote_asset}
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):

@@ -104,10 +104,14 @@ class UsdmAccount:
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.rest.sync_time("/fapi/v1/time")
-        self.filters = parse_futures_exchange_info(await self.rest.public("GET", "/fapi/v1/exchangeInfo"))
+        await self.refresh_filters()
         await self.refresh()
         await self.ws.connect()
         await self.stream.start()
+
+    async def refresh_filters(self) -> None:
+        """Exchange filters (step, tick, min notional) of every symbol, from exchangeInfo (weight 1)."""
+        self.filters = parse_futures_exchange_info(await self.rest.public("GET", "/fapi/v1/exchangeInfo"))
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):

@@ -8,7 +8,7 @@ import pytest
 from actors.binance.rest import RestClient
 from actors.binance.signing import make_signer
 from protocol.messages import SlaveConfig, SlaveError
-from tests.helpers.deploy import Deployment, key_secret
+from tests.helpers.deploy import signed, Deployment, key_secret
 from tests.helpers.sim import TEST_CONFIG, InProcessSim
 from tests.helpers.wait import eventually
 from tests.integration.test_usdm_faults import fresh_sim, prepare
@@ -16,7 +16,9 @@ from tests.integration.test_usdm_faults import fresh_sim, prepare
 
 def test_key_revoked_while_resyncing_is_one_fatal_key_error_not_endless_resync_failures(tmp_path):
     """Regression: a resync that met -2015 (key revoked) was retried every second, each time
-    reporting (and paging) "resync failed", and the slave never said its key was refused."""
+    reporting (and paging) "resync failed", and the slave never said its key was refused. (A resync
+    after a master restart no longer reads REST when nothing needs correcting: the refused key shows
+    at the slave's next exchange call, here the copy of the master's next fill.)"""
     with fresh_sim(TEST_CONFIG, tmp_path) as sim:
         prepare(sim, ["master", "slave01"], usdt="100000")
         dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"))])
@@ -24,8 +26,11 @@ def test_key_revoked_while_resyncing_is_one_fatal_key_error_not_endless_resync_f
         try:
             dep.wait_running(timeout=60)
             sim.admin("POST", "/_sim/keys/revoke", {"api_key": sim.key("slave01", "HMAC").api_key, "revoked": True})
-            dep.kill("master-usdm")  # the restarted master is a new epoch: the slave resyncs (REST: -2015)
+            dep.kill("master-usdm")  # the restarted master is a new epoch: the slave resyncs
             dep.start_master("usdm")
+            # its next exchange call (the copy of this fill) meets -2015
+            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                              "quantity": "0.01"})
             fatal = eventually(lambda: [r for r in dep.collector.of(SlaveError, slave_id="slave01")
                                         if r.code == "key_invalid" and r.fatal],
                                timeout=60, interval=0.2, what="slave01 reports its key refused")
@@ -76,3 +81,39 @@ async def test_clock_skew_either_way_is_a_clear_error_without_resync(offset_ms):
             assert info.value.code == -1021
         finally:
             await client.close()
+
+
+def test_exchange_filters_changed_under_a_running_slave(tmp_path):
+    """Binance changes BTCUSDT's step from 0.001 to 0.01 while the slave runs: its next copy is
+    refused (-1111, precision), it reloads exchangeInfo, resyncs, and goes on with the new step."""
+    from decimal import Decimal as D
+
+    from protocol.messages import OrderFailed
+    from tests.helpers.deploy import positions
+    from tests.helpers.wait import eventually as ev
+
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        prepare(sim, ["master", "slave01"], usdt="100000")
+        dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=D("0.5"))])
+        dep.start_all()
+        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"}
+        try:
+            dep.wait_running(timeout=60)
+            signed(sim, "master", "POST", "/fapi/v1/order", {**order, "quantity": "0.1"})
+            ev(lambda: positions(sim, "slave01").get(("BTCUSDT", "BOTH")) == D("0.05"), timeout=20)
+            sim.admin("POST", "/_sim/futures/symbol", {"symbol": "BTCUSDT", "step_size": "0.01"})
+            signed(sim, "master", "POST", "/fapi/v1/order", {**order, "quantity": "0.03"})  # copy 0.015: too fine now
+            ev(lambda: [r for r in dep.collector.of(OrderFailed, slave_id="slave01") if r.error_code == -1111],
+               timeout=20, what="the copy refused for precision")
+
+            def tracks(master_qty: D) -> bool:
+                have = positions(sim, "slave01").get(("BTCUSDT", "BOTH"), D(0))
+                assert abs(have - master_qty / 2) <= D("0.01"), (have, master_qty / 2)
+                return True
+
+            ev(lambda: tracks(D("0.13")), timeout=30, what="resynced with the new step")
+            signed(sim, "master", "POST", "/fapi/v1/order", {**order, "quantity": "0.04"})  # copy 0.02: fine
+            ev(lambda: tracks(D("0.17")), timeout=20, what="later copies use the new step")
+            assert dep.procs["slave-slave01"].poll() is None
+        finally:
+            dep.stop()
