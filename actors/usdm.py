@@ -22,7 +22,7 @@ from protocol.messages import MasterFill, PositionEntry, PositionMode, SlaveConf
 
 from .binance import wire
 from .binance.endpoints import Endpoints
-from .binance.errors import BinanceAPIError, Rejected
+from .binance.errors import BinanceAPIError, RateLimited, Rejected
 from .binance.filters import SymbolFilters, format_decimal, parse_futures_exchange_info
 from .binance.rest import RestClient
 from .binance.signing import Signer
@@ -191,6 +191,8 @@ class UsdmAccount:
             try:
                 await self.rest.signed("POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": margin_type})
                 self.margin_type[symbol] = margin_type
+            except RateLimited:
+                raise  # transient: the caller tries the alignment again at the next opening
             except Rejected as exc:
                 if exc.code == -4046:  # "No need to change margin type."
                     self.margin_type[symbol] = margin_type
@@ -202,6 +204,8 @@ class UsdmAccount:
                 try:
                     await self.rest.signed("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": want})
                     self.leverage[symbol] = want
+                except RateLimited:
+                    raise  # transient: the caller tries the alignment again at the next opening
                 except Rejected as exc:
                     problems.append(f"{symbol} leverage {want}: {exc.msg} ({exc.code})")
         return problems

@@ -117,3 +117,34 @@ def test_exchange_filters_changed_under_a_running_slave(tmp_path):
             assert dep.procs["slave-slave01"].poll() is None
         finally:
             dep.stop()
+
+
+def test_alignment_rate_limited_is_retried_not_paged(tmp_path):
+    """A 429 while following the master's leverage is transient: no "align" error reaches the
+    operator, and the leverage is aligned at the next opening."""
+    from decimal import Decimal as D
+
+    from protocol.messages import SlaveError
+    from tests.helpers.wait import eventually as ev
+
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        prepare(sim, ["master", "slave01"], usdt="100000")
+        dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=D("1"))])
+        dep.start_all()
+        order = {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
+        try:
+            dep.wait_running(timeout=60)
+            signed(sim, "master", "POST", "/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": 4})
+            key = sim.key("slave01", "HMAC").api_key
+            sim.admin("POST", "/_sim/faults/rate", {"count": 1, "status": 429, "retry_after": 1, "api_key": key})
+            signed(sim, "master", "POST", "/fapi/v1/order", order)  # the slave's leverage call meets the 429
+
+            def leverage() -> int:
+                return int(signed(sim, "slave01", "GET", "/fapi/v2/positionRisk", {"symbol": "ETHUSDT"})[0]["leverage"])
+
+            signed(sim, "master", "POST", "/fapi/v1/order", order)  # next opening: aligned now
+            ev(lambda: leverage() == 4, timeout=20, what="leverage aligned on a later opening")
+            aligns = [r for r in dep.collector.of(SlaveError, slave_id="slave01") if r.code == "align"]
+            assert aligns == [], aligns
+        finally:
+            dep.stop()
