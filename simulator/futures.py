@@ -302,6 +302,10 @@ class FuturesAccount:
     isolated: dict[str, bool] = field(default_factory=dict)
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     orders: dict[int, FuturesOrder] = field(default_factory=dict)
+    # orders that may still be open (a closed one is dropped when next seen): open_orders() runs on
+    # every order and fill, and scanning the whole history made the simulator slow down as it grew
+    live: dict[int, FuturesOrder] = field(default_factory=dict)
+    live_seen: int = 0  # orders stored through add_order(); differs from len(orders) if one was not
     update_time: int = 0
     can_trade: bool = True
 
@@ -318,10 +322,21 @@ class FuturesAccount:
             pos = self.positions[key] = Position(symbol, side)
         return pos
 
+    def add_order(self, order: FuturesOrder) -> None:
+        self.orders[order.order_id] = order
+        self.live[order.order_id] = order
+        self.live_seen += 1
+
     def open_orders(self, symbol: str | None = None) -> list[FuturesOrder]:
-        return [
-            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        live = self.live
+        if self.live_seen != len(self.orders):  # orders stored without add_order(): take them all
+            live.clear()
+            live.update(self.orders)
+            self.live_seen = len(self.orders)
+        closed = [oid for oid, o in live.items() if not o.is_open]
+        for oid in closed:
+            del live[oid]
+        return [o for o in live.values() if symbol is None or o.symbol == symbol]
 
     def has_position(self, symbol: str | None = None) -> bool:
         return any(
@@ -638,7 +653,7 @@ class FuturesEngine:
             price=req.price if req.price is not None else ZERO, reduce_only=closing,
             time=now, update_time=now, stp_mode=req.stp_mode, good_till_date=req.good_till_date,
         )
-        acct.orders[order.order_id] = order
+        acct.add_order(order)
         return order, [self._order_event(acct, order, "NEW", now)]
 
     def cancel_order(self, account_id: str, symbol: str, order_id: int | None, client_id: str | None, now: int) -> tuple[FuturesOrder, list[dict[str, Any]]]:

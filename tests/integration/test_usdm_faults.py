@@ -201,8 +201,10 @@ def test_order_answered_minus_1007_executes_exactly_once(dep3, executed):
     trade = master_trades(sim)[-1]
     orders = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("ct")]
     assert [o["status"] for o in orders if Decimal(o["executedQty"]) > 0] == ["FILLED"]
-    report = [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01")
-              if (r.master_order_id, r.master_trade_id) == trade]
+    # the position can match before the report arrives (the slave may still be looking the order up)
+    report = eventually(lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01")
+                                 if (r.master_order_id, r.master_trade_id) == trade],
+                        timeout=20, what="slave01's report for the master trade")
     assert len(report) == 1
     requests = [r for r in sim.admin("GET", "/_sim/requests?account=slave01") if r.get("fault")]
     assert requests, "the fault was injected"

@@ -195,12 +195,18 @@ def test_rewritten_program_file_is_applied_on_add(supervisord: Supervisord, sup:
     fake = _fake_python(supervisord.dir)
     write_slave_program(supervisord.slaves, "t2", "a.toml", fake, supervisord.logs, startsecs=0)
     sup.add_group("slave-t2")
-    first = sup.process("slave-t2").pid
+
+    def running_pid() -> int | None:  # under load the program may not have spawned yet
+        info = sup.process("slave-t2")
+        return info.pid if info.state == "RUNNING" and info.pid else None
+
+    first = eventually(running_pid, timeout=15, what="slave-t2 running")
 
     write_slave_program(supervisord.slaves, "t2", "b.toml", fake, supervisord.logs, startsecs=0)
     sup.add_group("slave-t2")
 
-    assert sup.process("slave-t2").pid != first  # changed file: group replaced, process restarted
+    # changed file: group replaced, process restarted
+    eventually(lambda: running_pid() not in (None, first), timeout=15, what="slave-t2 restarted")
     remove_slave_program(supervisord.slaves, "t2")
     sup.remove_group("slave-t2")
 

@@ -1,0 +1,1 @@
+"""The latency and scale benchmark (scripts/bench): see run.py."""

@@ -1,0 +1,98 @@
+"""Memory and CPU of a process from /proc: USS and PSS (smaps_rollup), CPU time (stat).
+
+USS ("unique set size") = Private_Clean + Private_Dirty: what the process alone holds, freed when
+it exits. PSS = its private pages plus its share of pages shared with others (the sum of PSS over
+processes is what they cost the machine together). RSS counts every shared page in full.
+"""
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class Memory(msgspec.Struct, frozen=True, kw_only=True):
+    rss_kib: int
+    pss_kib: int
+    uss_kib: int
+
+
+def parse_smaps_rollup(text: str) -> Memory:
+    """`/proc/PID/smaps_rollup` text -> Memory. Raises ValueError naming a missing field."""
+    fields: dict[str, int] = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(":")
+        if not sep:
+            continue
+        parts = rest.split()
+        if len(parts) >= 2 and parts[1] == "kB" and parts[0].isdigit():
+            fields[name.strip()] = int(parts[0])
+    for need in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+        if need not in fields:
+            raise ValueError(f"smaps_rollup has no {need} field")
+    return Memory(rss_kib=fields["Rss"], pss_kib=fields["Pss"],
+                  uss_kib=fields["Private_Clean"] + fields["Private_Dirty"])
+
+
+def read_memory(pid: int) -> Memory:
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        return parse_smaps_rollup(fh.read())
+
+
+def parse_stat_cpu_ticks(text: str) -> int:
+    """utime + stime (clock ticks) from `/proc/PID/stat` text (the command name may hold spaces
+    and parentheses: fields are counted after the last ')')."""
+    tail = text.rpartition(")")[2].split()
+    if len(tail) < 13:
+        raise ValueError("/proc/PID/stat is too short")
+    # after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15)
+    return int(tail[11]) + int(tail[12])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        return parse_stat_cpu_ticks(fh.read()) / _CLK_TCK
+
+
+def parse_schedstat_ns(text: str) -> int:
+    """Time on CPU in nanoseconds: the first field of `/proc/PID/schedstat`."""
+    parts = text.split()
+    if not parts or not parts[0].isdigit():
+        raise ValueError("unreadable /proc/PID/schedstat")
+    return int(parts[0])
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of a process (all threads) in nanoseconds: schedstat (ns resolution) where the
+    kernel has it, else utime + stime from stat (clock-tick resolution)."""
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += parse_schedstat_ns(fh.read())
+        return total
+    except (OSError, ValueError):
+        return int(cpu_seconds(pid) * 1e9)
+
+
+def parse_proc_stat_busy_ns(text: str) -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine in ns from the `cpu` line of /proc/stat
+    (busy = everything but idle and iowait)."""
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "cpu":
+            ticks = [int(x) for x in parts[1:]]
+            total = sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+            scale = 1_000_000_000 // _CLK_TCK
+            return (total - idle) * scale, total * scale
+    raise ValueError("/proc/stat has no cpu line")
+
+
+def machine_busy_ns() -> int:
+    """CPU time the whole machine has spent busy so far (ns, clock-tick resolution)."""
+    with open("/proc/stat") as fh:
+        return parse_proc_stat_busy_ns(fh.read())[0]

@@ -1,0 +1,65 @@
+"""Memory and CPU figures read from /proc: parsing and a look at this very process."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from actors.bench.memory import (cpu_ns, parse_schedstat_ns, parse_smaps_rollup, parse_stat_cpu_ticks,
+                                 read_memory)
+
+ROLLUP = """55d0c0a8a000-7ffd8c5f9000 ---p 00000000 00:00 0                          [rollup]
+Rss:               29140 kB
+Pss:               21043 kB
+Pss_Anon:          15800 kB
+Shared_Clean:       9208 kB
+Shared_Dirty:          0 kB
+Private_Clean:      2100 kB
+Private_Dirty:     17832 kB
+Referenced:        29140 kB
+Anonymous:         15800 kB
+Swap:                  0 kB
+"""
+
+
+def test_smaps_rollup_uss_is_private_clean_plus_dirty():
+    m = parse_smaps_rollup(ROLLUP)
+
+    assert (m.rss_kib, m.pss_kib, m.uss_kib) == (29140, 21043, 2100 + 17832)
+
+
+def test_smaps_rollup_without_a_field_names_it():
+    with pytest.raises(ValueError, match="Private_Dirty"):
+        parse_smaps_rollup("Rss: 1 kB\nPss: 1 kB\nPrivate_Clean: 1 kB\n")
+
+
+def test_stat_cpu_ticks_survive_a_command_name_with_spaces_and_parens():
+    text = "1234 (python (x) y) S 1 1234 1234 0 -1 4194304 100 0 0 0 57 13 0 0 20 0 3 0 99 1 1 1"
+
+    assert parse_stat_cpu_ticks(text) == 57 + 13
+
+
+def test_schedstat_first_field_is_ns_on_cpu():
+    assert parse_schedstat_ns("466385859 152276345 199\n") == 466385859
+    with pytest.raises(ValueError):
+        parse_schedstat_ns("")
+
+
+def test_this_process_has_memory_and_cpu():
+    m = read_memory(os.getpid())
+    before = cpu_ns(os.getpid())
+    sum(i * i for i in range(200_000))
+
+    assert 0 < m.uss_kib <= m.rss_kib and m.pss_kib > 0
+    assert cpu_ns(os.getpid()) > before
+
+
+def test_proc_stat_busy_excludes_idle_and_iowait():
+    from actors.bench.memory import _CLK_TCK, parse_proc_stat_busy_ns
+
+    busy, total = parse_proc_stat_busy_ns("cpu  100 5 50 1000 10 1 2 3 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n")
+
+    tick = 1_000_000_000 // _CLK_TCK
+    assert (busy, total) == ((100 + 5 + 50 + 1 + 2 + 3) * tick, 1171 * tick)
+    with pytest.raises(ValueError):
+        parse_proc_stat_busy_ns("intr 1 2 3\n")
