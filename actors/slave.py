@@ -569,6 +569,9 @@ class MarketMirror:
             prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
         )
+        # on_start = new_only: positions the master held when we started are not ours to copy,
+        # whatever resync comes later (master restart, gap, periodic check)
+        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored]
         if tolerance:
             expected = self.expected_positions(master_positions_map(snap.positions), k)
             intents = [i for i in intents if i.kind == "close"

@@ -212,3 +212,25 @@ def test_order_answered_minus_1007_executes_exactly_once(dep3, executed):
         assert "found after unknown status" in report[0].summary  # looked up, not re-sent
     else:
         assert "found after unknown status" not in report[0].summary  # re-sent once, executed once
+
+
+def test_new_only_slave_never_buys_into_a_position_older_than_itself(tmp_path):
+    """on_start = new_only: the master's position from before the slave started is left alone,
+    also by the resync after a master restart (regression: that resync reconciled it)."""
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        prepare(sim, ["master", "slave01"], usdt="100000")
+        master_order(sim, "BTCUSDT", "BUY", "0.1")  # before the slave exists
+        dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio",
+                                                                ratio=Decimal("1"), on_start="new_only")])
+        dep.start_all()
+        try:
+            dep.wait_running(timeout=60)
+            dep.kill("master-usdm")
+            dep.start_master("usdm")  # new epoch: the slave resyncs
+            eventually(lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2, timeout=30,
+                       what="the slave resynced after the master restart")
+            master_order(sim, "ETHUSDT", "BUY", "1")  # a new position: copied
+            eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)
+            assert ("BTCUSDT", "BOTH") not in positions(sim, "slave01")
+        finally:
+            dep.stop()
