@@ -129,7 +129,7 @@ class Service:
                        check=False, capture_output=True, timeout=120)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.2)
+            time.sleep(0.2)  # poll interval of the deadline loop above
         if self.sup is not None:
             self.sup.close()
 

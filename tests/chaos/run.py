@@ -81,7 +81,7 @@ def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict
                       "self_reported_out_of_sync": []}
         if time.monotonic() - t0 > timeout:
             break
-        time.sleep(3)
+        time.sleep(3)  # poll interval of the settle loop (bounded by its timeout)
     return time.monotonic() - t0, summaries, result
 
 

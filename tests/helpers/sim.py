@@ -155,7 +155,7 @@ class SimProcess(_SimBase):
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"simulator did not start within {self.startup_timeout}s: {self.log()}")
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval of the deadline loop above
 
     def log(self) -> str:
         try:

@@ -145,7 +145,7 @@ class FakeWsApi:
                 return
             if cid == "late":  # answered only after the client gave up (its timeout is shorter)
                 async def answer_later() -> None:
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(0.5)  # the fake server answers late on purpose (not a poll: behaviour under test)
                     await self.reply(ws, rid, {"symbol": params["symbol"], "orderId": 1, "clientOrderId": cid})
                 asyncio.ensure_future(answer_later())
                 return

@@ -215,7 +215,7 @@ async def test_listen_key_expires_without_keepalive_and_keepalive_extends_it(ed_
             while time.monotonic() < deadline:  # keepalive every 0.1 s, the TTL is 1 s
                 status, resp, _ = await rest(s, fsim, "PUT", "/fapi/v1/listenKey", signed=False)
                 assert status == 200 and resp == {"listenKey": key}
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # keepalive cadence under test (poll-style loop with a deadline)
             assert not stream.of("listenKeyExpired")
             # then it lapses: the expiry event, with E as a string as Binance sends it
             await aeventually(lambda: _async_true(bool(stream.of("listenKeyExpired"))), timeout=5)
