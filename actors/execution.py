@@ -108,3 +108,16 @@ async def _look_up(query: Query, policy: ExecutionPolicy, deadline: float, sleep
         except (StatusUnknown, NotSent, RateLimited):
             continue
     return None
+
+
+async def place_via(ws: Any, params: dict[str, Any], policy: ExecutionPolicy = ExecutionPolicy()) -> Executed:
+    """`place_exactly_once` over a WebSocket API connection (`order.place`, looked up with
+    `order.status` by the order's own `newClientOrderId`)."""
+
+    async def place() -> dict[str, Any]:
+        return await ws.place_order(params)
+
+    async def query() -> dict[str, Any]:
+        return await ws.order_status(params["symbol"], orig_client_order_id=params["newClientOrderId"])
+
+    return await place_exactly_once(place, query, policy)

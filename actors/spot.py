@@ -38,7 +38,7 @@ from .binance.signing import Signer
 from .binance.userdata import SpotUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, place_exactly_once
+from .execution import Executed, ExecutionPolicy, place_via
 
 log = logging.getLogger("copytrader.spot")
 
@@ -408,15 +408,7 @@ class SpotAccount(BalanceAccount):
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once and apply its trades to the balances."""
-        params = self.order_params(intent)
-
-        async def place() -> dict[str, Any]:
-            return await self.ws.place_order(params)
-
-        async def query() -> dict[str, Any]:
-            return await self.ws.order_status(intent.symbol, orig_client_order_id=intent.client_order_id)
-
-        done = await place_exactly_once(place, query, self.policy)
+        done = await place_via(self.ws, self.order_params(intent), self.policy)
         if not self.apply_reply(done.result):
             await self.refresh()  # found by lookup: no fills in it, REST has the balances
         return with_avg_price(done)

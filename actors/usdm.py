@@ -29,7 +29,7 @@ from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, place_exactly_once
+from .execution import Executed, ExecutionPolicy, place_via
 from .sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
@@ -229,15 +229,7 @@ class UsdmAccount:
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once and apply its execution to the positions."""
-        params = self.order_params(intent)
-
-        async def place() -> dict[str, Any]:
-            return await self.ws.place_order(params)
-
-        async def query() -> dict[str, Any]:
-            return await self.ws.order_status(intent.symbol, orig_client_order_id=intent.client_order_id)
-
-        done = await place_exactly_once(place, query, self.policy)
+        done = await place_via(self.ws, self.order_params(intent), self.policy)
         self.apply_order(done.result)
         return done
 

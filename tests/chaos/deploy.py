@@ -23,6 +23,7 @@ from actors.deployment import DEMO_MARKER, demo_setup, write_programs
 from actors.supervision import Supervisor
 from protocol.messages import ListSlaves
 from tests.helpers.sim import REPO, read_keys
+from tests.helpers.service import alive, answers, supervisor_conf
 from tests.helpers.wait import eventually
 
 
@@ -46,14 +47,6 @@ def sim_config(root: pathlib.Path, *, hedge: bool = True) -> pathlib.Path:
     return path
 
 
-def supervisor_conf(root: pathlib.Path) -> pathlib.Path:
-    """The repository's supervisor.conf, pointed at this interpreter and repository."""
-    text = (REPO / "supervisor.conf").read_text()
-    text = text.replace("%(here)s/.venv/bin/python", sys.executable)
-    text = text.replace('PYTHONPATH="%(here)s"', f'PYTHONPATH="{REPO}"')
-    path = root / "supervisor.conf"
-    path.write_text(text)
-    return path
 
 
 class Service:
@@ -98,7 +91,7 @@ class Service:
             return True
 
         eventually(all_running, timeout=timeout, interval=0.5, what="every program RUNNING")
-        eventually(lambda: _answers(f"{self.url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
+        eventually(lambda: answers(f"{self.url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
         eventually(lambda: all(s == "running" for s in self.slave_states().values()), timeout=timeout,
                    interval=0.5, what="every slave running")
 
@@ -128,7 +121,7 @@ class Service:
         subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(self.conf), "shutdown"],
                        check=False, capture_output=True, timeout=120)
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and alive(pid):
             time.sleep(0.2)  # poll interval of the deadline loop above
         if self.sup is not None:
             self.sup.close()
@@ -146,17 +139,5 @@ class Service:
             return orjson.loads(resp.read())
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False

@@ -23,19 +23,12 @@ from actors.supervision import Supervisor
 from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig
 from tests.helpers.deploy import positions, signed
 from tests.helpers.sim import REPO, read_keys
+from tests.helpers.service import alive, answers, supervisor_conf
 from tests.helpers.wait import eventually
 
 pytestmark = pytest.mark.slow
 
 
-def supervisor_conf(root: pathlib.Path) -> pathlib.Path:
-    """The repository's supervisor.conf, pointed at this interpreter (the test has no .venv in root)."""
-    text = (REPO / "supervisor.conf").read_text()
-    text = text.replace("%(here)s/.venv/bin/python", sys.executable)
-    text = text.replace('PYTHONPATH="%(here)s"', f'PYTHONPATH="{REPO}"')
-    path = root / "supervisor.conf"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def service(tmp_path):
         # RUNNING only means "alive for startsecs": wait for the exchange to answer and every
         # slave to report that it runs (synced with the master).
         url = load_config(root / "copytrader.toml").exchange.url
-        eventually(lambda: _answers(f"{url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
+        eventually(lambda: answers(f"{url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
         eventually(lambda: all(slave_state(root, f"slave{i:02d}") == "running" for i in range(1, 21)),
                    timeout=120, interval=0.5, what="every slave running")
         yield root, sup
@@ -69,28 +62,13 @@ def service(tmp_path):
             pid = int((root / "run" / "supervisord.pid").read_text())
             subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "shutdown"],
                            check=False, capture_output=True, timeout=60)
-            eventually(lambda: not _alive(pid), timeout=60, interval=0.2, what="supervisord gone")
+            eventually(lambda: not alive(pid), timeout=60, interval=0.2, what="supervisord gone")
         finally:
             sup.close()
 
 
-def _answers(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def pids(sup: Supervisor) -> dict[str, int]:
