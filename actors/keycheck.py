@@ -243,8 +243,6 @@ async def check_key_at(
 
     `secret` is a keystore `Secret` (or str); it is revealed only to build the signer.
     """
-    import aiohttp
-
     from actors.binance.rest import RestClient
     from actors.binance.signing import make_signer
 
@@ -255,10 +253,13 @@ async def check_key_at(
             ok=False, markets=tuple(str(m) for m in markets), role=str(role), restrictions=None,
             accounts_checked=(), warnings=(), errors=(f"the key cannot sign: {describe_exception(exc)}",),
         )
-    async with aiohttp.ClientSession() as session:
-        spot = RestClient(endpoints.spot_rest, signer, session=session, timeout=timeout)
-        futures = RestClient(endpoints.futures_rest, signer, session=session, timeout=timeout)
+    spot = RestClient(endpoints.spot_rest, signer, timeout=timeout)
+    futures = RestClient(endpoints.futures_rest, signer, timeout=timeout)
+    try:
         return await check_key(spot, futures, markets, role, testnet=testnet)
+    finally:
+        await spot.close()
+        await futures.close()
 
 
 def restrictions_summary(r: BinanceApiRestrictions | None) -> dict[str, bool | None]:

@@ -1,4 +1,4 @@
-"""A thin asyncio REST client for Binance (spot /api, /sapi, USD-M /fapi) on aiohttp keep-alive.
+"""A thin asyncio REST client for Binance (spot /api, /sapi, USD-M /fapi) on HTTP/1.1 keep-alive.
 
 - Parameters are always sent in the query string (the docs accept it for every method and their
   signed examples use it), encoded in insertion order; the signature covers exactly that string.
@@ -9,17 +9,15 @@
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-import aiohttp
 import orjson
-from yarl import URL
 
-from .errors import BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify
+from .errors import ClockSkew, NotSent, StatusUnknown, classify
 from .params import Params, encode_query
 from .signing import Signer
+from .transport import ConnectFailed, HttpClient, TransportError
 
 __all__ = ["RestClient"]
 
@@ -41,7 +39,6 @@ class RestClient:
         base_url: str,
         signer: Signer | None = None,
         *,
-        session: aiohttp.ClientSession | None = None,
         recv_window: int = 5000,
         timeout: float = 10.0,
         connections: int = 4,
@@ -54,26 +51,15 @@ class RestClient:
         self.used_weight: dict[str, int] = {}
         self.order_count: dict[str, int] = {}
         self.sapi_weight: dict[str, int] = {}
-        self._session = session
-        self._own_session = session is None
-        self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._http = HttpClient(self.base_url, connections=connections)
+        self._path_prefix = _path_of(self.base_url)
         self._key_headers = {"X-MBX-APIKEY": signer.api_key} if signer is not None else {}
 
     def __repr__(self) -> str:
         return f"RestClient({self.base_url!r}, signer={self.signer!r})"
 
-    # -- session -----------------------------------------------------------------------------
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
-            self._own_session = True
-        return self._session
-
     async def close(self) -> None:
-        if self._own_session and self._session is not None and not self._session.closed:
-            await self._session.close()
+        await self._http.close()
 
     async def __aenter__(self) -> "RestClient":
         return self
@@ -126,29 +112,24 @@ class RestClient:
         return f"{query}&signature={_quote_sig(signer.sign(query))}"
 
     async def _send(self, method: str, path: str, query: str, headers: dict[str, str] | None) -> Any:
-        url = self.base_url + path + ("?" + query if query else "")
-        session = self._get_session()
+        target = self._path_prefix + path + ("?" + query if query else "")
         try:
-            async with session.request(
-                method, URL(url, encoded=True), headers=headers, timeout=self._timeout, allow_redirects=False
-            ) as resp:
-                body = await resp.read()
-                status = resp.status
-                self._track(resp.headers)
-                if status < 300:
-                    try:
-                        return orjson.loads(body) if body else None
-                    except orjson.JSONDecodeError:
-                        raise StatusUnknown(status, 0, "unparseable response body") from None
-                raise classify(status, body, retry_after=resp.headers.get("Retry-After"))
-        except BinanceAPIError:
-            raise
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(0, 0, f"could not connect: {type(exc).__name__}") from None
-        except asyncio.TimeoutError:
+            resp = await self._http.request(method, target, headers, timeout=self.timeout)
+        except ConnectFailed as exc:
+            raise NotSent(0, 0, f"could not connect: {exc}") from None
+        except TimeoutError:
             raise StatusUnknown(0, 0, f"no reply within {self.timeout}s to {method} {path}") from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             raise StatusUnknown(0, 0, f"connection failed during {method} {path}: {type(exc).__name__}") from None
+        status = resp.status
+        self._track(resp.headers)
+        body = resp.body
+        if status < 300:
+            try:
+                return orjson.loads(body) if body else None
+            except orjson.JSONDecodeError:
+                raise StatusUnknown(status, 0, "unparseable response body") from None
+        raise classify(status, body, retry_after=resp.headers.get("retry-after"))
 
     def _track(self, headers: Any) -> None:
         for name, value in headers.items():
@@ -173,6 +154,13 @@ def _quote_sig(sig: str) -> str:
     if sig.isalnum():
         return sig
     return sig.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+
+
+def _path_of(base_url: str) -> str:
+    """The path part of a base URL (`http://h:1/prefix` -> `/prefix`), without a trailing slash."""
+    rest = base_url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:].rstrip("/") if slash >= 0 else ""
 
 
 def _time_path_for(path: str) -> str:

@@ -25,11 +25,10 @@ import logging
 import time
 from typing import Any, Callable
 
-import aiohttp
-
 from .endpoints import FUTURES_USER_STREAM_PATH
 from .errors import BinanceAPIError
 from .rest import RestClient
+from .transport import WebSocket, ws_connect
 from .wsapi import WsApiClient
 
 __all__ = ["FuturesUserStream", "SpotUserStream", "MarginUserStream", "StateCallback", "RawEventCallback"]
@@ -75,7 +74,6 @@ class FuturesUserStream(_StateMixin):
         on_event: RawEventCallback,
         on_state: StateCallback,
         *,
-        session: aiohttp.ClientSession | None = None,
         keepalive_interval: float = 30 * 60,
         heartbeat: float | None = 30.0,
         path: str = FUTURES_USER_STREAM_PATH,
@@ -95,12 +93,10 @@ class FuturesUserStream(_StateMixin):
         self.keepalives = 0  # successful PUTs
         self.reconnects = 0
         self.last_error: BaseException | None = None
-        self._session = session
-        self._own_session = session is None
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._task: asyncio.Task[None] | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: WebSocket | None = None
         self._renew = False  # next connection needs a fresh listenKey
         self._closing = False
         self._connected_once = False
@@ -118,7 +114,7 @@ class FuturesUserStream(_StateMixin):
         """Stop. `close_listen_key` DELETEs the key (only if no other process uses this account's key)."""
         self._closing = True
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if ws is not None:
             await ws.close()
         if self._task is not None:
             self._task.cancel()
@@ -132,14 +128,12 @@ class FuturesUserStream(_StateMixin):
                 await self.rest.api_key_only("DELETE", self.listen_key_path)
             except BinanceAPIError as exc:
                 self.last_error = exc
-        if self._own_session and self._session is not None and not self._session.closed:
-            await self._session.close()
 
     async def reconnect(self, *, new_key: bool = False) -> None:
         """Drop the connection (the task reconnects); `new_key` forces a fresh listenKey."""
         self._renew = self._renew or new_key
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if ws is not None:
             await ws.close()
 
     # -- internals ---------------------------------------------------------------------------
@@ -152,27 +146,21 @@ class FuturesUserStream(_StateMixin):
 
     async def _run(self) -> None:
         backoff = self._backoff_initial
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._own_session = True
         self._set_state("connecting")
         while not self._closing:
             try:
                 self.listen_key = await self._listen_key()
                 self._renew = False
-                ws = await self._session.ws_connect(
-                    self.stream_base + self.path + self.listen_key,
-                    heartbeat=self.heartbeat,
-                    autoping=True,
-                    decode_text=False,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                )
-            except (BinanceAPIError, aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+                ws = await ws_connect(self.stream_base + self.path + self.listen_key, self._on_frame,
+                                      heartbeat=self.heartbeat)
+            except (BinanceAPIError, OSError, asyncio.TimeoutError, ValueError, KeyError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
             self._ws = ws
+            if self._renew:  # listenKeyExpired came with the upgrade reply
+                ws.abort()
             backoff = self._backoff_initial
             if self._connected_once:
                 self.reconnects += 1
@@ -182,34 +170,28 @@ class FuturesUserStream(_StateMixin):
                 self._set_state("connected")
             keepalive = asyncio.get_running_loop().create_task(self._keepalive(ws))
             try:
-                await self._read(ws)
+                await ws.closed
             finally:
                 keepalive.cancel()
                 self._ws = None
-                if not ws.closed:
-                    await ws.close()
+                await ws.close(timeout=1.0)
             if self._closing:
                 break
             self._set_state("disconnected")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        text = aiohttp.WSMsgType.TEXT
-        async for msg in ws:
-            if msg.type is not text:
-                if msg.type is aiohttp.WSMsgType.BINARY:
-                    continue
-                break
-            data: bytes = msg.data
-            self._deliver(self.on_event, data)
-            if _LISTEN_KEY_EXPIRED in data:
-                # "No more user data event will be updated ... until a new valid listenKey used."
-                self._renew = True
-                break
+    def _on_frame(self, data: bytes) -> None:
+        self._deliver(self.on_event, data)
+        if _LISTEN_KEY_EXPIRED in data:
+            # "No more user data event will be updated ... until a new valid listenKey used."
+            self._renew = True
+            ws = self._ws
+            if ws is not None:
+                ws.abort()
 
-    async def _keepalive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        while not ws.closed:
+    async def _keepalive(self, ws: WebSocket) -> None:
+        while not ws.closed.done():
             await asyncio.sleep(self.keepalive_interval)
             try:
                 await self.rest.api_key_only("PUT", self.listen_key_path)

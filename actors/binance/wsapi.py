@@ -25,13 +25,13 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-import aiohttp
 import msgspec
 import orjson
 
 from .errors import AuthError, BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify_payload
 from .params import Params, ws_params, ws_payload
 from .signing import Signer
+from .transport import TransportError, WebSocket, ws_connect
 from .wire import BinanceRateLimit, decoder
 
 __all__ = ["WsApiClient", "EventHandler", "ConnectHook"]
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[bytes], None]
 ConnectHook = Callable[[bool], Awaitable[None]]
-_TEXT = aiohttp.WSMsgType.TEXT
-_BINARY = aiohttp.WSMsgType.BINARY
 
 
 class _Envelope(msgspec.Struct):
@@ -69,7 +67,6 @@ class WsApiClient:
         url: str,
         signer: Signer | None = None,
         *,
-        session: aiohttp.ClientSession | None = None,
         on_event: Callable[[int | None, bytes], None] | None = None,
         on_state: Callable[[str], None] | None = None,
         request_timeout: float = 10.0,
@@ -99,9 +96,7 @@ class WsApiClient:
         self.unrouted_events = 0  # events with no handler
         self.reconnects = 0
         self.last_error: BaseException | None = None
-        self._session = session
-        self._own_session = session is None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: WebSocket | None = None
         self._ready = asyncio.Event()
         self._pending: dict[int, asyncio.Future[_Envelope]] = {}
         self._reply_hooks: dict[int, Callable[[_Envelope], None]] = {}
@@ -150,7 +145,7 @@ class WsApiClient:
     async def close(self) -> None:
         self._closing = True
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if ws is not None:
             await ws.close()
         if self._run_task is not None:
             self._run_task.cancel()
@@ -160,8 +155,6 @@ class WsApiClient:
                 pass
             self._run_task = None
         self._fail_pending(NotSent(0, 0, "client closed"))
-        if self._own_session and self._session is not None and not self._session.closed:
-            await self._session.close()
 
     async def __aenter__(self) -> "WsApiClient":
         await self.connect()
@@ -173,7 +166,7 @@ class WsApiClient:
     async def reconnect(self) -> None:
         """Drop the current connection; the connection task opens a new one."""
         ws = self._ws
-        if ws is not None and not ws.closed:
+        if ws is not None:
             await ws.close()
 
     # -- requests ----------------------------------------------------------------------------
@@ -306,8 +299,8 @@ class WsApiClient:
         if reply_hook is not None:
             self._reply_hooks[rid] = reply_hook
         try:
-            await ws.send_frame(data, _TEXT)
-        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            ws.send_text(data)
+        except (TransportError, RuntimeError) as exc:
             self._pending.pop(rid, None)
             self._reply_hooks.pop(rid, None)
             raise NotSent(0, 0, f"send failed for {method}: {type(exc).__name__}") from None
@@ -429,57 +422,40 @@ class WsApiClient:
             self.logged_on = False
             asyncio.get_running_loop().create_task(self.reconnect())
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        dispatch = self._dispatch
-        async for msg in ws:
-            if msg.type is _TEXT:
-                dispatch(msg.data)
-            elif msg.type is _BINARY:
-                self.bad_frames += 1  # SBE is not used
-            else:
-                break
-
     async def _run(self) -> None:
         backoff = self._backoff_initial
-        session = self._session_get()
         self._state("connecting")
         while not self._closing:
             try:
-                ws = await session.ws_connect(
-                    self.url,
-                    heartbeat=self.heartbeat,
-                    autoping=True,
-                    decode_text=False,
-                    max_msg_size=16 * 1024 * 1024,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                )
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                ws = await ws_connect(self.url, self._dispatch, heartbeat=self.heartbeat,
+                                      timeout=self.connect_timeout, max_size=16 * 1024 * 1024)
+            except (OSError, asyncio.TimeoutError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
                 continue
             self._ws = ws
-            reader = asyncio.get_running_loop().create_task(self._read(ws))
+            # Requests in flight learn at once that their connection is gone.
+            ws.closed.add_done_callback(self._connection_gone)
             try:
-                await self._on_connected(ws, reader)
+                await self._on_connected(ws)
                 backoff = self._backoff_initial
-                await reader
+                await ws.closed
             except AuthError as exc:
                 self._fatal = exc
                 self.last_error = exc
                 self._state("failed")
                 self._closing = True
-            except (BinanceAPIError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
                 self.last_error = exc
             finally:
                 self._ready.clear()
                 self.logged_on = False
                 self._subscribers.clear()
                 self._ws = None
-                if not reader.done():
-                    reader.cancel()
-                if not ws.closed:
-                    await ws.close()
+                self.handler_errors += ws.handler_errors
+                ws.handler_errors = 0
+                await ws.close(timeout=1.0)
                 self._fail_pending(StatusUnknown(0, 0, "connection lost before the reply"))
             if self._closing:
                 break
@@ -487,7 +463,11 @@ class WsApiClient:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
-    async def _on_connected(self, ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[None]) -> None:
+    def _connection_gone(self, _: asyncio.Future[None]) -> None:
+        self._ready.clear()
+        self._fail_pending(StatusUnknown(0, 0, "connection lost before the reply"))
+
+    async def _on_connected(self, ws: WebSocket) -> None:
         reconnected = self._connected_once
         self._setting_up = True
         try:
@@ -518,12 +498,6 @@ class WsApiClient:
                 self.on_state(state)
             except Exception:  # noqa: BLE001
                 self.handler_errors += 1
-
-    def _session_get(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._own_session = True
-        return self._session
 
 
 def _order_ref(symbol: str, order_id: int | None, orig_client_order_id: str | None) -> dict[str, Any]:
