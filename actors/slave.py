@@ -25,7 +25,7 @@ import random
 import sys
 import time
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import zmq
 
@@ -62,11 +62,14 @@ from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
 from .binance.filters import market_min_notional
 from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
+from .eager import run_eagerly
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
-from .margin import MarginAccount
-from .spot import SpotAccount
 from .usdm import UsdmAccount, fill_key, master_positions_map
+
+if TYPE_CHECKING:
+    from .margin import MarginAccount
+    from .spot import SpotAccount
 
 log = logging.getLogger("copytrader.slave")
 ZERO = Decimal(0)
@@ -77,6 +80,9 @@ RESYNC_JITTER_S = 3.0  # own stream back: spread the fleet's REST reads (Binance
 FILTER_ERRORS = frozenset({-1013, -1111, -4164})  # filter failure, precision, min notional: filters changed?
 RESYNC_PAGE_AFTER_S = 60.0  # a resync failing this long (rate limits, timeouts) pages a person
 PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
+
+
+_STARTING = object()  # placeholder worker while its first step runs
 
 
 def now_ns() -> int:
@@ -145,8 +151,7 @@ class MarketMirror:
         self.resync_again: str | None = None
         self.pending: list[tuple[MasterFill, int]] = []
         self.queues: dict[str, collections.deque[tuple[MasterFill, int]]] = {}
-        self.wakeups: dict[str, asyncio.Event] = {}
-        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -236,40 +241,51 @@ class MarketMirror:
         q = self.queues.get(fill.symbol)
         if q is None:
             q = self.queues[fill.symbol] = collections.deque()
-            self.wakeups[fill.symbol] = asyncio.Event()
-            self.workers[fill.symbol] = asyncio.get_running_loop().create_task(
-                self._worker(fill.symbol), name=f"{self.market}-{fill.symbol}"
-            )
         q.append((fill, t_recv))
         if self.market != "usdm":
             if self.equity_in_order is not None:
                 self.equity_before[(fill.epoch, fill.seq)] = self.equity_in_order
             self.equity_in_order = fill.equity
-        self.wakeups[fill.symbol].set()
+        self._kick(fill.symbol)
+
+    def _kick(self, symbol: str) -> None:
+        """Start the symbol's worker unless it runs, or the mirror takes no fill now (syncing,
+        hold). The worker starts eagerly: the first fill's order is decided and written to the
+        exchange before this returns (no extra pass of the event loop on the hot path)."""
+        if symbol in self.workers or self.syncing or self.hold or not self.queues.get(symbol):
+            return
+        self.workers[symbol] = _STARTING  # a worker exists from now on, even during its first step
+        try:
+            task = run_eagerly(self._worker(symbol), name=f"{self.market}-{symbol}")
+        except BaseException:
+            self.workers.pop(symbol, None)
+            raise
+        if task is not None and symbol in self.workers:
+            self.workers[symbol] = task
 
     async def _worker(self, symbol: str) -> None:
+        """Mirror the symbol's queued fills one after another, then end (`_kick` starts the next)."""
         q = self.queues[symbol]
-        wake = self.wakeups[symbol]
-        while True:
-            while not q or self.syncing or self.hold:
-                wake.clear()
-                await wake.wait()
-            fill, t_recv = q.popleft()
-            self.in_flight += 1
-            self.idle.clear()
-            try:
-                await self._mirror(fill, t_recv)
-            except Exception as exc:  # noqa: BLE001 - one fill's failure never stops the worker
-                log.exception("mirroring %s seq %d failed", fill.symbol, fill.seq)
-                self.slave.report(self._failed(fill, t_recv, None, 0, str(exc)[:200], unknown=False))
-            finally:
-                self.in_flight -= 1
-                if self.in_flight == 0:
-                    self.idle.set()
+        try:
+            while q and not self.syncing and not self.hold:
+                fill, t_recv = q.popleft()
+                self.in_flight += 1
+                self.idle.clear()
+                try:
+                    await self._mirror(fill, t_recv)
+                except Exception as exc:  # noqa: BLE001 - one fill's failure never stops the worker
+                    log.exception("mirroring %s seq %d failed", fill.symbol, fill.seq)
+                    self.slave.report(self._failed(fill, t_recv, None, 0, str(exc)[:200], unknown=False))
+                finally:
+                    self.in_flight -= 1
+                    if self.in_flight == 0:
+                        self.idle.set()
+        finally:
+            self.workers.pop(symbol, None)
 
     def _wake_all(self) -> None:
-        for ev in self.wakeups.values():
-            ev.set()
+        for symbol in list(self.queues):
+            self._kick(symbol)
 
     # -- one master fill -------------------------------------------------------------------------
     async def _mirror(self, fill: MasterFill, t_recv: int) -> None:
@@ -747,7 +763,7 @@ class Slave:
     async def start(self, signer_factory: Any) -> None:
         endpoints = self.app.exchange.endpoints()
         for market in self.config.markets:
-            account_type = _ACCOUNTS.get(market)
+            account_type = _account_type(market)
             if account_type is None:
                 self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
                                        message=f"market {market} is not copied by this version", t_ns=now_ns()))
@@ -934,8 +950,9 @@ class Slave:
             r.sock.close(0)
         self.readers.clear()
         for m in self.mirrors.values():
-            for t in m.workers.values():
-                t.cancel()
+            for t in list(m.workers.values()):
+                if isinstance(t, asyncio.Task):
+                    t.cancel()
             if m.resync_task is not None:
                 m.resync_task.cancel()
             await m.account.close()
@@ -943,7 +960,18 @@ class Slave:
         self.report.sock.close(linger=1000)  # let queued reports reach the control actor
 
 
-_ACCOUNTS: dict[str, Any] = {"usdm": UsdmAccount, "spot": SpotAccount, "margin": MarginAccount}
+def _account_type(market: str) -> Any:
+    """The account class of a market; spot and margin are imported only by slaves that copy them
+    (private memory per process is a benchmark figure: 100 slaves)."""
+    if market == "usdm":
+        return UsdmAccount
+    if market == "spot":
+        from .spot import SpotAccount
+        return SpotAccount
+    if market == "margin":
+        from .margin import MarginAccount
+        return MarginAccount
+    return None
 
 
 def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:
