@@ -153,23 +153,24 @@ class StructuredFormatter(logging.Formatter):
         line = f"{ts}.{ms:03d}Z {self.actor} {record.levelname} {msg}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
+        elif record.exc_text:  # the redaction filter turns exc_info into redacted text
+            line += "\n" + record.exc_text
         return line
 
 
 def setup_logging(actor: str, level: str = "INFO") -> None:
     """Log structured lines to stdout (supervisord writes each program's stdout to its own file).
-    Every record passes through the secret redaction filter when it is available."""
+    Every record is redacted when it is created (`actors.redact.install`): registered secrets
+    never reach a line, a traceback included."""
+    from actors import redact
+
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(StructuredFormatter(actor))
-    try:
-        from actors.redact import install_redaction  # noqa: WPS433 (optional until keystore lands)
-    except ImportError:
-        install_redaction = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if install_redaction is not None:
-        install_redaction(handler)
+    redact.install()
+    handler.addFilter(redact.RedactingFilter())
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -75,3 +75,34 @@ def test_structured_formatter_puts_fields_on_one_line():
     rec.fields = {"symbol": "BTCUSDT", "qty": "0.001"}
     line = StructuredFormatter("slave-s1").format(rec)
     assert line.endswith("slave-s1 INFO order sent symbol=BTCUSDT qty=0.001")
+
+
+def test_a_logged_exception_keeps_its_traceback_after_redaction():
+    """The redaction filter turns exc_info into redacted text: the formatter must still print it."""
+    import io
+    import logging
+
+    from actors.redact import RedactingFilter, clear_registry, register_secret
+
+    secret = "s3cr3t-value-that-must-not-leak-0123456789"
+    register_secret(secret)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(StructuredFormatter("slave-s1"))
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("test.traceback")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise RuntimeError(f"bad reply for key {secret}")
+        except RuntimeError:
+            logger.exception("mirroring BTCUSDT seq 2 failed")
+    finally:
+        logger.removeHandler(handler)
+        clear_registry()
+    out = stream.getvalue()
+    assert "slave-s1 ERROR mirroring BTCUSDT seq 2 failed" in out
+    assert "Traceback (most recent call last)" in out
+    assert "RuntimeError: bad reply for key" in out
+    assert secret not in out
