@@ -77,6 +77,15 @@ SNAPSHOT_TIMEOUT_S = 3.0
 HEARTBEAT_LOST_S = 3.5
 KEY_REFUSED_RETRY_S = 30.0  # a refused key: resync tried again this often (quietly)
 RESYNC_JITTER_S = 3.0  # own stream back: spread the fleet's REST reads (Binance limits weight per IP)
+CAPITAL_RETRY_S = 600.0  # a correction refused for capital is tried again after this long at the latest
+CAPITAL_RICHER = Decimal("1.02")  # ... or once equity (or the gap) grew by 2%
+
+
+def _is_capital_refusal(market: str, side: str, code: int) -> bool:
+    """-2019 margin is insufficient (futures); -2010 on a BUY (spot / margin: not enough quote)."""
+    return code == -2019 or (code == -2010 and side == "BUY" and market != "usdm")
+
+
 FILTER_ERRORS = frozenset({-1013, -1111, -4164})  # filter failure, precision, min notional: filters changed?
 RESYNC_PAGE_AFTER_S = 60.0  # a resync failing this long (rate limits, timeouts) pages a person
 PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
@@ -156,6 +165,8 @@ class MarketMirror:
         self.idle = asyncio.Event()
         self.idle.set()
         self.refused: str | None = None
+        # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
+        self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
         self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
         self.master_equity: Decimal | None = None
@@ -349,6 +360,9 @@ class MarketMirror:
             return False
         except BinanceAPIError as exc:
             log.warning("order %s %s %s refused: %s", intent.side, intent.qty, intent.symbol, exc)
+            if fill is None and _is_capital_refusal(self.market, intent.side, exc.code):
+                self.capital_refused[(intent.symbol, intent.position_side)] = (
+                    intent.side, intent.qty, self.account.equity, time.monotonic())
             self.slave.report(self._failed(fill, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
             if exc.code in FILTER_ERRORS:
                 self._filters_changed()
@@ -356,6 +370,8 @@ class MarketMirror:
                 self.slave.fatal_key_error(self.market, exc)
             return False
         t_ack = now_ns()
+        if fill is None:
+            self.capital_refused.pop((intent.symbol, intent.position_side), None)
         r = done.result
         self.slave.last_latency_ns = t_ack - (fill.t_master_recv_ns if fill else t_sent)
         self.slave.report(
@@ -447,6 +463,8 @@ class MarketMirror:
             self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="align", message=p, market=self.market, t_ns=now_ns()))
 
     async def _follow_config(self, ev: AccountConfigChanged) -> None:
+        if self.slave.fatal:  # the key was refused: no exchange call until a person fixes it
+            return
         try:
             if ev.position_mode is not None and ev.position_mode != self.master_mode:
                 self.master_mode = ev.position_mode
@@ -610,9 +628,28 @@ class MarketMirror:
                                                  message=f"correction not sent: {guard.text}"[:300], market=self.market,
                                                  t_ns=now_ns()))
                     continue
+            if self._capital_still_short(intent):
+                continue
             if await self._send(intent, None, now_ns()):
                 sent += 1
         return sent
+
+    def _capital_still_short(self, intent: OrderIntent) -> bool:
+        """A correction the exchange refused for capital is not sent again (nor paged again) until
+        the account's equity grew, the gap grew, or CAPITAL_RETRY_S passed: its drift stays visible
+        (status, TUI), the person was told once."""
+        seen = self.capital_refused.get((intent.symbol, intent.position_side))
+        if seen is None:
+            return False
+        side, qty, equity, when = seen
+        now = time.monotonic()
+        equity_now = self.account.equity
+        richer = equity is not None and equity_now is not None and equity_now > equity * CAPITAL_RICHER
+        if side != intent.side or intent.qty > qty * CAPITAL_RICHER or richer or now - when > CAPITAL_RETRY_S:
+            return False
+        log.info("correction %s %s %s not sent: refused for capital %.0f s ago", intent.side, intent.qty,
+                 intent.symbol, now - when)
+        return True
 
     async def _periodic_check(self, snap: PositionSnapshot) -> None:
         if self.syncing or self.hold or not self._may_trade():
