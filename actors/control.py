@@ -197,6 +197,7 @@ class ControlActor:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(self.config.state_dir / "journal.db")
         self.notifier = Notifier(self.config.notifications, self.journal, self._sender)
+        await self.notifier.recover()  # alerts a killed control accepted but never delivered
         await self._load_coverage()
         ctx = zmq.Context.instance()
         self.router = self._socket(ctx, zmq.ROUTER)

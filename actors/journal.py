@@ -7,6 +7,13 @@ Schema (one table; `body` keeps the whole message, msgpack, so nothing is lost t
             t_master_recv_ns, t_master_pub_ns, t_slave_recv_ns, t_order_sent_ns, t_order_acked_ns,
             latency_ns (master receipt -> order ack/failure), body BLOB)
 
+A second table keeps the alerts the notifier accepted until they are delivered, so an alert still
+waiting in its grouping window survives a control crash (re-offered by the next control start):
+
+    alerts(alert_id TEXT PRIMARY KEY, ts_ms (accepted, wall clock), key (dedup key),
+           state ('pending' | 'sent' | 'unsent': no channel | 'expired' | 'unreadable'),
+           attempts (failed deliveries), done_ms, body BLOB (the alert, msgpack; notify.py decodes it))
+
 `kind` is a SlaveReport tag ("mirrored", "skipped", "failed", "status", "desync", "reconciled",
 "slaveerr"), a master event kind ("master.fill", "master.cfg", "master.snap"), "notify" (a
 notification sent) or "control" (an operator action). Errors ("failed", "desync", "slaveerr") are
@@ -79,7 +86,19 @@ CREATE INDEX IF NOT EXISTS journal_slave ON journal(slave_id, id);
 CREATE INDEX IF NOT EXISTS journal_symbol ON journal(symbol, id);
 CREATE INDEX IF NOT EXISTS journal_kind ON journal(kind, id);
 CREATE INDEX IF NOT EXISTS journal_unacked ON journal(acked) WHERE acked = 0;
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    done_ms INTEGER,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_pending ON alerts(ts_ms) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts_ms);
 """
+ALERT_DONE_STATES: Final = frozenset({"sent", "unsent", "expired", "unreadable"})
 
 _COLUMNS: Final = (
     "ts_ms", "kind", "slave_id", "market", "symbol", "summary", "error", "acked", "master_order_id",
@@ -87,6 +106,38 @@ _COLUMNS: Final = (
     "t_order_sent_ns", "t_order_acked_ns", "latency_ns", "body",
 )
 _INSERT: Final = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+class PendingAlert(msgspec.Struct, frozen=True, kw_only=True):
+    """An accepted alert not delivered yet (a row of the `alerts` table)."""
+
+    alert_id: str
+    ts_ms: int  # accepted at (wall clock)
+    key: str  # dedup key
+    attempts: int  # failed deliveries so far
+    body: bytes  # the alert, msgpack
+
+
+class AlertRecovery(msgspec.Struct, frozen=True, kw_only=True):
+    """What a starting notifier needs from the previous runs (`JournalStore.alerts_for_restart`)."""
+
+    pending: list[PendingAlert]  # to re-offer, oldest first
+    expired: int  # pending but older than the re-send bound: marked 'expired', not re-sent
+    recent_keys: list[tuple[str, int]]  # (key, last accepted ts_ms) within the dedup interval
+
+
+# An alert-table change queued with the journal rows: (sql, parameters). Built only by Journal.
+AlertOp = tuple[str, tuple[Any, ...]]
+_ALERT_NEW: Final = "INSERT OR IGNORE INTO alerts (alert_id, ts_ms, key, body) VALUES (?, ?, ?, ?)"
+
+
+def _alert_done_op(alert_id: str, state: str, ts_ms: int) -> AlertOp:
+    return ("UPDATE alerts SET state = ?, done_ms = ? WHERE alert_id = ? AND state = 'pending'",
+            (state, ts_ms, alert_id))
+
+
+def _alert_failed_op(alert_id: str) -> AlertOp:
+    return ("UPDATE alerts SET attempts = attempts + 1 WHERE alert_id = ? AND state = 'pending'", (alert_id,))
 
 
 class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -279,6 +330,42 @@ class JournalStore:
             self._db.executemany(_INSERT, [r.row() for r in records])
         return len(records)
 
+    def write(self, records: Sequence[JournalRecord], alert_ops: Sequence[AlertOp]) -> int:
+        """Journal rows and alert-table changes in one transaction; returns the journal rows written."""
+        if not alert_ops:
+            return self.insert_many(records)
+        with _transaction(self._db):
+            if records:
+                self._db.executemany(_INSERT, [r.row() for r in records])
+            for sql, params in alert_ops:
+                self._db.execute(sql, params)
+        return len(records)
+
+    def alerts_for_restart(self, now_ms: int, resend_within_ms: int, dedup_within_ms: int,
+                           keep_done_ms: int = 7 * 86_400_000) -> AlertRecovery:
+        """Pending alerts accepted within `resend_within_ms` (oldest first); older pending ones are
+        marked 'expired'; keys accepted within `dedup_within_ms`; finished rows older than
+        `keep_done_ms` are deleted."""
+        with _transaction(self._db):
+            expired = self._db.execute(
+                "UPDATE alerts SET state = 'expired', done_ms = ? WHERE state = 'pending' AND ts_ms < ?",
+                (now_ms, now_ms - resend_within_ms),
+            ).rowcount
+            self._db.execute("DELETE FROM alerts WHERE state != 'pending' AND ts_ms < ?", (now_ms - keep_done_ms,))
+        pending = [
+            PendingAlert(alert_id=a, ts_ms=t, key=k, attempts=n, body=b) for a, t, k, n, b in self._db.execute(
+                "SELECT alert_id, ts_ms, key, attempts, body FROM alerts WHERE state = 'pending' ORDER BY ts_ms, rowid"
+            )
+        ]
+        keys = self._db.execute(
+            "SELECT key, max(ts_ms) FROM alerts WHERE ts_ms >= ? GROUP BY key", (now_ms - dedup_within_ms,)
+        ).fetchall()
+        return AlertRecovery(pending=pending, expired=expired, recent_keys=[(k, int(t)) for k, t in keys])
+
+    def alert_states(self) -> dict[str, tuple[str, int]]:
+        """alert_id -> (state, attempts), every row (tests, diagnostics)."""
+        return {a: (s, n) for a, s, n in self._db.execute("SELECT alert_id, state, attempts FROM alerts")}
+
     def query(
         self,
         limit: int = 100,
@@ -371,6 +458,8 @@ class Journal:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._store = JournalStore(path)
         self._buffer: list[JournalRecord] = []
+        self._alert_ops: list[AlertOp] = []
+        self._closed = False
         self._scheduled = False
         self._pending: set[asyncio.Future[Any]] = set()
         self.written = 0
@@ -391,12 +480,37 @@ class Journal:
         for record in records:
             self.append(record)
 
+    # Alerts (actors/notify.py): buffered like `append`, written in the same transaction as the rows.
+    def alert_accepted(self, alert_id: str, key: str, body: bytes, ts_ms: int | None = None) -> None:
+        """An alert the notifier accepted: pending until `alerts_done`."""
+        self._queue_alert_op((_ALERT_NEW, (alert_id, now_ms() if ts_ms is None else ts_ms, key, body)))
+
+    def alerts_done(self, alert_ids: Iterable[str], state: str = "sent") -> None:
+        """These alerts are finished ('sent', 'unsent' (no channel), 'expired', 'unreadable')."""
+        if state not in ALERT_DONE_STATES:
+            raise ValueError(f"alert state must be one of {sorted(ALERT_DONE_STATES)}, not {state!r}")
+        ts = now_ms()
+        for alert_id in alert_ids:
+            self._queue_alert_op(_alert_done_op(alert_id, state, ts))
+
+    def alerts_failed(self, alert_ids: Iterable[str]) -> None:
+        """A delivery of these alerts failed: they stay pending (re-offered by the next start)."""
+        for alert_id in alert_ids:
+            self._queue_alert_op(_alert_failed_op(alert_id))
+
+    def _queue_alert_op(self, op: AlertOp) -> None:
+        self._alert_ops.append(op)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_now)
+
     def _flush_now(self) -> None:
         self._scheduled = False
         batch, self._buffer = self._buffer, []
-        if not batch:
+        ops, self._alert_ops = self._alert_ops, []
+        if not batch and not ops:
             return
-        fut = asyncio.get_running_loop().run_in_executor(self._pool, self._store.insert_many, batch)
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, self._store.write, batch, ops)
         self._pending.add(fut)
         fut.add_done_callback(self._written)
 
@@ -435,7 +549,17 @@ class Journal:
     async def coverage_rows(self, limit: int = 500_000) -> list[tuple[str, str | None, str | None, bytes | None]]:
         return await self._run(self._store.coverage_rows, limit)
 
+    async def alerts_for_restart(self, now_ms: int, resend_within_ms: int, dedup_within_ms: int) -> AlertRecovery:
+        return await self._run(self._store.alerts_for_restart, now_ms, resend_within_ms, dedup_within_ms)
+
+    async def alert_states(self) -> dict[str, tuple[str, int]]:
+        return await self._run(self._store.alert_states)
+
     async def close(self) -> None:
+        """Write what is buffered, then close. A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         await self.flush()
         await self._run(self._store.close)
         self._pool.shutdown(wait=True)

@@ -10,13 +10,23 @@ Policy (pure, `AlertBatcher`, tested with an injected clock):
 `Notifier` is the asyncio shell: `alert()` never blocks; apprise (blocking) runs on its own thread;
 every message is journalled as kind "notify" (an undelivered one as an error).
 
+Durability (at least once across a control crash): every accepted alert gets an `alert_id` and is
+journalled as pending (the journal's `alerts` table, written by its writer thread, off the loop);
+delivery marks it 'sent' in the same transaction as its "notify" row. `recover()`, run when control
+starts, re-offers every alert a previous run accepted but never delivered (killed inside the
+grouping window, or delivery failed), if younger than `resend_within_s`, marked
+"(re-sent after a control restart)". A crash between delivery and its journal write sends that
+alert again: a duplicate after a crash is accepted, a lost alert is not. Normal runs send once.
+
 Apprise URLs can hold tokens (a Telegram bot token is a secret): they are never logged or
 journalled, only counted.
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Final, Literal
@@ -25,7 +35,7 @@ import msgspec
 
 from protocol.messages import DesyncDetected, OrderFailed, SlaveError, SlaveReport
 
-from .journal import record_for_event, summarize_report
+from .journal import now_ms, record_for_event, summarize_report
 
 if TYPE_CHECKING:
     from .config import NotificationsConfig
@@ -38,6 +48,8 @@ Category = Literal[
     "margin_low", "slave_error", "actor_down",
 ]
 MAX_LINES: Final = 40  # lines listed in a grouped message; the rest are counted
+RESEND_WITHIN_S: Final = 3600.0  # undelivered alerts older than this are not re-sent after a restart
+RESENT_MARK: Final = " (re-sent after a control restart)"
 _KEY_CODES: Final = ("key_invalid", "key_expired", "key_revoked", "key_permissions", "key")
 _MARGIN_CODES: Final = ("margin_low", "margin_level_low", "margin_call")
 _STREAM_CODES: Final = ("stream_lost", "ws_down", "userdata_down", "stream_down")
@@ -49,6 +61,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     title: str
     body: str = ""
     slave_id: str | None = None
+    alert_id: str = ""  # set by Notifier when accepted; the journal's `alerts` row
 
 
 class Notification(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,10 +165,17 @@ class AlertBatcher:
         self._suppressed = 0
         self.deadline: float | None = None
 
-    def offer(self, alert: Alert, now: float) -> bool:
-        """Accept the alert (True) or suppress a repeat within min_interval_s (False)."""
+    def remember(self, key: str, at: float) -> None:
+        """`key` was accepted at `at` (by a previous run): repeats within min_interval_s are suppressed."""
+        last = self._last.get(key)
+        if last is None or at > last:
+            self._last[key] = at
+
+    def offer(self, alert: Alert, now: float, *, force: bool = False) -> bool:
+        """Accept the alert (True) or suppress a repeat within min_interval_s (False).
+        `force`: accept even a repeat (an alert re-offered after a restart was never delivered)."""
         last = self._last.get(alert.key)
-        if last is not None and now - last < self.min_interval_s:
+        if not force and last is not None and now - last < self.min_interval_s:
             self._suppressed += 1
             return False
         self._last[alert.key] = now
@@ -213,12 +233,16 @@ class Notifier:
         journal: "Journal | None" = None,
         sender: Sender | None = None,
         clock: Callable[[], float] | None = None,
+        resend_within_s: float = RESEND_WITHIN_S,
     ) -> None:
         self.batcher = AlertBatcher(config.group_window_s, config.min_interval_s)
         self.journal = journal
         self.sender: Sender = sender if sender is not None else AppriseSender(config.urls)
         self.configured = bool(config.urls) or sender is not None
         self._clock = clock
+        self.resend_within_s = resend_within_s
+        self._ids = itertools.count(1)
+        self._id_prefix = uuid.uuid4().hex[:16]  # alert ids: unique across runs, cheap within one
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Future[bool]] = set()
@@ -229,14 +253,59 @@ class Notifier:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     def alert(self, alert: Alert) -> bool:
-        """Queue an alert; False if suppressed as a repeat."""
+        """Queue an alert; False if suppressed as a repeat. An accepted alert is journalled as pending
+        (written at the end of this loop tick) until it is delivered."""
+        alert = msgspec.structs.replace(alert, alert_id=f"{self._id_prefix}-{next(self._ids)}")
         if not self.batcher.offer(alert, self._now()):
             return False
+        if self.journal is not None:
+            self.journal.alert_accepted(alert.alert_id, alert.key, msgspec.msgpack.encode(alert))
+        self._arm()
+        return True
+
+    async def recover(self) -> int:
+        """At start: re-offer the alerts earlier runs accepted and never delivered (younger than
+        resend_within_s) and remember the keys accepted within min_interval_s (repeats stay
+        suppressed across the restart). Returns how many alerts were re-offered."""
+        if self.journal is None:
+            return 0
+        now = now_ms()
+        try:
+            found = await self.journal.alerts_for_restart(
+                now, int(self.resend_within_s * 1000), int(self.batcher.min_interval_s * 1000))
+        except Exception as exc:  # noqa: BLE001 - an unreadable journal must not stop control
+            log.error("undelivered alerts not recovered from the journal: %s", exc)
+            return 0
+        mono = self._now()
+        for key, ts_ms in found.recent_keys:
+            self.batcher.remember(key, mono - max(0, now - ts_ms) / 1000)
+        if found.expired:
+            log.error("%d undelivered alert(s) older than %.0fs not re-sent", found.expired, self.resend_within_s)
+            self.journal.append(record_for_event(
+                "notify", f"{found.expired} alert(s) accepted before a control restart and never delivered are "
+                          f"older than {self.resend_within_s:.0f}s: not re-sent", error=True,
+            ))
+        offered = 0
+        for row in found.pending:
+            try:
+                alert = msgspec.msgpack.decode(row.body, type=Alert)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.error("undelivered alert %s unreadable (%s): dropped", row.alert_id, exc)
+                self.journal.alerts_done([row.alert_id], "unreadable")
+                continue
+            alert = msgspec.structs.replace(alert, alert_id=row.alert_id, title=alert.title + RESENT_MARK)
+            self.batcher.offer(alert, mono, force=True)
+            offered += 1
+        if offered:
+            log.warning("%d alert(s) not delivered before a control restart: re-sent", offered)
+            self._arm()
+        return offered
+
+    def _arm(self) -> None:
         if self._timer is None and self.batcher.deadline is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self.batcher.deadline - self._now())
             self._timer = loop.call_later(delay, self._window_closed)
-        return True
 
     def _window_closed(self) -> None:
         self._timer = None
@@ -274,6 +343,11 @@ class Notifier:
     def _journal(self, note: Notification, delivered: bool | None) -> None:
         if self.journal is None:
             return
+        ids = [a.alert_id for a in note.alerts if a.alert_id]
+        if delivered is False:
+            self.journal.alerts_failed(ids)  # stay pending: re-offered by the next control start
+        else:
+            self.journal.alerts_done(ids, "sent" if delivered else "unsent")
         status = {None: "not sent (no channel configured)", True: "sent", False: "delivery FAILED"}[delivered]
         slaves = {a.slave_id for a in note.alerts}
         slave_id = slaves.pop() if len(slaves) == 1 else None
