@@ -361,11 +361,14 @@ class ControlActor:
             self.heartbeats[event.market] = (time.monotonic(), event)
             return
         self.master_views.setdefault(event.market, MasterView()).note(event)
-        if isinstance(event, MasterFill):
-            self.coverage.add_fill(_fill_ref(event))
         record = record_for_master_event(event)
         if record is not None:
             self.journal.append(record)
+        if isinstance(event, MasterFill):
+            ref = _fill_ref(event)
+            for slave_id, snap_seq in self.coverage.add_fill(ref):  # its Reconciled came first
+                self.journal.append(record_for_covered(slave_id, ref.market, ref.symbol, ref.order_id, ref.trade_id,
+                                                       ref.epoch, ref.seq, snap_seq))
 
     # ------------------------------------------------------------------------------ coverage
     def _note_coverage(self, report: SlaveReport, *, journal: bool = True) -> None:

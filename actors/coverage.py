@@ -23,6 +23,7 @@ from typing import Final
 
 import msgspec
 
+RECENT_RECONCILIATIONS: Final = 4  # per (slave, market), for fills that reach control late
 MAX_FILLS: Final = 50_000  # per market: older fills are forgotten (the journal keeps them)
 
 
@@ -44,6 +45,15 @@ class _Market:
         self.order: deque[FillRef] = deque()
 
 
+class _Rec:
+    """One reconciliation: the snapshot it synced to, and the slave's per-symbol marks then."""
+
+    __slots__ = ("epoch", "seq", "older", "marks")
+
+    def __init__(self, epoch: int, seq: int, older: frozenset[int], marks: dict[tuple[int, str], int]) -> None:
+        self.epoch, self.seq, self.older, self.marks = epoch, seq, older, marks
+
+
 class Coverage:
     """Master fills seen, slave decisions seen, and what each reconciliation covers."""
 
@@ -52,17 +62,37 @@ class Coverage:
         self._markets: dict[str, _Market] = {}
         self._decided: set[tuple[str, str, int, int]] = set()  # (slave, market, epoch, seq)
         self._mark: dict[tuple[str, str, int, str], int] = {}  # (slave, market, epoch, symbol) -> max own seq
+        # the last reconciliations per (slave, market): a fill can reach control after the slave's
+        # Reconciled that covers it (two sockets, no order between them)
+        self._recs: dict[tuple[str, str], deque[_Rec]] = {}
 
-    def add_fill(self, fill: FillRef) -> None:
+    def add_fill(self, fill: FillRef) -> list[tuple[str, int]]:
+        """Index a master fill. Returns the (slave, snapshot seq) of reconciliations seen *before*
+        it that cover it (now counted as decided): the caller journals them."""
         m = self._markets.setdefault(fill.market, _Market())
         if (fill.epoch, fill.seq) in m.by_seq:
-            return
+            return []
         m.epochs.setdefault(fill.epoch, None)
         m.by_seq[(fill.epoch, fill.seq)] = fill
         m.order.append(fill)
         while len(m.order) > self.max_fills:
             old = m.order.popleft()
             m.by_seq.pop((old.epoch, old.seq), None)
+        return self._covered_late(fill)
+
+    def _covered_late(self, fill: FillRef) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for (slave_id, market), recs in self._recs.items():
+            if market != fill.market or (slave_id, market, fill.epoch, fill.seq) in self._decided:
+                continue
+            for rec in reversed(recs):
+                in_range = fill.seq <= rec.seq if fill.epoch == rec.epoch else fill.epoch in rec.older
+                # judged with the slave's decisions as they were at that reconciliation
+                if in_range and fill.seq > rec.marks.get((fill.epoch, fill.symbol), 0):
+                    self._decided.add((slave_id, market, fill.epoch, fill.seq))
+                    out.append((slave_id, rec.seq))
+                    break
+        return out
 
     def add_decision(self, slave_id: str, market: str, epoch: int, seq: int, symbol: str, *,
                      covering: bool = False) -> None:
@@ -89,6 +119,9 @@ class Coverage:
             if e == epoch:
                 break
             older.add(e)
+        marks = {(e, sym): v for (sl, mk, e, sym), v in self._mark.items() if sl == slave_id and mk == market}
+        recs = self._recs.setdefault((slave_id, market), deque(maxlen=RECENT_RECONCILIATIONS))
+        recs.append(_Rec(epoch, seq, frozenset(older), marks))
         out = []
         for fill in m.order:
             if fill.epoch == epoch:

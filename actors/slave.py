@@ -486,6 +486,7 @@ class MarketMirror:
         self.resync_task = asyncio.get_running_loop().create_task(self._resync_loop(cause))
 
     async def _resync_loop(self, cause: str) -> None:
+        again = 0  # resyncs asked for again right after one finished
         while True:
             try:
                 await self.resync(cause)
@@ -514,6 +515,11 @@ class MarketMirror:
             if self.resync_again is None:
                 return
             cause, self.resync_again = self.resync_again, None
+            again += 1
+            if again >= 3:  # not converging: never spin (each resync may read REST: per-IP weight)
+                delay = min(0.1 * 2 ** (again - 3), 5.0)
+                log.warning("resync (%s) asked for again %d times in a row; next in %.1f s", cause, again, delay)
+                await asyncio.sleep(delay)
 
     async def resync(self, cause: str) -> None:
         self.syncing = True
@@ -522,6 +528,7 @@ class MarketMirror:
             await asyncio.sleep(random.uniform(0, RESYNC_JITTER_S))
         await self.idle.wait()  # let orders in flight finish; workers take nothing new while syncing
         snap = await self.slave.request_snapshot(self.market)
+        t_snap = now_ns()
         acct = self.account
         _observe(acct, snap)  # learn the master's symbols first, so the refresh prices them too
         need_rest = cause in ("start", "own_reconnect") or not self.own_fresh or acct.market != "usdm"
@@ -562,6 +569,14 @@ class MarketMirror:
             if fill.epoch == snap.epoch and fill.seq <= snap.seq:
                 covered += 1
                 self._skip(fill, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq}")
+                continue
+            if fill.epoch != snap.epoch and t_recv <= t_snap:
+                # Published by an earlier session of the master (it restarted): the new session's
+                # snapshot, read from the exchange, already holds its effect. Feeding it to the
+                # tracker would call it a gap, again after every resync (a resync loop, seen).
+                covered += 1
+                self._skip(fill, t_recv, "not_copied",
+                           f"covered by reconciliation ({cause}) at snapshot seq {snap.seq} of a newer master session")
                 continue
             verdict = self.tracker.feed(fill.epoch, fill.seq).verdict
             if verdict is SeqVerdict.DUPLICATE:

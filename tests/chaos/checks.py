@@ -443,7 +443,22 @@ def _category(line: str) -> str:
     return next((c for c, rx in _CATEGORIES if rx.search(line)), "other")
 
 
-def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str]) -> dict[str, Any]:
+FLAP_STARTS, FLAP_WINDOW_S = 3, 120.0  # actors/control.py: this many starts within this window = flapping
+
+
+def flapped(done: list[Any]) -> set[str]:
+    """Slaves the run itself killed FLAP_STARTS times within FLAP_WINDOW_S: control rightly calls
+    them flapping (a person should look at a process that keeps dying)."""
+    kills: dict[str, list[float]] = defaultdict(list)
+    for f in done:
+        if f.kind == "kill_slave":
+            kills[f.target.removeprefix("slave-")].append(f.t_mono)
+    return {s for s, ts in kills.items()
+            if any(sum(1 for u in ts if t <= u <= t + FLAP_WINDOW_S) >= FLAP_STARTS for t in ts)}
+
+
+def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str],
+                        flapping: set[str] = frozenset()) -> dict[str, Any]:
     """Alerts by category (one grouped message can hold many), and whether each fault that needs
     a person was told and no healed one was."""
     alerts: list[tuple[str, str]] = []
@@ -461,7 +476,8 @@ def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str]
     # revoked slave's own consequences is unexpected
     unexpected = [line for c, line in alerts
                   if c not in ("key_invalid", "slave_died", "actor_died", "insufficient_margin")
-                  and not any(s in line for s in revoked)]
+                  and not any(s in line for s in revoked)
+                  and not (c == "flapping" and any(f"slave-{s} " in line for s in flapping))]
     return {"messages": messages, "alerts": len(alerts), "by_category": dict(by_cat), "missing": missing,
             "unexpected": unexpected}
 

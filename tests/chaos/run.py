@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rejected = checks.rejections(checks.journal_order_rows(svc))
         lost = checks.check_lost(svc, {s: injector.revoked_at or 0.0 for s in revoked})
         killed = {f.target.removeprefix("slave-") for f in injector.done if f.kind == "kill_slave"}
-        notes = checks.check_notifications(svc, killed, revoked)
+        notes = checks.check_notifications(svc, killed, revoked, checks.flapped(injector.done))
         conv = checks.convergence(svc, injector.done, revoked)
         triggered = Counter(r["fault"] for r in svc.admin("GET", "/_sim/requests") if r.get("fault"))
         faults = Counter(f.kind for f in injector.done)

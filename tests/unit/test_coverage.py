@@ -77,3 +77,28 @@ def test_covering_skip_recognised():
     assert is_covering_skip("not_copied", "covered by reconciliation (gap) at snapshot seq 4")
     assert not is_covering_skip("not_copied", "position opened before this slave started")
     assert not is_covering_skip("paused", "covered by reconciliation")
+
+
+def test_a_fill_reaching_control_after_the_reconciliation_that_covers_it_is_covered_then():
+    """Seen in chaos seed 55: the slave's Reconciled (seq 377) arrived before the master's fill 377."""
+    cov = Coverage()
+    fills(cov, E1, "AB")
+    cov.add_decision("s1", "usdm", E1, 1, "AUSDT")
+    cov.add_decision("s1", "usdm", E1, 2, "BUSDT")
+    assert cov.reconciled("s1", "usdm", E1, 3) == []  # fill 3 not known to control yet
+    cov.add_decision("s1", "usdm", E1, 4, "AUSDT")  # the live slave goes on (after its sync)
+    late = FillRef("usdm", E1, 3, "AUSDT", 1003, 5003)
+    assert cov.add_fill(late) == [("s1", 3)]  # judged with s1's decisions as they were at the sync
+    assert cov.decided("s1", "usdm", E1, 3)
+    assert cov.add_fill(late) == []  # once
+    after = FillRef("usdm", E1, 5, "AUSDT", 1005, 5005)
+    assert cov.add_fill(after) == []  # beyond the snapshot: the slave must decide it itself
+
+
+def test_a_late_fill_a_live_slave_had_dropped_before_its_sync_stays_lost():
+    cov = Coverage()
+    fills(cov, E1, "A")
+    cov.add_decision("s1", "usdm", E1, 3, "AUSDT")  # seq 2 (not yet seen by control) skipped by s1
+    cov.reconciled("s1", "usdm", E1, 3)
+    assert cov.add_fill(FillRef("usdm", E1, 2, "AUSDT", 1002, 5002)) == []
+    assert not cov.decided("s1", "usdm", E1, 2)
