@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +257,8 @@ class Bench:
             "memory": memory,
             "breakdown": breakdown,
             "failed": len(self.collector.failed),
+            "failures": _failure_kinds(self.collector.failed),
+            "skips": dict(Counter(f"{k.reason}: {k.text[:60]}" for k in self.collector.skipped)),
             "other_cpu_per_event_us": other_cpu,
             "idle_cpu_us_per_s": idle_us_per_s,
             "foreign_cores": foreign_cores,
@@ -360,7 +362,14 @@ def ours_copies(events: list[Event], slaves: list[str], requests: list[dict[str,
                 continue
             copies.append(stats.Copy(slave=s, event=e.index, t_master_recv_ns=e.t_master_recv_ns, t_arrival_ns=arr,
                                      t_slave_fill_ns=fill_ns.get((s, cid)), t_master_fill_ns=master_fill.get(e.order_id)))
-    return copies, stats.account(expected, executed)
+    accounting = stats.account(expected, executed)
+    for slave, event in accounting.lost_pairs:  # why: did the order reach the exchange at all?
+        cid = expected[(slave, event)]
+        ev = next((e for e in events if e.index == event), None)
+        print(f"lost: {slave} event {event} cid {cid} order request arrived: {(slave, cid) in arrivals}; "
+              f"master order {ev.order_id if ev else '?'} trade {ev.trade_id if ev else '?'} {ev.symbol if ev else ''}",
+              file=sys.stderr)
+    return copies, accounting
 
 
 def naive_copies(events: list[Event], accounts: list[str], requests: list[dict[str, Any]]) -> list[stats.Copy]:
@@ -429,6 +438,8 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
         out.update(naive_fanout_last_p50_us=None, speedup_vs_naive=None)
     burst = by_phase["burst"]
     out["detail"] = {
+        "failures": ours["failures"],
+        "skips": ours["skips"],
         "isolated": {"internal_us": stats.as_dict(internal_iso), "fanout_last_us": stats.as_dict(fan_iso),
                      "end_to_end_us": stats.as_dict(e2e_iso)},
         "burst": {"internal_us": stats.as_dict(stats.summarize(stats.internal_us(burst))),
@@ -565,3 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table(fig))
     print(f"written: {opts.out}")
     return 0
+
+
+def _failure_kinds(failed: list[Any]) -> dict[str, int]:
+    """Refused / unknown copies by code and message, so a run that lost copies says why."""
+    kinds: dict[str, int] = {}
+    for f in failed:
+        key = f"{f.error_code} {'unknown ' if f.status_unknown else ''}{f.error_msg[:80]}"
+        kinds[key] = kinds.get(key, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
