@@ -24,7 +24,18 @@ def run_eagerly(coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> a
         yielded = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_resume(coro, yielded), name=name)
+    task = asyncio.get_running_loop().create_task(_resume(coro, yielded), name=name)
+    task.add_done_callback(lambda t: _finish(t, coro, yielded))
+    return task
+
+
+def _finish(task: asyncio.Task[Any], coro: Coroutine[Any, Any, Any], first: Any) -> None:
+    """A task cancelled before its first step never ran `_resume`: close `coro` (its finally
+    blocks run) and cancel the future it was waiting on, as a Task would have."""
+    if task.cancelled() and coro.cr_frame is not None:
+        if isinstance(first, asyncio.Future) and not first.done():
+            first.cancel()
+        coro.close()
 
 
 async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:

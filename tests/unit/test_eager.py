@@ -96,3 +96,20 @@ def test_works_on_uvloop():
         return log
 
     assert uvloop.run(main()) == ["sent", "acked"]
+
+
+async def test_cancelled_before_its_first_step_the_coroutine_is_closed_and_its_future_cancelled():
+    reply = asyncio.get_running_loop().create_future()
+    cleaned: list[str] = []
+
+    async def copy() -> None:
+        try:
+            await reply
+        finally:
+            cleaned.append("finally ran")
+
+    task = run_eagerly(copy())
+    task.cancel()  # before the loop ran the task once
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert reply.cancelled() and cleaned == ["finally ran"]
