@@ -78,6 +78,38 @@ def cpu_ns(pid: int) -> int:
         return int(cpu_seconds(pid) * 1e9)
 
 
+def thread_cpu(pid: int) -> dict[str, tuple[int, int]]:
+    """Per thread name (`comm`; threads of one name summed): (ns on CPU, times scheduled in), from
+    `/proc/PID/task/*/schedstat`. Each time a sleeping thread is woken it is scheduled in once, so the
+    second figure counts wake-ups (plus preemptions). {} if the process is gone."""
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                name = fh.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                parts = fh.read().split()
+            ns, slices = int(parts[0]), int(parts[2])
+        except (OSError, ValueError, IndexError):
+            continue
+        prev = out.get(name, (0, 0))
+        out[name] = (prev[0] + ns, prev[1] + slices)
+    return out
+
+
+def thread_delta(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
+                 per: float) -> dict[str, dict[str, float]]:
+    """CPU (us) and times scheduled in per `per` unit (an order, an event) for each thread name."""
+    per = max(per, 1.0)
+    return {name: {"cpu_us": round((a[0] - before.get(name, (0, 0))[0]) / 1000 / per, 1),
+                   "scheduled_in": round((a[1] - before.get(name, (0, 0))[1]) / per, 2)}
+            for name, a in sorted(after.items())}
+
+
 def parse_proc_stat_busy_ns(text: str) -> tuple[int, int]:
     """(busy, total) CPU time of the whole machine in ns from the `cpu` line of /proc/stat
     (busy = everything but idle and iowait)."""

@@ -31,7 +31,7 @@ import orjson
 from actors.copy import client_order_id
 
 from . import stats
-from .memory import cpu_ns, machine_busy_ns, read_memory
+from .memory import cpu_ns, machine_busy_ns, read_memory, thread_cpu, thread_delta
 from .naive import SyncRest, naive_cid
 from .plot import render_svg
 from .setup import (QTY, SYMBOLS, PRICES, Account, Collector, FillBoard, MasterFillInfo, MasterObserver, Simulator,
@@ -225,6 +225,7 @@ class Bench:
         cpu0 = {sid: cpu_ns(pid) for sid, pid in pids.items()}
         others = {"simulator": self.sim.proc.pid, "master": self.procs["master-usdm"].pid}
         other0 = {k: cpu_ns(pid) for k, pid in others.items()}
+        threads0 = {k: thread_cpu(pid) for k, pid in {**pids, **others}.items()}
         busy0, own0 = machine_busy_ns(), cpu_ns(os.getpid())
         mirrored0 = self._mirrored_per_slave()
         isolated = opts.events // 2
@@ -235,6 +236,7 @@ class Bench:
         wall = time.monotonic() - t0
         time.sleep(0.3)
         cpu1 = {sid: cpu_ns(pid) for sid, pid in pids.items()}
+        threads1 = {k: thread_cpu(pid) for k, pid in {**pids, **others}.items()}
         other_cpu = {k: (cpu_ns(pid) - other0[k]) / 1000 / max(1, len(events)) for k, pid in others.items()}
         ours_ns = (sum(cpu1[sid] - cpu0[sid] for sid in pids) + cpu_ns(os.getpid()) - own0
                    + sum(cpu_ns(pid) - other0[k] for k, pid in others.items()))
@@ -242,6 +244,13 @@ class Bench:
         mirrored1 = self._mirrored_per_slave()
         memory = {sid: read_memory(pid) for sid, pid in pids.items()}
         cpu_per_order = [(cpu1[s] - cpu0[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
+        # where a slave's CPU goes, per thread (the median slave), and the simulator's and master's per event
+        per_slave = [thread_delta(threads0[s], threads1[s], mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
+        threads = {"slave_per_order": {name: {k: stats.median(t[name][k] for t in per_slave if name in t)
+                                              for k in ("cpu_us", "scheduled_in")}
+                                       for name in sorted({n for t in per_slave for n in t})}}
+        for k in others:
+            threads[f"{k}_per_event"] = thread_delta(threads0[k], threads1[k], len(events))
         requests = self.sim.admin("GET", "/_sim/requests")
         trades = self.sim.admin("GET", "/_sim/trades?market=futures")
         orders = self.sim.admin("GET", "/_sim/orders?market=futures")
@@ -262,6 +271,7 @@ class Bench:
             "other_cpu_per_event_us": other_cpu,
             "idle_cpu_us_per_s": idle_us_per_s,
             "foreign_cores": foreign_cores,
+            "threads": threads,
         }
         return result
 
@@ -454,6 +464,7 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
         "wall_s": ours["wall_s"],
         "cpu_per_order_us_max": round(max(ours["cpu_per_order_us"]), 1),
         "cpu_per_event_us": {k: round(v, 1) for k, v in ours["other_cpu_per_event_us"].items()},
+        "threads": ours["threads"],
         "slave_idle_cpu_us_per_s": round(stats.median(ours["idle_cpu_us_per_s"]) or 0, 1),
         # CPU other people's processes used while we measured (cores, averaged over the window)
         "foreign_cores_during_measurement": round(ours["foreign_cores"], 2),
@@ -493,6 +504,9 @@ def table(fig: dict[str, Any]) -> str:
         lines.append(f"naive fan-out last p50 {fig['naive_fanout_last_p50_us']} us: ours is {fig['speedup_vs_naive']}x faster")
     lines.append(f"load: 1-min average {d.get('load_avg_1m_at_start')} at start; other processes used "
                  f"{d['foreign_cores_during_measurement']} of the 2 cores while we measured")
+    for who, per in d.get("threads", {}).items():
+        lines.append(f"threads, {who}: " + ", ".join(f"{n} {v['cpu_us']} us / {v['scheduled_in']} runs"
+                                                      for n, v in per.items()))
     lines.append("hops (p50 us): " + ", ".join(f"{k} {v.get('p50')}" for k, v in d["hops_us"].items()))
     return "\n".join(lines)
 

@@ -63,3 +63,28 @@ def test_proc_stat_busy_excludes_idle_and_iowait():
     assert (busy, total) == ((100 + 5 + 50 + 1 + 2 + 3) * tick, 1171 * tick)
     with pytest.raises(ValueError):
         parse_proc_stat_busy_ns("intr 1 2 3\n")
+
+
+def test_thread_cpu_names_each_thread_and_counts_its_runs():
+    import threading
+
+    from actors.bench.memory import thread_cpu, thread_delta
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, name="bench-probe")
+    worker.start()
+    try:
+        before = thread_cpu(os.getpid())
+        sum(i * i for i in range(200_000))  # burn some CPU on the main thread
+        after = thread_cpu(os.getpid())
+        assert before and after
+        assert sum(ns for ns, _ in after.values()) > sum(ns for ns, _ in before.values())
+        assert all(runs >= 1 for _, runs in after.values())
+        delta = thread_delta(before, after, per=2)
+        for name, (ns, runs) in after.items():
+            assert delta[name]["cpu_us"] == round((ns - before.get(name, (0, 0))[0]) / 1000 / 2, 1)
+            assert delta[name]["scheduled_in"] == round((runs - before.get(name, (0, 0))[1]) / 2, 2)
+    finally:
+        stop.set()
+        worker.join()
+    assert thread_cpu(2 ** 22 + 12345) == {}  # no such process
