@@ -79,6 +79,7 @@ KEY_REFUSED_RETRY_S = 30.0  # a refused key: resync tried again this often (quie
 RESYNC_JITTER_S = 3.0  # own stream back: spread the fleet's REST reads (Binance limits weight per IP)
 CAPITAL_RETRY_S = 600.0  # a correction refused for capital is tried again after this long at the latest
 CAPITAL_RICHER = Decimal("1.02")  # ... or once equity (or the gap) grew by 2%
+CAPITAL_SMALLER = Decimal("0.9")  # ... or once the gap shrank by 10% (it needs less margin than was refused)
 
 
 def _is_capital_refusal(market: str, side: str, code: int) -> bool:
@@ -653,8 +654,9 @@ class MarketMirror:
 
     def _capital_still_short(self, intent: OrderIntent) -> bool:
         """A correction the exchange refused for capital is not sent again (nor paged again) until
-        the account's equity grew, the gap grew, or CAPITAL_RETRY_S passed: its drift stays visible
-        (status, TUI), the person was told once."""
+        the account's equity grew, the gap grew (a worse drift is told again), the gap shrank by 10%
+        (the master reduced: the smaller order may fit the margin now), or CAPITAL_RETRY_S passed: its
+        drift stays visible (status, TUI), the person was told once."""
         seen = self.capital_refused.get((intent.symbol, intent.position_side))
         if seen is None:
             return False
@@ -662,7 +664,8 @@ class MarketMirror:
         now = time.monotonic()
         equity_now = self.account.equity
         richer = equity is not None and equity_now is not None and equity_now > equity * CAPITAL_RICHER
-        if side != intent.side or intent.qty > qty * CAPITAL_RICHER or richer or now - when > CAPITAL_RETRY_S:
+        if (side != intent.side or intent.qty > qty * CAPITAL_RICHER or intent.qty < qty * CAPITAL_SMALLER or richer
+                or now - when > CAPITAL_RETRY_S):
             return False
         log.info("correction %s %s %s not sent: refused for capital %.0f s ago", intent.side, intent.qty,
                  intent.symbol, now - when)

@@ -16,7 +16,8 @@
   A slave whose key was revoked is expected to stop: it is left out (but must have notified).
 - **short of margin** (not out of sync): a position under k x master (never over, never on the
   wrong side) whose latest order at the exchange was refused for capital (USD-M -2019, a spot /
-  margin BUY -2010) for the gap itself, with that slave paged about it. The copier did its part
+  margin BUY -2010) for the gap itself (or for a gap the slave does not retry yet: at most 2% larger
+  or 10% smaller), with that slave paged about it. The copier did its part
   (tried, recorded the reason, told a person); the account cannot carry the copy. Listed apart
   (`short_of_margin`), with every rejection's code (`rejections`).
 - **doubled**: an executed order per copied client id ("ct..." = slave, market, symbol, master
@@ -39,6 +40,7 @@ from typing import Any
 
 import msgspec
 
+from actors.slave import CAPITAL_RICHER, CAPITAL_SMALLER
 from protocol.codec import decode_slave_report
 from protocol.messages import Reconciled
 from tests.chaos.deploy import Service
@@ -277,7 +279,11 @@ def short_of_margin(have: Decimal, want: Decimal, position_side: str, last: Orde
         return None
     gap = abs(w - h)
     step = f.step if f else ZERO
-    if abs(last.qty - gap) > step + BM_TOLERANCE * abs(w):
+    # The slave re-sends a correction refused for capital only once the gap grew by 2% or shrank by
+    # 10% (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave.py): a gap within that band of the last
+    # refusal is the one refused.
+    held = last.qty * CAPITAL_SMALLER - step <= gap <= last.qty * CAPITAL_RICHER + step
+    if not held and abs(last.qty - gap) > step + BM_TOLERANCE * abs(w):
         return None
     return f"{last.side} {last.qty} refused {last.error_code} {last.error_msg} ({last.client_order_id})"
 

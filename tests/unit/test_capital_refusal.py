@@ -46,7 +46,8 @@ async def test_refused_correction_waits_until_equity_grows_or_time_passes(monkey
     assert not mirror._capital_still_short(_intent())
     assert not await mirror._send(_intent(), None, 0)  # the first correction is sent and refused
     assert mirror._capital_still_short(_intent())  # the same gap again: not re-sent
-    assert mirror._capital_still_short(_intent("0.047"))  # a smaller gap needs no more capital
+    assert mirror._capital_still_short(_intent("0.047"))  # a slightly smaller gap: still short
+    assert not mirror._capital_still_short(_intent("0.043"))  # 10% smaller (the master reduced): may fit now
     assert not mirror._capital_still_short(_intent("0.060"))  # the gap grew by more than 2%
     assert not mirror._capital_still_short(_intent(side="SELL"))  # another order entirely
     acct.equity = Decimal("8200")  # a deposit: try again
