@@ -77,6 +77,7 @@ SNAPSHOT_TIMEOUT_S = 3.0
 HEARTBEAT_LOST_S = 3.5
 KEY_REFUSED_RETRY_S = 30.0  # a refused key: resync tried again this often (quietly)
 RESYNC_JITTER_S = 3.0  # own stream back: spread the fleet's REST reads (Binance limits weight per IP)
+RECONNECT_IVL_MAX_MS = 1000
 CAPITAL_RETRY_S = 600.0  # a correction refused for capital is tried again after this long at the latest
 CAPITAL_RICHER = Decimal("1.02")  # ... or once equity (or the gap) grew by 2%
 CAPITAL_SMALLER = Decimal("0.9")  # ... or once the gap shrank by 10% (it needs less margin than was refused)
@@ -809,6 +810,9 @@ class Slave:
         self.errors: collections.deque[str] = collections.deque(maxlen=5)
         self.fatal = False
         self.ctx = zmq.Context.instance()
+        # An endpoint that is down (control or a master listener restarting) is retried at 0.1 s,
+        # doubling to 1 s, not every 0.1 s for as long as it is down: each try wakes ZeroMQ's I/O thread.
+        self.ctx.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
         self.ends = Endpoints(ensure_private_dir(app.runtime_dir))
         self.mirrors: dict[str, MarketMirror] = {}
         self.readers: list[ZmqReader] = []
