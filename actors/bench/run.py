@@ -232,7 +232,10 @@ class Bench:
         bursts = max(0, (opts.events - isolated) // BURST)
         self.log(f"measuring: {isolated} isolated events, {bursts} bursts of {BURST}")
         t0 = time.monotonic()
-        events = self.drive(isolated, bursts)
+        events = self.drive(isolated, 0)
+        cpu_mid = {sid: cpu_ns(pid) for sid, pid in pids.items()}
+        mirrored_mid = self._mirrored_per_slave()
+        events += self.drive(0, bursts, first=len(events))
         wall = time.monotonic() - t0
         time.sleep(0.3)
         cpu1 = {sid: cpu_ns(pid) for sid, pid in pids.items()}
@@ -244,6 +247,12 @@ class Bench:
         mirrored1 = self._mirrored_per_slave()
         memory = {sid: read_memory(pid) for sid, pid in pids.items()}
         cpu_per_order = [(cpu1[s] - cpu0[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
+        # the same, apart for the isolated events (a slave wakes for each) and the bursts (10 at once)
+        cpu_by_phase = {
+            "isolated": stats.median((cpu_mid[s] - cpu0[s]) / 1000 / max(1, mirrored_mid.get(s, 0) - mirrored0.get(s, 0))
+                                     for s in pids),
+            "burst": stats.median((cpu1[s] - cpu_mid[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored_mid.get(s, 0))
+                                  for s in pids) if bursts else None}
         # where a slave's CPU goes, per thread (the median slave), and the simulator's and master's per event
         per_slave = [thread_delta(threads0[s], threads1[s], mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
         threads = {"slave_per_order": {name: {k: stats.median(t[name][k] for t in per_slave if name in t)
@@ -272,6 +281,7 @@ class Bench:
             "idle_cpu_us_per_s": idle_us_per_s,
             "foreign_cores": foreign_cores,
             "threads": threads,
+            "cpu_by_phase": cpu_by_phase,
         }
         return result
 
@@ -465,6 +475,7 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
         "cpu_per_order_us_max": round(max(ours["cpu_per_order_us"]), 1),
         "cpu_per_event_us": {k: round(v, 1) for k, v in ours["other_cpu_per_event_us"].items()},
         "threads": ours["threads"],
+        "cpu_per_order_us_by_phase": {k: None if v is None else round(v, 1) for k, v in ours["cpu_by_phase"].items()},
         "slave_idle_cpu_us_per_s": round(stats.median(ours["idle_cpu_us_per_s"]) or 0, 1),
         # CPU other people's processes used while we measured (cores, averaged over the window)
         "foreign_cores_during_measurement": round(ours["foreign_cores"], 2),
@@ -497,7 +508,9 @@ def table(fig: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"slaves {fig['slaves']}  events {fig['events']}  first hop p50 {fig['first_hop_p50_us']} us  "
                  f"lost {fig['lost']}  doubled {fig['doubled']}")
-    lines.append(f"CPU per mirrored order per slave {fig['cpu_per_order_us']} us (max {d['cpu_per_order_us_max']})  "
+    phase = d.get("cpu_per_order_us_by_phase") or {}
+    lines.append(f"CPU per mirrored order per slave {fig['cpu_per_order_us']} us (max {d['cpu_per_order_us_max']}; "
+                 f"isolated {phase.get('isolated')}, bursts {phase.get('burst')})  "
                  f"USS per slave {fig['uss_mb_per_slave']} MB (max {fig['uss_mb_max']})  "
                  f"PSS all slaves {fig['pss_mb_total']} MB")
     if fig.get("speedup_vs_naive") is not None:

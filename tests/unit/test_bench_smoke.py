@@ -29,4 +29,19 @@ def test_two_slaves_twenty_events_mirror_everything_once_and_write_the_report(tm
                 "cpu_per_order_us", "uss_mb_per_slave", "pss_mb_total", "speedup_vs_naive"):
         assert written[key] is not None and written[key] > 0, key
     ET.parse(tmp_path / "bench.svg")
+    threads = written["detail"]["threads"]
+    assert threads["slave_per_order"]["python"]["cpu_us"] > 0  # the main thread's share, per order
+    assert threads["slave_per_order"]["python"]["scheduled_in"] >= 1  # woken at least once per order
+    assert threads["simulator_per_event"] and threads["master_per_event"]
     print(table(fig))
+
+
+@pytest.mark.timeout(120)
+def test_the_bare_pipeline_floor_reaches_every_subscriber_for_every_event():
+    from actors.bench.bare import run as bare
+
+    fig = bare(slaves=2, events=10, warmup=3, gap_s=0.0)
+
+    assert fig["complete_events"] == 10
+    assert fig["fanout_last_p50_us"] > 0 and fig["cpu_per_event_us"] > 0
+    print(fig)
