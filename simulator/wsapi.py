@@ -22,7 +22,6 @@ from simulator import errors
 from simulator.api import KEYED, SIGNED, Ctx, Endpoint, OrderRequest, check_permission, lookup_key, run_handler, \
     run_order, apply_rate_fault
 from simulator.auth import check_timestamp
-from simulator.futures_stream import text_frame
 from simulator.params import Params, json_value_to_str
 from simulator.util import now_ms
 
@@ -72,7 +71,6 @@ class WsConn:
         self.queue: asyncio.Queue[tuple[WsSubscription | None, dict[str, Any], float]] = asyncio.Queue()
         self.sender: asyncio.Task[None] | None = None
         self.closed = False
-        self.transport: asyncio.Transport | None = None  # the request's: replies written straight to it
 
     # -- events ----------------------------------------------------------------------------------------
     def enqueue(self, sub: WsSubscription | None, event: dict[str, Any]) -> None:
@@ -127,15 +125,9 @@ class WsConn:
 
     # -- requests --------------------------------------------------------------------------------------
     async def reply(self, req_id: Any, status: int, body: dict[str, Any]) -> None:
-        data = orjson.dumps({"id": req_id, "status": status, **body})
-        # The request's stream events first (see UserDataHub), then this reply right behind them,
-        # so the follower reads both in one wake-up.
-        self.sim.hub.flush()
-        transport = self.transport
-        if transport is not None and not transport.is_closing() and not self.ws.closed and not self.ws.compress:
-            transport.write(text_frame(data))  # one whole frame: never inside another of aiohttp's
-        else:
-            await self.ws.send_str(data.decode())
+        frame = {"id": req_id, "status": status, **body}
+        self.sim.hub.flush()  # the request's stream events first (see UserDataHub)
+        await self.ws.send_str(orjson.dumps(frame).decode())
 
     async def handle_text(self, text: str, arrival: int | None = None) -> None:
         """`arrival`: time.monotonic_ns() when the request's bytes were read (now if unknown)."""
@@ -466,7 +458,6 @@ class WsRegistry:
         await ws.prepare(request)
         show = request.query.get("returnRateLimits", "true").lower() != "false"
         conn = WsConn(self.sim, ws, path, request.remote or "?", show)
-        conn.transport = request.transport  # type: ignore[assignment]
         self.conns.add(conn)
         conn.sender = asyncio.get_running_loop().create_task(conn.send_events())
         stamps = ArrivalStamps.install(request, ws)
