@@ -284,7 +284,6 @@ def make_rest_handler(sim: "Sim", ep: Endpoint) -> Callable[[web.Request], Await
                 record.status = 200
             else:
                 result = await run_handler(ep, ctx, params)
-            sim.hub.flush()  # the request's stream events first (see UserDataHub)
             return web.Response(status=200, body=orjson.dumps(result), headers={**headers, "Content-Type": JSON_CT})
         except errors.BinanceError as exc:
             if exc.headers:

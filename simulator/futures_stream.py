@@ -82,35 +82,10 @@ class StreamConn:
         self.closed = False
         self.sender: asyncio.Task[None] | None = None
         self.transport: asyncio.Transport | None = None  # the request's, for batched writes
-        self.holding = False  # send_loop took an event off the queue and has not written it yet
 
     def push(self, event: dict[str, Any]) -> None:
         if not self.closed:
-            if self.queue.empty():
-                self.streams.sim.hub.mark(self)
             self.queue.put_nowait(event)
-
-    def flush_now(self) -> None:
-        """Write the queued events now, in one write, unless a fault holds them back (stall, stream
-        latency), send_loop holds one (order), or the connection compresses: then send_loop sends
-        them. Called before the reply to the request that caused them: each write to a loopback
-        socket wakes the reader, and events written while it is awake for the reply cost no
-        wake-up of their own."""
-        queue = self.queue
-        transport = self.transport
-        if (self.closed or self.holding or queue.empty() or transport is None or transport.is_closing()
-                or self.ws.compress):
-            return
-        faults = self.streams.sim.faults
-        if faults.latency.get("stream") or faults.stall_left(self.account_id or None) > 0:
-            return
-        batch = []
-        while not queue.empty():
-            batch.append(queue.get_nowait())
-        try:
-            transport.write(b"".join(text_frame(self._payload(e)) for e in batch))
-        except (ConnectionError, RuntimeError):
-            pass
 
     def attach(self, lk: ListenKey) -> None:
         if self.listen_key is not None:
@@ -137,7 +112,6 @@ class StreamConn:
         queue = self.queue
         while True:
             event = await queue.get()
-            self.holding = True
             await faults.stream_gate(self.account_id or None)
             if self.closed:
                 return
@@ -157,8 +131,6 @@ class StreamConn:
                         await self.ws.send_str(self._payload(e).decode())
             except (ConnectionError, RuntimeError):
                 return
-            finally:
-                self.holding = False
 
     def close(self, code: int = 1000, message: bytes = b"") -> None:
         if self.closed:

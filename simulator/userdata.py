@@ -4,11 +4,6 @@ An engine calls `hub.publish(account_id, market, event)` (market: "spot", "margi
 A connection registers a `Sink` for (account_id, market); the sink wraps and queues the event for its
 connection (WebSocket API: `{"subscriptionId": N, "event": {...}}`; futures listenKey streams: the
 raw event). The hub knows nothing about transports.
-
-A sink may also offer `flush_now()`: a request handler calls `hub.flush()` just before it writes
-its reply, so the events its request caused leave first, in one write per connection, while the
-follower's process is still awake (see `StreamConn.flush_now`). Binance does not order a reply and
-the stream events of the same order; clients must handle either order.
 """
 from __future__ import annotations
 
@@ -25,7 +20,6 @@ class Sink(Protocol):
 class UserDataHub:
     def __init__(self) -> None:
         self._sinks: dict[tuple[str, str], list[Sink]] = {}
-        self._dirty: list[Any] = []  # sinks with events queued since the last flush()
 
     def subscribe(self, sink: Sink) -> None:
         self._sinks.setdefault((sink.account_id, sink.market), []).append(sink)
@@ -44,20 +38,6 @@ class UserDataHub:
             return
         for sink in list(sinks):
             sink.push(event)
-
-    def mark(self, sink: Any) -> None:
-        """`sink` queued an event that `flush()` may write at once."""
-        self._dirty.append(sink)
-        if len(self._dirty) > 1024:  # events that send_loop already sent, with no request since
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the events queued since the last flush now, where the sink can (no fault holds them)."""
-        if not self._dirty:
-            return
-        dirty, self._dirty = self._dirty, []
-        for sink in dirty:
-            sink.flush_now()
 
     def sinks(self, account_id: str | None = None) -> list[Sink]:
         return [s for (acc, _), sinks in self._sinks.items() for s in sinks if account_id in (None, acc)]

@@ -126,7 +126,6 @@ class WsConn:
     # -- requests --------------------------------------------------------------------------------------
     async def reply(self, req_id: Any, status: int, body: dict[str, Any]) -> None:
         frame = {"id": req_id, "status": status, **body}
-        self.sim.hub.flush()  # the request's stream events first (see UserDataHub)
         await self.ws.send_str(orjson.dumps(frame).decode())
 
     async def handle_text(self, text: str, arrival: int | None = None) -> None:
