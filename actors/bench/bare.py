@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -168,7 +169,9 @@ def run(slaves: int, events: int, warmup: int = 20, gap_s: float = 0.02) -> dict
     finally:
         for p in procs:
             p.kill()
+            p.wait()
         pub.close(linger=0)
+        shutil.rmtree(workdir, ignore_errors=True)
     with sink.lock:
         last = [(max(sink.arrivals[s]) - t) / 1000 for s, t in sent.items() if len(sink.arrivals.get(s, ())) == slaves]
     fan = stats.summarize(last)
