@@ -405,8 +405,11 @@ def naive_copies(events: list[Event], accounts: list[str], requests: list[dict[s
 
 
 def hop_breakdown(mirrored: list[Any], keys: set[tuple[int, int]]) -> dict[str, Any]:
-    """Median per hop from the reports' stamps (us): master recv -> pub -> slave recv -> order sent -> acked."""
+    """Median per hop from the reports' stamps (us): master recv -> pub -> slave recv -> order sent -> acked;
+    and, per master event, master recv -> the last slave's order sent by the slaves' own stamps (the
+    fan-out as the followers saw it, beside the simulator's arrival stamps)."""
     hops: dict[str, list[float]] = defaultdict(list)
+    last_sent: dict[tuple[int, int], float] = {}
     for m in mirrored:
         if (m.master_order_id, m.master_trade_id) not in keys or m.t_master_recv_ns is None:
             continue
@@ -414,6 +417,10 @@ def hop_breakdown(mirrored: list[Any], keys: set[tuple[int, int]]) -> dict[str, 
         hops["pub_to_slave_recv"].append((m.t_slave_recv_ns - m.t_master_pub_ns) / 1000)
         hops["slave_recv_to_order_sent"].append((m.t_order_sent_ns - m.t_slave_recv_ns) / 1000)
         hops["order_sent_to_acked"].append((m.t_order_acked_ns - m.t_order_sent_ns) / 1000)
+        key = (m.master_order_id, m.master_trade_id)
+        last_sent[key] = max(last_sent.get(key, 0.0), (m.t_order_sent_ns - m.t_master_recv_ns) / 1000)
+    if last_sent:
+        hops["fanout_last_by_slave_sent_stamp"] = list(last_sent.values())
     return {k: stats.as_dict(stats.summarize(v)) for k, v in hops.items()}
 
 

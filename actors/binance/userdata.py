@@ -80,7 +80,11 @@ class FuturesUserStream(_StateMixin):
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
         listen_key_path: str = "/fapi/v1/listenKey",
+        defer_s: float = 0.0,
     ) -> None:
+        """`defer_s` > 0: after a frame arrives, stop reading for that long, then deliver what came
+        meanwhile together (a follower's own order events, whose fill its order reply already
+        applied, then wait until the copies of a master event have been written)."""
         self.rest = rest
         self.stream_base = stream_base.rstrip("/")
         self.on_event = on_event
@@ -97,6 +101,10 @@ class FuturesUserStream(_StateMixin):
         self._backoff_max = backoff_max
         self._task: asyncio.Task[None] | None = None
         self._ws: WebSocket | None = None
+        self.defer_s = defer_s
+        self._deferred: list[bytes] = []
+        self._defer_timer: asyncio.TimerHandle | None = None
+        self._paused: WebSocket | None = None  # the connection not read until the deferred delivery
         self._renew = False  # next connection needs a fresh listenKey
         self._closing = False
         self._connected_once = False
@@ -113,6 +121,7 @@ class FuturesUserStream(_StateMixin):
     async def stop(self, *, close_listen_key: bool = False) -> None:
         """Stop. `close_listen_key` DELETEs the key (only if no other process uses this account's key)."""
         self._closing = True
+        self._deliver_deferred()
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -182,6 +191,30 @@ class FuturesUserStream(_StateMixin):
             backoff = min(backoff * 2, self._backoff_max)
 
     def _on_frame(self, data: bytes) -> None:
+        if self.defer_s <= 0:
+            self._on_frame_now(data)
+            return
+        self._deferred.append(data)
+        if self._defer_timer is None:
+            ws = self._ws
+            if ws is not None:
+                ws.pause_reading()
+                self._paused = ws
+            self._defer_timer = asyncio.get_running_loop().call_later(self.defer_s, self._deliver_deferred)
+
+    def _deliver_deferred(self) -> None:
+        """Deliver the deferred frames in order and read the connection again."""
+        if self._defer_timer is not None:
+            self._defer_timer.cancel()
+            self._defer_timer = None
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            paused.resume_reading()
+        frames, self._deferred = self._deferred, []
+        for data in frames:
+            self._on_frame_now(data)
+
+    def _on_frame_now(self, data: bytes) -> None:
         self._deliver(self.on_event, data)
         if _LISTEN_KEY_EXPIRED in data:
             # "No more user data event will be updated ... until a new valid listenKey used."
