@@ -40,12 +40,6 @@ _MARGIN_TYPE = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"
 # Execution type NEW in an ORDER_TRADE_UPDATE (compact JSON, as Binance sends it): one of the three
 # events each copied order brings, and the only one with nothing to apply; skipped undecoded.
 _NEW_ORDER = b'"x":"NEW"'
-# The user-data stream is read at most every 10 ms: what it brings within that time (the NEW, TRADE
-# and ACCOUNT_UPDATE of our own orders, whose fills the order replies already applied) is handled in
-# one go, after the copies of a master event have been written by every follower on the machine
-# instead of between them. Measured in docs/bench (session 4): fan-out to the last of 20 followers
-# 10-18% sooner; nothing here needs the stream sooner (fills merge by order id, equity is for sizing).
-USER_STREAM_DEFER_S = 0.010
 
 
 def position_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
@@ -88,13 +82,16 @@ class UsdmAccount:
         on_state: Callable[[str], None],
         recv_window: int = 5000,
         policy: ExecutionPolicy = ExecutionPolicy(),
+        later: Any = None,
     ) -> None:
+        """`later` (an `actors.base.Later`): user-data events are handled with its batches, not as
+        they come (see `FuturesUserStream`)."""
         self.slave_id = slave_id
         self.endpoints = endpoints
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
         self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state,
-                                        defer_s=USER_STREAM_DEFER_S)
+                                        later=later)
         self.policy = policy
         self.filters: dict[str, SymbolFilters] = {}
         self.positions: dict[PositionKey, Decimal] = {}

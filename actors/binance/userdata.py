@@ -80,11 +80,12 @@ class FuturesUserStream(_StateMixin):
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
         listen_key_path: str = "/fapi/v1/listenKey",
-        defer_s: float = 0.0,
+        later: Any = None,
     ) -> None:
-        """`defer_s` > 0: after a frame arrives, stop reading for that long, then deliver what came
-        meanwhile together (a follower's own order events, whose fill its order reply already
-        applied, then wait until the copies of a master event have been written)."""
+        """`later` (an `actors.base.Later`): a frame is not delivered as it comes but with `later`'s
+        next batch, and the connection is not read meanwhile. A follower's own order events, whose
+        fills its order replies already applied, so wait until the copies of a master event are
+        written. None: every frame at once."""
         self.rest = rest
         self.stream_base = stream_base.rstrip("/")
         self.on_event = on_event
@@ -101,9 +102,8 @@ class FuturesUserStream(_StateMixin):
         self._backoff_max = backoff_max
         self._task: asyncio.Task[None] | None = None
         self._ws: WebSocket | None = None
-        self.defer_s = defer_s
+        self.later = later
         self._deferred: list[bytes] = []
-        self._defer_timer: asyncio.TimerHandle | None = None
         self._paused: WebSocket | None = None  # the connection not read until the deferred delivery
         self._renew = False  # next connection needs a fresh listenKey
         self._closing = False
@@ -191,22 +191,19 @@ class FuturesUserStream(_StateMixin):
             backoff = min(backoff * 2, self._backoff_max)
 
     def _on_frame(self, data: bytes) -> None:
-        if self.defer_s <= 0:
+        if self.later is None:
             self._on_frame_now(data)
             return
         self._deferred.append(data)
-        if self._defer_timer is None:
+        if self._paused is None:
             ws = self._ws
             if ws is not None:
                 ws.pause_reading()
                 self._paused = ws
-            self._defer_timer = asyncio.get_running_loop().call_later(self.defer_s, self._deliver_deferred)
+        self.later.call(self._deliver_deferred)
 
     def _deliver_deferred(self) -> None:
         """Deliver the deferred frames in order and read the connection again."""
-        if self._defer_timer is not None:
-            self._defer_timer.cancel()
-            self._defer_timer = None
         paused, self._paused = self._paused, None
         if paused is not None:
             paused.resume_reading()
