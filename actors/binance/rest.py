@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from .errors import ClockSkew, NotSent, StatusUnknown, classify
+from .errors import ClockSkew, NotSent, RateLimited, StatusUnknown, classify
+from .pacing import WeightPacer, request_weight
 from .params import Params, encode_query
 from .signing import Signer
 from .transport import ConnectFailed, HttpClient, TransportError
@@ -32,6 +33,9 @@ class RestClient:
     `used_weight` maps an interval (`"1m"`) to the last `X-MBX-USED-WEIGHT-*` value,
     `order_count` the same for `X-MBX-ORDER-COUNT-*`, `sapi_weight` for `X-SAPI-USED-*-WEIGHT-*`
     (key like `"ip-1m"` / `"uid-1m"`).
+
+    With a `pacer`, each request first waits while the IP's weight count is near its limit (the
+    pacer learns the count from these headers and from 429/418 replies): see `pacing.py`.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class RestClient:
         recv_window: int = 5000,
         timeout: float = 10.0,
         connections: int = 4,
+        pacer: WeightPacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.signer = signer
@@ -51,6 +56,7 @@ class RestClient:
         self.used_weight: dict[str, int] = {}
         self.order_count: dict[str, int] = {}
         self.sapi_weight: dict[str, int] = {}
+        self.pacer = pacer
         self._http = HttpClient(self.base_url, connections=connections)
         self._path_prefix = _path_of(self.base_url)
         self._key_headers = {"X-MBX-APIKEY": signer.api_key} if signer is not None else {}
@@ -113,6 +119,8 @@ class RestClient:
 
     async def _send(self, method: str, path: str, query: str, headers: dict[str, str] | None) -> Any:
         target = self._path_prefix + path + ("?" + query if query else "")
+        if self.pacer is not None:
+            await self.pacer.wait(request_weight(method, path, query))
         try:
             resp = await self._http.request(method, target, headers, timeout=self.timeout)
         except ConnectFailed as exc:
@@ -129,7 +137,10 @@ class RestClient:
                 return orjson.loads(body) if body else None
             except orjson.JSONDecodeError:
                 raise StatusUnknown(status, 0, "unparseable response body") from None
-        raise classify(status, body, retry_after=resp.headers.get("retry-after"))
+        exc = classify(status, body, retry_after=resp.headers.get("retry-after"))
+        if isinstance(exc, RateLimited) and self.pacer is not None:
+            self.pacer.rate_limited(exc.retry_after)
+        raise exc
 
     def _track(self, headers: Any) -> None:
         for name, value in headers.items():
@@ -138,7 +149,10 @@ class RestClient:
                 continue
             try:
                 if low.startswith(_WEIGHT):
-                    self.used_weight[low[len(_WEIGHT):]] = int(value)
+                    interval = low[len(_WEIGHT):]
+                    used = self.used_weight[interval] = int(value)
+                    if self.pacer is not None:
+                        self.pacer.seen(interval, used)
                 elif low.startswith(_ORDERS):
                     self.order_count[low[len(_ORDERS):]] = int(value)
                 elif low.startswith(_SAPI):
