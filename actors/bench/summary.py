@@ -20,6 +20,7 @@ FIGURES = (
     ("first_hop_p50_us", "first hop p50 (us)"),
     ("fanout_last_p50_us", "fan-out to last, p50 (us)"),
     ("fanout_last_p99_us", "fan-out to last, p99 (us)"),
+    ("detail.hops_us.fanout_last_by_slave_sent_stamp.p50", "... by the slaves' own sent stamps, p50 (us)"),
     ("end_to_end_p50_us", "end to end p50 (us)"),
     ("cpu_per_order_us", "CPU per order per slave (us)"),
     ("detail.cpu_per_order_us_by_phase.isolated", "... isolated events (us)"),
