@@ -239,8 +239,14 @@ class UsdmAccount:
         return params
 
     async def execute(self, intent: OrderIntent) -> Executed:
-        """Place one intent exactly once and apply its execution to the positions."""
-        done = await place_via(self.ws, self.order_params(intent), self.policy)
+        """Place one intent exactly once and apply its execution to the positions. Our user-data
+        stream is not read from the sending until the bookkeeping batch after the reply
+        (`FuturesUserStream.hold`)."""
+        self.stream.hold()
+        try:
+            done = await place_via(self.ws, self.order_params(intent), self.policy)
+        finally:
+            self.stream.release()
         self.apply_order(done.result)
         return done
 

@@ -82,10 +82,10 @@ class FuturesUserStream(_StateMixin):
         listen_key_path: str = "/fapi/v1/listenKey",
         later: Any = None,
     ) -> None:
-        """`later` (an `actors.base.Later`): a frame is not delivered as it comes but with `later`'s
-        next batch, and the connection is not read meanwhile. A follower's own order events, whose
-        fills its order replies already applied, so wait until the copies of a master event are
-        written. None: every frame at once."""
+        """`later` (an `actors.base.Later`): `hold` stops reading the connection; `release` has
+        `later`'s next batch deliver what was held and read on (what then comes is delivered at
+        once). A follower's own order events, whose fills its order replies already applied, so
+        wait until the copies of a master event are written. None: `hold` does nothing."""
         self.rest = rest
         self.stream_base = stream_base.rstrip("/")
         self.on_event = on_event
@@ -190,17 +190,28 @@ class FuturesUserStream(_StateMixin):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
-    def _on_frame(self, data: bytes) -> None:
-        if self.later is None:
-            self._on_frame_now(data)
+    def hold(self) -> None:
+        """Read nothing until `release`: called right before sending an order, whose events then
+        wait on the socket instead of waking the process while other followers are still writing
+        their copies. No-op without `later`."""
+        if self.later is None or self._paused is not None:
             return
-        self._deferred.append(data)
+        ws = self._ws
+        if ws is not None:
+            ws.pause_reading()
+            self._paused = ws
+
+    def release(self) -> None:
+        """Deliver what was held and read again with `later`'s next batch (called once the order's
+        reply came: its report goes in the same batch, so one wake-up serves both)."""
+        if self.later is not None and (self._paused is not None or self._deferred):
+            self.later.call(self._deliver_deferred)
+
+    def _on_frame(self, data: bytes) -> None:
         if self._paused is None:
-            ws = self._ws
-            if ws is not None:
-                ws.pause_reading()
-                self._paused = ws
-        self.later.call(self._deliver_deferred)
+            self._on_frame_now(data)
+        else:  # a hold began while this chunk was being read: its frames wait for the batch too
+            self._deferred.append(data)
 
     def _deliver_deferred(self) -> None:
         """Deliver the deferred frames in order and read the connection again."""

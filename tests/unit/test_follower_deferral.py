@@ -1,5 +1,6 @@
-"""A follower's bookkeeping waits until its copies are written: `Later` runs it in one batch, the
-user-data stream's frames (not read meanwhile) among it. Reports: tests/unit/test_bench_hotpath.py."""
+"""A follower's bookkeeping waits until its copies are written: `Later` runs it in one batch; the
+user-data stream, held (not read) from an order's sending, is delivered and read again in it.
+Reports: tests/unit/test_bench_hotpath.py."""
 from __future__ import annotations
 
 from actors import slave as slave_mod
@@ -29,35 +30,45 @@ def _stream(delay_s: float | None, delivered: list[bytes]) -> tuple[FuturesUserS
     return s, ws
 
 
-async def test_without_deferral_each_frame_is_delivered_at_once() -> None:
+async def test_without_later_a_hold_does_nothing_and_each_frame_is_delivered_at_once() -> None:
     delivered: list[bytes] = []
     s, ws = _stream(None, delivered)
+    s.hold()
     s._on_frame(b"a")
     assert delivered == [b"a"] and ws.paused == 0
 
 
-async def test_frames_within_the_deferral_are_delivered_together_in_order_then_reading_resumes() -> None:
+async def test_unheld_frames_are_delivered_at_once() -> None:
+    delivered: list[bytes] = []
+    s, ws = _stream(60.0, delivered)
+    s._on_frame(b"liquidation")
+    assert delivered == [b"liquidation"] and ws.paused == 0
+
+
+async def test_held_frames_are_delivered_together_in_order_with_the_batch_then_reading_resumes() -> None:
     delivered: list[bytes] = []
     s, ws = _stream(0.05, delivered)
-    s._on_frame(b"new")
+    s.hold()
+    s.hold()  # a burst: the second order joins the same hold
+    s._on_frame(b"new")  # frames of a chunk read before the hold took effect
     s._on_frame(b"trade")
     s._on_frame(b"account")
-    assert delivered == [] and ws.paused == 1  # one pause for the whole batch
+    assert delivered == [] and ws.paused == 1 and not s.later.pending  # held until a reply releases
+    s.release()
 
     async def done() -> bool:
         return bool(delivered)
 
-    await aeventually(done, timeout=5, what="deferred delivery")
+    await aeventually(done, timeout=5, what="the batch")
     assert delivered == [b"new", b"trade", b"account"] and ws.resumed == 1
-    s._on_frame(b"next")  # a new batch starts a new deferral
-    assert delivered == [b"new", b"trade", b"account"] and ws.paused == 2
-    s.later.run_now()
-    assert delivered[-1] == b"next" and not s.later.pending and ws.resumed == 2
+    s._on_frame(b"next")  # read after the batch: at once
+    assert delivered[-1] == b"next" and not s.later.pending
 
 
-async def test_stop_delivers_what_was_deferred() -> None:
+async def test_stop_delivers_what_was_held() -> None:
     delivered: list[bytes] = []
     s, ws = _stream(60.0, delivered)
+    s.hold()
     s._on_frame(b"trade")
     s._ws = None  # already gone: stop has no connection to close
     await s.stop()
@@ -74,6 +85,9 @@ async def test_a_failing_handler_does_not_lose_the_frames_after_it() -> None:
 
     s = FuturesUserStream(None, "ws://127.0.0.1:1", on_event, lambda state: None,  # type: ignore[arg-type]
                           later=Later(60.0))
+    s._ws = FakeWs()  # type: ignore[assignment]
+    s.hold()
+    s.release()
     s._on_frame(b"bad")
     s._on_frame(b"good")
     s.later.run_now()
