@@ -131,45 +131,6 @@ class ZmqReader:
                 log.exception("handler for %s failed", self.name)
 
 
-class Later:
-    """Runs the callbacks asked for together, `delay_s` after the first of them: one timer, so one
-    wake-up of the process, for all the bookkeeping of a copy (its report, our own user-data events).
-
-    A follower writes its copy of a master event at once and does the rest later: on a machine
-    where 100 followers share the cores, the rest then comes after every follower has written its
-    copy instead of between them. A callback that raises is logged; the others still run."""
-
-    __slots__ = ("delay_s", "_calls", "_handle")
-
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self._calls: list[Callable[[], object]] = []
-        self._handle: asyncio.TimerHandle | None = None
-
-    def call(self, fn: Callable[[], object]) -> None:
-        """Run `fn` with the pending batch (once, however often it is asked for in one batch)."""
-        if fn not in self._calls:
-            self._calls.append(fn)
-        if self._handle is None:
-            self._handle = asyncio.get_running_loop().call_later(self.delay_s, self.run_now)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._calls)
-
-    def run_now(self) -> None:
-        """Run the pending batch now (also at shutdown)."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        calls, self._calls = self._calls, []
-        for fn in calls:
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - one failing callback must not skip the others
-                log.exception("deferred %s failed", getattr(fn, "__qualname__", fn))
-
-
 def kick_after_send(reader: ZmqReader | None) -> None:
     """After sending on a socket that also receives (DEALER/ROUTER), the edge may have been consumed
     by the send: schedule a drain so incoming messages are not left waiting."""

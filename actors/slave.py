@@ -56,7 +56,7 @@ from protocol.messages import (
 from protocol.seq import SeqTracker, SeqVerdict
 from protocol.topics import control_subscriptions, master_prefix
 
-from .base import Endpoints, Later, ZmqReader, ensure_private_dir, kick_after_send, run, settle_gc, setup_logging
+from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, settle_gc, setup_logging
 from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
 from .binance.signing import make_signer
 from .config import AppConfig, ConfigError, load_config
@@ -94,10 +94,6 @@ PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity
 
 
 _STARTING = object()  # placeholder worker while its first step runs
-# A follower's bookkeeping (reports, its own user-data events, whose fills the order replies already
-# applied) runs in one batch 10 ms after it is first needed: see `Later`. Measured in docs/bench
-# (fourth session): the fan-out to the last of 20 followers came 14-29% sooner.
-BOOKKEEPING_DELAY_S = 0.010
 
 
 def now_ns() -> int:
@@ -107,30 +103,33 @@ def now_ns() -> int:
 class Reporter:
     """PUSH to the control actor; never blocks the loop (a full queue drops and counts).
 
-    Inside the event loop, reports leave with the slave's next bookkeeping batch (`Later`): each send
-    that finds ZeroMQ's I/O thread asleep wakes it (about 60 us of CPU here), so the reports of a
-    burst share one wake-up, and the sending (and the control actor's reading) comes after the
-    copies of a master event have been written by every follower on the machine."""
+    Inside the event loop, the reports made during one pass of the loop leave together at its end
+    (call_soon): each send that finds ZeroMQ's I/O thread asleep wakes it (about 60 us of CPU here),
+    so reports made together (the replies of a burst read at once) share one wake-up."""
 
-    def __init__(self, sock: zmq.Socket, later: Later) -> None:
+    def __init__(self, sock: zmq.Socket) -> None:
         self.sock = sock
-        self.later = later
         self.dropped = 0
         self.sent = 0
         self._pending: list[bytes] = []
+        self._timer: asyncio.Handle | None = None
 
     def __call__(self, msg: Any) -> None:
         body = codec.encode(msg)
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             self._send(body)
             return
         self._pending.append(body)
-        self.later.call(self.flush)
+        if self._timer is None:
+            self._timer = loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Send every pending report now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         pending, self._pending = self._pending, []
         for body in pending:
             self._send(body)
@@ -825,8 +824,7 @@ class Slave:
         push.setsockopt(zmq.SNDHWM, 100_000)
         push.setsockopt(zmq.LINGER, 2000)
         push.connect(self.ends.reports)
-        self.later = Later(BOOKKEEPING_DELAY_S)
-        self.report = Reporter(push, self.later)
+        self.report = Reporter(push)
 
     # -- set-up -----------------------------------------------------------------------------------
     async def start(self, signer_factory: Any) -> None:
@@ -847,10 +845,8 @@ class Slave:
                     if state == "reconnected":
                         _ref[0].request_resync("own_reconnect")
 
-            # spot and margin: user data comes with the order replies on the WebSocket API connection
-            extra = {"later": self.later} if account_type is UsdmAccount else {}
             account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
-                                   recv_window=self.app.exchange.recv_window, **extra)
+                                   recv_window=self.app.exchange.recv_window)
             mirror = MarketMirror(self, account)
             mirror_ref.append(mirror)
             self.mirrors[market] = mirror
@@ -1027,7 +1023,6 @@ class Slave:
             if m.resync_task is not None:
                 m.resync_task.cancel()
             await m.account.close()
-        self.later.run_now()  # the bookkeeping batch still pending (its reports among it)
         self.report.flush()
         self.report.sock.close(linger=1000)  # let queued reports reach the control actor
 

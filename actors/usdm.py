@@ -83,18 +83,14 @@ class UsdmAccount:
         on_state: Callable[[str], None],
         recv_window: int = 5000,
         policy: ExecutionPolicy = ExecutionPolicy(),
-        later: Any = None,
     ) -> None:
-        """`later` (an `actors.base.Later`): user-data events are handled with its batches, not as
-        they come (see `FuturesUserStream`)."""
         self.slave_id = slave_id
         self.endpoints = endpoints
         # 100 followers share the IP's weight limit: their REST reads wait while it is nearly used
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window,
                                pacer=WeightPacer(FUTURES_WEIGHT_LIMIT))
         self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
-        self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state,
-                                        later=later)
+        self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state)
         self.policy = policy
         self.filters: dict[str, SymbolFilters] = {}
         self.positions: dict[PositionKey, Decimal] = {}
@@ -239,14 +235,8 @@ class UsdmAccount:
         return params
 
     async def execute(self, intent: OrderIntent) -> Executed:
-        """Place one intent exactly once and apply its execution to the positions. Our user-data
-        stream is not read from the sending until the bookkeeping batch after the reply
-        (`FuturesUserStream.hold`)."""
-        self.stream.hold()
-        try:
-            done = await place_via(self.ws, self.order_params(intent), self.policy)
-        finally:
-            self.stream.release()
+        """Place one intent exactly once and apply its execution to the positions."""
+        done = await place_via(self.ws, self.order_params(intent), self.policy)
         self.apply_order(done.result)
         return done
 

@@ -442,17 +442,6 @@ class WebSocket(asyncio.Protocol):
             self._protocol_error(str(exc))
 
     # -- public --------------------------------------------------------------------------------
-    def pause_reading(self) -> None:
-        """Stop reading the socket (the kernel keeps what arrives) until `resume_reading`."""
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
-
     @property
     def is_open(self) -> bool:
         return self._transport is not None and self._upgraded and not self._close_sent

@@ -80,12 +80,7 @@ class FuturesUserStream(_StateMixin):
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
         listen_key_path: str = "/fapi/v1/listenKey",
-        later: Any = None,
     ) -> None:
-        """`later` (an `actors.base.Later`): `hold` stops reading the connection; `release` has
-        `later`'s next batch deliver what was held and read on (what then comes is delivered at
-        once). A follower's own order events, whose fills its order replies already applied, so
-        wait until the copies of a master event are written. None: `hold` does nothing."""
         self.rest = rest
         self.stream_base = stream_base.rstrip("/")
         self.on_event = on_event
@@ -102,9 +97,6 @@ class FuturesUserStream(_StateMixin):
         self._backoff_max = backoff_max
         self._task: asyncio.Task[None] | None = None
         self._ws: WebSocket | None = None
-        self.later = later
-        self._deferred: list[bytes] = []
-        self._paused: WebSocket | None = None  # the connection not read until the deferred delivery
         self._renew = False  # next connection needs a fresh listenKey
         self._closing = False
         self._connected_once = False
@@ -121,7 +113,6 @@ class FuturesUserStream(_StateMixin):
     async def stop(self, *, close_listen_key: bool = False) -> None:
         """Stop. `close_listen_key` DELETEs the key (only if no other process uses this account's key)."""
         self._closing = True
-        self._deliver_deferred()
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -190,39 +181,7 @@ class FuturesUserStream(_StateMixin):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
-    def hold(self) -> None:
-        """Read nothing until `release`: called right before sending an order, whose events then
-        wait on the socket instead of waking the process while other followers are still writing
-        their copies. No-op without `later`."""
-        if self.later is None or self._paused is not None:
-            return
-        ws = self._ws
-        if ws is not None:
-            ws.pause_reading()
-            self._paused = ws
-
-    def release(self) -> None:
-        """Deliver what was held and read again with `later`'s next batch (called once the order's
-        reply came: its report goes in the same batch, so one wake-up serves both)."""
-        if self.later is not None and (self._paused is not None or self._deferred):
-            self.later.call(self._deliver_deferred)
-
     def _on_frame(self, data: bytes) -> None:
-        if self._paused is None:
-            self._on_frame_now(data)
-        else:  # a hold began while this chunk was being read: its frames wait for the batch too
-            self._deferred.append(data)
-
-    def _deliver_deferred(self) -> None:
-        """Deliver the deferred frames in order and read the connection again."""
-        paused, self._paused = self._paused, None
-        if paused is not None:
-            paused.resume_reading()
-        frames, self._deferred = self._deferred, []
-        for data in frames:
-            self._on_frame_now(data)
-
-    def _on_frame_now(self, data: bytes) -> None:
         self._deliver(self.on_event, data)
         if _LISTEN_KEY_EXPIRED in data:
             # "No more user data event will be updated ... until a new valid listenKey used."

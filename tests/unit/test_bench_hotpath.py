@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import zmq
 
-from actors.base import Later, ZmqReader, settle_gc
+from actors.base import ZmqReader, settle_gc
 from actors.slave import Reporter
 from protocol import codec
 from protocol.messages import Heartbeat
@@ -42,9 +42,9 @@ def _hb(seq: int) -> Heartbeat:
     return Heartbeat(market="usdm", epoch=1, seq=seq, t_ns=seq, connected=True, last_event_ms=0)
 
 
-async def test_reports_in_the_loop_leave_together_with_the_bookkeeping_batch_in_order():
+async def test_reports_in_the_loop_leave_together_at_the_end_of_the_pass_in_order():
     push, pull = _pair("reports-batched")
-    reporter = Reporter(push, Later(0.01))
+    reporter = Reporter(push)
     try:
         for seq in (1, 2, 3):
             reporter(_hb(seq))
@@ -61,7 +61,7 @@ async def test_reports_in_the_loop_leave_together_with_the_bookkeeping_batch_in_
 
 async def test_flush_sends_pending_reports_at_once():
     push, pull = _pair("reports-flush")
-    reporter = Reporter(push, Later(60.0))
+    reporter = Reporter(push)
     try:
         reporter(_hb(7))
         reporter.flush()
@@ -75,7 +75,7 @@ async def test_flush_sends_pending_reports_at_once():
 def test_reports_outside_a_loop_are_sent_at_once():
     push, pull = _pair("reports-sync")
     try:
-        Reporter(push, Later(60.0))(_hb(1))
+        Reporter(push)(_hb(1))
 
         assert pull.poll(1000) and codec.decode_master_event(pull.recv()).seq == 1
     finally:
