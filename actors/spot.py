@@ -33,7 +33,6 @@ from protocol.messages import PositionSnapshot, SlaveConfig
 from .binance import wire
 from .binance.endpoints import Endpoints
 from .binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
-from .binance.pacing import SPOT_WEIGHT_LIMIT, WeightPacer
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import SpotUserStream
@@ -182,9 +181,7 @@ class BalanceAccount:
                  policy: ExecutionPolicy = ExecutionPolicy(), quote_asset: str = QUOTE) -> None:
         self.slave_id = slave_id
         self.endpoints = endpoints
-        # 100 followers share the IP's weight limit: their REST reads wait while it is nearly used
-        self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window,
-                               pacer=WeightPacer(SPOT_WEIGHT_LIMIT))
+        self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.spot_ws_api, signer, recv_window=recv_window)
         self.on_state = on_state
         self.policy = policy
@@ -211,12 +208,9 @@ class BalanceAccount:
         await self.stream.start()
 
     async def refresh_filters(self) -> None:
-        """Exchange filters of the symbols quoted in our quote asset (exchangeInfo, weight 20), and
-        the IP's request-weight limit for pacing."""
-        info = await self.rest.public("GET", "/api/v3/exchangeInfo")
-        if self.rest.pacer is not None and isinstance(info, dict):
-            self.rest.pacer.configure(info.get("rateLimits"))
-        self.filters = {s: f for s, f in parse_spot_exchange_info(info).items() if f.quote_asset == self.quote_asset}
+        """Exchange filters of the symbols quoted in our quote asset (exchangeInfo, weight 20)."""
+        self.filters = {s: f for s, f in parse_spot_exchange_info(
+            await self.rest.public("GET", "/api/v3/exchangeInfo")).items() if f.quote_asset == self.quote_asset}
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):

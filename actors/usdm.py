@@ -24,7 +24,6 @@ from .binance import wire
 from .binance.endpoints import Endpoints
 from .binance.errors import BinanceAPIError, RateLimited, Rejected
 from .binance.filters import SymbolFilters, format_decimal, parse_futures_exchange_info
-from .binance.pacing import FUTURES_WEIGHT_LIMIT, WeightPacer
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
@@ -86,9 +85,7 @@ class UsdmAccount:
     ) -> None:
         self.slave_id = slave_id
         self.endpoints = endpoints
-        # 100 followers share the IP's weight limit: their REST reads wait while it is nearly used
-        self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window,
-                               pacer=WeightPacer(FUTURES_WEIGHT_LIMIT))
+        self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
         self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state)
         self.policy = policy
@@ -113,12 +110,8 @@ class UsdmAccount:
         await self.stream.start()
 
     async def refresh_filters(self) -> None:
-        """Exchange filters (step, tick, min notional) of every symbol, from exchangeInfo (weight 1),
-        and the IP's request-weight limit for pacing."""
-        info = await self.rest.public("GET", "/fapi/v1/exchangeInfo")
-        if self.rest.pacer is not None and isinstance(info, dict):
-            self.rest.pacer.configure(info.get("rateLimits"))
-        self.filters = parse_futures_exchange_info(info)
+        """Exchange filters (step, tick, min notional) of every symbol, from exchangeInfo (weight 1)."""
+        self.filters = parse_futures_exchange_info(await self.rest.public("GET", "/fapi/v1/exchangeInfo"))
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):
