@@ -687,8 +687,13 @@ def decoder(type_: Any) -> msgspec.json.Decoder[Any]:
 
 
 def decode(raw: bytes | str | memoryview, type_: type[T]) -> T:
-    """Decode raw JSON into `type_` (e.g. `list[BinanceFuturesPositionRisk]`)."""
-    return decoder(type_).decode(raw)
+    """Decode raw JSON into `type_` (e.g. `list[BinanceFuturesPositionRisk]`). Bad input raises
+    msgspec.DecodeError / ValidationError only (msgspec lets invalid UTF-8 in a string escape as
+    UnicodeDecodeError: turned into a DecodeError naming the byte)."""
+    try:
+        return decoder(type_).decode(raw)
+    except UnicodeDecodeError as exc:
+        raise msgspec.DecodeError(f"invalid UTF-8 in the JSON reply at byte {exc.start}: {exc.reason}") from None
 
 
 def convert(obj: Any, type_: type[T]) -> T:

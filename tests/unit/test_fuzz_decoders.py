@@ -124,6 +124,12 @@ REPLY_TYPES = [t for t in (getattr(wire, n) for n in dir(wire)) if isinstance(t,
                and issubclass(t, msgspec.Struct) and t.__name__.startswith("Binance")]
 
 
+def test_invalid_utf8_in_a_reply_string_is_a_decode_error():
+    # found by the fuzz test below: msgspec let it escape as UnicodeDecodeError
+    with pytest.raises(msgspec.DecodeError, match="invalid UTF-8"):
+        wire.decode(b'{"d":"\x80"}', REPLY_TYPES[2])
+
+
 @SETTINGS
 @given(raw=st.one_of(st.binary(max_size=300), mutated()), idx=st.integers(0, max(0, len(REPLY_TYPES) - 1)))
 def test_rest_reply_decoders_raise_only_msgspec_errors(raw, idx):
