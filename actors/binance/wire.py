@@ -403,7 +403,7 @@ def decode_user_event(raw: bytes | bytearray | memoryview | str) -> Any:
         head = _HEAD.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:  # bad UTF-8 too
         decode_stats.malformed += 1
-        raise MalformedEvent(f"user data event could not be decoded: {exc}") from None
+        raise MalformedEvent(f"user data event could not be decoded: {_utf8_error(raw) or exc}") from None
     if head.e is None:
         if len(head.event):
             return decode_user_event(bytes(head.event))
@@ -417,7 +417,7 @@ def decode_user_event(raw: bytes | bytearray | memoryview | str) -> Any:
         event = dec.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         decode_stats.malformed += 1
-        raise MalformedEvent(f"malformed {head.e} event: {exc}") from None
+        raise MalformedEvent(f"malformed {head.e} event: {_utf8_error(raw) or exc}") from None
     decode_stats.decoded += 1
     return event
 
@@ -686,14 +686,29 @@ def decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     return dec
 
 
+def _utf8_error(raw: bytes | str | memoryview) -> str | None:
+    """Where `raw` is not valid UTF-8, our own words for it, naming the first bad byte; else None.
+    Only called once decoding failed: msgspec's own text for bad UTF-8 differs between releases
+    (and older ones let it escape as UnicodeDecodeError), so our message does not depend on it."""
+    if isinstance(raw, str):
+        return None
+    try:
+        bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}: {exc.reason}"
+    return None
+
+
 def decode(raw: bytes | str | memoryview, type_: type[T]) -> T:
     """Decode raw JSON into `type_` (e.g. `list[BinanceFuturesPositionRisk]`). Bad input raises
-    msgspec.DecodeError / ValidationError only (msgspec lets invalid UTF-8 in a string escape as
-    UnicodeDecodeError: turned into a DecodeError naming the byte)."""
+    msgspec.DecodeError / ValidationError only; for invalid UTF-8 the DecodeError names the byte."""
     try:
         return decoder(type_).decode(raw)
-    except UnicodeDecodeError as exc:
-        raise msgspec.DecodeError(f"invalid UTF-8 in the JSON reply at byte {exc.start}: {exc.reason}") from None
+    except (UnicodeDecodeError, msgspec.DecodeError) as exc:
+        bad = _utf8_error(raw)
+        if bad is None and isinstance(exc, msgspec.DecodeError):
+            raise
+        raise msgspec.DecodeError(f"{bad} in the JSON reply" if bad else str(exc)) from None
 
 
 def convert(obj: Any, type_: type[T]) -> T:

@@ -124,10 +124,30 @@ REPLY_TYPES = [t for t in (getattr(wire, n) for n in dir(wire)) if isinstance(t,
                and issubclass(t, msgspec.Struct) and t.__name__.startswith("Binance")]
 
 
-def test_invalid_utf8_in_a_reply_string_is_a_decode_error():
-    # found by the fuzz test below: msgspec let it escape as UnicodeDecodeError
-    with pytest.raises(msgspec.DecodeError, match="invalid UTF-8"):
-        wire.decode(b'{"d":"\x80"}', REPLY_TYPES[2])
+@pytest.mark.parametrize("raw, at", [(b'{"d":"\x80"}', 6), (b'{"d":"ok","e":"a\xc3"}', 16), (b'[\xff]', 1)])
+def test_invalid_utf8_in_a_reply_is_a_decode_error_naming_the_byte(raw, at):
+    # found by the fuzz test below: msgspec (before 0.23) let it escape as UnicodeDecodeError, and
+    # its own wording changed between releases: the message is ours and names the offset
+    with pytest.raises(msgspec.DecodeError) as info:
+        wire.decode(raw, REPLY_TYPES[2])
+    assert str(info.value).startswith(f"invalid UTF-8 at byte {at}:"), str(info.value)
+    assert str(info.value).endswith("in the JSON reply")
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b'{"e":"\x80"}', "could not be decoded: invalid UTF-8 at byte 6:"),
+    (b'{"e":"ORDER_TRADE_UPDATE","o":{"s":"\x80"}}', "malformed ORDER_TRADE_UPDATE event: invalid UTF-8 at byte 36:"),
+])
+def test_invalid_utf8_in_a_user_event_is_malformed_naming_the_byte(raw, words):
+    with pytest.raises(wire.MalformedEvent) as info:
+        wire.decode_user_event(raw)
+    assert words in str(info.value), str(info.value)
+
+
+def test_other_decode_errors_keep_their_text():
+    with pytest.raises(msgspec.DecodeError) as info:
+        wire.decode(b'{"d":', REPLY_TYPES[2])
+    assert "UTF-8" not in str(info.value)
 
 
 @SETTINGS
