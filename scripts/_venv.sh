@@ -22,9 +22,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     command -v "$PY" >/dev/null 2>&1 || _venv_fail "$PY not found: install Python 3.11 or newer (or set PYTHON=/path/to/python3)"
     "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || _venv_fail "$("$PY" --version 2>&1) is too old: copytrader needs Python 3.11 or newer (set PYTHON=...)"
-    if [ ! -x "$VENV/bin/python" ]; then
-        "$PY" -m venv "$VENV" || _venv_fail "'$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"
-    fi
+    # a fresh venv every time the lock changes: nothing of an earlier set is left behind
+    rm -rf "$VENV"
+    "$PY" -m venv "$VENV" || _venv_fail "'$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"
     "$VENV/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$LOCK" >&2 \
         || _venv_fail "the locked dependencies (requirements-dev.lock) could not be installed: see pip's message above (no network to the package index, a file whose hash differs from the lock, or no build for this platform)"
     "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT" >&2 \
