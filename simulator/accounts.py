@@ -96,6 +96,8 @@ class Account:
     taker_commission: Decimal = Decimal("0.001")
     ext: dict[str, Any] = field(default_factory=dict)  # per-market engine state (e.g. ext["usdm"])
     uid: int = 0
+    created_ms: int = 0  # when the account was created and funded (epoch ms)
+    spot_updated_ms: int = 0  # last change of a spot balance: GET /api/v3/account "updateTime"
 
     def spot_balance(self, asset: str) -> Balance:
         bal = self.spot.get(asset)

@@ -217,6 +217,8 @@ class Admin:
                 bal.borrowed = _dec(body, "borrowed")
             if delta:  # like a deposit / withdrawal: balanceUpdate then outboundAccountPosition
                 now = now_ms()
+                if market == "spot":
+                    acc.spot_updated_ms = now
                 self.sim.hub.publish(acc.id, market, {"e": "balanceUpdate", "E": now, "a": asset,
                                                       "d": fmt(delta), "T": now})
                 self.sim.hub.publish(acc.id, market, {"e": "outboundAccountPosition", "E": now, "u": now, "B": [

@@ -128,9 +128,13 @@ class Sim:
                        futures_settings: dict[str, Any] | None = None,
                        maker_commission: Decimal = Decimal("0.001"),
                        taker_commission: Decimal = Decimal("0.001")) -> Account:
-        account = Account(account_id, maker_commission=maker_commission, taker_commission=taker_commission)
+        now = now_ms()
+        account = Account(account_id, maker_commission=maker_commission, taker_commission=taker_commission,
+                          created_ms=now)
         for asset, amount in (spot or {}).items():
             account.spot_balance(asset).free = amount
+            if amount:
+                account.spot_updated_ms = now  # funded now
         for asset, amount in (margin or {}).items():
             account.margin_balance(asset).free = amount
         account.futures_balances = dict(futures or {})

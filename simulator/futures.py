@@ -306,7 +306,7 @@ class FuturesAccount:
     # every order and fill, and scanning the whole history made the simulator slow down as it grew
     live: dict[int, FuturesOrder] = field(default_factory=dict)
     live_seen: int = 0  # orders stored through add_order(); differs from len(orders) if one was not
-    update_time: int = 0
+    update_time: int = 0  # last change of the USDT asset (wallet): "updateTime" of assets and balance
     can_trade: bool = True
 
     def lev(self, symbol: str) -> int:
@@ -513,11 +513,14 @@ class FuturesEngine:
 
     # ---- set-up ------------------------------------------------------------------------------
 
-    def open_account(self, account_id: str, usdt: Decimal = ZERO, **settings: Any) -> FuturesAccount:
-        """Create (or return) an account; ``usdt`` is its initial cross wallet."""
+    def open_account(self, account_id: str, usdt: Decimal = ZERO, funded_at: int = 0, **settings: Any) -> FuturesAccount:
+        """Create (or return) an account; ``usdt`` is its initial cross wallet, credited at ``funded_at``
+        (epoch ms): the asset's "updateTime" (0 only while the asset never held anything, as on Binance)."""
         acct = self.accounts.get(account_id)
         if acct is None:
             acct = self.accounts[account_id] = FuturesAccount(account_id, cross_wallet=Decimal(usdt), **settings)
+            if acct.cross_wallet:
+                acct.update_time = funded_at
         return acct
 
     def account(self, account_id: str) -> FuturesAccount:
@@ -562,7 +565,6 @@ class FuturesEngine:
         if acct.has_position():
             raise FuturesReject(-4068, "Position side cannot be changed if there exists position.")
         acct.dual_side = dual
-        acct.update_time = now
         return []
 
     def set_margin_type(self, account_id: str, symbol: str, margin_type: str, now: int) -> list[dict[str, Any]]:
@@ -579,7 +581,6 @@ class FuturesEngine:
         if acct.has_position(symbol):
             raise FuturesReject(-4048, "Margin type cannot be changed if there exists position.")
         acct.isolated[symbol] = want
-        acct.update_time = now
         return []
 
     def set_leverage(self, account_id: str, symbol: str, leverage: int, now: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -594,7 +595,6 @@ class FuturesEngine:
             if pos is not None and pos.amt != 0 and abs(pos.amt) * self.mark(symbol) > max_notional:
                 raise FuturesReject(-2027, "Exceeded the maximum allowable position at current leverage.")
         acct.leverage[symbol] = leverage
-        acct.update_time = now
         response = {"leverage": leverage, "maxNotionalValue": plain(max_notional), "symbol": symbol}
         event = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now, "ac": {"s": symbol, "l": leverage}}
         return response, [event]

@@ -101,7 +101,7 @@ class FuturesService:
                 self._synced[account.id] = wanted
             return fa
         conf = account.futures_config
-        fa = self.engine.open_account(account.id, account.futures_balances.get("USDT", ZERO))
+        fa = self.engine.open_account(account.id, account.futures_balances.get("USDT", ZERO), account.created_ms or now_ms())
         fa.dual_side = bool(conf.get("dual_side_position", False))
         fa.multi_assets = bool(conf.get("multi_assets_margin", False))
         fa.maker_rate = Decimal(str(conf.get("maker_commission", "0.0002")))

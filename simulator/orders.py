@@ -111,6 +111,11 @@ class OrderEngine:
     def balance(self, account: "Account", asset: str) -> Any:
         return account.spot_balance(asset) if self.market == "spot" else account.margin_balance(asset)
 
+    def touched(self, account: "Account", now: int) -> None:
+        """A balance of this market changed at `now` (the spot account's "updateTime")."""
+        if self.market == "spot":
+            account.spot_updated_ms = now
+
     def new_client_id(self) -> str:
         self.client_id_seq += 1
         return f"sim{self.sim.started_ms:x}{self.client_id_seq:010d}"
@@ -182,6 +187,7 @@ class OrderEngine:
             raise errors.insufficient_balance()
         bal.free -= need
         bal.locked += need
+        self.touched(account, now)
         order.locked = need
         order.locked_asset = asset
         order.order_id = self.sim.order_ids()
@@ -258,6 +264,7 @@ class OrderEngine:
         recv_bal = self.balance(account, received_asset)
         recv_bal.free += received - commission
         now = now_ms()
+        self.touched(account, now)
         fill = Fill(self.sim.trade_ids(), price, qty, quote_qty, commission, received_asset, now, maker)
         order.fills.append(fill)
         order.executed_qty += qty
@@ -285,6 +292,7 @@ class OrderEngine:
             bal.locked -= order.locked
             bal.free += order.locked
             order.locked = ZERO
+            self.touched(account, order.update_time)
         if order.resting is not None:
             self.sim.matcher.remove(order.resting)
             order.resting = None

@@ -199,7 +199,7 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
                                 "buyer": fmt(Decimal(0)), "seller": fmt(Decimal(0))},
             "canTrade": can_trade, "canWithdraw": bool(key and key.permissions.get("enableWithdrawals")),
             "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-            "updateTime": now_ms(), "accountType": "SPOT", "balances": balances,
+            "updateTime": account.spot_updated_ms, "accountType": "SPOT", "balances": balances,
             "permissions": ["SPOT"], "uid": account.uid,
         }
 

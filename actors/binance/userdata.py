@@ -8,10 +8,13 @@ Every stream reports its state through `on_state(state)`:
   events that arrive meanwhile, then draining them) because events during the gap are lost.
 Events are handed over raw (`on_event(bytes)`, one event JSON object) for `wire.decode_user_event`.
 
-Futures (usdm/private_websocket_api.md "User Data Streams Connect"): POST /fapi/v1/listenKey,
-connect to `{stream_base}/private/ws/<listenKey>`, PUT every 30 min (validity 60 min; -1125 means the
-key is gone: make a new one), `listenKeyExpired` -> new key and reconnect; 24 h connection limit ->
-reconnect. A stall (no frame and no pong) is caught by the WebSocket heartbeat.
+Futures (usdm/private_websocket_api.md "User Data Streams Connect", and the USD-M "Important WebSocket
+Change Notice — Base URL Split & Migration" of 2026-03-06): POST /fapi/v1/listenKey, connect in ws mode
+of the `/private` route, `{stream_base}/private/ws?listenKey=<key>&events=ORDER_TRADE_UPDATE/...`
+(`endpoints.futures_user_stream_url`; the events named are `endpoints.FUTURES_USER_EVENTS`, raw events
+arrive, as on the retired `/ws/<listenKey>`), PUT every 30 min (validity 60 min; -1125 means the key is
+gone: make a new one), `listenKeyExpired` -> new key and reconnect; 24 h connection limit -> reconnect.
+A stall (no frame and no pong) is caught by the WebSocket heartbeat.
 
 Spot: `userDataStream.subscribe` after Ed25519 logon, else `userDataStream.subscribe.signature`.
 Margin: POST /sapi/v1/userListenToken (validity up to 24 h), `userDataStream.subscribe.listenToken`,
@@ -23,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from .endpoints import FUTURES_USER_STREAM_PATH
+from .endpoints import FUTURES_USER_EVENTS, futures_user_stream_url
 from .errors import BinanceAPIError
 from .rest import RestClient
 from .transport import WebSocket, ws_connect
@@ -76,7 +79,7 @@ class FuturesUserStream(_StateMixin):
         *,
         keepalive_interval: float = 30 * 60,
         heartbeat: float | None = 30.0,
-        path: str = FUTURES_USER_STREAM_PATH,
+        events: Iterable[str] = FUTURES_USER_EVENTS,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
         listen_key_path: str = "/fapi/v1/listenKey",
@@ -87,7 +90,8 @@ class FuturesUserStream(_StateMixin):
         self.on_state = on_state
         self.keepalive_interval = keepalive_interval
         self.heartbeat = heartbeat
-        self.path = path
+        self.events = tuple(events)
+        futures_user_stream_url(self.stream_base, "probe", self.events)  # bad event names fail here, not later
         self.listen_key_path = listen_key_path
         self.listen_key: str | None = None
         self.keepalives = 0  # successful PUTs
@@ -151,8 +155,8 @@ class FuturesUserStream(_StateMixin):
             try:
                 self.listen_key = await self._listen_key()
                 self._renew = False
-                ws = await ws_connect(self.stream_base + self.path + self.listen_key, self._on_frame,
-                                      heartbeat=self.heartbeat)
+                url = futures_user_stream_url(self.stream_base, self.listen_key, self.events)
+                ws = await ws_connect(url, self._on_frame, heartbeat=self.heartbeat)
             except (BinanceAPIError, OSError, asyncio.TimeoutError, ValueError, KeyError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)

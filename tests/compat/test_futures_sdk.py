@@ -136,6 +136,10 @@ async def test_user_data_events_through_the_sdk_stream(env) -> None:
             return bool(events)
         await aeventually(subscribed, interval=0.2)
         config = events[0].actual_instance
+        # it came over SUBSCRIBE on /private/stream: a stream-mode connection following the key, all events
+        following = fsim.call(lambda: [(c.private, c.combined, {k: f.events for k, f in c.follows.items()})
+                                       for c in fsim.sim.futures.streams.conns if c.follows])
+        assert following == [(True, True, {key: None})]
         assert type(config).__name__ == "AccountConfigUpdate" and config.ac.s == "BTCUSDT" and config.ac.l == 10
 
         await asyncio.to_thread(rest.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01,

@@ -1,4 +1,8 @@
-"""FuturesUserStream against a tiny listenKey server on 127.0.0.1:0 (usdm "User Data Streams Connect")."""
+"""FuturesUserStream against a tiny listenKey server on 127.0.0.1:0 (usdm "User Data Streams Connect").
+
+The fake serves only the ws mode of the `/private` route (`/private/ws?listenKey=<key>&events=...`, the
+USD-M "Important WebSocket Change Notice" of 2026-03-06), so a client using any other form fails here.
+"""
 from __future__ import annotations
 
 import json
@@ -25,6 +29,7 @@ class FakeFutures:
         self.puts = 0
         self.keys: list[str] = []
         self.connected_keys: list[str] = []
+        self.connected_events: list[list[str]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.put_error: dict[str, Any] | None = None
         self.answer_pings = [True]  # per connection, in order; the last value repeats
@@ -32,7 +37,7 @@ class FakeFutures:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/fapi/v1/listenKey", self.listen_key)
-        app.router.add_get("/private/ws/{key}", self.stream)
+        app.router.add_get("/private/ws", self.stream)
         return app
 
     async def listen_key(self, request: web.Request) -> web.Response:
@@ -50,7 +55,7 @@ class FakeFutures:
         return web.json_response({})
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
-        key = request.match_info["key"]
+        key = request.query.get("listenKey", "")
         index = len(self.connected_keys)
         ws = web.WebSocketResponse(autoping=self.answer_pings[min(index, len(self.answer_pings) - 1)])
         await ws.prepare(request)
@@ -58,6 +63,7 @@ class FakeFutures:
             await ws.close()
             return ws
         self.connected_keys.append(key)
+        self.connected_events.append(request.query.get("events", "").split("/"))
         self.sockets.append(ws)
         async for _ in ws:
             pass
@@ -119,6 +125,9 @@ async def test_connects_with_a_listen_key_and_forwards_events(
     await s.start()
     await until(lambda: rec.states == ["connecting", "connected"] and fake.sockets, "connected")
     assert fake.connected_keys == ["key1"] and s.listen_key == "key1"
+    # every event the actors consume is asked for (an event not named is not delivered)
+    assert fake.connected_events == [["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "ALGO_UPDATE",
+                                      "listenKeyExpired"]]
     await fake.push(ORDER_UPDATE)
     await until(lambda: rec.events, "event")
     event = wire.decode_user_event(rec.events[0])
@@ -145,6 +154,7 @@ async def test_listen_key_expired_means_a_new_key_and_reconnected(
     await until(lambda: rec.states[-1:] == ["reconnected"] and fake.connected_keys == ["key1", "key2"], "new key")
     assert rec.states == ["connecting", "connected", "disconnected", "reconnected"]
     assert isinstance(wire.decode_user_event(rec.events[0]), wire.BinanceListenKeyExpired)
+    assert fake.connected_events[0] == fake.connected_events[1]  # a reconnect asks for the same events
 
 
 async def test_dropped_connection_reconnects(futures: tuple[FakeFutures, str], stream: tuple[FuturesUserStream, Recorder]) -> None:
@@ -223,3 +233,19 @@ async def test_stop_can_close_the_listen_key(futures: tuple[FakeFutures, str]) -
     await s.stop(close_listen_key=True)
     await rest.close()
     assert deleted == ["DELETE"]
+
+
+async def test_events_can_be_narrowed_and_bad_names_are_refused(futures: tuple[FakeFutures, str]) -> None:
+    fake, addr = futures
+    rest = RestClient(f"http://{addr}", make_signer("HMAC", API_KEY, "secret"))
+    try:
+        with pytest.raises(ValueError, match="ORDER TRADE"):
+            FuturesUserStream(rest, f"ws://{addr}", lambda raw: None, lambda state: None, events=["ORDER TRADE"])
+        s = FuturesUserStream(rest, f"ws://{addr}", lambda raw: None, lambda state: None,
+                              events=("ORDER_TRADE_UPDATE", "listenKeyExpired"))
+        await s.start()
+        await until(lambda: fake.sockets, "connected")
+        assert fake.connected_events == [["ORDER_TRADE_UPDATE", "listenKeyExpired"]]
+        await s.stop()
+    finally:
+        await rest.close()

@@ -154,8 +154,12 @@ class Stream:
         return [e for e in self.events if e.get("e") == etype]
 
 
-async def open_stream(session: aiohttp.ClientSession, fsim: FuturesSim, key: str, path: str = "/private/ws/") -> Stream:
-    return Stream(await session.ws_connect(f"{fsim.ws}{path}{key}"))
+ALL_EVENTS = "ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/ACCOUNT_CONFIG_UPDATE/ALGO_UPDATE/listenKeyExpired"
+
+
+async def open_stream(session: aiohttp.ClientSession, fsim: FuturesSim, key: str, events: str = ALL_EVENTS) -> Stream:
+    """ws mode of the /private route (raw events); see test_sim_futures_stream.py for the other forms."""
+    return Stream(await session.ws_connect(f"{fsim.ws}/private/ws?listenKey={key}&events={events}"))
 
 
 async def market_buy(session: aiohttp.ClientSession, fsim: FuturesSim, qty: str = "0.010", **extra: Any):
@@ -170,11 +174,14 @@ async def test_order_events_reach_the_listen_key_stream(fsim: FuturesSim) -> Non
         status, body, _ = await rest(s, fsim, "POST", "/fapi/v1/listenKey", signed=False)
         assert status == 200 and len(body["listenKey"]) == 64
         stream = await open_stream(s, fsim, body["listenKey"])
-        legacy = await open_stream(s, fsim, body["listenKey"], path="/ws/")
+        combined = Stream(await s.ws_connect(f"{fsim.ws}/private/stream?listenKey={body['listenKey']}&events={ALL_EVENTS}"))
         status, order, headers = await market_buy(s, fsim, newClientOrderId="evt-1")
         assert status == 200 and order["status"] == "NEW"  # ACK is the default response type
         assert headers["X-MBX-ORDER-COUNT-10S"] == "1" and headers["X-MBX-ORDER-COUNT-1M"] == "1"
-        for st in (stream, legacy):
+        await aeventually(lambda: _async_true(sum(e["data"]["e"] == "ACCOUNT_UPDATE" for e in combined.events) == 1))
+        assert {e["stream"] for e in combined.events} == {body["listenKey"]}
+        combined.events = [e["data"] for e in combined.events]
+        for st in (stream, combined):
             await aeventually(lambda st=st: _async_true(len(st.of("ACCOUNT_UPDATE")) == 1))
             new, trade = st.of("ORDER_TRADE_UPDATE")
             assert (new["o"]["x"], trade["o"]["x"], trade["o"]["X"]) == ("NEW", "TRADE", "FILLED")

@@ -1,11 +1,13 @@
 """Parameter formatting (no floats, no exponents) and endpoint URLs."""
 from __future__ import annotations
 
+import pathlib
+import re
 from decimal import Decimal
 
 import pytest
 
-from actors.binance.endpoints import Endpoints
+from actors.binance.endpoints import Endpoints, futures_user_stream_url
 from actors.binance.params import encode_query, fmt_decimal, fmt_value, ws_params, ws_payload
 
 
@@ -63,10 +65,13 @@ def test_endpoints_live_and_testnet_urls() -> None:
     assert live.spot_rest == "https://api.binance.com"
     assert live.spot_ws_api == "wss://ws-api.binance.com:443/ws-api/v3"
     assert live.futures_ws_api == "wss://ws-fapi.binance.com/ws-fapi/v1"
-    assert live.futures_user_stream_url("KEY") == "wss://fstream.binance.com/private/ws/KEY"
+    events = "ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/ACCOUNT_CONFIG_UPDATE/ALGO_UPDATE/listenKeyExpired"
+    # ws mode of the /private route (USD-M "Important WebSocket Change Notice", 2026-03-06)
+    assert live.futures_user_stream_url("KEY") == f"wss://fstream.binance.com/private/ws?listenKey=KEY&events={events}"
     test = Endpoints.testnet()
     assert test.spot_ws_api == "wss://ws-api.testnet.binance.vision/ws-api/v3"
     assert test.futures_ws_api == "wss://testnet.binancefuture.com/ws-fapi/v1"
+    assert test.futures_user_stream_url("KEY") == f"wss://fstream.binancefuture.com/private/ws?listenKey=KEY&events={events}"
 
 
 def test_endpoints_local_serves_everything_on_one_port() -> None:
@@ -74,5 +79,28 @@ def test_endpoints_local_serves_everything_on_one_port() -> None:
     assert local.spot_rest == local.futures_rest == "http://127.0.0.1:8123"
     assert local.spot_ws_api == "ws://127.0.0.1:8123/ws-api/v3"
     assert local.futures_ws_api == "ws://127.0.0.1:8123/ws-fapi/v1"
-    assert local.futures_user_stream_url("K") == "ws://127.0.0.1:8123/private/ws/K"
+    assert local.futures_user_stream_url("K", ["ORDER_TRADE_UPDATE"]) == (
+        "ws://127.0.0.1:8123/private/ws?listenKey=K&events=ORDER_TRADE_UPDATE")
     assert Endpoints.local("127.0.0.1:9").spot_rest == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize("events, what", [
+    ([], "at least one event name"),
+    (["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE&x=1"], "ACCOUNT_UPDATE&x=1"),
+    (["ORDER/TRADE"], "ORDER/TRADE"),
+])
+def test_futures_user_stream_url_refuses_bad_event_names(events: list[str], what: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(what)):
+        futures_user_stream_url("wss://fstream.binance.com", "KEY", events)
+
+
+def test_futures_user_stream_url_quotes_the_listen_key() -> None:
+    assert futures_user_stream_url("ws://h:1/", "a/b?c", ["ACCOUNT_UPDATE"]) == (
+        "ws://h:1/private/ws?listenKey=a%2Fb%3Fc&events=ACCOUNT_UPDATE")
+
+
+def test_no_actor_uses_the_retired_path_form() -> None:
+    """The listenKey as a path segment under /private/ws is not a form Binance documents."""
+    root = pathlib.Path(__file__).resolve().parents[2] / "actors"
+    offenders = [str(p) for p in root.rglob("*.py") if "/private/ws/" in p.read_text()]
+    assert offenders == []
