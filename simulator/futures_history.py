@@ -220,7 +220,7 @@ class FuturesHistory:
                                                                  "tranId": t["id"], "tradeId": str(t["id"])}))
         for f in self.funding:
             if f["account"] == fa.account_id and (symbol is None or f["symbol"] == symbol) and lo <= f["time"] <= hi:
-                rows.append((f["time"], 0, "FUNDING_FEE", f))
+                rows.append((f["time"], 1 << 62, "FUNDING_FEE", f))  # after the fills of its ms
         rows = [r for r in rows if kind is None or r[2] == kind]
         rows.sort(key=lambda r: (r[0], r[1], r[2]))
         chosen = rows[(page - 1) * limit:page * limit]
