@@ -146,6 +146,8 @@ def bars(candles: list[Candle], trades: list[Trade], interval: str, start: int |
         return []
     first = candles[0].start
     last_time = min(end, now) if end is not None else now
+    if last_time < first or (start is not None and start > last_time):
+        return []  # before the history begins, or an empty range
     windows: list[int] = []
     if start is not None:
         w = window_start(max(start, first), interval, offset_ms)

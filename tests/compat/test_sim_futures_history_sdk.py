@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 import pytest
-from binance_common.configuration import ConfigurationRestAPI
+from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketAPI
 from binance_common.errors import BadRequestError
 from binance_sdk_derivatives_trading_usds_futures.derivatives_trading_usds_futures import DerivativesTradingUsdsFutures
 
-from tests.integration.test_sim_futures_api import HMAC_KEY, HMAC_SECRET, FuturesSim, ed25519_pair, sim_doc
+from tests.integration.test_sim_futures_api import ED_KEY, HMAC_KEY, HMAC_SECRET, FuturesSim, ed25519_pair, sim_doc
 
 TAKER = Decimal("0.0005")  # the default futures taker rate
 SLIP = Decimal("0.0005")  # the fixture's slippage (5 bps)
@@ -41,12 +41,14 @@ class Collector:
 
 @pytest.fixture
 def env() -> Iterator[tuple[FuturesSim, Any, Collector]]:
-    _, _, pub = ed25519_pair()
+    _, pem, pub = ed25519_pair()
     doc = sim_doc(pub)
     doc["simulator"]["slippage_bps"] = 5
     fsim = FuturesSim(doc)
     client = DerivativesTradingUsdsFutures(
-        config_rest_api=ConfigurationRestAPI(api_key=HMAC_KEY, api_secret=HMAC_SECRET, base_path=fsim.http))
+        config_rest_api=ConfigurationRestAPI(api_key=HMAC_KEY, api_secret=HMAC_SECRET, base_path=fsim.http),
+        config_ws_api=ConfigurationWebSocketAPI(api_key=ED_KEY, private_key=pem, stream_url=f"{fsim.ws}/ws-fapi/v1"))
+    fsim.client = client  # type: ignore[attr-defined]
     events = Collector("master")
     fsim.call(fsim.sim.hub.subscribe, events)
     yield fsim, client.rest_api, events
@@ -218,6 +220,29 @@ def test_isolated_funding_comes_from_the_isolated_wallet(env) -> None:
     assert d(after.isolated_wallet) - d(before.isolated_wallet) == Decimal("0.6")
     update = [e for e in events.events if e["e"] == "ACCOUNT_UPDATE"][-1]["a"]
     assert update["m"] == "FUNDING_FEE" and [p["s"] for p in update["P"]] == ["ETHUSDT"]
+
+
+async def test_modify_and_depth_over_the_websocket_api(env) -> None:
+    fsim, rest, events = env
+    order = rest.new_order(symbol="BTCUSDT", side="SELL", type="LIMIT", time_in_force="GTC", quantity=0.01,
+                           price=65100).data()
+    ws = await fsim.client.websocket_api.create_connection()  # type: ignore[attr-defined]
+    try:
+        out = (await ws.modify_order(symbol="BTCUSDT", side="SELL", quantity=0.015, price=65090,
+                                     order_id=order.order_id)).data().result
+        assert (out.status, out.price, out.orig_qty) == ("NEW", "65090.00", "0.015")
+        assert events.orders()[-1] == ("AMENDMENT", "NEW")
+        book = (await ws.order_book(symbol="BTCUSDT", limit=1000)).data().result
+        asks = book.to_dict()["asks"]  # the SDK's model names lastUpdateId, E, T; bids/asks are extra fields
+        assert (d("65090"), d("0.515")) in [(d(p), d(q)) for p, q in asks]  # synthetic 0.5 + the order
+        try:  # the SDK logs an error reply and hands it back as {"error": ...} (or raises, by version)
+            error = (await ws.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.015, price=65090,
+                                           order_id=order.order_id)).data()["error"]
+        except ValueError as exc:
+            error = exc.args[0]
+        assert error["code"] == -1130  # the side of an order cannot change
+    finally:
+        await ws.close_connection()
 
 
 async def test_funding_loop_settles_on_its_interval() -> None:

@@ -197,3 +197,40 @@ def test_cancel_replace_partial_failures_answer_409_with_data(env) -> None:
     status, body = signed(fsim, "POST", "/api/v3/order/cancelReplace", symbol="BTCUSDT", side="BUY", type="LIMIT",
                           timeInForce="GTC", quantity="0.001", price="58000", cancelOrderId="1")
     assert status == 400 and body["code"] == -1102
+
+
+async def test_market_data_and_cancel_replace_over_the_websocket_api(env) -> None:
+    from binance_common.configuration import ConfigurationWebSocketAPI
+
+    fsim, rest = env
+    fsim.set_price("BTCUSDT", "60000")
+    rest.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01)
+    old = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001,
+                         price=59000).data()
+    client = Spot(config_ws_api=ConfigurationWebSocketAPI(api_key=KEY, api_secret=SECRET,
+                                                          stream_url=f"{fsim.ws}/ws-api/v3"))
+    conn = await client.websocket_api.create_connection()
+    try:
+        book = (await conn.depth(symbol="BTCUSDT", limit=5)).data().result
+        assert book.bids[0] == ["59940.00000000", "0.50000000"] and len(book.asks) == 5
+        assert book.last_update_id == rest.depth(symbol="BTCUSDT", limit=5).data().last_update_id
+        bars = (await conn.klines(symbol="BTCUSDT", interval="1s", limit=3)).data().result
+        assert bars and d(bars[-1][4]) == Decimal("60000")
+        ticker = (await conn.ticker24hr(symbol="BTCUSDT")).data().actual_instance.result
+        assert ticker.count == 1 and d(ticker.last_price) == Decimal("60000")
+        agg = (await conn.trades_aggregate(symbol="BTCUSDT")).data().result
+        assert [(d(a.p), d(a.q), a.m) for a in agg] == [(Decimal("60060"), Decimal("0.01"), False)]
+
+        replaced = (await conn.order_cancel_replace(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE", time_in_force="GTC",
+            quantity=0.002, price=58500, cancel_order_id=old.order_id)).data().result
+        assert (replaced.cancel_result, replaced.new_order_result) == ("SUCCESS", "SUCCESS")
+        # the SDK logs the error reply and hands it back as {"error": ...}
+        failed = (await conn.order_cancel_replace(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE",
+            time_in_force="GTC", quantity=0.002, price=58500, cancel_order_id=old.order_id)).data()
+        error = failed["error"]
+        assert error["code"] == -2022 and error["data"]["newOrderResult"] == "NOT_ATTEMPTED"
+        assert error["data"]["cancelResponse"] == {"code": -2011, "msg": "Unknown order sent."}
+    finally:
+        await conn.close_connection()
