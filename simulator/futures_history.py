@@ -151,7 +151,8 @@ class FuturesHistory:
         symbol = self._symbol(p, required=True)
         order_id, from_id = p.opt_int("orderId"), p.opt_int("fromId")
         start, end = p.opt_int("startTime"), p.opt_int("endTime")
-        limit = p.opt_int("limit", 500) or 500
+        limit = p.opt_int("limit", 500)
+        assert limit is not None
         if limit < 1:
             raise errors.invalid_param("limit")
         limit = min(limit, 1000)
@@ -195,8 +196,9 @@ class FuturesHistory:
         if kind is not None and kind not in INCOME_TYPES:
             raise errors.invalid_param("incomeType")
         start, end = p.opt_int("startTime"), p.opt_int("endTime")
-        page = p.opt_int("page", 1) or 1
-        limit = p.opt_int("limit", 100) or 100
+        page = p.opt_int("page", 1)
+        limit = p.opt_int("limit", 100)
+        assert page is not None and limit is not None
         if page < 1:
             raise errors.invalid_param("page")
         if limit < 1:
