@@ -190,6 +190,10 @@ def test_symbol_config_user_trades_and_income(env) -> None:
     assert [(p["symbol"], d(p["income"])) for p in paid["payments"]] == [("BTCUSDT", amount)]
     wallet_after = d(rest.futures_account_balance_v3().data()[0].cross_wallet_balance)
     assert wallet_after - wallet_before == amount
+    with urllib.request.urlopen(f"{fsim.http}/_sim/accounts?account=master", timeout=10) as resp:
+        listed = json.loads(resp.read())
+    listed = listed[0] if isinstance(listed, list) else listed.get("accounts", [listed])[0]
+    assert d(listed["futures"]["USDT"]) == d(rest.futures_account_balance_v3().data()[0].balance)  # mirror in step
     funding_event = [e for e in events.events if e["e"] == "ACCOUNT_UPDATE"][-1]["a"]
     assert funding_event["m"] == "FUNDING_FEE" and funding_event["P"] == []
     assert d(funding_event["B"][0]["cw"]) == wallet_after
