@@ -150,6 +150,21 @@ def test_modify_to_at_most_the_executed_quantity_cancels(env) -> None:
     assert out.status == "CANCELED" and out.executed_qty == "0.500"
     assert events.orders()[-1] == ("CANCELED", "CANCELED")
 
+    # a post-only (GTX) order moved to a price that would take is cancelled by the amendment
+    gtx = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTX", quantity=0.01,
+                         price=63000).data()
+    out = rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.01, price=64000, order_id=gtx.order_id).data()
+    assert out.status == "CANCELED" and events.orders()[-1] == ("CANCELED", "CANCELED")
+
+    # more margin than the account has: -2019 and the order stays as it was
+    big = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01,
+                         price=63000).data()
+    with pytest.raises(BadRequestError) as exc:
+        rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=40, price=63000, order_id=big.order_id)
+    assert exc.value.status_code == -2019
+    kept = rest.query_order(symbol="BTCUSDT", order_id=big.order_id).data()
+    assert (kept.orig_qty, kept.price, kept.status) == ("0.010", "63000.00", "NEW")
+
 
 def test_symbol_config_user_trades_and_income(env) -> None:
     fsim, rest, events = env
