@@ -24,7 +24,9 @@ log = logging.getLogger("simulator")
 
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
-PLUGINS = ("simulator.futures_api",)  # modules with register(sim) [+ add_routes(sim, app)]
+# modules with register(sim) [+ add_routes(sim, app)], in this order (the later ones use sim.futures)
+PLUGINS = ("simulator.futures_api", "simulator.futures_history", "simulator.futures_modify",
+           "simulator.market_data", "simulator.spot_replace", "simulator.wallet_info", "simulator.coinm")
 
 
 def _load_plugins(sim: Sim) -> list[str]:
