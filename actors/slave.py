@@ -65,7 +65,8 @@ from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .eager import run_eagerly
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
-from .usdm import UsdmAccount, fill_key, master_positions_map
+from .reporter import Reporter
+from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 
 if TYPE_CHECKING:
     from .margin import MarginAccount
@@ -100,48 +101,6 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-class Reporter:
-    """PUSH to the control actor; never blocks the loop (a full queue drops and counts).
-
-    Inside the event loop, the reports made during one pass of the loop leave together at its end
-    (call_soon): each send that finds ZeroMQ's I/O thread asleep wakes it (about 60 us of CPU here),
-    so reports made together (the replies of a burst read at once) share one wake-up."""
-
-    def __init__(self, sock: zmq.Socket) -> None:
-        self.sock = sock
-        self.dropped = 0
-        self.sent = 0
-        self._pending: list[bytes] = []
-        self._timer: asyncio.Handle | None = None
-
-    def __call__(self, msg: Any) -> None:
-        body = codec.encode(msg)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._send(body)
-            return
-        self._pending.append(body)
-        if self._timer is None:
-            self._timer = loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Send every pending report now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pending, self._pending = self._pending, []
-        for body in pending:
-            self._send(body)
-
-    def _send(self, body: bytes) -> None:
-        try:
-            self.sock.send(body, zmq.NOBLOCK)
-            self.sent += 1
-        except zmq.Again:
-            self.dropped += 1
-
-
 class MarketMirror:
     """Copies one market of the master onto this slave's account."""
 
@@ -171,6 +130,7 @@ class MarketMirror:
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
+        self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
         self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
         self.master_equity: Decimal | None = None
         # Spot/margin: the master's equity BEFORE each fill (that of the event before it in seq
@@ -226,6 +186,8 @@ class MarketMirror:
 
     def _on_fill(self, fill: MasterFill, t_recv: int) -> None:
         self.fills_received += 1
+        if fill.position_after == 0 and self.forced:  # the master closed it: copied normally again
+            self.forced.discard(fill_key(fill, self.reverse))
         if self.syncing:
             self.pending.append((fill, t_recv))
             return
@@ -435,6 +397,22 @@ class MarketMirror:
             t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
         )
 
+    def on_forced(self, fill: ForcedFill) -> None:
+        """The exchange liquidated (or ADL-closed) part of our position. Re-entering it is a
+        person's decision, not the copier's: no correction re-opens that position while the
+        master's stays open (later master fills are copied by the rules, from what is left: a
+        decrease sells the same fraction of it, the close closes it). Journalled and notified."""
+        key = (fill.symbol, fill.position_side)
+        self.forced.add(key)
+        self.own_fresh = False  # the exchange moved our account: read REST before the next correction
+        text = (f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
+                f" position now {fill.position}. Not restored while the master's stays open; later fills are"
+                " copied from what is left")
+        log.warning("%s", text)
+        code = {"adl": "adl", "settlement": "settled"}.get(fill.kind, "liquidated")
+        self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=code, message=text[:300],
+                                     market=self.market, t_ns=now_ns()))
+
     def _filters_changed(self) -> None:
         """An order failed a filter: Binance may have changed the symbol's step, tick or min
         notional. Reload exchangeInfo, then resync: the difference is ordered with the new filters."""
@@ -623,8 +601,10 @@ class MarketMirror:
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
         )
         # on_start = new_only: positions the master held when we started are not ours to copy,
-        # whatever resync comes later (master restart, gap, periodic check)
-        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored]
+        # whatever resync comes later (master restart, gap, periodic check); one the exchange
+        # liquidated is not bought back by a correction (`on_forced`)
+        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored
+                   and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)]
         if tolerance:
             expected = self.expected_positions(master_positions_map(snap.positions), k)
             intents = [i for i in intents if i.kind == "close"
@@ -848,6 +828,8 @@ class Slave:
             account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
                                    recv_window=self.app.exchange.recv_window)
             mirror = MarketMirror(self, account)
+            if isinstance(account, UsdmAccount):
+                account.on_forced = mirror.on_forced  # its own liquidation / ADL
             mirror_ref.append(mirror)
             self.mirrors[market] = mirror
             self._subscribe_master(market, mirror)
