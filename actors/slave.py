@@ -66,6 +66,7 @@ from .eager import run_eagerly
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
 from .reporter import Reporter
+from .slave_markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 
 if TYPE_CHECKING:
@@ -796,6 +797,12 @@ class Slave:
         self.ends = Endpoints(ensure_private_dir(app.runtime_dir))
         self.mirrors: dict[str, MarketMirror] = {}
         self.readers: list[ZmqReader] = []
+        self.market_readers: dict[str, list[ZmqReader]] = {}  # a market's sockets, closed when it is removed
+        self.equity_read_at: dict[str, float] = {}  # per market: last REST equity read (monotonic)
+        self.markets_lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.exchange_endpoints = app.exchange.endpoints()
+        self.signer_factory: Any = None
         self.snapshot_socks: dict[str, zmq.Socket] = {}
         self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
         self.snapshot_readers: dict[str, ZmqReader] = {}
@@ -808,35 +815,28 @@ class Slave:
 
     # -- set-up -----------------------------------------------------------------------------------
     async def start(self, signer_factory: Any) -> None:
-        endpoints = self.app.exchange.endpoints()
+        self.signer_factory = signer_factory
         for market in self.config.markets:
             account_type = _account_type(market)
             if account_type is None:
                 self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
                                        message=f"market {market} is not copied by this version", t_ns=now_ns()))
                 continue
-            mirror_ref: list[MarketMirror] = []
-
-            def on_state(state: str, _ref: list[MarketMirror] = mirror_ref) -> None:
-                if _ref:
-                    _ref[0].stream_state = state
-                    if state != "connected":
-                        _ref[0].own_fresh = False  # events may have been missed: REST on the next sync
-                    if state == "reconnected":
-                        _ref[0].request_resync("own_reconnect")
-
-            account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
-                                   recv_window=self.app.exchange.recv_window)
-            mirror = MarketMirror(self, account)
-            if isinstance(account, UsdmAccount):
-                account.on_forced = mirror.on_forced  # its own liquidation / ADL
-            mirror_ref.append(mirror)
+            mirror = build_mirror(self, market, account_type)
             self.mirrors[market] = mirror
             self._subscribe_master(market, mirror)
         self._subscribe_control()
         for market, mirror in self.mirrors.items():
             await mirror.account.start()
+            self.equity_read_at[market] = time.monotonic()
             mirror.request_resync("start")
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A background task of this process, kept referenced until it ends (cancelled at close)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     def _subscribe_master(self, market: str, mirror: MarketMirror) -> None:
         sub = self.ctx.socket(zmq.SUB)
@@ -857,6 +857,7 @@ class Slave:
         reader = ZmqReader(sub, handle, f"master-{market}")
         reader.start()
         self.readers.append(reader)
+        self.market_readers.setdefault(market, []).append(reader)
         dealer = self.ctx.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
         dealer.connect(self.ends.master_snapshot(market))
@@ -880,6 +881,7 @@ class Slave:
         r.start()
         self.snapshot_readers[market] = r
         self.readers.append(r)
+        self.market_readers[market].append(r)
 
     def _subscribe_control(self) -> None:
         sub = self.ctx.socket(zmq.SUB)
@@ -927,8 +929,11 @@ class Slave:
                 self.config = msgspec_replace(self.config, enabled=False)
                 log.info("removed from the configuration: copying stopped")
             else:
-                self.config = event.config
+                old, self.config = self.config, event.config
                 log.info("configuration changed (version %d)", event.version)
+                leverage_cap_changed(self, old, event.config)
+                if set(old.markets) != set(event.config.markets) and self.signer_factory is not None:
+                    self.spawn(sync_markets(self))  # markets added or removed: started / stopped live
             for m in self.mirrors.values():
                 m._wake_all()
         elif isinstance(event, PauseAllChanged):
@@ -970,30 +975,24 @@ class Slave:
         )
 
     async def maintain(self, stop: asyncio.Event) -> None:
-        """Status every second; equity follows account updates, with a REST check every 5 minutes."""
-        last_equity = time.monotonic()
+        """Status every second; each market's equity follows its account updates, with a REST read
+        every 5 minutes, or 30 s after the account marked it stale (actors/slave_markets.py)."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
             except asyncio.TimeoutError:
                 pass
             now = time.monotonic()
+            await refresh_equities(self, now)
             for m in self.mirrors.values():
-                acct = m.account
-                if (acct.equity_stale and now - last_equity > 30.0) or now - last_equity > 300.0:
-                    last_equity = now
-                    try:
-                        await acct.refresh_equity()
-                    except AuthError as exc:  # revoked or expired while idle: say so before a fill is missed
-                        self.fatal_key_error(m.market, exc)
-                    except BinanceAPIError as exc:
-                        log.warning("equity refresh failed: %s", exc)
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
                     m.master_connected = False
                     log.warning("no heartbeat from master-%s for %.1fs", m.market, now - m.last_heartbeat)
             self.report(self.status())
 
     async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
         for r in self.readers:
             r.stop()
             r.sock.close(0)

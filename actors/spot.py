@@ -358,6 +358,8 @@ class BalanceAccount:
             # Deposit / withdrawal / transfer: moves free unless REST already has it.
             if event.T > self.ledger.rest_ms:
                 self.ledger.bal(event.a).free += event.d
+                if self.price_of(event.a) is None:  # an asset we have no price for: read prices soon
+                    self.equity_stale = True
 
 
 class _TickerPrice(msgspec.Struct, frozen=True):
