@@ -678,13 +678,15 @@ class MarketMirror:
                                              drifts=self.drifts(), t_ns=now_ns()))
 
     async def flatten(self, cmd: FlattenCommand) -> None:
-        """Close this slave's positions (all, or one symbol) with reduce-only orders."""
+        """Close this slave's positions (all, or one symbol) with reduce-only orders: every one it
+        holds, whatever the symbol filters (they choose what is copied, not what may be closed)."""
         async with self._held():
             await self.account.refresh()
             positions = {k: v for k, v in self.account.snapshot_positions().items()
                          if cmd.symbol is None or k[0] == cmd.symbol}
+            unfiltered = msgspec_replace(self.config, symbols_allow=(), symbols_deny=())
             intents = reconcile_target((), positions, Decimal(1), self.account.filters, market=self.market,
-                                       slave_id=self.slave.slave_id, config=self.config, nonce=f"flatten-{cmd.request_id}",
+                                       slave_id=self.slave.slave_id, config=unfiltered, nonce=f"flatten-{cmd.request_id}",
                                        buy_commission=getattr(self.account, "buy_commission", ZERO))
             for intent in intents:
                 await self._send(intent, None, now_ns())
