@@ -35,7 +35,7 @@ from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, place_via
+from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .master_state import USD_ASSETS
 from .sizing import capped_leverage
 
@@ -118,7 +118,7 @@ class UsdmAccount:
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
         self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state)
-        self.policy = policy
+        self.policy = for_recv_window(policy, recv_window)  # the lookup grace covers the orders' recvWindow
         self.filters: dict[str, SymbolFilters] = {}
         self.positions: dict[PositionKey, Decimal] = {}
         self.leverage: dict[str, int] = {}
