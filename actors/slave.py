@@ -404,7 +404,8 @@ class MarketMirror:
         master's stays open (later master fills are copied by the rules, from what is left: a
         decrease sells the same fraction of it, the close closes it). Journalled and notified."""
         key = (fill.symbol, fill.position_side)
-        self.forced.add(key)
+        if self.master_positions.get(fill_key_of_parts(fill.symbol, fill.position_side, self.reverse)):
+            self.forced.add(key)  # (the master flat there: nothing a correction would restore)
         self.own_fresh = False  # the exchange moved our account: read REST before the next correction
         text = (f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
                 f" position now {fill.position}. Not restored while the master's stays open; later fills are"
@@ -818,6 +819,10 @@ class Slave:
     # -- set-up -----------------------------------------------------------------------------------
     async def start(self, signer_factory: Any) -> None:
         self.signer_factory = signer_factory
+        async with self.markets_lock:  # a markets edit arriving meanwhile waits for this
+            await self._start_markets()
+
+    async def _start_markets(self) -> None:
         for market in self.config.markets:
             account_type = _account_type(market)
             if account_type is None:
@@ -828,7 +833,7 @@ class Slave:
             self.mirrors[market] = mirror
             self._subscribe_master(market, mirror)
         self._subscribe_control()
-        for market, mirror in self.mirrors.items():
+        for market, mirror in list(self.mirrors.items()):
             await mirror.account.start()
             self.equity_read_at[market] = time.monotonic()
             mirror.request_resync("start")

@@ -36,6 +36,7 @@ EQUITY_REFRESH_S = 300.0
 EQUITY_STALE_S = 30.0
 START_RETRY_MAX_S = 10.0
 STOP_WAIT_S = 30.0  # orders in flight on a removed market get this long to finish
+RESYNC_WAIT_S = 10.0  # ... and a resync running there (its corrections) this long
 
 
 def build_mirror(slave: "Slave", market: str, account_type: Any) -> "MarketMirror":
@@ -138,6 +139,13 @@ async def stop_market(slave: "Slave", market: str) -> None:
     if mirror is None:
         return
     log.info("market %s removed from the configuration: stopping it", market)
+    mirror.hold = True  # workers take nothing new ...
+    try:
+        await asyncio.wait_for(mirror.idle.wait(), STOP_WAIT_S)  # ... and finish the order in hand
+    except asyncio.TimeoutError:
+        log.warning("market %s: an order still in flight after %.0fs; closing anyway", market, STOP_WAIT_S)
+    if mirror.resync_task is not None and not mirror.resync_task.done():  # its corrections finish too
+        await asyncio.wait({mirror.resync_task}, timeout=RESYNC_WAIT_S)
     for reader in slave.market_readers.pop(market, []):
         reader.stop()
         reader.sock.close(0)
@@ -145,11 +153,6 @@ async def stop_market(slave: "Slave", market: str) -> None:
             slave.readers.remove(reader)
     slave.snapshot_socks.pop(market, None)
     slave.snapshot_readers.pop(market, None)
-    mirror.hold = True  # workers take nothing new ...
-    try:
-        await asyncio.wait_for(mirror.idle.wait(), STOP_WAIT_S)  # ... and finish the order in hand
-    except asyncio.TimeoutError:
-        log.warning("market %s: an order still in flight after %.0fs; closing anyway", market, STOP_WAIT_S)
     if mirror.resync_task is not None:
         mirror.resync_task.cancel()
     for task in list(mirror.workers.values()):

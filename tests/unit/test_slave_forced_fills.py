@@ -65,6 +65,7 @@ def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
     mirror.aligned.add("BTCUSDT")
     mirror.tracker.reset(EPOCH, 10)
     acct.positions[("BTCUSDT", "BOTH")] = D("1.0")  # the copy of the master's 1.0
+    mirror.master_positions[("BTCUSDT", "BOTH")] = D("1.0")
     return mirror, acct, reports
 
 
@@ -113,3 +114,11 @@ async def test_own_liquidation_is_tracked_notified_and_not_bought_back() -> None
     await _settle(mirror)
     assert ("BTCUSDT", "BOTH") not in acct.positions
     assert not mirror.forced
+
+
+async def test_a_liquidation_where_the_master_is_flat_blocks_nothing() -> None:
+    mirror, acct, reports = _mirror()
+    mirror.master_positions.clear()  # a leftover of ours the master does not hold: nothing to restore
+    acct._on_user_event(_liquidation("1.0"))
+    assert acct.positions == {} and not mirror.forced
+    assert [r.code for r in reports if isinstance(r, SlaveError)] == ["liquidated"]
