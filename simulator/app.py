@@ -24,7 +24,7 @@ log = logging.getLogger("simulator")
 
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
-PLUGINS = ("simulator.futures_api",)  # modules with register(sim) [+ add_routes(sim, app)]
+PLUGINS = ("simulator.futures_api", "simulator.liquidation")  # modules with register(sim) [+ add_routes(sim, app)]
 
 
 def _load_plugins(sim: Sim) -> list[str]:
