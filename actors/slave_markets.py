@@ -60,7 +60,8 @@ def make_account(slave: "Slave", account_type: Any, ref: list["MarketMirror"]) -
             mirror.stream_state = state
             if state != "connected":
                 mirror.own_fresh = False  # events may have been missed: REST on the next sync
-                mirror.account.equity_stale = True  # ... and the equity read again within EQUITY_STALE_S
+            if state == "disconnected":  # account updates missed while it stays down: REST within 30 s
+                mirror.account.equity_stale = True
             if state == "reconnected":
                 mirror.request_resync("own_reconnect")
 
