@@ -66,6 +66,7 @@ from .eager import run_eagerly
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
 from .reporter import Reporter
+from .forced_state import forced_path, load_forced, save_forced
 from .slave_markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 
@@ -188,7 +189,10 @@ class MarketMirror:
     def _on_fill(self, fill: MasterFill, t_recv: int) -> None:
         self.fills_received += 1
         if fill.position_after == 0 and self.forced:  # the master closed it: copied normally again
-            self.forced.discard(fill_key(fill, self.reverse))
+            key = fill_key(fill, self.reverse)
+            if key in self.forced:
+                self.forced.discard(key)
+                self.slave.forced_changed()
         if self.syncing:
             self.pending.append((fill, t_recv))
             return
@@ -406,6 +410,7 @@ class MarketMirror:
         key = (fill.symbol, fill.position_side)
         if self.master_positions.get(fill_key_of_parts(fill.symbol, fill.position_side, self.reverse)):
             self.forced.add(key)  # (the master flat there: nothing a correction would restore)
+            self.slave.forced_changed()  # kept across restarts
         self.own_fresh = False  # the exchange moved our account: read REST before the next correction
         text = (f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
                 f" position now {fill.position}. Not restored while the master's stays open; later fills are"
@@ -806,6 +811,11 @@ class Slave:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.exchange_endpoints = app.exchange.endpoints()
         self.signer_factory: Any = None
+        self.forced_path = forced_path(app.state_dir, self.slave_id)
+        self.forced_saved, problem = load_forced(self.forced_path)  # liquidated, not to be bought back
+        if problem:
+            log.warning("%s", problem)
+            self.errors.append(f"forced_state: {problem}"[:200])
         self.snapshot_socks: dict[str, zmq.Socket] = {}
         self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
         self.snapshot_readers: dict[str, ZmqReader] = {}
@@ -949,6 +959,10 @@ class Slave:
             for market, mirror in self.mirrors.items():
                 if event.market in (None, market):
                     asyncio.get_running_loop().create_task(mirror.flatten(event))
+
+    def forced_changed(self) -> None:
+        """A mirror's liquidated set changed: save every market's (actors/forced_state.py)."""
+        save_forced(self.forced_path, {m: mirror.forced for m, mirror in self.mirrors.items()})
 
     def notify_error(self, code: str, message: str) -> None:
         self.errors.append(f"{code}: {message}"[:200])

@@ -48,6 +48,7 @@ def build_mirror(slave: "Slave", market: str, account_type: Any) -> "MarketMirro
     mirror = MarketMirror(slave, account)
     ref.append(mirror)
     _hook(account, mirror)
+    mirror.forced = set(slave.forced_saved.get(market, ()))  # liquidated before a restart: still not bought back
     return mirror
 
 

@@ -4,7 +4,8 @@ The exchange closes part of the slave's position by itself (the simulator's admi
 sends what Binance sends: x CALCULATED, type LIQUIDATION, client id autoclose-... / adl_autoclose).
 The slave tracks it, says so (journalled, notified), does not buy it back while the master's
 position stays open (periodic checks run meanwhile), copies the master's later reductions from what
-is left with reduce-only orders that all succeed, and copies normally once the master closed."""
+is left with reduce-only orders that all succeed, and copies normally once the master closed. A
+restart in between keeps it so (the liquidated set is saved in the state dir)."""
 from __future__ import annotations
 
 import time
@@ -14,7 +15,7 @@ import pytest
 import zmq
 
 from protocol import codec
-from protocol.messages import PositionSnapshot, SlaveConfig, SlaveError
+from protocol.messages import PositionSnapshot, Reconciled, SlaveConfig, SlaveError
 from protocol.topics import master_prefix
 from tests.helpers.deploy import Deployment, positions
 from tests.helpers.sim import TEST_CONFIG
@@ -47,6 +48,12 @@ def test_a_liquidated_slave_is_not_bought_back_and_copies_from_what_is_left(tmp_
             assert "BTCUSDT" in told[0].message
             periodic_after(sub, time.monotonic(), count=2)  # the master's periodic snapshots: checks ran
             assert positions(sim, "slave01") == {BTC: Decimal("0.1")}, "the liquidated part was bought back"
+            dep.kill("slave-slave01")  # a restart: its first sync must not buy it back either
+            dep.start_slave("slave01")
+            eventually(lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2, timeout=30,
+                       what="the restarted slave synced")
+            periodic_after(sub, time.monotonic(), count=1)
+            assert positions(sim, "slave01") == {BTC: Decimal("0.1")}, "bought back after a restart"
 
             master_order(sim, "BTCUSDT", "SELL", "0.1")  # the master halves: the slave halves what is left
             eventually(lambda: positions(sim, "slave01") == {BTC: Decimal("0.05")}, timeout=20, what="half of 0.1")

@@ -56,7 +56,8 @@ def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
     reports: list[Any] = []
     slave = SimpleNamespace(slave_id="s1", report=reports.append, fatal=False, paused_all=False, config=config,
-                            notify_error=lambda *a: None, fatal_key_error=lambda *a: None, last_latency_ns=0)
+                            notify_error=lambda *a: None, fatal_key_error=lambda *a: None, last_latency_ns=0,
+                            forced_changed=lambda: None)
     acct = _Account()
     mirror = MarketMirror(slave, acct)  # type: ignore[arg-type]
     acct.on_forced = mirror.on_forced
@@ -122,3 +123,57 @@ async def test_a_liquidation_where_the_master_is_flat_blocks_nothing() -> None:
     acct._on_user_event(_liquidation("1.0"))
     assert acct.positions == {} and not mirror.forced
     assert [r.code for r in reports if isinstance(r, SlaveError)] == ["liquidated"]
+
+
+async def test_the_liquidated_set_survives_a_restart_and_is_released_by_the_master_close(tmp_path) -> None:
+    from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
+    from actors.forced_state import forced_path
+    from actors.slave import Slave
+    from actors.slave_markets import build_mirror
+
+    config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
+    app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},
+                    paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
+                    slaves=(config,))
+
+    def started() -> tuple[Slave, MarketMirror]:
+        slave = Slave(app, config)
+        slave.signer_factory = lambda: make_signer("HMAC", "k", "s")
+        mirror = build_mirror(slave, "usdm", UsdmAccount)
+        slave.mirrors["usdm"] = mirror
+        return slave, mirror
+
+    slave, mirror = started()
+    mirror.master_positions[("BTCUSDT", "BOTH")] = D("1.0")
+    mirror.account.positions[("BTCUSDT", "BOTH")] = D("1.0")
+    mirror.account._on_user_event(_liquidation("0.5"))
+    assert mirror.forced == {("BTCUSDT", "BOTH")}
+    assert forced_path(tmp_path / "var", "s1").stat().st_mode & 0o777 == 0o600
+    await slave.close()
+
+    slave, mirror = started()  # the restarted process
+    assert mirror.forced == {("BTCUSDT", "BOTH")}
+    mirror.syncing = True  # (fills wait; the release happens when the master's close arrives)
+    mirror.on_event(_fill(20, "0.5", "0"), 0)
+    assert mirror.forced == set()
+    await slave.close()
+    slave, mirror = started()
+    assert mirror.forced == set()
+    await slave.close()
+
+
+async def test_an_unreadable_liquidation_record_is_reported_by_name_and_ignored(tmp_path) -> None:
+    from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
+    from actors.forced_state import forced_path
+    from actors.slave import Slave
+
+    config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
+    app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},
+                    paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
+                    slaves=(config,))
+    path = forced_path(tmp_path / "var", "s1")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"usdm": [["BTCUSDT"]]}')
+    slave = Slave(app, config)
+    assert slave.forced_saved == {} and any(str(path) in e for e in slave.errors)
+    await slave.close()
