@@ -56,10 +56,9 @@ from protocol.messages import (
 from protocol.seq import SeqTracker, SeqVerdict
 from protocol.topics import control_subscriptions, master_prefix
 
-from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, settle_gc, setup_logging
+from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
-from .binance.signing import make_signer
-from .config import AppConfig, ConfigError, load_config
+from .config import AppConfig
 from .binance.filters import market_min_notional
 from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .eager import run_eagerly
@@ -1049,56 +1048,6 @@ def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:
     return msgspec.structs.replace(config, **changes)
 
 
-async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    try:
-        app = load_config(args.config)
-        config = app.slave(args.id)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
-    from keystore.errors import KeystoreError
-    from keystore.process import unlock_own_key
-
-    try:
-        key = unlock_own_key(app.keystore_dir, args.id, app.passphrase_file)
-    except KeystoreError as exc:
-        log.error("cannot load this slave's key: %s", exc)
-        return 3
-
-    def signer_factory() -> Any:
-        return make_signer(key.key_type.value, key.api_key, key.secret.reveal_str())
-
-    slave = Slave(app, config)
-    delay = 0.5
-    while True:
-        try:
-            await slave.start(signer_factory)
-            break
-        except AuthError as exc:
-            slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
-                                    message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
-            log.error("API key refused at start (%s)", exc.code)
-            await slave.close()
-            return 3
-        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
-            # The exchange (or the simulator, in the demo) is not reachable yet: try again.
-            log.warning("start failed (%s); retrying in %.1fs", exc, delay)
-            await slave.close()
-            slave = Slave(app, config)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-                return 0
-            except asyncio.TimeoutError:
-                delay = min(delay * 2, 10.0)
-    log.info("slave %s started: markets %s", slave.slave_id, ",".join(slave.mirrors))
-    settle_gc()
-    maint = asyncio.get_running_loop().create_task(slave.maintain(stop))
-    await stop.wait()
-    maint.cancel()
-    await slave.close()
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="copytrader-slave", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
@@ -1106,7 +1055,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     setup_logging(f"slave-{args.id}", args.log_level)
-    return run(lambda stop: main_async(args, stop))
+    from .slave_main import main_async
+
+    return run(lambda stop: main_async(args, stop, Slave))  # Slave passed: `-m actors.slave` is __main__
 
 
 if __name__ == "__main__":
