@@ -6,7 +6,7 @@ What it keeps (all from the exchange, never guessed):
   per order id so nothing counts twice), and replaced from REST on every reconciliation;
 - leverage and margin type per symbol, position mode, equity: the REST `totalMarginBalance`, moved
   since then by the changes of the USD stablecoin wallets (at par) and of each position's unrealized
-  PnL from ACCOUNT_UPDATE, exactly as the master's listener counts its own (actors/master_state.py),
+  PnL from ACCOUNT_UPDATE, exactly as the master's listener counts its own (actors/assets.py),
   so balance_multiplier's k compares like with like in multi-assets mode too;
 - its own liquidations and ADL (ORDER_TRADE_UPDATE x=CALCULATED, order type LIQUIDATION, client ids
   `autoclose-...` / `adl_autoclose` / `settlement_autoclose-...`): applied like any execution, and
@@ -36,7 +36,7 @@ from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
-from .master_state import USD_ASSETS
+from .assets import USD_ASSETS
 from .sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
