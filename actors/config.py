@@ -116,6 +116,12 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 raise ValueError(
                     f"slaves[{slave.id}].markets names {missing}, but no [masters.{missing[0]}] is configured"
                 )
+            other = [m for m in slave.markets if m != "usdm"]
+            if slave.reverse and other:  # spot cannot go short; margin shorts via borrow are not implemented
+                raise ValueError(
+                    f"slaves[{slave.id}].reverse is USD-M only, but the slave also copies {', '.join(other)}:"
+                    " set reverse = false, or copy those markets with another slave"
+                )
 
     # -- derived paths -------------------------------------------------------------------------
     def path(self, value: str) -> Path:

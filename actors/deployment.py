@@ -91,7 +91,7 @@ def demo_slaves(ids: list[str]) -> tuple[SlaveConfig, ...]:
         else:
             kw.update(sizing="balance_multiplier", multiplier=Decimal("1") if i % 2 else Decimal("1.5"))
         extra = {
-            14: {"reverse": True},
+            9: {"reverse": True},  # USD-M only: reverse is refused on spot and margin
             15: {"symbols_allow": ("BTCUSDT", "ETHUSDT")},
             16: {"symbols_deny": ("DOGEUSDT",)},
             17: {"max_position_notional": Decimal("20000"), "max_leverage": 10},

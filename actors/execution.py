@@ -7,8 +7,13 @@ order's id can be used again, so blindly re-sending after a timeout could execut
 - a definite rejection (4xx business error) is final: the order did not execute;
 - rate limited (429/418) or not sent at all: the request never executed; wait and send again;
 - status unknown (timeout, HTTP 5xx, -1007, connection lost in flight): ask the exchange for the
-  order by its client id, a few times over a few seconds (a late order may still be in flight at the
-  exchange), and send again only when it is still unknown after all of them.
+  order by its client id, and send again only when it still does not exist once the original can no
+  longer execute. Binance forwards a request to the matching engine while `serverTime - timestamp
+  <= recvWindow` and accepts a timestamp up to 1 s ahead of its clock (rest-api.md "Timing
+  security"): so the original may still arrive until recvWindow + 1 s after it was sent. The grace
+  is that, by construction: the accounts build their policy from the very recvWindow their
+  clients sign with (`for_recv_window`), and "does not exist" counts only from a lookup made after
+  that moment (measured from when the unknown answer came, which is after the send).
 """
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ from typing import Any, Awaitable, Callable
 
 import msgspec
 
+CLOCK_MARGIN_S = 1.0  # Binance accepts a timestamp up to 1 s ahead of its server time
+
 from .binance.errors import BinanceAPIError, NotSent, OrderNotFound, RateLimited, StatusUnknown
 
 Place = Callable[[], Awaitable[dict[str, Any]]]
 Query = Callable[[], Awaitable[dict[str, Any]]]
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 
 class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +40,17 @@ class ExecutionPolicy(msgspec.Struct, frozen=True, kw_only=True):
     max_sends: int = 4  # at most this many order requests for one intent
     deadline_s: float = 60.0  # give up (report failure) after this long, waiting included
     max_rate_limit_wait_s: float = 30.0
+    # The recvWindow (seconds) the orders are signed with: no re-send before it (+ CLOCK_MARGIN_S)
+    # has passed since the unknown answer. Set from the client's own value (`for_recv_window`).
+    recv_window_s: float = 5.0
+
+
+def for_recv_window(policy: ExecutionPolicy, recv_window_ms: int | float | None) -> ExecutionPolicy:
+    """`policy` for orders signed with `recv_window_ms` (Binance's default 5000 when None); the
+    deadline leaves room for the whole window and a few lookups after it."""
+    window = (recv_window_ms if recv_window_ms is not None else 5000) / 1000
+    return msgspec.structs.replace(policy, recv_window_s=window,
+                                   deadline_s=max(policy.deadline_s, window + CLOCK_MARGIN_S + 15.0))
 
 
 class ExecutionFailed(Exception):
@@ -52,19 +71,21 @@ class Executed(msgspec.Struct, frozen=True):
 
 
 async def place_exactly_once(
-    place: Place, query: Query, policy: ExecutionPolicy = ExecutionPolicy(), *, sleep: Sleep = asyncio.sleep
+    place: Place, query: Query, policy: ExecutionPolicy = ExecutionPolicy(), *, sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
 ) -> Executed:
     """Place one order so that it executes at most once, and report what happened."""
-    deadline = time.monotonic() + policy.deadline_s
+    deadline = clock() + policy.deadline_s
     sends = 0
     last: BinanceAPIError | None = None
-    while sends < policy.max_sends and time.monotonic() < deadline:
+    while sends < policy.max_sends and clock() < deadline:
         sends += 1
         try:
             return Executed(await place(), sends, False)
         except StatusUnknown as exc:
             last = exc
-            found = await _look_up(query, policy, deadline, sleep)
+            window_end = clock() + policy.recv_window_s + CLOCK_MARGIN_S  # the original cannot execute after
+            found = await _look_up(query, policy, deadline, window_end, sleep, clock)
             if isinstance(found, dict):
                 return Executed(found, sends, True)
             if found is not _ABSENT:  # could not establish either way before the deadline
@@ -72,13 +93,13 @@ async def place_exactly_once(
             # Every lookup over the grace period said it does not exist: send it again.
         except RateLimited as exc:
             last = exc
-            wait = min(exc.retry_after or 1.0, policy.max_rate_limit_wait_s, max(0.0, deadline - time.monotonic()))
+            wait = min(exc.retry_after or 1.0, policy.max_rate_limit_wait_s, max(0.0, deadline - clock()))
             if wait <= 0 or (exc.retry_after or 0) > policy.max_rate_limit_wait_s:
                 raise ExecutionFailed(exc, False, sends) from None
             await sleep(wait)
         except NotSent as exc:
             last = exc
-            await sleep(min(0.2 * sends, max(0.0, deadline - time.monotonic())))
+            await sleep(min(0.2 * sends, max(0.0, deadline - clock())))
         # any other BinanceAPIError (Rejected...) is final and propagates as is
     assert last is not None
     raise ExecutionFailed(last, isinstance(last, StatusUnknown), sends)
@@ -87,23 +108,26 @@ async def place_exactly_once(
 _ABSENT = object()  # every lookup said "no such order"
 
 
-async def _look_up(query: Query, policy: ExecutionPolicy, deadline: float, sleep: Sleep) -> object:
-    """The order (a dict) if the exchange knows it; `_ABSENT` when every lookup over the grace
-    period said it does not exist; None when that could not be established before the deadline.
+async def _look_up(query: Query, policy: ExecutionPolicy, deadline: float, window_end: float, sleep: Sleep,
+                   clock: Clock) -> object:
+    """The order (a dict) if the exchange knows it; `_ABSENT` when every lookup said it does not
+    exist, the last of them asked after `window_end` (when the original can no longer reach the
+    matching engine); None when that could not be established before the deadline.
 
     A lookup that itself fails with an unknown status does not count as "does not exist": we keep
     asking until the deadline rather than risk a second execution."""
     misses = 0
     i = 0
-    while time.monotonic() < deadline:
+    while clock() < deadline:
         delay = policy.lookup_delays[min(i, len(policy.lookup_delays) - 1)]
         i += 1
         await sleep(delay)
+        asked = clock()
         try:
             return await query()
         except OrderNotFound:
             misses += 1
-            if misses >= len(policy.lookup_delays):
+            if misses >= len(policy.lookup_delays) and asked >= window_end:
                 return _ABSENT
         except (StatusUnknown, NotSent, RateLimited):
             continue

@@ -47,6 +47,7 @@ from typing import Any, Iterable, Literal, NamedTuple
 
 from protocol.messages import AssetHolding, MarginType, PositionEntry, PositionMode, SideEffect, Symbol
 
+from .assets import USD_ASSETS  # wallet assets counted at par in USDT equity (the slaves' rule too)
 from .binance.wire import (
     BinanceExecutionReport,
     BinanceFuturesAccount,
@@ -59,8 +60,6 @@ from .binance.wire import (
 )
 
 ZERO = Decimal(0)
-#: Wallet assets counted at par in USDT equity (others move equity only at the next REST refresh).
-USD_ASSETS = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "USD", "BFUSD"})
 DEFAULT_DEDUPE = 100_000
 _SYMBOL_RE = re.compile(Symbol.__metadata__[0].pattern)  # type: ignore[attr-defined]
 

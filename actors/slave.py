@@ -56,16 +56,18 @@ from protocol.messages import (
 from protocol.seq import SeqTracker, SeqVerdict
 from protocol.topics import control_subscriptions, master_prefix
 
-from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, settle_gc, setup_logging
+from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
-from .binance.signing import make_signer
-from .config import AppConfig, ConfigError, load_config
+from .config import AppConfig
 from .binance.filters import market_min_notional
 from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .eager import run_eagerly
 from .execution import ExecutionFailed
 from .sizing import CannotSize, ratio_k, symbol_allowed
-from .usdm import UsdmAccount, fill_key, master_positions_map
+from .reporter import Reporter
+from .forced_state import forced_path, load_forced, save_forced
+from .slave_markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
+from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 
 if TYPE_CHECKING:
     from .margin import MarginAccount
@@ -100,48 +102,6 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-class Reporter:
-    """PUSH to the control actor; never blocks the loop (a full queue drops and counts).
-
-    Inside the event loop, the reports made during one pass of the loop leave together at its end
-    (call_soon): each send that finds ZeroMQ's I/O thread asleep wakes it (about 60 us of CPU here),
-    so reports made together (the replies of a burst read at once) share one wake-up."""
-
-    def __init__(self, sock: zmq.Socket) -> None:
-        self.sock = sock
-        self.dropped = 0
-        self.sent = 0
-        self._pending: list[bytes] = []
-        self._timer: asyncio.Handle | None = None
-
-    def __call__(self, msg: Any) -> None:
-        body = codec.encode(msg)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._send(body)
-            return
-        self._pending.append(body)
-        if self._timer is None:
-            self._timer = loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Send every pending report now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pending, self._pending = self._pending, []
-        for body in pending:
-            self._send(body)
-
-    def _send(self, body: bytes) -> None:
-        try:
-            self.sock.send(body, zmq.NOBLOCK)
-            self.sent += 1
-        except zmq.Again:
-            self.dropped += 1
-
-
 class MarketMirror:
     """Copies one market of the master onto this slave's account."""
 
@@ -171,6 +131,7 @@ class MarketMirror:
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
+        self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
         self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
         self.master_equity: Decimal | None = None
         # Spot/margin: the master's equity BEFORE each fill (that of the event before it in seq
@@ -226,6 +187,11 @@ class MarketMirror:
 
     def _on_fill(self, fill: MasterFill, t_recv: int) -> None:
         self.fills_received += 1
+        if fill.position_after == 0 and self.forced:  # the master closed it: copied normally again
+            key = fill_key(fill, self.reverse)
+            if key in self.forced:
+                self.forced.discard(key)
+                self.slave.forced_changed()
         if self.syncing:
             self.pending.append((fill, t_recv))
             return
@@ -435,6 +401,24 @@ class MarketMirror:
             t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
         )
 
+    def on_forced(self, fill: ForcedFill) -> None:
+        """The exchange liquidated (or ADL-closed) part of our position. Re-entering it is a
+        person's decision, not the copier's: no correction re-opens that position while the
+        master's stays open (later master fills are copied by the rules, from what is left: a
+        decrease sells the same fraction of it, the close closes it). Journalled and notified."""
+        key = (fill.symbol, fill.position_side)
+        if self.master_positions.get(fill_key_of_parts(fill.symbol, fill.position_side, self.reverse)):
+            self.forced.add(key)  # (the master flat there: nothing a correction would restore)
+            self.slave.forced_changed()  # kept across restarts
+        self.own_fresh = False  # the exchange moved our account: read REST before the next correction
+        text = (f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
+                f" position now {fill.position}. Not restored while the master's stays open; later fills are"
+                " copied from what is left")
+        log.warning("%s", text)
+        code = {"adl": "adl", "settlement": "settled"}.get(fill.kind, "liquidated")
+        self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=code, message=text[:300],
+                                     market=self.market, t_ns=now_ns()))
+
     def _filters_changed(self) -> None:
         """An order failed a filter: Binance may have changed the symbol's step, tick or min
         notional. Reload exchangeInfo, then resync: the difference is ordered with the new filters."""
@@ -623,8 +607,10 @@ class MarketMirror:
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
         )
         # on_start = new_only: positions the master held when we started are not ours to copy,
-        # whatever resync comes later (master restart, gap, periodic check)
-        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored]
+        # whatever resync comes later (master restart, gap, periodic check); one the exchange
+        # liquidated is not bought back by a correction (`on_forced`)
+        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored
+                   and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)]
         if tolerance:
             expected = self.expected_positions(master_positions_map(snap.positions), k)
             intents = [i for i in intents if i.kind == "close"
@@ -697,13 +683,15 @@ class MarketMirror:
                                              drifts=self.drifts(), t_ns=now_ns()))
 
     async def flatten(self, cmd: FlattenCommand) -> None:
-        """Close this slave's positions (all, or one symbol) with reduce-only orders."""
+        """Close this slave's positions (all, or one symbol) with reduce-only orders: every one it
+        holds, whatever the symbol filters (they choose what is copied, not what may be closed)."""
         async with self._held():
             await self.account.refresh()
             positions = {k: v for k, v in self.account.snapshot_positions().items()
                          if cmd.symbol is None or k[0] == cmd.symbol}
+            unfiltered = msgspec_replace(self.config, symbols_allow=(), symbols_deny=())
             intents = reconcile_target((), positions, Decimal(1), self.account.filters, market=self.market,
-                                       slave_id=self.slave.slave_id, config=self.config, nonce=f"flatten-{cmd.request_id}",
+                                       slave_id=self.slave.slave_id, config=unfiltered, nonce=f"flatten-{cmd.request_id}",
                                        buy_commission=getattr(self.account, "buy_commission", ZERO))
             for intent in intents:
                 await self._send(intent, None, now_ns())
@@ -816,6 +804,17 @@ class Slave:
         self.ends = Endpoints(ensure_private_dir(app.runtime_dir))
         self.mirrors: dict[str, MarketMirror] = {}
         self.readers: list[ZmqReader] = []
+        self.market_readers: dict[str, list[ZmqReader]] = {}  # a market's sockets, closed when it is removed
+        self.equity_read_at: dict[str, float] = {}  # per market: last REST equity read (monotonic)
+        self.markets_lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.exchange_endpoints = app.exchange.endpoints()
+        self.signer_factory: Any = None
+        self.forced_path = forced_path(app.state_dir, self.slave_id)
+        self.forced_saved, problem = load_forced(self.forced_path)  # liquidated, not to be bought back
+        if problem:
+            log.warning("%s", problem)
+            self.errors.append(f"forced_state: {problem}"[:200])
         self.snapshot_socks: dict[str, zmq.Socket] = {}
         self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
         self.snapshot_readers: dict[str, ZmqReader] = {}
@@ -828,33 +827,32 @@ class Slave:
 
     # -- set-up -----------------------------------------------------------------------------------
     async def start(self, signer_factory: Any) -> None:
-        endpoints = self.app.exchange.endpoints()
+        self.signer_factory = signer_factory
+        async with self.markets_lock:  # a markets edit arriving meanwhile waits for this
+            await self._start_markets()
+
+    async def _start_markets(self) -> None:
         for market in self.config.markets:
             account_type = _account_type(market)
             if account_type is None:
                 self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
                                        message=f"market {market} is not copied by this version", t_ns=now_ns()))
                 continue
-            mirror_ref: list[MarketMirror] = []
-
-            def on_state(state: str, _ref: list[MarketMirror] = mirror_ref) -> None:
-                if _ref:
-                    _ref[0].stream_state = state
-                    if state != "connected":
-                        _ref[0].own_fresh = False  # events may have been missed: REST on the next sync
-                    if state == "reconnected":
-                        _ref[0].request_resync("own_reconnect")
-
-            account = account_type(self.slave_id, endpoints, signer_factory(), on_state=on_state,
-                                   recv_window=self.app.exchange.recv_window)
-            mirror = MarketMirror(self, account)
-            mirror_ref.append(mirror)
+            mirror = build_mirror(self, market, account_type)
             self.mirrors[market] = mirror
             self._subscribe_master(market, mirror)
         self._subscribe_control()
-        for market, mirror in self.mirrors.items():
+        for market, mirror in list(self.mirrors.items()):
             await mirror.account.start()
+            self.equity_read_at[market] = time.monotonic()
             mirror.request_resync("start")
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A background task of this process, kept referenced until it ends (cancelled at close)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     def _subscribe_master(self, market: str, mirror: MarketMirror) -> None:
         sub = self.ctx.socket(zmq.SUB)
@@ -875,6 +873,7 @@ class Slave:
         reader = ZmqReader(sub, handle, f"master-{market}")
         reader.start()
         self.readers.append(reader)
+        self.market_readers.setdefault(market, []).append(reader)
         dealer = self.ctx.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
         dealer.connect(self.ends.master_snapshot(market))
@@ -898,6 +897,7 @@ class Slave:
         r.start()
         self.snapshot_readers[market] = r
         self.readers.append(r)
+        self.market_readers[market].append(r)
 
     def _subscribe_control(self) -> None:
         sub = self.ctx.socket(zmq.SUB)
@@ -945,8 +945,11 @@ class Slave:
                 self.config = msgspec_replace(self.config, enabled=False)
                 log.info("removed from the configuration: copying stopped")
             else:
-                self.config = event.config
+                old, self.config = self.config, event.config
                 log.info("configuration changed (version %d)", event.version)
+                leverage_cap_changed(self, old, event.config)
+                if set(old.markets) != set(event.config.markets) and self.signer_factory is not None:
+                    self.spawn(sync_markets(self))  # markets added or removed: started / stopped live
             for m in self.mirrors.values():
                 m._wake_all()
         elif isinstance(event, PauseAllChanged):
@@ -955,6 +958,10 @@ class Slave:
             for market, mirror in self.mirrors.items():
                 if event.market in (None, market):
                     asyncio.get_running_loop().create_task(mirror.flatten(event))
+
+    def forced_changed(self) -> None:
+        """A mirror's liquidated set changed: save every market's (actors/forced_state.py)."""
+        save_forced(self.forced_path, {m: mirror.forced for m, mirror in self.mirrors.items()})
 
     def notify_error(self, code: str, message: str) -> None:
         self.errors.append(f"{code}: {message}"[:200])
@@ -988,30 +995,24 @@ class Slave:
         )
 
     async def maintain(self, stop: asyncio.Event) -> None:
-        """Status every second; equity follows account updates, with a REST check every 5 minutes."""
-        last_equity = time.monotonic()
+        """Status every second; each market's equity follows its account updates, with a REST read
+        every 5 minutes, or 30 s after the account marked it stale (actors/slave_markets.py)."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
             except asyncio.TimeoutError:
                 pass
             now = time.monotonic()
+            await refresh_equities(self, now)
             for m in self.mirrors.values():
-                acct = m.account
-                if (acct.equity_stale and now - last_equity > 30.0) or now - last_equity > 300.0:
-                    last_equity = now
-                    try:
-                        await acct.refresh_equity()
-                    except AuthError as exc:  # revoked or expired while idle: say so before a fill is missed
-                        self.fatal_key_error(m.market, exc)
-                    except BinanceAPIError as exc:
-                        log.warning("equity refresh failed: %s", exc)
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
                     m.master_connected = False
                     log.warning("no heartbeat from master-%s for %.1fs", m.market, now - m.last_heartbeat)
             self.report(self.status())
 
     async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
         for r in self.readers:
             r.stop()
             r.sock.close(0)
@@ -1047,56 +1048,6 @@ def msgspec_replace(config: SlaveConfig, **changes: Any) -> SlaveConfig:
     return msgspec.structs.replace(config, **changes)
 
 
-async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
-    try:
-        app = load_config(args.config)
-        config = app.slave(args.id)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
-    from keystore.errors import KeystoreError
-    from keystore.process import unlock_own_key
-
-    try:
-        key = unlock_own_key(app.keystore_dir, args.id, app.passphrase_file)
-    except KeystoreError as exc:
-        log.error("cannot load this slave's key: %s", exc)
-        return 3
-
-    def signer_factory() -> Any:
-        return make_signer(key.key_type.value, key.api_key, key.secret.reveal_str())
-
-    slave = Slave(app, config)
-    delay = 0.5
-    while True:
-        try:
-            await slave.start(signer_factory)
-            break
-        except AuthError as exc:
-            slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
-                                    message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
-            log.error("API key refused at start (%s)", exc.code)
-            await slave.close()
-            return 3
-        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
-            # The exchange (or the simulator, in the demo) is not reachable yet: try again.
-            log.warning("start failed (%s); retrying in %.1fs", exc, delay)
-            await slave.close()
-            slave = Slave(app, config)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-                return 0
-            except asyncio.TimeoutError:
-                delay = min(delay * 2, 10.0)
-    log.info("slave %s started: markets %s", slave.slave_id, ",".join(slave.mirrors))
-    settle_gc()
-    maint = asyncio.get_running_loop().create_task(slave.maintain(stop))
-    await stop.wait()
-    maint.cancel()
-    await slave.close()
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="copytrader-slave", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
@@ -1104,7 +1055,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     setup_logging(f"slave-{args.id}", args.log_level)
-    return run(lambda stop: main_async(args, stop))
+    from .slave_main import main_async
+
+    return run(lambda stop: main_async(args, stop, Slave))  # Slave passed: `-m actors.slave` is __main__
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from .binance.signing import Signer
 from .binance.userdata import SpotUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, place_via
+from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 
 log = logging.getLogger("copytrader.spot")
 
@@ -184,7 +184,7 @@ class BalanceAccount:
         self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.spot_ws_api, signer, recv_window=recv_window)
         self.on_state = on_state
-        self.policy = policy
+        self.policy = for_recv_window(policy, recv_window)  # the lookup grace covers the orders' recvWindow
         self.quote_asset = quote_asset
         self.filters: dict[str, SymbolFilters] = {}
         self.ledger = Ledger()
@@ -358,6 +358,8 @@ class BalanceAccount:
             # Deposit / withdrawal / transfer: moves free unless REST already has it.
             if event.T > self.ledger.rest_ms:
                 self.ledger.bal(event.a).free += event.d
+                if self.price_of(event.a) is None:  # an asset we have no price for: read prices soon
+                    self.equity_stale = True
 
 
 class _TickerPrice(msgspec.Struct, frozen=True):

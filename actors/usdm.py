@@ -4,7 +4,13 @@ What it keeps (all from the exchange, never guessed):
 - positions per (symbol, positionSide): BOTH signed, LONG/SHORT sizes >= 0. Updated from each
   order's cumulative executed quantity (order replies AND the slave's own user-data stream, merged
   per order id so nothing counts twice), and replaced from REST on every reconciliation;
-- leverage and margin type per symbol, position mode, equity (totalMarginBalance);
+- leverage and margin type per symbol, position mode, equity: the REST `totalMarginBalance`, moved
+  since then by the changes of the USD stablecoin wallets (at par) and of each position's unrealized
+  PnL from ACCOUNT_UPDATE, exactly as the master's listener counts its own (actors/assets.py),
+  so balance_multiplier's k compares like with like in multi-assets mode too;
+- its own liquidations and ADL (ORDER_TRADE_UPDATE x=CALCULATED, order type LIQUIDATION, client ids
+  `autoclose-...` / `adl_autoclose` / `settlement_autoclose-...`): applied like any execution, and
+  told to `on_forced` (the slave journals and notifies them);
 - exchange filters per symbol.
 
 Orders go over the WebSocket API connection opened (and, for Ed25519 keys, logged on) at start;
@@ -16,7 +22,7 @@ import asyncio
 import logging
 import time
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from protocol.messages import MasterFill, PositionEntry, PositionMode, SlaveConfig
 
@@ -29,7 +35,8 @@ from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, place_via
+from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
+from .assets import USD_ASSETS
 from .sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
@@ -40,6 +47,29 @@ _MARGIN_TYPE = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"
 # Execution type NEW in an ORDER_TRADE_UPDATE (compact JSON, as Binance sends it): one of the three
 # events each copied order brings, and the only one with nothing to apply; skipped undecoded.
 _NEW_ORDER = b'"x":"NEW"'
+# Client order ids Binance gives the orders it places itself (ORDER_TRADE_UPDATE `c`, USD-M docs).
+_FORCED_PREFIXES = (("adl_autoclose", "adl"), ("settlement_autoclose-", "settlement"), ("autoclose-", "liquidation"))
+
+
+class ForcedFill(NamedTuple):
+    """An execution of an order the exchange placed on the slave's account (not ours)."""
+
+    symbol: str
+    position_side: str
+    kind: str  # liquidation / adl / settlement
+    qty: Decimal  # executed by this event
+    position: Decimal  # the tracked position after it
+    client_order_id: str
+
+
+def forced_kind(o: wire.BinanceFuturesOrderData) -> str | None:
+    """liquidation / adl / settlement for an order the exchange placed, None for an order of ours."""
+    for prefix, kind in _FORCED_PREFIXES:
+        if o.c.startswith(prefix):
+            return kind
+    if o.x == "CALCULATED" or o.o == "LIQUIDATION" or o.ot == "LIQUIDATION":
+        return "liquidation"
+    return None
 
 
 def position_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
@@ -88,16 +118,20 @@ class UsdmAccount:
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.ws = WsApiClient(endpoints.futures_ws_api, signer, recv_window=recv_window)
         self.stream = FuturesUserStream(self.rest, endpoints.futures_stream, self._on_user_event, on_state)
-        self.policy = policy
+        self.policy = for_recv_window(policy, recv_window)  # the lookup grace covers the orders' recvWindow
         self.filters: dict[str, SymbolFilters] = {}
         self.positions: dict[PositionKey, Decimal] = {}
         self.leverage: dict[str, int] = {}
         self.margin_type: dict[str, str] = {}
         self.position_mode: PositionMode = "one_way"
         self.equity: Decimal | None = None
-        self.equity_stale = False
-        self.wallet: Decimal | None = None  # USDT wallet balance (ACCOUNT_UPDATE B.wb)
+        self.equity_stale = False  # equity moved in a way we cannot value: read REST soon
+        self.wallets: dict[str, Decimal] = {}  # wallet balance per asset (REST, then ACCOUNT_UPDATE B.wb)
         self.unrealized: dict[PositionKey, Decimal] = {}  # per position (ACCOUNT_UPDATE P.up)
+        self._equity_base = ZERO  # totalMarginBalance of the last REST read ...
+        self._usd_wallet_base = ZERO  # ... and the USD wallets and unrealized PnL it contained
+        self._up_base = ZERO
+        self.on_forced: Callable[[ForcedFill], None] | None = None
         self.orders = OrderBook()
         self.events_bad = 0
 
@@ -147,16 +181,26 @@ class UsdmAccount:
     async def refresh_equity(self) -> None:
         """Equity (margin balance = wallet + unrealized PnL) from REST; between refreshes it follows
         ACCOUNT_UPDATE events, so 100 slaves on one IP stay far under Binance's weight limit."""
-        acct = wire.convert(await self.rest.signed("GET", "/fapi/v2/account"), wire.BinanceFuturesAccount)
-        self.wallet = acct.totalWalletBalance
+        self.take_account(wire.convert(await self.rest.signed("GET", "/fapi/v2/account"), wire.BinanceFuturesAccount))
+
+    def take_account(self, acct: wire.BinanceFuturesAccount) -> None:
+        """Equity, wallets and unrealized PnL from GET /fapi/v2/account (no I/O)."""
+        self.wallets = {a.asset: a.walletBalance for a in acct.assets}
         self.unrealized = {}
         for p in acct.positions:
-            amt = getattr(p, "positionAmt", None)
-            up = getattr(p, "unrealizedProfit", None)
-            if amt and up is not None:
-                self.unrealized[(p.symbol, getattr(p, "positionSide", "BOTH"))] = up
-        self.equity = acct.totalMarginBalance if acct.totalMarginBalance is not None else acct.totalWalletBalance
+            if p.positionAmt and p.unrealizedProfit is not None:
+                self.unrealized[(p.symbol, p.positionSide)] = p.unrealizedProfit
+        if acct.totalMarginBalance is not None:
+            self._equity_base = acct.totalMarginBalance
+        else:
+            self._equity_base = acct.totalWalletBalance + (acct.totalUnrealizedProfit or ZERO)
+        self._usd_wallet_base = self._usd_wallet()
+        self._up_base = sum(self.unrealized.values(), ZERO)
+        self.equity = self._equity_base
         self.equity_stale = False
+
+    def _usd_wallet(self) -> Decimal:
+        return sum((v for a, v in self.wallets.items() if a in USD_ASSETS), ZERO)
 
     def holding(self, symbol: str, position_side: str) -> SlaveHolding:
         return SlaveHolding(position=self.positions.get((symbol, position_side), ZERO))
@@ -246,13 +290,18 @@ class UsdmAccount:
             return
         self._apply(symbol, ps, side, order_id, executed)
 
-    def _apply(self, symbol: str, ps: str, side: str, order_id: int, cumulative: Decimal) -> None:
+    def _apply(self, symbol: str, ps: str, side: str, order_id: int, cumulative: Decimal) -> Decimal:
+        """Apply what `cumulative` adds to the order's executed quantity; returns that quantity."""
         delta = self.orders.take(order_id, cumulative)
         if delta:
             key = (symbol, ps)
-            self.positions[key] = self.positions.get(key, ZERO) + position_delta(side, ps, delta)
-            if self.positions[key] == 0:
+            after = self.positions.get(key, ZERO) + position_delta(side, ps, delta)
+            if ps != "BOTH" and after < 0:  # a hedge side is a size: never below zero
+                after = ZERO
+            self.positions[key] = after
+            if after == 0:
                 del self.positions[key]
+        return delta
 
     # -- own user data ----------------------------------------------------------------------------
     def _on_user_event(self, raw: bytes) -> None:
@@ -266,8 +315,11 @@ class UsdmAccount:
             return
         if isinstance(event, wire.BinanceFuturesOrderTradeUpdate):
             o = event.o
-            if o.x == "TRADE":
-                self._apply(o.s, o.ps, o.S, o.i, o.z)
+            kind = forced_kind(o)
+            if o.x == "TRADE" or kind is not None:  # liquidation / ADL: x CALCULATED, applied the same
+                done = self._apply(o.s, o.ps, o.S, o.i, o.z)
+                if done and kind is not None and self.on_forced is not None:
+                    self.on_forced(ForcedFill(o.s, o.ps, kind, done, self.positions.get((o.s, o.ps), ZERO), o.c))
         elif isinstance(event, wire.BinanceFuturesAccountUpdate):
             self._on_account_update(event)
         elif isinstance(event, wire.BinanceFuturesAccountConfigUpdate) and event.ac is not None:
@@ -275,19 +327,24 @@ class UsdmAccount:
 
 
     def _on_account_update(self, event: wire.BinanceFuturesAccountUpdate) -> None:
-        """Wallet from `B` (USDT), unrealized PnL of each listed position from `P` (positions not
-        listed keep their last value): equity = wallet + sum of unrealized."""
+        """Wallets from `B`, unrealized PnL of each listed position from `P` (positions not listed
+        keep their last value). Equity = the last REST equity + what the USD stablecoin wallets
+        (at par) and the unrealized PnL moved since: the master's rule. A wallet of another asset
+        (multi-assets mode) cannot be valued here: it marks the equity stale (REST within 30 s)."""
         for b in event.a.B:
-            if b.a == "USDT":
-                self.wallet = b.wb
+            if b.a not in USD_ASSETS and self.wallets.get(b.a) != b.wb:
+                self.equity_stale = True
+            self.wallets[b.a] = b.wb
         for p in event.a.P:
             key = (p.s, p.ps)
             if p.pa == 0:
                 self.unrealized.pop(key, None)
             elif p.up is not None:
                 self.unrealized[key] = p.up
-        if self.wallet is not None:
-            self.equity = self.wallet + sum(self.unrealized.values(), ZERO)
+        if self.equity is not None:
+            value = (self._equity_base + (self._usd_wallet() - self._usd_wallet_base)
+                     + (sum(self.unrealized.values(), ZERO) - self._up_base))
+            self.equity = max(value, ZERO)  # as the master's
 
 
 def master_positions_map(entries: tuple[PositionEntry, ...]) -> dict[PositionKey, Decimal]:
@@ -306,4 +363,4 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-__all__ = ["UsdmAccount", "OrderBook", "position_delta", "fill_key", "master_positions_map", "BinanceAPIError"]
+__all__ = ["UsdmAccount", "ForcedFill", "forced_kind", "OrderBook", "position_delta", "fill_key", "master_positions_map", "BinanceAPIError"]

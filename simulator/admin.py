@@ -324,8 +324,13 @@ class Admin:
         if not isinstance(executed, bool):
             raise AdminError("'executed' must be true or false")
         market = _opt_str(body, "market")
+        delay = body.get("delay_s", 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            raise AdminError("'delay_s' must be a number of seconds >= 0")
+        if delay and not executed:
+            raise AdminError("'delay_s' needs 'executed': true")
         self.sim.faults.add_order_fault(OrderFault(_int(body, "count", 1), kind, status, executed, api_key, account,
-                                                   market))
+                                                   market, float(delay)))
         return self.get_faults({}, q)
 
     def rate_faults(self, body: dict[str, Any], q: dict[str, str]) -> Any:

@@ -12,6 +12,7 @@ limits, faults, API key, timestamp/recvWindow, signature, permissions, order-cou
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -197,7 +198,12 @@ async def run_order(sim: "Sim", ep: Endpoint, ctx: Ctx, params: Params, record: 
                                         ep.market)
     if fault is not None:
         record.fault = f"{fault.kind}:{'executed' if fault.executed else 'not-executed'}"
-        if fault.executed:
+        if fault.executed and fault.delay_s > 0:
+            record.fault += f":after-{fault.delay_s}s"
+            task = asyncio.get_running_loop().create_task(_execute_late(ep, ctx, params, record, fault.delay_s))
+            sim.faults.late_orders.add(task)
+            task.add_done_callback(sim.faults.late_orders.discard)
+        elif fault.executed:
             try:
                 result = await run_handler(ep, ctx, params)
                 if isinstance(result, dict):
@@ -215,6 +221,25 @@ async def run_order(sim: "Sim", ep: Endpoint, ctx: Ctx, params: Params, record: 
         record.order_id = result.get("orderId")
         record.client_order_id = result.get("clientOrderId")
     return result
+
+
+async def _execute_late(ep: Endpoint, ctx: Ctx, params: Params, record: OrderRequest, delay_s: float) -> None:
+    """The request reaches the matching engine `delay_s` after its answer: executed only while its
+    timestamp is within recvWindow (rest-api.md "Timing security"), else dropped."""
+    await asyncio.sleep(delay_s)
+    try:
+        check_timestamp(params.get("timestamp"), params.get("recvWindow"))
+    except errors.BinanceError as exc:
+        record.error_code = exc.code  # outside recvWindow at the matching engine: never executed
+        return
+    try:
+        result = await run_handler(ep, ctx, params)
+    except errors.BinanceError as exc:
+        record.error_code = exc.code
+        return
+    if isinstance(result, dict):
+        record.order_id = result.get("orderId")
+        record.client_order_id = result.get("clientOrderId")
 
 
 def _strip_signature(raw: str) -> tuple[str, bool]:

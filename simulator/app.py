@@ -26,7 +26,8 @@ SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
 # modules with register(sim) [+ add_routes(sim, app)], in this order (the later ones use sim.futures)
 PLUGINS = ("simulator.futures_api", "simulator.futures_history", "simulator.futures_modify",
-           "simulator.market_data", "simulator.spot_replace", "simulator.wallet_info", "simulator.coinm")
+           "simulator.market_data", "simulator.spot_replace", "simulator.wallet_info", "simulator.coinm",
+           "simulator.liquidation")
 
 
 def _load_plugins(sim: Sim) -> list[str]:

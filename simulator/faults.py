@@ -3,6 +3,8 @@
 - latency per transport ("rest", "wsapi", "stream"), seconds added before answering / sending;
 - order faults: the next N order requests (optionally for one api key or account, or one market)
   answer HTTP 5xx or -1007, with the order executed anyway or not ("status unknown" both ways);
+  executed anyway may be `delay_s` later (the request still on its way to the matching engine),
+  which Binance does only while `serverTime - timestamp <= recvWindow` (else it is dropped);
 - rate faults: the next N requests answer 429 or 418;
 - stream stalls: user-data events for an account (or all) are held back until a deadline;
 - drop / expire hooks: streams register callbacks that close connections or expire listenKeys.
@@ -27,6 +29,7 @@ class OrderFault:
     api_key: str | None = None
     account_id: str | None = None
     market: str | None = None  # "spot" | "margin" | "futures" | None (any)
+    delay_s: float = 0.0  # executed: this many seconds after the answer (if still within recvWindow)
 
     def matches(self, api_key: str | None, account_id: str | None, market: str) -> bool:
         return ((self.api_key is None or self.api_key == api_key)
@@ -55,6 +58,7 @@ class FaultInjector:
         self.stalls: dict[str | None, float] = {}  # account id (None = all) -> monotonic deadline
         self.drop_hooks: list[DropHook] = []
         self.expire_hooks: list[ExpireHook] = []
+        self.late_orders: set[asyncio.Task[None]] = set()  # delayed executions still to come
 
     # -- order faults --------------------------------------------------------------------------------
     def add_order_fault(self, fault: OrderFault) -> None:
@@ -62,6 +66,8 @@ class FaultInjector:
             raise ValueError(f"kind must be one of {ORDER_FAULT_KINDS}")
         if fault.remaining < 1:
             raise ValueError("count must be >= 1")
+        if fault.delay_s < 0 or (fault.delay_s and not fault.executed):
+            raise ValueError("delay_s must be >= 0, and only with executed")
         self.order_faults.append(fault)
 
     def take_order_fault(self, api_key: str | None, account_id: str | None, market: str) -> OrderFault | None:

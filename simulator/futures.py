@@ -681,7 +681,7 @@ class FuturesEngine:
         order.update_time = now
         return [self._order_event(acct, order, "EXPIRED", now)]
 
-    def fill(self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int) -> tuple[FillResult | None, list[dict[str, Any]]]:
+    def fill(self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int, exec_type: str = "TRADE") -> tuple[FillResult | None, list[dict[str, Any]]]:
         """Apply one execution of ``qty`` at ``price`` to an open order.
 
         Reduce-only (and hedge-mode closing) orders are clipped to the position left, so they can
@@ -713,7 +713,7 @@ class FuturesEngine:
         trade_id = self._trade_ids()
         result = FillResult(qty, price, realized, commission, trade_id, maker)
         events = [
-            self._order_event(acct, order, "TRADE", now, fill=result),
+            self._order_event(acct, order, exec_type, now, fill=result),  # CALCULATED: liquidation / ADL
             self._account_update(acct, "ORDER", self._symbol_positions(acct, order.symbol), now),
         ]
         if order.reduce_only and order.is_open and pos.amt == 0:

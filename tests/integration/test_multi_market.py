@@ -76,3 +76,61 @@ def test_spot_and_futures_fills_interleaved(tmp_path):
                 assert {r.market for r in dep.collector.of(OrderMirrored, slave_id=s.id)} == {"usdm", "spot"}
         finally:
             dep.stop()
+
+
+def test_a_market_added_to_a_running_slave_is_copied_and_a_removed_one_stops(tmp_path):
+    """Issue 21 defect 9: a config edit of `markets` used to do nothing until a restart."""
+    import msgspec
+    import zmq
+
+    from protocol.codec import pack_control_event
+    from protocol.messages import SlaveConfigChanged
+
+    first = SlaveConfig(id="slave01", markets=("usdm",), sizing="fixed_ratio", ratio=Decimal("0.5"))
+    with SimProcess(TEST_CONFIG) as sim:
+        prepare_spot(sim, {"master": "100000", "slave01": "100000"})
+        for account in ("master", "slave01"):
+            sim.admin("POST", "/_sim/balances", {"account": account, "market": "futures", "asset": "USDT", "free": "400000"})
+        dep = Deployment(tmp_path / "deploy", sim, [first], markets=("usdm", "spot"))
+        pub = zmq.Context.instance().socket(zmq.PUB)
+        pub.bind(dep.ends.config_pub)  # stands in for the control actor
+        dep.start_all()
+        try:
+            dep.wait_running(timeout=60)
+
+            def markets_now() -> set[str]:
+                status = dep.collector.latest_status("slave01")
+                return {m.market for m in status.markets} if status is not None else set()
+
+            def publish(markets: tuple[str, ...], version: int):
+                cfg = msgspec.structs.replace(first, markets=markets)
+                return lambda: pub.send_multipart(pack_control_event(SlaveConfigChanged(slave_id="slave01", config=cfg,
+                                                                                         version=version)))
+
+            assert markets_now() == {"usdm"}
+            send = publish(("usdm", "spot"), 2)
+            eventually(lambda: send() or markets_now() == {"usdm", "spot"}, timeout=30, interval=0.3,
+                       what="the spot market started in the running slave")
+            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                             "quantity": "0.2"})
+            def copied(asset: str, step: str) -> bool:  # k x the master's holding (net of commission), within a step
+                want = Decimal("0.5") * spot_holdings(sim, "master").get(asset, Decimal(0))
+                return want > 0 and abs(spot_holdings(sim, "slave01").get(asset, Decimal(0)) - want) <= Decimal(step)
+
+            eventually(lambda: copied("BTC", "0.00001"), timeout=30,
+                       what="the master's spot buy copied by the market added live")
+            send = publish(("spot",), 3)
+            eventually(lambda: send() or markets_now() == {"spot"}, timeout=30, interval=0.3,
+                       what="the usdm market stopped")
+            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                             "quantity": "0.1"})
+            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET",
+                                                             "quantity": "2"})
+            # the spot copy that came after the futures fill is the barrier: by then a running usdm
+            # mirror would have copied the futures fill
+            eventually(lambda: copied("ETH", "0.0001"), timeout=30, what="spot still copied")
+            assert positions(sim, "slave01") == {}, "a removed market is not copied"
+            assert dep.procs["slave-slave01"].poll() is None
+        finally:
+            pub.close(0)
+            dep.stop()

@@ -155,6 +155,41 @@ async def test_wsapi_order_timeout_not_executed(sim: SimProcess) -> None:
     assert status["error"]["code"] == -2013
 
 
+@pytest.mark.parametrize("recv_window, executed", [(5000, True), (1000, False)])
+async def test_wsapi_order_timeout_executed_late_only_within_recv_window(sim: SimProcess, recv_window: int,
+                                                                          executed: bool) -> None:
+    sim.set_price("BTCUSDT", "50000")
+    key = sim.key("slave01")
+    cid = f"late-{recv_window}"
+    sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": True, "delay_s": 1.5})
+    async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_api_url) as ws:
+        reply = await ws_call(ws, 1, "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET",
+                                                             quantity="0.001", newClientOrderId=cid,
+                                                             recvWindow=recv_window))
+        before = await ws_call(ws, 2, "order.status", ws_params(key, symbol="BTCUSDT", origClientOrderId=cid))
+        deadline = time.monotonic() + 10
+        while True:  # the late execution lands (or is dropped) 1.5 s after the answer
+            log = [r for r in sim.admin("GET", "/_sim/requests") if r["clientOrderId"] == cid or
+                   r["params"].get("newClientOrderId") == cid]
+            if log and (log[-1]["orderId"] is not None or log[-1]["errorCode"] == -1021):
+                break
+            assert time.monotonic() < deadline, log
+            await asyncio.sleep(0.05)
+        after = await ws_call(ws, 3, "order.status", ws_params(key, symbol="BTCUSDT", origClientOrderId=cid))
+
+    assert reply["error"]["code"] == -1007 and before["error"]["code"] == -2013
+    if executed:  # still within recvWindow when it reached the matching engine
+        assert after["result"]["status"] == "FILLED"
+    else:  # 1.5 s after its timestamp, outside a 1 s recvWindow: dropped
+        assert after["error"]["code"] == -2013 and log[-1]["errorCode"] == -1021
+
+
+def test_late_execution_needs_executed(sim: SimProcess) -> None:
+    with pytest.raises(AssertionError) as err:
+        sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": False, "delay_s": 2})
+    assert "delay_s" in str(err.value)
+
+
 # -- rate faults and the real limiter ------------------------------------------------------------------
 
 def test_injected_429_and_418(sim: SimProcess) -> None:

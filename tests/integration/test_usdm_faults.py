@@ -214,6 +214,30 @@ def test_order_answered_minus_1007_executes_exactly_once(dep3, executed):
         assert "found after unknown status" not in report[0].summary  # re-sent once, executed once
 
 
+@pytest.mark.parametrize("late_s, found", [(3.0, True), (7.0, False)])
+def test_an_original_reaching_the_exchange_late_executes_exactly_once(dep3, late_s, found):
+    """Issue 21 defect 8: the slave hears -1007 at once, but its order reaches the matching engine
+    `late_s` later. Within recvWindow (5 s) Binance still executes it: the slave must find it, not
+    send it again (its old ~2.5 s grace re-sent it and both executed). Past recvWindow Binance drops
+    it: the slave sends it again, once."""
+    sim = dep3.sim
+    sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": True, "delay_s": late_s,
+                                              "account": "slave01"})
+    master_order(sim, "BTCUSDT", "BUY", "0.1")
+    trade = master_trades(sim)[-1]
+    faulted = lambda: [r for r in sim.admin("GET", "/_sim/requests?account=slave01") if r.get("fault")]  # noqa: E731
+    eventually(lambda: faulted() and (faulted()[0]["orderId"] is not None or faulted()[0]["errorCode"] == -1021),
+               timeout=20, what="the late original reached the matching engine (executed or dropped)")
+    report = eventually(lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01")
+                                 if (r.master_order_id, r.master_trade_id) == trade],
+                        timeout=30, what="slave01's report for the master trade")
+    expect_k_times_master(dep3, K3)
+    orders = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("ct")]
+    assert [o["status"] for o in orders if Decimal(o["executedQty"]) > 0] == ["FILLED"]
+    assert positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.050")}
+    assert len(report) == 1 and ("found after unknown status" in report[0].summary) is found
+
+
 def test_new_only_slave_never_buys_into_a_position_older_than_itself(tmp_path):
     """on_start = new_only: the master's position from before the slave started is left alone,
     also by the resync after a master restart (regression: that resync reconciled it)."""

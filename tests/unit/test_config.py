@@ -82,3 +82,31 @@ def test_init_writes_a_starter_deployment_and_never_overwrites(tmp_path):
     assert (tmp_path / "run" / "programs" / "master-usdm.conf").exists()
     with pytest.raises(SystemExit, match="exists already"):
         init_deployment(tmp_path)
+
+
+REVERSE_SPOT = GOOD.replace("[masters.usdm]", "[masters.spot]\naccount = \"master\"\n\n[masters.margin]\naccount = \"master\"\n\n[masters.usdm]")
+
+
+@pytest.mark.parametrize("markets, named", [('["usdm", "spot"]', "spot"), ('["margin"]', "margin")])
+def test_reverse_on_spot_or_margin_is_refused_naming_the_slave_and_market(markets, named):
+    # issue 21 defect 12: `reverse` used to be silently ignored on spot and margin
+    text = REVERSE_SPOT.replace('id = "s2"', f'id = "s2"\nmarkets = {markets}\nreverse = true')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, source="copytrader.toml")
+    msg = str(err.value)
+    assert "slaves[s2].reverse" in msg and named in msg and "USD-M only" in msg
+
+
+def test_reverse_on_usdm_only_is_accepted():
+    cfg = parse_config(REVERSE_SPOT.replace('id = "s2"', 'id = "s2"\nmarkets = ["usdm"]\nreverse = true'))
+    assert cfg.slaves[1].reverse is True
+
+
+def test_the_demo_deployment_still_validates():
+    from actors.config import AppConfig, ExchangeConfig, MasterConfig
+    from actors.deployment import demo_slaves
+
+    masters = {m: MasterConfig(account="master") for m in ("usdm", "spot", "margin")}
+    slaves = demo_slaves([f"s{i:02d}" for i in range(20)])
+    AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters=masters, slaves=slaves)
+    assert any(s.reverse for s in slaves)

@@ -1,0 +1,86 @@
+"""Control commands and live config edits reaching a running slave (issue 21 defects 4 and 5).
+
+The test stands in for the control actor: it binds the control PUB endpoint and publishes the
+events control would (FlattenCommand, SlaveConfigChanged)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+import msgspec
+import pytest
+import zmq
+
+from protocol.codec import pack_control_event
+from protocol.messages import FlattenCommand, SlaveConfig, SlaveConfigChanged
+from tests.helpers.deploy import Deployment, positions, signed, signed_get
+from tests.helpers.sim import TEST_CONFIG
+from tests.helpers.wait import eventually
+from tests.integration.test_usdm_faults import fresh_sim, master_order, prepare
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def _deployment(tmp_path: Any, sim: Any, slave: SlaveConfig) -> tuple[Deployment, zmq.Socket]:
+    prepare(sim, ["master", slave.id], usdt="500000")
+    dep = Deployment(tmp_path / "deploy", sim, [slave])
+    pub = zmq.Context.instance().socket(zmq.PUB)
+    pub.bind(dep.ends.config_pub)  # stands in for the control actor
+    dep.start_all()
+    dep.wait_running(timeout=60)
+    return dep, pub
+
+
+def _sender(pub: zmq.Socket, event: Any) -> Callable[[], None]:
+    return lambda: pub.send_multipart(pack_control_event(event))
+
+
+def _leverage(sim: Any, account: str, symbol: str) -> int:
+    return next(int(p["leverage"]) for p in signed_get(sim, account, "/fapi/v2/positionRisk") if p["symbol"] == symbol)
+
+
+def test_flatten_closes_denied_and_not_allowed_symbols_too(tmp_path):
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"), symbols_deny=("ETHUSDT",))
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        try:
+            master_order(sim, "BTCUSDT", "BUY", "0.1")
+            eventually(lambda: positions(sim, "slave01").get(("BTCUSDT", "BOTH")) == Decimal("0.1"), timeout=20)
+            # the slave's own ETH position (the symbol it does not copy)
+            signed(sim, "slave01", "POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET",
+                                                              "quantity": "2"})
+            assert positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.1"), ("ETHUSDT", "BOTH"): Decimal("-2")}
+            send = _sender(pub, FlattenCommand(request_id=9, slave_id="slave01", market="usdm"))
+            eventually(lambda: send() or positions(sim, "slave01") == {}, timeout=30, interval=0.5,
+                       what="every position closed, the denied one too")
+            flattening = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("cr")]
+            assert sorted(o["symbol"] for o in flattening) == ["BTCUSDT", "ETHUSDT"]
+        finally:
+            pub.close(0)
+            dep.stop()
+
+
+def test_a_lowered_max_leverage_applies_to_the_open_position_and_later_opens(tmp_path):
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"), max_leverage=20)
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        try:
+            for symbol in ("BTCUSDT", "ETHUSDT"):
+                signed(sim, "master", "POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": 20})
+            master_order(sim, "BTCUSDT", "BUY", "0.1")
+            master_order(sim, "ETHUSDT", "BUY", "1")
+            master_order(sim, "ETHUSDT", "SELL", "1")  # ETH opened (aligned at 20) and closed
+            eventually(lambda: positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.1")}, timeout=20)
+            assert (_leverage(sim, "slave01", "BTCUSDT"), _leverage(sim, "slave01", "ETHUSDT")) == (20, 20)
+
+            lowered = msgspec.structs.replace(slave, max_leverage=5)
+            send = _sender(pub, SlaveConfigChanged(slave_id="slave01", config=lowered, version=2))
+            eventually(lambda: send() or _leverage(sim, "slave01", "BTCUSDT") == 5, timeout=30, interval=0.5,
+                       what="the open BTC position's leverage lowered to the new cap at once")
+            assert _leverage(sim, "slave01", "ETHUSDT") == 20  # nothing held there: set at its next opening
+            master_order(sim, "ETHUSDT", "BUY", "1")
+            eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)
+            assert _leverage(sim, "slave01", "ETHUSDT") == 5
+        finally:
+            pub.close(0)
+            dep.stop()
