@@ -116,14 +116,16 @@ class WsConn:
         self.subs.clear()
 
     def session_info(self) -> dict[str, Any]:
-        return {
+        info = {
             "apiKey": self.session_key.api_key if self.session_key else None,
             "authorizedSince": self.authorized_since,
             "connectedSince": self.connected_since,
             "returnRateLimits": self.return_rate_limits,
             "serverTime": now_ms(),
-            "userDataStream": bool(self.subs) if self.path == SPOT_WS_PATH else None,
         }
+        if self.path == SPOT_WS_PATH:  # USD-M's session replies have no userDataStream (usdm WebSocket API docs)
+            info["userDataStream"] = bool(self.subs)
+        return info
 
     # -- requests --------------------------------------------------------------------------------------
     async def reply(self, req_id: Any, status: int, body: dict[str, Any], asked: Any = None) -> None:
