@@ -105,7 +105,7 @@ class Recorder:
                 return await handler(request)
             upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
             pairs = parse_qsl(request.raw_path.partition("?")[2], keep_blank_values=True)
-            if not upgrade and request.can_read_body:
+            if not upgrade and request.body_exists:
                 body = (await request.read()).decode("utf-8", "replace")  # cached: the handler reads it again
                 if "json" not in request.content_type:
                     pairs += parse_qsl(body, keep_blank_values=True)
