@@ -100,6 +100,8 @@ def create_app(config: SimConfig, sim: Sim | None = None) -> web.Application:
         for conn in list(registry.conns):
             conn.closed = True
             await conn.ws.close()
+        if recorder is not None:
+            recorder.close()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

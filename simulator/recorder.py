@@ -95,6 +95,7 @@ class Recorder:
             log.warning("request recorder: cannot write %s", self.path)
 
     def close(self) -> None:
+        """At the app's shutdown (a request answered later is not recorded)."""
         self._file.close()
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:

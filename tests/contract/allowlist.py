@@ -5,7 +5,9 @@ Keys are (transport, method, path) as in specs.py.
 """
 from __future__ import annotations
 
-from tests.contract.specs import SPOT_WS, Key, Spec
+from tests.contract.specs import FUTURES_WS, SPOT_WS, Key, Spec
+
+_SDK_QUERY = "binance-sdk-derivatives-trading-usds-futures websocket_api/models/query_order_response_result.py"
 
 # Endpoints Binance documents that no file in the reference folder describes.
 _EXTRA: list[tuple[Key, dict[str, bool], str]] = [
@@ -53,4 +55,9 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     # web-socket-api.md "Place new order": its FULL example lacks selfTradePreventionMode, which its
     # RESULT example and rest-api.md's FULL example (same order, same fields) show.
     ("wsapi", "order.place", SPOT_WS): {"selfTradePreventionMode": "binance-spot-api-docs/rest-api.md"},
+    # usdm private_websocket_api.md "Query Order" example (older than its neighbours) lacks three
+    # fields of the order that the same page's "Modify Order" example and post_fapi_v1_order.md
+    # show, and the official SDK's websocket_api QueryOrderResponseResult has.
+    ("wsapi", "order.status", FUTURES_WS): {"priceMatch": _SDK_QUERY, "selfTradePreventionMode": _SDK_QUERY,
+                                            "goodTillDate": _SDK_QUERY},
 }

@@ -4,7 +4,8 @@ Examples come from the spot docs (`rest-api.md` "**Response...**" blocks, `web-s
 replies' `result`) and the USD-M scrape (endpoint pages' "Response Example", and the WebSocket API
 page's replies). An endpoint may show several (ACK / RESULT / FULL, an object OR a list): a reply
 passes when its field structure equals one of them, recursively, apart from the fields
-`rest-api.md` lists under "Conditional fields in Order Responses" (spot) and the allow-list
+`rest-api.md` lists under "Conditional fields in Order Responses" (spot), those an example's own
+comment says are "only return[ed] with" some orders (USD-M), and the allow-list
 (`allowlist.REPLY_FIELDS`). Endpoints the docs show no example for are listed, not failed.
 """
 from __future__ import annotations
@@ -14,53 +15,31 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from simulator.recorder import shape
 from tests.contract import allowlist
 from tests.contract.check import Finding, actor_of, describe, key_of
 from tests.contract.specs import FUTURES_WS, REFERENCE, SPOT_WS, SPOT_WS_DOC, USDM_DOCS, USDM_WS_DOC, WS_REST, Key, \
-    sections, ws_method_of
+    lenient_json, sections, ws_method_of
 
 REST_DOC = REFERENCE / "binance-spot-api-docs" / "rest-api.md"
 _BLOCK = re.compile(r"```[A-Za-z]*\n(.*?)```", re.S)
 _HTTP = re.compile(r"^(GET|POST|PUT|DELETE)\s+`?(/[A-Za-z0-9_/]+)`?\s*$", re.M)
 
 
-def lenient_json(text: str) -> Any:
-    """The docs' examples are JavaScript-ish: `//` comments, trailing commas, now and then a comma
-    missing at a line's end (usdm get_fapi_v3_account.md). None if still not JSON."""
-    text = text.replace("\xa0", " ")  # no-break spaces between values (usdm get_fapi_v3_account.md)
-    out, in_string, i = [], False, 0
-    while i < len(text):
-        c = text[i]
-        if in_string:
-            out.append(c)
-            if c == "\\":
-                out.append(text[i + 1:i + 2])
-                i += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-            out.append(c)
-        elif text.startswith("//", i):
-            while i < len(text) and text[i] != "\n":
-                i += 1
-            continue
-        else:
-            out.append(c)
-        i += 1
-    cleaned = re.sub(r",(\s*[}\]])", r"\1", "".join(out))
-    cleaned = re.sub(r'(["\d\]}el])(\s*\n\s*")', r"\1,\2", cleaned)  # a comma the doc forgot at a line's end
-    try:
-        return orjson.loads(cleaned)
-    except orjson.JSONDecodeError:
-        return None
+_ONLY = re.compile(r'"(\w+)"\s*:[^\n]*//[^\n]*\bonly return', re.I)
 
 
 def _blocks(body: str) -> list[Any]:
     return [v for v in (lenient_json(b) for b in _BLOCK.findall(body)) if v is not None]
+
+
+def _commented_conditional(body: str) -> set[str]:
+    """Fields an example marks `// ... only return with TRAILING_STOP_MARKET order` (USD-M docs)."""
+    return set(_ONLY.findall(body))
+
+
+#: endpoint key -> fields its examples say appear only sometimes (filled by examples())
+CONDITIONAL: dict[Key, set[str]] = {}
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +53,8 @@ def examples() -> dict[Key, list[Any]]:
             if m and at >= 0:
                 for value in _blocks(body[at:]):
                     out.setdefault(("rest", m.group(1), m.group(2)), []).append(shape(value))
+                CONDITIONAL.setdefault(("rest", m.group(1), m.group(2)), set()).update(
+                    _commented_conditional(body[at:]))
     for path, ws_path in ((SPOT_WS_DOC, SPOT_WS), (USDM_WS_DOC, FUTURES_WS)):
         for title, body in sections(path.read_text()):
             method = ws_method_of(title, body)
@@ -81,9 +62,11 @@ def examples() -> dict[Key, list[Any]]:
                 for value in _blocks(body):
                     if isinstance(value, dict) and "result" in value and "status" in value:
                         out.setdefault(("wsapi", method, ws_path), []).append(shape(value["result"]))
+                CONDITIONAL.setdefault(("wsapi", method, ws_path), set()).update(_commented_conditional(body))
     for (ws_path, method), (rest_method, route) in WS_REST.items():  # the same reply as its REST twin
         if ("wsapi", method, ws_path) not in out and ("rest", rest_method, route) in out:
             out[("wsapi", method, ws_path)] = out[("rest", rest_method, route)]
+            CONDITIONAL[("wsapi", method, ws_path)] = CONDITIONAL.get(("rest", rest_method, route), set())
     return out
 
 
@@ -137,7 +120,7 @@ def check(records: Iterable[dict[str, Any]]) -> tuple[list[Finding], int, set[st
             undocumented.add(describe(key))
             continue
         compared += 1
-        optional = frozenset(allowlist.REPLY_FIELDS.get(key, {}))
+        optional = frozenset(allowlist.REPLY_FIELDS.get(key, {})) | frozenset(CONDITIONAL.get(key, ()))
         if key[2].startswith("/api/") or key[2] == SPOT_WS:
             optional |= spot_conditional()
         best = min((compare(record["reply"], v, optional) for v in variants), key=len)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from tests.helpers.sim import REPO
 
 REFERENCE = REPO.parent / "shared" / "binance-reference"
@@ -148,6 +150,52 @@ def sections(text: str) -> Iterator[tuple[str, str]]:
         yield title, "\n".join(lines)
 
 
+def lenient_json(text: str) -> Any:
+    """The docs' examples are JavaScript-ish: `//` comments, trailing commas, now and then a comma
+    missing at a line's end (usdm get_fapi_v3_account.md). None if still not JSON."""
+    text = text.replace("\xa0", " ")  # no-break spaces between values (usdm get_fapi_v3_account.md)
+    out, in_string, i = [], False, 0
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            out.append(c)
+            if c == "\\":
+                out.append(text[i + 1:i + 2])
+                i += 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+            out.append(c)
+        elif text.startswith("//", i):
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        else:
+            out.append(c)
+        i += 1
+    cleaned = re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+    cleaned = re.sub(r'(["\d\]}el])(\s*\n\s*")', r"\1,\2", cleaned)  # a comma the doc forgot at a line's end
+    try:
+        return orjson.loads(cleaned)
+    except orjson.JSONDecodeError:
+        return None
+
+
+_BLOCK = re.compile(r"```[A-Za-z]*\n(.*?)```", re.S)
+
+
+def example_params(body: str) -> list[tuple[str, bool, list[str] | None]]:
+    """Parameter names of the section's first request example (`{"id", "method", "params": {...}}`):
+    the USD-M WebSocket-API tables leave out `apiKey` and `signature`, which their examples send."""
+    for block in _BLOCK.findall(body):
+        value = lenient_json(block)
+        if isinstance(value, dict) and "method" in value and "status" not in value:
+            params = value.get("params")
+            return [(name, False, None) for name in params] if isinstance(params, dict) else []
+    return []
+
+
 def param_table(body: str) -> list[tuple[str, bool, list[str] | None]] | None:
     """The first `Name | Type | Mandatory` table: (name, mandatory YES, None); [] where the doc
     says `**Parameters:** NONE`; None where it has no table."""
@@ -183,7 +231,7 @@ def markdown_specs(specs: dict[Key, Spec]) -> None:
             method, table = ws_method_of(title, body), param_table(body)
             if method and table is not None:
                 key = ("wsapi", method, ws_path)
-                specs.setdefault(key, Spec(key)).add(f"docs:{doc.name}", iter(table))
+                specs.setdefault(key, Spec(key)).add(f"docs:{doc.name}", iter(table + example_params(body)))
     for path in sorted((USDM_DOCS / "endpoints").rglob("*.md")):
         for title, body in sections(path.read_text()):
             m, table = _HTTP.search(body), param_table(body)
@@ -193,21 +241,29 @@ def markdown_specs(specs: dict[Key, Spec]) -> None:
 
 
 def load() -> dict[Key, Spec]:
+    from tests.contract import sdk_enums
+
     specs: dict[Key, Spec] = {}
     postman_specs(specs)
     openapi_specs(specs)
     markdown_specs(specs)
+    twins = []
     for (ws_path, method), (rest_method, route) in WS_REST.items():
-        rest = specs.get(("rest", rest_method, route))
-        key = ("wsapi", method, ws_path)
+        rest, key = specs.get(("rest", rest_method, route)), ("wsapi", method, ws_path)
         if rest is None:
             continue
-        spec = specs.get(key)
-        if spec is None:  # no WebSocket doc section: the REST endpoint's parameters, signed in-band
+        if key not in specs:  # no WebSocket doc section: the REST endpoint's parameters, signed in-band
             spec = specs[key] = Spec(key)
             spec.add(f"rest:{rest_method} {route}", ((n, n in rest.mandatory, None) for n in rest.params))
             spec.params |= WS_AUTH
+        twins.append((specs[key], rest))
+    for key, values in sdk_enums.enums().items():  # USD-M enums, from the official SDK
+        for name, allowed in values.items():
+            if key in specs and name in specs[key].params:
+                specs[key].enums.setdefault(name, set()).update(allowed)
+                specs[key].sources.add(f"sdk:{sdk_enums.SDK}")
+    for spec, rest in twins:  # a WebSocket method takes its REST twin's enums where nothing else lists one
         for name, values in rest.enums.items():
-            if name in spec.params:
-                spec.enums.setdefault(name, set()).update(values)
+            if name in spec.params and name not in spec.enums:
+                spec.enums[name] = set(values)
     return specs

@@ -148,5 +148,10 @@ def test_the_reference_files_are_read_as_binance_documents_them():
     assert ws_futures_order.params == futures.params | specs.WS_AUTH
     subscribe = loaded[("wsapi", "userDataStream.subscribe", "/ws-api/v3")]
     assert subscribe.params == set() and subscribe.sources == {"docs:web-socket-api.md"}
+    assert ws_futures_order.enums["positionSide"] == {"BOTH", "LONG", "SHORT"}  # from the official SDK
+    assert ws_futures_order.enums["type"] == {"LIMIT", "MARKET"}  # conditional types moved to algoOrder
+    status = loaded[("wsapi", "order.status", "/ws-fapi/v1")]  # table without, example with apiKey/signature
+    assert {"apiKey", "signature", "symbol", "orderId", "origClientOrderId"} <= status.params
     assert "icebergQty" in replies.spot_conditional()
+    assert {"activatePrice", "priceRate"} <= replies.CONDITIONAL[("wsapi", "order.status", "/ws-fapi/v1")]
     assert len(replies.examples()[("rest", "POST", "/api/v3/order")]) == 3  # ACK, RESULT, FULL
