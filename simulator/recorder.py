@@ -10,7 +10,8 @@ answered:
      (the WebSocket path for wsapi), "params": [[name, value], ...], "agent": User-Agent, "account": id | null,
      "status": 200, "reply": shape | null}
 
-Values of `signature`, `apiKey`, `listenKey` and `listenToken` are replaced by "<redacted>". `reply`
+Values of `signature`, `apiKey`, `listenKey` and `listenToken` are replaced by "<redacted>", and so
+is a listenKey in a stream URL's path. `reply`
 is the reply's shape, not its values: a dict maps each field to the shape of its value, a list holds
 the merged shape of its elements, a scalar is null. Admin requests (`/_sim/...`) are not recorded;
 a WebSocket upgrade is recorded as transport "stream" (its messages, for the WebSocket API, each as
@@ -21,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -35,6 +37,7 @@ log = logging.getLogger("simulator.recorder")
 
 ENV = "SIMULATOR_RECORD_DIR"
 REDACTED = frozenset({"signature", "apiKey", "listenKey", "listenToken"})
+_LONG_TOKEN = re.compile(r"/[A-Za-z0-9]{40,}")  # a listenKey in a stream URL's path
 _instances = itertools.count()
 
 
@@ -110,6 +113,7 @@ class Recorder:
                 body = (await request.read()).decode("utf-8", "replace")  # cached: the handler reads it again
                 if "json" not in request.content_type:
                     pairs += parse_qsl(body, keep_blank_values=True)
+            path = _LONG_TOKEN.sub("/<redacted>", request.path) if upgrade else request.path  # /ws/<listenKey>
             agent = request.headers.get("User-Agent", "")
             account = self.account_of(request.headers.get("X-MBX-APIKEY"))
             status, reply = 0, None
@@ -126,7 +130,7 @@ class Recorder:
                 status = exc.status
                 raise
             finally:
-                self.write("stream" if upgrade else "rest", request.method, request.path, pairs, agent, account,
-                           status, reply)
+                self.write("stream" if upgrade else "rest", request.method, path, pairs, agent, account, status,
+                           reply)
 
         return record

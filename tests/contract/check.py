@@ -8,6 +8,9 @@ directly send no actor name; the official SDKs, binance-connector, urllib and ai
 own agents. So a tagged agent is exactly "an actor process sent this", and tests that send bad
 requests on purpose (through any client) are never mistaken for the actors.
 
+WebSocket stream connections (transport "stream": the USD-M user-data URL) are recorded, not
+checked: no file in the reference folder specifies them (issue 20 section 1 moves that URL).
+
 Checked per request: method + path (or WebSocket-API method) known to a spec, every parameter
 name known for that endpoint, enum values valid where a spec lists them, mandatory parameters
 present. Where a spec is stale or silent against Binance's current docs, `allowlist.py` says so,

@@ -23,7 +23,7 @@ _state: dict[str, object] = {}
 
 def configure() -> None:
     base = os.environ.get(ENV)
-    if base and not _state:  # a caller's directory: record in a fresh folder inside it
+    if base:  # a caller's directory: record in a fresh folder inside it
         Path(base).mkdir(parents=True, exist_ok=True)
     directory = tempfile.mkdtemp(prefix="contract-", dir=base or None)
     _state["dir"] = Path(directory)
@@ -53,7 +53,10 @@ def run_check(directory: Path) -> tuple[list[str], str]:
 
 def finish(session: pytest.Session, exitstatus: int) -> None:
     directory = _state.get("dir")
-    if not isinstance(directory, Path) or exitstatus == pytest.ExitCode.INTERRUPTED:
+    if not isinstance(directory, Path):
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:  # no verdict on a run cut short
+        shutil.rmtree(directory, ignore_errors=True)
         return
     failures, summary = run_check(directory)
     _state["report"] = (failures, summary)
