@@ -94,7 +94,7 @@ class Recorder:
                 "reply": shape(reply) if status == 200 and reply is not None else None}
         try:
             self._file.write(orjson.dumps(line) + b"\n")
-        except (OSError, ValueError):  # a full disk or a closed file never fails a request
+        except (OSError, ValueError, TypeError):  # a full disk, a closed file, an odd reply: never fails a request
             log.warning("request recorder: cannot write %s", self.path)
 
     def close(self) -> None:
