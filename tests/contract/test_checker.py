@@ -155,3 +155,9 @@ def test_the_reference_files_are_read_as_binance_documents_them():
     assert "icebergQty" in replies.spot_conditional()
     assert {"activatePrice", "priceRate"} <= replies.CONDITIONAL[("wsapi", "order.status", "/ws-fapi/v1")]
     assert len(replies.examples()[("rest", "POST", "/api/v3/order")]) == 3  # ACK, RESULT, FULL
+
+
+def test_without_the_reference_folder_the_check_skips_saying_why(tmp_path, monkeypatch):
+    (tmp_path / "sim-1-0.jsonl").write_bytes(orjson.dumps(rec(GOOD, path="/fapi/v1/orderz")) + b"\n")
+    monkeypatch.setattr(specs, "available", lambda: "/nowhere/binance-reference not present")
+    assert plugin.run_check(tmp_path) == ([], "contract check skipped: /nowhere/binance-reference not present")
