@@ -55,6 +55,10 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     # web-socket-api.md "Place new order": its FULL example lacks selfTradePreventionMode, which its
     # RESULT example and rest-api.md's FULL example (same order, same fields) show.
     ("wsapi", "order.place", SPOT_WS): {"selfTradePreventionMode": "binance-spot-api-docs/rest-api.md"},
+    # spot_api.yaml (2024) marginOrderResponseFull's fills lack tradeId; the official margin SDK's
+    # model (binance-sdk-margin-trading, MarginAccountNewOrderResponseFillsInner) has it, as spot's do.
+    ("rest", "POST", "/sapi/v1/margin/order"): {
+        "fills[].tradeId": "binance-sdk-margin-trading rest_api/models/margin_account_new_order_response_fills_inner.py"},
     # usdm private_websocket_api.md "Query Order" example (older than its neighbours) lacks three
     # fields of the order that the same page's "Modify Order" example and post_fapi_v1_order.md
     # show, and the official SDK's websocket_api QueryOrderResponseResult has.

@@ -18,7 +18,7 @@ from typing import Any
 from simulator.recorder import shape
 from tests.contract import allowlist
 from tests.contract.check import Finding, actor_of, describe, key_of
-from tests.contract.specs import FUTURES_WS, REFERENCE, SPOT_WS, SPOT_WS_DOC, USDM_DOCS, USDM_WS_DOC, WS_REST, Key, \
+from tests.contract.specs import FUTURES_WS, OPENAPI, REFERENCE, SPOT_WS, SPOT_WS_DOC, USDM_DOCS, USDM_WS_DOC, WS_REST, Key, \
     lenient_json, sections, ws_method_of
 
 REST_DOC = REFERENCE / "binance-spot-api-docs" / "rest-api.md"
@@ -46,7 +46,7 @@ CONDITIONAL: dict[Key, set[str]] = {}
 def examples() -> dict[Key, list[Any]]:
     """Endpoint key -> the shapes of its documented example responses."""
     out: dict[Key, list[Any]] = {}
-    for path in [REST_DOC, *sorted((USDM_DOCS / "endpoints").rglob("*.md"))]:
+    for path in [REST_DOC, USDM_WS_DOC, *sorted((USDM_DOCS / "endpoints").rglob("*.md"))]:  # (its listenKey REST)
         for _title, body in sections(path.read_text()):
             m = _HTTP.search(body)
             at = max(body.find("**Response"), body.find("Response Example"))
@@ -63,10 +63,53 @@ def examples() -> dict[Key, list[Any]]:
                     if isinstance(value, dict) and "result" in value and "status" in value:
                         out.setdefault(("wsapi", method, ws_path), []).append(shape(value["result"]))
                 CONDITIONAL.setdefault(("wsapi", method, ws_path), set()).update(_commented_conditional(body))
+    for key, variants in openapi_examples().items():  # /api and /sapi endpoints no markdown example shows
+        if key not in out:
+            out[key] = [shape_ for shape_, _ in variants]
+            CONDITIONAL[key] = set().union(*(optional for _, optional in variants))
     for (ws_path, method), (rest_method, route) in WS_REST.items():  # the same reply as its REST twin
         if ("wsapi", method, ws_path) not in out and ("rest", rest_method, route) in out:
             out[("wsapi", method, ws_path)] = out[("rest", rest_method, route)]
             CONDITIONAL[("wsapi", method, ws_path)] = CONDITIONAL.get(("rest", rest_method, route), set())
+    return out
+
+
+def openapi_examples() -> dict[Key, list[tuple[Any, set[str]]]]:
+    """From spot_api.yaml's 200-response schemas: per endpoint, per `oneOf` variant, (the shape of its
+    properties, the dotted paths of the properties it does not list as `required` or describes as
+    "will not return if ...")."""
+    import yaml
+
+    doc = yaml.load(OPENAPI.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    schemas = doc.get("components", {}).get("schemas", {})
+
+    def resolve(s: dict[str, Any]) -> dict[str, Any]:
+        return resolve(schemas[s["$ref"].rsplit("/", 1)[1]]) if "$ref" in s else s
+
+    def convert(s: dict[str, Any], where: str, optional: set[str], depth: int = 0) -> Any:
+        s = resolve(s)
+        if depth > 6:
+            return None
+        if s.get("type") == "array" and isinstance(s.get("items"), dict):
+            return [convert(s["items"], where.rstrip(".") + "[].", optional, depth + 1)]
+        props = s.get("properties")
+        if not isinstance(props, dict):
+            return None
+        required = set(s.get("required", []))
+        optional.update(f"{where}{k}" for k, v in props.items()  # the spec's own "will not return if ..."
+                        if k not in required or "will not return" in str(resolve(v).get("description", "")))
+        return {k: convert(v, f"{where}{k}.", optional, depth + 1) for k, v in props.items()}
+
+    out: dict[Key, list[tuple[Any, set[str]]]] = {}
+    for route, ops in doc["paths"].items():
+        for method, op in ops.items():
+            try:
+                schema = resolve(op["responses"]["200"]["content"]["application/json"]["schema"])
+            except (KeyError, TypeError):
+                continue
+            for variant in schema.get("oneOf", [schema]):
+                optional: set[str] = set()
+                out.setdefault(("rest", method.upper(), route), []).append((convert(variant, "", optional), optional))
     return out
 
 
