@@ -168,7 +168,9 @@ def setup_logging(actor: str, level: str = "INFO") -> None:
     Every record is redacted when it is created (`actors.redact.install`): registered secrets
     never reach a line, a traceback included."""
     from actors import redact
+    from actors.binance import agent
 
+    agent.set_actor(actor)  # User-Agent `copytrader/<version> (<actor>)`: the actor's own requests
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(StructuredFormatter(actor))
     root = logging.getLogger()

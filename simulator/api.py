@@ -265,7 +265,7 @@ def make_rest_handler(sim: "Sim", ep: Endpoint) -> Callable[[web.Request], Await
             apply_rate_fault(sim, api_key_header)
             raw_query = request.raw_path.partition("?")[2]
             body = ""
-            if request.can_read_body:
+            if request.body_exists:  # (not can_read_body: false once the recorder's middleware has read it)
                 body = (await request.read()).decode("utf-8", "replace")
             values: dict[str, str] = {}
             parse_form(raw_query, values, keep_existing=False)

@@ -18,6 +18,7 @@ from simulator.admin import Admin
 from simulator.api import make_rest_handler
 from simulator.config import SimConfig
 from simulator.core import Sim
+from simulator.recorder import Recorder
 from simulator.wsapi import SPOT_WS_PATH, WsRegistry, register_session_methods, register_user_data_methods
 
 log = logging.getLogger("simulator")
@@ -58,6 +59,7 @@ def _load_plugins(sim: Sim) -> list[str]:
 def build_sim(config: SimConfig) -> Sim:
     sim = Sim(config)
     sim.admin = Admin(sim)  # type: ignore[attr-defined]
+    sim.recorder = Recorder.from_config(sim)  # type: ignore[attr-defined]
     sim.ws_registry = WsRegistry(sim)  # type: ignore[attr-defined]
     spot.register(sim)
     margin.register(sim)
@@ -71,7 +73,8 @@ def build_sim(config: SimConfig) -> Sim:
 
 def create_app(config: SimConfig, sim: Sim | None = None) -> web.Application:
     sim = sim or build_sim(config)
-    app = web.Application(client_max_size=1024 * 1024)
+    recorder: Recorder | None = getattr(sim, "recorder", None)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[recorder.middleware()] if recorder else [])
     app[SIM_KEY] = sim
     for (method, path), ep in sim.api.rest.items():
         app.router.add_route(method, path, make_rest_handler(sim, ep))
@@ -100,6 +103,8 @@ def create_app(config: SimConfig, sim: Sim | None = None) -> web.Application:
         for conn in list(registry.conns):
             conn.closed = True
             await conn.ws.close()
+        if recorder is not None:
+            recorder.close()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

@@ -57,6 +57,7 @@ class SimConfig:
     symbols: list[SymbolOverride] = field(default_factory=list)
     accounts: list[AccountConfig] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)  # the whole TOML document (extra tables: futures ...)
+    record_dir: str | None = None  # request recorder (recorder.py); None: $SIMULATOR_RECORD_DIR if set
 
 
 def _dec(where: str, value: Any) -> Decimal:

@@ -678,8 +678,7 @@ def _account_position_v2(engine: FuturesEngine, fa: FuturesAccount, pos: Positio
         "openOrderInitialMargin": fixed(f.open_order_im, 8),
         "leverage": str(lev),
         "isolated": fa.is_isolated(pos.symbol),
-        "entryPrice": price_text(pos.entry),
-        "breakEvenPrice": price_text(f.break_even),
+        "entryPrice": price_text(pos.entry),  # no breakEvenPrice in v2 account positions (scrape, official SDK)
         "maxNotional": plain(spec.max_notional(lev)),
         "bidNotional": "0",
         "askNotional": "0",

@@ -55,8 +55,10 @@ class WsSubscription:
 
 
 class WsConn:
-    def __init__(self, sim: "Sim", ws: web.WebSocketResponse, path: str, ip: str, return_rate_limits: bool) -> None:
+    def __init__(self, sim: "Sim", ws: web.WebSocketResponse, path: str, ip: str, return_rate_limits: bool,
+                 agent: str = "") -> None:
         self.sim = sim
+        self.agent = agent  # the upgrade request's User-Agent (for the request recorder)
         self.ws = ws
         self.path = path
         self.ip = ip
@@ -114,19 +116,30 @@ class WsConn:
         self.subs.clear()
 
     def session_info(self) -> dict[str, Any]:
-        return {
+        info = {
             "apiKey": self.session_key.api_key if self.session_key else None,
             "authorizedSince": self.authorized_since,
             "connectedSince": self.connected_since,
             "returnRateLimits": self.return_rate_limits,
             "serverTime": now_ms(),
-            "userDataStream": bool(self.subs) if self.path == SPOT_WS_PATH else None,
         }
+        if self.path == SPOT_WS_PATH:  # USD-M's session replies have no userDataStream (usdm WebSocket API docs)
+            info["userDataStream"] = bool(self.subs)
+        return info
 
     # -- requests --------------------------------------------------------------------------------------
-    async def reply(self, req_id: Any, status: int, body: dict[str, Any]) -> None:
+    async def reply(self, req_id: Any, status: int, body: dict[str, Any], asked: Any = None) -> None:
+        """`asked`: the request (a dict), written with this reply to the request recorder if one runs."""
         frame = {"id": req_id, "status": status, **body}
         await self.ws.send_str(orjson.dumps(frame).decode())
+        recorder = getattr(self.sim, "recorder", None)
+        if recorder is not None and isinstance(asked, dict):
+            params = asked.get("params")
+            pairs = [(k, json_value_to_str(v)) for k, v in params.items()] if isinstance(params, dict) else []
+            account = recorder.account_of(params.get("apiKey") if isinstance(params, dict) else None) or (
+                self.session_key.account_id if self.session_key else None)
+            recorder.write("wsapi", str(asked.get("method")), self.path, pairs, self.agent, account, status,
+                           body.get("result"))
 
     async def handle_text(self, text: str, arrival: int | None = None) -> None:
         """`arrival`: time.monotonic_ns() when the request's bytes were read (now if unknown)."""
@@ -136,6 +149,7 @@ class WsConn:
         rate_limits: list[dict] | None = None
         show_limits = self.return_rate_limits
         record: OrderRequest | None = None
+        msg: Any = None
         try:
             try:
                 msg = orjson.loads(text)
@@ -184,7 +198,7 @@ class WsConn:
             body: dict[str, Any] = {"result": result}
             if show_limits and rate_limits is not None:
                 body["rateLimits"] = rate_limits
-            await self.reply(req_id, 200, body)
+            await self.reply(req_id, 200, body, msg)
         except errors.BinanceError as exc:
             if record is not None:
                 record.status = exc.http_status
@@ -195,13 +209,13 @@ class WsConn:
             body = {"error": error}
             if show_limits and rate_limits is not None:
                 body["rateLimits"] = rate_limits
-            await self.reply(req_id, exc.http_status, body)
+            await self.reply(req_id, exc.http_status, body, msg)
         except (ConnectionError, RuntimeError):
             raise
         except Exception:  # noqa: BLE001 - one bad message never kills the connection
             log.exception("internal error on ws request")
-            await self.reply(req_id, 400, {"error": {"code": errors.UNKNOWN,
-                                                     "msg": "An unknown error occurred while processing the request."}})
+            await self.reply(req_id, 400, {"error": {"code": errors.UNKNOWN, "msg": (
+                "An unknown error occurred while processing the request.")}}, msg)
 
     def _authenticate(self, ep: Endpoint, values: dict[str, str]) -> tuple[Any, Any]:
         if ep.security not in KEYED:
@@ -456,7 +470,7 @@ class WsRegistry:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
         show = request.query.get("returnRateLimits", "true").lower() != "false"
-        conn = WsConn(self.sim, ws, path, request.remote or "?", show)
+        conn = WsConn(self.sim, ws, path, request.remote or "?", show, request.headers.get("User-Agent", ""))
         self.conns.add(conn)
         conn.sender = asyncio.get_running_loop().create_task(conn.send_events())
         stamps = ArrivalStamps.install(request, ws)

@@ -27,13 +27,13 @@ import os
 import ssl
 from typing import Callable
 from urllib.parse import urlsplit
+from actors.binance import agent as _agent  # User-Agent: copytrader/<version> (<actor>)
 
 __all__ = [
     "TransportError", "ConnectFailed", "ConnectionLost", "HandshakeFailed", "ProtocolError",
     "HttpResponse", "HttpClient", "WebSocket", "ws_connect", "split_url",
 ]
 
-_USER_AGENT = "copytrader"
 _MAX_HEAD = 64 * 1024  # status line + headers
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -248,7 +248,7 @@ class HttpClient:
             conn.close()
 
     def _head(self, method: str, target: str, headers: dict[str, str] | None) -> bytes:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", f"User-Agent: {_USER_AGENT}",
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", f"User-Agent: {_agent.USER_AGENT}",
                  "Accept-Encoding: identity"]
         if method in ("POST", "PUT", "DELETE", "PATCH"):
             lines.append("Content-Length: 0")
@@ -654,7 +654,7 @@ async def _open_ws(loop: asyncio.AbstractEventLoop, proto: WebSocket, secure: bo
                             f"{type(exc).__name__}") from None
     request = (
         f"GET {target} HTTP/1.1\r\nHost: {_host_header(host, port, secure)}\r\n"
-        f"User-Agent: {_USER_AGENT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"User-Agent: {_agent.USER_AGENT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key.decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     proto._transport.write(request.encode("latin-1"))  # type: ignore[union-attr]
