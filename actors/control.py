@@ -731,7 +731,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--programs-dir", default=os.environ.get("COPYTRADER_PROGRAMS_DIR"),
                         help="where slave-<id>.conf files go (default: $COPYTRADER_PROGRAMS_DIR, else <config dir>/slaves)")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="supervisor poll interval (s)")
-    parser.add_argument("--coverage-fills", type=int, default=MAX_FILLS, help="master fills indexed per market")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -746,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     programs_dir = Path(args.programs_dir) if args.programs_dir else config_path.parent / "slaves"
     try:
         actor = ControlActor(config_path, supervisor=supervisor, programs_dir=programs_dir,
-                             poll_interval_s=args.poll_interval, coverage_fills=args.coverage_fills)
+                             poll_interval_s=args.poll_interval)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2

@@ -24,8 +24,10 @@ from typing import Any, Final
 
 import msgspec
 
+from .limits import LIMITS
+
 RECENT_RECONCILIATIONS: Final = 4  # per (slave, market), for fills that reach control late
-MAX_FILLS: Final = 50_000  # per market: older fills are forgotten (the journal keeps them)
+MAX_FILLS: Final = LIMITS.coverage_fills  # per market: older fills are forgotten (the journal keeps them)
 
 
 class FillRef(msgspec.Struct, frozen=True):

@@ -30,6 +30,7 @@ from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, place_via
+from .limits import LIMITS
 from .sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
@@ -98,7 +99,7 @@ class UsdmAccount:
         self.equity_stale = False
         self.wallet: Decimal | None = None  # USDT wallet balance (ACCOUNT_UPDATE B.wb)
         self.unrealized: dict[PositionKey, Decimal] = {}  # per position (ACCOUNT_UPDATE P.up)
-        self.orders = OrderBook()
+        self.orders = OrderBook(LIMITS.slave_orders)
         self.events_bad = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
