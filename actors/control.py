@@ -72,7 +72,7 @@ from .base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_s
 from .commands import CommandError, dispatch
 from .commands.status import MasterView, slave_state
 from .config import AppConfig, ConfigError, load_config, write_config_atomic
-from .coverage import Coverage, FillRef, is_covering_skip
+from .coverage import MAX_FILLS, Coverage, fill_ref, is_covering_skip
 from .journal import (
     CoveredBody,
     Journal,
@@ -148,6 +148,7 @@ class ControlActor:
         republish_s: float = PAUSE_REPUBLISH_S,
         require_key: bool = True,
         startsecs: int = 3,
+        coverage_fills: int = MAX_FILLS,
     ) -> None:
         self.config_path = Path(config_path).resolve()
         self.config: AppConfig = load_config(self.config_path)
@@ -168,7 +169,7 @@ class ControlActor:
         self.journal: Journal = None  # type: ignore[assignment]  # opened in start()
         self.notifier: Notifier = None  # type: ignore[assignment]
         self.statuses: dict[str, SlaveStatusReport] = {}
-        self.coverage = Coverage()  # which master fills each slave decided or a reconciliation covered
+        self.coverage = Coverage(coverage_fills)  # which master fills each slave decided or a reconciliation covered
         self.last_errors: dict[str, SlaveError] = {}
         self.processes: dict[str, ProcessInfo] = {}
         self.restarting: set[str] = set()
@@ -365,7 +366,7 @@ class ControlActor:
         if record is not None:
             self.journal.append(record)
         if isinstance(event, MasterFill):
-            ref = _fill_ref(event)
+            ref = fill_ref(event)
             for slave_id, snap_seq in self.coverage.add_fill(ref):  # its Reconciled came first
                 self.journal.append(record_for_covered(slave_id, ref.market, ref.symbol, ref.order_id, ref.trade_id,
                                                        ref.epoch, ref.seq, snap_seq))
@@ -399,7 +400,7 @@ class ControlActor:
                 if kind == "master.fill":
                     event = decode_master_event(body)
                     if isinstance(event, MasterFill):
-                        self.coverage.add_fill(_fill_ref(event))
+                        self.coverage.add_fill(fill_ref(event))
                 elif kind == "covered":
                     c = msgspec.msgpack.decode(body, type=CoveredBody)
                     if slave_id and market:
@@ -712,10 +713,6 @@ class ControlActor:
     def _actor_info(self, p: ProcessInfo, now: float) -> ActorInfo:
         hb = self._hb_age(p.name[len("master-"):], now) if p.name.startswith("master-") else None
         return ActorInfo(name=p.name, state=p.state, pid=p.pid, uptime_s=p.uptime_s, heartbeat_age_ms=hb)
-
-
-def _fill_ref(fill: MasterFill) -> FillRef:
-    return FillRef(fill.market, fill.epoch, fill.seq, fill.symbol, fill.order_id, fill.trade_id)
 
 
 def _slave_stream_alert(slave_id: str, market: str, seconds: float) -> Alert:

@@ -18,13 +18,16 @@ the per-symbol mark (they are the fills of that same gap).
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict, deque
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from .limits import LIMITS
+
 RECENT_RECONCILIATIONS: Final = 4  # per (slave, market), for fills that reach control late
-MAX_FILLS: Final = 50_000  # per market: older fills are forgotten (the journal keeps them)
+MAX_FILLS: Final = LIMITS.coverage_fills  # per market: older fills are forgotten (the journal keeps them)
 
 
 class FillRef(msgspec.Struct, frozen=True):
@@ -36,13 +39,24 @@ class FillRef(msgspec.Struct, frozen=True):
     trade_id: int
 
 
+def fill_ref(fill: Any) -> FillRef:
+    """The FillRef of a master fill (protocol MasterFill); market and symbol interned, so the
+    window of fills does not hold one copy of each string per fill."""
+    return FillRef(sys.intern(fill.market), fill.epoch, fill.seq, sys.intern(fill.symbol), fill.order_id,
+                   fill.trade_id)
+
+
 class _Market:
-    __slots__ = ("epochs", "by_seq", "order")
+    __slots__ = ("epochs", "by_seq", "order", "decided")
 
     def __init__(self) -> None:
         self.epochs: OrderedDict[int, None] = OrderedDict()  # first seen first
         self.by_seq: dict[tuple[int, int], FillRef] = {}
         self.order: deque[FillRef] = deque()
+        # (epoch, seq) -> the slaves that decided it, one bit each (Coverage._bit): one int per
+        # fill instead of one (slave, market, epoch, seq) tuple per slave and fill, and forgotten
+        # with the fill (a set of tuples kept every decision of the run: 3 kB per fill with 20 slaves)
+        self.decided: dict[tuple[int, int], int] = {}
 
 
 class _Rec:
@@ -60,7 +74,7 @@ class Coverage:
     def __init__(self, max_fills: int = MAX_FILLS) -> None:
         self.max_fills = max_fills
         self._markets: dict[str, _Market] = {}
-        self._decided: set[tuple[str, str, int, int]] = set()  # (slave, market, epoch, seq)
+        self._bits: dict[str, int] = {}  # slave id -> its bit in _Market.decided
         self._mark: dict[tuple[str, str, int, str], int] = {}  # (slave, market, epoch, symbol) -> max own seq
         # the last reconciliations per (slave, market): a fill can reach control after the slave's
         # Reconciled that covers it (two sockets, no order between them)
@@ -78,18 +92,40 @@ class Coverage:
         while len(m.order) > self.max_fills:
             old = m.order.popleft()
             m.by_seq.pop((old.epoch, old.seq), None)
+            m.decided.pop((old.epoch, old.seq), None)
+        if len(m.decided) > 2 * self.max_fills:
+            self._trim_decided(m)
         return self._covered_late(fill)
+
+    def _trim_decided(self, m: _Market) -> None:
+        """Decisions on fills control never indexed (lost on the way, or older than the journal rows
+        it was rebuilt from) have nothing to cover: keep only the newest `max_fills // 2` of them
+        (then at least `max_fills // 2` more come before the next trim)."""
+        orphans = [key for key in m.decided if key not in m.by_seq]
+        for key in orphans[:max(0, len(orphans) - self.max_fills // 2)]:
+            del m.decided[key]
+
+    def _bit(self, slave_id: str) -> int:
+        bit = self._bits.get(slave_id)
+        if bit is None:
+            bit = self._bits[slave_id] = 1 << len(self._bits)
+        return bit
+
+    def _mark_decided(self, m: _Market, slave_id: str, epoch: int, seq: int) -> None:
+        key = (epoch, seq)
+        m.decided[key] = m.decided.get(key, 0) | self._bit(slave_id)
 
     def _covered_late(self, fill: FillRef) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
+        m = self._markets[fill.market]
         for (slave_id, market), recs in self._recs.items():
-            if market != fill.market or (slave_id, market, fill.epoch, fill.seq) in self._decided:
+            if market != fill.market or self.decided(slave_id, market, fill.epoch, fill.seq):
                 continue
             for rec in reversed(recs):
                 in_range = fill.seq <= rec.seq if fill.epoch == rec.epoch else fill.epoch in rec.older
                 # judged with the slave's decisions as they were at that reconciliation
                 if in_range and fill.seq > rec.marks.get((fill.epoch, fill.symbol), 0):
-                    self._decided.add((slave_id, market, fill.epoch, fill.seq))
+                    self._mark_decided(m, slave_id, fill.epoch, fill.seq)
                     out.append((slave_id, rec.seq))
                     break
         return out
@@ -100,14 +136,19 @@ class Coverage:
         reconciliation" skip (counts as a decision, does not move the per-symbol mark)."""
         if seq <= 0:
             return  # a correction or a flatten: no master fill behind it
-        self._decided.add((slave_id, market, epoch, seq))
+        m = self._markets.setdefault(market, _Market())
+        self._mark_decided(m, slave_id, epoch, seq)
+        if len(m.decided) > 2 * self.max_fills:
+            self._trim_decided(m)
         if not covering:
             key = (slave_id, market, epoch, symbol)
             if seq > self._mark.get(key, 0):
                 self._mark[key] = seq
 
     def decided(self, slave_id: str, market: str, epoch: int, seq: int) -> bool:
-        return (slave_id, market, epoch, seq) in self._decided
+        m = self._markets.get(market)
+        bit = self._bits.get(slave_id)
+        return m is not None and bit is not None and bool(m.decided.get((epoch, seq), 0) & bit)
 
     def reconciled(self, slave_id: str, market: str, epoch: int, seq: int) -> list[FillRef]:
         """The fills this reconciliation covers (now counted as decided), oldest first."""
@@ -129,11 +170,11 @@ class Coverage:
                     continue
             elif fill.epoch not in older:
                 continue
-            if (slave_id, market, fill.epoch, fill.seq) in self._decided:
+            if self.decided(slave_id, market, fill.epoch, fill.seq):
                 continue
             if fill.seq <= self._mark.get((slave_id, market, fill.epoch, fill.symbol), 0):
                 continue  # followed by a decision of the live slave on its symbol: lost, not covered
-            self._decided.add((slave_id, market, fill.epoch, fill.seq))
+            self._mark_decided(m, slave_id, fill.epoch, fill.seq)
             out.append(fill)
         return out
 

@@ -41,7 +41,8 @@ from .binance.wire import (
     convert,
 )
 from .binance.wsapi import WsApiClient
-from .master_state import SpotState, SymbolInfo, UnknownSymbol
+from .limits import LIMITS
+from .master_state import Deduper, SpotState, SymbolInfo, UnknownSymbol
 
 log = logging.getLogger("copytrader.master")
 
@@ -90,7 +91,8 @@ class SpotAdapter:
         self.endpoints = endpoints
         self.signer = signer
         self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
-        self.state = SpotState(kind="margin" if market == "margin" else "spot", quote_asset=quote_asset)
+        self.state = SpotState(kind="margin" if market == "margin" else "spot", quote_asset=quote_asset,
+                               dedupe=Deduper(LIMITS.master_dedupe))
         self.ws: WsApiClient | None = None
         self.stream: SpotUserStream | None = None
         self.fills_seen = 0

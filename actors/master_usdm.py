@@ -28,6 +28,7 @@ from .binance.wire import (
     BinanceFuturesPositionRisk,
     convert,
 )
+from .limits import LIMITS
 from .master_state import Drift, FuturesState, PosKey
 
 POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
@@ -48,7 +49,7 @@ class UsdmAdapter:
                  state: FuturesState | None = None) -> None:
         self.endpoints = endpoints
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
-        self.state = state or FuturesState()
+        self.state = state or FuturesState(LIMITS.master_dedupe)
         self.stream: FuturesUserStream | None = None
         self._suspects: dict[PosKey, Drift] = {}
         self.corrections = 0

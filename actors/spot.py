@@ -39,6 +39,7 @@ from .binance.userdata import SpotUserStream
 from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
+from .limits import LIMITS
 
 log = logging.getLogger("copytrader.spot")
 
@@ -187,7 +188,7 @@ class BalanceAccount:
         self.policy = for_recv_window(policy, recv_window)  # the lookup grace covers the orders' recvWindow
         self.quote_asset = quote_asset
         self.filters: dict[str, SymbolFilters] = {}
-        self.ledger = Ledger()
+        self.ledger = Ledger(LIMITS.slave_trades)
         self.prices: dict[str, Decimal] = {}
         self.tracked: set[str] = set()
         self.buy_commission = ZERO  # taker rate: the share of a market buy's base kept as commission

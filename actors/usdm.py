@@ -37,6 +37,7 @@ from .binance.wsapi import WsApiClient
 from .copy import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .assets import USD_ASSETS
+from .limits import LIMITS
 from .sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
@@ -132,7 +133,7 @@ class UsdmAccount:
         self._usd_wallet_base = ZERO  # ... and the USD wallets and unrealized PnL it contained
         self._up_base = ZERO
         self.on_forced: Callable[[ForcedFill], None] | None = None
-        self.orders = OrderBook()
+        self.orders = OrderBook(LIMITS.slave_orders)
         self.events_bad = 0
 
     # -- lifecycle ------------------------------------------------------------------------------

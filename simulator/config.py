@@ -45,6 +45,15 @@ class SymbolOverride:
 
 
 @dataclass
+class HistoryConfig:
+    """How much of the past the simulator keeps (simulator/history.py); 0 keeps everything."""
+
+    requests: int = 10_000  # order requests, for GET /_sim/requests
+    trades: int = 10_000  # fills per market (futures: all accounts together; spot, margin: per account)
+    orders: int = 1_000  # closed orders per account and market (open orders are always kept)
+
+
+@dataclass
 class SimConfig:
     seed: int = 1
     tick_interval: float = 0.25  # seconds between price steps (0 disables the tick loop)
@@ -56,6 +65,7 @@ class SimConfig:
     rate_limits: dict[str, RateLimitConfig] = field(default_factory=dict)
     symbols: list[SymbolOverride] = field(default_factory=list)
     accounts: list[AccountConfig] = field(default_factory=list)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     raw: dict[str, Any] = field(default_factory=dict)  # the whole TOML document (extra tables: futures ...)
     record_dir: str | None = None  # request recorder (recorder.py); None: $SIMULATOR_RECORD_DIR if set
 
@@ -112,6 +122,19 @@ def default_rate_limits() -> dict[str, RateLimitConfig]:
             "futures": _rate_limits("rate_limits.futures", {}, True)}
 
 
+def _history(table: Any) -> HistoryConfig:
+    if not isinstance(table, dict):
+        raise ConfigError("[history] must be a table")
+    out = HistoryConfig()
+    for name, value in table.items():
+        if name not in HistoryConfig.__dataclass_fields__:
+            raise ConfigError(f"history.{name}: unknown field; expected one of {sorted(HistoryConfig.__dataclass_fields__)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"history.{name}: {value!r} is not a whole number >= 0 (0 keeps everything)")
+        setattr(out, name, value)
+    return out
+
+
 def parse_config(doc: dict[str, Any]) -> SimConfig:
     sim = doc.get("simulator", {})
     if not isinstance(sim, dict):
@@ -127,6 +150,7 @@ def parse_config(doc: dict[str, Any]) -> SimConfig:
     cfg.prices_csv = sim.get("prices_csv")
     cfg.paused = bool(sim.get("paused", False))
     cfg.margin_max_leverage = _dec("simulator.margin_max_leverage", sim.get("margin_max_leverage", 3))
+    cfg.history = _history(doc.get("history", {}))
     limits = doc.get("rate_limits", {})
     cfg.rate_limits = {
         "spot": _rate_limits("rate_limits.spot", limits.get("spot", {}), False),

@@ -18,6 +18,7 @@ from simulator.accounts import Account, AccountStore
 from simulator.api import Api, OrderRequest
 from simulator.config import SimConfig, default_rate_limits
 from simulator.faults import FaultInjector
+from simulator.history import History, Ring
 from simulator.matching import Matcher
 from simulator.prices import PriceEngine
 from simulator.ratelimit import RateLimiter
@@ -62,7 +63,8 @@ class Sim:
         self.limiters: dict[str, RateLimiter] = {name: RateLimiter(cfg) for name, cfg in limits.items()}
         self.order_ids = IdGen(10_000_001)  # shared by all markets: ids are unique exchange-wide
         self.trade_ids = IdGen(5_000_001)
-        self.order_log: list[OrderRequest] = []
+        self.history = History(config.history)  # how much of the past is kept ([history] in the config)
+        self.order_log: Ring[OrderRequest] = self.history.requests()  # newest last (admin GET /_sim/requests)
         self.markets: dict[str, MarketEngine] = {}
         self.listen_tokens: dict[str, tuple[str, int]] = {}  # margin listenToken -> (account id, expires ms)
         self.plugin_errors: list[str] = []

@@ -12,7 +12,6 @@ plain decimal strings, as Binance sends them.
 from __future__ import annotations
 
 import logging
-import time
 import msgspec
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Callable
@@ -37,6 +36,7 @@ from simulator.futures import (
 from simulator.futures_stream import FuturesStreams
 from simulator.matching import Resting
 from simulator.params import Params
+from simulator.util import now_ms
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -51,10 +51,6 @@ PERMISSION = "enableFutures"
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 ONBOARD_MS = 1569398400000
 DELIVERY_MS = 4133404800000
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _fail(exc: FuturesReject) -> errors.BinanceError:
@@ -75,7 +71,7 @@ class FuturesService:
         )
         self.resting: dict[int, Resting] = {}
         self.arrivals: dict[int, tuple[int, str]] = {}  # order id -> (monotonic ns at arrival, transport)
-        self.trades: list[dict[str, Any]] = []  # every fill, for the admin API (tests, benchmarks)
+        self.trades = sim.history.trades()  # the newest fills (a Ring of dicts), for the admin API
         self._synced: dict[str, Decimal] = {}  # account id -> futures USDT balance last mirrored
         for symbol in self.engine.symbols:
             if symbol in sim.prices.prices:
@@ -102,6 +98,7 @@ class FuturesService:
             return fa
         conf = account.futures_config
         fa = self.engine.open_account(account.id, account.futures_balances.get("USDT", ZERO), account.created_ms or now_ms())
+        self.sim.history.futures_orders(fa, self.arrivals)  # closed orders are forgotten after a while
         fa.dual_side = bool(conf.get("dual_side_position", False))
         fa.multi_assets = bool(conf.get("multi_assets_margin", False))
         fa.maker_rate = Decimal(str(conf.get("maker_commission", "0.0002")))

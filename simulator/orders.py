@@ -105,7 +105,18 @@ class OrderEngine:
     def book(self, account_id: str) -> AccountOrders:
         book = self.accounts.get(account_id)
         if book is None:
-            book = self.accounts[account_id] = AccountOrders()
+            book = self.accounts[account_id] = self._new_book()
+        return book
+
+    def _new_book(self) -> AccountOrders:
+        """A book whose order and trade histories are bounded (config [history])."""
+        book = AccountOrders(trades=self.sim.history.trades())
+
+        def forget(_order_id: int, order: Order) -> None:  # a closed order dropped: its client id goes too
+            if book.by_client.get(order.client_order_id) is order:
+                del book.by_client[order.client_order_id]
+
+        book.by_id = self.sim.history.orders(forget)
         return book
 
     def balance(self, account: "Account", asset: str) -> Any:

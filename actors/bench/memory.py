@@ -128,3 +128,39 @@ def machine_busy_ns() -> int:
     """CPU time the whole machine has spent busy so far (ns, clock-tick resolution)."""
     with open("/proc/stat") as fh:
         return parse_proc_stat_busy_ns(fh.read())[0]
+
+
+def theil_sen_slope(xs: list[float], ys: list[float]) -> float:
+    """The median of the slopes between every pair of samples (Theil-Sen): a straight-line fit that
+    a few outliers (a garbage collection, an arena freed, one slow sample on a loaded machine) cannot
+    move, unlike least squares. ValueError for fewer than 2 distinct x values."""
+    if len(xs) != len(ys):
+        raise ValueError("xs and ys differ in length")
+    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i])
+                    for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
+    if not slopes:
+        raise ValueError("need at least 2 samples at distinct times")
+    mid = len(slopes) // 2
+    return slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
+
+
+class Growth(msgspec.Struct, frozen=True, kw_only=True):
+    """USS of one process over a run: first and last sample, and the robust slope after warm-up."""
+
+    start_kib: int  # first sample (before warm-up)
+    measured_from_kib: int  # first sample after warm-up
+    end_kib: int
+    samples: int  # after warm-up
+    slope_kib_per_min: float
+
+
+def growth(samples: list[tuple[float, int]], warmup_s: float) -> Growth:
+    """`samples`: (seconds since start, USS KiB). The slope is fitted on the samples taken
+    `warmup_s` or more after the first one."""
+    if not samples:
+        raise ValueError("no samples")
+    t0 = samples[0][0]
+    after = [(t, kib) for t, kib in samples if t - t0 >= warmup_s]
+    slope = theil_sen_slope([t for t, _ in after], [float(k) for _, k in after]) * 60 if len(after) >= 2 else 0.0
+    return Growth(start_kib=samples[0][1], measured_from_kib=after[0][1] if after else samples[-1][1],
+                  end_kib=samples[-1][1], samples=len(after), slope_kib_per_min=round(slope, 1))

@@ -88,3 +88,29 @@ def test_thread_cpu_names_each_thread_and_counts_its_runs():
         stop.set()
         worker.join()
     assert thread_cpu(2 ** 22 + 12345) == {}  # no such process
+
+
+def test_theil_sen_slope_ignores_outliers_that_move_least_squares():
+    from actors.bench.memory import theil_sen_slope
+
+    xs = [float(i) for i in range(60)]
+    flat = [1000.0] * 60
+    flat[10] = 9000.0  # one sample during a burst
+    flat[40] = 0.0
+    assert theil_sen_slope(xs, flat) == 0.0
+    leak = [1000.0 + 2.5 * x for x in xs]
+    leak[5] = 50_000.0
+    assert theil_sen_slope(xs, leak) == pytest.approx(2.5)
+    with pytest.raises(ValueError):
+        theil_sen_slope([1.0, 1.0], [2.0, 3.0])
+
+
+def test_growth_fits_after_the_warmup_only():
+    from actors.bench.memory import growth
+
+    # 80 s of start-up growth (caches filling), then flat: no growth after warm-up
+    samples = [(float(t), 10_000 + min(t, 80) * 100) for t in range(0, 120)]
+    g = growth(samples, warmup_s=80)
+    assert (g.start_kib, g.measured_from_kib, g.end_kib, g.samples) == (10_000, 18_000, 18_000, 40)
+    assert g.slope_kib_per_min == 0.0
+    assert growth(samples, warmup_s=0).slope_kib_per_min > 3000  # the start-up ramp (6000 KiB/min) shows

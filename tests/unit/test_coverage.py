@@ -1,7 +1,7 @@
 """actors/coverage.py: which master fills a slave's reconciliation covers, and which stay lost."""
 from __future__ import annotations
 
-from actors.coverage import Coverage, FillRef, is_covering_skip
+from actors.coverage import Coverage, FillRef, fill_ref, is_covering_skip
 
 E1, E2 = 111, 222
 
@@ -102,3 +102,44 @@ def test_a_late_fill_a_live_slave_had_dropped_before_its_sync_stays_lost():
     cov.reconciled("s1", "usdm", E1, 3)
     assert cov.add_fill(FillRef("usdm", E1, 2, "AUSDT", 1002, 5002)) == []
     assert not cov.decided("s1", "usdm", E1, 2)
+
+
+def test_decisions_are_forgotten_with_their_fills():
+    """The index held one (slave, market, epoch, seq) tuple per slave and fill for the whole run
+    (3 kB per master fill with 20 slaves: the control actor's memory grew without end)."""
+    cov = Coverage(max_fills=10)
+    for seq in range(1, 1001):
+        cov.add_fill(FillRef("usdm", E1, seq, "AUSDT", 1000 + seq, 5000 + seq))
+        for slave in ("s1", "s2", "s3", "s4", "s5"):
+            cov.add_decision(slave, "usdm", E1, seq, "AUSDT")
+    market = cov._markets["usdm"]
+    assert len(market.by_seq) == 10 and len(market.decided) == 10
+    assert cov.decided("s5", "usdm", E1, 1000) and cov.decided("s1", "usdm", E1, 991)
+    assert not cov.decided("s1", "usdm", E1, 990)  # forgotten with its fill
+    assert not cov.decided("s6", "usdm", E1, 1000)
+
+
+def test_decisions_on_fills_never_indexed_are_bounded():
+    cov = Coverage(max_fills=10)
+    for seq in range(1, 1001):  # the fills were lost on the way to control
+        cov.add_decision("s1", "usdm", E1, seq, "AUSDT")
+    assert len(cov._markets["usdm"].decided) <= 20
+    assert cov.decided("s1", "usdm", E1, 1000)  # the newest are kept
+
+
+def test_a_decision_seen_before_its_fill_counts():
+    cov = Coverage()
+    cov.add_decision("s1", "usdm", E1, 1, "AUSDT")  # two sockets: the report came first
+    fills(cov, E1, "AA")
+    assert cov.decided("s1", "usdm", E1, 1)
+    assert [f.seq for f in cov.reconciled("s1", "usdm", E1, 2)] == [2]
+
+
+def test_fill_ref_interns_market_and_symbol():
+    class Fill:  # a decoded MasterFill holds its own copies of the strings
+        market, epoch, seq, order_id, trade_id = "".join(["us", "dm"]), E1, 1, 7, 8
+        symbol = "".join(["BTC", "USDT"])
+
+    ref = fill_ref(Fill())
+    assert ref == FillRef("usdm", E1, 1, "BTCUSDT", 7, 8)
+    assert ref.symbol is fill_ref(Fill()).symbol
