@@ -77,6 +77,7 @@ from .orders import (  # noqa: F401 - re-exported: the copy API
     reconcile_client_order_id,
 )
 from .sizing import CannotSize, symbol_allowed
+from .target import decide_futures, follow, within_policy
 
 
 # --------------------------------------------------------------------------- per-fill decision
@@ -86,7 +87,8 @@ _SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHO
 
 def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                 k: Decimal | CannotSize, filters: SymbolFilters | None, holding: SlaveHolding,
-                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO) -> Decision:
+                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO,
+                intended: Decimal | None = None) -> Decision:
     """What the slave does for one master fill.
 
     `k` from actors.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
@@ -96,13 +98,16 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
     """
     gate = _gate(fill, config, filters, paused_all, refused)
     if gate is not None:
+        if fill.market == "usdm":
+            gate = msgspec.structs.replace(
+                gate, intended=follow(fill, config, k, holding.position, intended))
         return gate
     assert filters is not None
     legs = _Legs(market=fill.market, filters=filters, config=config, price=fill.price,
                  cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg,
                                                  market=fill.market, symbol=fill.symbol))
     if fill.market == "usdm":
-        decision = _decide_futures(fill, config, k, holding, legs, carry)
+        return decide_futures(fill, config, k, holding.position, intended, legs)
     elif fill.market == "spot":
         decision = _decide_spot(fill, k, holding, legs, carry)
     else:
@@ -127,63 +132,6 @@ def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
     if filters is None:
         return _skip("unknown_symbol", f"no exchange filters for {fill.symbol} on {fill.market}")
     return None
-
-
-def _decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize,
-                    holding: SlaveHolding, legs: _Legs, carry: Decimal = ZERO) -> Decision:
-    mps = fill.position_side
-    flip = -1 if config.reverse else 1
-    sps = _SWAP[mps] if config.reverse else mps
-    if mps == "BOTH":
-        before, after = fill.position_before, fill.position_after
-        slave = holding.position
-    else:
-        sign = 1 if mps == "LONG" else -1
-        before, after = sign * abs(fill.position_before), sign * abs(fill.position_after)
-        slave = abs(holding.position) * (1 if sps == "LONG" else -1)
-    one_way = sps == "BOTH"
-
-    def close_slave(master_dir: int) -> list[OrderIntent] | Skip:
-        direction = master_dir * flip
-        if slave == 0 or _sign(slave) != direction:
-            return Skip("no_position", f"slave holds no {fill.symbol} {sps} position to close")
-        return legs.close(abs(slave), side=_open_side(-direction), position_side=sps,
-                          reduce_only=one_way, exempt=True, side_effect=None)
-
-    def open_slave(master_dir: int, q: Decimal, current: Decimal) -> list[OrderIntent] | Skip:
-        if isinstance(k, CannotSize):
-            return Skip("cannot_size", k.reason)
-        direction = master_dir * flip
-        held = abs(current) if _sign(current) == direction else ZERO
-        target = k * q + (carry if held else ZERO)  # a fresh position starts without carry
-        legs.open_target = target
-        return legs.open(target, side=_open_side(direction), position_side=sps, held=held,
-                         side_effect=None)
-
-    sb, sa = _sign(before), _sign(after)
-    if after == before:
-        return _skip("not_copied", f"fill left the master's {fill.symbol} position unchanged")
-    if sb == 0 or (sa == sb and abs(after) > abs(before)):
-        return _collect([open_slave(sa, fill.qty, slave)])
-    if sa == 0:
-        return _collect([close_slave(sb)])
-    if sa == sb:
-        direction = sb * flip
-        if slave == 0 or _sign(slave) != direction:
-            return _skip("no_position", f"slave holds no {fill.symbol} {sps} position to reduce")
-        fraction = (abs(before) - abs(after)) / abs(before)
-        return _collect([legs.reduce(fraction, abs(slave), side=_open_side(-direction),
-                                     position_side=sps, reduce_only=one_way, exempt=True,
-                                     side_effect=None)])
-    # one-way flip through zero: close everything, then open k*|after| the other way
-    closing = close_slave(sb)
-    if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _collect([closing])  # never open the other way while the old side stays
-    parts: list[list[OrderIntent] | Skip] = []
-    if not isinstance(closing, Skip):
-        parts.append(closing)  # after it the slave is flat: the opening starts from zero
-    parts.append(open_slave(sa, abs(after), ZERO if parts else slave))
-    return _collect(parts, sequential=True)
 
 
 def _dust(legs: _Legs) -> Decimal:
@@ -377,26 +325,37 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
                      filters: Mapping[str, SymbolFilters], *, market: Market, slave_id: str,
                      config: SlaveConfig, nonce: str,
                      prices: Mapping[str, Decimal] | None = None,
-                     buy_commission: Decimal = ZERO) -> list[OrderIntent]:
-    """Orders that bring the slave to k x the master's positions, where it drifted.
+                     buy_commission: Decimal = ZERO,
+                     expected: Mapping[PositionKey, Decimal] | None = None) -> list[OrderIntent]:
+    """Orders that bring the slave to its target positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
-    and SHORT sizes (sign ignored). Expected = k x master (mirrored by `reverse` on USD-M),
-    rounded to the nearest step. A position whose master is flat is closed whatever its size (no
-    dust survives the master); otherwise a drift of one step or less is left alone. Prices for
-    notional checks come from `prices`, else the master's entry price; an increase without any
-    price is left out. Intents of one (symbol, position_side) must run in list order (a close
-    before the opening in the other direction).
+    and SHORT sizes (sign ignored). The target is `expected` when given (USD-M: the slave's exact
+    intended positions, actors/target.py, keyed like `slave_positions`), else k x master (mirrored
+    by `reverse` on USD-M); rounded to the nearest step. A position whose target is zero is closed
+    whatever its size (no dust survives the master); otherwise a drift of one step or less is left
+    alone, and with `expected` so is a deliberate policy outcome (`within_policy`: an increase
+    under the exchange minimum, deferred or skipped; an over-copy of round_up). A correction is
+    never rounded up to the minimum (it would overshoot, and the next check would undo it).
+    Prices for notional checks come from `prices`, else the master's entry price; an increase
+    without any price is left out. Intents of one (symbol, position_side) must run in list order
+    (a close before the opening in the other direction).
     """
     master: dict[PositionKey, PositionEntry] = {}
     for entry in master_positions:
         master[(entry.symbol, entry.position_side)] = entry
     reverse = config.reverse and market == "usdm"
+    policy = config
+    if config.min_notional_policy == "round_up":
+        config = msgspec.structs.replace(config, min_notional_policy="defer")
     expected_raw: dict[PositionKey, Decimal] = {}
-    for (symbol, ps), entry in master.items():
-        qty = abs(entry.qty) if ps != "BOTH" else entry.qty
-        key: PositionKey = (symbol, _SWAP[ps] if reverse else ps)
-        expected_raw[key] = k * qty * (-1 if reverse and ps == "BOTH" else 1)
+    if expected is not None:
+        expected_raw.update((key, v) for key, v in expected.items() if v)
+    else:
+        for (symbol, ps), entry in master.items():
+            qty = abs(entry.qty) if ps != "BOTH" else entry.qty
+            key: PositionKey = (symbol, _SWAP[ps] if reverse else ps)
+            expected_raw[key] = k * qty * (-1 if reverse and ps == "BOTH" else 1)
     out: list[OrderIntent] = []
     for key in sorted(set(expected_raw) | set(slave_positions)):
         symbol, ps = key
@@ -410,13 +369,15 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
             price = found.entry_price if found is not None and found.entry_price > 0 else None
         out.extend(_correct_one(key, expected_raw.get(key, ZERO), slave_positions.get(key, ZERO),
                                 f, market=market, slave_id=slave_id, config=config, nonce=nonce,
-                                price=price, buy_commission=buy_commission))
+                                price=price, buy_commission=buy_commission,
+                                policy=policy if expected is not None else None))
     return out
 
 
 def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: SymbolFilters, *,
                  market: Market, slave_id: str, config: SlaveConfig, nonce: str,
-                 price: Decimal | None, buy_commission: Decimal = ZERO) -> list[OrderIntent]:
+                 price: Decimal | None, buy_commission: Decimal = ZERO,
+                 policy: SlaveConfig | None = None) -> list[OrderIntent]:
     symbol, ps = key
     # Spot/margin buys receive the base asset net of the commission (taken from the asset
     # received): a correction that buys grosses its quantity up, or it would land short of it.
@@ -427,6 +388,8 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
     legs = _Legs(market=market, filters=f, config=config, price=price or ZERO,
                  cid=lambda leg: reconcile_client_order_id(slave_id, market, symbol, ps, nonce, leg))
     step = legs.rules.step
+    if policy is not None and expected_raw != 0 and within_policy(expected_raw, actual, legs, policy):
+        return []  # the one target: a deliberate outcome (deferred, skipped, rounded up), no fault
     expected = round_qty_nearest(expected_raw, step)
     if market == "spot":
         expected = max(expected, ZERO)

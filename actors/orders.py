@@ -64,6 +64,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     # caller keeps `open_target - executed` (under one step) as the next fill's carry, so rounding
     # each scale-in down never accumulates into a drift of several steps.
     open_target: Decimal | None = None
+    # USD-M: the slave's exact intended position after this fill (account convention; actors/target.py)
+    intended: Decimal | None = None
 
 
 class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):
