@@ -1,10 +1,11 @@
 """Copy decisions (pure): what a slave does for one master fill, and to correct drift.
 
 Follows ARCHITECTURE.md "Copy semantics":
-- USD-M, per (symbol, positionSide): the master's position grows by q -> the slave adds k*q; it
-  shrinks by a fraction f of its size before the fill -> the slave reduces its own position by
-  f (rounded to the nearest step, never more than it holds, reduce-only); it reaches zero -> the
-  slave closes its whole position (exact quantity, no dust).
+- USD-M, per (symbol, positionSide), through the one target (actors/target.py): the slave's exact
+  intended position grows by k*q when the master's grows by q, shrinks by the master's fraction f,
+  is zero when the master is flat (an exact close, no dust); each order brings the actual
+  position to it (openings rounded down, reductions to the nearest step, reduce-only), under the
+  slave's min-notional policy (defer / round_up / skip).
 - Spot: on the base-asset holding. Buys scale by k; sells sell fraction f of the slave's holding
   (never more than its free balance); a master that sold out (what is left cannot be traded:
   under one step / minQty) -> the slave sells all of its free holding, rounded down to the step.
@@ -33,10 +34,11 @@ Min notional (facts from ../shared/binance-reference/):
   * Spot and margin: no exemption; NOTIONAL/MIN_NOTIONAL apply to MARKET orders when
     applyMinToMarket/applyToMarket is true (binance-spot-api-docs/filters.md). A sell worth less
     than the minimum is skipped ("below_min_notional") — on spot that dust cannot be sold at all.
-Rounding: openings round down to the step (never more than k*q); reductions round to the nearest
-step but never above the slave's position; closes use the exact position. With policy
-"round_up", an order under minQty / min notional is raised to the smallest valid quantity —
-but never above the slave's position (reductions) nor above the notional cap (openings).
+Rounding (spot, margin): openings round down to the step (never more than k*q); reductions round
+to the nearest step but never above the slave's position; closes use the exact position. With
+policy "round_up", an order under minQty / min notional is raised to the smallest valid quantity —
+but never above the slave's position (reductions) nor above the notional cap (openings); "defer"
+and "skip" leave it out. (USD-M: see actors/target.py.)
 
 Every master fill yields a `Decision` with intents, or no intents and exactly one `Skip`.
 """
