@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from protocol.messages import PositionDrift, PositionSnapshot
 
 from .binance.filters import market_min_notional
-from .sizing import CannotSize, ratio_k, symbol_allowed
-from .target import slave_key
+from .sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
+from .target import clip_increases, slave_key
 from .target_store import TargetBook, deliberate
 from .usdm import master_positions_map
 
@@ -49,6 +49,13 @@ class TargetView:
             return None
         k = ratio_k(self.config, self.account.equity, snap.equity)
         target = self.book.at(master_positions_map(snap.positions), k, self.reverse)
+        most = {}  # the notional cap at the price a correction is checked at (the master's entry)
+        for e in snap.positions:
+            cap = notional_cap(self.config, e.symbol)
+            if cap is not None and e.entry_price > 0:
+                most[e.symbol] = cap / e.entry_price
+        if most:
+            target = clip_increases(self.book.intended, target, most)
         for key in self.ignored:  # new_only: not ours
             target.pop(key, None)
         return target

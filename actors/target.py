@@ -101,6 +101,23 @@ def advance(intended: Mapping[Key, Decimal], master_then: Mapping[Key, Decimal],
     return out
 
 
+def clip_increases(before: Mapping[Key, Decimal], after: dict[Key, Decimal],
+                   most: Mapping[str, Decimal]) -> dict[Key, Decimal]:
+    """Clip what `advance` added to an intended position (account convention) at `most`, the
+    largest size the notional cap allows per symbol: like a copied opening, an increase the cap
+    leaves no room for is not intended. Positions it did not grow are never clipped (the cap
+    limits openings, never a position the price moved over it)."""
+    for key, value in after.items():
+        cap = most.get(key[0])
+        if cap is None:
+            continue
+        old = before.get(key, ZERO)
+        grown = abs(value) > abs(old) and (old == 0 or _sign(signed(key[1], value)) == _sign(signed(key[1], old)))
+        if grown and abs(value) > cap:
+            after[key] = max(abs(old), cap) * _sign(value)
+    return after
+
+
 def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
                    intended: Decimal | None, legs: _Legs) -> Decision:
     """USD-M: the orders for one master fill and the intended position after it (`Decision.intended`,

@@ -119,6 +119,12 @@ class Harness:
     def fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
              qty: Decimal | None = None, equity: str = "10000") -> list[OrderIntent]:
         """The master's position of (symbol, ps) moves to `after` in one fill; returns the orders."""
+        return self.apply(self.make_fill(symbol, after, ps=ps, price=price, qty=qty, equity=equity))
+
+    def make_fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
+                  qty: Decimal | None = None, equity: str | Decimal = "10000", leverage: int = 10,
+                  margin_type: str = "CROSSED") -> MasterFill:
+        """The next master fill moving (symbol, ps) to `after` (the harness's master follows it)."""
         key = (symbol, ps)
         before = self.master.get(key, ZERO)
         after = Decimal(after)
@@ -132,16 +138,28 @@ class Harness:
                           order_id=self.trade, trade_id=self.trade, client_order_id="m", order_type="LIMIT",
                           price=Decimal(price), qty=qty or abs(after - before), cum_qty=qty or abs(after - before),
                           status="PARTIALLY_FILLED", position_before=before, position_after=after,
-                          equity=Decimal(equity), leverage=10, margin_type="CROSSED",
+                          equity=Decimal(equity), leverage=leverage, margin_type=margin_type,  # type: ignore[arg-type]
                           t_exchange_ms=1, t_master_recv_ns=1, t_master_pub_ns=1)
         if after:
             self.master[key] = after
         else:
             self.master.pop(key, None)
         self.price[symbol] = Decimal(price)
+        return fill
+
+    def apply(self, fill: MasterFill) -> list[OrderIntent]:
+        """Mirror one master fill; returns the orders it sent."""
         start = len(self.account.sent)
-        self.mirror.tracker.feed(EPOCH, self.seq)
+        self.mirror.tracker.feed(fill.epoch, fill.seq)
         run_sync(self.mirror._mirror(fill, 1))
+        return self.account.sent[start:]
+
+    def correct(self) -> list[OrderIntent]:
+        """Run a check's corrections (what a periodic check would send after a fault)."""
+        start = len(self.account.sent)
+        snap = self.snapshot()
+        self.mirror._move_target(snap)
+        run_sync(self.mirror._correct(snap, nonce=f"check-{self.seq}"))
         return self.account.sent[start:]
 
     def snapshot(self, reason: str = "periodic", equity: str = "10000") -> PositionSnapshot:
