@@ -79,7 +79,7 @@ from .orders import (  # noqa: F401 - re-exported: the copy API
     reconcile_client_order_id,
 )
 from .sizing import CannotSize, symbol_allowed
-from .target import decide_futures, follow, within_policy
+from .target import decide_futures, follow
 
 
 # --------------------------------------------------------------------------- per-fill decision
@@ -332,13 +332,11 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
     """Orders that bring the slave to its target positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
-    and SHORT sizes (sign ignored). The target is `expected` when given (USD-M: the slave's exact
-    intended positions, actors/target.py, keyed like `slave_positions`), else k x master (mirrored
-    by `reverse` on USD-M); rounded to the nearest step. A position whose target is zero is closed
-    whatever its size (no dust survives the master); otherwise a drift of one step or less is left
-    alone, and with `expected` so is a deliberate policy outcome (`within_policy`: an increase
-    under the exchange minimum, deferred or skipped; an over-copy of round_up). A correction is
-    never rounded up to the minimum (it would overshoot, and the next check would undo it).
+    and SHORT sizes (sign ignored). The target is `expected` when given (USD-M: the one target of
+    actors/target.py, keyed like `slave_positions`), else k x master (mirrored by `reverse` on
+    USD-M); rounded to the nearest step. A position whose target is zero is closed whatever its
+    size (no dust survives the master); otherwise a drift of one step or less is left alone. A
+    correction is never rounded up to the minimum (it would overshoot, and the next check undo it).
     Prices for notional checks come from `prices`, else the master's entry price; an increase
     without any price is left out. Intents of one (symbol, position_side) must run in list order
     (a close before the opening in the other direction).
@@ -347,7 +345,6 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
     for entry in master_positions:
         master[(entry.symbol, entry.position_side)] = entry
     reverse = config.reverse and market == "usdm"
-    policy = config
     if config.min_notional_policy == "round_up":
         config = msgspec.structs.replace(config, min_notional_policy="defer")
     expected_raw: dict[PositionKey, Decimal] = {}
@@ -371,15 +368,13 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
             price = found.entry_price if found is not None and found.entry_price > 0 else None
         out.extend(_correct_one(key, expected_raw.get(key, ZERO), slave_positions.get(key, ZERO),
                                 f, market=market, slave_id=slave_id, config=config, nonce=nonce,
-                                price=price, buy_commission=buy_commission,
-                                policy=policy if expected is not None else None))
+                                price=price, buy_commission=buy_commission))
     return out
 
 
 def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: SymbolFilters, *,
                  market: Market, slave_id: str, config: SlaveConfig, nonce: str,
-                 price: Decimal | None, buy_commission: Decimal = ZERO,
-                 policy: SlaveConfig | None = None) -> list[OrderIntent]:
+                 price: Decimal | None, buy_commission: Decimal = ZERO) -> list[OrderIntent]:
     symbol, ps = key
     # Spot/margin buys receive the base asset net of the commission (taken from the asset
     # received): a correction that buys grosses its quantity up, or it would land short of it.
@@ -390,8 +385,6 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
     legs = _Legs(market=market, filters=f, config=config, price=price or ZERO,
                  cid=lambda leg: reconcile_client_order_id(slave_id, market, symbol, ps, nonce, leg))
     step = legs.rules.step
-    if policy is not None and expected_raw != 0 and within_policy(expected_raw, actual, legs, policy):
-        return []  # the one target: a deliberate outcome (deferred, skipped, rounded up), no fault
     expected = round_qty_nearest(expected_raw, step)
     if market == "spot":
         expected = max(expected, ZERO)

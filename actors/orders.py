@@ -66,6 +66,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     open_target: Decimal | None = None
     # USD-M: the slave's exact intended position after this fill (account convention; actors/target.py)
     intended: Decimal | None = None
+    lands: Decimal | None = None  # USD-M: the slave's position once every intent executed
 
 
 class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):

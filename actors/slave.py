@@ -339,14 +339,18 @@ class MarketMirror(TargetView):
                 self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=decision.skip.notify,
                                              message=decision.skip.text[:300], market=self.market, t_ns=now_ns()))
         opened = ZERO
+        all_ok = True
         for intent in decision.intents:
             if intent.kind == "open" and fill.symbol not in self.aligned:
                 await self._align(fill.symbol, fill.leverage, fill.margin_type)
             ok = await self._send(intent, fill, t_recv)
             if ok and intent.kind == "open":
                 opened += intent.qty
+            all_ok = all_ok and ok
             if not ok and decision.sequential:
                 break
+        if decision.intended is not None:  # where the fill deliberately left us (None: a fault to correct)
+            book.settle(key, decision.lands if all_ok else None)
         self._update_carry(key, fill, decision.open_target, opened)
 
     def _update_carry(self, key: tuple[str, str], fill: MasterFill, target: Decimal | None, opened: Decimal) -> None:
@@ -645,6 +649,7 @@ class MarketMirror(TargetView):
         acct = self.account
         intents = self._plan(snap, nonce=nonce, tolerance=tolerance)
         sent = 0
+        unsent = {(i.symbol, i.position_side) for i in intents}  # a fault still to correct
         for intent in intents:
             if intent.kind == "open" and intent.symbol not in self.aligned:
                 entry = next((e for e in snap.positions if e.symbol == intent.symbol), None)
@@ -661,6 +666,8 @@ class MarketMirror(TargetView):
                 continue
             if await self._send(intent, None, now_ns()):
                 sent += 1
+                unsent.discard((intent.symbol, intent.position_side))
+        self._leave_unplaceable(snap, unsent)
         return sent
 
     def _capital_still_short(self, intent: OrderIntent) -> bool:

@@ -14,7 +14,7 @@ from protocol.messages import PositionDrift, PositionSnapshot
 from .binance.filters import market_min_notional
 from .sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
 from .target import clip_increases, slave_key
-from .target_store import TargetBook, deliberate
+from .target_store import TargetBook
 from .usdm import master_positions_map
 
 ZERO = Decimal(0)
@@ -44,7 +44,12 @@ class TargetView:
 
 
     def _target_at(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
-        """USD-M: the intended positions moved to the snapshot (the one target); None elsewhere."""
+        """USD-M: what a check aims at (the one target): the intended positions moved to the
+        snapshot, plus the slack of the positions the master did not move; None elsewhere."""
+        moved = self._moved(snap)
+        return None if moved is None else self.book.aim(moved)
+
+    def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
         if self.market != "usdm":
             return None
         k = ratio_k(self.config, self.account.equity, snap.equity)
@@ -61,17 +66,32 @@ class TargetView:
         return target
 
     def _move_target(self, snap: PositionSnapshot) -> None:
-        target = self._target_at(snap)
+        target = self._moved(snap)
         if target is not None:
             self.book.commit(target, master_positions_map(snap.positions))
             self.book.loaded = False
 
 
+    def _leave_unplaceable(self, snap: PositionSnapshot, unsent: set[tuple[str, str]]) -> None:
+        """USD-M, after a check's corrections: what is left of a difference it could not place
+        (under the exchange minimum, clipped by the cap, within a step) becomes the position's
+        slack, so it is sent with the next fill that makes it copyable, never by a later check at
+        another price. `unsent`: positions whose correction failed or was held back (a fault the
+        next check still corrects)."""
+        aim = self._target_at(snap)
+        if aim is None:
+            return
+        actual = self.account.snapshot_positions()
+        for key in set(aim) | set(actual):
+            if key not in unsent and key not in self.ignored and symbol_allowed(self.config, key[0]):
+                if actual.get(key, ZERO) != aim.get(key, ZERO):
+                    self.book.settle(key, actual.get(key, ZERO))
+
     def expected_positions(self, master: dict[tuple[str, str], Decimal], k: Decimal) -> dict[tuple[str, str], Decimal]:
         """USD-M: the intended positions (the one target); spot/margin: k x the master's positions;
         keyed by the slave position they map to (`reverse` aware)."""
         if self.market == "usdm":
-            return {key: q for key, q in self.book.intended.items()
+            return {key: q for key, q in self.book.aim(self.book.intended).items()
                     if q and symbol_allowed(self.config, key[0]) and key not in self.ignored}
         out: dict[tuple[str, str], Decimal] = {}
         for (symbol, ps), qty in master.items():
@@ -99,6 +119,5 @@ class TargetView:
                            and abs(want) * price < market_min_notional(f))
             diff = abs(have - want)
             out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
-                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable
-                                     or deliberate(self.market, ps, want, have, f, price, self.config)))
+                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable))
         return tuple(out)

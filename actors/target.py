@@ -133,7 +133,7 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
     ia = move(ib, before, after, kk, flip)
     one_way = sps == "BOTH"
     if after == before:
-        return _done(_skip("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib)
+        return _done(_skip("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib, position)
     sb, sa = _sign(before), _sign(after)
 
     def open_to(direction: int, held: Decimal) -> tuple[list[OrderIntent] | Skip, Decimal]:
@@ -173,28 +173,28 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
         direction = sa * flip
         held = max(direction * slave, ZERO)
         part, ia = open_to(direction, held)
-        return _done(_collect([part]), sps, ia)
+        return _done(_collect([part]), sps, ia, position)
     if sa == 0:  # the master is flat: close exactly
-        return _done(_collect([close_old(sb)]), sps, ZERO)
+        return _done(_collect([close_old(sb)]), sps, ZERO, position)
     if sa == sb:  # a reduction by fraction f
         direction = sb * flip
         held = direction * slave
         if held <= 0:
-            return _done(_skip("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia)
+            return _done(_skip("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia, position)
         want = held - direction * ia
         if want <= 0:
             return _done(_skip("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its "
-                               f"intended {_fmt(ia)}"), sps, ia)
+                               f"intended {_fmt(ia)}"), sps, ia, position)
         if round_qty_nearest(want, legs.rules.step) <= 0:
             return _done(_skip("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half "
-                               "a step: carried"), sps, ia)
+                               "a step: carried"), sps, ia, position)
         part = legs.reduce(want / held, held, side=_open_side(-direction), position_side=sps,
                            reduce_only=one_way, exempt=True, side_effect=None)
-        return _done(_collect([part]), sps, ia)
+        return _done(_collect([part]), sps, ia, position)
     # one-way flip through zero: close the old side exactly, then open k x the new side
     closing = close_old(sb)
     if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _done(_collect([closing]), sps, ia)
+        return _done(_collect([closing]), sps, ia, position)
     parts: list[list[OrderIntent] | Skip] = []
     direction = sa * flip
     if not isinstance(closing, Skip):
@@ -204,7 +204,7 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
         held = max(direction * slave, ZERO)  # already on the new side (a fault): only the difference
     part, ia = open_to(direction, held)
     parts.append(part)
-    return _done(_collect(parts, sequential=True), sps, ia)
+    return _done(_collect(parts, sequential=True), sps, ia, position)
 
 
 def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
@@ -220,29 +220,8 @@ def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, posit
     return unsigned(sps, ia)
 
 
-def _done(decision: Decision, sps: str, ia: Decimal) -> Decision:
-    return msgspec.structs.replace(decision, intended=unsigned(sps, ia))
-
-
-def min_order(legs: _Legs) -> Decimal:
-    """The smallest opening order the exchange takes (minQty, step, min notional at the price)."""
-    return legs._min_valid_qty(exempt=False)
-
-
-def within_policy(expected: Decimal, actual: Decimal, legs: _Legs, config: SlaveConfig) -> bool:
-    """Signed expected and actual of one position: is the difference a deliberate outcome that no
-    correction should touch? Within one step; an increase the exchange would refuse (deferred or
-    skipped: under the minimum order); or, under round_up, an over-copy of less than one minimum."""
-    diff = abs(expected - actual)
-    step = legs.rules.step
-    if diff <= step:
-        return True
-    if legs.price <= 0:
-        return False
-    smallest = min_order(legs)
-    if _sign(actual) == _sign(expected) or actual == 0:
-        if abs(actual) < abs(expected):
-            return round_qty_down(diff, step) < smallest
-        if config.min_notional_policy == "round_up" and actual != 0:
-            return diff < smallest
-    return False
+def _done(decision: Decision, sps: str, ia: Decimal, position: Decimal) -> Decision:
+    lands = position
+    for i in decision.intents:
+        lands += i.qty if (i.side == "BUY") != (sps == "SHORT") else -i.qty
+    return msgspec.structs.replace(decision, intended=unsigned(sps, ia), lands=lands)

@@ -4,8 +4,12 @@
 - `intended`: the exact intended position per slave (symbol, positionSide), account convention;
 - `master`: the master's positions the intended ones were last moved to (every fill applied, or a
   snapshot), so after a gap or a restart the target moves by what the master did meanwhile;
+- `slack`: where the last fill deliberately left the slave, as its difference from the intended
+  position (a deferred or skipped copy, a rounded-up one, the rounding): the checks aim at
+  intended + slack, so they correct only what changed since (a fault), never a policy outcome, at
+  whatever price the check runs (a minimum order depends on the price);
 - `ignored`: on_start = new_only, the master positions that predate the slave (never copied).
-The three are written together to `<state_dir>/slaves/<id>/target-<market>.json` atomically
+They are written together to `<state_dir>/slaves/<id>/target-<market>.json` atomically
 (temp file, fsync, rename), at most every SAVE_DELAY_S and off the event loop: a save never delays
 a copy, and a crash loses at most the last moves of the two together, which the next resync
 re-applies from the master's snapshot (the file is always self-consistent).
@@ -21,13 +25,9 @@ from typing import Any
 
 import msgspec
 
-from protocol.messages import SlaveConfig
-
-from .binance.filters import SymbolFilters
 from .files import write_atomic
-from .orders import _Legs
 from .sizing import CannotSize
-from .target import advance, signed, within_policy
+from .target import advance
 
 log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)
@@ -41,6 +41,7 @@ class SavedTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     intended: list[tuple[str, str, Decimal]]
     master: list[tuple[str, str, Decimal]]
     ignored: list[tuple[str, str]]
+    slack: list[tuple[str, str, Decimal]] = []
 
 
 class TargetError(ValueError):
@@ -51,12 +52,14 @@ def target_path(state_dir: Path, slave_id: str, market: str) -> Path:
     return Path(state_dir) / "slaves" / slave_id / f"target-{market}.json"
 
 
-def encode_target(intended: Mapping[Key, Decimal], master: Mapping[Key, Decimal], ignored: set[Key]) -> bytes:
+def encode_target(intended: Mapping[Key, Decimal], master: Mapping[Key, Decimal], ignored: set[Key],
+                  slack: Mapping[Key, Decimal] | None = None) -> bytes:
     return msgspec.json.encode(SavedTarget(
         version=VERSION,
         intended=[(s, ps, q) for (s, ps), q in sorted(intended.items()) if q],
         master=[(s, ps, q) for (s, ps), q in sorted(master.items()) if q],
-        ignored=sorted(ignored)))
+        ignored=sorted(ignored),
+        slack=[(s, ps, q) for (s, ps), q in sorted((slack or {}).items()) if q]))
 
 
 def decode_target(data: bytes, source: str = "target") -> SavedTarget:
@@ -68,7 +71,7 @@ def decode_target(data: bytes, source: str = "target") -> SavedTarget:
         raise TargetError(f"{source}: not valid JSON ({exc})") from None
     if saved.version != VERSION:
         raise TargetError(f"{source}: version {saved.version}, this build reads version {VERSION}")
-    for s, ps, q in saved.intended + saved.master:
+    for s, ps, q in saved.intended + saved.master + saved.slack:
         if not q.is_finite():
             raise TargetError(f"{source}: {s} {ps} quantity {q} is not a finite number")
     return saved
@@ -82,6 +85,7 @@ class TargetBook:
         self.intended: dict[Key, Decimal] = {}
         self.master: dict[Key, Decimal] = {}
         self.ignored: set[Key] = set()
+        self.slack: dict[Key, Decimal] = {}
         self.loaded = False  # read from a saved file: the next start moves it by the master's delta
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[Any] | None = None
@@ -106,6 +110,7 @@ class TargetBook:
         self.intended = {(s, ps): q for s, ps, q in saved.intended if q}
         self.master = {(s, ps): q for s, ps, q in saved.master if q}
         self.ignored = {(s, ps) for s, ps in saved.ignored}
+        self.slack = {(s, ps): q for s, ps, q in saved.slack if q}
         self.loaded = True
 
     # -- moves ---------------------------------------------------------------------------------
@@ -115,6 +120,7 @@ class TargetBook:
             self.intended[skey] = intended
         else:
             self.intended.pop(skey, None)
+        self.slack.pop(skey, None)  # until `settle` says where the fill's orders left the slave
         if master_after:
             self.master[mkey] = master_after
         else:
@@ -122,11 +128,32 @@ class TargetBook:
         if self.path is not None and self._timer is None:
             self._schedule()
 
+    def settle(self, skey: Key, lands: Decimal | None) -> None:
+        """The fill's orders all went through and leave the slave at `lands` (None: some failed, or
+        none was due: the checks aim at the intended position itself)."""
+        slack = ZERO if lands is None else lands - self.intended.get(skey, ZERO)
+        if slack:
+            self.slack[skey] = slack
+        elif self.slack.pop(skey, None) is None:
+            return
+        if self.path is not None and self._timer is None:
+            self._schedule()
+
+    def aim(self, intended: Mapping[Key, Decimal]) -> dict[Key, Decimal]:
+        """What a check aims at: `intended` (the moved intended positions) plus the slack of every
+        position the move left unchanged."""
+        out = dict(intended)
+        for key, slack in self.slack.items():
+            if intended.get(key, ZERO) == self.intended.get(key, ZERO):
+                out[key] = out.get(key, ZERO) + slack
+        return {key: v for key, v in out.items() if v}
+
     def at(self, master_now: Mapping[Key, Decimal], k: Decimal | CannotSize, reverse: bool) -> dict[Key, Decimal]:
         """The intended positions once moved to the master's positions `master_now` (no change kept)."""
         return advance(self.intended, self.master, master_now, k, reverse=reverse)
 
     def commit(self, intended: dict[Key, Decimal], master_now: Mapping[Key, Decimal]) -> None:
+        self.slack = {key: v for key, v in self.slack.items() if intended.get(key, ZERO) == self.intended.get(key, ZERO)}
         self.intended = {key: v for key, v in intended.items() if v}
         self.master = {key: v for key, v in master_now.items() if v}
         if self.path is not None and self._timer is None:
@@ -147,7 +174,7 @@ class TargetBook:
             self._schedule()  # one write at a time, so an older one never lands after a newer one
             return
         assert self.path is not None
-        data = encode_target(self.intended, self.master, self.ignored)
+        data = encode_target(self.intended, self.master, self.ignored, self.slack)
         self._writing = asyncio.get_running_loop().run_in_executor(None, self._write, self.path, data)
 
     @staticmethod
@@ -163,7 +190,7 @@ class TargetBook:
             self._timer.cancel()
             self._timer = None
         if self.path is not None:
-            self._write(self.path, encode_target(self.intended, self.master, self.ignored))
+            self._write(self.path, encode_target(self.intended, self.master, self.ignored, self.slack))
 
 
 def book_for(slave: Any, market: str) -> TargetBook:
@@ -172,12 +199,3 @@ def book_for(slave: Any, market: str) -> TargetBook:
     if app is None or market != "usdm":
         return TargetBook(None)
     return TargetBook(target_path(app.state_dir, slave.slave_id, market))
-
-
-def deliberate(market: str, ps: str, expected: Decimal, actual: Decimal, f: SymbolFilters | None,
-               price: Decimal | None, config: SlaveConfig) -> bool:
-    """USD-M status: the difference is a policy outcome (deferred, skipped, rounded up), not a drift."""
-    if market != "usdm" or f is None or price is None or not expected:
-        return False
-    legs = _Legs(market="usdm", filters=f, config=config, price=price, cid=str)
-    return within_policy(signed(ps, expected), signed(ps, actual), legs, config)

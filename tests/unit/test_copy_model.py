@@ -60,6 +60,7 @@ class Model:
     def __init__(self) -> None:
         self.intended: dict[tuple[str, str], Decimal] = {}
         self.ignored: set[tuple[str, str]] = set()
+        self.over: dict[tuple[str, str], Decimal] = {}  # round_up: the over-copy its minimum order allows
 
     @staticmethod
     def rule(intended: Decimal, before: Decimal, after: Decimal, k: Decimal, flip: int) -> Decimal:
@@ -104,20 +105,25 @@ class Model:
                 if room is not None and room <= 0:
                     ia = d * held  # the cap leaves no room: intended is what is held
                 elif q < small and cfg.min_notional_policy == "round_up":
-                    ia = d * held if room is not None and small > room else ia  # the minimum, if it fits
+                    if room is not None and small > room:
+                        ia = d * held
+                    else:  # the minimum is sent: over the target by less than it
+                        self.over[skey] = max(self.over.get(skey, ZERO), small)
                 elif q < small and capped:
                     ia = d * held
                 elif q < small and cfg.min_notional_policy == "skip":
                     ia = ZERO if (before == 0 or flipped) else ib  # the fill's move is forgotten
                 elif capped:
                     ia = d * (held + q)
+        if not opens:
+            self.over.pop(skey, None)
         if ia:
             self.intended[skey] = ia
         else:
             self.intended.pop(skey, None)
 
-    @staticmethod
-    def acceptable(cfg: SlaveConfig, intended: Decimal, actual: Decimal, f: SymbolFilters, price: Decimal) -> bool:
+    def acceptable(self, cfg: SlaveConfig, skey: tuple[str, str], intended: Decimal, actual: Decimal,
+                   f: SymbolFilters, price: Decimal) -> bool:
         """The slave's position is on target: within one step, or short of it by an increase the
         exchange refuses (deferred / skipped) or the cap leaves no room for, or over it by less
         than one minimum (round_up)."""
@@ -130,7 +136,7 @@ class Model:
             cap = cfg.symbol_max_notional.get(f.symbol, cfg.max_position_notional)
             room = None if cap is None else down(max(ZERO, cap - abs(actual) * price) / price, f.step_size)
             return down(diff, f.step_size) < small or (room is not None and room < small)
-        return same_side and cfg.min_notional_policy == "round_up" and diff < small
+        return same_side and diff < max(small, self.over.get(skey, ZERO))
 
 
 # --------------------------------------------------------------------------- the machine
@@ -159,6 +165,7 @@ class CopyMachine(RuleBasedStateMachine):
         self.price: dict[str, Decimal] = {s: Decimal(p[0]) for s, p in PRICES.items()}
         self.equity = Decimal("10000")
         self.slaves: list[tuple[Harness, Model]] = []
+        self.accepted: dict[tuple[str, tuple[str, str]], Decimal] = {}  # where the last fill / check left it
         for key, n in zip(KEYS, pre):  # positions the master held before the slaves started
             q = abs(n) * FILTERS[key[0]].step_size if key[1] != "BOTH" else n * FILTERS[key[0]].step_size
             if q:
@@ -177,6 +184,8 @@ class CopyMachine(RuleBasedStateMachine):
             h.mirror._move_target(snap)
             if cfg.on_start == "sync":
                 h.correct()
+                for skey, qty in h.account.positions.items():
+                    self.accepted[(cfg.id, skey)] = signed_pos(skey, qty)
                 for mkey, qty in self.master.items():
                     k = self.k(h)
                     skey = (mkey[0], SWAP[mkey[1]] if cfg.reverse else mkey[1])
@@ -211,21 +220,33 @@ class CopyMachine(RuleBasedStateMachine):
             sent = h.apply(fill)
             way = fill.side if not cfg.reverse else ("SELL" if fill.side == "BUY" else "BUY")
             assert all(o.side == way for o in sent), (cfg, fill, sent)
-            self.check(h, model)
+            reduces = after != 0 and sgn(after) == sgn(before) and abs(after) < abs(before)
+            if trading and reduces:  # a reduction: down to the target if above it, else nothing
+                now = signed_pos(skey, h.account.positions.get(skey, ZERO))
+                want = model.intended.get(skey, ZERO)
+                if abs(actual) > abs(want) and sgn(actual) == sgn(want):
+                    assert abs(now - want) <= FILTERS[key[0]].step_size / 2 + Decimal("1e-18"), (skey, "reduced to", now, "not", want)
+                else:
+                    assert now == actual, (skey, "moved to", now, "on a reduction, from", actual, "target", want)
+                self.accepted[(cfg.id, skey)] = now
+            self.check(h, model, skey if trading and not reduces else None)
 
-    def check(self, h: Harness, model: Model) -> None:
+    def check(self, h: Harness, model: Model, touched: tuple[str, str] | None = None) -> None:
+        """The engine's intended positions are the model's; the position a fill (or a check)
+        just moved is on the model's target at the price of the moment; no check would correct."""
         cfg = h.slave.config
-        if not cfg.enabled or cfg.paused:
-            return
-        for skey in set(model.intended) | set(h.account.positions) | set(h.mirror.book.intended):
+        for skey in set(model.intended) | set(h.mirror.book.intended):
             want = model.intended.get(skey, ZERO)
             got = signed_pos(skey, h.mirror.book.intended.get(skey, ZERO))
             assert abs(got - want) < Decimal("1e-12"), (skey, "engine intended", got, "model", want)
-            if skey[0] in cfg.symbols_deny:
-                continue
+        if not cfg.enabled or cfg.paused:
+            return
+        for skey in [touched] if touched else []:
             actual = signed_pos(skey, h.account.positions.get(skey, ZERO))
-            assert Model.acceptable(cfg, want, actual, FILTERS[skey[0]], self.price[skey[0]]), (
+            want = model.intended.get(skey, ZERO)
+            assert model.acceptable(cfg, skey, want, actual, FILTERS[skey[0]], self.price[skey[0]]), (
                 skey, "position", actual, "target", want, cfg.min_notional_policy)
+            self.accepted[(h.slave.config.id, skey)] = actual
         assert h.corrections() == [], h.corrections()
 
     # -- the master's actions
@@ -286,6 +307,8 @@ class CopyMachine(RuleBasedStateMachine):
         if (was.paused and not now.paused) or (not was.enabled and now.enabled) or (
                 was.symbols_deny and not now.symbols_deny):
             h.correct()  # trading again: one check catches up what the pause / filter left
+            for skey in set(model.intended) | set(h.account.positions):
+                self.check(h, model, skey)
         self.check(h, model)
 
     @rule(i=st.integers(0, 2), key=st.sampled_from(KEYS), fraction=st.sampled_from(["1", "0.5", "0.3"]))
@@ -296,9 +319,15 @@ class CopyMachine(RuleBasedStateMachine):
             return
         cut = down(abs(held) * Decimal(fraction), FILTERS[key[0]].step_size)
         side = ("SELL" if held > 0 else "BUY") if key[1] == "BOTH" else ("SELL" if key[1] == "LONG" else "BUY")
+        before = self.accepted.get((h.slave.config.id, key), signed_pos(key, held))
         h.account.move(key[0], key[1], side, cut, reduce_only=True)  # liquidated / ADL: a fault
-        if h.slave.config.enabled and not h.slave.config.paused and not h.slave.config.symbols_deny:
-            h.correct()  # the check puts back what the fault took
+        cfg = h.slave.config
+        if cfg.enabled and not cfg.paused and key[0] not in cfg.symbols_deny:
+            h.correct()  # the check puts back what the fault took: where the last fill had left it
+            actual = signed_pos(key, h.account.positions.get(key, ZERO))
+            assert Model().acceptable(msgspec.structs.replace(cfg, min_notional_policy="defer"), key, before, actual,
+                                      FILTERS[key[0]], self.price[key[0]]), (key, "restored to", actual, "not", before)
+            self.accepted[(cfg.id, key)] = actual
             self.check(h, model)
 
     @precondition(lambda self: hasattr(self, "slaves"))
