@@ -349,8 +349,8 @@ class MarketMirror(TargetView):
             all_ok = all_ok and ok
             if not ok and decision.sequential:
                 break
-        if decision.intended is not None:  # where the fill deliberately left us (None: a fault to correct)
-            book.settle(key, decision.lands if all_ok else None)
+        if decision.intended is not None:  # where the fill deliberately left us, or a fault to correct
+            book.settle_fill(key, decision, all_ok)
         self._update_carry(key, fill, decision.open_target, opened)
 
     def _update_carry(self, key: tuple[str, str], fill: MasterFill, target: Decimal | None, opened: Decimal) -> None:

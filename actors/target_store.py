@@ -32,6 +32,9 @@ from .target import advance
 log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)
 SAVE_DELAY_S = 0.2
+DELIBERATE = frozenset({"below_min_notional", "below_min_qty", "cap_reached"})  # policy outcomes
+FAULTS = frozenset({"exchange_rejected", "insufficient_balance", "cannot_size", "paused", "disabled",
+                    "market_refused", "symbol_filtered", "unknown_symbol"})
 VERSION = 1
 Key = tuple[str, str]
 
@@ -120,13 +123,27 @@ class TargetBook:
             self.intended[skey] = intended
         else:
             self.intended.pop(skey, None)
-        self.slack.pop(skey, None)  # until `settle` says where the fill's orders left the slave
         if master_after:
             self.master[mkey] = master_after
         else:
             self.master.pop(mkey, None)
         if self.path is not None and self._timer is None:
             self._schedule()
+
+    def settle_fill(self, skey: Key, decision: Any, all_sent: bool) -> None:
+        """After a fill's orders: where they deliberately left the slave. Orders all sent, or a copy
+        left out by policy (under the minimum: deferred or skipped; no room under the cap): that is
+        the slave's place now. An order that failed, or a fill the slave did not trade on (paused,
+        filtered...): a fault, the checks aim at the intended position. A fill that needed no order
+        (a reduction of a position already under its intended one, a remainder under one step)
+        keeps a deliberate gap deliberate, and a fault a fault."""
+        reason = decision.skip.reason if decision.skip is not None else None
+        if not all_sent or decision.lands is None or reason in FAULTS:
+            self.settle(skey, None)
+        elif decision.intents or reason in DELIBERATE or skey in self.slack:
+            self.settle(skey, decision.lands)
+        else:
+            self.settle(skey, None)
 
     def settle(self, skey: Key, lands: Decimal | None) -> None:
         """The fill's orders all went through and leave the slave at `lands` (None: some failed, or

@@ -20,7 +20,7 @@ def slave(ratio: str = "0.5", **over: object) -> Harness:
 
 
 def orders(sent: list) -> list[tuple[str, str]]:
-    return [(i.side, str(i.qty)) for i in sent]
+    return [(i.side, f"{i.qty.normalize():f}") for i in sent]
 
 
 PARTIALS = ("0.003", "0.006", "0.009", "0.01")  # one limit order filling in four parts
@@ -124,3 +124,20 @@ def test_remainder_is_kept_across_reductions_so_scale_ins_stay_within_a_step() -
     intended = D("0.37") * D("0.065")  # 0.02405: increases add k x q, the halving halves the rest
     assert abs(h.position("BTCUSDT") - intended) <= D("0.001")
     assert h.corrections() == []
+
+
+def test_a_fault_followed_by_a_reduction_is_still_corrected() -> None:
+    h = slave()
+    h.fill("BTCUSDT", "0.2")  # slave 0.1
+    h.account.positions[("BTCUSDT", "BOTH")] = D("0.05")  # own liquidation of half (a fault)
+    assert orders(h.fill("BTCUSDT", "0.16")) == []  # intended 0.08: already under it, nothing to sell
+    assert orders(h.corrections()) == [("BUY", "0.03")]
+
+
+def test_a_deferred_copy_is_not_placed_by_a_check_after_the_price_moved() -> None:
+    h = slave("0.37", min_notional_policy="defer")
+    h.fill("ETHUSDT", "0.05", ps="LONG", price="1000")  # 0.0185 -> 0.018 x 1000 = 18 < 20: deferred
+    h.fill("ETHUSDT", "0.1", ps="SHORT", price="4800")  # the other hedge side trades at 4,800
+    assert h.position("ETHUSDT", "LONG") == 0
+    assert h.corrections() == []  # 0.018 x 4800 would pass now: still left for the next LONG fill
+    assert orders(h.fill("ETHUSDT", "0.051", ps="LONG", price="4800")) == [("BUY", "0.018")]
