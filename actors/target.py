@@ -31,12 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-import msgspec
-
-from protocol.messages import MasterFill, SlaveConfig
+from protocol.messages import MasterFill, SkipReason, SlaveConfig
 
 from .binance.filters import round_qty_down, round_qty_nearest
-from .orders import Decision, OrderIntent, Skip, _collect, _fmt, _Legs, _open_side, _sign, _skip
+from .orders import Decision, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
 from .sizing import CannotSize
 
 ZERO = Decimal(0)
@@ -133,7 +131,7 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
     ia = move(ib, before, after, kk, flip)
     one_way = sps == "BOTH"
     if after == before:
-        return _done(_skip("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib, position)
+        return _done(_skip1("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib, position)
     sb, sa = _sign(before), _sign(after)
 
     def open_to(direction: int, held: Decimal) -> tuple[list[OrderIntent] | Skip, Decimal]:
@@ -144,9 +142,10 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
             return Skip("cannot_size", k.reason if isinstance(k, CannotSize) else ""), ia
         want = abs(ia) - held
         step = legs.rules.step
-        if want <= 0 or round_qty_down(want, step) <= 0:  # at or past it, or under a step: carried
+        if want < step:  # at or past it, or under a step: carried
             return Skip("not_copied", f"{fill.symbol} {sps} is within one step of its intended "
                         f"{_fmt(ia)}: {_fmt(want)} carried"), ia
+        q = round_qty_down(want, step)
         out = legs.open(want, side=_open_side(direction), position_side=sps, held=held, side_effect=None)
         if isinstance(out, Skip):
             if out.reason == "cap_reached":
@@ -158,7 +157,7 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
                 out = Skip(out.reason, out.text + " (deferred to the next fill that makes it copyable)")
             return out, ia
         sent = sum((i.qty for i in out), ZERO)
-        if sent < round_qty_down(want, step):  # clipped by the cap
+        if sent < q:  # clipped by the cap
             ia = direction * (held + sent)
         return out, ia
 
@@ -173,28 +172,28 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
         direction = sa * flip
         held = max(direction * slave, ZERO)
         part, ia = open_to(direction, held)
-        return _done(_collect([part]), sps, ia, position)
+        return _done([part], sps, ia, position)
     if sa == 0:  # the master is flat: close exactly
-        return _done(_collect([close_old(sb)]), sps, ZERO, position)
+        return _done([close_old(sb)], sps, ZERO, position)
     if sa == sb:  # a reduction by fraction f
         direction = sb * flip
         held = direction * slave
         if held <= 0:
-            return _done(_skip("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia, position)
+            return _done(_skip1("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia, position)
         want = held - direction * ia
         if want <= 0:
-            return _done(_skip("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its "
+            return _done(_skip1("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its "
                                f"intended {_fmt(ia)}"), sps, ia, position)
         if round_qty_nearest(want, legs.rules.step) <= 0:
-            return _done(_skip("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half "
+            return _done(_skip1("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half "
                                "a step: carried"), sps, ia, position)
         part = legs.reduce(want / held, held, side=_open_side(-direction), position_side=sps,
                            reduce_only=one_way, exempt=True, side_effect=None)
-        return _done(_collect([part]), sps, ia, position)
+        return _done([part], sps, ia, position)
     # one-way flip through zero: close the old side exactly, then open k x the new side
     closing = close_old(sb)
     if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _done(_collect([closing]), sps, ia, position)
+        return _done([closing], sps, ia, position)
     parts: list[list[OrderIntent] | Skip] = []
     direction = sa * flip
     if not isinstance(closing, Skip):
@@ -204,7 +203,7 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
         held = max(direction * slave, ZERO)  # already on the new side (a fault): only the difference
     part, ia = open_to(direction, held)
     parts.append(part)
-    return _done(_collect(parts, sequential=True), sps, ia, position)
+    return _done(parts, sps, ia, position, sequential=True)
 
 
 def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
@@ -220,8 +219,25 @@ def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, posit
     return unsigned(sps, ia)
 
 
-def _done(decision: Decision, sps: str, ia: Decimal, position: Decimal) -> Decision:
+def _skip1(reason: SkipReason, text: str) -> list[list[OrderIntent] | Skip]:
+    return [Skip(reason, text)]
+
+
+def _done(parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position: Decimal,
+          sequential: bool = False) -> Decision:
+    """The decision of `parts` (like orders._collect), with the intended position after the fill and
+    the position the slave lands on once every intent executed (one struct built per fill)."""
+    intents: list[OrderIntent] = []
+    skip: Skip | None = None
     lands = position
-    for i in decision.intents:
-        lands += i.qty if (i.side == "BUY") != (sps == "SHORT") else -i.qty
-    return msgspec.structs.replace(decision, intended=unsigned(sps, ia), lands=lands)
+    for part in parts:
+        if isinstance(part, Skip):
+            skip = skip or part
+            continue
+        intents.extend(part)
+        for i in part:
+            lands += i.qty if (i.side == "BUY") != (sps == "SHORT") else -i.qty
+    if not intents:
+        return Decision(skip=skip or Skip("not_copied", "nothing to do"), intended=unsigned(sps, ia), lands=lands)
+    return Decision(intents=tuple(intents), skip=skip, sequential=sequential and len(intents) > 1,
+                    intended=unsigned(sps, ia), lands=lands)
