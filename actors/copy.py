@@ -1,10 +1,11 @@
 """Copy decisions (pure): what a slave does for one master fill, and to correct drift.
 
 Follows ARCHITECTURE.md "Copy semantics":
-- USD-M, per (symbol, positionSide): the master's position grows by q -> the slave adds k*q; it
-  shrinks by a fraction f of its size before the fill -> the slave reduces its own position by
-  f (rounded to the nearest step, never more than it holds, reduce-only); it reaches zero -> the
-  slave closes its whole position (exact quantity, no dust).
+- USD-M, per (symbol, positionSide), through the one target (actors/target.py): the slave's exact
+  intended position grows by k*q when the master's grows by q, shrinks by the master's fraction f,
+  is zero when the master is flat (an exact close, no dust); each order brings the actual
+  position to it (openings rounded down, reductions to the nearest step, reduce-only), under the
+  slave's min-notional policy (defer / round_up / skip).
 - Spot: on the base-asset holding. Buys scale by k; sells sell fraction f of the slave's holding
   (never more than its free balance); a master that sold out (what is left cannot be traded:
   under one step / minQty) -> the slave sells all of its free holding, rounded down to the step.
@@ -33,20 +34,18 @@ Min notional (facts from ../shared/binance-reference/):
   * Spot and margin: no exemption; NOTIONAL/MIN_NOTIONAL apply to MARKET orders when
     applyMinToMarket/applyToMarket is true (binance-spot-api-docs/filters.md). A sell worth less
     than the minimum is skipped ("below_min_notional") — on spot that dust cannot be sold at all.
-Rounding: openings round down to the step (never more than k*q); reductions round to the nearest
-step but never above the slave's position; closes use the exact position. With policy
-"round_up", an order under minQty / min notional is raised to the smallest valid quantity —
-but never above the slave's position (reductions) nor above the notional cap (openings).
+Rounding (spot, margin): openings round down to the step (never more than k*q); reductions round
+to the nearest step but never above the slave's position; closes use the exact position. With
+policy "round_up", an order under minQty / min notional is raised to the smallest valid quantity —
+but never above the slave's position (reductions) nor above the notional cap (openings); "defer"
+and "skip" leave it out. (USD-M: see actors/target.py.)
 
 Every master fill yields a `Decision` with intents, or no intents and exactly one `Skip`.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Literal
 
 import msgspec
 
@@ -61,281 +60,26 @@ from protocol.messages import (
     SlaveConfig,
 )
 
-from .binance.filters import (
-    QtyRules,
-    SymbolFilters,
-    format_decimal,
-    market_min_notional,
-    market_rules,
-    round_qty_down,
-    round_qty_nearest,
-    round_qty_up,
+from .binance.filters import SymbolFilters, round_qty_down, round_qty_nearest, round_qty_up
+from .orders import (  # noqa: F401 - re-exported: the copy API
+    MAX_LEGS,
+    ZERO,
+    Decision,
+    IntentKind,
+    OrderIntent,
+    SlaveHolding,
+    Skip,
+    _collect,
+    _fmt,
+    _Legs,
+    _open_side,
+    _sign,
+    _skip,
+    client_order_id,
+    reconcile_client_order_id,
 )
-from .sizing import CannotSize, notional_cap, symbol_allowed
-
-ZERO = Decimal(0)
-MAX_LEGS = 20  # an order needing more MARKET_LOT_SIZE chunks than this is refused, not sent
-IntentKind = Literal["open", "reduce", "close"]
-
-
-class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
-    """One order the slave should place (always MARKET)."""
-
-    market: Market
-    symbol: str
-    side: Side
-    position_side: PositionSide  # "BOTH" for one-way futures, spot and margin
-    qty: Decimal  # a multiple of the step, within LOT_SIZE/MARKET_LOT_SIZE
-    kind: IntentKind  # open: adds exposure; reduce: part of a position; close: all of it
-    reduce_only: bool = False  # send reduceOnly=true (one-way USD-M only; never in hedge mode)
-    side_effect: SideEffect | None = None  # margin: sideEffectType to send
-    client_order_id: str
-    leg: int = 0
-    ref_price: Decimal  # price used for notional checks (master's fill price or mark)
-    order_type: Literal["MARKET"] = "MARKET"
-
-
-class Skip(msgspec.Struct, frozen=True):
-    reason: SkipReason
-    text: str
-    notify: str | None = None  # also raise a SlaveError with this code (e.g. "margin_level_low")
-
-
-class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    """What to do for one master fill. No intents -> `skip` says why. Intents and a `skip` ->
-    part of the fill was not copied (e.g. a flip's open leg below min notional)."""
-
-    intents: tuple[OrderIntent, ...] = ()
-    skip: Skip | None = None
-    sequential: bool = False  # send the legs one after another, each after the previous is done
-    # USD-M increases: the unrounded quantity the slave should add (k*q + carried remainder). The
-    # caller keeps `open_target - executed` (under one step) as the next fill's carry, so rounding
-    # each scale-in down never accumulates into a drift of several steps.
-    open_target: Decimal | None = None
-
-
-class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):
-    """The slave's own position that a master fill applies to.
-
-    position: USD-M BOTH: signed positionAmt; LONG/SHORT: the position of the slave's position
-        side (sign ignored: Binance reports SHORT amounts negative); spot: base-asset holding
-        (free + locked); margin: net base position (free + locked - borrowed), signed.
-    free: spot/margin: free base asset, the most a sell may take (None: `position`).
-    margin_level: margin: the slave's current margin level (None: unknown, not checked).
-    """
-
-    position: Decimal = ZERO
-    free: Decimal | None = None
-    margin_level: Decimal | None = None
-    # margin, for the margin level after a borrowing order (None: not estimated): the slave's
-    # free quote asset, and its total assets / liabilities valued in the quote asset.
-    quote_free: Decimal | None = None
-    assets_value: Decimal | None = None
-    liabilities_value: Decimal | None = None
-
-
-# --------------------------------------------------------------------------- client order ids
-
-_CID_DIGEST = 18  # bytes -> 24 base64url chars, no padding
-
-
-def _cid(prefix: str, *parts: object) -> str:
-    text = "\x1f".join(str(p) for p in parts).encode()
-    digest = hashlib.blake2b(text, digest_size=_CID_DIGEST, person=b"copytrader-cid").digest()
-    return prefix + base64.urlsafe_b64encode(digest).decode("ascii")
-
-
-def client_order_id(slave_id: str, master_order_id: int, master_trade_id: int, leg: int, *,
-                    market: str, symbol: str) -> str:
-    """newClientOrderId of a copied order: "ct" + 24 base64url chars (26 chars).
-
-    Deterministic in (slave, market, symbol, master order id, master trade id, leg): the same on
-    every retry and after a restart; different per leg. Binance's order and trade ids are per
-    symbol, hence market and symbol in the hash. Charset [A-Za-z0-9_-] fits both USD-M's
-    `^[\\.A-Z\\:/a-z0-9_-]{1,36}$` and spot's rules; 144-bit blake2b, so collisions are negligible.
-    """
-    return _cid("ct", slave_id, market, symbol, master_order_id, master_trade_id, leg)
-
-
-def reconcile_client_order_id(slave_id: str, market: str, symbol: str, position_side: str,
-                              nonce: str, leg: int) -> str:
-    """newClientOrderId of a corrective order: "cr" + 24 chars. `nonce` names the
-    reconciliation round (e.g. its journal id), so a retried round reuses its ids."""
-    return _cid("cr", slave_id, market, symbol, position_side, nonce, leg)
-
-
-# --------------------------------------------------------------------------- leg building
-
-
-def _sign(x: Decimal) -> int:
-    return (x > 0) - (x < 0)
-
-
-def _fmt(x: Decimal) -> str:
-    return format_decimal(x) if x.is_finite() else str(x)
-
-
-class _Legs:
-    """Builds the order legs of one decision for one symbol (numbering legs 0, 1, ...)."""
-
-    def __init__(self, *, market: Market, filters: SymbolFilters, config: SlaveConfig,
-                 price: Decimal, cid: Callable[[int], str]) -> None:
-        self.market = market
-        self.f = filters
-        self.rules: QtyRules = market_rules(filters)
-        self.config = config
-        self.price = price
-        self.cid = cid
-        self.min_notional = market_min_notional(filters)
-        self.next_leg = 0
-        self.open_target: Decimal | None = None
-
-    # -- helpers
-
-    def _min_valid_qty(self, exempt: bool) -> Decimal:
-        """Smallest quantity passing minQty, the step and (unless exempt) min notional."""
-        step, need = self.rules.step, self.rules.min_qty
-        if step:
-            need = max(need, step)
-        if not exempt and self.min_notional and self.price > 0:
-            need = max(need, round_qty_up(self.min_notional / self.price, step))
-        return round_qty_up(need, step)
-
-    def _fails_minimum(self, qty: Decimal, exempt: bool) -> SkipReason | None:
-        if qty <= 0 or qty < self.rules.min_qty:
-            return "below_min_qty"
-        if (not exempt and self.min_notional and self.price > 0
-                and qty * self.price < self.min_notional):
-            return "below_min_notional"
-        return None
-
-    def _chunk_max(self) -> Decimal:
-        limit = self.rules.max_qty
-        if self.f.apply_max_to_market and self.f.max_notional and self.price > 0:
-            by_notional = round_qty_down(self.f.max_notional / self.price, self.rules.step)
-            limit = min(limit, by_notional) if limit else by_notional
-        return limit
-
-    def _split(self, qty: Decimal) -> list[Decimal]:
-        """Split into chunks of at most MARKET_LOT_SIZE maxQty (none below minQty)."""
-        limit = self._chunk_max()
-        if not limit or qty <= limit:
-            return [qty]
-        if qty / limit > MAX_LEGS:
-            return [qty] * (MAX_LEGS + 1)  # refused by the caller; do not build a huge list
-        chunks: list[Decimal] = []
-        rest = qty
-        while rest > limit:
-            chunks.append(limit)
-            rest -= limit
-        if rest > 0:
-            if rest < self.rules.min_qty:  # borrow from the previous chunk
-                move = round_qty_up(self.rules.min_qty - rest, self.rules.step)
-                chunks[-1] -= move
-                rest += move
-            chunks.append(rest)
-        return chunks
-
-    def _intents(self, qty: Decimal, *, side: Side, position_side: PositionSide, kind: IntentKind,
-                 reduce_only: bool, side_effect: SideEffect | None) -> list[OrderIntent] | Skip:
-        chunks = self._split(qty)
-        if len(chunks) > MAX_LEGS:
-            return Skip("exchange_rejected", f"{_fmt(qty)} {self.f.symbol} would take "
-                        f"{len(chunks)} orders of at most {_fmt(self._chunk_max())}")
-        out = []
-        for chunk in chunks:
-            leg = self.next_leg
-            self.next_leg += 1
-            out.append(OrderIntent(
-                market=self.market, symbol=self.f.symbol, side=side, position_side=position_side,
-                qty=chunk, kind=kind, reduce_only=reduce_only, side_effect=side_effect,
-                client_order_id=self.cid(leg), leg=leg, ref_price=self.price))
-        return out
-
-    # -- the three kinds of legs
-
-    def open(self, raw_qty: Decimal, *, side: Side, position_side: PositionSide,
-             held: Decimal, side_effect: SideEffect | None) -> list[OrderIntent] | Skip:
-        """Add `raw_qty` (k*q) to a position now `held` (size in the same direction)."""
-        step = self.rules.step
-        qty = round_qty_down(raw_qty, step)
-        cap = notional_cap(self.config, self.f.symbol)
-        room: Decimal | None = None
-        capped = False
-        if cap is not None:
-            room = round_qty_down(max(ZERO, cap - held * self.price) / self.price, step)
-            if room <= 0:
-                return Skip("cap_reached", f"{self.f.symbol} position {_fmt(held)} is at the "
-                            f"cap of {_fmt(cap)} {self.f.quote_asset}")
-            if qty > room:
-                qty, capped = room, True
-        failure = self._fails_minimum(qty, exempt=False)
-        if failure is not None:
-            if self.config.min_notional_policy == "round_up":
-                up = self._min_valid_qty(exempt=False)
-                if room is not None and up > room:
-                    return Skip("cap_reached", f"smallest valid {self.f.symbol} order {_fmt(up)} "
-                                f"exceeds the room {_fmt(room)} left under the cap")
-                qty = up
-            elif capped:
-                return Skip("cap_reached", f"{_fmt(qty)} {self.f.symbol} left under the cap is "
-                            f"below the exchange minimum")
-            else:
-                return Skip(failure, self._minimum_text(raw_qty, qty))
-        return self._intents(qty, side=side, position_side=position_side, kind="open",
-                             reduce_only=False, side_effect=side_effect)
-
-    def reduce(self, fraction: Decimal, held: Decimal, *, side: Side,
-               position_side: PositionSide, reduce_only: bool, exempt: bool,
-               side_effect: SideEffect | None, sell_limit: Decimal | None = None,
-               ) -> list[OrderIntent] | Skip:
-        """Reduce a position of size `held` by `fraction` of it (0 < fraction < 1)."""
-        step = self.rules.step
-        most = held if sell_limit is None else min(held, round_qty_down(sell_limit, step))
-        qty = min(round_qty_nearest(fraction * held, step), most)
-        failure = self._fails_minimum(qty, exempt)
-        if failure is not None:
-            if self.config.min_notional_policy == "round_up":
-                qty = min(self._min_valid_qty(exempt), most)
-                failure = self._fails_minimum(qty, exempt)
-            if failure is not None:
-                return Skip(failure, self._minimum_text(fraction * held, qty))
-        kind: IntentKind = "close" if qty == held else "reduce"
-        return self._intents(qty, side=side, position_side=position_side, kind=kind,
-                             reduce_only=reduce_only, side_effect=side_effect)
-
-    def close(self, held: Decimal, *, side: Side, position_side: PositionSide, reduce_only: bool,
-              exempt: bool, side_effect: SideEffect | None, sell_limit: Decimal | None = None,
-              ) -> list[OrderIntent] | Skip:
-        """Close a position of size `held` completely (exact quantity; spot: free, rounded down)."""
-        qty = held if sell_limit is None else min(held, round_qty_down(sell_limit, self.rules.step))
-        failure = self._fails_minimum(qty, exempt)
-        if failure is not None:
-            return Skip(failure, f"closing {_fmt(qty)} {self.f.symbol}: " + self._minimum_text(qty, qty))
-        return self._intents(qty, side=side, position_side=position_side, kind="close",
-                             reduce_only=reduce_only, side_effect=side_effect)
-
-    def _minimum_text(self, wanted: Decimal, qty: Decimal) -> str:
-        return (f"{self.f.symbol}: {_fmt(wanted)} -> {_fmt(qty)} at {_fmt(self.price)} is under "
-                f"minQty {_fmt(self.rules.min_qty)} / step {_fmt(self.rules.step)} / min notional "
-                f"{_fmt(self.min_notional)} {self.f.quote_asset}")
-
-
-def _collect(parts: Iterable[list[OrderIntent] | Skip], *, sequential: bool = False) -> Decision:
-    intents: list[OrderIntent] = []
-    skip: Skip | None = None
-    for part in parts:
-        if isinstance(part, Skip):
-            skip = skip or part
-        else:
-            intents.extend(part)
-    if not intents:
-        return Decision(skip=skip or Skip("not_copied", "nothing to do"))
-    return Decision(intents=tuple(intents), skip=skip, sequential=sequential and len(intents) > 1)
-
-
-def _skip(reason: SkipReason, text: str) -> Decision:
-    return Decision(skip=Skip(reason, text))
+from .sizing import CannotSize, symbol_allowed
+from .target import decide_futures, follow
 
 
 # --------------------------------------------------------------------------- per-fill decision
@@ -345,7 +89,8 @@ _SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHO
 
 def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                 k: Decimal | CannotSize, filters: SymbolFilters | None, holding: SlaveHolding,
-                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO) -> Decision:
+                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO,
+                intended: Decimal | None = None) -> Decision:
     """What the slave does for one master fill.
 
     `k` from actors.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
@@ -355,13 +100,16 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
     """
     gate = _gate(fill, config, filters, paused_all, refused)
     if gate is not None:
+        if fill.market == "usdm":
+            gate = msgspec.structs.replace(
+                gate, intended=follow(fill, config, k, holding.position, intended))
         return gate
     assert filters is not None
     legs = _Legs(market=fill.market, filters=filters, config=config, price=fill.price,
                  cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg,
                                                  market=fill.market, symbol=fill.symbol))
     if fill.market == "usdm":
-        decision = _decide_futures(fill, config, k, holding, legs, carry)
+        return decide_futures(fill, config, k, holding.position, intended, legs)
     elif fill.market == "spot":
         decision = _decide_spot(fill, k, holding, legs, carry)
     else:
@@ -386,67 +134,6 @@ def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
     if filters is None:
         return _skip("unknown_symbol", f"no exchange filters for {fill.symbol} on {fill.market}")
     return None
-
-
-def _open_side(direction: int) -> Side:
-    return "BUY" if direction > 0 else "SELL"
-
-
-def _decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize,
-                    holding: SlaveHolding, legs: _Legs, carry: Decimal = ZERO) -> Decision:
-    mps = fill.position_side
-    flip = -1 if config.reverse else 1
-    sps = _SWAP[mps] if config.reverse else mps
-    if mps == "BOTH":
-        before, after = fill.position_before, fill.position_after
-        slave = holding.position
-    else:
-        sign = 1 if mps == "LONG" else -1
-        before, after = sign * abs(fill.position_before), sign * abs(fill.position_after)
-        slave = abs(holding.position) * (1 if sps == "LONG" else -1)
-    one_way = sps == "BOTH"
-
-    def close_slave(master_dir: int) -> list[OrderIntent] | Skip:
-        direction = master_dir * flip
-        if slave == 0 or _sign(slave) != direction:
-            return Skip("no_position", f"slave holds no {fill.symbol} {sps} position to close")
-        return legs.close(abs(slave), side=_open_side(-direction), position_side=sps,
-                          reduce_only=one_way, exempt=True, side_effect=None)
-
-    def open_slave(master_dir: int, q: Decimal, current: Decimal) -> list[OrderIntent] | Skip:
-        if isinstance(k, CannotSize):
-            return Skip("cannot_size", k.reason)
-        direction = master_dir * flip
-        held = abs(current) if _sign(current) == direction else ZERO
-        target = k * q + (carry if held else ZERO)  # a fresh position starts without carry
-        legs.open_target = target
-        return legs.open(target, side=_open_side(direction), position_side=sps, held=held,
-                         side_effect=None)
-
-    sb, sa = _sign(before), _sign(after)
-    if after == before:
-        return _skip("not_copied", f"fill left the master's {fill.symbol} position unchanged")
-    if sb == 0 or (sa == sb and abs(after) > abs(before)):
-        return _collect([open_slave(sa, fill.qty, slave)])
-    if sa == 0:
-        return _collect([close_slave(sb)])
-    if sa == sb:
-        direction = sb * flip
-        if slave == 0 or _sign(slave) != direction:
-            return _skip("no_position", f"slave holds no {fill.symbol} {sps} position to reduce")
-        fraction = (abs(before) - abs(after)) / abs(before)
-        return _collect([legs.reduce(fraction, abs(slave), side=_open_side(-direction),
-                                     position_side=sps, reduce_only=one_way, exempt=True,
-                                     side_effect=None)])
-    # one-way flip through zero: close everything, then open k*|after| the other way
-    closing = close_slave(sb)
-    if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _collect([closing])  # never open the other way while the old side stays
-    parts: list[list[OrderIntent] | Skip] = []
-    if not isinstance(closing, Skip):
-        parts.append(closing)  # after it the slave is flat: the opening starts from zero
-    parts.append(open_slave(sa, abs(after), ZERO if parts else slave))
-    return _collect(parts, sequential=True)
 
 
 def _dust(legs: _Legs) -> Decimal:
@@ -640,26 +327,34 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
                      filters: Mapping[str, SymbolFilters], *, market: Market, slave_id: str,
                      config: SlaveConfig, nonce: str,
                      prices: Mapping[str, Decimal] | None = None,
-                     buy_commission: Decimal = ZERO) -> list[OrderIntent]:
-    """Orders that bring the slave to k x the master's positions, where it drifted.
+                     buy_commission: Decimal = ZERO,
+                     expected: Mapping[PositionKey, Decimal] | None = None) -> list[OrderIntent]:
+    """Orders that bring the slave to its target positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
-    and SHORT sizes (sign ignored). Expected = k x master (mirrored by `reverse` on USD-M),
-    rounded to the nearest step. A position whose master is flat is closed whatever its size (no
-    dust survives the master); otherwise a drift of one step or less is left alone. Prices for
-    notional checks come from `prices`, else the master's entry price; an increase without any
-    price is left out. Intents of one (symbol, position_side) must run in list order (a close
-    before the opening in the other direction).
+    and SHORT sizes (sign ignored). The target is `expected` when given (USD-M: the one target of
+    actors/target.py, keyed like `slave_positions`), else k x master (mirrored by `reverse` on
+    USD-M); rounded to the nearest step. A position whose target is zero is closed whatever its
+    size (no dust survives the master); otherwise a drift of one step or less is left alone. A
+    correction is never rounded up to the minimum (it would overshoot, and the next check undo it).
+    Prices for notional checks come from `prices`, else the master's entry price; an increase
+    without any price is left out. Intents of one (symbol, position_side) must run in list order
+    (a close before the opening in the other direction).
     """
     master: dict[PositionKey, PositionEntry] = {}
     for entry in master_positions:
         master[(entry.symbol, entry.position_side)] = entry
     reverse = config.reverse and market == "usdm"
+    if config.min_notional_policy == "round_up":
+        config = msgspec.structs.replace(config, min_notional_policy="defer")
     expected_raw: dict[PositionKey, Decimal] = {}
-    for (symbol, ps), entry in master.items():
-        qty = abs(entry.qty) if ps != "BOTH" else entry.qty
-        key: PositionKey = (symbol, _SWAP[ps] if reverse else ps)
-        expected_raw[key] = k * qty * (-1 if reverse and ps == "BOTH" else 1)
+    if expected is not None:
+        expected_raw.update((key, v) for key, v in expected.items() if v)
+    else:
+        for (symbol, ps), entry in master.items():
+            qty = abs(entry.qty) if ps != "BOTH" else entry.qty
+            key: PositionKey = (symbol, _SWAP[ps] if reverse else ps)
+            expected_raw[key] = k * qty * (-1 if reverse and ps == "BOTH" else 1)
     out: list[OrderIntent] = []
     for key in sorted(set(expected_raw) | set(slave_positions)):
         symbol, ps = key

@@ -42,7 +42,6 @@ from protocol.messages import (
     OrderFailed,
     OrderMirrored,
     PauseAllChanged,
-    PositionDrift,
     PositionSnapshot,
     Reconciled,
     SkipReason,
@@ -59,14 +58,16 @@ from protocol.topics import control_subscriptions, master_prefix
 from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
 from .config import AppConfig
-from .binance.filters import market_min_notional
 from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .eager import run_eagerly
 from .execution import ExecutionFailed
-from .sizing import CannotSize, ratio_k, symbol_allowed
+from .sizing import CannotSize, ratio_k
 from .reporter import Reporter
 from .forced_state import forced_path, load_forced, save_forced
 from .slave_markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
+from .slave_target import PERIODIC_TOLERANCE, TargetView
+from .target import slave_key
+from .target_store import book_for
 from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 
 if TYPE_CHECKING:
@@ -92,7 +93,6 @@ def _is_capital_refusal(market: str, side: str, code: int) -> bool:
 
 FILTER_ERRORS = frozenset({-1013, -1111, -4164})  # filter failure, precision, min notional: filters changed?
 RESYNC_PAGE_AFTER_S = 60.0  # a resync failing this long (rate limits, timeouts) pages a person
-PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
 
 
 _STARTING = object()  # placeholder worker while its first step runs
@@ -102,7 +102,7 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-class MarketMirror:
+class MarketMirror(TargetView):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: UsdmAccount | SpotAccount | MarginAccount) -> None:
@@ -130,8 +130,8 @@ class MarketMirror:
         self.refused: str | None = None
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
-        self.ignored: set[tuple[str, str]] = set()  # on_start=new_only: master positions that predate us
         self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
+        self.book = book_for(slave, self.market)  # USD-M: the one target (intended positions, saved; new_only's ignored set)
         self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
         self.master_equity: Decimal | None = None
         # Spot/margin: the master's equity BEFORE each fill (that of the event before it in seq
@@ -276,11 +276,14 @@ class MarketMirror:
         self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
         self.last_price[fill.symbol] = fill.price
         key = fill_key(fill, self.reverse)
-        if key in self.ignored:
-            if fill.position_after == 0:
-                self.ignored.discard(key)
-            self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
-            return
+        book = self.book
+        if key in book.ignored:
+            if fill.position_after == 0 or fill.position_before * fill.position_after < 0:
+                book.ignored.discard(key)  # flat, or flipped: what the master opens from now on is ours
+            if fill.position_before * fill.position_after >= 0:
+                book.record(key, ZERO, (fill.symbol, fill.position_side), fill.position_after)
+                self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
+                return
         k = ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity))
         decision = decide_fill(
             fill,
@@ -292,21 +295,28 @@ class MarketMirror:
             paused_all=self.slave.paused_all,
             refused=self.refused,
             carry=self.carry.get(key, ZERO),
+            intended=book.intended.get(key, ZERO),
         )
+        if decision.intended is not None:
+            book.record(key, decision.intended, (fill.symbol, fill.position_side), fill.position_after)
         if decision.skip is not None:
             self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))
             if decision.skip.notify:  # e.g. margin_level_low: the control actor notifies a person
                 self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=decision.skip.notify,
                                              message=decision.skip.text[:300], market=self.market, t_ns=now_ns()))
         opened = ZERO
+        all_ok = True
         for intent in decision.intents:
             if intent.kind == "open" and fill.symbol not in self.aligned:
                 await self._align(fill.symbol, fill.leverage, fill.margin_type)
             ok = await self._send(intent, fill, t_recv)
             if ok and intent.kind == "open":
                 opened += intent.qty
+            all_ok = all_ok and ok
             if not ok and decision.sequential:
                 break
+        if decision.intended is not None:  # where the fill deliberately left us, or a fault to correct
+            book.settle_fill(key, decision, all_ok)
         self._update_carry(key, fill, decision.open_target, opened)
 
     def _update_carry(self, key: tuple[str, str], fill: MasterFill, target: Decimal | None, opened: Decimal) -> None:
@@ -541,12 +551,14 @@ class MarketMirror:
             self.slave.report(DesyncDetected(slave_id=self.slave.slave_id, market=self.market,
                                              cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0))
         orders = 0
-        if cause == "start" and self.config.on_start == "new_only":
+        new_only = cause == "start" and self.config.on_start == "new_only" and not self.book.loaded
+        if new_only:
             self.ignored = {
                 fill_key_of(e, self.reverse) for e in snap.positions
                 if e.qty and not acct.positions.get(fill_key_of(e, self.reverse))
             }
-        elif self._may_trade():
+        self._move_target(snap)
+        if not new_only and self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
         # Resume: fills the snapshot covers are reported, newer ones go to the workers in order.
         self.tracker.reset(snap.epoch, snap.seq)
@@ -594,7 +606,8 @@ class MarketMirror:
         return out
 
     def _plan(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> list[OrderIntent]:
-        """Corrections that bring the tracked positions to k x the snapshot (no I/O)."""
+        """Corrections that bring the tracked positions to the target (USD-M: the intended
+        positions moved to the snapshot; spot/margin: k x the snapshot). No I/O."""
         acct = self.account
         _observe(acct, snap)
         k = ratio_k(self.config, acct.equity, snap.equity)
@@ -605,6 +618,7 @@ class MarketMirror:
             market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
             prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
+            expected=self._target_at(snap),
         )
         # on_start = new_only: positions the master held when we started are not ours to copy,
         # whatever resync comes later (master restart, gap, periodic check); one the exchange
@@ -612,7 +626,7 @@ class MarketMirror:
         intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored
                    and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)]
         if tolerance:
-            expected = self.expected_positions(master_positions_map(snap.positions), k)
+            expected = self._target_at(snap) or self.expected_positions(master_positions_map(snap.positions), k)
             intents = [i for i in intents if i.kind == "close"
                        or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
         return intents
@@ -621,6 +635,7 @@ class MarketMirror:
         acct = self.account
         intents = self._plan(snap, nonce=nonce, tolerance=tolerance)
         sent = 0
+        unsent = {(i.symbol, i.position_side) for i in intents}  # a fault still to correct
         for intent in intents:
             if intent.kind == "open" and intent.symbol not in self.aligned:
                 entry = next((e for e in snap.positions if e.symbol == intent.symbol), None)
@@ -637,6 +652,8 @@ class MarketMirror:
                 continue
             if await self._send(intent, None, now_ns()):
                 sent += 1
+                unsent.discard((intent.symbol, intent.position_side))
+        self._leave_unplaceable(snap, unsent)
         return sent
 
     def _capital_still_short(self, intent: OrderIntent) -> bool:
@@ -671,6 +688,7 @@ class MarketMirror:
                 return
             self.last_snapshot = snap
             self.master_positions = master_positions_map(snap.positions)
+            self._move_target(snap)
             nonce = f"{snap.epoch}-{snap.seq}-periodic"
             # Tracked positions first (no request): REST only to confirm a drift before correcting
             # it, so 100 slaves' periodic checks cost Binance's per-IP weight budget next to nothing.
@@ -711,37 +729,6 @@ class MarketMirror:
             self._wake_all()
 
     # -- status -----------------------------------------------------------------------------------
-    def expected_positions(self, master: dict[tuple[str, str], Decimal], k: Decimal) -> dict[tuple[str, str], Decimal]:
-        """k x the master's positions, keyed by the slave position they map to (`reverse` aware)."""
-        out: dict[tuple[str, str], Decimal] = {}
-        for (symbol, ps), qty in master.items():
-            key = fill_key_of_parts(symbol, ps, self.reverse)
-            if qty and symbol_allowed(self.config, symbol) and key not in self.ignored:  # new_only: not ours
-                out[key] = (-qty if (self.reverse and ps == "BOTH") else qty) * k
-        return out
-
-    def drifts(self) -> tuple[PositionDrift, ...]:
-        k = ratio_k(self.config, self.account.equity, self.master_equity)
-        if isinstance(k, CannotSize) or self.last_snapshot is None:
-            return ()
-        expected = self.expected_positions(self.master_positions, k)
-        actual = self.account.snapshot_positions()
-        # balance_multiplier: k follows equity, so positions built at an earlier k differ a little
-        tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
-        out = []
-        for s, ps in sorted(set(expected) | set(actual)):
-            have, want = actual.get((s, ps), ZERO), expected.get((s, ps), ZERO)
-            f = self.account.filters.get(s)
-            step = f.step_size if f is not None else ZERO
-            price = self.last_price.get(s)
-            # a position too small for the exchange (under min notional) cannot be held: not a drift
-            untradeable = (have == 0 and f is not None and price is not None
-                           and abs(want) * price < market_min_notional(f))
-            diff = abs(have - want)
-            out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
-                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable))
-        return tuple(out)
-
     def status(self) -> MarketStatus:
         k = ratio_k(self.config, self.account.equity, self.master_equity)
         return MarketStatus(
@@ -765,10 +752,7 @@ def fill_key_of(entry: Any, reverse: bool) -> tuple[str, str]:
     return fill_key_of_parts(entry.symbol, entry.position_side, reverse)
 
 
-def fill_key_of_parts(symbol: str, ps: str, reverse: bool) -> tuple[str, str]:
-    if reverse and ps in ("LONG", "SHORT"):
-        ps = "SHORT" if ps == "LONG" else "LONG"
-    return (symbol, ps)
+fill_key_of_parts = slave_key
 
 
 def _cause(cause: str) -> Any:

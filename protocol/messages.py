@@ -39,13 +39,13 @@ MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType ta
 PositionMode = Literal["one_way", "hedge"]
 SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
-MinNotionalPolicy = Literal["skip", "round_up"]
+MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/target.py says what each does
 OnStart = Literal["sync", "new_only"]
 SlaveState = Literal[
     "starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"
 ]
 SkipReason = Literal[
-    "below_min_notional",  # order value under the symbol's min notional (policy "skip")
+    "below_min_notional",  # order value under the symbol's min notional (deferred or skipped by policy)
     "below_min_qty",  # quantity rounds to zero or under LOT_SIZE minQty
     "symbol_filtered",  # not in symbols_allow / in symbols_deny
     "unknown_symbol",  # no exchange filters for the symbol on this market
@@ -282,7 +282,7 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_position_notional: Decimal | None = None
     symbol_max_notional: dict[Symbol, Decimal] = msgspec.field(default_factory=dict)
     reverse: bool = False
-    min_notional_policy: MinNotionalPolicy = "skip"
+    min_notional_policy: MinNotionalPolicy = "defer"
     on_start: OnStart = "sync"
     margin_level_min: Decimal | None = None
 

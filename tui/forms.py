@@ -33,7 +33,7 @@ class SlaveForm:
     max_position_notional: str = ""
     symbol_max_notional: str = ""  # "BTCUSDT=1000, ETHUSDT=500"
     reverse: bool = False
-    min_notional_policy: str = "skip"
+    min_notional_policy: str = "defer"
     on_start: str = "sync"
     margin_level_min: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

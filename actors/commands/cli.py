@@ -93,7 +93,7 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--paused", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--min-notional-policy", choices=("skip", "round_up"))
+    p.add_argument("--min-notional-policy", choices=("defer", "round_up", "skip"))
     p.add_argument("--on-start", choices=("sync", "new_only"))
     p.add_argument("--margin-level-min")
 

@@ -120,14 +120,12 @@ def test_increase_below_min_notional_is_rounded_up_under_policy_round_up() -> No
     assert legs(d) == [("BUY", "BOTH", "0.002", "open", False)]  # 100 / 50000
 
 
-def test_increase_rounding_to_zero_is_below_min_qty_or_rounded_up() -> None:
-    fill = mfill("0", "0.1")
+def test_increase_under_one_step_is_carried_under_every_policy() -> None:
+    fill = mfill("0", "0.1")  # k x q = 0.0001: within one step of the slave's (flat) position
 
-    skipped = decide(fill, k=D("0.001"))  # 0.0001 -> 0
-    raised = decide(fill, k=D("0.001"), cfg=cfg(min_notional_policy="round_up"))
-
-    assert only_skip(skipped) == "below_min_qty"
-    assert legs(raised) == [("BUY", "BOTH", "0.002", "open", False)]
+    for policy in ("defer", "skip", "round_up"):
+        d = decide(fill, k=D("0.001"), cfg=cfg(min_notional_policy=policy))
+        assert only_skip(d) == "not_copied" and d.intended == D("0.0001"), policy  # kept for the next fill
 
 
 def test_master_decrease_reduces_the_same_fraction_of_the_slave_position() -> None:
@@ -148,12 +146,12 @@ def test_reduce_only_orders_are_exempt_from_min_notional() -> None:
     assert legs(d) == [("SELL", "BOTH", "0.001", "reduce", True)]
 
 
-def test_decrease_that_rounds_to_zero_is_skipped_or_raised_within_the_position() -> None:
-    fill = mfill("1", "0.9")  # f = 0.1; slave 0.004 -> 0.0004 -> 0
+def test_decrease_under_half_a_step_is_carried_never_raised() -> None:
+    fill = mfill("1", "0.9")  # f = 0.1; slave 0.004 -> intended 0.0036: 0.0004 to sell -> 0
 
-    assert only_skip(decide(fill, "0.004")) == "below_min_qty"
-    raised = decide(fill, "0.004", cfg=cfg(min_notional_policy="round_up"))
-    assert legs(raised) == [("SELL", "BOTH", "0.001", "reduce", True)]  # exempt: one step
+    for policy in ("defer", "skip", "round_up"):
+        d = decide(fill, "0.004", cfg=cfg(min_notional_policy=policy))
+        assert only_skip(d) == "not_copied" and d.intended == D("0.0036"), policy
 
 
 def test_master_position_reaching_zero_closes_the_slave_exactly() -> None:
@@ -197,7 +195,7 @@ def test_flip_whose_opening_is_too_small_still_closes_and_says_why() -> None:
     d = decide(mfill("1", "-0.5"), "0.003", k=D("0.001"))  # open 0.0005 -> 0
 
     assert legs(d) == [("SELL", "BOTH", "0.003", "close", True)]
-    assert d.skip is not None and d.skip.reason == "below_min_qty"
+    assert d.skip is not None and d.skip.reason == "not_copied" and d.intended == D("-0.0005")  # carried
     assert not d.sequential
 
 
@@ -662,14 +660,16 @@ def test_rounding_remainder_is_carried_so_scale_ins_do_not_drift():
     the next increase keeps the slave within one step of k x the master however many scale-ins
     come; without it five scale-ins would leave it five steps short."""
     k = D("1.9999")
-    held, carry, master = D(0), D(0), D(0)
+    held, intended, master = D(0), D(0), D(0)
     for i in range(5):
         d = decide(mfill(str(master), str(master + D("0.5")), order_id=i, trade_id=i), str(held),
-                   k=k, carry=carry)
+                   k=k, intended=intended)
         qty = sum((x.qty for x in d.intents), D(0))
         held += qty
         master += D("0.5")
-        carry = min(max(d.open_target - qty, D(0)), FUT.step_size)
+        assert d.intended is not None
+        intended = d.intended
+        assert intended == k * master
         assert abs(held - k * master) <= FUT.step_size, (i, held, k * master)
     assert held == D("4.999")  # k x 2.5 = 4.99975
     no_carry = sum((x.qty for x in decide(mfill("0", "0.5"), k=k).intents), D(0)) * 5
@@ -677,8 +677,8 @@ def test_rounding_remainder_is_carried_so_scale_ins_do_not_drift():
 
 
 def test_a_fresh_position_starts_without_carry():
-    d = decide(mfill("0", "0.5"), "0", k=D("2"), carry=D("0.0009"))
-    assert d.open_target == D("1.0") and legs(d) == [("BUY", "BOTH", "1", "open", False)]
+    d = decide(mfill("0", "0.5"), "0", k=D("2"), intended=D("0.0009"))
+    assert d.intended == D("1.0") and legs(d) == [("BUY", "BOTH", "1", "open", False)]
 
 
 # --------------------------------------------------------------------------- spot/margin: carry, covers, loans, margin level

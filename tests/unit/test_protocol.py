@@ -363,7 +363,7 @@ def test_slave_config_from_toml_like_dict_uses_defaults_and_exact_decimals() -> 
 
     assert cfg.ratio == D("0.1")
     assert cfg.markets == ("usdm",) and cfg.enabled and not cfg.paused
-    assert cfg.min_notional_policy == "skip" and cfg.on_start == "sync"
+    assert cfg.min_notional_policy == "defer" and cfg.on_start == "sync"
 
 
 # --------------------------------------------------------------------------- topics

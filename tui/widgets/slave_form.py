@@ -13,7 +13,7 @@ from protocol.messages import MARKETS
 from ..forms import SlaveForm
 
 SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multiplier")]
-POLICIES = [("skip", "skip"), ("round up", "round_up")]
+POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
 PARTS = ("identity", "sizing", "limits")
 

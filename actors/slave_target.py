@@ -1,0 +1,123 @@
+"""The slave mirror's view of its one target (USD-M): the intended positions moved to a master
+snapshot, the positions it expects, and its drifts (what the status and the TUI show).
+
+A mixin of `actors.slave.MarketMirror` (kept apart so slave.py stays within its size); it reads
+the mirror's `book` (actors/target_store.py), `account`, `config` and master state, and does no I/O.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from protocol.messages import PositionDrift, PositionSnapshot
+
+from .binance.filters import market_min_notional
+from .sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
+from .target import clip_increases, slave_key
+from .target_store import TargetBook
+from .usdm import master_positions_map
+
+ZERO = Decimal(0)
+PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
+
+
+class TargetView:
+    if TYPE_CHECKING:
+        book: TargetBook
+        account: Any
+        config: Any
+        market: str
+        reverse: bool
+        master_equity: Decimal | None
+        last_snapshot: PositionSnapshot | None
+        master_positions: dict[tuple[str, str], Decimal]
+        last_price: dict[str, Decimal]
+
+    @property
+    def ignored(self) -> set[tuple[str, str]]:
+        """on_start = new_only: the master positions that predate this slave (kept in the target)."""
+        return self.book.ignored
+
+    @ignored.setter
+    def ignored(self, keys: set[tuple[str, str]]) -> None:
+        self.book.ignored = keys
+
+
+    def _target_at(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
+        """USD-M: what a check aims at (the one target): the intended positions moved to the
+        snapshot, plus the slack of the positions the master did not move; None elsewhere."""
+        moved = self._moved(snap)
+        return None if moved is None else self.book.aim(moved)
+
+    def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
+        if self.market != "usdm":
+            return None
+        k = ratio_k(self.config, self.account.equity, snap.equity)
+        target = self.book.at(master_positions_map(snap.positions), k, self.reverse)
+        most = {}  # the notional cap at the price a correction is checked at (the master's entry)
+        for e in snap.positions:
+            cap = notional_cap(self.config, e.symbol)
+            if cap is not None and e.entry_price > 0:
+                most[e.symbol] = cap / e.entry_price
+        if most:
+            target = clip_increases(self.book.intended, target, most)
+        for key in self.ignored:  # new_only: not ours
+            target.pop(key, None)
+        return target
+
+    def _move_target(self, snap: PositionSnapshot) -> None:
+        target = self._moved(snap)
+        if target is not None:
+            self.book.commit(target, master_positions_map(snap.positions))
+            self.book.loaded = False
+
+
+    def _leave_unplaceable(self, snap: PositionSnapshot, unsent: set[tuple[str, str]]) -> None:
+        """USD-M, after a check's corrections: what is left of a difference it could not place
+        (under the exchange minimum, clipped by the cap, within a step) becomes the position's
+        slack, so it is sent with the next fill that makes it copyable, never by a later check at
+        another price. `unsent`: positions whose correction failed or was held back (a fault the
+        next check still corrects)."""
+        aim = self._target_at(snap)
+        if aim is None:
+            return
+        actual = self.account.snapshot_positions()
+        for key in set(aim) | set(actual):
+            if key not in unsent and key not in self.ignored and symbol_allowed(self.config, key[0]):
+                if actual.get(key, ZERO) != aim.get(key, ZERO):
+                    self.book.settle(key, actual.get(key, ZERO))
+
+    def expected_positions(self, master: dict[tuple[str, str], Decimal], k: Decimal) -> dict[tuple[str, str], Decimal]:
+        """USD-M: the intended positions (the one target); spot/margin: k x the master's positions;
+        keyed by the slave position they map to (`reverse` aware)."""
+        if self.market == "usdm":
+            return {key: q for key, q in self.book.aim(self.book.intended).items()
+                    if q and symbol_allowed(self.config, key[0]) and key not in self.ignored}
+        out: dict[tuple[str, str], Decimal] = {}
+        for (symbol, ps), qty in master.items():
+            key = slave_key(symbol, ps, self.reverse)
+            if qty and symbol_allowed(self.config, symbol) and key not in self.ignored:  # new_only: not ours
+                out[key] = (-qty if (self.reverse and ps == "BOTH") else qty) * k
+        return out
+
+    def drifts(self) -> tuple[PositionDrift, ...]:
+        k = ratio_k(self.config, self.account.equity, self.master_equity)
+        if isinstance(k, CannotSize) or self.last_snapshot is None:
+            return ()
+        expected = self.expected_positions(self.master_positions, k)
+        actual = self.account.snapshot_positions()
+        # balance_multiplier: k follows equity, so positions built at an earlier k differ a little
+        tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
+        out = []
+        for s, ps in sorted(set(expected) | set(actual)):
+            have, want = actual.get((s, ps), ZERO), expected.get((s, ps), ZERO)
+            f = self.account.filters.get(s)
+            step = f.step_size if f is not None else ZERO
+            price = self.last_price.get(s)
+            # a position too small for the exchange (under min notional) cannot be held: not a drift
+            untradeable = (have == 0 and f is not None and price is not None
+                           and abs(want) * price < market_min_notional(f))
+            diff = abs(have - want)
+            out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
+                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable))
+        return tuple(out)

@@ -1,0 +1,176 @@
+"""An in-memory USD-M slave for copy tests: the real `MarketMirror` (its `_mirror`, `_plan`,
+`_correct`) over a simulated account that fills every market order at once, so a test drives the
+copy engine fill by fill without processes, sockets or an event loop.
+
+`run_sync` drives a coroutine that never waits on real I/O (the simulated account answers at
+once) to its end without an event loop; it fails if the coroutine would block."""
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, Coroutine
+
+from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
+
+from actors.binance.filters import SymbolFilters
+from actors.copy import OrderIntent, SlaveHolding
+from actors.execution import Executed
+from actors.slave import MarketMirror
+
+ZERO = Decimal(0)
+EPOCH = 5
+
+
+def futures_filters(symbol: str, step: str, min_notional: str) -> SymbolFilters:
+    s = Decimal(step)
+    return SymbolFilters(symbol=symbol, base_asset=symbol.removesuffix("USDT"), quote_asset="USDT",
+                         tick_size=Decimal("0.01"), step_size=s, min_qty=s, max_qty=Decimal("100000"),
+                         market_step_size=s, market_min_qty=s, market_max_qty=Decimal("100000"),
+                         min_notional=Decimal(min_notional), apply_min_to_market=True,
+                         min_notional_exempt_reduce_only=True)
+
+
+BTC = futures_filters("BTCUSDT", "0.001", "100")
+ETH = futures_filters("ETHUSDT", "0.001", "20")
+SOL = futures_filters("SOLUSDT", "0.01", "5")
+
+
+def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise AssertionError("the coroutine waited on something: not an in-memory run")
+
+
+class SimAccount:
+    """A USD-M account that executes every MARKET order in full at once (reduce-only never
+    crosses zero, as on Binance) and records it."""
+
+    market = "usdm"
+
+    def __init__(self, filters: dict[str, SymbolFilters], equity: str = "10000") -> None:
+        self.filters = dict(filters)
+        self.equity: Decimal | None = Decimal(equity)
+        self.positions: dict[tuple[str, str], Decimal] = {}
+        self.sent: list[OrderIntent] = []
+        self.order_id = 0
+
+    def holding(self, symbol: str, position_side: str) -> SlaveHolding:
+        return SlaveHolding(position=self.positions.get((symbol, position_side), ZERO))
+
+    def snapshot_positions(self) -> dict[tuple[str, str], Decimal]:
+        return dict(self.positions)
+
+    async def refresh(self, equity: bool = True) -> None:
+        return None
+
+    async def align_symbol(self, *args: Any) -> list[str]:
+        return []
+
+    def move(self, symbol: str, ps: str, side: str, qty: Decimal, reduce_only: bool = False) -> Decimal:
+        key = (symbol, ps)
+        now = self.positions.get(key, ZERO)
+        if ps == "BOTH":
+            delta = qty if side == "BUY" else -qty
+            if reduce_only:
+                delta = max(-now, min(delta, ZERO)) if now > 0 else min(-now, max(delta, ZERO))
+        else:
+            grows = (side == "BUY") == (ps == "LONG")
+            delta = qty if grows else -min(qty, now)
+        after = now + delta
+        if after:
+            self.positions[key] = after
+        else:
+            self.positions.pop(key, None)
+        return abs(delta)
+
+    async def execute(self, intent: OrderIntent) -> Executed:
+        self.sent.append(intent)
+        done = self.move(intent.symbol, intent.position_side, intent.side, intent.qty, intent.reduce_only)
+        self.order_id += 1
+        return Executed(result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(done),
+                                "avgPrice": "1"}, sends=1, recovered=False)
+
+
+class Harness:
+    """One slave mirror on a SimAccount, fed master fills in sequence."""
+
+    def __init__(self, config: SlaveConfig, filters: dict[str, SymbolFilters] | None = None) -> None:
+        self.account = SimAccount(filters or {"BTCUSDT": BTC, "ETHUSDT": ETH, "SOLUSDT": SOL})
+        self.reports: list[Any] = []
+        self.slave = SimpleNamespace(slave_id=config.id, report=self.reports.append, fatal=False, paused_all=False,
+                                     config=config, notify_error=lambda *a: None,
+                                     fatal_key_error=lambda *a: None, last_latency_ns=0)
+        self.mirror = MarketMirror(self.slave, self.account)  # type: ignore[arg-type]
+        self.mirror.syncing = False
+        self.mirror.aligned.update(self.account.filters)
+        self.master: dict[tuple[str, str], Decimal] = {}
+        self.seq = 0
+        self.trade = 0
+        self.price: dict[str, Decimal] = {}
+
+    def set_config(self, **changes: Any) -> None:
+        import msgspec
+
+        self.slave.config = msgspec.structs.replace(self.slave.config, **changes)
+
+    def fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
+             qty: Decimal | None = None, equity: str = "10000") -> list[OrderIntent]:
+        """The master's position of (symbol, ps) moves to `after` in one fill; returns the orders."""
+        return self.apply(self.make_fill(symbol, after, ps=ps, price=price, qty=qty, equity=equity))
+
+    def make_fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
+                  qty: Decimal | None = None, equity: str | Decimal = "10000", leverage: int = 10,
+                  margin_type: str = "CROSSED") -> MasterFill:
+        """The next master fill moving (symbol, ps) to `after` (the harness's master follows it)."""
+        key = (symbol, ps)
+        before = self.master.get(key, ZERO)
+        after = Decimal(after)
+        if ps == "BOTH":
+            side = "BUY" if after > before else "SELL"
+        else:
+            side = "BUY" if (after > before) == (ps == "LONG") else "SELL"
+        self.seq += 1
+        self.trade += 1
+        fill = MasterFill(market="usdm", epoch=EPOCH, seq=self.seq, symbol=symbol, position_side=ps, side=side,
+                          order_id=self.trade, trade_id=self.trade, client_order_id="m", order_type="LIMIT",
+                          price=Decimal(price), qty=qty or abs(after - before), cum_qty=qty or abs(after - before),
+                          status="PARTIALLY_FILLED", position_before=before, position_after=after,
+                          equity=Decimal(equity), leverage=leverage, margin_type=margin_type,  # type: ignore[arg-type]
+                          t_exchange_ms=1, t_master_recv_ns=1, t_master_pub_ns=1)
+        if after:
+            self.master[key] = after
+        else:
+            self.master.pop(key, None)
+        self.price[symbol] = Decimal(price)
+        return fill
+
+    def apply(self, fill: MasterFill) -> list[OrderIntent]:
+        """Mirror one master fill; returns the orders it sent."""
+        start = len(self.account.sent)
+        self.mirror.tracker.feed(fill.epoch, fill.seq)
+        run_sync(self.mirror._mirror(fill, 1))
+        return self.account.sent[start:]
+
+    def correct(self) -> list[OrderIntent]:
+        """Run a check's corrections (what a periodic check would send after a fault)."""
+        start = len(self.account.sent)
+        snap = self.snapshot()
+        self.mirror._move_target(snap)
+        run_sync(self.mirror._correct(snap, nonce=f"check-{self.seq}"))
+        return self.account.sent[start:]
+
+    def snapshot(self, reason: str = "periodic", equity: str = "10000") -> PositionSnapshot:
+        return PositionSnapshot(
+            market="usdm", epoch=EPOCH, seq=self.seq, equity=Decimal(equity), reason=reason,  # type: ignore[arg-type]
+            positions=tuple(PositionEntry(symbol=s, position_side=ps, qty=q, entry_price=self.price.get(s, Decimal(1)))  # type: ignore[arg-type]
+                            for (s, ps), q in sorted(self.master.items())), t_ns=0)
+
+    def corrections(self) -> list[OrderIntent]:
+        """What a periodic check would order now (no I/O, nothing sent)."""
+        return self.mirror._plan(self.snapshot(), nonce="check")
+
+    def position(self, symbol: str, ps: str = "BOTH") -> Decimal:
+        return self.account.positions.get((symbol, ps), ZERO)
