@@ -154,3 +154,19 @@ def assert_no_corrections(dep: Any, what: str = "") -> None:
     found = deployment_corrections(dep)
     assert not found, (f"{len(found)} corrective order(s){' ' + what if what else ''} where no fault explains "
                        f"one, by cause {by_cause(found)}:\n" + "\n".join(c.describe() for c in found[:20]))
+
+
+def assert_explained(dep: Any, causes: dict[str, set[str]], at_most: dict[str, int] | None = None,
+                     what: str = "") -> list[Correction]:
+    """Every corrective order of `dep` is explained by the fault the test injected: its slave is
+    in `causes` with the cause among those allowed for it, and (if `at_most` names the slave) the
+    slave sent no more of them than the fault can explain. Returns the corrections."""
+    found = deployment_corrections(dep)
+    bad = [c for c in found if c.cause not in causes.get(c.slave_id, set())]
+    assert not bad, (f"{len(bad)} corrective order(s) {what} no injected fault explains (allowed {causes}):\n"
+                     + "\n".join(c.describe() for c in bad[:20]))
+    counts = Counter(c.slave_id for c in found)
+    over = {sid: n for sid, n in counts.items() if at_most is not None and sid in at_most and n > at_most[sid]}
+    assert not over, (f"more corrective orders {what} than the fault explains: {over} (at most {at_most}):\n"
+                      + "\n".join(c.describe() for c in found[:20]))
+    return found
