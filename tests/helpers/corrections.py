@@ -49,6 +49,7 @@ class Correction(msgspec.Struct, frozen=True, kw_only=True):
     accepted: bool  # the exchange took it (OrderMirrored); False: refused or status unknown
     t_ns: int = 0  # when the slave sent it (monotonic ns; 0 when unreported)
     report_index: int = -1  # position in the reports given to `classify` (-1: unreported)
+    t_ms: int = 0  # wall clock: the exchange's order time (unreported), or set by the caller
 
     def describe(self) -> str:
         return (f"{self.slave_id}/{self.market} {self.cause}: {self.side} {self.qty} {self.symbol} "
@@ -116,7 +117,8 @@ def unreported(exchange: Iterable[dict[str, Any]], reported: Iterable[Correction
         out.append(Correction(slave_id=slave_id, market=market, symbol=str(o.get("symbol", "")),
                               position_side=str(o.get("positionSide") or "BOTH"), side=str(o.get("side", "")),
                               qty=Decimal(str(o.get("origQty", "0"))), client_order_id=cid, cause=UNREPORTED,
-                              accepted=str(o.get("status", "")) not in ("REJECTED", "EXPIRED")))
+                              accepted=str(o.get("status", "")) not in ("REJECTED", "EXPIRED"),
+                              t_ms=int(o.get("time") or 0)))
     return out
 
 
