@@ -11,7 +11,8 @@ sizes for hedge LONG/SHORT). On every master fill (position before -> after):
 - then one order in the master's direction brings actual to intended, rounded to the step: an
   increase buys (never sells) what is missing, rounded down; under min notional/minQty the
   slave's policy decides: `defer` sends nothing now (the next copyable fill carries it),
-  `round_up` sends the minimum (intended stays exact, so the next increase is smaller), `skip`
+  `round_up` sends the minimum, also for less than one step (intended stays exact, so the next
+  increase is smaller), `skip`
   sends nothing and forgets this fill's k x q (the remainder carried from earlier fills stays);
   a decrease sells (never buys) the excess, rounded to the nearest step, never more than held
   (reductions are exempt from min notional on USD-M: reduce-only / hedge-closing orders).
@@ -74,9 +75,11 @@ class Book:
 
     def _increase(self, direction: int, added: Decimal, price: Decimal, f: Filters, policy: str) -> Decimal:
         missing = direction * (self.intended - self.actual)  # in the position's direction
-        qty = _round(missing, f.step, ROUND_DOWN) if missing > 0 else ZERO
-        if qty <= 0:
+        if missing <= 0:  # round_up bought more before: this increase is smaller by that
             return ZERO
+        qty = _round(missing, f.step, ROUND_DOWN)
+        if qty <= 0 and policy != "round_up":
+            return ZERO  # under one step: carried to the next fill
         if qty < f.min_qty or qty * price < f.min_notional:
             self.held_back += 1
             if policy == "round_up":

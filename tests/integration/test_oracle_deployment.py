@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections import Counter
 from decimal import Decimal as D
 from typing import Any
@@ -40,7 +41,6 @@ from protocol.messages import (
     OrderMirrored,
     PositionSnapshot,
     SlaveConfig,
-    SlaveStatusReport,
 )
 from tests.helpers.copy_model import Filters, Model
 from tests.helpers.corrections import by_cause, deployment_corrections
@@ -70,8 +70,8 @@ PRICES = {"BTCUSDT": D("50000"), "ETHUSDT": D("3000")}
 FILTERS = {"BTCUSDT": Filters(D("0.001"), D("0.001"), D("100")),  # simulator/futures.py DEFAULT_SYMBOLS
            "ETHUSDT": Filters(D("0.001"), D("0.001"), D("20"))}
 LIQUIDITY = {"BTCUSDT": D("0.004"), "ETHUSDT": D("0.05")}  # per price step: limit orders fill in parts
-SIZES = {"BTCUSDT": ["0.001", "0.002", "0.003", "0.005", "0.01", "0.02", "0.05"],
-         "ETHUSDT": ["0.005", "0.01", "0.02", "0.05", "0.1", "0.3"]}
+SIZES = {"BTCUSDT": ["0.002", "0.003", "0.005", "0.01", "0.02", "0.05"],  # the master's own min notional:
+         "ETHUSDT": ["0.007", "0.01", "0.02", "0.05", "0.1", "0.3"]}   # 100 / 20 USDT
 SPOT_STEP = D("0.00001")
 POLICY = {s.id: s.min_notional_policy for s in SLAVES}  # slave01/04/05: the default policy
 
@@ -120,6 +120,7 @@ class Oracle:
         self.problems: list[str] = []
         self.kinds: Counter[str] = Counter()
         self.corrections_seen = 0
+        self.trace: dict[tuple[str, str, str], list[str]] = {}  # per (slave, symbol, side): the model's last steps
         self.hedge = False
 
     # -- failures ---------------------------------------------------------------------------------
@@ -127,6 +128,7 @@ class Oracle:
         if not COLLECT:
             raise AssertionError(f"seed {SEED}: {text}")
         self.problems.append(text)
+        print(f"oracle FAILURE {len(self.problems)}: {text}", flush=True)
 
     # -- master actions ---------------------------------------------------------------------------
     def order(self, **params: Any) -> Any:
@@ -225,8 +227,14 @@ class Oracle:
                 after = before + (qty if t["side"] == "BUY" else -qty)
             self.master[(symbol, ps)] = after
             for s in SLAVES:
-                self.model.fill(s.id, symbol, ps, before, after, self.k(s), D(str(t["price"])), FILTERS[symbol],
-                                POLICY[s.id])
+                k = self.k(s)
+                sent = self.model.fill(s.id, symbol, ps, before, after, k, D(str(t["price"])), FILTERS[symbol],
+                                       POLICY[s.id])
+                book = self.model.book(s.id, symbol, ps)
+                steps = self.trace.setdefault((s.id, symbol, ps), [])
+                steps.append(f"master {before} -> {after} @ {t['price']} (k {k}): model orders {sent}, "
+                             f"intended {book.intended}, actual {book.actual}")
+                del steps[:-5]
         spot = self.new_trades("spot")
         self.decided(what)
         self.at_model(what, spot=bool(spot))
@@ -259,11 +267,12 @@ class Oracle:
                     if self.master.get(key, D(0)) == 0:
                         assert h == 0, f"{s.id} {key}: holds {h} where the master is flat"
                     tol = FILTERS[key[0]].step
-                    assert abs(h - w) <= tol, f"{s.id} {key}: holds {h}, the copy rule says {w} (±{tol})"
+                    assert abs(h - w) <= tol, (f"{s.id} {key}: holds {h}, the copy rule says {w} (±{tol}); "
+                                               f"{self.history(s.id, key)}")
             return True
 
         try:
-            eventually(check, timeout=10, interval=0.05, what=f"every slave at the model ({what})")
+            eventually(check, timeout=3 if COLLECT else 10, interval=0.05, what=f"every slave at the model ({what})")
         except AssertionError as exc:
             self.fail(f"{what}: {exc}")
             for s in SLAVES:  # collect mode: go on from what the slaves really hold
@@ -276,6 +285,15 @@ class Oracle:
             self.spot_at_k(what)
         for s in SLAVES:
             self.last[s.id] = positions(self.sim, s.id)
+
+    def history(self, slave: str, key: tuple[str, str]) -> str:
+        """The model's last steps on `key` and the slave's last decisions on its symbol."""
+        mine = [r for kind in (OrderMirrored, MirrorSkipped, OrderFailed) for r in self.dep.collector.of(kind, slave_id=slave)
+                if r.symbol == key[0] and r.position_side == key[1] and r.market == "usdm"]
+        mine.sort(key=lambda r: (r.master_seq, r.leg))
+        said = [f"{type(r).__name__} {r.side} {r.qty}" + (f" ({r.reason})" if isinstance(r, MirrorSkipped) else "")
+                for r in mine[-5:]]
+        return f"model: {self.trace.get((slave, *key), [])}; slave: {said}"
 
     def spot_at_k(self, what: str) -> None:
         def check() -> bool:
@@ -374,6 +392,7 @@ def test_fault_free_deployment_copies_every_fill_right_with_no_correction(oracle
     dep, tap = oracle_dep
     print(f"\noracle: seed {SEED} (COPYTRADER_ORACLE_SEED), {ACTIONS} master actions, policies {POLICY}")
     oracle = Oracle(dep, tap, random.Random(SEED))
+    t0 = time.monotonic()
     for s in SLAVES:
         oracle.last[s.id] = positions(dep.sim, s.id)
     oracle.checkpoint("at the start")
@@ -383,6 +402,8 @@ def test_fault_free_deployment_copies_every_fill_right_with_no_correction(oracle
         oracle.act(n)
         if n % CHECKPOINT_EVERY == 0:
             oracle.checkpoint(f"after action {n}")
+            print(f"oracle: {n} actions, {len(oracle.fills['futures'])} futures fills, {time.monotonic() - t0:.0f} s, "
+                  f"{len(oracle.problems)} failure(s) so far", flush=True)
     held_back = sum(b.held_back for b in oracle.model.books.values())
     print(f"oracle: seed {SEED}: {dict(oracle.kinds)}; {len(oracle.fills['futures'])} futures and "
           f"{len(oracle.fills['spot'])} spot master fills; {held_back} copies held back by a min-notional policy")
