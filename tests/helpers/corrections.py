@@ -98,8 +98,9 @@ def _correction(r: Any, cause: str, index: int) -> Correction:
 
 
 def exchange_orders(sim: Any, account: str, market: str, prefix: str) -> list[dict[str, Any]]:
-    """The account's orders at the simulator (/_sim/orders) whose client id starts with `prefix`."""
-    return [o for o in sim.orders(account, SIM_MARKET[market])
+    """The account's orders at the simulator (/_sim/orders) whose client id starts with `prefix`
+    (`sim`: anything with the simulator's `admin(method, path)`: SimProcess, the chaos Service)."""
+    return [o for o in sim.admin("GET", f"/_sim/orders?account={account}&market={SIM_MARKET[market]}")
             if str(o.get("clientOrderId", "")).startswith(prefix)]
 
 
