@@ -20,6 +20,7 @@ def test_chaos_short():
     args = argparse.Namespace(seed=5, duration=90.0, slaves=5, actions=150, settle=120.0, root=None, keep=False)
     result = run(args)
     report = "\n".join(summary_lines(result))
+    print(report)  # shown with -s: the figures of a passing run too
     assert result["master_actions"] >= 100, report
     assert result["faults_injected"].get("kill_slave", 0) >= 3, report
     assert result["lost"] == 0, (report, result["details"]["lost"])
