@@ -1,9 +1,10 @@
 """The chaos run: the demo under supervisord, a master trading randomly, seeded faults; then it
-checks that nothing was lost, doubled or left out of sync (see checks.py for the rules).
+checks that nothing was lost, doubled or left out of sync (see checks.py for the rules), and that
+every corrective order followed a fault that explains it (corrections.py).
 
     scripts/chaos --seed S --duration SECONDS --slaves N --out FILE.json [--actions N] [--keep]
 
-Exit code 0 only when lost, doubled and out_of_sync are all 0.
+Exit code 0 only when lost, doubled, out_of_sync and unexplained corrections are all 0.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import orjson
 
 from simulator.trader import load_key
 from tests.chaos import checks
+from tests.chaos.corrections import check_corrections
 from tests.chaos.deploy import Service
 from tests.chaos.faults import Injector, schedule
 from tests.chaos.trading import ChaosTrader
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           flush=True)
     try:
         svc.start()
+        trading_started = time.time()
         out = asyncio.run(trade_and_inject(svc, args, rng))
         injector: Injector = out["injector"]
         trader: ChaosTrader = out["trader"]
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         killed = {f.target.removeprefix("slave-") for f in injector.done if f.kind == "kill_slave"}
         notes = checks.check_notifications(svc, killed, revoked, checks.flapped(injector.done))
         conv = checks.convergence(svc, injector.done, revoked)
+        corr = check_corrections(svc, injector.done, trading_started)
         triggered = Counter(r["fault"] for r in svc.admin("GET", "/_sim/requests") if r.get("fault"))
         faults = Counter(f.kind for f in injector.done)
         faults.update(injector.injected)
@@ -141,6 +145,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "convergence_samples": conv["convergence_samples"],
             "convergence_by_fault": conv["convergence_by_fault"],
             "unconverged": conv["unconverged"],
+            # corrective orders by cause; each must follow a fault that explains it (target 0 unexplained)
+            "corrections": corr["corrections"],
+            "corrections_by_cause": corr["by_cause"],
+            "corrections_explained_by": corr["explained_by"],
+            "corrections_by_slave": corr["by_slave"],
+            "unexplained_corrections": corr["unexplained"],
             "revoked_slave": out["revoked"],
             "revoked_slave_state": revoked_state.state if revoked_state else None,
             "notifications": notes,
@@ -149,9 +159,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "self_reported_out_of_sync": pos.get("self_reported_out_of_sync", [])[:50],
                         "short_of_margin": pos.get("short_of_margin", [])[:50],
                         "new_only_flat": pos.get("new_only_flat", [])[:50],
-                        "rejections": rejected["first"]},
+                        "rejections": rejected["first"],
+                        "unexplained_corrections": corr["details"]},
         }
-        result["passed"] = result["lost"] == 0 and result["doubled"] == 0 and result["out_of_sync"] == 0
+        result["passed"] = (result["lost"] == 0 and result["doubled"] == 0 and result["out_of_sync"] == 0
+                            and result["unexplained_corrections"] == 0)
         return result
     finally:
         svc.stop()
@@ -197,6 +209,8 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         f"({r['convergence_samples']} samples; unconverged: {len(r['unconverged'])})",
         f"notifications: {n['messages']} messages, {n['by_category']}; missing {n['missing'] or 'none'}; "
         f"unexpected {len(n['unexpected'])}",
+        f"corrective orders: {r['corrections']} by cause {r['corrections_by_cause'] or 'none'}; explained by "
+        f"{r['corrections_explained_by'] or 'none'}; unexplained {r['unexplained_corrections']}",
         f"revoked: {r['revoked_slave']} ({r['revoked_slave_state']})",
         "PASSED" if r["passed"] else "FAILED",
     ]

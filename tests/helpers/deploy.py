@@ -22,6 +22,7 @@ from tests.helpers.sim import REPO, SimKey, read_keys
 from tests.helpers.wait import eventually
 
 PASSPHRASE = "correct horse battery staple (test)"
+COPY_ONLY = 3600.0  # snapshot_interval_s of a copy test: no periodic check runs within its waits
 
 
 def key_secret(key: SimKey) -> str:
@@ -85,15 +86,20 @@ class Deployment:
 
     def __init__(self, root: pathlib.Path, sim: Any, slaves: Iterable[SlaveConfig], *,
                  markets: Iterable[str] = ("usdm",), sim_config: pathlib.Path | None = None,
-                 master_account: str = "master", with_control: bool = False) -> None:
+                 master_account: str = "master", with_control: bool = False,
+                 snapshot_interval_s: float = 5.0) -> None:
         """`with_control`: bind no report collector (the test runs the real control actor, which binds
-        the report endpoint itself); `collector` is then None."""
+        the report endpoint itself); `collector` is then None. `snapshot_interval_s`: the masters'
+        periodic snapshot, which starts each slave's periodic check; a copy test that must see every
+        fill copied right by itself sets it long (COPY_ONLY), so no check repairs a wrong copy
+        within its waits (tests/helpers/corrections.py counts corrections either way)."""
         from keystore import KdfParams, Keystore
 
         self.root = root
         self.sim = sim
         self.slaves = list(slaves)
         self.markets = list(markets)
+        self.snapshot_interval_s = snapshot_interval_s
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         root.mkdir(parents=True, exist_ok=True)
         (root / "logs").mkdir(exist_ok=True)
@@ -117,7 +123,7 @@ class Deployment:
 
         cfg = AppConfig(
             exchange=ExchangeConfig(network="simulator", url=self.sim.http_url),
-            masters={m: MasterConfig(account="master", snapshot_interval_s=5.0) for m in self.markets},  # type: ignore[misc]
+            masters={m: MasterConfig(account="master", snapshot_interval_s=self.snapshot_interval_s) for m in self.markets},  # type: ignore[misc]
             slaves=tuple(self.slaves),
             base_dir=str(self.root),
         )

@@ -3,7 +3,8 @@
 The master borrows to buy, sells part with AUTO_REPAY, goes short with a MARGIN_BUY sell (a flip
 through zero), and covers with AUTO_REPAY. Each slave is funded with k x the master's USDT, so
 after every step its net BTC position, its BTC loan and its USDT loan are k x the master's within
-one step (BTC 0.00001; USDT one step's worth, 0.5). Simulator facts (simulator/README.md):
+one step (BTC 0.00001; USDT one step's worth, 0.5), and no slave sent a corrective order (no
+periodic check runs within the test: a wrong copy is not repaired behind its back). Simulator facts (simulator/README.md):
 MARGIN_BUY borrows the shortfall, AUTO_REPAY repays the received asset's debt, the commission
 (0.1 %) is taken from the asset received, interest is zero.
 """
@@ -14,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from protocol.messages import MirrorSkipped, OrderMirrored, SlaveConfig, SlaveError
-from tests.helpers.deploy import Deployment, margin_assets, signed
+from tests.helpers.corrections import assert_no_corrections
+from tests.helpers.deploy import COPY_ONLY, Deployment, margin_assets, signed
 from tests.helpers.sim import TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 from tests.integration.test_spot_mirror import one_decision_per_fill
@@ -43,7 +45,7 @@ def deploy(tmp_path, slaves):
     sim = SimProcess(TEST_CONFIG).start()
     try:
         prepare_margin(sim, {a: v for a, v in USDT.items() if a == "master" or a in {s.id for s in slaves}})
-        dep = Deployment(tmp_path / "deploy", sim, slaves, markets=("margin",))
+        dep = Deployment(tmp_path / "deploy", sim, slaves, markets=("margin",), snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         dep.wait_running(timeout=60)
     except BaseException:
@@ -85,6 +87,7 @@ def expect_margin(dep, k: dict[str, Decimal], timeout: float = 20) -> dict[str, 
         return True
 
     eventually(check, timeout=timeout, interval=0.1, what="slaves' net positions and loans at k x the master's")
+    assert_no_corrections(dep, "reaching k x the master's margin position")
     return seen
 
 
@@ -129,6 +132,7 @@ def test_margin_level_floor_skips_borrowing_and_notifies(tmp_path):
         btc = margin_assets(dep.sim, "slave01")["BTC"]
         assert btc == (Decimal("0.04995"), Decimal(0))  # only the first copy: nothing borrowed
         assert margin_assets(dep.sim, "slave01")["USDT"][1] == 0
+        assert_no_corrections(dep, "after a copy the margin floor refused")
     finally:
         dep.stop()
         dep.sim.stop()

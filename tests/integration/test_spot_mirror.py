@@ -1,9 +1,11 @@
 """Spot mirrored end to end: simulator, master-spot and three slaves as real processes.
 
 The master buys, buys more, sells a third and sells everything; after each step every slave holds
-k x the master's base asset within one step (both pay the 0.1 % commission in the asset they
-receive, so proportional orders give proportional holdings), and every master fill produced one
-decision per slave, executed once at the exchange.
+k x the master's base asset (both pay the 0.1 % commission in the asset they receive, so
+proportional orders give proportional holdings: exactly for a fixed ratio, within one step for the
+balance multiplier, whose k moves with equity), no slave sent a corrective order (no periodic check
+runs within the test), and every master fill produced one decision per slave, executed once at the
+exchange.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored, SlaveConfig
-from tests.helpers.deploy import Deployment, signed, spot_holdings
+from tests.helpers.corrections import assert_no_corrections, deployment_corrections
+from tests.helpers.deploy import COPY_ONLY, Deployment, signed, spot_holdings
 from tests.helpers.sim import TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 
@@ -26,6 +29,7 @@ SLAVES = [
     SlaveConfig(id="slave03", markets=("spot",), sizing="balance_multiplier", multiplier=Decimal("1")),
 ]
 K = {"slave01": Decimal("0.5"), "slave02": Decimal("2"), "slave03": Decimal("2")}  # slave03: twice the master's equity
+SIZING = {s.id: s.sizing for s in SLAVES}
 USDT = {"master": "100000", "slave01": "100000", "slave02": "300000", "slave03": "200000"}
 
 
@@ -43,7 +47,7 @@ def prepare_spot(sim, usdt: dict[str, str] = USDT) -> None:
 def spot_dep(tmp_path):
     with SimProcess(TEST_CONFIG) as sim:
         prepare_spot(sim)
-        dep = Deployment(tmp_path / "deploy", sim, SLAVES, markets=("spot",))
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES, markets=("spot",), snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
@@ -57,8 +61,12 @@ def master_spot_order(dep, side: str, qty: str, symbol: str = "BTCUSDT") -> dict
                   {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
 
 
-def expect_spot(dep, k: dict[str, Decimal], assets: tuple[str, ...] = ("BTC",), timeout: float = 20) -> dict[str, Decimal]:
-    """Every slave holds k x the master's `assets` within one step; returns the master's holdings."""
+def expect_spot(dep, k: dict[str, Decimal], assets: tuple[str, ...] = ("BTC",), timeout: float = 20,
+                corrections: bool = False) -> dict[str, Decimal]:
+    """Every slave holds k x the master's `assets` (exactly at a fixed ratio, within one step at a
+    balance multiplier) and sent no corrective order; with `corrections` (a test whose slave must
+    correct, e.g. at its start) within one step (a correcting buy is grossed up for the commission
+    and rounded), corrections not checked here. Returns the master's holdings."""
     seen: dict[str, Decimal] = {}
 
     def check():
@@ -68,11 +76,14 @@ def expect_spot(dep, k: dict[str, Decimal], assets: tuple[str, ...] = ("BTC",), 
             for asset in assets:
                 want = master.get(asset, Decimal(0)) * ratio
                 have = got.get(asset, Decimal(0))
-                assert abs(have - want) <= STEP, f"{sid} {asset}: have {have}, want {want} (master {master})"
+                tolerance = STEP if corrections or SIZING.get(sid) == "balance_multiplier" else Decimal(0)
+                assert abs(have - want) <= tolerance, f"{sid} {asset}: have {have}, want {want} (master {master})"
         seen.update(master)
         return True
 
     eventually(check, timeout=timeout, interval=0.1, what=f"slaves at k x the master's {assets}")
+    if not corrections:
+        assert_no_corrections(dep, f"reaching k x the master's {assets}")
     return seen
 
 
@@ -129,15 +140,19 @@ def test_slave_joining_while_the_master_holds_an_asset_it_never_traded(tmp_path)
     with SimProcess(TEST_CONFIG) as sim:
         prepare_spot(sim)
         sim.admin("POST", "/_sim/balances", {"account": "master", "market": "spot", "asset": "ETH", "free": "4"})
-        dep = Deployment(tmp_path / "deploy", sim, SLAVES[:1], markets=("spot",))
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES[:1], markets=("spot",), snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
-            master = expect_spot(dep, {"slave01": K["slave01"]}, assets=("ETH",))
+            master = expect_spot(dep, {"slave01": K["slave01"]}, assets=("ETH",), corrections=True)
             assert master["ETH"] == Decimal("4")
             from protocol.messages import Reconciled
 
             first = dep.collector.of(Reconciled, slave_id="slave01", market="spot")[0]
             assert first.orders >= 1, "the start sync itself bought the ETH (not a later periodic check)"
+            # The start explains exactly one correction: the ETH buy, and nothing else.
+            found = deployment_corrections(dep)
+            assert [(c.cause, c.side, c.symbol, c.accepted) for c in found] == [("start", "BUY", "ETHUSDT", True)], \
+                [c.describe() for c in found]
         finally:
             dep.stop()

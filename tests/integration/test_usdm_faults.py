@@ -4,7 +4,9 @@ listenKeys, and orders whose status is unknown. Nothing may be missed or doubled
 "Doubled" is checked at the exchange: a copied order's client id is derived from (slave, master
 order, master trade, leg), so two executed orders with one id, or two executed orders for one master
 trade, would show there. "Missed" is checked by positions (k x master within one step) and by one
-decision report per master trade.
+decision report per master trade. No periodic check runs within a test (COPY_ONLY), and every
+corrective order must be explained by the test's fault: by cause (the restarted slave's start
+sync, the master's restart, a stream's reconnect) and by count (tests/helpers/corrections.py).
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from decimal import Decimal
 import pytest
 
 from protocol.messages import MirrorSkipped, OrderMirrored, Reconciled, SlaveConfig
-from tests.helpers.deploy import Deployment, positions, signed
+from tests.helpers.corrections import assert_explained, assert_no_corrections
+from tests.helpers.deploy import COPY_ONLY, Deployment, positions, signed
 from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 
@@ -85,7 +88,7 @@ def test_twenty_slaves_mirror_a_burst_of_fifty_fills(tmp_path):
     slaves = [SlaveConfig(id=sid, sizing="fixed_ratio", ratio=ratios[i % 3]) for i, sid in enumerate(ids)]
     with fresh_sim(example, tmp_path) as sim:
         prepare(sim, ["master"] + ids, usdt="1000000")
-        dep = Deployment(tmp_path / "deploy", sim, slaves)
+        dep = Deployment(tmp_path / "deploy", sim, slaves, snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=120)
@@ -115,6 +118,7 @@ def test_twenty_slaves_mirror_a_burst_of_fifty_fills(tmp_path):
                 assert max(execs.values()) == 1, f"{sid} doubled: {[c for c, n in execs.items() if n > 1]}"
                 mirrored = Counter((r.master_order_id, r.master_trade_id) for r in dep.collector.of(OrderMirrored, slave_id=sid))
                 assert all(n == 1 for n in mirrored.values()), f"{sid} reported a fill twice"
+            assert_no_corrections(dep, "in a burst without faults")
         finally:
             dep.stop()
 
@@ -131,7 +135,7 @@ K3 = {s.id: s.ratio for s in SLAVES3}
 def dep3(tmp_path):
     with fresh_sim(TEST_CONFIG, tmp_path) as sim:
         prepare(sim, ["master", "slave01", "slave02", "slave03"], usdt="500000")
-        dep = Deployment(tmp_path / "deploy", sim, SLAVES3)
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES3, snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
@@ -155,6 +159,8 @@ def test_slave_killed_mid_burst_and_restarted_converges_without_doubles(dep3):
     execs = copied_executions(sim, "slave02")
     assert len(execs) >= 5 and max(execs.values()) == 1
     assert dep3.collector.of(Reconciled, slave_id="slave02"), "the restarted slave reconciles before trading"
+    # Only the killed slave corrects, at its restart's first sync (the fills it missed: one order).
+    assert_explained(dep3, {"slave02": {"start"}}, at_most={"slave02": 1}, what="after slave02 was killed")
 
 
 def test_master_restarted_with_positions_open(dep3):
@@ -162,13 +168,20 @@ def test_master_restarted_with_positions_open(dep3):
     master_order(sim, "BTCUSDT", "BUY", "0.1")
     master_order(sim, "ETHUSDT", "SELL", "1")
     expect_k_times_master(dep3, K3)
+    assert_no_corrections(dep3, "before the master restarts")
     dep3.kill("master-usdm")
     master_order(sim, "BTCUSDT", "BUY", "0.05")  # while no master listener runs: seen by nobody
     dep3.start_master("usdm")
     expect_k_times_master(dep3, K3)  # slaves see a new epoch, take a snapshot, correct the difference
+    # The one unpublished fill explains one BTCUSDT buy per slave, at the resync of the new epoch.
+    found = assert_explained(dep3, {sid: {"restart", "reconnect"} for sid in K3}, at_most={sid: 1 for sid in K3},
+                             what="after the master restart")
+    assert sorted((c.slave_id, c.symbol, c.side) for c in found) == [(sid, "BTCUSDT", "BUY") for sid in sorted(K3)]
     master_order(sim, "BTCUSDT", "SELL", "0.15")
     master_order(sim, "ETHUSDT", "BUY", "1")
     expect_k_times_master(dep3, K3)
+    assert len(assert_explained(dep3, {sid: {"restart", "reconnect"} for sid in K3}, at_most={sid: 1 for sid in K3},
+                                what="after the fills that followed the restart")) == len(K3)
     for sid in K3:
         assert max(copied_executions(sim, sid).values(), default=1) == 1
 
@@ -178,6 +191,7 @@ def test_streams_dropped_or_expired_reconnect_and_rebuild(dep3, fault):
     sim = dep3.sim
     master_order(sim, "BTCUSDT", "BUY", "0.1")
     expect_k_times_master(dep3, K3)
+    assert_no_corrections(dep3, "before the streams drop")
     before = {sid: len(dep3.collector.of(Reconciled, slave_id=sid)) for sid in K3}
     sim.admin("POST", f"/_sim/faults/{fault}", {})
     master_order(sim, "BTCUSDT", "BUY", "0.05")
@@ -188,6 +202,9 @@ def test_streams_dropped_or_expired_reconnect_and_rebuild(dep3, fault):
         return all(len(dep3.collector.of(Reconciled, slave_id=sid)) > before[sid] for sid in K3)
 
     eventually(resynced, timeout=20, what="every slave rebuilt its state after the stream came back")
+    # Only the reconnects' resyncs correct, at most once per symbol the master traded meanwhile.
+    assert_explained(dep3, {sid: {"reconnect"} for sid in K3}, at_most={sid: 2 for sid in K3},
+                     what=f"after {fault}")
     for sid in K3:
         assert max(copied_executions(sim, sid).values()) == 1
 
@@ -208,6 +225,7 @@ def test_order_answered_minus_1007_executes_exactly_once(dep3, executed):
     assert len(report) == 1
     requests = [r for r in sim.admin("GET", "/_sim/requests?account=slave01") if r.get("fault")]
     assert requests, "the fault was injected"
+    assert_no_corrections(dep3, "after an order answered -1007")  # exactly once by itself, not repaired
     if executed:
         assert "found after unknown status" in report[0].summary  # looked up, not re-sent
     else:
@@ -245,7 +263,8 @@ def test_new_only_slave_never_buys_into_a_position_older_than_itself(tmp_path):
         prepare(sim, ["master", "slave01"], usdt="100000")
         master_order(sim, "BTCUSDT", "BUY", "0.1")  # before the slave exists
         dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio",
-                                                                ratio=Decimal("1"), on_start="new_only")])
+                                                                ratio=Decimal("1"), on_start="new_only")],
+                         snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
@@ -256,5 +275,6 @@ def test_new_only_slave_never_buys_into_a_position_older_than_itself(tmp_path):
             master_order(sim, "ETHUSDT", "BUY", "1")  # a new position: copied
             eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)
             assert ("BTCUSDT", "BOTH") not in positions(sim, "slave01")
+            assert_no_corrections(dep, "of a new_only slave (the old position is not its to correct)")
         finally:
             dep.stop()

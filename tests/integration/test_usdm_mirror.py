@@ -3,8 +3,10 @@
 Three slaves in different sizing modes follow the master through open, scale in, scale out, a
 short on the same symbol (hedge mode), a leverage change, a partially filled limit order and a
 full close; the same in one-way mode with a flip through zero. After each step every slave's
-positions equal k x the master's within one step, and every master fill produced exactly one
-decision (order or recorded skip) per slave.
+positions at the exchange equal k x the master's (exactly for a fixed ratio; within one step for
+the balance multiplier, whose k moves with equity), no slave sent a corrective order (no periodic
+check runs within the test: a wrong copy is not repaired behind its back), and every master fill
+produced exactly one decision (order or recorded skip) per slave.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored, SlaveConfig
-from tests.helpers.deploy import Deployment, positions, signed
+from tests.helpers.corrections import assert_no_corrections
+from tests.helpers.deploy import COPY_ONLY, Deployment, positions, signed
 from tests.helpers.sim import TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 
@@ -24,6 +27,9 @@ SLAVES = [
     SlaveConfig(id="slave03", sizing="balance_multiplier", multiplier=Decimal("1")),
 ]
 K = {"slave01": Decimal("0.5"), "slave02": Decimal("2"), "slave03": Decimal("2")}  # slave03: 2x the master's equity
+# How far a slave may be from k x master: a fixed ratio's copies are exact here (every k x q is a
+# multiple of the step); the balance multiplier's k follows equity (fees, PnL), one step either way.
+TOLERANCE = {s.id: STEP if s.sizing == "balance_multiplier" else Decimal(0) for s in SLAVES}
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def deployment(tmp_path, request):
             # Slaves start in the other mode than the master: they must switch when flat.
             mode = hedge if account == "master" else not hedge
             set_position_mode(sim, account, mode)
-        dep = Deployment(tmp_path / "deploy", sim, SLAVES)
+        dep = Deployment(tmp_path / "deploy", sim, SLAVES, snapshot_interval_s=COPY_ONLY)
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
@@ -63,7 +69,8 @@ def master_fills(dep) -> list[dict]:
 
 
 def expect(dep, master_positions: dict) -> None:
-    """Every slave reaches k x master within one step (positions read from the exchange)."""
+    """Every slave reaches k x master (positions read from the exchange; TOLERANCE) and no slave
+    sent a corrective order."""
 
     def check():
         got_master = positions(dep.sim, "master")
@@ -73,12 +80,13 @@ def expect(dep, master_positions: dict) -> None:
             for key, qty in master_positions.items():
                 want = qty * K[s.id]
                 have = got.get(key, Decimal(0))
-                assert abs(have - want) <= STEP, f"{s.id} {key}: have {have}, want {want} (all: {got})"
+                assert abs(have - want) <= TOLERANCE[s.id], f"{s.id} {key}: have {have}, want {want} (all: {got})"
             extra = {k: v for k, v in got.items() if k not in master_positions or not master_positions[k]}
             assert not extra, f"{s.id} holds positions the master does not: {extra}"
         return True
 
     eventually(check, timeout=20, interval=0.1, what=f"slaves at k x {master_positions}")
+    assert_no_corrections(dep, f"reaching {master_positions}")
 
 
 def one_decision_per_fill(dep) -> None:
