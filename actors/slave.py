@@ -417,6 +417,9 @@ class MarketMirror(TargetView):
         master's stays open (later master fills are copied by the rules, from what is left: a
         decrease sells the same fraction of it, the close closes it). Journalled and notified."""
         key = (fill.symbol, fill.position_side)
+        before = abs(fill.position) + fill.qty
+        if before:
+            self.book.scale(key, abs(fill.position) / before)  # the one target follows the cut
         if self.master_positions.get(fill_key_of_parts(fill.symbol, fill.position_side, self.reverse)):
             self.forced.add(key)  # (the master flat there: nothing a correction would restore)
             self.slave.forced_changed()  # kept across restarts

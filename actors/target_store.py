@@ -130,6 +130,16 @@ class TargetBook:
         if self.path is not None and self._timer is None:
             self._schedule()
 
+    def scale(self, skey: Key, factor: Decimal) -> None:
+        """The exchange itself cut the slave's position (liquidation, ADL) to `factor` of what it
+        was: the intended position and its slack follow, so later master fills are copied from
+        what is left (a decrease by f sells f of it) and no check buys the cut back."""
+        for book in (self.intended, self.slack):
+            if skey in book:
+                book[skey] = book[skey] * factor
+        if self.path is not None and self._timer is None:
+            self._schedule()
+
     def settle_fill(self, skey: Key, decision: Any, all_sent: bool) -> None:
         """After a fill's orders: where they deliberately left the slave. Orders all sent, or a copy
         left out by policy (under the minimum: deferred or skipped; no room under the cap): that is

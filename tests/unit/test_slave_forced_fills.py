@@ -67,6 +67,8 @@ def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
     mirror.tracker.reset(EPOCH, 10)
     acct.positions[("BTCUSDT", "BOTH")] = D("1.0")  # the copy of the master's 1.0
     mirror.master_positions[("BTCUSDT", "BOTH")] = D("1.0")
+    mirror.book.intended[("BTCUSDT", "BOTH")] = D("1.0")  # the one target of that copy
+    mirror.book.master[("BTCUSDT", "BOTH")] = D("1.0")
     return mirror, acct, reports
 
 
