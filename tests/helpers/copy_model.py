@@ -11,8 +11,9 @@ sizes for hedge LONG/SHORT). On every master fill (position before -> after):
 - then one order in the master's direction brings actual to intended, rounded to the step: an
   increase buys (never sells) what is missing, rounded down; under min notional/minQty the
   slave's policy decides: `defer` sends nothing now (the next copyable fill carries it),
-  `round_up` sends the minimum, also for less than one step (intended stays exact, so the next
-  increase is smaller), `skip`
+  `round_up` sends the minimum (intended stays exact, so the next increase is smaller); what is
+  under one step is a rounding remainder, not a too-small order, and is carried under every
+  policy (README: scale-ins never drift by more than one step), `skip`
   sends nothing and forgets this fill's k x q (the remainder carried from earlier fills stays);
   a decrease sells (never buys) the excess, rounded to the nearest step, never more than held
   (reductions are exempt from min notional on USD-M: reduce-only / hedge-closing orders).
@@ -78,8 +79,8 @@ class Book:
         if missing <= 0:  # round_up bought more before: this increase is smaller by that
             return ZERO
         qty = _round(missing, f.step, ROUND_DOWN)
-        if qty <= 0 and policy != "round_up":
-            return ZERO  # under one step: carried to the next fill
+        if qty <= 0:
+            return ZERO  # under one step: a remainder, carried to the next fill under every policy
         if qty < f.min_qty or qty * price < f.min_notional:
             self.held_back += 1
             if policy == "round_up":

@@ -26,7 +26,7 @@ def walk(book, fills, k, policy, f=BTC, price=PX):
 @pytest.mark.parametrize(("policy", "want"), [
     ("defer", ["0", "0.003", "0.003", "0.005"]),    # carried, sent with the fill that makes it copyable
     ("skip", ["0", "0", "0", "0"]),                 # each k x q dropped; never placed later
-    ("round_up", ["0.002", "0.004", "0.006", "0.006"]),  # the minimum now; the next increase smaller
+    ("round_up", ["0.002", "0.004", "0.004", "0.006"]),  # the minimum now; a sub-step remainder carried
 ])
 def test_small_partial_fills_from_flat(policy, want):
     got = walk(Book(), ["0.003", "0.006", "0.009", "0.01"], "0.5", policy)
@@ -54,9 +54,10 @@ def test_round_up_over_copy_is_never_sold_back_on_an_increase():
     assert book.on_fill(D("0.08"), D("0.27"), D("0.37"), D("150"), SOL, "round_up") == D("0.05")  # to 0.0999 -> 0.09
 
 
-def test_round_up_sends_the_minimum_even_for_less_than_a_step():
-    book = Book()  # ratio 0.37 x 0.002 = 0.00074 BTC: under one step, raised to the minimum 0.002
-    assert walk(book, ["0.002", "0.004", "0.006"], "0.37", "round_up") == [D("0.002"), D("0.002"), D("0.004")]
+def test_round_up_carries_less_than_a_step_and_raises_a_step_to_the_minimum():
+    book = Book()  # ratio 0.37 x 0.002 = 0.00074 BTC: under one step, a remainder (nothing sent);
+    # 0.00148 rounds to one step, under min notional: raised to the minimum 0.002; then 0.00022 short
+    assert walk(book, ["0.002", "0.004", "0.006"], "0.37", "round_up") == [D("0"), D("0.002"), D("0.002")]
 
 
 def test_decrease_never_buys():
