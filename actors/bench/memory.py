@@ -1,7 +1,8 @@
 """Memory and CPU of a process from /proc: USS and PSS (smaps_rollup), CPU time (stat).
 
 USS ("unique set size") = Private_Clean + Private_Dirty: what the process alone holds, freed when
-it exits. PSS = its private pages plus its share of pages shared with others (the sum of PSS over
+it exits. Private_Dirty alone is what it wrote (heap, stacks): a leak grows it, while a clean page of a
+shared library moves between Private_Clean and Shared_Clean as other processes map or drop it. PSS = its private pages plus its share of pages shared with others (the sum of PSS over
 processes is what they cost the machine together). RSS counts every shared page in full.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Memory(msgspec.Struct, frozen=True, kw_only=True):
     rss_kib: int
     pss_kib: int
     uss_kib: int
+    dirty_kib: int = 0
 
 
 def parse_smaps_rollup(text: str) -> Memory:
@@ -33,7 +35,8 @@ def parse_smaps_rollup(text: str) -> Memory:
         if need not in fields:
             raise ValueError(f"smaps_rollup has no {need} field")
     return Memory(rss_kib=fields["Rss"], pss_kib=fields["Pss"],
-                  uss_kib=fields["Private_Clean"] + fields["Private_Dirty"])
+                  uss_kib=fields["Private_Clean"] + fields["Private_Dirty"],
+                  dirty_kib=fields["Private_Dirty"])
 
 
 def read_memory(pid: int) -> Memory:

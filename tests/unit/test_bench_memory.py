@@ -26,6 +26,7 @@ def test_smaps_rollup_uss_is_private_clean_plus_dirty():
     m = parse_smaps_rollup(ROLLUP)
 
     assert (m.rss_kib, m.pss_kib, m.uss_kib) == (29140, 21043, 2100 + 17832)
+    assert m.dirty_kib == 17832
 
 
 def test_smaps_rollup_without_a_field_names_it():
