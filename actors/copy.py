@@ -1,16 +1,18 @@
 """Copy decisions (pure): what a slave does for one master fill, and to correct drift.
 
-Follows ARCHITECTURE.md "Copy semantics":
-- USD-M, per (symbol, positionSide), through the one target (actors/target.py): the slave's exact
-  intended position grows by k*q when the master's grows by q, shrinks by the master's fraction f,
-  is zero when the master is flat (an exact close, no dust); each order brings the actual
-  position to it (openings rounded down, reductions to the nearest step, reduce-only), under the
-  slave's min-notional policy (defer / round_up / skip).
-- Spot: on the base-asset holding. Buys scale by k; sells sell fraction f of the slave's holding
-  (never more than its free balance); a master that sold out (what is left cannot be traded:
-  under one step / minQty) -> the slave sells all of its free holding, rounded down to the step.
-- Cross margin: on the net position (free + locked - borrowed), like one-way futures, with
-  `sideEffectType` mirroring the master's borrowing (see `_margin_effect`).
+Follows ARCHITECTURE.md "Copy semantics", on every market through the one target
+(actors/target.py): per (symbol, positionSide) the slave's exact intended position grows by k*q
+when the master's grows by q, shrinks by the master's fraction f, is zero when the master is flat
+(an exact close, no dust); each order brings the actual position to it (openings rounded down,
+reductions to the nearest step), under the slave's min-notional policy (defer / round_up / skip).
+- USD-M: per (symbol, positionSide), reduce-only reductions and closes.
+- Spot: (symbol, BOTH) is the base-asset holding (free + locked). Buys add k*q; sells sell the
+  master's fraction f (never more than the free balance); a master that sold out (what is left
+  cannot be traded: under one step / minQty) -> the slave sells all of its free holding, rounded
+  down to the step.
+- Cross margin: (symbol, BOTH) is the net position (free + locked - borrowed), like one-way
+  futures, with `sideEffectType` mirroring the master's borrowing (see `_margin_effect`).
+How spot and margin orders move the position (commission, free balance, loans): `_venue`.
 
 Flip through zero in one master order (one-way, e.g. +1 -> -0.5): TWO orders, executed in order —
 leg 0 a reduce-only close of the slave's whole position, then leg 1 opening k*0.5 the other way
@@ -34,11 +36,8 @@ Min notional (facts from ../shared/binance-reference/):
   * Spot and margin: no exemption; NOTIONAL/MIN_NOTIONAL apply to MARKET orders when
     applyMinToMarket/applyToMarket is true (binance-spot-api-docs/filters.md). A sell worth less
     than the minimum is skipped ("below_min_notional") — on spot that dust cannot be sold at all.
-Rounding (spot, margin): openings round down to the step (never more than k*q); reductions round
-to the nearest step but never above the slave's position; closes use the exact position. With
-policy "round_up", an order under minQty / min notional is raised to the smallest valid quantity —
-but never above the slave's position (reductions) nor above the notional cap (openings); "defer"
-and "skip" leave it out. (USD-M: see actors/target.py.)
+With policy "round_up", an order under minQty / min notional is raised to the smallest valid
+quantity, but never above the slave's position (reductions) nor above the notional cap (openings).
 
 Every master fill yields a `Decision` with intents, or no intents and exactly one `Skip`.
 """
@@ -56,11 +55,10 @@ from protocol.messages import (
     PositionSide,
     Side,
     SideEffect,
-    SkipReason,
     SlaveConfig,
 )
 
-from .binance.filters import SymbolFilters, round_qty_down, round_qty_nearest, round_qty_up
+from .binance.filters import SymbolFilters, round_qty_nearest, round_qty_up
 from .orders import (  # noqa: F401 - re-exported: the copy API
     MAX_LEGS,
     ZERO,
@@ -79,7 +77,7 @@ from .orders import (  # noqa: F401 - re-exported: the copy API
     reconcile_client_order_id,
 )
 from .sizing import CannotSize, symbol_allowed
-from .target import decide_futures, follow
+from .target import FUTURES, Venue, decide_target, follow
 
 
 # --------------------------------------------------------------------------- per-fill decision
@@ -89,7 +87,7 @@ _SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHO
 
 def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                 k: Decimal | CannotSize, filters: SymbolFilters | None, holding: SlaveHolding,
-                paused_all: bool = False, refused: str | None = None, carry: Decimal = ZERO,
+                paused_all: bool = False, refused: str | None = None,
                 intended: Decimal | None = None) -> Decision:
     """What the slave does for one master fill.
 
@@ -100,23 +98,13 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
     """
     gate = _gate(fill, config, filters, paused_all, refused)
     if gate is not None:
-        if fill.market == "usdm":
-            gate = msgspec.structs.replace(
-                gate, intended=follow(fill, config, k, holding.position, intended))
-        return gate
+        return msgspec.structs.replace(gate, intended=follow(fill, config, k, holding.position, intended))
     assert filters is not None
     legs = _Legs(market=fill.market, filters=filters, config=config, price=fill.price,
                  cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg,
                                                  market=fill.market, symbol=fill.symbol))
-    if fill.market == "usdm":
-        return decide_futures(fill, config, k, holding.position, intended, legs)
-    elif fill.market == "spot":
-        decision = _decide_spot(fill, k, holding, legs, carry)
-    else:
-        decision = _decide_margin(fill, config, k, holding, legs, carry)
-    if legs.open_target is not None:
-        decision = msgspec.structs.replace(decision, open_target=legs.open_target)
-    return decision
+    venue = FUTURES if fill.market == "usdm" else _venue(fill, config, holding, legs)
+    return decide_target(fill, config, k, holding.position, intended, legs, venue)
 
 
 def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
@@ -136,35 +124,34 @@ def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
     return None
 
 
+MAX_COMMISSION_GROSS_UP = Decimal("1.01")  # a buy never takes more than 1 % over the position it adds
+
+
 def _dust(legs: _Legs) -> Decimal:
     """A spot/margin holding under this is not tradeable: the master counts as out."""
     return max(legs.rules.step, legs.rules.min_qty)
 
 
-def _decide_spot(fill: MasterFill, k: Decimal | CannotSize, holding: SlaveHolding,
-                 legs: _Legs, carry: Decimal = ZERO) -> Decision:
-    held = max(holding.position, ZERO)
-    if fill.side == "BUY":
-        if isinstance(k, CannotSize):
-            return _skip("cannot_size", k.reason)
-        target = k * fill.qty + (carry if held else ZERO)  # a fresh holding starts without carry
-        legs.open_target = target
-        return _collect([legs.open(target, side="BUY", position_side="BOTH", held=held,
-                                   side_effect=None)])
-    free = held if holding.free is None else max(holding.free, ZERO)
-    if held <= 0 or round_qty_down(free, legs.rules.step) <= 0:
-        return _skip("no_position", f"slave holds no free {legs.f.base_asset} to sell")
-    before = fill.position_before
-    if before <= 0 or fill.position_after < _dust(legs):
-        return _collect([legs.close(held, side="SELL", position_side="BOTH", reduce_only=False,
-                                    exempt=False, side_effect=None, sell_limit=free)])
-    fraction = min(Decimal(1), fill.qty / before)
-    if fraction >= 1:
-        return _collect([legs.close(held, side="SELL", position_side="BOTH", reduce_only=False,
-                                    exempt=False, side_effect=None, sell_limit=free)])
-    return _collect([legs.reduce(fraction, held, side="SELL", position_side="BOTH",
-                                 reduce_only=False, exempt=False, side_effect=None,
-                                 sell_limit=free)])
+def _venue(fill: MasterFill, config: SlaveConfig, holding: SlaveHolding, legs: _Legs) -> Venue:
+    """How spot and margin orders move the slave's position (actors/target.py `Venue`).
+
+    Buys receive the base asset net of the commission (taken from the asset received), so an
+    order that should add X to the position buys X times the master's own ratio of order
+    quantity to position gained (at most MAX_COMMISSION_GROSS_UP): a cover of a whole short buys
+    that much more than the short, so no fee-sized loan is left behind. Sells move the position
+    by exactly their quantity. Spot sells take at most the free holding; margin sells of a long
+    too (selling into a short borrows). Margin legs carry `sideEffectType` (`_margin_effect`),
+    and an opening that borrows passes the slave's margin-level floor (`margin_guard`)."""
+    gross = Decimal(1)
+    gained = fill.position_after - fill.position_before
+    if fill.side == "BUY" and 0 < gained < fill.qty:
+        gross = min(fill.qty / gained, MAX_COMMISSION_GROSS_UP)
+    if fill.market == "spot":
+        free = max(holding.position if holding.free is None else holding.free, ZERO)
+        return Venue(exempt=False, reduce_only=False, dust=_dust(legs), gross=gross, free=free)
+    return Venue(exempt=False, reduce_only=False, dust=_dust(legs), gross=gross, free=holding.free,
+                 effect=lambda kind, direction: _margin_effect(fill, kind, direction),
+                 guard=lambda intents, free: margin_guard(config, holding, intents, free))
 
 
 def _leveraged_long(fill: MasterFill, position: Decimal) -> bool:
@@ -237,84 +224,6 @@ def margin_guard(config: SlaveConfig, holding: SlaveHolding, intents: list[Order
                     f"margin level to about {_fmt(after.quantize(Decimal('0.01')))}, below the slave's "
                     f"minimum {_fmt(floor)}: not copied", notify="margin_level_low")
     return None
-
-
-MAX_COMMISSION_GROSS_UP = Decimal("1.01")  # a cover never buys more than 1 % over the short
-
-
-def _decide_margin(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize,
-                   holding: SlaveHolding, legs: _Legs, carry: Decimal = ZERO) -> Decision:
-    """Cross margin on the net position. Buys that cover a short receive the base asset net of
-    the commission (it is taken from the asset received), so a cover is sized like the master's
-    ORDER, not like its net change: the slave buys the fraction qty / |short before| of its own
-    short (a cover of the whole short buys that much more than the short, so no fee-sized loan is
-    left behind). Sells and long buys change the net position by exactly their quantity (sells)
-    or scale with the commission on both sides (buys), so for them both views agree."""
-    dust = _dust(legs)
-    before = fill.position_before if abs(fill.position_before) >= dust else ZERO
-    after = fill.position_after if abs(fill.position_after) >= dust else ZERO
-    slave = holding.position
-    free = holding.free
-    # The master's order quantity per unit of its position before the fill (>= 1 on a cover).
-    per_unit = fill.qty / abs(fill.position_before) if fill.position_before else Decimal(1)
-
-    def sell_limit(direction: int) -> Decimal | None:
-        return free if direction > 0 else None  # selling a long: only what is free
-
-    def close_slave(master_dir: int, gross_up: bool = True) -> list[OrderIntent] | Skip:
-        if slave == 0 or _sign(slave) != master_dir:
-            return Skip("no_position", f"slave holds no {fill.symbol} margin position to close")
-        qty = abs(slave)
-        if gross_up and master_dir < 0 and fill.side == "BUY" and per_unit > 1:  # cover net of the commission
-            gross = min(qty * fill.qty / abs(fill.position_before), qty * MAX_COMMISSION_GROSS_UP)
-            qty = round_qty_up(gross, legs.rules.step)
-        return legs.close(qty, side=_open_side(-master_dir), position_side="BOTH",
-                          reduce_only=False, exempt=False,
-                          side_effect=_margin_effect(fill, "close", master_dir),
-                          sell_limit=sell_limit(master_dir))
-
-    def open_slave(master_dir: int, q: Decimal, current: Decimal,
-                   base_free: Decimal | None) -> list[OrderIntent] | Skip:
-        if isinstance(k, CannotSize):
-            return Skip("cannot_size", k.reason)
-        effect = _margin_effect(fill, "open", master_dir)
-        held = abs(current) if _sign(current) == master_dir else ZERO
-        target = k * q + (carry if held else ZERO)  # a fresh position starts without carry
-        legs.open_target = target
-        out = legs.open(target, side=_open_side(master_dir), position_side="BOTH", held=held,
-                        side_effect=effect)
-        if effect == "MARGIN_BUY" and not isinstance(out, Skip):
-            guard = margin_guard(config, holding, out, base_free)
-            if guard is not None:
-                return guard
-        return out
-
-    sb, sa = _sign(before), _sign(after)
-    if after == before:
-        return _skip("not_copied", f"fill left the master's {fill.symbol} net position unchanged")
-    if sb == 0 or (sa == sb and abs(after) > abs(before)):
-        return _collect([open_slave(sa, fill.qty, slave, free)])
-    if sa == 0:
-        return _collect([close_slave(sb)])
-    if sa == sb:
-        if slave == 0 or _sign(slave) != sb:
-            return _skip("no_position", f"slave holds no {fill.symbol} margin position to reduce")
-        if sb < 0 and fill.side == "BUY":
-            fraction = min(Decimal(1), per_unit)  # a cover: sized like the master's order
-        else:
-            fraction = (abs(before) - abs(after)) / abs(before)
-        return _collect([legs.reduce(fraction, abs(slave), side=_open_side(-sb),
-                                     position_side="BOTH", reduce_only=False, exempt=False,
-                                     side_effect=_margin_effect(fill, "reduce", sb),
-                                     sell_limit=sell_limit(sb))])
-    closing = close_slave(sb, gross_up=False)  # a flip: the opening leg buys the rest
-    if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _collect([closing])
-    parts: list[list[OrderIntent] | Skip] = []
-    if not isinstance(closing, Skip):
-        parts.append(closing)  # after it the slave is flat: the opening starts from zero
-    parts.append(open_slave(sa, abs(after), ZERO if parts else slave, ZERO if parts else free))
-    return _collect(parts, sequential=True)
 
 
 # --------------------------------------------------------------------------- reconciliation

@@ -60,13 +60,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     intents: tuple[OrderIntent, ...] = ()
     skip: Skip | None = None
     sequential: bool = False  # send the legs one after another, each after the previous is done
-    # USD-M increases: the unrounded quantity the slave should add (k*q + carried remainder). The
-    # caller keeps `open_target - executed` (under one step) as the next fill's carry, so rounding
-    # each scale-in down never accumulates into a drift of several steps.
-    open_target: Decimal | None = None
-    # USD-M: the slave's exact intended position after this fill (account convention; actors/target.py)
+    # the slave's exact intended position after this fill (account convention; actors/target.py)
     intended: Decimal | None = None
-    lands: Decimal | None = None  # USD-M: the slave's position once every intent executed
+    lands: Decimal | None = None  # the slave's position once every intent executed
 
 
 class SlaveHolding(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,7 +139,6 @@ class _Legs:
         self.cid = cid
         self.min_notional = market_min_notional(filters)
         self.next_leg = 0
-        self.open_target: Decimal | None = None
 
     # -- helpers
 

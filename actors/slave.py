@@ -131,8 +131,7 @@ class MarketMirror(TargetView):
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
-        self.book = book_for(slave, self.market)  # USD-M: the one target (intended positions, saved; new_only's ignored set)
-        self.carry: dict[tuple[str, str], Decimal] = {}  # rounding remainder of increases, < one step
+        self.book = book_for(slave, self.market)  # the one target (intended positions, saved; new_only's ignored set)
         self.master_equity: Decimal | None = None
         # Spot/margin: the master's equity BEFORE each fill (that of the event before it in seq
         # order). A fill's own `equity` is taken after its commission was paid, while the slave's
@@ -294,7 +293,6 @@ class MarketMirror(TargetView):
             holding=acct.holding(*key),
             paused_all=self.slave.paused_all,
             refused=self.refused,
-            carry=self.carry.get(key, ZERO),
             intended=book.intended.get(key, ZERO),
         )
         if decision.intended is not None:
@@ -304,29 +302,16 @@ class MarketMirror(TargetView):
             if decision.skip.notify:  # e.g. margin_level_low: the control actor notifies a person
                 self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=decision.skip.notify,
                                              message=decision.skip.text[:300], market=self.market, t_ns=now_ns()))
-        opened = ZERO
         all_ok = True
         for intent in decision.intents:
             if intent.kind == "open" and fill.symbol not in self.aligned:
                 await self._align(fill.symbol, fill.leverage, fill.margin_type)
             ok = await self._send(intent, fill, t_recv)
-            if ok and intent.kind == "open":
-                opened += intent.qty
             all_ok = all_ok and ok
             if not ok and decision.sequential:
                 break
         if decision.intended is not None:  # where the fill deliberately left us, or a fault to correct
             book.settle_fill(key, decision, all_ok)
-        self._update_carry(key, fill, decision.open_target, opened)
-
-    def _update_carry(self, key: tuple[str, str], fill: MasterFill, target: Decimal | None, opened: Decimal) -> None:
-        """Keep what rounding left out of this increase (at most one step) for the next one."""
-        f = self.account.filters.get(fill.symbol)
-        if fill.position_after == 0 or target is None or f is None:
-            self.carry.pop(key, None)
-            return
-        rest = target - opened
-        self.carry[key] = min(max(rest, ZERO), f.step_size)
 
     async def _send(self, intent: OrderIntent, fill: MasterFill | None, t_recv: int) -> bool:
         t_sent = now_ns()
@@ -541,7 +526,6 @@ class MarketMirror(TargetView):
         self.master_equity = snap.equity
         self.last_snapshot = snap
         self.master_positions = master_positions_map(snap.positions)
-        self.carry.clear()
         self.equity_before.clear()
         self.equity_in_order = snap.equity
         if snap.position_mode is not None:
@@ -609,8 +593,8 @@ class MarketMirror(TargetView):
         return out
 
     def _plan(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> list[OrderIntent]:
-        """Corrections that bring the tracked positions to the target (USD-M: the intended
-        positions moved to the snapshot; spot/margin: k x the snapshot). No I/O."""
+        """Corrections that bring the tracked positions to the target (the intended positions
+        moved to the snapshot). No I/O."""
         acct = self.account
         _observe(acct, snap)
         k = ratio_k(self.config, acct.equity, snap.equity)
@@ -629,7 +613,7 @@ class MarketMirror(TargetView):
         intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored
                    and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)]
         if tolerance:
-            expected = self._target_at(snap) or self.expected_positions(master_positions_map(snap.positions), k)
+            expected = self._target_at(snap)
             intents = [i for i in intents if i.kind == "close"
                        or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
         return intents

@@ -1,4 +1,4 @@
-"""The slave mirror's view of its one target (USD-M): the intended positions moved to a master
+"""The slave mirror's view of its one target (every market): the intended positions moved to a master
 snapshot, the positions it expects, and its drifts (what the status and the TUI show).
 
 A mixin of `actors.slave.MarketMirror` (kept apart so slave.py stays within its size); it reads
@@ -13,7 +13,7 @@ from protocol.messages import PositionDrift, PositionSnapshot
 
 from .binance.filters import market_min_notional
 from .sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
-from .target import clip_increases, slave_key
+from .target import clip_increases
 from .target_store import TargetBook
 from .usdm import master_positions_map
 
@@ -43,15 +43,12 @@ class TargetView:
         self.book.ignored = keys
 
 
-    def _target_at(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
-        """USD-M: what a check aims at (the one target): the intended positions moved to the
-        snapshot, plus the slack of the positions the master did not move; None elsewhere."""
-        moved = self._moved(snap)
-        return None if moved is None else self.book.aim(moved)
+    def _target_at(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
+        """What a check aims at (the one target): the intended positions moved to the snapshot,
+        plus the slack of the positions the master did not move."""
+        return self.book.aim(self._moved(snap))
 
-    def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal] | None:
-        if self.market != "usdm":
-            return None
+    def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
         k = ratio_k(self.config, self.account.equity, snap.equity)
         target = self.book.at(master_positions_map(snap.positions), k, self.reverse)
         most = {}  # the notional cap at the price a correction is checked at (the master's entry)
@@ -66,45 +63,33 @@ class TargetView:
         return target
 
     def _move_target(self, snap: PositionSnapshot) -> None:
-        target = self._moved(snap)
-        if target is not None:
-            self.book.commit(target, master_positions_map(snap.positions))
-            self.book.loaded = False
+        self.book.commit(self._moved(snap), master_positions_map(snap.positions))
+        self.book.loaded = False
 
 
     def _leave_unplaceable(self, snap: PositionSnapshot, unsent: set[tuple[str, str]]) -> None:
-        """USD-M, after a check's corrections: what is left of a difference it could not place
+        """After a check's corrections: what is left of a difference it could not place
         (under the exchange minimum, clipped by the cap, within a step) becomes the position's
         slack, so it is sent with the next fill that makes it copyable, never by a later check at
         another price. `unsent`: positions whose correction failed or was held back (a fault the
         next check still corrects)."""
         aim = self._target_at(snap)
-        if aim is None:
-            return
         actual = self.account.snapshot_positions()
         for key in set(aim) | set(actual):
             if key not in unsent and key not in self.ignored and symbol_allowed(self.config, key[0]):
                 if actual.get(key, ZERO) != aim.get(key, ZERO):
                     self.book.settle(key, actual.get(key, ZERO))
 
-    def expected_positions(self, master: dict[tuple[str, str], Decimal], k: Decimal) -> dict[tuple[str, str], Decimal]:
-        """USD-M: the intended positions (the one target); spot/margin: k x the master's positions;
-        keyed by the slave position they map to (`reverse` aware)."""
-        if self.market == "usdm":
-            return {key: q for key, q in self.book.aim(self.book.intended).items()
-                    if q and symbol_allowed(self.config, key[0]) and key not in self.ignored}
-        out: dict[tuple[str, str], Decimal] = {}
-        for (symbol, ps), qty in master.items():
-            key = slave_key(symbol, ps, self.reverse)
-            if qty and symbol_allowed(self.config, symbol) and key not in self.ignored:  # new_only: not ours
-                out[key] = (-qty if (self.reverse and ps == "BOTH") else qty) * k
-        return out
+    def expected_positions(self) -> dict[tuple[str, str], Decimal]:
+        """The intended positions (the one target), keyed by the slave position they map to."""
+        return {key: q for key, q in self.book.aim(self.book.intended).items()
+                if q and symbol_allowed(self.config, key[0]) and key not in self.ignored}
 
     def drifts(self) -> tuple[PositionDrift, ...]:
         k = ratio_k(self.config, self.account.equity, self.master_equity)
         if isinstance(k, CannotSize) or self.last_snapshot is None:
             return ()
-        expected = self.expected_positions(self.master_positions, k)
+        expected = self.expected_positions()
         actual = self.account.snapshot_positions()
         # balance_multiplier: k follows equity, so positions built at an earlier k differ a little
         tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO

@@ -1,5 +1,8 @@
-"""The one target (pure, no I/O): each slave's exact intended USD-M positions, and the order a
-master fill implies (ARCHITECTURE.md "Copy semantics", "One target").
+"""The one target (pure, no I/O): each slave's exact intended positions, and the order a master
+fill implies (ARCHITECTURE.md "Copy semantics", "One target"). Every market: USD-M per (symbol,
+position side); spot (the base-asset holding) and cross margin (the net base position) per
+(symbol, BOTH), whose orders differ only in how they move the position (`Venue`: min notional
+applies to sells too, buys land net of the commission, sells take only the free balance, loans).
 
 Per (symbol, position side) the slave keeps an exact, unrounded *intended* position, moved by the
 copy rule at every master fill (`move`):
@@ -24,17 +27,19 @@ The periodic check and every resync compare the actual position with the same in
 a fault caused (a missed fill, a restart, a rejected order), never a deliberate policy outcome.
 
 Values: the master's and the intended positions are signed here (LONG > 0, SHORT < 0, BOTH as is);
-the slave keeps them in the account's convention (BOTH signed, LONG/SHORT sizes >= 0).
+the slave keeps them in the account's convention (BOTH signed, LONG/SHORT sizes >= 0). Spot and
+margin: a master position under one tradeable quantity (`Venue.dust`) counts as flat.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import NamedTuple
 
-from protocol.messages import MasterFill, SkipReason, SlaveConfig
+from protocol.messages import MasterFill, SideEffect, SkipReason, SlaveConfig
 
-from .binance.filters import round_qty_down, round_qty_nearest
-from .orders import Decision, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
+from .binance.filters import round_qty_down, round_qty_nearest, round_qty_up
+from .orders import Decision, IntentKind, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
 from .sizing import CannotSize
 
 ZERO = Decimal(0)
@@ -116,37 +121,68 @@ def clip_increases(before: Mapping[Key, Decimal], after: dict[Key, Decimal],
     return after
 
 
-def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
-                   intended: Decimal | None, legs: _Legs) -> Decision:
-    """USD-M: the orders for one master fill and the intended position after it (`Decision.intended`,
-    account convention). `position` is the slave's actual position of the fill's slave key,
-    `intended` its intended one before the fill (None: the actual position, i.e. no target kept)."""
+class Venue(NamedTuple):
+    """How one market's orders move its position (the defaults: USD-M)."""
+
+    exempt: bool = True  # reductions and closes are exempt from min notional (USD-M: reduce-only)
+    reduce_only: bool = True  # a one-way (BOTH) reduction or close sends reduceOnly (USD-M only)
+    dust: Decimal = ZERO  # a master position under this counts as flat (spot/margin: untradeable)
+    gross: Decimal = Decimal(1)  # buys: order quantity per unit of position gained (spot/margin:
+    # the commission is taken from the base asset bought, so a buy lands short of its quantity)
+    free: Decimal | None = None  # a sell from a long takes at most this (spot/margin: free base)
+    effect: Callable[[IntentKind, int], SideEffect | None] = lambda kind, direction: None  # margin
+    guard: Callable[[list[OrderIntent], Decimal | None], Skip | None] = lambda intents, free: None  # margin level
+
+
+FUTURES = Venue()
+
+
+def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
+                  intended: Decimal | None, legs: _Legs, venue: Venue = FUTURES) -> Decision:
+    """The orders for one master fill and the intended position after it (`Decision.intended`,
+    account convention), on any market (`venue`: how its orders move the position). `position`
+    is the slave's actual position of the fill's slave key, `intended` its intended one before the
+    fill (None: the actual position, i.e. no target kept)."""
     mps = fill.position_side
     sps = _SWAP[mps] if config.reverse else mps
     flip = -1 if config.reverse else 1
-    before, after = signed(mps, fill.position_before), signed(mps, fill.position_after)
+    before, after = (_undust(signed(mps, q), venue.dust) for q in (fill.position_before, fill.position_after))
     slave = signed(sps, position)
     ib = slave if intended is None else signed(sps, intended)
     kk = None if isinstance(k, CannotSize) else k
     ia = move(ib, before, after, kk, flip)
-    one_way = sps == "BOTH"
+    one_way = sps == "BOTH" and venue.reduce_only
+    step = legs.rules.step
     if after == before:
-        return _done(_skip1("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib, position)
+        return _done(_skip1("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib,
+                     position, venue.gross)
     sb, sa = _sign(before), _sign(after)
 
-    def open_to(direction: int, held: Decimal) -> tuple[list[OrderIntent] | Skip, Decimal]:
+    def gross(side: str) -> Decimal:
+        return venue.gross if side == "BUY" else Decimal(1)
+
+    def no_free(side: str) -> Skip | None:
+        if side == "SELL" and venue.free is not None and round_qty_down(venue.free, step) <= 0:
+            return Skip("no_position", f"slave holds no free {legs.f.base_asset} to sell")
+        return None
+
+    def open_to(direction: int, held: Decimal, free: Decimal | None) -> tuple[list[OrderIntent] | Skip, Decimal]:
         """Open towards the intended position from `held` (>= 0, in `direction`)."""
         nonlocal ia
         if kk is None:
             ia = ib if sb == sa else ZERO
             return Skip("cannot_size", k.reason if isinstance(k, CannotSize) else ""), ia
         want = abs(ia) - held
-        step = legs.rules.step
         if want < step:  # at or past it, or under a step: carried
             return Skip("not_copied", f"{fill.symbol} {sps} is within one step of its intended "
                         f"{_fmt(ia)}: {_fmt(want)} carried"), ia
-        q = round_qty_down(want, step)
-        out = legs.open(want, side=_open_side(direction), position_side=sps, held=held, side_effect=None)
+        side = _open_side(direction)
+        g = gross(side)
+        q = round_qty_down(want * g, step)
+        effect = venue.effect("open", direction)
+        out = legs.open(want * g, side=side, position_side=sps, held=held, side_effect=effect)
+        if not isinstance(out, Skip) and effect == "MARGIN_BUY":
+            out = venue.guard(out, free) or out
         if isinstance(out, Skip):
             if out.reason == "cap_reached":
                 ia = direction * held  # the cap leaves no room: the intended is what is held
@@ -158,52 +194,60 @@ def decide_futures(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSiz
             return out, ia
         sent = sum((i.qty for i in out), ZERO)
         if sent < q:  # clipped by the cap
-            ia = direction * (held + sent)
+            ia = direction * (held + sent / g)
         return out, ia
 
     def close_old(master_dir: int) -> list[OrderIntent] | Skip:
         direction = master_dir * flip
         if slave == 0 or _sign(slave) != direction:
             return Skip("no_position", f"slave holds no {fill.symbol} {sps} position to close")
-        return legs.close(abs(slave), side=_open_side(-direction), position_side=sps,
-                          reduce_only=one_way, exempt=True, side_effect=None)
+        side = _open_side(-direction)
+        qty = abs(slave) if gross(side) == 1 else round_qty_up(abs(slave) * gross(side), step)
+        return no_free(side) or legs.close(
+            qty, side=side, position_side=sps, reduce_only=one_way, exempt=venue.exempt,
+            side_effect=venue.effect("close", direction), sell_limit=venue.free if side == "SELL" else None)
 
     if sb == 0 or (sa == sb and abs(after) > abs(before)):  # an increase
         direction = sa * flip
         held = max(direction * slave, ZERO)
-        part, ia = open_to(direction, held)
-        return _done([part], sps, ia, position)
+        part, ia = open_to(direction, held, venue.free)
+        return _done([part], sps, ia, position, venue.gross)
     if sa == 0:  # the master is flat: close exactly
-        return _done([close_old(sb)], sps, ZERO, position)
+        return _done([close_old(sb)], sps, ZERO, position, venue.gross)
     if sa == sb:  # a reduction by fraction f
         direction = sb * flip
         held = direction * slave
         if held <= 0:
-            return _done(_skip1("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia, position)
+            return _done(_skip1("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia,
+                         position, venue.gross)
         want = held - direction * ia
         if want <= 0:
             return _done(_skip1("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its "
-                               f"intended {_fmt(ia)}"), sps, ia, position)
-        if round_qty_nearest(want, legs.rules.step) <= 0:
+                               f"intended {_fmt(ia)}"), sps, ia, position, venue.gross)
+        side = _open_side(-direction)
+        want = want * gross(side)  # an order that buys lands net of the commission
+        if round_qty_nearest(want, step) <= 0:
             return _done(_skip1("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half "
-                               "a step: carried"), sps, ia, position)
-        part = legs.reduce(want / held, held, side=_open_side(-direction), position_side=sps,
-                           reduce_only=one_way, exempt=True, side_effect=None)
-        return _done([part], sps, ia, position)
+                               "a step: carried"), sps, ia, position, venue.gross)
+        part = no_free(side) or legs.reduce(
+            min(Decimal(1), want / held), held, side=side, position_side=sps, reduce_only=one_way,
+            exempt=venue.exempt, side_effect=venue.effect("reduce", direction),
+            sell_limit=venue.free if side == "SELL" else None)
+        return _done([part], sps, ia, position, venue.gross)
     # one-way flip through zero: close the old side exactly, then open k x the new side
     closing = close_old(sb)
     if isinstance(closing, Skip) and closing.reason != "no_position":
-        return _done([closing], sps, ia, position)
+        return _done([closing], sps, ia, position, venue.gross)
     parts: list[list[OrderIntent] | Skip] = []
     direction = sa * flip
     if not isinstance(closing, Skip):
         parts.append(closing)
-        held = ZERO  # after the close the slave is flat
+        held, free = ZERO, ZERO  # after the close the slave is flat
     else:
-        held = max(direction * slave, ZERO)  # already on the new side (a fault): only the difference
-    part, ia = open_to(direction, held)
+        held, free = max(direction * slave, ZERO), venue.free  # already on the new side (a fault): only the difference
+    part, ia = open_to(direction, held, free)
     parts.append(part)
-    return _done(parts, sps, ia, position, sequential=True)
+    return _done(parts, sps, ia, position, venue.gross, sequential=True)
 
 
 def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
@@ -223,8 +267,12 @@ def _skip1(reason: SkipReason, text: str) -> list[list[OrderIntent] | Skip]:
     return [Skip(reason, text)]
 
 
+def _undust(value: Decimal, dust: Decimal) -> Decimal:
+    return ZERO if abs(value) < dust else value
+
+
 def _done(parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position: Decimal,
-          sequential: bool = False) -> Decision:
+          gross: Decimal = Decimal(1), sequential: bool = False) -> Decision:
     """The decision of `parts` (like orders._collect), with the intended position after the fill and
     the position the slave lands on once every intent executed (one struct built per fill)."""
     intents: list[OrderIntent] = []
@@ -236,7 +284,8 @@ def _done(parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position
             continue
         intents.extend(part)
         for i in part:
-            lands += i.qty if (i.side == "BUY") != (sps == "SHORT") else -i.qty
+            gained = i.qty / gross if i.side == "BUY" else i.qty  # a buy lands net of the commission
+            lands += gained if (i.side == "BUY") != (sps == "SHORT") else -gained
     if not intents:
         return Decision(skip=skip or Skip("not_copied", "nothing to do"), intended=unsigned(sps, ia), lands=lands)
     return Decision(intents=tuple(intents), skip=skip, sequential=sequential and len(intents) > 1,

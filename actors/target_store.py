@@ -221,8 +221,8 @@ class TargetBook:
 
 
 def book_for(slave: Any, market: str) -> TargetBook:
-    """The target book of one market mirror: saved under the deployment's state dir (USD-M)."""
+    """The target book of one market mirror: saved under the deployment's state dir."""
     app = getattr(slave, "app", None)
-    if app is None or market != "usdm":
+    if app is None:
         return TargetBook(None)
     return TargetBook(target_path(app.state_dir, slave.slave_id, market))

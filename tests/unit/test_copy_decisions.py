@@ -684,24 +684,27 @@ def test_a_fresh_position_starts_without_carry():
 # --------------------------------------------------------------------------- spot/margin: carry, covers, loans, margin level
 
 
-def test_spot_and_margin_increases_carry_their_rounding_remainder() -> None:
+def test_spot_and_margin_increases_keep_their_rounding_remainder_in_the_intended_position() -> None:
     first = decide(mfill("0", "0.00105", market="spot"))  # k 0.5: 0.000525 -> 0.00052, 0.000005 left
-    second = decide(mfill("0.00105", "0.0021", market="spot"), "0.00052", carry=D("0.000005"))
+    second = decide(mfill("0.00105", "0.0021", market="spot"), "0.00052", intended=D("0.000525"))
     margin = decide(mfill("0", "0.00105", market="margin"))
 
-    assert first.open_target == D("0.000525") and legs(first) == [("BUY", "BOTH", "0.00052", "open", False)]
-    assert legs(second) == [("BUY", "BOTH", "0.00053", "open", False)]
-    assert margin.open_target == D("0.000525")
+    assert first.intended == D("0.000525") and legs(first) == [("BUY", "BOTH", "0.00052", "open", False)]
+    assert first.lands == D("0.00052")
+    assert second.intended == D("0.00105") and legs(second) == [("BUY", "BOTH", "0.00053", "open", False)]
+    assert margin.intended == D("0.000525")
 
 
 def test_margin_cover_is_sized_like_the_masters_order_not_its_net_change() -> None:
     # The master buys 0.5 against a 0.5 short; 0.1 % of the BTC received goes to commission.
     partial = decide(mfill("-0.5", "-0.0005", "BUY", market="margin", qty="0.5"), "-0.25")
-    # Buying 1.0025 covers a 1.0015 short net of the commission: the slave buys as much more.
+    # Buying 1.0025 covers a 1.0015 short net of the commission (0.1 %: 1.0014975 received): the
+    # slave buys its short / 0.999, rounded up, so no fee-sized loan is left behind.
     full = decide(mfill("-1.0015", "-0.0000025", "BUY", market="margin", qty="1.0025"), "-0.50075")
 
     assert legs(partial) == [("BUY", "BOTH", "0.25", "close", False)]  # not 0.999 x 0.25
-    assert legs(full) == [("BUY", "BOTH", "0.50125", "close", False)]
+    assert D("0.50075") / D("0.999") == D("0.5012512512512512512512512513")
+    assert legs(full) == [("BUY", "BOTH", "0.50126", "close", False)]
     assert margin_effects(full) == ["AUTO_REPAY"]
 
 
