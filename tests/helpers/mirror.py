@@ -1,4 +1,4 @@
-"""An in-memory USD-M slave for copy tests: the real `MarketMirror` (its `_mirror`, `_plan`,
+"""An in-memory slave (USD-M, spot or cross margin) for copy tests: the real `MarketMirror` (its `_mirror`, `_plan`,
 `_correct`) over a simulated account that fills every market order at once, so a test drives the
 copy engine fill by fill without processes, sockets or an event loop.
 
@@ -94,11 +94,51 @@ class SimAccount:
                                 "avgPrice": "1"}, sends=1, recovered=False)
 
 
-class Harness:
-    """One slave mirror on a SimAccount, fed master fills in sequence."""
+class BalanceSimAccount(SimAccount):
+    """A spot or cross margin account: per symbol the base asset's position (spot: the holding;
+    margin: the net position, short via borrowing), all of it free. A buy receives its quantity
+    less `commission` (taken from the base asset bought, as on Binance); a spot sell never takes
+    more than the holding."""
 
-    def __init__(self, config: SlaveConfig, filters: dict[str, SymbolFilters] | None = None) -> None:
-        self.account = SimAccount(filters or {"BTCUSDT": BTC, "ETHUSDT": ETH, "SOLUSDT": SOL})
+    def __init__(self, market: str, filters: dict[str, SymbolFilters], equity: str = "10000",
+                 commission: str = "0") -> None:
+        super().__init__(filters, equity)
+        self.market = market
+        self.commission = Decimal(commission)
+
+    def holding(self, symbol: str, position_side: str) -> SlaveHolding:
+        position = self.positions.get((symbol, "BOTH"), ZERO)
+        return SlaveHolding(position=position, free=max(position, ZERO))
+
+    async def execute(self, intent: OrderIntent) -> Executed:
+        self.sent.append(intent)
+        key = (intent.symbol, "BOTH")
+        now = self.positions.get(key, ZERO)
+        if intent.side == "BUY":
+            after = now + intent.qty * (1 - self.commission)
+        else:
+            assert self.market == "margin" or intent.qty <= now, (intent, now)
+            after = now - intent.qty
+        if after:
+            self.positions[key] = after
+        else:
+            self.positions.pop(key, None)
+        self.order_id += 1
+        return Executed(result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(intent.qty),
+                                "avgPrice": "1"}, sends=1, recovered=False)
+
+
+class Harness:
+    """One slave mirror on a SimAccount (or a BalanceSimAccount: `market`), fed master fills in
+    sequence."""
+
+    def __init__(self, config: SlaveConfig, filters: dict[str, SymbolFilters] | None = None,
+                 market: str = "usdm", commission: str = "0") -> None:
+        self.market = market
+        if market == "usdm":
+            self.account: SimAccount = SimAccount(filters or {"BTCUSDT": BTC, "ETHUSDT": ETH, "SOLUSDT": SOL})
+        else:
+            self.account = BalanceSimAccount(market, filters or {}, commission=commission)
         self.reports: list[Any] = []
         self.slave = SimpleNamespace(slave_id=config.id, report=self.reports.append, fatal=False, paused_all=False,
                                      config=config, notify_error=lambda *a: None,
@@ -134,7 +174,7 @@ class Harness:
             side = "BUY" if (after > before) == (ps == "LONG") else "SELL"
         self.seq += 1
         self.trade += 1
-        fill = MasterFill(market="usdm", epoch=EPOCH, seq=self.seq, symbol=symbol, position_side=ps, side=side,
+        fill = MasterFill(market=self.market, epoch=EPOCH, seq=self.seq, symbol=symbol, position_side=ps, side=side,
                           order_id=self.trade, trade_id=self.trade, client_order_id="m", order_type="LIMIT",
                           price=Decimal(price), qty=qty or abs(after - before), cum_qty=qty or abs(after - before),
                           status="PARTIALLY_FILLED", position_before=before, position_after=after,
@@ -164,7 +204,7 @@ class Harness:
 
     def snapshot(self, reason: str = "periodic", equity: str = "10000") -> PositionSnapshot:
         return PositionSnapshot(
-            market="usdm", epoch=EPOCH, seq=self.seq, equity=Decimal(equity), reason=reason,  # type: ignore[arg-type]
+            market=self.market, epoch=EPOCH, seq=self.seq, equity=Decimal(equity), reason=reason,  # type: ignore[arg-type]
             positions=tuple(PositionEntry(symbol=s, position_side=ps, qty=q, entry_price=self.price.get(s, Decimal(1)))  # type: ignore[arg-type]
                             for (s, ps), q in sorted(self.master.items())), t_ns=0)
 
