@@ -135,6 +135,7 @@ class Venue(NamedTuple):
 
 
 FUTURES = Venue()
+UNCLOSABLE = frozenset({"no_position", "below_min_notional", "below_min_qty"})  # a flip opens all the same
 
 
 def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
@@ -236,10 +237,12 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
         return _done([part], sps, ia, position, venue.gross)
     # one-way flip through zero: close the old side exactly, then open k x the new side
     closing = close_old(sb)
-    if isinstance(closing, Skip) and closing.reason != "no_position":
+    if isinstance(closing, Skip) and closing.reason not in UNCLOSABLE:
         return _done([closing], sps, ia, position, venue.gross)
     parts: list[list[OrderIntent] | Skip] = []
     direction = sa * flip
+    if isinstance(closing, Skip) and closing.reason != "no_position":
+        parts.append(closing)  # spot/margin: the old side is dust under the minimum; open all the same
     if not isinstance(closing, Skip):
         parts.append(closing)
         held, free = ZERO, ZERO  # after the close the slave is flat

@@ -70,8 +70,9 @@ class Model:
             return flip * k * after  # a new position (or a flip's new side): k x it
         if abs(after) > abs(before):
             return intended + flip * k * (abs(after) - abs(before)) * sgn(after)  # + k x q
-        f = (abs(before) - abs(after)) / abs(before)
-        return intended * (1 - f)  # the same fraction f of ours
+        # the same fraction f of ours: intended x (1 - f), multiplied before dividing so that a
+        # whole-step result stays exact in 28 digits (else a one-step edge comes out under a step)
+        return intended * abs(after) / abs(before)
 
     def on_fill(self, cfg: SlaveConfig, mkey: tuple[str, str], before: Decimal, after: Decimal, k: Decimal,
                 actual: Decimal, f: SymbolFilters, price: Decimal, trading: bool) -> None:
