@@ -241,9 +241,9 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
     """Orders that bring the slave to its target positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
-    and SHORT sizes (sign ignored). The target is `expected` when given (USD-M: the one target of
+    and SHORT sizes (sign ignored). The target is `expected` when given (the mirror's one target of
     actors/target.py, keyed like `slave_positions`), else k x master (mirrored by `reverse` on
-    USD-M); rounded to the nearest step. A position whose target is zero is closed whatever its
+    USD-M: flatten, and tests); rounded to the nearest step. A position whose target is zero is closed whatever its
     size (no dust survives the master); otherwise a drift of one step or less is left alone. A
     correction is never rounded up to the minimum (it would overshoot, and the next check undo it).
     Prices for notional checks come from `prices`, else the master's entry price; an increase
