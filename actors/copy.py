@@ -4,7 +4,8 @@ Follows ARCHITECTURE.md "Copy semantics", on every market through the one target
 (actors/target.py): per (symbol, positionSide) the slave's exact intended position grows by k*q
 when the master's grows by q, shrinks by the master's fraction f, is zero when the master is flat
 (an exact close, no dust); each order brings the actual position to it (openings rounded down,
-reductions to the nearest step), under the slave's min-notional policy (defer / round_up / skip).
+reductions to the nearest step; up to the step where that rounding alone would take an amount that
+passes the exchange's minimum under it), under the slave's min-notional policy (defer / round_up / skip).
 - USD-M: per (symbol, positionSide), reduce-only reductions and closes.
 - Spot: (symbol, BOTH) is the base-asset holding (free + locked). Buys add k*q; sells sell the
   master's fraction f (never more than the free balance); a master that sold out (what is left

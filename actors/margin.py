@@ -46,8 +46,6 @@ class MarginAccount(BalanceAccount):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.margin_level: Decimal | None = None
-        self.in_flight = 0
-        self.orders_done = 0  # +1 per finished order: a REST read that spans one is discarded
         self.loan_refreshes = 0
         self._loan_task: asyncio.Task[None] | None = None
 
@@ -70,7 +68,8 @@ class MarginAccount(BalanceAccount):
     # -- state from REST ------------------------------------------------------------------------
     async def _read_account(self) -> tuple[wire.BinanceMarginAccount, int]:
         sent_ms = self.rest.now_ms()
-        return wire.convert(await self.rest.signed("GET", ACCOUNT_PATH), wire.BinanceMarginAccount), sent_ms
+        raw = await self.read_quietly(lambda: self.rest.signed("GET", ACCOUNT_PATH))
+        return wire.convert(raw, wire.BinanceMarginAccount), sent_ms
 
     def _take(self, acct: wire.BinanceMarginAccount, sent_ms: int) -> None:
         self.ledger.set_from_rest(((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets),
@@ -155,14 +154,10 @@ class MarginAccount(BalanceAccount):
             return await self.rest.signed("GET", ORDER_PATH, {"symbol": intent.symbol,
                                                              "origClientOrderId": intent.client_order_id})
 
-        self.in_flight += 1
-        try:
+        with self.placing(intent):
             done = await place_exactly_once(place, query, self.policy)
             complete = self.apply_reply(done.result)
             self._apply_borrow(done.result)
-        finally:
-            self.in_flight -= 1
-            self.orders_done += 1
         if not complete:
             await self.refresh()  # found by lookup: no fills in it, REST has the balances
         elif params["sideEffectType"] != "NO_SIDE_EFFECT":

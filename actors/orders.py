@@ -151,6 +151,19 @@ class _Legs:
             need = max(need, round_qty_up(self.min_notional / self.price, step))
         return round_qty_up(need, step)
 
+    def _up_when_copyable(self, raw_qty: Decimal, qty: Decimal, failure: SkipReason, *, exempt: bool,
+                          most: Decimal | None) -> tuple[Decimal, SkipReason | None]:
+        """`qty` (`raw_qty` rounded) fails the exchange's minimum: when the exact quantity itself
+        passes it (at least minQty, worth at least min notional), round it up to the step instead
+        (off by less than one step, which the next fill takes back) rather than hold back a
+        copyable amount; never above `most` (the room under the cap, the position to reduce)."""
+        up = round_qty_up(raw_qty, self.rules.step)
+        if (raw_qty < self.rules.min_qty or (most is not None and up > most)
+                or (not exempt and self.min_notional and self.price > 0
+                    and raw_qty * self.price < self.min_notional)):
+            return qty, failure
+        return (up, None) if self._fails_minimum(up, exempt) is None else (qty, failure)
+
     def _fails_minimum(self, qty: Decimal, exempt: bool) -> SkipReason | None:
         if qty <= 0 or qty < self.rules.min_qty:
             return "below_min_qty"
@@ -220,6 +233,8 @@ class _Legs:
             if qty > room:
                 qty, capped = room, True
         failure = self._fails_minimum(qty, exempt=False)
+        if failure is not None and not capped:
+            qty, failure = self._up_when_copyable(raw_qty, qty, failure, exempt=False, most=room)
         if failure is not None:
             if self.config.min_notional_policy == "round_up":
                 up = self._min_valid_qty(exempt=False)
@@ -244,6 +259,8 @@ class _Legs:
         most = held if sell_limit is None else min(held, round_qty_down(sell_limit, step))
         qty = min(round_qty_nearest(fraction * held, step), most)
         failure = self._fails_minimum(qty, exempt)
+        if failure is not None:
+            qty, failure = self._up_when_copyable(fraction * held, qty, failure, exempt=exempt, most=most)
         if failure is not None:
             if self.config.min_notional_policy == "round_up":
                 qty = min(self._min_valid_qty(exempt), most)

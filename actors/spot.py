@@ -4,8 +4,14 @@ What it keeps (from the exchange, never guessed):
 - balances per asset (free, locked) in a `Ledger`: set from REST (GET /api/v3/account), then moved
   by each of the slave's trades exactly once, whichever reports it first — the order's FULL reply
   (`fills[]`, with the commission and its asset) or the slave's own `executionReport` (x=TRADE) —
-  keyed by (symbol, order id, trade id). A trade with a time not after the last REST read is
-  already contained in it. `outboundAccountPosition` is not applied: it is not ordered against the
+  keyed by (symbol, order id, trade id). A REST read is taken only while none of the slave's own
+  orders is in flight (a read that overlaps one is read again), so it contains every trade of the
+  orders finished before it and none of those sent after: trades of our own orders are applied
+  unless already seen (or their order was settled by a read), never judged by time — a correction
+  placed the millisecond after the read, or a clock offset off by a few ms, would otherwise have
+  its trade taken as "already in REST" and lost (chaos seed 101, 2026-12-03). Only trades of
+  other orders (the account's owner trading by hand) fall back to time: one not after the last
+  REST read is already contained in it. `outboundAccountPosition` is not applied: it is not ordered against the
   order replies, so taking it could undo or repeat a trade; REST at every reconciliation is the
   final word (ARCHITECTURE.md "Reconciliation").
 - which symbols it mirrors: the master's (every symbol in its snapshots and fills). Holdings of
@@ -20,11 +26,13 @@ order is looked up with `order.status` by origClientOrderId (actors/execution.py
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
@@ -47,6 +55,8 @@ ZERO = Decimal(0)
 PositionKey = tuple[str, str]  # (symbol, "BOTH")
 TradeKey = tuple[str, int, int]  # (symbol, order id, trade id)
 QUOTE = "USDT"
+QUIET_READS = 20  # REST reads of the balances tried before one spanning an order is taken anyway
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -85,10 +95,12 @@ class Ledger:
 
     def __init__(self, dedupe: int = 20_000) -> None:
         self.balances: dict[str, Balance] = {}
-        self.rest_ms = 0  # trades with time <= rest_ms are contained in the last REST read
+        self.rest_ms = 0  # other orders' trades with time <= rest_ms are contained in the last REST read
         self._seen: set[TradeKey] = set()
         self._order: deque[TradeKey] = deque()
         self._limit = dedupe
+        self._settled: set[tuple[str, int]] = set()  # our orders whose trades a REST read holds
+        self._settled_order: deque[tuple[str, int]] = deque()
 
     def set_from_rest(self, rows: Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal]], rest_ms: int) -> None:
         """(asset, free, locked, borrowed, interest) rows: the whole account as REST reports it."""
@@ -110,13 +122,27 @@ class Ledger:
         if len(self._order) > self._limit:
             self._seen.discard(self._order.popleft())
 
-    def apply_trade(self, trade: Trade, base: str, quote: str) -> bool:
-        """Move the balances by one trade. False: already applied, or contained in REST."""
+    def settle_order(self, symbol: str, order_id: int) -> None:
+        """One of our orders finished without its trades (found by lookup): the REST read that
+        follows holds them, so none of its trades is applied from now on."""
+        key = (symbol, order_id)
+        if key not in self._settled:
+            self._settled.add(key)
+            self._settled_order.append(key)
+            if len(self._settled_order) > self._limit:
+                self._settled.discard(self._settled_order.popleft())
+
+    def apply_trade(self, trade: Trade, base: str, quote: str, *, own: bool = False) -> bool:
+        """Move the balances by one trade. False: already applied, or contained in REST.
+        `own`: a trade of one of our orders (never in flight during a REST read, so contained
+        in one only when its order was settled by it); else one not after the read is in it."""
         key = (trade.symbol, trade.order_id, trade.trade_id)
         if key in self._seen:
             return False
         self._remember(key)
-        if trade.time_ms and trade.time_ms <= self.rest_ms:
+        if (trade.symbol, trade.order_id) in self._settled:
+            return False
+        if not own and trade.time_ms and trade.time_ms <= self.rest_ms:
             return False
         sign = 1 if trade.side == "BUY" else -1
         self.bal(base).free += sign * trade.qty
@@ -194,6 +220,13 @@ class BalanceAccount:
         self.buy_commission = ZERO  # taker rate: the share of a market buy's base kept as commission
         self.equity_stale = False
         self.events_bad = 0
+        self.in_flight = 0  # our orders placed and not yet finished
+        self.orders_done = 0  # +1 per finished order: a REST read that spans one is read again
+        self.rest_rereads = 0
+        self._no_order = asyncio.Event()
+        self._no_order.set()
+        self._own: set[str] = set()  # client order ids we sent (bounded): their stream trades are ours
+        self._own_order: deque[str] = deque()
         self.stream: SpotUserStream = self._make_stream()
 
     def _make_stream(self) -> SpotUserStream:
@@ -222,8 +255,43 @@ class BalanceAccount:
 
     # -- state from REST ------------------------------------------------------------------------
     async def refresh(self) -> None:
-        """Balances and prices, fresh from REST (called when no order of ours is in flight)."""
+        """Balances and prices, fresh from REST, read while no order of ours is in flight."""
         raise NotImplementedError
+
+    async def read_quietly(self, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()` (a REST read of the balances) at a moment no order of ours is in flight: one
+        that an order started or finished during is read again, so that the read holds exactly
+        the trades of the orders finished before it (see the module docstring). An account
+        never quiet for QUIET_READS reads takes the last one (logged; the next read settles it)."""
+        for _ in range(QUIET_READS):
+            await self._no_order.wait()
+            done = self.orders_done
+            result = await read()
+            if self.in_flight == 0 and done == self.orders_done:
+                return result
+            self.rest_rereads += 1
+        log.warning("balances read while orders were in flight (%d reads): the next read settles them",
+                    QUIET_READS)
+        return result
+
+    @contextlib.contextmanager
+    def placing(self, intent: OrderIntent) -> Iterator[None]:
+        """Around one order's placement: REST reads wait for it; its stream trades count as ours."""
+        cid = intent.client_order_id
+        if cid not in self._own:
+            self._own.add(cid)
+            self._own_order.append(cid)
+            if len(self._own_order) > LIMITS.slave_trades:
+                self._own.discard(self._own_order.popleft())
+        self.in_flight += 1
+        self._no_order.clear()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.orders_done += 1
+            if self.in_flight == 0:
+                self._no_order.set()
 
     def priced_symbols(self) -> list[str]:
         """Symbols whose price the equity needs: every held asset's `<asset><quote>`, and the tracked."""
@@ -317,14 +385,14 @@ class BalanceAccount:
         return []
 
     # -- trades -----------------------------------------------------------------------------------
-    def apply_trade(self, trade: Trade) -> bool:
+    def apply_trade(self, trade: Trade, *, own: bool = False) -> bool:
         f = self.filters.get(trade.symbol)
         if f is None:
             log.warning("trade of an unknown symbol %s: balances refreshed at the next reconciliation", trade.symbol)
             return False
         if trade.price > 0:
             self.prices[trade.symbol] = trade.price
-        return self.ledger.apply_trade(trade, f.base_asset, f.quote_asset)
+        return self.ledger.apply_trade(trade, f.base_asset, f.quote_asset, own=own)
 
     def apply_reply(self, order: dict[str, Any]) -> bool:
         """Apply an order reply's trades. False when it has none to give (a lookup): the caller
@@ -335,9 +403,15 @@ class BalanceAccount:
             log.warning("order reply without the fields we need: %s", exc)
             return False
         if trades is None:
-            return Decimal(str(order.get("executedQty") or "0")) == 0
+            if Decimal(str(order.get("executedQty") or "0")) == 0:
+                return True
+            try:  # its trades are in the REST read the caller takes now: never apply them again
+                self.ledger.settle_order(str(order["symbol"]), int(order["orderId"]))
+            except (KeyError, TypeError, ValueError):
+                log.warning("order lookup without symbol / orderId: its stream trades may count twice")
+            return False
         for t in trades:
-            self.apply_trade(t)
+            self.apply_trade(t, own=True)
         return True
 
     def _on_user_event(self, raw: bytes) -> None:
@@ -349,8 +423,8 @@ class BalanceAccount:
             return
         if isinstance(event, wire.BinanceExecutionReport):
             trade = trade_of_report(event)
-            if trade is not None:
-                self.apply_trade(trade)  # equity follows from the ledger and the trade's price
+            if trade is not None:  # equity follows from the ledger and the trade's price
+                self.apply_trade(trade, own=event.c in self._own)
         else:
             self.on_other_event(event)
 
@@ -391,7 +465,7 @@ class SpotAccount(BalanceAccount):
 
     async def refresh(self) -> None:
         sent_ms = self.rest.now_ms()
-        raw = await self.rest.signed("GET", "/api/v3/account")
+        raw = await self.read_quietly(lambda: self.rest.signed("GET", "/api/v3/account"))
         self.buy_commission = taker_commission(raw) if isinstance(raw, dict) else ZERO
         acct = wire.convert(raw, wire.BinanceSpotAccount)
         self.ledger.set_from_rest(((b.asset, b.free, b.locked, ZERO, ZERO) for b in acct.balances),
@@ -411,8 +485,10 @@ class SpotAccount(BalanceAccount):
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once and apply its trades to the balances."""
-        done = await place_via(self.ws, self.order_params(intent), self.policy)
-        if not self.apply_reply(done.result):
+        with self.placing(intent):
+            done = await place_via(self.ws, self.order_params(intent), self.policy)
+            complete = self.apply_reply(done.result)
+        if not complete:
             await self.refresh()  # found by lookup: no fills in it, REST has the balances
         return with_avg_price(done)
 

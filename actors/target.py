@@ -11,7 +11,8 @@ copy rule at every master fill (`move`):
 - it reaches zero                           -> 0
 - a one-way flip through zero               -> k * the new side (a close, then an open)
 The order sent for a fill is what brings the actual position to the new intended one, rounded to
-the step (openings down, reductions to the nearest, closes exact), and only in the fill's own
+the step (openings down, reductions to the nearest, closes exact; up instead where that rounding
+alone would take a copyable amount under the exchange's minimum), and only in the fill's own
 direction: a slave already at or past its intended position (a rounded-up copy) sends nothing.
 What the rounding leaves (under one step) stays in the intended position for the next fill.
 An order under the exchange's minimum follows the slave's `min_notional_policy`:

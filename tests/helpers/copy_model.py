@@ -9,7 +9,8 @@ sizes for hedge LONG/SHORT). On every master fill (position before -> after):
   nothing (intended = k x after);
 - an increase by q: intended += k x q; a decrease by a fraction f: intended x= (1 - f);
 - then one order in the master's direction brings actual to intended, rounded to the step: an
-  increase buys (never sells) what is missing, rounded down; under min notional/minQty the
+  increase buys (never sells) what is missing, rounded down (rounded up instead when only the
+  rounding takes a copyable amount under the minimum); under min notional/minQty the
   slave's policy decides: `defer` sends nothing now (the next copyable fill carries it),
   `round_up` sends the minimum (intended stays exact, so the next increase is smaller); what is
   under one step is a rounding remainder, not a too-small order, and is carried under every
@@ -81,6 +82,9 @@ class Book:
         qty = _round(missing, f.step, ROUND_DOWN)
         if qty <= 0:
             return ZERO  # under one step: a remainder, carried to the next fill under every policy
+        if (qty < f.min_qty or qty * price < f.min_notional) and missing >= f.min_qty \
+                and missing * price >= f.min_notional:
+            qty = _round(missing, f.step, ROUND_CEILING)  # the exact amount is copyable: one step up
         if qty < f.min_qty or qty * price < f.min_notional:
             self.held_back += 1
             if policy == "round_up":

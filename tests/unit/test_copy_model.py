@@ -47,6 +47,15 @@ def down(x: Decimal, step: Decimal) -> Decimal:
     return (x / step).to_integral_value(ROUND_FLOOR) * step
 
 
+def up(x: Decimal, step: Decimal) -> Decimal:
+    return (x / step).to_integral_value(ROUND_CEILING) * step
+
+
+def copyable(f: SymbolFilters, qty: Decimal, price: Decimal) -> bool:
+    """The exact quantity passes the exchange's minimum (minQty, min notional at `price`)."""
+    return qty >= f.min_qty and qty * price >= f.min_notional
+
+
 def smallest(f: SymbolFilters, price: Decimal) -> Decimal:
     """The smallest opening order: one step, minQty, and min notional at `price`."""
     by_notional = (f.min_notional / price / f.step_size).to_integral_value(ROUND_CEILING) * f.step_size
@@ -103,6 +112,8 @@ class Model:
                 capped = room is not None and q > room
                 q = min(q, room) if room is not None else q
                 small = smallest(f, price)
+                if not capped and q < small and copyable(f, want, price) and (room is None or up(want, f.step_size) <= room):
+                    q = up(want, f.step_size)  # the exact amount is copyable: one step up, not held back
                 if room is not None and room <= 0:
                     ia = d * held  # the cap leaves no room: intended is what is held
                 elif q < small and cfg.min_notional_policy == "round_up":
@@ -136,7 +147,7 @@ class Model:
         if same_side and abs(actual) < abs(intended):
             cap = cfg.symbol_max_notional.get(f.symbol, cfg.max_position_notional)
             room = None if cap is None else down(max(ZERO, cap - abs(actual) * price) / price, f.step_size)
-            return down(diff, f.step_size) < small or (room is not None and room < small)
+            return not copyable(f, diff, price) or (room is not None and room < small)
         return same_side and diff < max(small, self.over.get(skey, ZERO))
 
 

@@ -141,3 +141,29 @@ def test_a_deferred_copy_is_not_placed_by_a_check_after_the_price_moved() -> Non
     assert h.position("ETHUSDT", "LONG") == 0
     assert h.corrections() == []  # 0.018 x 4800 would pass now: still left for the next LONG fill
     assert orders(h.fill("ETHUSDT", "0.051", ps="LONG", price="4800")) == [("BUY", "0.018")]
+
+
+def test_a_copyable_gap_is_not_held_back_by_rounding_down() -> None:
+    """Chaos seed 101 (2026-12-03): k 0.23, the master shorts 0.009 then 0.008 BTC at 63,872. The
+    second copy is 0.00191 BTC (122 USDT, copyable); rounded down it is 0.001 (64 USDT, under the
+    100 minimum) and was deferred, leaving the slave 49 % short of its target until the master's
+    next move on that side. Rounded up to the step (0.002) it is sent now, over by 0.00009."""
+    h = slave("0.23")
+    assert orders(h.fill("BTCUSDT", "-0.009", ps="SHORT", price="63872")) == [("SELL", "0.002")]
+    assert orders(h.fill("BTCUSDT", "-0.017", ps="SHORT", price="63872")) == [("SELL", "0.002")]
+    assert h.position("BTCUSDT", "SHORT") == D("0.004")  # intended 0.00391: within one step
+    assert h.corrections() == []
+    # a gap whose exact value is under the minimum is still deferred (0.0011 BTC = 70 USDT)
+    h = slave("0.1")
+    assert orders(h.fill("BTCUSDT", "-0.032", ps="SHORT", price="63872")) == [("SELL", "0.003")]
+    assert orders(h.fill("BTCUSDT", "-0.043", ps="SHORT", price="63872")) == []
+    assert h.corrections() == []
+
+
+def test_a_copyable_gap_is_rounded_up_only_within_the_cap() -> None:
+    h = slave("0.23", max_position_notional=D("250"))
+    h.fill("BTCUSDT", "-0.009", ps="SHORT", price="63872")  # 0.002 held (128 USDT)
+    # 0.00191 more is copyable, but 0.002 more would pass the cap (room 0.001): clipped, not rounded up
+    assert orders(h.fill("BTCUSDT", "-0.017", ps="SHORT", price="63872")) == []
+    assert h.position("BTCUSDT", "SHORT") == D("0.002")
+    assert h.corrections() == []

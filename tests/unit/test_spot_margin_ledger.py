@@ -98,3 +98,31 @@ def test_taker_commission_from_the_spot_account() -> None:
     assert taker_commission({"takerCommission": 10}) == D("0.001")
     assert taker_commission({"commissionRates": {"taker": "bad"}}) == 0
     assert taker_commission({}) == 0
+
+
+def test_our_own_trade_counts_even_when_its_time_is_not_after_the_rest_read() -> None:
+    """Chaos seed 101 (2026-12-03): a correction sold the millisecond of the REST read it was
+    decided on (or the clock offset was a few ms off); its trade was taken as "already in REST"
+    and lost, the slave later sold what it no longer held (-2010). A read is never taken while our
+    order is in flight, so our order's trades are never in it: they count whatever their time."""
+    book = ledger(btc="0.3003", usdt="5000", rest_ms=2000)  # 0.3 sold, 0.0003 commission in BTC
+    sold = wire.convert({**FULL_BUY, "side": "SELL", "transactTime": 2000}, dict)
+
+    for t in trades_of_reply(sold) or []:
+        book.apply_trade(t, "BTC", "USDT", own=True)
+
+    assert book.holding("BTC").free == D("0")
+    # an order of someone else at that time stays "contained in the read"
+    book.apply_trade(Trade(symbol="BTCUSDT", order_id=99, trade_id=1, side="BUY", qty=D("1"), quote_qty=D("50000"),
+                           time_ms=2000, price=D("50000")), "BTC", "USDT")
+    assert book.holding("BTC").free == D("0")
+
+
+def test_a_settled_order_never_applies_its_trades_again() -> None:
+    """An order found by lookup (no fills in the reply) is settled by the REST read that follows:
+    its stream trades arriving later are in that read already."""
+    book = ledger(btc="0.2997", usdt="5000", rest_ms=500)
+    book.settle_order("BTCUSDT", 28)
+
+    assert book.apply_trade(trade_of_report(report(7, "0.2")), "BTC", "USDT", own=True) is False  # type: ignore[arg-type]
+    assert book.holding("BTC").free == D("0.2997")
