@@ -331,6 +331,8 @@ class MarketMirror(TargetView):
             self.slave.report(self._failed(fill, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
             if exc.code in FILTER_ERRORS:
                 self._filters_changed()
+            if exc.code == -2010 and intent.side == "SELL" and self.market != "usdm":
+                await self._reread_balances(intent)
             if isinstance(exc, AuthError):
                 self.slave.fatal_key_error(self.market, exc)
             return False
@@ -388,6 +390,15 @@ class MarketMirror(TargetView):
         keys = self._keys(fill, t_recv, None)
         keys["leg"] = leg
         self.slave.report(MirrorSkipped(**keys, reason=reason, text=text))
+
+    async def _reread_balances(self, intent: OrderIntent) -> None:
+        """A sell refused for balance: what we hold is less than our ledger says. Read it again
+        from REST, so that the next fill and the next check work from what is really held."""
+        log.warning("%s %s: sold more than held by our books; balances read again", self.market, intent.symbol)
+        try:
+            await self.account.refresh()
+        except Exception as exc:  # noqa: BLE001 - the next resync or check reads it again
+            log.warning("balances not read again: %s", exc)
 
     def _failed(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None, code: int, msg: str,
                 *, unknown: bool, t_sent: int = 0) -> OrderFailed:

@@ -165,3 +165,34 @@ def test_the_target_of_spot_and_margin_is_saved(market: str, tmp_path: Path) -> 
     again = TargetBook(book.path)
     assert again.loaded and again.intended == {("BTCUSDT", "BOTH"): D("0.00481")}
     assert again.master == {("BTCUSDT", "BOTH"): D("0.013")}
+
+
+def test_a_sell_refused_for_balance_reads_the_balances_again() -> None:
+    """A spot / margin sell refused -2010 (insufficient balance) means our books hold more than the
+    account does: the slave reads its balances again from REST at once, so the next fill and the
+    next check start from what is really held (chaos seed 101 before the fix: the stale books
+    stayed until the next resync, and a correction bought on top of them)."""
+    from actors.binance.errors import BinanceAPIError
+    from tests.helpers.mirror import BalanceSimAccount
+
+    class Stale(BalanceSimAccount):
+        real = D("0")
+        refreshes = 0
+
+        async def execute(self, intent):  # type: ignore[no-untyped-def]
+            if intent.side == "SELL" and intent.qty > self.real:
+                raise BinanceAPIError(400, -2010, "Account has insufficient balance for requested action.")
+            return await super().execute(intent)
+
+        async def refresh(self, equity: bool = True) -> None:
+            self.refreshes += 1
+            self.positions[("BTCUSDT", "BOTH")] = self.real
+
+    h = Harness(SlaveConfig(id="s1", markets=("spot",), sizing="fixed_ratio", ratio=D("1")),
+                {"BTCUSDT": SPOT}, market="spot")
+    h.account.__class__ = Stale
+    h.fill("BTCUSDT", "0.03")
+    h.account.real = D("0.002")  # type: ignore[attr-defined]  # sold outside our books' sight
+    assert h.fill("BTCUSDT", "0.015") == []  # 0.015 to sell, 0.002 held: refused
+    assert h.account.refreshes == 1  # type: ignore[attr-defined]
+    assert h.position("BTCUSDT") == D("0.002")
