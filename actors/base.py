@@ -165,9 +165,9 @@ class StructuredFormatter(logging.Formatter):
 
 def setup_logging(actor: str, level: str = "INFO") -> None:
     """Log structured lines to stdout (supervisord writes each program's stdout to its own file).
-    Every record is redacted when it is created (`actors.redact.install`): registered secrets
+    Every record is redacted when it is created (`keystore.redact.install`): registered secrets
     never reach a line, a traceback included."""
-    from actors import redact
+    from keystore import redact
     from actors.binance import agent
 
     agent.set_actor(actor)  # User-Agent `copytrader/<version> (<actor>)`: the actor's own requests

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 import msgspec
 
-from actors.redact import describe_exception
+from keystore.redact import describe_exception
 
 API_RESTRICTIONS_PATH = "/sapi/v1/account/apiRestrictions"
 SPOT_ACCOUNT_PATH = "/api/v3/account"

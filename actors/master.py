@@ -385,7 +385,7 @@ class MasterActor:
 def _describe(exc: BaseException) -> str:
     """Exception text without key material (our client's errors never carry any; be sure anyway)."""
     try:
-        from .redact import describe_exception
+        from keystore.redact import describe_exception
 
         return describe_exception(exc)
     except Exception:

@@ -23,7 +23,7 @@ from keystore.store import ACCOUNTS_DIR, AccountKey, KeyPermissions, RecordFile,
 
 def unlock_own_key(directory: str | Path, account_id: str, passphrase_file: str | Path | None = None) -> AccountKey:
     """Redaction on, passphrase from file or (removed) env var, then decrypt this account's key only."""
-    from actors import redact
+    from keystore import redact
 
     redact.install()
     redact.install_excepthook()

@@ -274,7 +274,7 @@ def _account_key(record: RecordFile, secret: Secret, register: bool) -> AccountK
 
 def _register_for_redaction(api_key: str, secret: Secret) -> None:
     """Teach this process's log redaction the key's material (imported late: keystore stays light)."""
-    from actors import redact
+    from keystore import redact
 
     redact.register_secret(secret)
     redact.register_secret(api_key, keep_ends=True)
@@ -300,7 +300,7 @@ def load_account(
     """Decrypt ONE account's key (the slave's own) without reading any other record.
 
     With `register_redaction` (the default) the secret and the API key are registered with
-    `actors.redact` so this process's logs, exceptions and reports mask them.
+    `keystore.redact` so this process's logs, exceptions and reports mask them.
     """
     directory = Path(directory)
     check_account_id(account_id)

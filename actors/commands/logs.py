@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actors import redact
+from keystore import redact
 from protocol.errors import ErrorCode
 from protocol.messages import GetLogTail, LogTailResult
 

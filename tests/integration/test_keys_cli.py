@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from keystore import load_account
-from keystore.cli import EXIT_KEYSTORE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Io, main_keys
+from actors.cli.keys import EXIT_KEYSTORE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Io, main_keys
 from tests.helpers.secrets import scan_blobs, scan_for_secrets, secret_needles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -424,7 +424,7 @@ def test_cli_process_reads_the_secret_from_stdin_and_leaks_nothing(
     ksdir: Path, passfile: Path, exchange: FakeBinance, tmp_path: Path
 ) -> None:
     argv = [
-        sys.executable, "-m", "keystore.cli", "add", "slave01", "--type", "hmac", "--api-key", HMAC_KEY,
+        sys.executable, "-m", "actors.cli.keys", "add", "slave01", "--type", "hmac", "--api-key", HMAC_KEY,
         "--secret-stdin", "--exchange", exchange.url, "--keystore", str(ksdir), "--init", *CHEAP,
     ]
     env = {**os.environ, "COPYTRADER_PASSPHRASE": PASS, "PYTHONPATH": str(ROOT)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from keystore import load_account
-from keystore.cli import EXIT_OK, EXIT_REFUSED, Io, main_keys
+from actors.cli.keys import EXIT_OK, EXIT_REFUSED, Io, main_keys
 from tests.helpers.secrets import scan_blobs, secret_needles
 from tests.helpers.sim import InProcessSim
 

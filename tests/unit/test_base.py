@@ -82,7 +82,7 @@ def test_a_logged_exception_keeps_its_traceback_after_redaction():
     import io
     import logging
 
-    from actors.redact import RedactingFilter, clear_registry, register_secret
+    from keystore.redact import RedactingFilter, clear_registry, register_secret
 
     secret = "s3cr3t-value-that-must-not-leak-0123456789"
     register_secret(secret)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from actors import redact
+from keystore import redact
 from actors.binance.errors import AuthError, Rejected
 from actors.keycheck import (
     API_RESTRICTIONS_PATH,

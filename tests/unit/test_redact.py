@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from actors import redact
+from keystore import redact
 from keystore import Secret
 from tests.helpers.secrets import Needle, scan_blobs, scan_for_secrets, secret_needles
 
@@ -228,7 +228,7 @@ def test_uncaught_exception_and_prints_are_redacted_in_a_process() -> None:
         f"""
         import sys, logging
         sys.path.insert(0, {str(ROOT)!r})
-        from actors import redact
+        from keystore import redact
         redact.install(); redact.install_excepthook(); redact.wrap_std_streams()
         redact.register_secret({SECRET!r})
         logging.basicConfig(level=logging.INFO)

@@ -1,6 +1,6 @@
 """`copytrader` console script.
 
-    copytrader keys ...                          manage the encrypted API keys (keystore/cli.py)
+    copytrader keys ...                          manage the encrypted API keys (actors/cli/keys.py)
     copytrader status                            actors, slaves, errors (actors/commands/cli.py)
     copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
     copytrader restart NAME                      restart one actor (stop + start)
@@ -56,10 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[0] == "demo":
         from pathlib import Path
 
-        script = Path(__file__).resolve().parents[1] / "scripts" / "demo"
+        script = Path(__file__).resolve().parents[2] / "scripts" / "demo"
         os.execv("/bin/bash", ["/bin/bash", str(script), *args[1:]])  # never returns
     if args[0] == "keys":
-        from keystore.cli import main_keys
+        from actors.cli.keys import main_keys
 
         return main_keys(args[1:])
     if _command(args) == "tui":

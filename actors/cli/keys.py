@@ -36,9 +36,8 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence, TextIO
 
 import msgspec
 
-from actors import redact
 from actors.keycheck import KeyCheckResult, Market, Role, check_key_at, parse_markets
-from keystore import crypto
+from keystore import crypto, redact
 from keystore.errors import InvalidKey, KeystoreError, PassphraseUnavailable
 from keystore.keytypes import KeyType, check_account_id, check_api_key, normalise_secret
 from keystore.passphrase import PASSPHRASE_ENV, get_passphrase, prompt_passphrase, read_passphrase_file
