@@ -46,7 +46,7 @@ from protocol.messages import (
     StatusResult,
 )
 
-from .client import ControlLink, LinkState, RequestFailed
+from .client import ControlError, ControlLink, LinkState
 from .model import Store, mirror_latency, summarize
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
@@ -127,7 +127,7 @@ class CopyTraderApp(App[None]):
         try:
             listing = await self.link.request(ListSlaves(id=0))
             journal = await self.link.request(QueryJournal(id=0, kind="mirrored", limit=LATENCY_SEED))
-        except RequestFailed:
+        except ControlError:
             return  # the probe reports the state; the next successful probe reloads
         if isinstance(listing, SlaveListResult):
             self.store.set_slaves(listing.slaves)
@@ -210,7 +210,7 @@ class CopyTraderApp(App[None]):
             for slave_id in sorted(ids):
                 try:
                     result = await self.link.request(GetSlave(id=0, slave_id=slave_id))
-                except RequestFailed as exc:
+                except ControlError as exc:
                     if exc.code == ErrorCode.NOT_FOUND and self.store.remove(slave_id):
                         self._dirty.add(slave_id)
                     elif exc.code != ErrorCode.NOT_FOUND:
@@ -218,7 +218,7 @@ class CopyTraderApp(App[None]):
                     continue
                 if isinstance(result, SlaveResult) and self.store.put(result.slave):
                     self._dirty.add(slave_id)
-        except RequestFailed:
+        except ControlError:
             self._to_refresh.update(ids)  # try again once control answers
         finally:
             self._refreshing = False
@@ -228,7 +228,7 @@ class CopyTraderApp(App[None]):
         """Send one request; notify its outcome (unless `quiet`); None when it failed."""
         try:
             result = await self.link.request(request)
-        except RequestFailed as exc:
+        except ControlError as exc:
             self.notify(exc.reason, title=f"{type(request).__name__} failed", severity="error", timeout=8)
             return None
         if not quiet:
@@ -240,7 +240,7 @@ class CopyTraderApp(App[None]):
         """The result, or the reason it failed (for panels that show the failure in place)."""
         try:
             return await self.link.request(request)
-        except RequestFailed as exc:
+        except ControlError as exc:
             return exc.reason
 
     def confirm_then_send(self, question: str, request: ControlRequest, *, refresh: str | None = None) -> None:

@@ -30,7 +30,7 @@ import msgspec
 
 from actors.base import Endpoints
 from actors.config import AppConfig, ConfigError, load_config, write_config_atomic
-from actors.control_client import ControlClient, ControlError, ControlTimeout, ControlUnavailable, control_running
+from protocol.client import ControlClient, ControlError, ControlTimeout, ControlUnavailable, control_running
 from protocol.errors import ErrorCode
 from protocol.messages import (
     AddSlave,

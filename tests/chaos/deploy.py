@@ -18,7 +18,7 @@ import tomli_w
 
 from actors.base import Endpoints
 from actors.config import AppConfig, load_config, write_config_atomic
-from actors.control_client import ControlClient
+from protocol.client import ControlClient
 from actors.deployment import DEMO_MARKER, demo_setup, write_programs
 from actors.supervision import Supervisor
 from protocol.messages import ListSlaves

@@ -18,7 +18,7 @@ from actors.base import Endpoints
 from actors.cli import main
 from actors.commands.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, Io, main_control
 from actors.config import load_config
-from actors.control_client import ControlClient, ControlUnavailable, control_running
+from protocol.client import ControlClient, ControlUnavailable, control_running
 from protocol.errors import ErrorCode
 from protocol import messages as m
 from tests.helpers.wait import eventually

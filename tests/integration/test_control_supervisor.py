@@ -12,7 +12,7 @@ from typing import AsyncIterator, Iterator
 import pytest
 
 from actors.control import ControlActor
-from actors.control_client import AsyncControlClient
+from protocol.client import AsyncControlClient
 from actors.supervision import AsyncSupervisor, Supervisor, SupervisionError
 from protocol import messages as m
 from tests.helpers.wait import aeventually, eventually

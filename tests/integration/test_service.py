@@ -17,7 +17,7 @@ import pytest
 
 from actors.base import Endpoints
 from actors.config import load_config
-from actors.control_client import ControlClient
+from protocol.client import ControlClient
 from actors.deployment import demo_setup
 from actors.supervision import Supervisor
 from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig

@@ -39,7 +39,7 @@ import tomllib
 
 from actors.base import Endpoints
 from actors.bench.memory import Growth, growth, read_memory
-from actors.control_client import ControlClient
+from protocol.client import ControlClient
 from protocol.messages import ListSlaves, SlaveConfig
 from tests.helpers.deploy import Deployment
 from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess

@@ -1,4 +1,4 @@
-"""tui/client.py ControlLink against a fake control: errors, correlation, probe, resubscription."""
+"""tui/client.py ControlLink (on protocol/client.py) against a fake control: errors, correlation, probe, resubscription."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,7 @@ from protocol import messages as m
 from protocol.errors import ErrorCode
 from tests.tui.fake_control import FakeControl
 from tests.tui.samples import STATUS
-from tui.client import ControlLink, ControlUnreachable, RequestFailed
+from tui.client import ControlError, ControlLink, ControlUnavailable
 
 
 async def test_replies_errors_and_timeouts(fake: FakeControl, endpoint: str) -> None:
@@ -17,7 +17,7 @@ async def test_replies_errors_and_timeouts(fake: FakeControl, endpoint: str) -> 
     try:
         result = await link.request(m.GetSlave(id=0, slave_id="alice"))
         assert isinstance(result, m.SlaveResult) and result.slave.config.id == "alice"
-        with pytest.raises(RequestFailed) as info:
+        with pytest.raises(ControlError) as info:
             await link.request(m.GetSlave(id=0, slave_id="zed"))
         assert info.value.code == ErrorCode.NOT_FOUND and "zed" in info.value.reason
         ids = [r.id for r in fake.requests]
@@ -29,7 +29,7 @@ async def test_replies_errors_and_timeouts(fake: FakeControl, endpoint: str) -> 
 async def test_unreachable_control_is_reported_quickly(endpoint: str) -> None:
     link = ControlLink(endpoint, timeout=0.3)
     try:
-        with pytest.raises(ControlUnreachable):
+        with pytest.raises(ControlUnavailable):
             await link.request(m.GetStatus(id=0))
     finally:
         await link.close()
