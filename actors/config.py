@@ -25,7 +25,7 @@ id = "slave01"
 markets = ["usdm"]
 sizing = "fixed_ratio"
 ratio = "0.5"
-min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exchange minimum (actors/target.py)
+min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exchange minimum (actors/domain/target.py)
 ```
 
 Decimals are given as strings ("0.5") or numbers; every error names the offending field.

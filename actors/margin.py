@@ -26,7 +26,7 @@ from typing import Any
 from .binance import wire
 from .binance.filters import format_decimal
 from .binance.userdata import MarginUserStream, SpotUserStream
-from .copy import OrderIntent, SlaveHolding
+from .domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, place_exactly_once
 from .binance.errors import BinanceAPIError
 from .spot import ZERO, Balance, BalanceAccount, taker_commission, with_avg_price

@@ -58,15 +58,15 @@ from protocol.topics import control_subscriptions, master_prefix
 from .base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from .binance.errors import AuthError, BinanceAPIError, NotSent, RateLimited, StatusUnknown
 from .config import AppConfig
-from .copy import OrderIntent, decide_fill, margin_guard, reconcile_target
+from .domain.decisions import OrderIntent, decide_fill, margin_guard, reconcile_target
 from .eager import run_eagerly
 from .execution import ExecutionFailed
-from .sizing import CannotSize, ratio_k
+from .domain.sizing import CannotSize, ratio_k
 from .reporter import Reporter
 from .forced_state import forced_path, load_forced, save_forced
 from .slave_markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .slave_target import PERIODIC_TOLERANCE, TargetView
-from .target import slave_key
+from .domain.target import slave_key
 from .target_store import book_for
 from .usdm import ForcedFill, UsdmAccount, fill_key, master_positions_map
 

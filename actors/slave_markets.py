@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.messages import SlaveConfig, SlaveError
 
 from .binance.errors import AuthError, BinanceAPIError
-from .sizing import capped_leverage
+from .domain.sizing import capped_leverage
 
 if TYPE_CHECKING:
     from .slave import MarketMirror, Slave

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from protocol.messages import PositionDrift, PositionSnapshot
 
 from .binance.filters import market_min_notional
-from .sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
-from .target import clip_increases
+from .domain.sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
+from .domain.target import clip_increases
 from .target_store import TargetBook
 from .usdm import master_positions_map
 

@@ -19,7 +19,7 @@ What it keeps (from the exchange, never guessed):
 - equity in the quote asset (USDT): sum of holdings x last price (as the master's listener counts
   it, so balance_multiplier's k compares like with like); prices from GET /api/v3/ticker/price.
 
-Orders: MARKET with `quantity` (the step-rounded decision of actors/copy.py; a `quoteOrderQty`
+Orders: MARKET with `quantity` (the step-rounded decision of actors/domain/decisions.py; a `quoteOrderQty`
 order would let the exchange choose the quantity, which breaks "k x the master's quantity") over
 the WebSocket API (`order.place`, newOrderRespType FULL), exactly once: on an unknown status the
 order is looked up with `order.status` by origClientOrderId (actors/execution.py).
@@ -45,7 +45,7 @@ from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import SpotUserStream
 from .binance.wsapi import WsApiClient
-from .copy import OrderIntent, SlaveHolding
+from .domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .limits import LIMITS
 

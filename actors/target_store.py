@@ -1,4 +1,4 @@
-"""A slave's one target, kept and persisted (the I/O around the pure actors/target.py).
+"""A slave's one target, kept and persisted (the I/O around the pure actors/domain/target.py).
 
 `TargetBook` holds, for one market of one slave:
 - `intended`: the exact intended position per slave (symbol, positionSide), account convention;
@@ -26,8 +26,8 @@ from typing import Any
 import msgspec
 
 from .files import write_atomic
-from .sizing import CannotSize
-from .target import advance
+from .domain.sizing import CannotSize
+from .domain.target import advance
 
 log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)

@@ -34,11 +34,11 @@ from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
-from .copy import OrderIntent, SlaveHolding
+from .domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .assets import USD_ASSETS
 from .limits import LIMITS
-from .sizing import capped_leverage
+from .domain.sizing import capped_leverage
 
 log = logging.getLogger("copytrader.usdm")
 

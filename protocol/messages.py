@@ -39,7 +39,7 @@ MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType ta
 PositionMode = Literal["one_way", "hedge"]
 SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
-MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/target.py says what each does
+MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
 SlaveState = Literal[
     "starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"
@@ -262,7 +262,7 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One follower's settings; the control actor's TOML `[[slaves]]` tables decode into this.
 
     Sizing: `fixed_ratio` copies `ratio` x the master's quantity; `balance_multiplier` copies
-    `multiplier x slave_equity / master_equity` x the master's quantity (actors/sizing.py).
+    `multiplier x slave_equity / master_equity` x the master's quantity (actors/domain/sizing.py).
     `max_position_notional` caps every symbol's position value (quote asset); entries of
     `symbol_max_notional` override it per symbol. `reverse` (USD-M only) copies the opposite
     direction. `margin_level_min` (margin only): no new borrowing below this margin level.

@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from actors.copy import client_order_id
+from actors.domain.decisions import client_order_id
 
 from . import stats
 from .memory import cpu_ns, machine_busy_ns, read_memory, thread_cpu, thread_delta

@@ -1,5 +1,5 @@
 """A reference model of the copy rule (ARCHITECTURE.md "Copy semantics", "One target"), written
-from the document and not from actors/copy.py, so the engine is not its own oracle.
+from the document and not from actors/domain/decisions.py, so the engine is not its own oracle.
 
 Per slave and (symbol, position side) the model keeps the exact, unrounded *intended* position
 and the *actual* one the slave's orders should have produced (both signed for one-way BOTH,

@@ -1,6 +1,6 @@
 """Corrective ("cr") orders seen from outside the slave, counted per slave and by cause.
 
-How a slave names its orders (actors/copy.py): a copy of a master fill has the client id "ct" +
+How a slave names its orders (actors/domain/decisions.py): a copy of a master fill has the client id "ct" +
 24 chars (`client_order_id`), a correction "cr" + 24 chars (`reconcile_client_order_id`). The hash
 covers the reconciliation round's nonce, so the cause cannot be read back from the id; it is read
 from what the slave reports (protocol/messages.py), which one slave process pushes through one

@@ -13,7 +13,7 @@ from typing import Any, Coroutine
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
 
 from actors.binance.filters import SymbolFilters
-from actors.copy import OrderIntent, SlaveHolding
+from actors.domain.decisions import OrderIntent, SlaveHolding
 from actors.execution import Executed
 from actors.slave import MarketMirror
 

@@ -43,3 +43,40 @@ def test_boundary_check_sees_a_violation(tmp_path: pathlib.Path) -> None:
     bad = tmp_path / "x.py"
     bad.write_text("import os\nfrom actors.binance import rest\n")
     assert "actors" in imported_roots(bad)
+
+
+# The domain package (pure: no I/O, no asyncio) imports only these: the standard library's pure
+# modules, msgspec, `protocol`, itself, and the exchange's filters (parsing and rounding, no I/O).
+DOMAIN_MAY_IMPORT = {"__future__", "abc", "base64", "collections", "dataclasses", "decimal", "enum", "functools",
+                     "hashlib", "itertools", "math", "operator", "typing", "msgspec", "protocol"}
+DOMAIN_OURS = ("actors.domain", "actors.binance.filters")
+
+
+def domain_imports(path: pathlib.Path) -> set[str]:
+    """Every module a domain file imports, relative imports resolved (actors.domain.x)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    here = ["actors", "domain"]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            names.add(".".join([*base, node.module] if node.module else base))
+    return names
+
+
+def test_the_domain_package_does_no_io() -> None:
+    offenders = []
+    for path in sorted((ROOT / "actors" / "domain").rglob("*.py")):
+        for name in sorted(domain_imports(path)):
+            ok = name.split(".")[0] in DOMAIN_MAY_IMPORT or any(name == p or name.startswith(p + ".") for p in DOMAIN_OURS)
+            if not ok:
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_domain_check_sees_io(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "x.py"
+    bad.write_text("import asyncio\nfrom ..binance import rest\nfrom .orders import Skip\n")
+    assert domain_imports(bad) == {"asyncio", "actors.binance", "actors.domain.orders"}

@@ -8,7 +8,7 @@ import pytest
 
 from actors import slave as slave_mod
 from actors.binance.errors import classify_payload
-from actors.copy import OrderIntent
+from actors.domain.decisions import OrderIntent
 from actors.execution import Executed
 from actors.slave import MarketMirror
 

@@ -81,7 +81,7 @@ def test_check_corrections_end_to_end(tmp_path):
     now_ms = int(_time.time() * 1000)
 
     def cr(slave, nonce, symbol="BTCUSDT"):
-        from actors.copy import reconcile_client_order_id
+        from actors.domain.decisions import reconcile_client_order_id
 
         return OrderMirrored(slave_id=slave, market="usdm", symbol=symbol, position_side="BOTH", side="BUY",
                              master_order_id=0, master_trade_id=0, qty=Decimal("0.01"), exchange_order_id=1,

@@ -1,4 +1,4 @@
-"""actors/copy.py: copy decisions per ARCHITECTURE.md "Copy semantics", hand-computed.
+"""actors/domain/decisions.py: copy decisions per ARCHITECTURE.md "Copy semantics", hand-computed.
 
 Futures symbol used throughout: BTCUSDT, step 0.001, minQty 0.001, MARKET_LOT_SIZE maxQty 120,
 min notional 100 USDT, price 50,000 (so 0.002 BTC = 100 USDT is the smallest opening order).
@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
-from actors.copy import (
+from actors.domain.decisions import (
     Decision,
     OrderIntent,
     SlaveHolding,
@@ -27,7 +27,7 @@ from actors.copy import (
     reconcile_client_order_id,
     reconcile_target,
 )
-from actors.sizing import CannotSize
+from actors.domain.sizing import CannotSize
 from protocol.messages import MasterFill, PositionEntry, SlaveConfig
 
 FUT = SymbolFilters(
@@ -728,7 +728,7 @@ def margin_holding(**over: Any) -> SlaveHolding:
 
 
 def test_margin_level_after_a_borrowing_order_adds_the_shortfall_to_both_sides() -> None:
-    from actors.copy import margin_level_after
+    from actors.domain.decisions import margin_level_after
 
     buy = margin_level_after(margin_holding(), "BUY", D("0.75"), D("50000"))  # borrows 15,000
     short = margin_level_after(margin_holding(free=D("0.1")), "SELL", D("0.3"), D("50000"))  # borrows 0.2 BTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.copy import client_order_id, reconcile_client_order_id
+from actors.domain.decisions import client_order_id, reconcile_client_order_id
 from protocol.messages import DesyncDetected, MirrorSkipped, OrderFailed, OrderMirrored, Reconciled
 from tests.helpers.corrections import by_cause, classify, unreported
 

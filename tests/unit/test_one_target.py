@@ -10,7 +10,7 @@ from decimal import Decimal as D
 
 from protocol.messages import SlaveConfig
 
-from actors.copy import SlaveHolding, decide_fill
+from actors.domain.decisions import SlaveHolding, decide_fill
 from tests.helpers.mirror import BTC, Harness
 from tests.unit.test_copy_decisions import legs, mfill
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from actors.binance.endpoints import Endpoints
 from actors.binance.signing import make_signer
-from actors.orders import OrderIntent
+from actors.domain.orders import OrderIntent
 from actors.spot import SpotAccount
 
 

@@ -1,11 +1,11 @@
-"""actors/sizing.py: k for both sizing modes, caps, leverage, symbol lists."""
+"""actors/domain/sizing.py: k for both sizing modes, caps, leverage, symbol lists."""
 from __future__ import annotations
 
 from decimal import Decimal as D
 
 import pytest
 
-from actors.sizing import CannotSize, capped_leverage, notional_cap, ratio_k, symbol_allowed
+from actors.domain.sizing import CannotSize, capped_leverage, notional_cap, ratio_k, symbol_allowed
 from protocol.messages import SlaveConfig
 
 

@@ -1,4 +1,4 @@
-"""actors/target.py (the copy rule on the intended position) and actors/target_store.py (kept
+"""actors/domain/target.py (the copy rule on the intended position) and actors/target_store.py (kept
 across restarts): hand-computed, and through a restart of the real MarketMirror."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from protocol.messages import SlaveConfig
 
-from actors.sizing import CannotSize
-from actors.target import advance, move
+from actors.domain.sizing import CannotSize
+from actors.domain.target import advance, move
 from actors.target_store import TargetBook, TargetError, decode_target, encode_target, target_path
 from tests.helpers.mirror import Harness
 from tests.helpers.wait import aeventually

@@ -1,7 +1,7 @@
 """Copy decisions (pure): what a slave does for one master fill, and to correct drift.
 
 Follows ARCHITECTURE.md "Copy semantics", on every market through the one target
-(actors/target.py): per (symbol, positionSide) the slave's exact intended position grows by k*q
+(actors/domain/target.py): per (symbol, positionSide) the slave's exact intended position grows by k*q
 when the master's grows by q, shrinks by the master's fraction f, is zero when the master is flat
 (an exact close, no dust); each order brings the actual position to it (openings rounded down,
 reductions to the nearest step; up to the step where that rounding alone would take an amount that
@@ -59,7 +59,7 @@ from protocol.messages import (
     SlaveConfig,
 )
 
-from .binance.filters import SymbolFilters, round_qty_nearest, round_qty_up
+from ..binance.filters import SymbolFilters, round_qty_nearest, round_qty_up
 from .orders import (  # noqa: F401 - re-exported: the copy API
     MAX_LEGS,
     ZERO,
@@ -92,7 +92,7 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
                 intended: Decimal | None = None) -> Decision:
     """What the slave does for one master fill.
 
-    `k` from actors.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
+    `k` from actors.domain.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
     unknown); `holding` the slave's position this fill applies to (see SlaveHolding; for hedge
     mode with `reverse`, the opposite position side's); `refused` a reason the slave refuses this
     market (e.g. position mode differs and the slave is not flat).
@@ -134,7 +134,7 @@ def _dust(legs: _Legs) -> Decimal:
 
 
 def _venue(fill: MasterFill, config: SlaveConfig, holding: SlaveHolding, legs: _Legs) -> Venue:
-    """How spot and margin orders move the slave's position (actors/target.py `Venue`).
+    """How spot and margin orders move the slave's position (actors/domain/target.py `Venue`).
 
     Buys receive the base asset net of the commission (taken from the asset received), so an
     order that should add X to the position buys X times the master's own ratio of order
@@ -243,7 +243,7 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
     and SHORT sizes (sign ignored). The target is `expected` when given (the mirror's one target of
-    actors/target.py, keyed like `slave_positions`), else k x master (mirrored by `reverse` on
+    actors/domain/target.py, keyed like `slave_positions`), else k x master (mirrored by `reverse` on
     USD-M: flatten, and tests); rounded to the nearest step. A position whose target is zero is closed whatever its
     size (no dust survives the master); otherwise a drift of one step or less is left alone. A
     correction is never rounded up to the minimum (it would overshoot, and the next check undo it).

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from protocol.messages import MasterFill, SideEffect, SkipReason, SlaveConfig
 
-from .binance.filters import round_qty_down, round_qty_nearest, round_qty_up
+from ..binance.filters import round_qty_down, round_qty_nearest, round_qty_up
 from .orders import Decision, IntentKind, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
 from .sizing import CannotSize
 

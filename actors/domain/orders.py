@@ -1,6 +1,6 @@
 """Copy orders (pure): the order intents a decision yields, their client order ids, and the leg
-builder that rounds, caps, checks the exchange minimums and splits them (see actors/copy.py for
-the rules, actors/target.py for the one target they aim at)."""
+builder that rounds, caps, checks the exchange minimums and splits them (see actors/domain/decisions.py for
+the rules, actors/domain/target.py for the one target they aim at)."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +13,7 @@ import msgspec
 
 from protocol.messages import Market, PositionSide, Side, SideEffect, SkipReason, SlaveConfig
 
-from .binance.filters import (
+from ..binance.filters import (
     QtyRules,
     SymbolFilters,
     format_decimal,
@@ -60,7 +60,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     intents: tuple[OrderIntent, ...] = ()
     skip: Skip | None = None
     sequential: bool = False  # send the legs one after another, each after the previous is done
-    # the slave's exact intended position after this fill (account convention; actors/target.py)
+    # the slave's exact intended position after this fill (account convention; actors/domain/target.py)
     intended: Decimal | None = None
     lands: Decimal | None = None  # the slave's position once every intent executed
 
