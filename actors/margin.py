@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from .binance import wire
-from .binance.filters import format_decimal
+from .binance.orders import order_params
 from .binance.userdata import MarginUserStream, SpotUserStream
 from .domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, place_exactly_once
@@ -132,16 +132,7 @@ class MarginAccount(BalanceAccount):
 
     # -- orders -----------------------------------------------------------------------------------
     def order_params(self, intent: OrderIntent) -> dict[str, Any]:
-        f = self.filters.get(intent.symbol)
-        return {
-            "symbol": intent.symbol,
-            "side": intent.side,
-            "type": "MARKET",
-            "quantity": format_decimal(intent.qty, f.step_size if f else None),
-            "newClientOrderId": intent.client_order_id,
-            "newOrderRespType": "FULL",
-            "sideEffectType": intent.side_effect or "NO_SIDE_EFFECT",
-        }
+        return order_params(intent, self.filters.get(intent.symbol))
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once; apply its trades and loans."""

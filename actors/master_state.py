@@ -45,7 +45,7 @@ from decimal import Decimal
 import re
 from typing import Any, Iterable, Literal, NamedTuple
 
-from protocol.messages import AssetHolding, MarginType, PositionEntry, PositionMode, SideEffect, Symbol
+from protocol.messages import AssetHolding, MarginType, PositionEntry, PositionKey, PositionMode, SideEffect, Symbol
 
 from .assets import USD_ASSETS  # wallet assets counted at par in USDT equity (the slaves' rule too)
 from .binance.wire import (
@@ -64,7 +64,6 @@ DEFAULT_DEDUPE = 100_000
 _SYMBOL_RE = re.compile(Symbol.__metadata__[0].pattern)  # type: ignore[attr-defined]
 
 FillKey = tuple[str, int, int]  # (symbol, order id, trade id)
-PosKey = tuple[str, str]  # (symbol, positionSide)
 
 
 class Deduper:
@@ -144,11 +143,11 @@ class FuturesFill(NamedTuple):
 
 class AccountUpdateOutcome(NamedTuple):
     margin_types: list[tuple[str, MarginType]]  # symbols whose margin type changed
-    corrected: list[PosKey]  # positions corrected from a non-ORDER update
+    corrected: list[PositionKey]  # positions corrected from a non-ORDER update
 
 
 class Drift(NamedTuple):
-    key: PosKey
+    key: PositionKey
     ours: Decimal
     rest: Decimal
     rest_update_ms: int
@@ -162,11 +161,11 @@ class FuturesState:
     def __init__(self, dedupe_capacity: int = DEFAULT_DEDUPE) -> None:
         self.ready = False  # True after the first REST rebuild
         self.position_mode: PositionMode = "one_way"
-        self.positions: dict[PosKey, FuturesPosition] = {}
+        self.positions: dict[PositionKey, FuturesPosition] = {}
         self.leverage: dict[str, int] = {}
         self.margin_type: dict[str, MarginType] = {}
         self.wallet: dict[str, Decimal] = {}
-        self.rest_time: dict[PosKey, int] = {}  # REST updateTime per position at the last rebuild/correction
+        self.rest_time: dict[PositionKey, int] = {}  # REST updateTime per position at the last rebuild/correction
         self.dedupe = Deduper(dedupe_capacity)
         self.last_event_ms = 0
         self._equity_base = ZERO
@@ -234,7 +233,7 @@ class FuturesState:
         """Positions where REST and our state disagree (the caller confirms before correcting:
         a fill may be in flight between the exchange and us)."""
         out: list[Drift] = []
-        seen: set[PosKey] = set()
+        seen: set[PositionKey] = set()
         for risk in risks:
             if (risk.positionSide == "BOTH") != (self.position_mode == "one_way"):
                 continue
@@ -289,7 +288,7 @@ class FuturesState:
         for balance in data.B:
             self.wallet[balance.a] = balance.wb
         margin_types: list[tuple[str, MarginType]] = []
-        corrected: list[PosKey] = []
+        corrected: list[PositionKey] = []
         for p in data.P:
             key = (p.s, p.ps)
             mt = margin_type_of(p.mt)

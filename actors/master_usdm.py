@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+from protocol.messages import PositionKey
+
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
@@ -29,7 +31,7 @@ from .binance.wire import (
     convert,
 )
 from .limits import LIMITS
-from .master_state import Drift, FuturesState, PosKey
+from .master_state import Drift, FuturesState
 
 POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
 POSITION_RISK_PATH = "/fapi/v2/positionRisk"
@@ -51,7 +53,7 @@ class UsdmAdapter:
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.state = state or FuturesState(LIMITS.master_dedupe)
         self.stream: FuturesUserStream | None = None
-        self._suspects: dict[PosKey, Drift] = {}
+        self._suspects: dict[PositionKey, Drift] = {}
         self.corrections = 0
         # When an event last told us a symbol's config ("" = the position mode), monotonic seconds:
         # a poll whose requests went out before that must not overwrite it with older REST data.
@@ -128,7 +130,7 @@ class UsdmAdapter:
         """Correct a position only when two polls in a row saw the same disagreement (same REST
         amount and update time, our amount unchanged): a single look may just race a fill."""
         corrected = False
-        suspects: dict[PosKey, Drift] = {}
+        suspects: dict[PositionKey, Drift] = {}
         for d in drifts:
             if self._suspects.get(d.key) == d:
                 self.state.correct(d)

@@ -36,11 +36,12 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar
 
 import msgspec
 
-from protocol.messages import PositionSnapshot, SlaveConfig
+from protocol.messages import PositionKey, PositionSnapshot, SlaveConfig
 
 from .binance import wire
 from .binance.endpoints import Endpoints
 from .binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
+from .binance.orders import order_params
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import SpotUserStream
@@ -52,7 +53,6 @@ from .limits import LIMITS
 log = logging.getLogger("copytrader.spot")
 
 ZERO = Decimal(0)
-PositionKey = tuple[str, str]  # (symbol, "BOTH")
 TradeKey = tuple[str, int, int]  # (symbol, order id, trade id)
 QUOTE = "USDT"
 QUIET_READS = 20  # REST reads of the balances tried before one spanning an order is taken anyway
@@ -473,15 +473,7 @@ class SpotAccount(BalanceAccount):
         await self.refresh_equity()
 
     def order_params(self, intent: OrderIntent) -> dict[str, Any]:
-        f = self.filters.get(intent.symbol)
-        return {
-            "symbol": intent.symbol,
-            "side": intent.side,
-            "type": "MARKET",
-            "quantity": format_decimal(intent.qty, f.step_size if f else None),
-            "newClientOrderId": intent.client_order_id,
-            "newOrderRespType": "FULL",
-        }
+        return order_params(intent, self.filters.get(intent.symbol))
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once and apply its trades to the balances."""

@@ -25,8 +25,10 @@ from typing import Any
 
 import msgspec
 
-from .files import write_atomic
+from protocol.messages import PositionKey
+
 from .domain.sizing import CannotSize
+from .files import write_atomic
 from .domain.target import advance
 
 log = logging.getLogger("copytrader.target")
@@ -36,7 +38,7 @@ DELIBERATE = frozenset({"below_min_notional", "below_min_qty", "cap_reached"})  
 FAULTS = frozenset({"exchange_rejected", "insufficient_balance", "cannot_size", "paused", "disabled",
                     "market_refused", "symbol_filtered", "unknown_symbol"})
 VERSION = 1
-Key = tuple[str, str]
+Key = PositionKey
 
 
 class SavedTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -24,12 +24,13 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, NamedTuple
 
-from protocol.messages import MasterFill, PositionEntry, PositionMode, SlaveConfig
+from protocol.messages import MasterFill, PositionEntry, PositionKey, PositionMode, SlaveConfig
 
 from .binance import wire
 from .binance.endpoints import Endpoints
 from .binance.errors import BinanceAPIError, RateLimited, Rejected
-from .binance.filters import SymbolFilters, format_decimal, parse_futures_exchange_info
+from .binance.filters import SymbolFilters, parse_futures_exchange_info
+from .binance.orders import order_params
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
@@ -43,7 +44,6 @@ from .domain.sizing import capped_leverage
 log = logging.getLogger("copytrader.usdm")
 
 ZERO = Decimal(0)
-PositionKey = tuple[str, str]  # (symbol, positionSide)
 _MARGIN_TYPE = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"}
 # Execution type NEW in an ORDER_TRADE_UPDATE (compact JSON, as Binance sends it): one of the three
 # events each copied order brings, and the only one with nothing to apply; skipped undecoded.
@@ -257,20 +257,7 @@ class UsdmAccount:
 
     # -- orders ---------------------------------------------------------------------------------
     def order_params(self, intent: OrderIntent) -> dict[str, Any]:
-        f = self.filters.get(intent.symbol)
-        params: dict[str, Any] = {
-            "symbol": intent.symbol,
-            "side": intent.side,
-            "type": "MARKET",
-            "quantity": format_decimal(intent.qty, f.step_size if f else None),
-            "newClientOrderId": intent.client_order_id,
-            "newOrderRespType": "RESULT",
-        }
-        if self.position_mode == "hedge":
-            params["positionSide"] = intent.position_side
-        elif intent.reduce_only:
-            params["reduceOnly"] = "true"
-        return params
+        return order_params(intent, self.filters.get(intent.symbol), position_mode=self.position_mode)
 
     async def execute(self, intent: OrderIntent) -> Executed:
         """Place one intent exactly once and apply its execution to the positions."""

@@ -53,6 +53,7 @@ from protocol.messages import (
     Market,
     MasterFill,
     PositionEntry,
+    PositionKey,
     PositionSide,
     Side,
     SideEffect,
@@ -228,8 +229,6 @@ def margin_guard(config: SlaveConfig, holding: SlaveHolding, intents: list[Order
 
 
 # --------------------------------------------------------------------------- reconciliation
-
-PositionKey = tuple[str, PositionSide]
 
 
 def reconcile_target(master_positions: Iterable[PositionEntry],

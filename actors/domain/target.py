@@ -37,14 +37,14 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
-from protocol.messages import MasterFill, SideEffect, SkipReason, SlaveConfig
+from protocol.messages import MasterFill, PositionKey, SideEffect, SkipReason, SlaveConfig
 
 from ..binance.filters import round_qty_down, round_qty_nearest, round_qty_up
 from .orders import Decision, IntentKind, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
 from .sizing import CannotSize
 
 ZERO = Decimal(0)
-Key = tuple[str, str]  # (symbol, positionSide)
+Key = PositionKey  # (symbol, positionSide)
 _SWAP = {"BOTH": "BOTH", "LONG": "SHORT", "SHORT": "LONG"}
 
 
