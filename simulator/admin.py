@@ -137,7 +137,7 @@ class Admin:
     # -- accounts and keys ---------------------------------------------------------------------------
     def health(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         return {"ok": True, "accounts": len(self.sim.store.accounts), "startedMs": self.sim.started_ms,
-                "plugins": getattr(self.sim, "plugins", []), "pluginErrors": self.sim.plugin_errors,
+                "plugins": getattr(self.sim, "plugins", []),
                 "history": self.sim.history.report()}
 
     def _account_view(self, account_id: str) -> dict[str, Any]:

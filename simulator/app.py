@@ -1,19 +1,33 @@
 """The app factory: builds a `Sim`, registers every market's routes, returns the aiohttp app.
 
-Futures (another engineer's module) plugs in: if `simulator/futures_api.py` exists, its
-`register(sim)` runs before the routes are installed and its `add_routes(sim, app)` (optional)
-afterwards, for routes that are not Binance endpoints (listenKey streams). See README "Adding endpoints".
+Every market is a module with `register(sim)` (and, for routes that are not Binance endpoints
+such as listenKey streams, `add_routes(sim, app)`), imported and called here in a fixed order (the
+later ones use `sim.futures`). A module that fails to import or to register fails the simulator's
+start with its own error: a half-built exchange that answers 404 where an endpoint should be
+would make a test fail far from its cause. See README "Adding endpoints".
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
+from types import ModuleType
 from typing import Any
 
 from aiohttp import web
 
-from simulator import margin, spot, wallet
+from simulator import (
+    coinm,
+    futures_api,
+    futures_history,
+    futures_modify,
+    liquidation,
+    margin,
+    market_data,
+    spot,
+    spot_replace,
+    wallet,
+    wallet_info,
+)
 from simulator.admin import Admin
 from simulator.api import make_rest_handler
 from simulator.config import SimConfig
@@ -25,35 +39,16 @@ log = logging.getLogger("simulator")
 
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
-# modules with register(sim) [+ add_routes(sim, app)], in this order (the later ones use sim.futures)
-PLUGINS = ("simulator.futures_api", "simulator.futures_history", "simulator.futures_modify",
-           "simulator.market_data", "simulator.spot_replace", "simulator.wallet_info", "simulator.coinm",
-           "simulator.liquidation")
+# registered after spot, margin and wallet, in this order (the later ones use sim.futures)
+PLUGINS: tuple[ModuleType, ...] = (futures_api, futures_history, futures_modify, market_data, spot_replace,
+                                   wallet_info, coinm, liquidation)
 
 
-def _load_plugins(sim: Sim) -> list[str]:
-    loaded = []
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-            register = getattr(module, "register", None) or getattr(module, "setup", None)
-            if register is None:
-                log.info("%s has no register(sim); skipped", name)
-                continue
-            register(sim)
-            sim.plugin_modules.append(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            log.exception("plugin %s failed to load", name)
-            sim.plugin_errors.append(f"{name}: {exc!r}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not take spot/margin down
-            log.exception("plugin %s failed to load", name)
-            sim.plugin_errors.append(f"{name}: {exc!r}")
-            continue
-        loaded.append(name)
-    return loaded
+def _register_plugins(sim: Sim) -> list[str]:
+    for module in PLUGINS:
+        module.register(sim)
+        sim.plugin_modules.append(module)
+    return [m.__name__ for m in PLUGINS]
 
 
 def build_sim(config: SimConfig) -> Sim:
@@ -67,7 +62,7 @@ def build_sim(config: SimConfig) -> Sim:
     for path in list(sim.api.ws):
         register_session_methods(sim, path)
     register_user_data_methods(sim, SPOT_WS_PATH)
-    sim.plugins = _load_plugins(sim)  # type: ignore[attr-defined]
+    sim.plugins = _register_plugins(sim)  # type: ignore[attr-defined]
     return sim
 
 

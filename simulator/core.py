@@ -67,7 +67,6 @@ class Sim:
         self.order_log: Ring[OrderRequest] = self.history.requests()  # newest last (admin GET /_sim/requests)
         self.markets: dict[str, MarketEngine] = {}
         self.listen_tokens: dict[str, tuple[str, int]] = {}  # margin listenToken -> (account id, expires ms)
-        self.plugin_errors: list[str] = []
         self.plugin_modules: list[Any] = []
         self._tick_hooks: list[TickHook] = []
         self._startup: list[AppHook] = []
