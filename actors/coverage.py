@@ -183,5 +183,5 @@ COVERING_TEXT: Final = "covered by reconciliation"
 
 
 def is_covering_skip(reason: str, text: str) -> bool:
-    """The slave's own skip for a fill its reconciliation covered (actors/slave.py resync)."""
+    """The slave's own skip for a fill its reconciliation covered (actors/slave/sync.py resync)."""
     return reason == "not_copied" and text.startswith(COVERING_TEXT)

@@ -280,7 +280,7 @@ def short_of_margin(have: Decimal, want: Decimal, position_side: str, last: Orde
     gap = abs(w - h)
     step = f.step if f else ZERO
     # The slave re-sends a correction refused for capital only once the gap grew by 2% or shrank by
-    # 10% (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave.py): a gap within that band of the last
+    # 10% (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave/rules.py): a gap within that band of the last
     # refusal is the one refused.
     held = last.qty * CAPITAL_SMALLER - step <= gap <= last.qty * CAPITAL_RICHER + step
     if not held and abs(last.qty - gap) > step + BM_TOLERANCE * abs(w):
@@ -308,7 +308,7 @@ def new_only_ignored(svc: Service, slave_id: str, market: str) -> set[tuple[str,
     """(symbol, position side) the master held when `slave_id` first synced `market`, the slave
     did not (its opening balances in the simulator's configuration), and the master has not been
     flat on since (from the master listener's published fills): an `on_start = "new_only"` slave
-    leaves those alone (actors/slave.py `ignored`). Not modelled: a restart of that slave
+    leaves those alone (actors/slave/target_view.py `ignored`). Not modelled: a restart of that slave
     recomputes `ignored` from what it holds then (a demo new_only slave holds what it copied)."""
     first = journal_rows(svc, "SELECT MIN(ts_ms) FROM journal WHERE kind = 'reconciled' AND slave_id = ? AND market = ?",
                          (slave_id, market))

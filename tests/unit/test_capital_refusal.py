@@ -1,16 +1,17 @@
 """A correction refused for capital (-2019) is not re-sent (nor re-paged) every periodic check."""
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
-from actors import slave as slave_mod
 from actors.binance.errors import classify_payload
 from actors.domain.decisions import OrderIntent
 from actors.execution import Executed
 from actors.slave import MarketMirror
+from actors.slave import rules as slave_mod
 
 
 class _Account:
@@ -54,8 +55,8 @@ async def test_refused_correction_waits_until_equity_grows_or_time_passes(monkey
     assert not mirror._capital_still_short(_intent())
     acct.equity = Decimal("8000")
     assert mirror._capital_still_short(_intent())
-    now = slave_mod.time.monotonic()
-    monkeypatch.setattr(slave_mod.time, "monotonic", lambda: now + slave_mod.CAPITAL_RETRY_S + 1)
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now + slave_mod.CAPITAL_RETRY_S + 1)
     assert not mirror._capital_still_short(_intent())  # and in any case after CAPITAL_RETRY_S
 
 

@@ -1,6 +1,6 @@
 """The chaos checker's `short_of_margin` rule: a position under k x master is the account's capital
 (not the copier) only when the slave's last order on it was refused for capital for the gap, or for
-a gap the slave does not retry yet (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave.py)."""
+a gap the slave does not retry yet (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave/rules.py)."""
 from __future__ import annotations
 
 from decimal import Decimal as D

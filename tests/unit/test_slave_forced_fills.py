@@ -131,7 +131,7 @@ async def test_the_liquidated_set_survives_a_restart_and_is_released_by_the_mast
     from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
     from actors.forced_state import forced_path
     from actors.slave import Slave
-    from actors.slave_markets import build_mirror
+    from actors.slave.markets import build_mirror
 
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
     app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},

@@ -17,14 +17,14 @@ import pytest
 
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveConfigChanged
 
-import actors.slave as slave_mod
+import actors.slave.process as slave_mod
 from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
 from actors.binance.signing import make_signer
 from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
 from actors.execution import Executed
 from actors.slave import MarketMirror, Slave
-from actors.slave_markets import refresh_equities
+from actors.slave.markets import build_mirror, refresh_equities
 from actors.usdm import UsdmAccount
 
 D = Decimal
@@ -135,7 +135,7 @@ async def test_a_dropped_own_stream_marks_the_equity_stale(tmp_path, monkeypatch
     slave = _slave(tmp_path, markets=("usdm",))
     slave.signer_factory = lambda: make_signer("HMAC", "k", "s")
     try:
-        mirror = slave_mod.build_mirror(slave, "usdm", UsdmAccount)
+        mirror = build_mirror(slave, "usdm", UsdmAccount)
         mirror.own_fresh = True
         assert not mirror.account.equity_stale
         mirror.account.stream.on_state("disconnected")  # what the user-data stream calls when it drops

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.messages import PositionDrift, PositionSnapshot
 
-from .binance.filters import market_min_notional
-from .domain.sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
-from .domain.target import clip_increases
-from .target_store import TargetBook
-from .usdm import master_positions_map
+from ..binance.filters import market_min_notional
+from ..domain.sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
+from ..domain.target import clip_increases
+from ..target_store import TargetBook
+from ..usdm import master_positions_map
 
 ZERO = Decimal(0)
 PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.messages import SlaveConfig, SlaveError
 
-from .binance.errors import AuthError, BinanceAPIError
-from .domain.sizing import capped_leverage
+from ..binance.errors import AuthError, BinanceAPIError
+from ..domain.sizing import capped_leverage
 
 if TYPE_CHECKING:
-    from .slave import MarketMirror, Slave
+    from .mirror import MarketMirror
+    from .process import Slave
 
 log = logging.getLogger("copytrader.slave")
 
@@ -41,7 +42,7 @@ RESYNC_WAIT_S = 10.0  # ... and a resync running there (its corrections) this lo
 
 def build_mirror(slave: "Slave", market: str, account_type: Any) -> "MarketMirror":
     """The account and mirror of one market (nothing started, nothing subscribed)."""
-    from .slave import MarketMirror
+    from .mirror import MarketMirror
 
     ref: list[MarketMirror] = []
     account = make_account(slave, account_type, ref)
@@ -71,7 +72,7 @@ def make_account(slave: "Slave", account_type: Any, ref: list["MarketMirror"]) -
 
 
 def _hook(account: Any, mirror: "MarketMirror") -> None:
-    from .usdm import UsdmAccount
+    from ..usdm import UsdmAccount
 
     if isinstance(account, UsdmAccount):
         account.on_forced = mirror.on_forced  # its own liquidation / ADL
@@ -90,7 +91,8 @@ async def sync_markets(slave: "Slave") -> None:
 
 async def add_market(slave: "Slave", market: str) -> None:
     """Build, subscribe and (in the background) start a market added to the configuration."""
-    from .slave import _account_type, now_ns
+    from .process import _account_type
+    from .rules import now_ns
 
     account_type = _account_type(market)
     if account_type is None:
@@ -106,7 +108,7 @@ async def add_market(slave: "Slave", market: str) -> None:
 
 async def _start(slave: "Slave", market: str, mirror: "MarketMirror", account_type: Any) -> None:
     """Start an added market's account, then its first sync; retried while it stays configured."""
-    from .slave import now_ns
+    from .rules import now_ns
 
     delay, told = 0.5, False
     while slave.mirrors.get(market) is mirror:

@@ -9,10 +9,10 @@ from typing import Any
 
 from protocol.messages import SlaveError
 
-from .base import settle_gc
-from .binance.errors import AuthError, BinanceAPIError
-from .binance.signing import make_signer
-from .config import ConfigError, load_config
+from ..base import settle_gc
+from ..binance.errors import AuthError, BinanceAPIError
+from ..binance.signing import make_signer
+from ..config import ConfigError, load_config
 
 log = logging.getLogger("copytrader.slave")
 

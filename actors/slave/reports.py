@@ -1,0 +1,85 @@
+"""What a market mirror reports to the control actor: one decision per master fill (mirrored,
+skipped, failed) with its timings, and its status (a mixin of `MarketMirror`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.messages import (
+    MarketStatus,
+    MasterFill,
+    MirrorSkipped,
+    OrderFailed,
+    SkipReason,
+)
+
+from ..domain.decisions import OrderIntent
+from ..domain.sizing import CannotSize, ratio_k
+from .rules import ZERO, log, now_ns
+
+
+class Reports:
+    """Reports of the mirror (a mixin of `MarketMirror`: its state is the mirror's)."""
+
+    def _keys(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None) -> dict[str, Any]:
+        base: dict[str, Any] = {"slave_id": self.slave.slave_id, "market": self.market}
+        if fill is not None:
+            base.update(
+                symbol=fill.symbol,
+                master_order_id=fill.order_id,
+                master_trade_id=fill.trade_id,
+                master_epoch=fill.epoch,
+                master_seq=fill.seq,
+                t_master_recv_ns=fill.t_master_recv_ns,
+                t_master_pub_ns=fill.t_master_pub_ns,
+                t_slave_recv_ns=t_recv,
+                position_side=fill.position_side,
+                side=fill.side,
+                qty=ZERO,
+            )
+        else:
+            base.update(master_order_id=0, master_trade_id=0, t_slave_recv_ns=t_recv)
+        if intent is not None:
+            base.update(
+                symbol=intent.symbol,
+                position_side=intent.position_side,
+                side=intent.side,
+                qty=intent.qty,
+                client_order_id=intent.client_order_id,
+                leg=intent.leg,
+            )
+        return base
+
+    def _skip(self, fill: MasterFill, t_recv: int, reason: SkipReason, text: str, leg: int = 0) -> None:
+        keys = self._keys(fill, t_recv, None)
+        keys["leg"] = leg
+        self.slave.report(MirrorSkipped(**keys, reason=reason, text=text))
+
+    async def _reread_balances(self, intent: OrderIntent) -> None:
+        """A sell refused for balance: what we hold is less than our ledger says. Read it again
+        from REST, so that the next fill and the next check work from what is really held."""
+        log.warning("%s %s: sold more than held by our books; balances read again", self.market, intent.symbol)
+        try:
+            await self.account.refresh()
+        except Exception as exc:  # noqa: BLE001 - the next resync or check reads it again
+            log.warning("balances not read again: %s", exc)
+
+    def _failed(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None, code: int, msg: str,
+                *, unknown: bool, t_sent: int = 0) -> OrderFailed:
+        return OrderFailed(
+            **self._keys(fill, t_recv, intent), error_code=code, error_msg=msg[:300], status_unknown=unknown,
+            t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
+        )
+
+    # -- status -----------------------------------------------------------------------------------
+    def status(self) -> MarketStatus:
+        k = ratio_k(self.config, self.account.equity, self.master_equity)
+        return MarketStatus(
+            market=self.market,
+            connected=self.account.ws.connected and self.stream_state in ("connected", "reconnected"),
+            equity=self.account.equity,
+            k=None if isinstance(k, CannotSize) else k,
+            refused=self.refused or "",
+            positions=self.drifts(),
+        )
+
+
