@@ -99,7 +99,7 @@ def _result(reply: Ok | Error) -> ControlResult:
 
 
 def _dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-    sock = ctx.socket(zmq.DEALER)
+    sock: zmq.Socket[Any] = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.IMMEDIATE, 1)  # never queue a request for a peer that is not connected
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
@@ -209,7 +209,8 @@ class AsyncControlClient:
         fut: asyncio.Future[Ok | Error] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
         try:
-            if not await sock.poll(int(wait * 1000), zmq.POLLOUT):
+            # pyzmq's stub of the asyncio poll lacks `flags`, which it takes
+            if not await sock.poll(int(wait * 1000), zmq.POLLOUT):  # type: ignore[call-arg]
                 raise ControlUnavailable(f"control not reachable at {self.endpoint}")
             await sock.send(encode(msgspec.structs.replace(msg, id=request_id)), zmq.NOBLOCK)
             try:
@@ -241,7 +242,7 @@ class ControlClient:
     def __init__(self, endpoint: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self._ctx = zmq.Context.instance()
+        self._ctx: zmq.Context[Any] = zmq.Context.instance()
         self._sock: zmq.Socket[Any] | None = None
         self._ids = itertools.count(_first_id())
 

@@ -35,7 +35,7 @@ Side = Literal["BUY", "SELL"]
 PositionSide = Literal["BOTH", "LONG", "SHORT"]
 # one position of an account: (symbol, position side); spot and margin: (symbol, "BOTH"). The one
 # definition, used by master and slave alike.
-PositionKey = tuple[str, str]
+PositionKey = tuple[str, PositionSide]
 FillStatus = Literal["PARTIALLY_FILLED", "FILLED"]
 SideEffect = Literal["NO_SIDE_EFFECT", "MARGIN_BUY", "AUTO_REPAY"]
 MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType takes

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
-from protocol.messages import MasterFill, PositionKey, SideEffect, SkipReason, SlaveConfig
+from protocol.messages import MasterFill, PositionKey, PositionSide, SideEffect, SkipReason, SlaveConfig
 
 from ..binance.filters import round_qty_down, round_qty_nearest, round_qty_up
 from .orders import Decision, IntentKind, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
@@ -45,7 +45,7 @@ from .sizing import CannotSize
 
 ZERO = Decimal(0)
 Key = PositionKey  # (symbol, positionSide)
-_SWAP = {"BOTH": "BOTH", "LONG": "SHORT", "SHORT": "LONG"}
+_SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHORT": "LONG"}
 
 
 def signed(ps: str, qty: Decimal) -> Decimal:
@@ -62,7 +62,7 @@ def unsigned(ps: str, value: Decimal) -> Decimal:
     return abs(value) if ps != "BOTH" else value
 
 
-def slave_key(symbol: str, ps: str, reverse: bool) -> Key:
+def slave_key(symbol: str, ps: PositionSide, reverse: bool) -> Key:
     """The slave position a master (symbol, position side) maps to (`reverse`: LONG <-> SHORT)."""
     return (symbol, _SWAP[ps] if reverse else ps)
 
@@ -244,6 +244,7 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
     direction = sa * flip
     if isinstance(closing, Skip) and closing.reason != "no_position":
         parts.append(closing)  # spot/margin: the old side is dust under the minimum; open all the same
+    free: Decimal | None
     if not isinstance(closing, Skip):
         parts.append(closing)
         held, free = ZERO, ZERO  # after the close the slave is flat
