@@ -15,8 +15,8 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import zmq
 
@@ -167,8 +167,8 @@ def setup_logging(actor: str, level: str = "INFO") -> None:
     """Log structured lines to stdout (supervisord writes each program's stdout to its own file).
     Every record is redacted when it is created (`keystore.redact.install`): registered secrets
     never reach a line, a traceback included."""
-    from keystore import redact
     from actors.binance import agent
+    from keystore import redact
 
     agent.set_actor(actor)  # User-Agent `copytrader/<version> (<actor>)`: the actor's own requests
     handler = logging.StreamHandler(sys.stdout)

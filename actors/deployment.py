@@ -29,8 +29,6 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
-
 from protocol.messages import SlaveConfig
 
 from .base import ensure_private_dir

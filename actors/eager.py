@@ -9,7 +9,8 @@ the wait for the exchange's reply continues in a task.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine
+from collections.abc import Coroutine
+from typing import Any
 
 __all__ = ["run_eagerly"]
 

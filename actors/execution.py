@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
-CLOCK_MARGIN_S = 1.0  # Binance accepts a timestamp up to 1 s ahead of its server time
-
 from .binance.errors import BinanceAPIError, NotSent, OrderNotFound, RateLimited, StatusUnknown
+
+CLOCK_MARGIN_S = 1.0  # Binance accepts a timestamp up to 1 s ahead of its server time
 
 Place = Callable[[], Awaitable[dict[str, Any]]]
 Query = Callable[[], Awaitable[dict[str, Any]]]

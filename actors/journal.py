@@ -30,9 +30,10 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, Iterable, Sequence
+from typing import Any, Final
 
 import msgspec
 

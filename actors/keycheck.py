@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import msgspec
 

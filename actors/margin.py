@@ -24,11 +24,11 @@ from decimal import Decimal
 from typing import Any
 
 from .binance import wire
+from .binance.errors import BinanceAPIError
 from .binance.orders import order_params
 from .binance.userdata import MarginUserStream, SpotUserStream
 from .domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, place_exactly_once
-from .binance.errors import BinanceAPIError
 from .spot import ZERO, Balance, BalanceAccount, taker_commission, with_avg_price
 
 log = logging.getLogger("copytrader.margin")

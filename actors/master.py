@@ -36,10 +36,10 @@ from typing import Any, Protocol
 import zmq
 
 from protocol.messages import (
+    MARKETS,
     AccountConfigChanged,
     Heartbeat,
     Market,
-    MARKETS,
     MasterFill,
     PositionSnapshot,
     SnapshotReason,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 import msgspec
 import zmq

@@ -39,11 +39,12 @@ account over REST after fills and publishes a snapshot when the estimate was wro
 """
 from __future__ import annotations
 
+import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-import re
-from typing import Any, Iterable, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from protocol.messages import AssetHolding, MarginType, PositionEntry, PositionKey, PositionMode, SideEffect, Symbol
 

@@ -17,10 +17,10 @@ from typing import Any, NamedTuple
 
 from protocol.messages import PositionKey
 
+from .binance.endpoints import Endpoints as ExchangeEndpoints
 from .binance.rest import RestClient
 from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
-from .binance.endpoints import Endpoints as ExchangeEndpoints
 from .binance.wire import (
     BinanceFuturesAccount,
     BinanceFuturesAccountConfigUpdate,

@@ -28,8 +28,9 @@ import itertools
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 

@@ -30,9 +30,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 

@@ -29,9 +29,10 @@ import shlex
 import socket
 import urllib.parse
 import xmlrpc.client
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 from supervisor.xmlrpc import Faults, SupervisorTransport
@@ -180,7 +181,7 @@ class Supervisor:
         except xmlrpc.client.Fault as fault:
             code = _FAULT_CODES.get(fault.faultCode, ErrorCode.INTERNAL)
             raise SupervisionError(code, f"{method}: {fault.faultString}", fault.faultCode) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self._transport.close()
             raise SupervisionError(ErrorCode.TIMEOUT, f"{method}: supervisord did not answer in {self.timeout}s") from None
         except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as exc:

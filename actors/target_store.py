@@ -28,8 +28,8 @@ import msgspec
 from protocol.messages import PositionKey
 
 from .domain.sizing import CannotSize
-from .files import write_atomic
 from .domain.target import advance
+from .files import write_atomic
 
 log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)

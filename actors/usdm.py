@@ -18,14 +18,15 @@ REST with keep-alive is used for set-up, alignment and reconciliation.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from protocol.messages import MasterFill, PositionEntry, PositionKey, PositionMode, SlaveConfig
 
+from .assets import USD_ASSETS
 from .binance import wire
 from .binance.endpoints import Endpoints
 from .binance.errors import BinanceAPIError, RateLimited, Rejected
@@ -36,10 +37,9 @@ from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .domain.decisions import OrderIntent, SlaveHolding
-from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
-from .assets import USD_ASSETS
-from .limits import LIMITS
 from .domain.sizing import capped_leverage
+from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
+from .limits import LIMITS
 
 log = logging.getLogger("copytrader.usdm")
 

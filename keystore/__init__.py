@@ -25,8 +25,8 @@ from keystore.errors import (
 )
 from keystore.keytypes import KeyType, fingerprint, mask_api_key
 from keystore.passphrase import PASSPHRASE_ENV, get_passphrase, read_passphrase_file, take_from_env
-from keystore.secret import Secret
 from keystore.process import list_public, unlock_own_key
+from keystore.secret import Secret
 from keystore.store import AccountKey, KeyPermissions, Keystore, RecordInfo, load_account
 
 __all__ = [

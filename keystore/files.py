@@ -11,8 +11,8 @@ import fcntl
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from keystore.errors import KeystoreError, UnsafePermissions
 

@@ -13,8 +13,8 @@ import getpass
 import os
 import stat
 import sys
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Callable, MutableMapping
 
 from keystore.errors import PassphraseUnavailable, UnsafePermissions
 from keystore.secret import Secret

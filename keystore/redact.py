@@ -25,7 +25,8 @@ import sys
 import threading
 import traceback
 import urllib.parse
-from typing import Any, Iterable, Protocol, TextIO
+from collections.abc import Iterable
+from typing import Any, Protocol, TextIO
 
 import msgspec
 

@@ -27,8 +27,9 @@ import asyncio
 import itertools
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Any, Final
 
 import msgspec
 import zmq
@@ -215,7 +216,7 @@ class AsyncControlClient:
             await sock.send(encode(msgspec.structs.replace(msg, id=request_id)), zmq.NOBLOCK)
             try:
                 reply = await asyncio.wait_for(fut, wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._timeouts += 1
                 if self._timeouts >= self.reset_after:
                     self._timeouts = 0

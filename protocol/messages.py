@@ -691,18 +691,8 @@ class ActorStateChanged(Msg, tag="actor", frozen=True, kw_only=True):
 class Push(Msg, tag="push", frozen=True, kw_only=True):
     """Live event for a subscribed TUI/CLI connection."""
 
-    event: Union[
-        OrderMirrored,
-        MirrorSkipped,
-        OrderFailed,
-        SlaveStatusReport,
-        DesyncDetected,
-        Reconciled,
-        SlaveError,
-        ActorStateChanged,
-        SlaveConfigChanged,
-        PauseAllChanged,
-    ]
+    event: (OrderMirrored | MirrorSkipped | OrderFailed | SlaveStatusReport | DesyncDetected | Reconciled | SlaveError
+            | ActorStateChanged | SlaveConfigChanged | PauseAllChanged)
 
 
 ControlReply = Union[Ok, Error]

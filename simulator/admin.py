@@ -5,8 +5,9 @@ Not part of Binance: tests and the demo drive the simulator with it. Errors answ
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web

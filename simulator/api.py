@@ -16,8 +16,9 @@ import asyncio
 import inspect
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -41,7 +42,7 @@ USER_DATA = "USER_DATA"
 SIGNED = frozenset({TRADE, USER_DATA})
 KEYED = frozenset({MARKET_DATA, USER_STREAM, TRADE, USER_DATA})
 
-Handler = Callable[["Ctx", Params], Union[Any, Awaitable[Any]]]
+Handler = Callable[["Ctx", Params], Any | Awaitable[Any]]
 JSON_CT = "application/json;charset=UTF-8"
 
 

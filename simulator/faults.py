@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 TRANSPORTS = ("rest", "wsapi", "stream")
 ORDER_FAULT_KINDS = ("5xx", "timeout")

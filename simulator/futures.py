@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import msgspec
 
@@ -656,7 +657,8 @@ class FuturesEngine:
         acct.add_order(order)
         return order, [self._order_event(acct, order, "NEW", now)]
 
-    def cancel_order(self, account_id: str, symbol: str, order_id: int | None, client_id: str | None, now: int) -> tuple[FuturesOrder, list[dict[str, Any]]]:
+    def cancel_order(self, account_id: str, symbol: str, order_id: int | None, client_id: str | None,
+                     now: int) -> tuple[FuturesOrder, list[dict[str, Any]]]:
         acct = self.account(account_id)
         try:
             order = self.find_order(account_id, symbol, order_id, client_id)
@@ -681,7 +683,8 @@ class FuturesEngine:
         order.update_time = now
         return [self._order_event(acct, order, "EXPIRED", now)]
 
-    def fill(self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int, exec_type: str = "TRADE") -> tuple[FillResult | None, list[dict[str, Any]]]:
+    def fill(self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int,
+             exec_type: str = "TRADE") -> tuple[FillResult | None, list[dict[str, Any]]]:
         """Apply one execution of ``qty`` at ``price`` to an open order.
 
         Reduce-only (and hedge-mode closing) orders are clipped to the position left, so they can
@@ -904,7 +907,8 @@ class FuturesEngine:
 
     # ---- wire: user-data events --------------------------------------------------------------
 
-    def _order_event(self, acct: FuturesAccount, order: FuturesOrder, exec_type: str, now: int, fill: FillResult | None = None) -> dict[str, Any]:
+    def _order_event(self, acct: FuturesAccount, order: FuturesOrder, exec_type: str, now: int,
+                     fill: FillResult | None = None) -> dict[str, Any]:
         """ORDER_TRADE_UPDATE for one order change."""
         spec = self.spec(order.symbol)
         bids = asks = ZERO
@@ -957,7 +961,8 @@ class FuturesEngine:
             },
         }
 
-    def _account_update(self, acct: FuturesAccount, reason: str, positions: list[Position], now: int, balance_change: Decimal = ZERO) -> dict[str, Any]:
+    def _account_update(self, acct: FuturesAccount, reason: str, positions: list[Position], now: int,
+                        balance_change: Decimal = ZERO) -> dict[str, Any]:
         """ACCOUNT_UPDATE with the USDT balance and the given positions."""
         return {
             "e": "ACCOUNT_UPDATE",

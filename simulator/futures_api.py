@@ -12,9 +12,11 @@ plain decimal strings, as Binance sends them.
 from __future__ import annotations
 
 import logging
-import msgspec
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, USER_STREAM, Ctx

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from simulator.config import HistoryConfig
 

@@ -14,16 +14,28 @@ What is modelled (see simulator/README.md, "Endpoints served"):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from simulator import errors
 from simulator.api import Ctx
 from simulator.futures import FuturesOrder, fixed
-from simulator.market_history import DAY_MS, INTERVALS, MINUTE_MS, SECOND_MS, Bar, PriceHistory, Trade, bars, \
-    parse_time_zone, price_at, range_of
+from simulator.market_history import (
+    DAY_MS,
+    INTERVALS,
+    MINUTE_MS,
+    SECOND_MS,
+    Bar,
+    PriceHistory,
+    Trade,
+    bars,
+    parse_time_zone,
+    price_at,
+    range_of,
+)
 from simulator.params import Params
 from simulator.util import ZERO, fmt, now_ms
 

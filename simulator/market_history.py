@@ -18,9 +18,9 @@ import bisect
 import calendar
 import datetime as dt
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
 
 ZERO = Decimal(0)
 SECOND_MS = 1000
@@ -117,7 +117,7 @@ def window_start(t: int, interval: str, offset_ms: int = 0) -> int:
     width = INTERVALS[interval]
     local = t + offset_ms
     if width is None:
-        day = dt.datetime.fromtimestamp(local / 1000, tz=dt.timezone.utc)
+        day = dt.datetime.fromtimestamp(local / 1000, tz=dt.UTC)
         return calendar.timegm((day.year, day.month, 1, 0, 0, 0)) * 1000 - offset_ms
     if width == WEEK_MS:
         return (local - MONDAY_OFFSET_MS) // WEEK_MS * WEEK_MS + MONDAY_OFFSET_MS - offset_ms
@@ -129,7 +129,7 @@ def window_end(start: int, interval: str, offset_ms: int = 0) -> int:
     width = INTERVALS[interval]
     if width is not None:
         return start + width
-    day = dt.datetime.fromtimestamp((start + offset_ms) / 1000, tz=dt.timezone.utc)
+    day = dt.datetime.fromtimestamp((start + offset_ms) / 1000, tz=dt.UTC)
     year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
     return calendar.timegm((year, month, 1, 0, 0, 0)) * 1000 - offset_ms
 

@@ -8,8 +8,9 @@ that cross on arrival (taker fills).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from simulator.util import ZERO
 

@@ -9,9 +9,10 @@ hub as `executionReport` + `outboundAccountPosition`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.matching import Resting
@@ -239,7 +240,7 @@ class OrderEngine:
         hub.publish(account.id, self.market, self.execution_report(order, "NEW", "NEW", None, ZERO, ZERO))
         executed = ZERO
         quote = ZERO
-        for i, fill in enumerate(order.fills):
+        for _i, fill in enumerate(order.fills):
             executed += fill.qty
             quote += fill.quote_qty
             status = "FILLED" if executed >= order.orig_qty else "PARTIALLY_FILLED"

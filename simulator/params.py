@@ -6,8 +6,9 @@ errors (-1102 missing, -1100 illegal characters, -1130 invalid value ...).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from simulator import errors

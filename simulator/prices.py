@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import math
 import random
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 PriceListener = Callable[[dict[str, Decimal]], None]
 

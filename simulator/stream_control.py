@@ -9,7 +9,8 @@ as Binance's stream servers answer them.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 #: The USD-M user-data event types Binance documents (user-data-streams pages; ALGO_UPDATE since the
 #: Algo Service of 2025-12-02). An `events` filter naming anything else is refused.

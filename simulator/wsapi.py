@@ -19,8 +19,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from simulator import errors
-from simulator.api import KEYED, SIGNED, Ctx, Endpoint, OrderRequest, check_permission, lookup_key, run_handler, \
-    run_order, apply_rate_fault
+from simulator.api import KEYED, SIGNED, Ctx, Endpoint, OrderRequest, apply_rate_fault, check_permission, lookup_key, run_handler, run_order
 from simulator.auth import check_timestamp
 from simulator.params import Params, json_value_to_str
 from simulator.util import now_ms

@@ -13,7 +13,8 @@ may import only `protocol`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Final, Literal
+from collections.abc import Callable
+from typing import Any, Final, Literal
 
 import zmq.asyncio
 

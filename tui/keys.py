@@ -20,9 +20,10 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, Sequence
+from typing import Final, Literal
 
 from .settings import TuiSettings
 
@@ -90,7 +91,7 @@ async def hand_off_key(
     data = b"" if req.secret_file else secret.encode("utf-8")
     try:
         out, _ = await asyncio.wait_for(proc.communicate(data), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         return KeyOutcome(False, f"the keys command did not finish within {timeout:g}s")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Final, Iterable, Sequence
+from typing import Final
 
 import msgspec
 

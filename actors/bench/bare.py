@@ -177,7 +177,7 @@ def run(slaves: int, events: int, warmup: int = 20, gap_s: float = 0.02) -> dict
     fan = stats.summarize(last)
     return {"slaves": slaves, "events": events, "complete_events": len(last),
             "fanout_last_p50_us": fan.p50, "fanout_last_p99_us": fan.p99,
-            "cpu_per_event_us": round(stats.median((b - a) / 1000 / events for a, b in zip(cpu0, cpu1)) or 0, 1),
+            "cpu_per_event_us": round(stats.median((b - a) / 1000 / events for a, b in zip(cpu0, cpu1, strict=False)) or 0, 1),
             "load_avg": list(os.getloadavg())}
 
 

@@ -2,7 +2,8 @@
 
 USS ("unique set size") = Private_Clean + Private_Dirty: what the process alone holds, freed when
 it exits. Private_Dirty alone is what it wrote (heap, stacks): a leak grows it, while a clean page of a
-shared library moves between Private_Clean and Shared_Clean as other processes map or drop it. PSS = its private pages plus its share of pages shared with others (the sum of PSS over
+shared library moves between Private_Clean and Shared_Clean as other processes map or drop it.
+PSS = its private pages plus its share of pages shared with others (the sum of PSS over
 processes is what they cost the machine together). RSS counts every shared page in full.
 """
 from __future__ import annotations

@@ -7,7 +7,8 @@ REST with a synchronous HTTP client (one keep-alive connection, HMAC-signed quer
 
 `accounts.json`: [{"id", "api_key", "secret"}] (simulator keys). Prints `ready` once it heard the
 master's heartbeat (its subscription is live), then `done <order_id> <trade_id> <failed>
-<t_master_recv_ns> <t_master_pub_ns> <symbol>` after each master fill was copied to every account. Copy rule: the master's side and quantity (ratio 1), reduce-only
+<t_master_recv_ns> <t_master_pub_ns> <symbol>` after each master fill was copied to every account.
+Copy rule: the master's side and quantity (ratio 1), reduce-only
 when the master's order was.
 """
 from __future__ import annotations

@@ -91,7 +91,7 @@ def render_svg(series: Sequence[tuple[str, Sequence[float]]], title: str, per_de
     out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 18}" text-anchor="middle">latency (log scale)</text>')
     out.append(f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
                f'transform="rotate(-90 16 {TOP + plot_h / 2})">share of samples per bin</text>')
-    for idx, ((label, vals), sh) in enumerate(zip(series, shares)):
+    for idx, ((label, vals), sh) in enumerate(zip(series, shares, strict=False)):
         color = COLORS[idx % len(COLORS)]
         if sh:
             pts = [f"{sx(edges[0]):.1f},{sy(0):.1f}"]

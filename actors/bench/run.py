@@ -32,10 +32,24 @@ from actors.domain.decisions import client_order_id
 
 from . import stats
 from .memory import cpu_ns, machine_busy_ns, read_memory, thread_cpu, thread_delta
-from .naive import SyncRest, naive_cid
+from .naive import SyncRest
 from .plot import render_svg
-from .setup import (QTY, SYMBOLS, PRICES, Account, Collector, FillBoard, MasterFillInfo, MasterObserver, Simulator,
-                    make_accounts, sim_config_text, spawn, stop_procs, write_deployment)
+from .setup import (
+    PRICES,
+    QTY,
+    SYMBOLS,
+    Account,
+    Collector,
+    FillBoard,
+    MasterFillInfo,
+    MasterObserver,
+    Simulator,
+    make_accounts,
+    sim_config_text,
+    spawn,
+    stop_procs,
+    write_deployment,
+)
 
 BURST = 10
 
@@ -179,7 +193,7 @@ class Bench:
         as the copies reported them (an order nobody copied keeps trade id 0 and no stamps)."""
         known = board.wait(order_ids, need, 60)
         out: list[Event] = []
-        for oid, (symbol, _) in zip(order_ids, orders):
+        for oid, (symbol, _) in zip(order_ids, orders, strict=False):
             fills = known.get(oid) or []
             if not fills:
                 self.log(f"warning: no copy of master order {oid} reported within 60 s")

@@ -272,9 +272,8 @@ class MasterObserver:
 
 def write_deployment(root: Path, sim_url: str, master: Account, slaves: list[Account]) -> Path:
     """Keystore (cheap KDF: 100 processes unlock at start) + copytrader.toml; returns its path."""
-    from keystore import KdfParams, Keystore
-
     from actors.config import AppConfig, ExchangeConfig, KeystoreConfig, MasterConfig, write_config_atomic
+    from keystore import KdfParams, Keystore
 
     pf = root / "passphrase"
     pf.write_text(PASSPHRASE)

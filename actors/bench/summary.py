@@ -64,7 +64,7 @@ def markdown(groups: dict[int, list[dict[str, Any]]]) -> str:
             v = meds[n][key]
             cells.append("-" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append(f"| runs | " + " | ".join(str(len(groups[n])) for n in ns) + " |")
+    lines.append("| runs | " + " | ".join(str(len(groups[n])) for n in ns) + " |")
     return "\n".join(lines)
 
 
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             "detail.isolated.fanout_last_us.p90", "detail.isolated.fanout_last_us.max",
             "detail.burst.fanout_last_us.p50", "detail.burst.fanout_last_us.p99",
             "detail.naive.fanout_last_us.p99", "uss_mb_max", "detail.foreign_cores_during_measurement",
-            "detail.load_avg_1m_at_start", "detail.cpu_per_event_us.simulator", "detail.cpu_per_event_us.master"])} for n, rs in sorted(groups.items())}
+            "detail.load_avg_1m_at_start", "detail.cpu_per_event_us.simulator", "detail.cpu_per_event_us.master"])}
+        for n, rs in sorted(groups.items())}
         args.out.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     return 0
 

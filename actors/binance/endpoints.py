@@ -18,7 +18,7 @@ Sources (binance-reference/):
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote
 
 import msgspec

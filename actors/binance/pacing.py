@@ -19,7 +19,8 @@ import asyncio
 import math
 import random
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 __all__ = ["WeightPacer", "request_weight", "FUTURES_WEIGHT_LIMIT", "SPOT_WEIGHT_LIMIT"]
 

@@ -13,8 +13,9 @@ Values: `Decimal` as a plain decimal string (never `1E-5`), `bool` as `true`/`fa
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Union
 from urllib.parse import urlencode
 
 import orjson

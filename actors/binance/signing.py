@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 __all__ = ["KeyType", "Signer", "make_signer"]
 

@@ -25,8 +25,9 @@ import base64
 import hashlib
 import os
 import ssl
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
 from actors.binance import agent as _agent  # User-Agent: copytrader/<version> (<actor>)
 
 __all__ = [
@@ -467,7 +468,7 @@ class WebSocket(asyncio.Protocol):
                 self.close_code = code
             try:
                 await asyncio.wait_for(asyncio.shield(self.closed), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         self.abort()
 

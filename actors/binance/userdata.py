@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .endpoints import FUTURES_USER_EVENTS, futures_user_stream_url
 from .errors import BinanceAPIError
@@ -157,7 +158,7 @@ class FuturesUserStream(_StateMixin):
                 self._renew = False
                 url = futures_user_stream_url(self.stream_base, self.listen_key, self.events)
                 ws = await ws_connect(url, self._on_frame, heartbeat=self.heartbeat)
-            except (BinanceAPIError, OSError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+            except (TimeoutError, BinanceAPIError, OSError, ValueError, KeyError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)

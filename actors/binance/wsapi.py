@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 import orjson
@@ -429,7 +430,7 @@ class WsApiClient:
             try:
                 ws = await ws_connect(self.url, self._dispatch, heartbeat=self.heartbeat,
                                       timeout=self.connect_timeout, max_size=16 * 1024 * 1024)
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
@@ -446,7 +447,7 @@ class WsApiClient:
                 self.last_error = exc
                 self._state("failed")
                 self._closing = True
-            except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, BinanceAPIError, OSError) as exc:
                 self.last_error = exc
             finally:
                 self._ready.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 USAGE = (
     "usage: copytrader keys {init,add,list,verify,rotate,remove,change-passphrase} ...\n"

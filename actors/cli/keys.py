@@ -30,9 +30,10 @@ import os
 import sys
 import time
 import tomllib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TextIO
+from typing import Any, TextIO
 
 import msgspec
 
@@ -535,7 +536,7 @@ def format_table(infos: Iterable[RecordInfo]) -> str:
         return "no keys in the keystore"
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1] for r in rows
     )
 
 

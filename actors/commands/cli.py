@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 import msgspec
 
@@ -192,7 +193,8 @@ def print_status(io: Io, result: StatusResult) -> None:
 def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) -> None:
     """Per slave: state, sizing, equity and k per market, whether its positions track k x master
     (each position within one step, as the slave judged it), and its last mirror latency."""
-    io.out(f"{'SLAVE':<12} {'STATE':<11} {'MARKET':<7} {'K':>8} {'EQUITY':>12} {'POSITIONS':>9} {'TRACKING':<16} {'LATENCY':>9}  LAST ERROR")
+    io.out(f"{'SLAVE':<12} {'STATE':<11} {'MARKET':<7} {'K':>8} {'EQUITY':>12} {'POSITIONS':>9} "
+           f"{'TRACKING':<16} {'LATENCY':>9}  LAST ERROR")
     for s in result.slaves:
         state = slave_state(s.config, s.process_state, s.status, paused_all=paused_all)
         st = s.status
@@ -206,7 +208,8 @@ def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) ->
             tracking = "refused" if m.refused else ("in sync" if not drifted else f"DRIFT {len(drifted)}/{len(m.positions)}")
             k = f"{m.k:.4f}" if m.k is not None else "-"
             equity = f"{m.equity:,.2f}" if m.equity is not None else "-"
-            io.out(f"{s.config.id:<12} {state:<11} {m.market:<7} {k:>8} {equity:>12} {len(m.positions):>9} {tracking:<16} {latency:>9}  {error}")
+            io.out(f"{s.config.id:<12} {state:<11} {m.market:<7} {k:>8} {equity:>12} {len(m.positions):>9} "
+                   f"{tracking:<16} {latency:>9}  {error}")
 
 
 def _json(io: Io, obj: Any) -> None:

@@ -67,8 +67,8 @@ from .orders import (  # noqa: F401 - re-exported: the copy API
     Decision,
     IntentKind,
     OrderIntent,
-    SlaveHolding,
     Skip,
+    SlaveHolding,
     _collect,
     _fmt,
     _Legs,
@@ -80,7 +80,6 @@ from .orders import (  # noqa: F401 - re-exported: the copy API
 )
 from .sizing import CannotSize, symbol_allowed
 from .target import FUTURES, Venue, decide_target, follow
-
 
 # --------------------------------------------------------------------------- per-fill decision
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import AsyncIterator
 
 from protocol.messages import (
     AccountConfigChanged,

@@ -56,7 +56,7 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event, slave_type: 
             log.error("API key refused at start (%s)", exc.code)
             await slave.close()
             return 3
-        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BinanceAPIError, OSError) as exc:
             # The exchange (or the simulator, in the demo) is not reachable yet: try again.
             log.warning("start failed (%s); retrying in %.1fs", exc, delay)
             await slave.close()
@@ -64,7 +64,7 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event, slave_type: 
             try:
                 await asyncio.wait_for(stop.wait(), delay)
                 return 0
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 delay = min(delay * 2, 10.0)
     log.info("slave %s started: markets %s", slave.slave_id, ",".join(slave.mirrors))
     settle_gc()

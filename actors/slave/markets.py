@@ -117,7 +117,7 @@ async def _start(slave: "Slave", market: str, mirror: "MarketMirror", account_ty
         except AuthError as exc:
             slave.fatal_key_error(market, exc)
             return
-        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BinanceAPIError, OSError) as exc:
             log.warning("starting market %s failed (%s); retrying in %.1fs", market, exc, delay)
             if not told:
                 told = True
@@ -146,7 +146,7 @@ async def stop_market(slave: "Slave", market: str) -> None:
     mirror.hold = True  # workers take nothing new ...
     try:
         await asyncio.wait_for(mirror.idle.wait(), STOP_WAIT_S)  # ... and finish the order in hand
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("market %s: an order still in flight after %.0fs; closing anyway", market, STOP_WAIT_S)
     if mirror.resync_task is not None and not mirror.resync_task.done():  # its corrections finish too
         await asyncio.wait({mirror.resync_task}, timeout=RESYNC_WAIT_S)
@@ -181,7 +181,7 @@ async def refresh_equities(slave: "Slave", now: float) -> None:
             await acct.refresh_equity()
         except AuthError as exc:  # revoked or expired while idle: say so before a fill is missed
             slave.fatal_key_error(market, exc)
-        except (BinanceAPIError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BinanceAPIError, OSError) as exc:
             log.warning("%s equity refresh failed: %s", market, exc)
 
 

@@ -198,7 +198,7 @@ class Slave:
             kick_after_send(self.snapshot_readers.get(market))
             try:
                 return await asyncio.wait_for(fut, SNAPSHOT_TIMEOUT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.snapshot_waiters.pop(rid, None)
                 log.warning("master-%s did not answer a snapshot request; asking again", market)
             except RuntimeError as exc:
@@ -267,7 +267,7 @@ class Slave:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             now = time.monotonic()
             await refresh_equities(self, now)

@@ -73,8 +73,9 @@ def exchange_filters(svc: Service, path: str) -> dict[str, Filters]:
 
 
 def _get(svc: Service, path: str) -> Any:
-    import orjson
     import urllib.request
+
+    import orjson
 
     with urllib.request.urlopen(svc.url + path, timeout=30) as resp:
         return orjson.loads(resp.read())

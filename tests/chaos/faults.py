@@ -121,7 +121,7 @@ class Injector:
                 try:
                     await asyncio.wait_for(stop.wait(), delay)
                     return  # trading ended before this fault
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             f.t_wall, f.t_mono = time.time(), time.monotonic()
             try:
@@ -140,7 +140,7 @@ class Injector:
             try:
                 await asyncio.wait_for(stop.wait(), 2.0)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             orders = 0
             for market, slaves in self.copying.items():

@@ -27,7 +27,7 @@ class ChaosTrader(Trader):
         symbols = [self.rng.choice(list(SIZES)) for _ in range(10)]
         sides = [self.rng.choice(["BUY", "SELL"]) for _ in range(10)]
         results = await asyncio.gather(*(self.order(s, side, self._qty(s, Decimal("0.5")))
-                                         for s, side in zip(symbols, sides)), return_exceptions=True)
+                                         for s, side in zip(symbols, sides, strict=False)), return_exceptions=True)
         self.failed += sum(1 for r in results if isinstance(r, BaseException))
         return "burst"
 
@@ -58,13 +58,13 @@ class ChaosTrader(Trader):
                 try:
                     kind = await self.one()
                     self.kinds[kind] += 1
-                except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
                     self.failed += 1
                     log.warning("action failed: %s", exc)
                 done += 1
                 try:
                     await asyncio.wait_for(stop.wait(), self.rng.uniform(0.3, 1.7) * interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await self.session.close()

@@ -11,11 +11,10 @@ import pytest
 
 pytest.importorskip("binance.spot")
 
+import orjson  # noqa: E402
 from binance.error import ClientError  # noqa: E402
 from binance.spot import Spot  # noqa: E402
 from binance.websocket.spot.websocket_api import SpotWebsocketAPIClient  # noqa: E402
-
-import orjson  # noqa: E402
 
 from tests.helpers.sim import SimKey, SimProcess  # noqa: E402
 from tests.helpers.wait import eventually  # noqa: E402

@@ -7,7 +7,6 @@ expected on LIMIT/MARKET orders. Skips cleanly where ../shared is absent.
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Any
 

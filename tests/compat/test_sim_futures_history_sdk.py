@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketAPI
@@ -267,7 +268,6 @@ async def test_modify_and_depth_over_the_websocket_api(env) -> None:
 async def test_funding_loop_settles_on_its_interval() -> None:
     from simulator.app import build_sim
     from simulator.config import parse_config
-
     from tests.helpers.wait import aeventually
 
     _, _, pub = ed25519_pair()

@@ -12,8 +12,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -120,7 +121,7 @@ def test_ticker_klines_and_agg_trades_follow_prices_and_fills(env) -> None:
     assert bars, "at least the current minute"
     for bar in bars:
         assert bar[0] % 60_000 == 0 and bar[6] == bar[0] + 59_999
-    assert all(b[0] == a[0] + 60_000 for a, b in zip(bars, bars[1:]))
+    assert all(b[0] == a[0] + 60_000 for a, b in zip(bars, bars[1:], strict=False))
     assert d(bars[0][1]) == Decimal("65000") and d(bars[-1][4]) == Decimal("60500")
     assert max(d(b[2]) for b in bars) == Decimal("65000") and min(d(b[3]) for b in bars) == Decimal("59000")
     assert sum(d(b[5]) for b in bars) == Decimal("0.012") and sum(b[8] for b in bars) == 2

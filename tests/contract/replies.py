@@ -18,8 +18,20 @@ from typing import Any
 from simulator.recorder import shape
 from tests.contract import allowlist
 from tests.contract.check import Finding, actor_of, describe, key_of
-from tests.contract.specs import FUTURES_WS, OPENAPI, REFERENCE, SPOT_WS, SPOT_WS_DOC, USDM_DOCS, USDM_WS_DOC, WS_REST, Key, \
-    lenient_json, sections, ws_method_of
+from tests.contract.specs import (
+    FUTURES_WS,
+    OPENAPI,
+    REFERENCE,
+    SPOT_WS,
+    SPOT_WS_DOC,
+    USDM_DOCS,
+    USDM_WS_DOC,
+    WS_REST,
+    Key,
+    lenient_json,
+    sections,
+    ws_method_of,
+)
 
 REST_DOC = REFERENCE / "binance-spot-api-docs" / "rest-api.md"
 _BLOCK = re.compile(r"```[A-Za-z]*\n(.*?)```", re.S)

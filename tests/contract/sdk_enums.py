@@ -34,7 +34,7 @@ def _enum_names(annotation: ast.expr | None) -> list[str]:
 def _endpoint(func: ast.FunctionDef | ast.AsyncFunctionDef, ws: bool) -> Key | None:
     for node in ast.walk(func):
         if ws and isinstance(node, ast.Dict):
-            for k, v in zip(node.keys, node.values):
+            for k, v in zip(node.keys, node.values, strict=False):
                 if isinstance(k, ast.Constant) and k.value == "method":
                     text = ast.unparse(v)
                     m = re.search(r"['\"]/?([A-Za-z0-9_.]+)['\"]", text)

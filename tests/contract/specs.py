@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -233,7 +233,7 @@ def markdown_specs(specs: dict[Key, Spec]) -> None:
                 key = ("wsapi", method, ws_path)
                 specs.setdefault(key, Spec(key)).add(f"docs:{doc.name}", iter(table + example_params(body)))
     for path in sorted((USDM_DOCS / "endpoints").rglob("*.md")):
-        for title, body in sections(path.read_text()):
+        for _title, body in sections(path.read_text()):
             m, table = _HTTP.search(body), param_table(body)
             if m and table is not None:
                 key = ("rest", m.group(1), m.group(2))

@@ -127,9 +127,9 @@ class Deployment:
             slaves=tuple(self.slaves),
             base_dir=str(self.root),
         )
-        from actors.config import KeystoreConfig
-
         import msgspec
+
+        from actors.config import KeystoreConfig
 
         cfg = msgspec.structs.replace(cfg, keystore=KeystoreConfig(dir="keystore", passphrase_file="passphrase"))
         write_config_atomic(self.config_path, cfg, backup=False)
@@ -183,7 +183,7 @@ class Deployment:
         eventually(ready, timeout=timeout, interval=0.05, what=f"slaves {ids} running")
 
     def stop(self) -> None:
-        for name, proc in list(self.procs.items()):
+        for _name, proc in list(self.procs.items()):
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)

@@ -6,16 +6,16 @@ copy engine fill by fill without processes, sockets or an event loop.
 once) to its end without an event loop; it fails if the coroutine would block."""
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Coroutine
-
-from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
+from typing import Any
 
 from actors.binance.filters import SymbolFilters
 from actors.domain.decisions import OrderIntent, SlaveHolding
 from actors.execution import Executed
 from actors.slave import MarketMirror
+from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
 
 ZERO = Decimal(0)
 EPOCH = 5

@@ -14,9 +14,9 @@ import base64
 import json
 import os
 import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 MIN_NEEDLE = 8
 

@@ -8,7 +8,7 @@ import pytest
 from actors.binance.rest import RestClient
 from actors.binance.signing import make_signer
 from protocol.messages import SlaveConfig, SlaveError
-from tests.helpers.deploy import signed, Deployment, key_secret
+from tests.helpers.deploy import Deployment, key_secret, signed
 from tests.helpers.sim import TEST_CONFIG, InProcessSim
 from tests.helpers.wait import eventually
 from tests.integration.test_usdm_faults import fresh_sim, prepare

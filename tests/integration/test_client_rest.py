@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import socket
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import AsyncIterator
 from urllib.parse import parse_qsl
 
 import pytest

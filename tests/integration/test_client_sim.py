@@ -6,8 +6,8 @@ HMAC, Ed25519 (session.logon) and RSA keys; user data arrives over each stream t
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import AsyncIterator
 
 import pytest
 

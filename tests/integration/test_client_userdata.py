@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web

@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -150,7 +151,8 @@ class FakeWsApi:
                 asyncio.ensure_future(answer_later())
                 return
             if cid == "reject":
-                await self.reply(ws, rid, error={"code": -2010, "msg": "Account has insufficient balance for requested action."}, status=400)
+                await self.reply(ws, rid, status=400,
+                                 error={"code": -2010, "msg": "Account has insufficient balance for requested action."})
                 return
             if cid == "unknown":
                 await self.reply(ws, rid, error={"code": -1007, "msg": "Timeout waiting for response from backend server."}, status=400)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import typing
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -16,9 +17,9 @@ from aiohttp import web
 
 from actors.config import load_config
 from actors.control import ControlActor
-from protocol.client import AsyncControlClient, ControlError, ControlTimeout
 from actors.supervision import ProcessInfo, ReloadResult, SupervisionError
 from protocol import messages as m
+from protocol.client import AsyncControlClient, ControlError, ControlTimeout
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event
 from protocol.errors import ErrorCode
 from protocol.topics import master_topic

@@ -9,9 +9,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import msgspec
 import pytest

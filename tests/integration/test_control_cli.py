@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import msgspec
 import pytest
@@ -18,9 +18,9 @@ from actors.base import Endpoints
 from actors.cli import main
 from actors.commands.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, Io, main_control
 from actors.config import load_config
+from protocol import messages as m
 from protocol.client import ControlClient, ControlUnavailable, control_running
 from protocol.errors import ErrorCode
-from protocol import messages as m
 from tests.helpers.wait import eventually
 
 CONFIG = """

@@ -6,15 +6,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 
 from actors.control import ControlActor
-from protocol.client import AsyncControlClient
-from actors.supervision import AsyncSupervisor, Supervisor, SupervisionError
+from actors.supervision import AsyncSupervisor, SupervisionError, Supervisor
 from protocol import messages as m
+from protocol.client import AsyncControlClient
 from tests.helpers.wait import aeventually, eventually
 from tests.unit.test_notify import Receiver, receiver  # noqa: F401 (fixture)
 
@@ -151,7 +151,7 @@ async def test_control_adds_restarts_and_removes_slaves_under_supervisord(dep: D
     assert [(s.config.id, s.process_state) for s in listing.slaves] == [("s1", "RUNNING")]
 
 
-async def test_a_killed_slave_sends_one_notification_and_a_restart_by_us_none(dep: Deployment, receiver) -> None:
+async def test_a_killed_slave_sends_one_notification_and_a_restart_by_us_none(dep: Deployment, receiver) -> None:  # noqa: F811
     """Through apprise to a local HTTP receiver: SIGKILL of a running slave (supervisor restarts it)
     gives exactly one notification; the same slave restarted through the control socket gives none."""
     import os

@@ -24,8 +24,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from keystore import load_account
 from actors.cli.keys import EXIT_KEYSTORE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Io, main_keys
+from keystore import load_account
 from tests.helpers.secrets import scan_blobs, scan_for_secrets, secret_needles
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from keystore import load_account
 from actors.cli.keys import EXIT_OK, EXIT_REFUSED, Io, main_keys
+from keystore import load_account
 from tests.helpers.secrets import scan_blobs, secret_needles
 from tests.helpers.sim import InProcessSim
 

@@ -4,8 +4,9 @@ The test stands in for the control actor: it binds the control PUB endpoint and 
 events control would (FlattenCommand, SlaveConfigChanged)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import pytest

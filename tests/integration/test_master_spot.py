@@ -7,8 +7,8 @@ BTC 2, ETH 20; margin USDT 50000, BTC 1.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 import zmq

@@ -3,8 +3,8 @@ subscribes to its PUB socket, asks its ROUTER for snapshots and trades the maste
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
 import zmq

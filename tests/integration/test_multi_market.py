@@ -61,7 +61,7 @@ def test_spot_and_futures_fills_interleaved(tmp_path):
                 for sid, k in K.items():
                     fs, ss = positions(sim, sid), spot_holdings(sim, sid)
                     assert fs == {("BTCUSDT", "BOTH"): k * Decimal("0.1")}, (sid, fs)
-                    for asset, step in (("BTC", Decimal("0.00001")), ("ETH", Decimal("0.0001"))):
+                    for asset, _step in (("BTC", Decimal("0.00001")), ("ETH", Decimal("0.0001"))):
                         want, have = k * sm.get(asset, Decimal(0)), ss.get(asset, Decimal(0))
                         assert have == want, f"{sid} {asset}: have {have}, want {want}"
                 return True

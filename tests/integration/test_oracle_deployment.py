@@ -155,7 +155,10 @@ class Oracle:
         ps = rng.choice(["LONG", "SHORT"]) if self.hedge else "BOTH"
         pos = self.master.get((symbol, ps), D(0))
         size = abs(pos)
-        grow = ("BUY" if ps == "LONG" else "SELL") if self.hedge else ("BUY" if pos > 0 else "SELL" if pos < 0 else rng.choice(["BUY", "SELL"]))
+        if self.hedge:
+            grow = "BUY" if ps == "LONG" else "SELL"
+        else:
+            grow = "BUY" if pos > 0 else "SELL" if pos < 0 else rng.choice(["BUY", "SELL"])
         shrink = "SELL" if grow == "BUY" else "BUY"
         extra = {"positionSide": ps} if self.hedge else {}
         reduce = {} if self.hedge else {"reduceOnly": "true"}
@@ -354,7 +357,7 @@ class Oracle:
         self.no_corrections(f"checkpoint {what}")
 
     def to_hedge(self) -> None:
-        for (symbol, ps), pos in list(self.master.items()):
+        for (symbol, _ps), pos in list(self.master.items()):
             if pos:
                 self.unmoved(f"flat before hedge mode: {symbol}")
                 self.order(symbol=symbol, side="SELL" if pos > 0 else "BUY", type="MARKET", quantity=str(abs(pos)),

@@ -10,20 +10,19 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 
 import pytest
 
 from actors.base import Endpoints
 from actors.config import load_config
-from protocol.client import ControlClient
 from actors.deployment import demo_setup
 from actors.supervision import Supervisor
+from protocol.client import ControlClient
 from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig
 from tests.helpers.deploy import positions, signed
-from tests.helpers.sim import REPO, read_keys
 from tests.helpers.service import alive, answers, supervisor_conf
+from tests.helpers.sim import REPO, read_keys
 from tests.helpers.wait import eventually
 
 pytestmark = pytest.mark.slow

@@ -272,8 +272,9 @@ async def test_expire_listen_token_ends_the_margin_subscription(sim: SimProcess)
 
 async def test_revoked_key_ends_the_ws_session(sim: SimProcess) -> None:
     key = sim.key("slave02", "ED25519")
-    from cryptography.hazmat.primitives import serialization
     import base64
+
+    from cryptography.hazmat.primitives import serialization
 
     private = serialization.load_pem_private_key(key.private_key.encode(), None)  # type: ignore[union-attr]
     params = {"apiKey": key.api_key, "timestamp": int(time.time() * 1000)}

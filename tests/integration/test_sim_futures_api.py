@@ -13,8 +13,9 @@ import hmac
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 import orjson

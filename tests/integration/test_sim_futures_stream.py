@@ -13,7 +13,8 @@ import hmac
 import logging
 import time
 import urllib.parse
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import orjson

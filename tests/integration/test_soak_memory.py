@@ -29,13 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import pytest
 import tomli_w
-import tomllib
 
 from actors.base import Endpoints
 from actors.bench.memory import Growth, growth, read_memory

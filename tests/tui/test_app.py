@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Log

@@ -15,15 +15,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from actors.supervision import Supervisor, SupervisionError
+from actors.supervision import SupervisionError, Supervisor
 from protocol.messages import SlaveConfig
 from tests.helpers.deploy import Deployment, positions, signed
 from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess

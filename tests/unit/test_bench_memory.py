@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from actors.bench.memory import (cpu_ns, parse_schedstat_ns, parse_smaps_rollup, parse_stat_cpu_ticks,
-                                 read_memory)
+from actors.bench.memory import cpu_ns, parse_schedstat_ns, parse_smaps_rollup, parse_stat_cpu_ticks, read_memory
 
 ROLLUP = """55d0c0a8a000-7ffd8c5f9000 ---p 00000000 00:00 0                          [rollup]
 Rss:               29140 kB

@@ -15,7 +15,7 @@ def test_log_bins_cover_the_range_with_the_asked_density():
     edges = log_bins(120.0, 35_000.0, per_decade=10)
 
     assert edges[0] <= 120.0 and edges[-1] >= 35_000.0
-    ratios = {round(b / a, 6) for a, b in zip(edges, edges[1:])}
+    ratios = {round(b / a, 6) for a, b in zip(edges, edges[1:], strict=False)}
     assert ratios == {round(10 ** 0.1, 6)}
 
 

@@ -84,7 +84,8 @@ def test_init_writes_a_starter_deployment_and_never_overwrites(tmp_path):
         init_deployment(tmp_path)
 
 
-REVERSE_SPOT = GOOD.replace("[masters.usdm]", "[masters.spot]\naccount = \"master\"\n\n[masters.margin]\naccount = \"master\"\n\n[masters.usdm]")
+REVERSE_SPOT = GOOD.replace(
+    "[masters.usdm]", "[masters.spot]\naccount = \"master\"\n\n[masters.margin]\naccount = \"master\"\n\n[masters.usdm]")
 
 
 @pytest.mark.parametrize("markets, named", [('["usdm", "spot"]', "spot"), ('["margin"]', "margin")])

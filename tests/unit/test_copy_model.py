@@ -24,9 +24,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from protocol.messages import AccountConfigChanged, SlaveConfig
-
 from actors.binance.filters import SymbolFilters
+from protocol.messages import AccountConfigChanged, SlaveConfig
 from tests.helpers.mirror import Harness, futures_filters, run_sync
 
 ZERO = Decimal(0)
@@ -178,7 +177,7 @@ class CopyMachine(RuleBasedStateMachine):
         self.equity = Decimal("10000")
         self.slaves: list[tuple[Harness, Model]] = []
         self.accepted: dict[tuple[str, tuple[str, str]], Decimal] = {}  # where the last fill / check left it
-        for key, n in zip(KEYS, pre):  # positions the master held before the slaves started
+        for key, n in zip(KEYS, pre, strict=False):  # positions the master held before the slaves started
             q = abs(n) * FILTERS[key[0]].step_size if key[1] != "BOTH" else n * FILTERS[key[0]].step_size
             if q:
                 self.master[key] = q
@@ -349,6 +348,7 @@ class CopyMachine(RuleBasedStateMachine):
             assert all(o.qty > 0 for o in h.account.sent)
 
 
-CopyMachine.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "500")), stateful_step_count=25, deadline=None,
+CopyMachine.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "500")),
+                                         stateful_step_count=25, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 TestCopyModel = CopyMachine.TestCase

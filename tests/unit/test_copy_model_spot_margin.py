@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from protocol.messages import SlaveConfig
-
 from tests.helpers.mirror import Harness
 from tests.unit.test_copy_decisions import SPOT
 from tests.unit.test_copy_model import Model, down, sgn, smallest

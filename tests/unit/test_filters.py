@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import pathlib
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal as D
+from decimal import ROUND_CEILING, ROUND_FLOOR
+from decimal import Decimal as D
 
 import pytest
 from hypothesis import given

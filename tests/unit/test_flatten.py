@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from protocol.messages import FlattenCommand, SlaveConfig
-
 from actors.binance.filters import SymbolFilters
 from actors.execution import Executed
 from actors.slave import MarketMirror
+from protocol.messages import FlattenCommand, SlaveConfig
 
 D = Decimal
 

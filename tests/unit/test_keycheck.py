@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 
-from keystore import redact
 from actors.binance.errors import AuthError, Rejected
 from actors.keycheck import (
     API_RESTRICTIONS_PATH,
@@ -19,6 +18,7 @@ from actors.keycheck import (
     evaluate_restrictions,
     parse_markets,
 )
+from keystore import redact
 
 GOOD = {
     "ipRestrict": True,

@@ -413,7 +413,7 @@ def test_errors_never_quote_the_secret(store: Path, ed_pem: str) -> None:
 # --- Secret and AccountKey never show the value ----------------------------------------------------------
 def test_secret_masks_itself() -> None:
     s = Secret(HMAC_SECRET)
-    shown = [repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, format(s, ">80"), json.dumps({"k": str(s)})]
+    shown = [repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, format(s, ">80"), json.dumps({"k": str(s)})]  # noqa: UP031
     assert all(HMAC_SECRET not in text for text in shown)
     assert s.reveal_str() == HMAC_SECRET
     with pytest.raises(TypeError):

@@ -87,7 +87,8 @@ def test_a_slave_process_leaks_its_key_nowhere(ksdir: Path, tmp_path: Path, pem:
 
 def test_unlock_without_a_passphrase_is_a_clear_error(ksdir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "COPYTRADER_PASSPHRASE"}
-    script = f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom keystore import unlock_own_key\nunlock_own_key({str(ksdir)!r}, 'slave07')"
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom keystore import unlock_own_key\n"
+              f"unlock_own_key({str(ksdir)!r}, 'slave07')")
 
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=env)
 

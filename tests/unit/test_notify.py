@@ -1,9 +1,9 @@
 """actors/notify.py: alert policy (pure) and delivery through apprise to a local HTTP receiver."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from aiohttp import web

@@ -2,9 +2,9 @@
 window (journalled pending, re-offered by the next start), and are sent once in the normal path."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import AsyncIterator
 
 import msgspec
 import pytest

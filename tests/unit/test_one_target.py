@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from protocol.messages import SlaveConfig
-
 from actors.domain.decisions import SlaveHolding, decide_fill
+from protocol.messages import SlaveConfig
 from tests.helpers.mirror import BTC, Harness
 from tests.unit.test_copy_decisions import legs, mfill
 

@@ -13,9 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from protocol.messages import SlaveConfig
-
 from actors.target_store import TargetBook, book_for
+from protocol.messages import SlaveConfig
 from tests.helpers.mirror import Harness
 from tests.unit.test_copy_decisions import SPOT
 

@@ -30,6 +30,7 @@ def test_usdm_hedge_sends_the_position_side_never_reduce_only() -> None:
 
 def test_spot_asks_for_the_fills_and_margin_names_its_side_effect() -> None:
     spot = order_params(intent("spot"), None)
-    assert spot["newOrderRespType"] == "FULL" and "sideEffectType" not in spot and spot["quantity"] == "0.01"  # no filters known: trailing zeros dropped
+    assert spot["newOrderRespType"] == "FULL" and "sideEffectType" not in spot
+    assert spot["quantity"] == "0.01"  # no filters known: trailing zeros dropped
     assert order_params(intent("margin"), None)["sideEffectType"] == "NO_SIDE_EFFECT"
     assert order_params(intent("margin", side_effect="AUTO_REPAY"), None)["sideEffectType"] == "AUTO_REPAY"

@@ -10,11 +10,10 @@ import asyncio
 from decimal import Decimal
 from types import SimpleNamespace
 
-from protocol.messages import PositionSnapshot, SlaveConfig
-
 from actors.binance.filters import SymbolFilters
 from actors.execution import Executed
 from actors.slave import MarketMirror
+from protocol.messages import PositionSnapshot, SlaveConfig
 
 EPOCH = 7
 BTC = SymbolFilters(symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", step_size=Decimal("0.001"),

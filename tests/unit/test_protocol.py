@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from decimal import Decimal as D
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import codec, messages as m, topics
+from protocol import codec, topics
+from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.seq import SeqTracker, SeqVerdict
 

@@ -13,8 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from keystore import redact
-from keystore import Secret
+from keystore import Secret, redact
 from tests.helpers.secrets import Needle, scan_blobs, scan_for_secrets, secret_needles
 
 ROOT = Path(__file__).resolve().parents[2]

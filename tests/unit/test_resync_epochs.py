@@ -6,9 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 
-from protocol.messages import MasterFill, MirrorSkipped, PositionSnapshot, Reconciled, SlaveConfig
-
 from actors.slave import MarketMirror, now_ns
+from protocol.messages import MasterFill, MirrorSkipped, PositionSnapshot, Reconciled, SlaveConfig
 
 OLD, NEW = 111, 222
 

@@ -29,7 +29,7 @@ def test_an_unbounded_ring_keeps_everything():
 
 
 @dataclass
-class O:
+class O:  # noqa: E742 - short on purpose: the tables below build dozens
     oid: int
     status: str = "NEW"
 

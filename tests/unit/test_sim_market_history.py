@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from simulator.market_history import MINUTE_MS, SECOND_MS, PriceHistory, Trade, bars, parse_time_zone, price_at, \
-    window_end, window_start
+from simulator.market_history import MINUTE_MS, SECOND_MS, PriceHistory, Trade, bars, parse_time_zone, price_at, window_end, window_start
 
 D = Decimal
 T0 = calendar.timegm((2026, 3, 4, 10, 0, 0)) * 1000  # a Wednesday, 10:00 UTC

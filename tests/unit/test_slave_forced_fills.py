@@ -11,14 +11,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveError
-
 from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
 from actors.binance.signing import make_signer
 from actors.execution import Executed
 from actors.slave import MarketMirror
 from actors.usdm import UsdmAccount
+from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveError
 
 D = Decimal
 EPOCH = 3

@@ -15,8 +15,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveConfigChanged
-
 import actors.slave.process as slave_mod
 from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
@@ -26,6 +24,7 @@ from actors.execution import Executed
 from actors.slave import MarketMirror, Slave
 from actors.slave.markets import build_mirror, refresh_equities
 from actors.usdm import UsdmAccount
+from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveConfigChanged
 
 D = Decimal
 EPOCH = 5

@@ -5,15 +5,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from actors.supervision import (
     AsyncSupervisor,
-    Supervisor,
     SupervisionError,
+    Supervisor,
     remove_slave_program,
     render_program,
     slave_program_path,

@@ -7,11 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from protocol.messages import SlaveConfig
-
 from actors.domain.sizing import CannotSize
 from actors.domain.target import advance, move
 from actors.target_store import TargetBook, TargetError, decode_target, encode_target, target_path
+from protocol.messages import SlaveConfig
 from tests.helpers.mirror import Harness
 from tests.helpers.wait import aeventually
 

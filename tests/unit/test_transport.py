@@ -17,9 +17,10 @@ import random
 import socket
 import ssl
 import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -1228,7 +1229,7 @@ class Cert:
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Cert:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "copytrader test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -1360,12 +1361,13 @@ async def test_interop_aiohttp_echo_1000_random_messages(aiohttp_server: Any, cl
     window = 16
     for i, message in enumerate(messages):
         if i - len(inbox) >= window:
-            await until(lambda: i - len(inbox) < window, timeout=30.0, what=f"echo of message {i - window}")
+            await until(lambda: i - len(inbox) < window,  # noqa: B023 - awaited in the iteration
+                        timeout=30.0, what=f"echo of message {i - window}")
         ws.send_text(message)
     await until(lambda: len(inbox) == len(messages), timeout=60.0, what="all echoes")
 
     assert len(inbox) == 1000
-    bad = [i for i, (got, sent) in enumerate(zip(inbox, messages)) if got != sent]
+    bad = [i for i, (got, sent) in enumerate(zip(inbox, messages, strict=False)) if got != sent]
     assert bad == [], f"{len(bad)} messages differ, first at {bad[:1]}"
     await ws.close()
     assert ws.close_code == 1000 and ws.handler_errors == 0

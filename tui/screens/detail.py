@@ -203,7 +203,7 @@ class DetailScreen(SlaveActions, Screen[None]):
             cells = (market, p.symbol, p.position_side, qty_text(p.actual), qty_text(p.expected),
                      Text("drift" if drift else "ok", style="bold yellow" if drift else "green"))
             if key in {k.value for k in table.rows}:
-                for column, value in zip(("market", "symbol", "side", "actual", "expected", "sync"), cells):
+                for column, value in zip(("market", "symbol", "side", "actual", "expected", "sync"), cells, strict=False):
                     table.update_cell(key, column, value)
             else:
                 table.add_row(*cells, key=key)

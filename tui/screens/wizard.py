@@ -56,7 +56,8 @@ class AddSlaveWizard(ModalScreen[str | None]):
                     yield SlaveFormFields(blank, parts=("sizing", "limits"), markets=self.markets, id="w-sizing")
                 with VerticalScroll(id="step-key"):
                     yield Horizontal(Label("key type", classes="form-label"),
-                                     Select(compact=True, options=[(t, t) for t in KEY_TYPES], value="hmac", allow_blank=False, id="w-type"),
+                                     Select(compact=True, options=[(t, t) for t in KEY_TYPES], value="hmac",
+                                            allow_blank=False, id="w-type"),
                                      classes="form-row")
                     yield Horizontal(Label("API key", classes="form-label"), Input(compact=True, id="w-api-key"), classes="form-row")
                     yield Horizontal(Label("secret (hmac)", classes="form-label"),

@@ -1,7 +1,7 @@
 """The per-slave settings as form fields (used by the edit screen and the add-slave wizard)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -50,7 +50,8 @@ class SlaveFormFields(Vertical):
             yield _row("max notional", Input(compact=True, value=f.max_position_notional, id="f-max-notional", placeholder="no cap"))
             yield _row("symbol caps", Input(compact=True, value=f.symbol_max_notional, id="f-caps", placeholder="BTCUSDT=1000, ..."))
             yield _row("reverse (usdm)", Checkbox(compact=True, label="", value=f.reverse, id="f-reverse"))
-            yield _row("min notional", Select(compact=True, options=POLICIES, value=f.min_notional_policy, allow_blank=False, id="f-policy"))
+            yield _row("min notional", Select(compact=True, options=POLICIES, value=f.min_notional_policy,
+                                              allow_blank=False, id="f-policy"))
             yield _row("on start", Select(compact=True, options=ON_START, value=f.on_start, allow_blank=False, id="f-on-start"))
             yield _row("margin level min", Input(compact=True, value=f.margin_level_min, id="f-margin-level", placeholder="none"))
 

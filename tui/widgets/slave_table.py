@@ -2,7 +2,7 @@
 filtered by words and sorted on demand, so 100 slaves reporting every second redraw little."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.widgets import DataTable
