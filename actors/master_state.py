@@ -59,6 +59,7 @@ from .binance.wire import (
     BinanceOutboundAccountPosition,
     BinanceSpotBalance,
 )
+from .domain.positions import moved
 
 ZERO = Decimal(0)
 DEFAULT_DEDUPE = 100_000
@@ -107,13 +108,6 @@ def margin_type_of(value: str | None) -> MarginType | None:
         return "ISOLATED"
     return None
 
-
-def signed_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
-    """How a fill of `qty` moves the (symbol, positionSide) position (see module docstring)."""
-    if side not in ("BUY", "SELL"):
-        raise ValueError(f"unknown side {side!r}")
-    up = qty if side == "BUY" else -qty
-    return -up if position_side == "SHORT" else up
 
 
 # =================================================================================================
@@ -272,10 +266,7 @@ class FuturesState:
             return None  # the REST state we rebuilt from already contains this trade
         pos = self.positions.setdefault(pkey, FuturesPosition())
         before = pos.qty
-        after = before + signed_delta(order.S, ps, order.l)
-        clamped = ps != "BOTH" and after < 0
-        if clamped:
-            after = ZERO
+        after, clamped = moved(before, order.S, ps, order.l)
         if after == 0:
             pos.entry_price = ZERO
         pos.qty = after

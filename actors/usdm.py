@@ -37,6 +37,7 @@ from .binance.signing import Signer
 from .binance.userdata import FuturesUserStream
 from .binance.wsapi import WsApiClient
 from .domain.decisions import OrderIntent, SlaveHolding
+from .domain.positions import moved
 from .domain.sizing import capped_leverage
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .limits import LIMITS
@@ -72,12 +73,6 @@ def forced_kind(o: wire.BinanceFuturesOrderData) -> str | None:
         return "liquidation"
     return None
 
-
-def position_delta(side: str, position_side: str, qty: Decimal) -> Decimal:
-    """How an executed quantity moves the position of `position_side` (BOTH signed, LONG/SHORT size)."""
-    if position_side == "SHORT":
-        return qty if side == "SELL" else -qty
-    return qty if side == "BUY" else -qty
 
 
 class OrderBook:
@@ -283,9 +278,7 @@ class UsdmAccount:
         delta = self.orders.take(order_id, cumulative)
         if delta:
             key = (symbol, ps)
-            after = self.positions.get(key, ZERO) + position_delta(side, ps, delta)
-            if ps != "BOTH" and after < 0:  # a hedge side is a size: never below zero
-                after = ZERO
+            after = moved(self.positions.get(key, ZERO), side, ps, delta).after  # a hedge side never below zero
             self.positions[key] = after
             if after == 0:
                 del self.positions[key]
@@ -351,4 +344,4 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-__all__ = ["UsdmAccount", "ForcedFill", "forced_kind", "OrderBook", "position_delta", "fill_key", "master_positions_map", "BinanceAPIError"]
+__all__ = ["UsdmAccount", "ForcedFill", "forced_kind", "OrderBook", "fill_key", "master_positions_map", "BinanceAPIError"]

@@ -13,7 +13,8 @@ from actors.binance.wire import (
     BinanceFuturesPositionRisk,
     convert,
 )
-from actors.master_state import Deduper, FuturesState, signed_delta
+from actors.domain.positions import position_delta as signed_delta
+from actors.master_state import Deduper, FuturesState
 
 D = Decimal
 
