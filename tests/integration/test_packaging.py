@@ -55,17 +55,20 @@ def test_wheel_holds_every_package_and_its_data_files(wheel: pathlib.Path) -> No
 
 def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathlib.Path) -> None:
     venv = tmp_path / "clean"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
+    # nothing of the checkout on the path, for pip too: with PYTHONPATH at the checkout (scripts/test
+    # sets it) pip would find its copytrader.egg-info, take copytrader as installed, and skip the wheel
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path, env=clean)
     py = venv / "bin" / "python"
     _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps",
-          "--no-index", str(wheel)], cwd=tmp_path)
+          "--no-index", str(wheel)], cwd=tmp_path, env=clean)
     site = pathlib.Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              cwd=tmp_path).strip())
     # the dependencies (msgspec, zmq, textual, ...) from the test venv, after the clean venv's own
     # site-packages; a directory named in a .pth is not itself scanned for .pth files, so the test
     # venv's editable install of this checkout does not come along
     (site / "zz_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env = dict(clean)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
 
     where = _run([str(py), "-c", "import importlib, sys\n"
