@@ -450,7 +450,7 @@ def _category(line: str) -> str:
     return next((c for c, rx in _CATEGORIES if rx.search(line)), "other")
 
 
-FLAP_STARTS, FLAP_WINDOW_S = 3, 120.0  # actors/control.py: this many starts within this window = flapping
+FLAP_STARTS, FLAP_WINDOW_S = 3, 120.0  # actors/control/rules.py: this many starts within this window = flapping
 
 
 def flapped(done: list[Any]) -> set[str]:
