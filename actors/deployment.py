@@ -33,7 +33,7 @@ from protocol.messages import SlaveConfig
 
 from .base import ensure_private_dir
 from .config import AppConfig, ExchangeConfig, KeystoreConfig, MasterConfig, load_config, write_config_atomic
-from .supervision import Supervisor, render_program, write_slave_program
+from .control.supervision import Supervisor, render_program, write_slave_program
 
 DEMO_MARKER = "# copytrader demo configuration"
 MARKETS = ("usdm", "spot", "margin")

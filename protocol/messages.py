@@ -615,7 +615,7 @@ class SlaveSummary(Part, frozen=True, kw_only=True):
     config: SlaveConfig
     process_state: str = "UNKNOWN"  # supervisor state of slave-<id>
     status: SlaveStatusReport | None = None  # last periodic report
-    # Derived by control (actors/commands/status.slave_state): running, paused, stopped, error,
+    # Derived by control (actors/control/commands/status.slave_state): running, paused, stopped, error,
     # restarting, starting, unknown. "" from an older control.
     state: str = ""
     last_error: str = ""  # the slave's last error message ("" if none)

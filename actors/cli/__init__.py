@@ -1,7 +1,7 @@
 """`copytrader` console script.
 
     copytrader keys ...                          manage the encrypted API keys (actors/cli/keys.py)
-    copytrader status                            actors, slaves, errors (actors/commands/cli.py)
+    copytrader status                            actors, slaves, errors (actors/cli/control.py)
     copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
     copytrader restart NAME                      restart one actor (stop + start)
     copytrader pause|resume SLAVE|--all
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest.remove("tui")  # the TUI takes the same --config/--timeout options
         os.execv(sys.executable, [sys.executable, "-m", "tui", *rest])  # never returns
     if _command(args) in CONTROL_COMMANDS:
-        from actors.commands.cli import main_control
+        from actors.cli.control import main_control
 
         return main_control(args)
     sys.stderr.write(f"copytrader: unknown command {args[0]!r}\n{USAGE}")

@@ -49,26 +49,26 @@ from protocol.messages import (
 from protocol.topics import master_prefix
 
 from ..base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
-from ..commands import dispatch
-from ..commands.status import MasterView
 from ..config import AppConfig, ConfigError, load_config
 from ..coverage import MAX_FILLS, Coverage
-from ..journal import (
+from .commands import dispatch
+from .commands.status import MasterView
+from .journal import (
     Journal,
 )
-from ..notify import (
+from .notify import (
     Notifier,
     Sender,
-)
-from ..supervision import (
-    AsyncSupervisor,
-    ProcessInfo,
-    Supervisor,
 )
 from .programs import Programs
 from .reports import Reports
 from .rules import PAUSE_REPUBLISH_S, PEER, log, peek_request_id
 from .state import State
+from .supervision import (
+    AsyncSupervisor,
+    ProcessInfo,
+    Supervisor,
+)
 
 
 class ControlActor(Reports, Programs, State):

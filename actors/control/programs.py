@@ -13,16 +13,17 @@ from protocol.messages import (
 )
 
 from ..base import monotonic_ns
-from ..commands import CommandError
-from ..journal import (
+from .commands import CommandError
+from .journal import (
     record_for_event,
 )
-from ..notify import (
+from .notify import (
     alert_flapping,
     alert_process_died,
     alert_process_down,
 )
-from ..supervision import (
+from .rules import FLAP_STARTS, FLAP_WINDOW_S, log
+from .supervision import (
     AsyncSupervisor,
     ProcessInfo,
     SupervisionError,
@@ -30,7 +31,6 @@ from ..supervision import (
     slave_program_name,
     write_slave_program,
 )
-from .rules import FLAP_STARTS, FLAP_WINDOW_S, log
 
 
 class Programs:

@@ -30,16 +30,16 @@ from protocol.messages import (
 )
 
 from ..base import Frames
-from ..commands.status import MasterView
 from ..coverage import fill_ref, is_covering_skip
-from ..journal import (
+from .commands.status import MasterView
+from .journal import (
     CoveredBody,
     record_for_covered,
     record_for_master_event,
     record_for_report,
     tag_of,
 )
-from ..notify import (
+from .notify import (
     alert_for_report,
     alert_stream_lost,
 )

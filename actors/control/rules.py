@@ -6,7 +6,7 @@ import logging
 
 import msgspec
 
-from ..notify import (
+from .notify import (
     Alert,
 )
 

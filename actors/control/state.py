@@ -25,18 +25,18 @@ from protocol.messages import (
 )
 
 from ..base import monotonic_ns
-from ..commands import CommandError
-from ..commands.status import slave_state
 from ..config import AppConfig, ConfigError, load_config, write_config_atomic
-from ..journal import (
+from .commands import CommandError
+from .commands.status import slave_state
+from .journal import (
     record_for_event,
 )
-from ..supervision import (
+from .rules import ControlState, log
+from .supervision import (
     ProcessInfo,
     SupervisionError,
     slave_program_name,
 )
-from .rules import ControlState, log
 
 
 class State:

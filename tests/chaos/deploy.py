@@ -18,8 +18,8 @@ import tomli_w
 
 from actors.base import Endpoints
 from actors.config import AppConfig, load_config, write_config_atomic
+from actors.control.supervision import Supervisor
 from actors.deployment import DEMO_MARKER, demo_setup, write_programs
-from actors.supervision import Supervisor
 from protocol.client import ControlClient
 from protocol.messages import ListSlaves
 from tests.helpers.service import alive, answers, supervisor_conf

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from actors.config import load_config
 from actors.control import ControlActor
-from actors.supervision import ProcessInfo, ReloadResult, SupervisionError
+from actors.control.supervision import ProcessInfo, ReloadResult, SupervisionError
 from protocol import messages as m
 from protocol.client import AsyncControlClient, ControlError, ControlTimeout
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event

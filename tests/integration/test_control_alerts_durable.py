@@ -20,7 +20,7 @@ import zmq
 from aiohttp import web
 
 from actors.base import Endpoints
-from actors.notify import RESENT_MARK
+from actors.control.notify import RESENT_MARK
 from protocol import messages as m
 from protocol.codec import encode
 from tests.helpers.wait import aeventually

@@ -16,7 +16,7 @@ import pytest
 
 from actors.base import Endpoints
 from actors.cli import main
-from actors.commands.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, Io, main_control
+from actors.cli.control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, Io, main_control
 from actors.config import load_config
 from protocol import messages as m
 from protocol.client import ControlClient, ControlUnavailable, control_running

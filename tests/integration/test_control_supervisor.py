@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from actors.control import ControlActor
-from actors.supervision import AsyncSupervisor, SupervisionError, Supervisor
+from actors.control.supervision import AsyncSupervisor, SupervisionError, Supervisor
 from protocol import messages as m
 from protocol.client import AsyncControlClient
 from tests.helpers.wait import aeventually, eventually

@@ -16,8 +16,8 @@ import pytest
 
 from actors.base import Endpoints
 from actors.config import load_config
+from actors.control.supervision import Supervisor
 from actors.deployment import demo_setup
-from actors.supervision import Supervisor
 from protocol.client import ControlClient
 from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig
 from tests.helpers.deploy import positions, signed

@@ -24,7 +24,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from actors.supervision import SupervisionError, Supervisor
+from actors.control.supervision import SupervisionError, Supervisor
 from protocol.messages import SlaveConfig
 from tests.helpers.deploy import Deployment, positions, signed
 from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess

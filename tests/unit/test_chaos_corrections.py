@@ -74,7 +74,7 @@ class FakeService:
 def test_check_corrections_end_to_end(tmp_path):
     import time as _time
 
-    from actors.journal import JournalStore, record_for_report
+    from actors.control.journal import JournalStore, record_for_report
     from protocol.messages import DesyncDetected, OrderMirrored, Reconciled, SlaveConfig
     from tests.chaos.corrections import check_corrections
 

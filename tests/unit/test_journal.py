@@ -1,4 +1,4 @@
-"""actors/journal.py: rows for every report, queries by slave / symbol / kind, acks, batching."""
+"""actors/control/journal.py: rows for every report, queries by slave / symbol / kind, acks, batching."""
 from __future__ import annotations
 
 import sqlite3
@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.journal import (
+from actors.control.journal import (
     Journal,
     JournalStore,
     record_for_event,

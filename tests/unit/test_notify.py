@@ -1,4 +1,4 @@
-"""actors/notify.py: alert policy (pure) and delivery through apprise to a local HTTP receiver."""
+"""actors/control/notify.py: alert policy (pure) and delivery through apprise to a local HTTP receiver."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from actors.config import NotificationsConfig
-from actors.journal import Journal
-from actors.notify import (
+from actors.control.journal import Journal
+from actors.control.notify import (
     Alert,
     AlertBatcher,
     Notifier,

@@ -1,4 +1,4 @@
-"""actors/notify.py + actors/journal.py: accepted alerts survive a control crash inside the grouping
+"""actors/control/notify.py + actors/control/journal.py: accepted alerts survive a control crash inside the grouping
 window (journalled pending, re-offered by the next start), and are sent once in the normal path."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from actors.config import NotificationsConfig
-from actors.journal import Journal, JournalStore, now_ms
-from actors.notify import RESENT_MARK, Alert, Notifier, alert_for_report, alert_process_died
+from actors.control.journal import Journal, JournalStore, now_ms
+from actors.control.notify import RESENT_MARK, Alert, Notifier, alert_for_report, alert_process_died
 from protocol import messages as m
 from tests.helpers.wait import aeventually
 

@@ -1,4 +1,4 @@
-"""actors/supervision.py against a real supervisord started in a temporary directory."""
+"""actors/control/supervision.py against a real supervisord started in a temporary directory."""
 from __future__ import annotations
 
 import shutil
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.supervision import (
+from actors.control.supervision import (
     AsyncSupervisor,
     SupervisionError,
     Supervisor,

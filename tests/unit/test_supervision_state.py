@@ -1,9 +1,9 @@
-"""The one-word state of a slave (actors/commands/status.py), from supervisor + report + config."""
+"""The one-word state of a slave (actors/control/commands/status.py), from supervisor + report + config."""
 from __future__ import annotations
 
 import pytest
 
-from actors.commands.status import slave_state
+from actors.control.commands.status import slave_state
 from protocol.messages import SlaveConfig, SlaveStatusReport
 
 CFG = SlaveConfig(id="s1")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.supervision import SupervisionError
+from actors.control.supervision import SupervisionError
 from protocol.errors import ErrorCode
 from protocol.messages import Done, FlattenCommand, FlattenSlave, RestartActor
 

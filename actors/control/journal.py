@@ -481,7 +481,7 @@ class Journal:
         for record in records:
             self.append(record)
 
-    # Alerts (actors/notify.py): buffered like `append`, written in the same transaction as the rows.
+    # Alerts (actors/control/notify.py): buffered like `append`, written in the same transaction as the rows.
     def alert_accepted(self, alert_id: str, key: str, body: bytes, ts_ms: int | None = None) -> None:
         """An alert the notifier accepted: pending until `alerts_done`."""
         self._queue_alert_op((_ALERT_NEW, (alert_id, now_ms() if ts_ms is None else ts_ms, key, body)))

@@ -39,7 +39,7 @@ from protocol.messages import DesyncDetected, OrderFailed, SlaveError, SlaveRepo
 from .journal import now_ms, record_for_event, summarize_report
 
 if TYPE_CHECKING:
-    from .config import NotificationsConfig
+    from ..config import NotificationsConfig
     from .journal import Journal
 
 log = logging.getLogger("copytrader.notify")

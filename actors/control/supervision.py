@@ -39,7 +39,7 @@ from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from protocol.errors import ErrorCode
 
-from .files import fsync_dir, write_atomic
+from ..files import fsync_dir, write_atomic
 
 T = TypeVar("T")
 

@@ -31,6 +31,8 @@ import msgspec
 
 from actors.base import Endpoints
 from actors.config import AppConfig, ConfigError, load_config, write_config_atomic
+from actors.control.commands import CommandError, edits
+from actors.control.commands.status import slave_state
 from protocol.client import ControlClient, ControlError, ControlTimeout, ControlUnavailable, control_running
 from protocol.errors import ErrorCode
 from protocol.messages import (
@@ -52,9 +54,6 @@ from protocol.messages import (
     SlaveSummary,
     StatusResult,
 )
-
-from . import CommandError, edits
-from .status import slave_state
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 CONFIG_ENV = "COPYTRADER_CONFIG"
