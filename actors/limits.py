@@ -3,7 +3,7 @@
 | name             | where                                        | default          | what it remembers                              |
 |------------------|----------------------------------------------|------------------|------------------------------------------------|
 | `coverage_fills` | control (actors/coverage.py)                 | 50000 per market | master fills, to journal what a sync covered   |
-| `master_dedupe`  | master listeners (master_state.Deduper)      | 100000           | fills seen, to drop an event delivered twice   |
+| `master_dedupe`  | master listeners (master/state.py Deduper)   | 100000           | fills seen, to drop an event delivered twice   |
 | `slave_orders`   | slave USD-M account (usdm.OrderBook)         | 20000            | executed quantity applied per order id         |
 | `slave_trades`   | slave spot / margin account (spot.Ledger)    | 20000            | trades applied to the balances                 |
 

@@ -14,7 +14,8 @@ from actors.binance.wire import (
     convert,
 )
 from actors.domain.positions import position_delta as signed_delta
-from actors.master_state import Deduper, FuturesState
+from actors.master.state import Deduper
+from actors.master.usdm_state import FuturesState
 
 D = Decimal
 

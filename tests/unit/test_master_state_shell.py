@@ -14,13 +14,13 @@ import orjson
 import pytest
 import zmq
 
-from actors import master as master_mod
 from actors.base import Endpoints
 from actors.binance.signing import make_signer
 from actors.binance.wire import BinanceFuturesAccount, BinanceFuturesPositionRisk, convert
-from actors.master import MasterActor
-from actors.master_pub import Publisher
-from actors.master_usdm import UsdmAdapter, UsdmRest
+from actors.master import shell as master_mod
+from actors.master.publisher import Publisher
+from actors.master.shell import MasterActor
+from actors.master.usdm import UsdmAdapter, UsdmRest
 from protocol.codec import decode_snapshot_reply, encode, unpack_master_event
 from protocol.errors import ErrorCode
 from protocol.messages import Error, Heartbeat, MasterFill, PositionSnapshot, SnapshotReply, SnapshotRequest
@@ -61,7 +61,7 @@ class ScriptedUsdm(UsdmAdapter):
         self.fetches += 1
         return await self.replies.get()
 
-    async def poll(self, out: Any, full: bool) -> None:
+    async def poll(self, full: bool) -> None:
         return None
 
 
@@ -220,8 +220,8 @@ class PolledUsdm(ScriptedUsdm):
 
     rest_view = rest_state()
 
-    async def poll(self, out: Any, full: bool) -> None:
-        await UsdmAdapter.poll(self, out, full)
+    async def poll(self, full: bool) -> Any:
+        return await UsdmAdapter.poll(self, full)
 
     async def _mode(self) -> bool:
         return self.rest_view.dual
@@ -241,11 +241,11 @@ async def test_poll_corrects_drift_only_when_two_polls_agree_and_reports_config(
         actor._rebuild_and_drain(rest_state())
         adapter.rest_view = rest_state(amt="2", update=7)
 
-        await adapter.poll(actor, full=False)
+        actor._carry_out(adapter.apply(await adapter.poll(full=False)))
         first = adapter.state.position("BTCUSDT")
-        await adapter.poll(actor, full=False)
+        actor._carry_out(adapter.apply(await adapter.poll(full=False)))
         adapter.rest_view = rest_state(amt="2", update=7, dual=True)
-        await adapter.poll(actor, full=False)
+        actor._carry_out(adapter.apply(await adapter.poll(full=False)))
 
         assert first == 0 and adapter.state.position("BTCUSDT") == D(2)
         assert adapter.corrections == 1 and actor.snapshots_published == 2  # start + correction

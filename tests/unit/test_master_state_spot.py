@@ -10,7 +10,7 @@ from actors.binance.wire import (
     BinanceSpotBalance,
     convert,
 )
-from actors.master_state import SpotState, SymbolInfo
+from actors.master.spot_state import SpotState, SymbolInfo
 
 D = Decimal
 SYMBOLS = {"BTCUSDT": SymbolInfo("BTC", "USDT"), "ETHUSDT": SymbolInfo("ETH", "USDT")}

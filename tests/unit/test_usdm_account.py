@@ -13,7 +13,7 @@ import pytest
 from actors.binance.endpoints import Endpoints
 from actors.binance.signing import make_signer
 from actors.binance.wire import BinanceFuturesAccount, BinanceFuturesAccountUpdate, BinanceFuturesPositionRisk, convert
-from actors.master_state import FuturesState
+from actors.master.usdm_state import FuturesState
 from actors.usdm import UsdmAccount
 
 D = Decimal

@@ -3,7 +3,8 @@
 REST used (usdm/endpoints/private/*): GET /fapi/v1/positionSide/dual (weight 30), GET
 /fapi/v2/positionRisk (weight 5: every symbol with `leverage`, `marginType`, `updateTime`; v3 lacks
 leverage and margin type), GET /fapi/v2/account (weight 5: `totalMarginBalance`). A poll every
-`poll_s` (default 5 s) costs 35 weight, 420 a minute of the 2,400 per IP.
+`poll_s` (default 10 s) costs 5 weight (positionRisk; +5 for the account every snapshot interval;
++30 for the mode only when positionRisk lists nothing), about 30 a minute of the 2,400 per IP.
 
 Position mode has no user data event; margin type changes have ACCOUNT_UPDATE
 m=MARGIN_TYPE_CHANGE only on Binance (the simulator sends none), so both are also polled. A fill
@@ -17,11 +18,11 @@ from typing import Any, NamedTuple
 
 from protocol.messages import PositionKey
 
-from .binance.endpoints import Endpoints as ExchangeEndpoints
-from .binance.rest import RestClient
-from .binance.signing import Signer
-from .binance.userdata import FuturesUserStream
-from .binance.wire import (
+from ..binance.endpoints import Endpoints as ExchangeEndpoints
+from ..binance.rest import RestClient
+from ..binance.signing import Signer
+from ..binance.userdata import FuturesUserStream
+from ..binance.wire import (
     BinanceFuturesAccount,
     BinanceFuturesAccountConfigUpdate,
     BinanceFuturesAccountUpdate,
@@ -30,8 +31,9 @@ from .binance.wire import (
     BinanceFuturesPositionRisk,
     convert,
 )
-from .limits import LIMITS
-from .master_state import Drift, FuturesState
+from ..limits import LIMITS
+from .outputs import Config, Duplicate, Fill, Outputs, Resync, Snapshot
+from .usdm_state import Drift, FuturesState
 
 POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
 POSITION_RISK_PATH = "/fapi/v2/positionRisk"
@@ -42,6 +44,15 @@ class UsdmRest(NamedTuple):
     dual: bool
     risks: list[BinanceFuturesPositionRisk]
     account: BinanceFuturesAccount
+
+
+class UsdmPoll(NamedTuple):
+    """One poll's replies (`account` only on a full poll); `sent`: monotonic s, before the requests."""
+
+    sent: float
+    dual: bool
+    risks: list[BinanceFuturesPositionRisk]
+    account: BinanceFuturesAccount | None
 
 
 class UsdmAdapter:
@@ -101,30 +112,36 @@ class UsdmAdapter:
         self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
         self._suspects.clear()
 
-    async def poll(self, out: Any, full: bool) -> None:
-        generation = out.generation
+    async def poll(self, full: bool) -> UsdmPoll:
+        """The REST reads of a poll; nothing changes until the shell hands them to `apply`."""
         sent = time.monotonic()
         risks = await self._risks()
         # positionRisk v2 lists LONG/SHORT entries in hedge mode and BOTH in one-way mode: the mode
         # comes with it, so the weight-30 positionSide/dual call is needed only when it lists nothing.
         dual = any(r.positionSide != "BOTH" for r in risks) if risks else await self._mode()
         account = await self._account() if full else None
-        if out.generation != generation or out.buffering:
-            return  # a rebuild happened meanwhile: these replies are stale
-        state = self.state
-        seen = self._config_seen
-        if seen.get("", 0.0) < sent and state.set_position_mode(dual):
-            out.publish_config(position_mode=state.position_mode)
-        levs, mts = state.apply_config([r for r in risks if seen.get(r.symbol, 0.0) < sent])
-        for symbol, leverage in levs:
-            out.publish_config(symbol=symbol, leverage=leverage)
-        for symbol, margin_type in mts:
-            out.publish_config(symbol=symbol, margin_type=margin_type)
-        corrected = self._confirm_drift(state.drift(risks))
-        if account is not None:
-            state.refresh_equity(account)
-        if corrected or full:
-            out.publish_snapshot("periodic")
+        return UsdmPoll(sent, dual, risks, account)
+
+    async def recheck(self) -> None:
+        return None  # USD-M's events carry everything a fill changes: no recheck is ever asked
+
+    def apply(self, reading: UsdmPoll | None) -> Outputs:
+        """Take a poll's replies (the shell calls this only if no rebuild happened meanwhile)."""
+        if reading is None:
+            return []
+        out: Outputs = []
+        state, seen, sent = self.state, self._config_seen, reading.sent
+        if seen.get("", 0.0) < sent and state.set_position_mode(reading.dual):
+            out.append(Config({"position_mode": state.position_mode}))
+        levs, mts = state.apply_config([r for r in reading.risks if seen.get(r.symbol, 0.0) < sent])
+        out.extend(Config({"symbol": symbol, "leverage": leverage}) for symbol, leverage in levs)
+        out.extend(Config({"symbol": symbol, "margin_type": margin_type}) for symbol, margin_type in mts)
+        corrected = self._confirm_drift(state.drift(reading.risks))
+        if reading.account is not None:
+            state.refresh_equity(reading.account)
+        if corrected or reading.account is not None:
+            out.append(Snapshot("periodic"))
+        return out
 
     def _confirm_drift(self, drifts: list[Drift]) -> bool:
         """Correct a position only when two polls in a row saw the same disagreement (same REST
@@ -142,47 +159,54 @@ class UsdmAdapter:
         return corrected
 
     # -- events ----------------------------------------------------------------------------------
-    def handle(self, event: Any, t_recv_ns: int, out: Any) -> None:
+    def handle(self, event: Any, t_recv_ns: int) -> Outputs:
         state = self.state
         if isinstance(event, BinanceFuturesOrderTradeUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             o = event.o
             if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
-                return
+                return []
             res = state.apply_trade(o)
             if res is None:
-                out.duplicates += 1
-                return
+                return [Duplicate()]
+            out: Outputs = []
             if res.mode_changed is not None:
                 self._config_seen[""] = time.monotonic()
-                out.publish_config(position_mode=res.mode_changed, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns)
+                out.append(Config({"position_mode": res.mode_changed, "t_exchange_ms": event.E,
+                                   "t_master_recv_ns": t_recv_ns}))
             if o.x == "CALCULATED":  # liquidation / ADL: a state change, not a copyable trade
-                out.publish_snapshot("periodic")
-                return
-            out.publish_fill(
-                symbol=o.s, position_side=res.position_side, side=o.S, order_id=o.i, trade_id=o.t,
-                client_order_id=o.c, order_type=o.o, price=o.L, qty=o.l, cum_qty=o.z, status=o.X,
-                order_qty=o.q, reduce_only=o.R, position_before=res.before, position_after=res.after,
-                equity=state.equity(), leverage=res.leverage, margin_type=res.margin_type,
-                trade_time_ms=o.T, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns,
-            )
+                out.append(Snapshot("periodic"))
+                return out
+            out.append(Fill({
+                "symbol": o.s, "position_side": res.position_side, "side": o.S, "order_id": o.i,
+                "trade_id": o.t, "client_order_id": o.c, "order_type": o.o, "price": o.L, "qty": o.l,
+                "cum_qty": o.z, "status": o.X, "order_qty": o.q, "reduce_only": o.R,
+                "position_before": res.before, "position_after": res.after, "equity": state.equity(),
+                "leverage": res.leverage, "margin_type": res.margin_type, "trade_time_ms": o.T,
+                "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns,
+            }))
             if res.clamped:
-                out.request_resync()  # our LONG/SHORT size was wrong: take REST's
-        elif isinstance(event, BinanceFuturesAccountUpdate):
+                out.append(Resync())  # our LONG/SHORT size was wrong: take REST's
+            return out
+        if isinstance(event, BinanceFuturesAccountUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             outcome = state.apply_account_update(event)
+            out = []
             for symbol, margin_type in outcome.margin_types:
                 self._config_seen[symbol] = time.monotonic()
-                out.publish_config(symbol=symbol, margin_type=margin_type, t_exchange_ms=event.E,
-                                   t_master_recv_ns=t_recv_ns)
+                out.append(Config({"symbol": symbol, "margin_type": margin_type, "t_exchange_ms": event.E,
+                                   "t_master_recv_ns": t_recv_ns}))
             if outcome.corrected:
-                out.publish_snapshot("periodic")
-        elif isinstance(event, BinanceFuturesAccountConfigUpdate):
+                out.append(Snapshot("periodic"))
+            return out
+        if isinstance(event, BinanceFuturesAccountConfigUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             ac = event.ac
             if ac is not None and 1 <= ac.l <= 125 and state.apply_leverage(ac.s, ac.l):
                 self._config_seen[ac.s] = time.monotonic()
-                out.publish_config(symbol=ac.s, leverage=ac.l, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns)
+                return [Config({"symbol": ac.s, "leverage": ac.l, "t_exchange_ms": event.E,
+                                "t_master_recv_ns": t_recv_ns})]
+        return []
 
     def snapshot_fields(self) -> dict[str, Any]:
         return {

@@ -1,34 +1,11 @@
-"""master-<market>: follows the master account's user data for one market and publishes it.
+"""The master's market-independent shell: sockets, sequencing, buffering, resync, timers.
 
-    python -m actors.master --config FILE --market usdm|spot|margin     (supervisord: master-<market>)
-
-What it does (ARCHITECTURE.md "Processes"):
-- unlocks the master's key (keystore record `[masters.<market>].account`), binds a PUB socket
-  (`Endpoints.master_pub(market)`) and a ROUTER socket (`Endpoints.master_snapshot(market)`);
-- starts the user data stream while buffering its events, and once it is connected rebuilds the
-  state from REST, publishes `PositionSnapshot(reason="start")`, then drains the buffer (only
-  events newer than the REST state are applied: see actors/master_state.py);
-- publishes every master fill as a `MasterFill` with the position before and after it, config
-  changes as `AccountConfigChanged`, a `Heartbeat` every second;
-- after any reconnect of the stream: buffer, rebuild from REST, `PositionSnapshot(reason="reconnect")`,
-  drain; every `poll_s` a cheap REST check (position mode, leverage, margin type, drift of
-  positions confirmed on two polls in a row), and every `snapshot_interval_s` an equity refresh and
-  a `PositionSnapshot(reason="periodic")` so late or lagging slaves converge.
-
-Topics (protocol/topics.py): `master.<market>.fill|snapshot|config|hb`; subscribe to
-`master.<market>.` for everything of one market. Snapshot requests: REQ or DEALER to the ROUTER,
-`SnapshotRequest(id, market)` -> `SnapshotReply(id, snapshot)` or `Error` (NOT_READY before the first
-rebuild, WRONG_MARKET, BAD_MESSAGE ...). A reply's snapshot has `seq` = the last number published
-before it was taken, so a slave applies it and continues from `seq + 1`.
-
-Logs: one INFO line per fill, nothing else on the hot path; never a secret.
+See actors/master/__init__.py for what the process does.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import sys
 import time
 from collections import deque
 from typing import Any, Protocol
@@ -36,7 +13,6 @@ from typing import Any, Protocol
 import zmq
 
 from protocol.messages import (
-    MARKETS,
     AccountConfigChanged,
     Heartbeat,
     Market,
@@ -45,10 +21,11 @@ from protocol.messages import (
     SnapshotReason,
 )
 
-from .base import Endpoints, ensure_private_dir, monotonic_ns, run, settle_gc, setup_logging
-from .binance.wire import MalformedEvent, decode_user_event
-from .master_pub import PUB_HWM, Publisher, SnapshotServer
-from .master_state import symbol_ok
+from ..base import Endpoints, ensure_private_dir, monotonic_ns
+from ..binance.wire import MalformedEvent, decode_user_event
+from .outputs import Config, Duplicate, Fill, Outputs, Recheck, Resync, Snapshot
+from .publisher import PUB_HWM, Publisher, SnapshotServer
+from .state import symbol_ok
 
 log = logging.getLogger("copytrader.master")
 
@@ -66,7 +43,8 @@ _FILL_STATUSES = ("PARTIALLY_FILLED", "FILLED")
 
 
 class Adapter(Protocol):
-    """One market's exchange side (actors/master_usdm.py, actors/master_spot.py)."""
+    """One market's exchange side (usdm.py, spot.py). It never calls back into the shell: what is
+    to be published comes back from `handle` and `apply` as outputs (outputs.py)."""
 
     market: Market
 
@@ -76,8 +54,10 @@ class Adapter(Protocol):
     async def close(self) -> None: ...
     async def fetch(self) -> Any: ...
     def rebuild(self, fetched: Any) -> None: ...
-    def handle(self, event: Any, t_recv_ns: int, out: "MasterActor") -> None: ...
-    async def poll(self, out: "MasterActor", full: bool) -> None: ...
+    def handle(self, event: Any, t_recv_ns: int) -> Outputs: ...
+    async def poll(self, full: bool) -> Any: ...
+    async def recheck(self) -> Any: ...
+    def apply(self, reading: Any) -> Outputs: ...
     def snapshot_fields(self) -> dict[str, Any]: ...
     def last_event_ms(self) -> int: ...
 
@@ -117,6 +97,9 @@ class MasterActor:
         self._resync = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started_snapshot = False
+        self._recheck_timer: asyncio.TimerHandle | None = None
+        self._recheck_task: asyncio.Task[None] | None = None
+        self._recheck_delay_s = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def bind(self) -> None:
@@ -152,6 +135,10 @@ class MasterActor:
         return 0
 
     async def close(self) -> None:
+        if self._recheck_timer is not None:
+            self._recheck_timer.cancel()
+        if self._recheck_task is not None:
+            self._tasks.append(self._recheck_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -219,11 +206,57 @@ class MasterActor:
 
     def _handle(self, event: Any, t_recv: int) -> None:
         try:
-            self.adapter.handle(event, t_recv, self)
+            self._carry_out(self.adapter.handle(event, t_recv))
         except Exception:  # one bad event never kills the actor; our state may be off: rebuild
             self.handler_errors += 1
             log.exception("event handler failed; rebuilding from REST")
             self.request_resync()
+
+    def _carry_out(self, outputs: Outputs) -> None:
+        for output in outputs:
+            match output:
+                case Fill(fields):
+                    self.publish_fill(**fields)
+                case Config(fields):
+                    self.publish_config(**fields)
+                case Snapshot(reason):
+                    self.publish_snapshot(reason)
+                case Duplicate():
+                    self.duplicates += 1
+                case Resync():
+                    self.request_resync()
+                case Recheck(delay_s):
+                    self._schedule_recheck(delay_s)
+
+    # -- rechecks (REST reads an adapter asks for after an event) ----------------------------------
+    def _schedule_recheck(self, delay_s: float) -> None:
+        """Debounced: one timer at a time; one read at a time (a request during a read waits for it)."""
+        if self._recheck_timer is not None:
+            return
+        self._recheck_delay_s = delay_s
+        self._recheck_timer = asyncio.get_running_loop().call_later(delay_s, self._start_recheck)
+
+    def _start_recheck(self) -> None:
+        self._recheck_timer = None
+        if self._recheck_task is None or self._recheck_task.done():
+            self._recheck_task = asyncio.get_running_loop().create_task(self._recheck(), name="recheck")
+        else:  # one is running: look again after it
+            self._schedule_recheck(self._recheck_delay_s)
+
+    async def _recheck(self) -> None:
+        generation = self.generation
+        try:
+            reading = await self.adapter.recheck()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the periodic poll will catch up
+            log.warning("REST recheck failed", extra={"fields": {"error": _describe(exc)}})
+            return
+        if self.generation == generation and not self.buffering:  # else stale: a rebuild came
+            try:
+                self._carry_out(self.adapter.apply(reading))
+            except Exception:  # never let a bad reply kill the task quietly; the poll catches up
+                log.exception("REST recheck not applied")
 
     # -- resync ------------------------------------------------------------------------------------
     def request_resync(self) -> None:
@@ -274,7 +307,7 @@ class MasterActor:
         log.info("state rebuilt from REST", extra={"fields": {
             "reason": reason, "buffered": drained, "seq": self.seq}})
 
-    # -- publishing (called by adapters) -----------------------------------------------------------
+    # -- publishing (what the adapters' outputs ask for) -----------------------------------------------------------
     @property
     def seq(self) -> int:
         return self.pub.seq if self.pub is not None else 0
@@ -368,8 +401,11 @@ class MasterActor:
             if self.buffering or not self.adapter.ready:
                 continue
             full = time.monotonic() - last_full >= self.snapshot_interval_s
+            generation = self.generation
             try:
-                await self.adapter.poll(self, full)
+                reading = await self.adapter.poll(full)
+                if self.generation == generation and not self.buffering:  # else stale: a rebuild came
+                    self._carry_out(self.adapter.apply(reading))
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -390,76 +426,3 @@ def _describe(exc: BaseException) -> str:
         return describe_exception(exc)
     except Exception:
         return type(exc).__name__
-
-
-# ---------------------------------------------------------------------------------------------------
-# entry point
-
-
-def build_adapter(market: Market, config: Any, signer: Any) -> Adapter:
-    endpoints = config.exchange.endpoints()
-    if market == "usdm":
-        from .master_usdm import UsdmAdapter
-
-        return UsdmAdapter(endpoints, signer, recv_window=config.exchange.recv_window)
-    from .master_spot import SpotAdapter
-
-    return SpotAdapter(market, endpoints, signer, recv_window=config.exchange.recv_window)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m actors.master", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="the deployment TOML")
-    parser.add_argument("--market", required=True, choices=MARKETS)
-    parser.add_argument("--poll-s", type=float, default=DEFAULT_POLL_S,
-                        help="seconds between cheap REST checks (position mode, leverage, drift)")
-    parser.add_argument("--connect-wait-s", type=float, default=CONNECT_WAIT_S)
-    parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    setup_logging(f"master-{args.market}", args.log_level)
-    from keystore.process import unlock_own_key
-
-    from .binance.signing import make_signer
-    from .config import ConfigError, load_config
-
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        log.error("bad configuration", extra={"fields": {"error": str(exc)}})
-        return 2
-    master_cfg = config.masters.get(args.market)
-    if master_cfg is None:
-        log.error("no [masters.%s] table in the configuration", args.market)
-        return 2
-    try:
-        key = unlock_own_key(config.keystore_dir, master_cfg.account, config.passphrase_file)
-    except Exception as exc:  # wrong passphrase, missing record: say which, no secret
-        log.error("cannot unlock the master key", extra={"fields": {
-            "account": master_cfg.account, "error": _describe(exc)}})
-        return 3
-    try:
-        signer = make_signer(key.key_type.value.upper(), key.api_key, key.secret.reveal_str())
-    except ValueError as exc:
-        log.error("master key unusable", extra={"fields": {"error": str(exc)}})
-        return 3
-    finally:
-        key.wipe()
-    adapter = build_adapter(args.market, config, signer)
-    # Two ZeroMQ I/O threads: the PUB socket's connections are spread over both, so the writes that
-    # wake up to 100 subscribers go out on both cores at once instead of one after another.
-    zmq.Context.instance(io_threads=PUB_IO_THREADS)
-    actor = MasterActor(
-        args.market, adapter, Endpoints(config.runtime_dir),
-        snapshot_interval_s=master_cfg.snapshot_interval_s, poll_s=args.poll_s,
-        connect_wait_s=args.connect_wait_s,
-    )
-    settle_gc()  # everything imported and built so far is never scanned by the collector again
-    return run(actor.run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

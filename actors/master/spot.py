@@ -13,7 +13,7 @@ outboundAccountPosition; executionReport does not echo `sideEffectType`; USER_LI
 the separate margin risk data stream, which our client does not follow). The net position
 (free + locked - borrowed) a fill produces does not depend on loans, so `position_before/after` are
 exact and published at once. `borrowed_before/after` (base asset) and `side_effect` are estimates
-from the position change (actors/master_state.py `SpotState._margin_guess`). Right after a fill or a
+from the position change (actors/master/spot_state.py `SpotState._margin_guess`). Right after a fill or a
 balanceUpdate we re-read the margin account over REST (debounced, ~10 weight) and, when REST
 disagrees with our figures, take REST's and publish a snapshot: slaves reconcile their loans and
 positions from it. The alternative, holding the fill back until REST answers, would add a REST round
@@ -21,18 +21,17 @@ trip to every copied margin trade.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import msgspec
 
-from .binance.endpoints import Endpoints as ExchangeEndpoints
-from .binance.rest import RestClient
-from .binance.signing import Signer
-from .binance.userdata import MarginUserStream, SpotUserStream
-from .binance.wire import (
+from ..binance.endpoints import Endpoints as ExchangeEndpoints
+from ..binance.rest import RestClient
+from ..binance.signing import Signer
+from ..binance.userdata import MarginUserStream, SpotUserStream
+from ..binance.wire import (
     BinanceBalanceUpdate,
     BinanceExecutionReport,
     BinanceMarginAccount,
@@ -40,9 +39,11 @@ from .binance.wire import (
     BinanceSpotAccount,
     convert,
 )
-from .binance.wsapi import WsApiClient
-from .limits import LIMITS
-from .master_state import Deduper, SpotState, SymbolInfo, UnknownSymbol
+from ..binance.wsapi import WsApiClient
+from ..limits import LIMITS
+from .outputs import Duplicate, Fill, Outputs, Recheck, Resync, Snapshot
+from .spot_state import SpotState, SymbolInfo, UnknownSymbol
+from .state import Deduper
 
 log = logging.getLogger("copytrader.master")
 
@@ -57,6 +58,21 @@ class SpotRest(NamedTuple):
     account: BinanceSpotAccount | BinanceMarginAccount
     prices: dict[str, Decimal]
     rest_ms: int  # trades with T <= rest_ms are contained in `account`
+
+
+class SpotPoll(NamedTuple):
+    """A periodic read (full polls only); `fills`: fills seen before the requests went out."""
+
+    account: BinanceSpotAccount | BinanceMarginAccount
+    prices: dict[str, Decimal]
+    fills: int
+
+
+class MarginRecheck(NamedTuple):
+    """The margin account read again after a fill or a balance update."""
+
+    account: BinanceMarginAccount
+    fills: int
 
 
 class BinanceSymbolAssets(msgspec.Struct, frozen=True):
@@ -97,9 +113,6 @@ class SpotAdapter:
         self.stream: SpotUserStream | None = None
         self.fills_seen = 0
         self.corrections = 0
-        self._refresh: asyncio.TimerHandle | None = None
-        self._refresh_task: asyncio.Task[None] | None = None
-        self._out: Any = None
         self._spot_suspects: dict[str, tuple[Decimal, Decimal]] = {}
 
     @property
@@ -129,10 +142,6 @@ class SpotAdapter:
         self.ws, self.stream = ws, stream
 
     async def close(self) -> None:
-        if self._refresh is not None:
-            self._refresh.cancel()
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
         if self.stream is not None:
             await _quietly(self.stream.stop())
         if self.ws is not None:
@@ -171,22 +180,36 @@ class SpotAdapter:
             self.state.rebuild_spot(fetched.account.balances, fetched.rest_ms)
         self._spot_suspects.clear()
 
-    async def poll(self, out: Any, full: bool) -> None:
-        """Every snapshot interval: prices (equity), a drift check, a periodic snapshot."""
+    async def poll(self, full: bool) -> SpotPoll | None:
+        """Every snapshot interval: prices (equity) and the account, for a drift check."""
         if not full:
-            return
-        generation, fills = out.generation, self.fills_seen
+            return None
+        fills = self.fills_seen
         account, _ = await self._account()
         prices = await self._prices()
-        if out.generation != generation or out.buffering:
-            return
-        self.state.set_prices(prices)
-        if fills == self.fills_seen:  # no fill raced the request
-            if isinstance(account, BinanceMarginAccount):
-                self._take_margin(account)
-            else:
-                self._confirm_spot_drift(account)
-        out.publish_snapshot("periodic")
+        return SpotPoll(account, prices, fills)
+
+    async def recheck(self) -> MarginRecheck | None:
+        fills = self.fills_seen
+        account, _ = await self._account()
+        return MarginRecheck(account, fills) if isinstance(account, BinanceMarginAccount) else None
+
+    def apply(self, reading: SpotPoll | MarginRecheck | None) -> Outputs:
+        """Take a REST read (the shell calls this only if no rebuild happened meanwhile)."""
+        match reading:
+            case SpotPoll(account, prices, fills):
+                self.state.set_prices(prices)
+                if fills == self.fills_seen:  # no fill raced the request
+                    if isinstance(account, BinanceMarginAccount):
+                        self._take_margin(account)
+                    else:
+                        self._confirm_spot_drift(account)
+                return [Snapshot("periodic")]
+            case MarginRecheck(account, fills):
+                if fills != self.fills_seen:
+                    return [Recheck(MARGIN_REFRESH_DELAY_S)]  # a fill raced the request: ask again
+                return [Snapshot("periodic")] if self._take_margin(account) else []
+        return []
 
     def _take_margin(self, account: BinanceMarginAccount) -> bool:
         drifted = self.state.margin_drift(account.userAssets)
@@ -218,71 +241,43 @@ class SpotAdapter:
             self.corrections += 1
         return corrected
 
-    def _schedule_margin_refresh(self, out: Any) -> None:
-        if self.market != "margin" or self._refresh is not None:
-            return
-        self._out = out
-        loop = asyncio.get_running_loop()
-        self._refresh = loop.call_later(MARGIN_REFRESH_DELAY_S, self._start_refresh)
-
-    def _start_refresh(self) -> None:
-        self._refresh = None
-        if self._refresh_task is None or self._refresh_task.done():
-            self._refresh_task = asyncio.get_running_loop().create_task(self._margin_refresh())
-        else:  # one is running: look again after it
-            self._schedule_margin_refresh(self._out)
-
-    async def _margin_refresh(self) -> None:
-        out = self._out
-        generation, fills = out.generation, self.fills_seen
-        try:
-            account, _ = await self._account()
-        except Exception as exc:  # the periodic check will catch up
-            log.warning("margin refresh failed", extra={"fields": {"error": type(exc).__name__}})
-            return
-        if out.generation != generation or out.buffering:
-            return
-        if fills != self.fills_seen:
-            self._schedule_margin_refresh(out)  # a fill raced the request: ask again
-            return
-        assert isinstance(account, BinanceMarginAccount)
-        if self._take_margin(account):
-            out.publish_snapshot("periodic")
-
     # -- events ----------------------------------------------------------------------------------
-    def handle(self, event: Any, t_recv_ns: int, out: Any) -> None:
+    def handle(self, event: Any, t_recv_ns: int) -> Outputs:
         state = self.state
         if isinstance(event, BinanceExecutionReport):
             state.last_event_ms = max(state.last_event_ms, event.E)
             if event.x != "TRADE" or event.l <= 0:
-                return
+                return []
             try:
                 res = state.apply_trade(event)
             except UnknownSymbol:
                 log.error("fill of an unknown symbol; rebuilding", extra={"fields": {"symbol": event.s}})
                 state.symbols = {}  # reload exchangeInfo with the rebuild
-                out.request_resync()
-                return
+                return [Resync()]
             if res is None:
-                out.duplicates += 1
-                return
+                return [Duplicate()]
             self.fills_seen += 1
-            out.publish_fill(
-                symbol=event.s, position_side="BOTH", side=event.S, order_id=event.i, trade_id=event.t,
-                client_order_id=event.c, order_type=event.o, price=event.L, qty=event.l, cum_qty=event.z,
-                status=event.X, order_qty=event.q, position_before=res.before, position_after=res.after,
-                borrowed_before=res.borrowed_before, borrowed_after=res.borrowed_after,
-                side_effect=res.side_effect, equity=state.equity(), equity_asset=state.quote_asset,
-                trade_time_ms=event.T, t_exchange_ms=event.E, t_master_recv_ns=t_recv_ns,
-            )
-            self._schedule_margin_refresh(out)
-        elif isinstance(event, BinanceOutboundAccountPosition):
+            return [Fill({
+                "symbol": event.s, "position_side": "BOTH", "side": event.S, "order_id": event.i,
+                "trade_id": event.t, "client_order_id": event.c, "order_type": event.o, "price": event.L,
+                "qty": event.l, "cum_qty": event.z, "status": event.X, "order_qty": event.q,
+                "position_before": res.before, "position_after": res.after,
+                "borrowed_before": res.borrowed_before, "borrowed_after": res.borrowed_after,
+                "side_effect": res.side_effect, "equity": state.equity(), "equity_asset": state.quote_asset,
+                "trade_time_ms": event.T, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns,
+            }), *self._recheck()]
+        if isinstance(event, BinanceOutboundAccountPosition):
             state.last_event_ms = max(state.last_event_ms, event.E)
             state.apply_balances(event)
         elif isinstance(event, BinanceBalanceUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             state.apply_balance_delta(event.a, event.d, event.T)
-            self._schedule_margin_refresh(out)
+            return self._recheck()
+        return []
+
+    def _recheck(self) -> Outputs:
+        """Margin: loans are not in the stream, so read the account again shortly (debounced)."""
+        return [Recheck(MARGIN_REFRESH_DELAY_S)] if self.market == "margin" else []
 
     def snapshot_fields(self) -> dict[str, Any]:
         return {

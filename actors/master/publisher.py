@@ -22,7 +22,7 @@ from protocol.codec import MAX_SNAPSHOT_REQUEST, decode_snapshot_request, encode
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import Error, Market, MasterEvent, PositionSnapshot, SnapshotReply, SnapshotRequest
 
-from .base import ZmqReader, kick_after_send
+from ..base import ZmqReader, kick_after_send
 
 log = logging.getLogger("copytrader.master")
 
