@@ -1,11 +1,11 @@
 """How many entries the actors' bounded memories keep (each forgets its oldest entries first).
 
-| name             | where                                        | default          | what it remembers                              |
-|------------------|----------------------------------------------|------------------|------------------------------------------------|
-| `coverage_fills` | control (actors/coverage.py)                 | 50000 per market | master fills, to journal what a sync covered   |
-| `master_dedupe`  | master listeners (master/state.py Deduper)   | 100000           | fills seen, to drop an event delivered twice   |
-| `slave_orders`   | slave USD-M account (usdm.OrderBook)         | 20000            | executed quantity applied per order id         |
-| `slave_trades`   | slave spot / margin account (spot.Ledger)    | 20000            | trades applied to the balances                 |
+| name             | where                                            | default          | what it remembers                            |
+|------------------|--------------------------------------------------|------------------|----------------------------------------------|
+| `coverage_fills` | control (control/coverage.py)                    | 50000 per market | master fills, to journal what a sync covered |
+| `master_dedupe`  | master listeners (master/state.py Deduper)       | 100000           | fills seen, to drop an event delivered twice |
+| `slave_orders`   | slave USD-M account (slave/accounts/usdm.py)     | 20000            | executed quantity applied per order id       |
+| `slave_trades`   | slave spot / margin account (accounts/spot.py)   | 20000            | trades applied to the balances               |
 
 Each entry costs 100 to 500 bytes, so a process levels off at a few MB above its start once its
 memories are full (after hours to days at a master's usual pace). `COPYTRADER_MEMORY_LIMITS`

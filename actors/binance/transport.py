@@ -203,7 +203,7 @@ class HttpClient:
             raise ConnectFailed("HTTP client closed")
         head = self._head(method, target, headers)
         sent: list[bool] = []
-        # wait_for, not asyncio.timeout(): callers may run outside a task (see actors/eager.py).
+        # wait_for, not asyncio.timeout(): callers may run outside a task (see actors/slave/eager.py).
         try:
             return await asyncio.wait_for(self._exchange(method, head, sent), timeout)
         except _StaleConnection:

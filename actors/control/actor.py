@@ -50,9 +50,9 @@ from protocol.topics import master_prefix
 
 from ..base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from ..config import AppConfig, ConfigError, load_config
-from ..coverage import MAX_FILLS, Coverage
 from .commands import dispatch
 from .commands.status import MasterView
+from .coverage import MAX_FILLS, Coverage
 from .journal import (
     Journal,
 )

@@ -287,7 +287,7 @@ class CoveredBody(msgspec.Struct, frozen=True):
 
 def record_for_covered(slave_id: str, market: str, symbol: str, order_id: int, trade_id: int, epoch: int,
                        seq: int, snapshot_seq: int, ts_ms: int | None = None) -> JournalRecord:
-    """A master fill this slave never decided, covered by its reconciliation (actors/coverage.py)."""
+    """A master fill this slave never decided, covered by its reconciliation (actors/control/coverage.py)."""
     return JournalRecord(
         ts_ms=now_ms() if ts_ms is None else ts_ms, kind="covered", slave_id=slave_id, market=market,
         symbol=symbol, master_order_id=order_id, master_trade_id=trade_id,

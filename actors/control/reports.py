@@ -30,8 +30,8 @@ from protocol.messages import (
 )
 
 from ..base import Frames
-from ..coverage import fill_ref, is_covering_skip
 from .commands.status import MasterView
+from .coverage import fill_ref, is_covering_skip
 from .journal import (
     CoveredBody,
     record_for_covered,

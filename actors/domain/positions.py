@@ -7,8 +7,11 @@ event), and the caller resyncs (`clamped`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
+
+from protocol.messages import PositionEntry, PositionKey
 
 ZERO = Decimal(0)
 
@@ -34,4 +37,9 @@ def moved(before: Decimal, side: str, position_side: str, qty: Decimal) -> Moved
     return Moved(after, False)
 
 
-__all__ = ["Moved", "moved", "position_delta"]
+def positions_of(entries: Iterable[PositionEntry]) -> dict[PositionKey, Decimal]:
+    """A snapshot's entries as (symbol, position side) -> amount."""
+    return {(e.symbol, e.position_side): e.qty for e in entries}
+
+
+__all__ = ["Moved", "moved", "position_delta", "positions_of"]

@@ -21,8 +21,9 @@ from ..binance.errors import (
     StatusUnknown,
 )
 from ..domain.decisions import reconcile_target
-from ..usdm import ForcedFill
-from .rules import ZERO, fill_key_of_parts, log, msgspec_replace, now_ns
+from ..domain.target import slave_key
+from .accounts.usdm import ForcedFill
+from .rules import ZERO, log, msgspec_replace, now_ns
 
 
 class Follow:
@@ -37,7 +38,7 @@ class Follow:
         before = abs(fill.position) + fill.qty
         if before:
             self.book.scale(key, abs(fill.position) / before)  # the one target follows the cut
-        if self.master_positions.get(fill_key_of_parts(fill.symbol, fill.position_side, self.reverse)):
+        if self.master_positions.get(slave_key(fill.symbol, fill.position_side, self.reverse)):
             self.forced.add(key)  # (the master flat there: nothing a correction would restore)
             self.slave.forced_changed()  # kept across restarts
         self.own_fresh = False  # the exchange moved our account: read REST before the next correction

@@ -72,7 +72,7 @@ def make_account(slave: "Slave", account_type: Any, ref: list["MarketMirror"]) -
 
 
 def _hook(account: Any, mirror: "MarketMirror") -> None:
-    from ..usdm import UsdmAccount
+    from .accounts.usdm import UsdmAccount
 
     if isinstance(account, UsdmAccount):
         account.on_forced = mirror.on_forced  # its own liquidation / ADL

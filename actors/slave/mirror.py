@@ -25,15 +25,14 @@ from ..binance.errors import (
 )
 from ..domain.decisions import OrderIntent, decide_fill
 from ..domain.sizing import ratio_k
-from ..eager import run_eagerly
-from ..execution import ExecutionFailed
-from ..target_store import book_for
-from ..usdm import UsdmAccount, fill_key
+from ..domain.target import slave_key
+from .accounts.execution import ExecutionFailed
+from .eager import run_eagerly
+from .target_store import book_for
 from .target_view import TargetView
 
 if TYPE_CHECKING:
-    from ..margin import MarginAccount
-    from ..spot import SpotAccount
+    from .accounts import Account
     from .process import Slave
 
 from .follow import Follow
@@ -53,7 +52,7 @@ from .sync import Resync
 class MarketMirror(Resync, Follow, Reports, TargetView):
     """Copies one market of the master onto this slave's account."""
 
-    def __init__(self, slave: "Slave", account: UsdmAccount | SpotAccount | MarginAccount) -> None:
+    def __init__(self, slave: "Slave", account: "Account") -> None:
         self.slave = slave
         self.account = account
         self.market = account.market
@@ -134,7 +133,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
     def _on_fill(self, fill: MasterFill, t_recv: int) -> None:
         self.fills_received += 1
         if fill.position_after == 0 and self.forced:  # the master closed it: copied normally again
-            key = fill_key(fill, self.reverse)
+            key = slave_key(fill.symbol, fill.position_side, self.reverse)
             if key in self.forced:
                 self.forced.discard(key)
                 self.slave.forced_changed()
@@ -221,7 +220,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         self.master_equity = fill.equity
         self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
         self.last_price[fill.symbol] = fill.price
-        key = fill_key(fill, self.reverse)
+        key = slave_key(fill.symbol, fill.position_side, self.reverse)
         book = self.book
         if key in book.ignored:
             if fill.position_after == 0 or fill.position_before * fill.position_after < 0:

@@ -38,11 +38,11 @@ from ..binance.errors import (
     BinanceAPIError,
 )
 from ..config import AppConfig
-from ..forced_state import forced_path, load_forced, save_forced
-from ..reporter import Reporter
-from ..usdm import UsdmAccount
+from .accounts.usdm import UsdmAccount
+from .forced_state import forced_path, load_forced, save_forced
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
+from .reporter import Reporter
 from .rules import (
     HEARTBEAT_LOST_S,
     RECONNECT_IVL_MAX_MS,
@@ -227,7 +227,7 @@ class Slave:
                     asyncio.get_running_loop().create_task(mirror.flatten(event))
 
     def forced_changed(self) -> None:
-        """A mirror's liquidated set changed: save every market's (actors/forced_state.py)."""
+        """A mirror's liquidated set changed: save every market's (actors/slave/forced_state.py)."""
         save_forced(self.forced_path, {m: mirror.forced for m, mirror in self.mirrors.items()})
 
     def notify_error(self, code: str, message: str) -> None:
@@ -301,10 +301,10 @@ def _account_type(market: str) -> Any:
     if market == "usdm":
         return UsdmAccount
     if market == "spot":
-        from ..spot import SpotAccount
+        from .accounts.spot import SpotAccount
         return SpotAccount
     if market == "margin":
-        from ..margin import MarginAccount
+        from .accounts.margin import MarginAccount
         return MarginAccount
     return None
 

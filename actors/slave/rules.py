@@ -10,8 +10,6 @@ import msgspec
 
 from protocol.messages import PositionSnapshot, SlaveConfig
 
-from ..domain.target import slave_key
-
 log = logging.getLogger("copytrader.slave")
 ZERO = Decimal(0)
 SNAPSHOT_TIMEOUT_S = 3.0
@@ -47,11 +45,6 @@ def _observe(account: Any, snap: PositionSnapshot) -> None:
         observe(snap)
 
 
-def fill_key_of(entry: Any, reverse: bool) -> tuple[str, str]:
-    return fill_key_of_parts(entry.symbol, entry.position_side, reverse)
-
-
-fill_key_of_parts = slave_key
 
 
 def _cause(cause: str) -> Any:

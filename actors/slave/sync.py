@@ -22,8 +22,9 @@ from ..binance.errors import (
     RateLimited,
 )
 from ..domain.decisions import OrderIntent, margin_guard, reconcile_target
+from ..domain.positions import positions_of
 from ..domain.sizing import CannotSize, ratio_k
-from ..usdm import master_positions_map
+from ..domain.target import slave_key
 from .rules import (
     CAPITAL_RETRY_S,
     CAPITAL_RICHER,
@@ -34,7 +35,6 @@ from .rules import (
     ZERO,
     _cause,
     _observe,
-    fill_key_of,
     log,
     now_ns,
 )
@@ -106,7 +106,7 @@ class Resync:
         _observe(acct, snap)
         self.master_equity = snap.equity
         self.last_snapshot = snap
-        self.master_positions = master_positions_map(snap.positions)
+        self.master_positions = positions_of(snap.positions)
         self.equity_before.clear()
         self.equity_in_order = snap.equity
         if snap.position_mode is not None:
@@ -122,8 +122,8 @@ class Resync:
         new_only = cause == "start" and self.config.on_start == "new_only" and not self.book.loaded
         if new_only:
             self.ignored = {
-                fill_key_of(e, self.reverse) for e in snap.positions
-                if e.qty and not acct.positions.get(fill_key_of(e, self.reverse))
+                slave_key(e.symbol, e.position_side, self.reverse) for e in snap.positions
+                if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
         self._move_target(snap)
         if not new_only and self._may_trade():
@@ -255,7 +255,7 @@ class Resync:
                 # master's close then skipped as no_position). The next periodic snapshot checks.
                 return
             self.last_snapshot = snap
-            self.master_positions = master_positions_map(snap.positions)
+            self.master_positions = positions_of(snap.positions)
             self._move_target(snap)
             nonce = f"{snap.epoch}-{snap.seq}-periodic"
             # Tracked positions first (no request): REST only to confirm a drift before correcting

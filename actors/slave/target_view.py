@@ -2,7 +2,7 @@
 snapshot, the positions it expects, and its drifts (what the status and the TUI show).
 
 A mixin of `actors.slave.MarketMirror` (kept apart so slave.py stays within its size); it reads
-the mirror's `book` (actors/target_store.py), `account`, `config` and master state, and does no I/O.
+the mirror's `book` (actors/slave/target_store.py), `account`, `config` and master state, and does no I/O.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from protocol.messages import PositionDrift, PositionSnapshot
 
 from ..binance.filters import market_min_notional
+from ..domain.positions import positions_of
 from ..domain.sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
 from ..domain.target import clip_increases
-from ..target_store import TargetBook
-from ..usdm import master_positions_map
+from .target_store import TargetBook
 
 ZERO = Decimal(0)
 PERIODIC_TOLERANCE = Decimal("0.05")  # balance_multiplier: k floats with equity; ignore drift under 5%
@@ -50,7 +50,7 @@ class TargetView:
 
     def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
         k = ratio_k(self.config, self.account.equity, snap.equity)
-        target = self.book.at(master_positions_map(snap.positions), k, self.reverse)
+        target = self.book.at(positions_of(snap.positions), k, self.reverse)
         most = {}  # the notional cap at the price a correction is checked at (the master's entry)
         for e in snap.positions:
             cap = notional_cap(self.config, e.symbol)
@@ -63,7 +63,7 @@ class TargetView:
         return target
 
     def _move_target(self, snap: PositionSnapshot) -> None:
-        self.book.commit(self._moved(snap), master_positions_map(snap.positions))
+        self.book.commit(self._moved(snap), positions_of(snap.positions))
         self.book.loaded = False
 
 

@@ -23,7 +23,7 @@
 - **doubled**: an executed order per copied client id ("ct..." = slave, market, symbol, master
   order, master trade, leg) more than once at the exchange (/_sim/orders).
 - **lost**: a master trade at the exchange (/_sim/trades) with no journal decision (mirrored,
-  skipped, failed, or "covered" by the slave's reconciliation, see actors/coverage.py) for a slave
+  skipped, failed, or "covered" by the slave's reconciliation, see actors/control/coverage.py) for a slave
   that copies its market. A trade the master listener never published (it was dead, or its stream
   was down) is covered by the master's next start/reconnect snapshot once the slave reconciled after
   it. The revoked slave is not counted after its revocation.

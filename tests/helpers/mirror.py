@@ -13,8 +13,8 @@ from typing import Any
 
 from actors.binance.filters import SymbolFilters
 from actors.domain.decisions import OrderIntent, SlaveHolding
-from actors.execution import Executed
 from actors.slave import MarketMirror
+from actors.slave.accounts.execution import Executed
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
 
 ZERO = Decimal(0)

@@ -12,7 +12,7 @@ import orjson
 import zmq
 
 from actors.base import ZmqReader, settle_gc
-from actors.reporter import Reporter
+from actors.slave.reporter import Reporter
 from protocol import codec
 from protocol.messages import Heartbeat
 from simulator.futures import FuturesAccount, FuturesOrder

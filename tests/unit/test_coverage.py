@@ -1,7 +1,7 @@
-"""actors/coverage.py: which master fills a slave's reconciliation covers, and which stay lost."""
+"""actors/control/coverage.py: which master fills a slave's reconciliation covers, and which stay lost."""
 from __future__ import annotations
 
-from actors.coverage import Coverage, FillRef, fill_ref, is_covering_skip
+from actors.control.coverage import Coverage, FillRef, fill_ref, is_covering_skip
 
 E1, E2 = 111, 222
 

@@ -1,11 +1,11 @@
-"""actors/eager.py: a coroutine's first step runs in the caller; the rest runs as a Task would."""
+"""actors/slave/eager.py: a coroutine's first step runs in the caller; the rest runs as a Task would."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
-from actors.eager import run_eagerly
+from actors.slave.eager import run_eagerly
 
 
 async def test_first_step_runs_in_the_caller_and_the_rest_in_a_task():

@@ -1,4 +1,4 @@
-"""actors/execution.py: an order executes at most once whatever the exchange answers."""
+"""actors/slave/accounts/execution.py: an order executes at most once whatever the exchange answers."""
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from actors.binance.errors import NotSent, OrderNotFound, RateLimited, Rejected, StatusUnknown
-from actors.execution import ExecutionFailed, ExecutionPolicy, place_exactly_once
+from actors.slave.accounts.execution import ExecutionFailed, ExecutionPolicy, place_exactly_once
 
 
 class FakeExchange:
@@ -177,9 +177,9 @@ async def test_an_original_that_never_arrives_is_resent_only_after_recv_window_a
 def test_accounts_tie_the_lookup_window_to_the_recv_window_they_sign_with():
     from actors.binance.endpoints import Endpoints
     from actors.binance.signing import make_signer
-    from actors.margin import MarginAccount
-    from actors.spot import SpotAccount
-    from actors.usdm import UsdmAccount
+    from actors.slave.accounts.margin import MarginAccount
+    from actors.slave.accounts.spot import SpotAccount
+    from actors.slave.accounts.usdm import UsdmAccount
 
     for cls in (UsdmAccount, SpotAccount, MarginAccount):
         acct = cls("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"),

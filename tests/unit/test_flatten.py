@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from actors.binance.filters import SymbolFilters
-from actors.execution import Executed
 from actors.slave import MarketMirror
+from actors.slave.accounts.execution import Executed
 from protocol.messages import FlattenCommand, SlaveConfig
 
 D = Decimal

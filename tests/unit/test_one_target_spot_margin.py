@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from actors.target_store import TargetBook, book_for
+from actors.slave.target_store import TargetBook, book_for
 from protocol.messages import SlaveConfig
 from tests.helpers.mirror import Harness
 from tests.unit.test_copy_decisions import SPOT

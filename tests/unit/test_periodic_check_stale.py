@@ -11,8 +11,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from actors.binance.filters import SymbolFilters
-from actors.execution import Executed
 from actors.slave import MarketMirror
+from actors.slave.accounts.execution import Executed
 from protocol.messages import PositionSnapshot, SlaveConfig
 
 EPOCH = 7

@@ -1,4 +1,4 @@
-"""actors/spot.py BalanceAccount.read_quietly: the balances are read over REST only while no order
+"""actors/slave/accounts/spot.py BalanceAccount.read_quietly: the balances are read over REST only while no order
 of ours is in flight; a read that one of our orders started or finished during is read again, so a
 read holds exactly the trades of the orders finished before it (issue 21, chaos seed 101)."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 from actors.binance.endpoints import Endpoints
 from actors.binance.signing import make_signer
 from actors.domain.orders import OrderIntent
-from actors.spot import SpotAccount
+from actors.slave.accounts.spot import SpotAccount
 
 
 def account() -> SpotAccount:

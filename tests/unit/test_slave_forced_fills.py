@@ -14,9 +14,9 @@ from typing import Any
 from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
 from actors.binance.signing import make_signer
-from actors.execution import Executed
 from actors.slave import MarketMirror
-from actors.usdm import UsdmAccount
+from actors.slave.accounts.execution import Executed
+from actors.slave.accounts.usdm import UsdmAccount
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveError
 
 D = Decimal
@@ -128,8 +128,8 @@ async def test_a_liquidation_where_the_master_is_flat_blocks_nothing() -> None:
 
 async def test_the_liquidated_set_survives_a_restart_and_is_released_by_the_master_close(tmp_path) -> None:
     from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
-    from actors.forced_state import forced_path
     from actors.slave import Slave
+    from actors.slave.forced_state import forced_path
     from actors.slave.markets import build_mirror
 
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
@@ -165,8 +165,8 @@ async def test_the_liquidated_set_survives_a_restart_and_is_released_by_the_mast
 
 async def test_an_unreadable_liquidation_record_is_reported_by_name_and_ignored(tmp_path) -> None:
     from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
-    from actors.forced_state import forced_path
     from actors.slave import Slave
+    from actors.slave.forced_state import forced_path
 
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
     app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},

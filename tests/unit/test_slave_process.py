@@ -20,10 +20,10 @@ from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
 from actors.binance.signing import make_signer
 from actors.config import AppConfig, ExchangeConfig, MasterConfig, PathsConfig
-from actors.execution import Executed
 from actors.slave import MarketMirror, Slave
+from actors.slave.accounts.execution import Executed
+from actors.slave.accounts.usdm import UsdmAccount
 from actors.slave.markets import build_mirror, refresh_equities
-from actors.usdm import UsdmAccount
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveConfigChanged
 
 D = Decimal

@@ -1,12 +1,12 @@
-"""actors/spot.py Ledger and reply parsing (pure): each trade moves the balances exactly once,
+"""actors/slave/accounts/spot.py Ledger and reply parsing (pure): each trade moves the balances exactly once,
 whether the order reply or the user data stream reports it first; REST contains older trades."""
 from __future__ import annotations
 
 from decimal import Decimal as D
 
 from actors.binance import wire
-from actors.execution import Executed
-from actors.spot import Ledger, Trade, trade_of_report, trades_of_reply, with_avg_price
+from actors.slave.accounts.execution import Executed
+from actors.slave.accounts.spot import Ledger, Trade, trade_of_report, trades_of_reply, with_avg_price
 
 FULL_BUY = {  # a FULL reply as the spot WebSocket API / margin REST give it (rest-api.md "Response FULL")
     "symbol": "BTCUSDT", "orderId": 28, "orderListId": -1, "clientOrderId": "ctabc", "transactTime": 1000,
@@ -92,7 +92,7 @@ def test_avg_price_is_added_for_the_reports() -> None:
 
 
 def test_taker_commission_from_the_spot_account() -> None:
-    from actors.spot import taker_commission
+    from actors.slave.accounts.spot import taker_commission
 
     assert taker_commission({"commissionRates": {"maker": "0.0009", "taker": "0.001"}}) == D("0.001")
     assert taker_commission({"takerCommission": 10}) == D("0.001")

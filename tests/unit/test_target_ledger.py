@@ -1,4 +1,4 @@
-"""actors/domain/target.py (the copy rule on the intended position) and actors/target_store.py (kept
+"""actors/domain/target.py (the copy rule on the intended position) and actors/slave/target_store.py (kept
 across restarts): hand-computed, and through a restart of the real MarketMirror."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from actors.domain.sizing import CannotSize
 from actors.domain.target import advance, move
-from actors.target_store import TargetBook, TargetError, decode_target, encode_target, target_path
+from actors.slave.target_store import TargetBook, TargetError, decode_target, encode_target, target_path
 from protocol.messages import SlaveConfig
 from tests.helpers.mirror import Harness
 from tests.helpers.wait import aeventually

@@ -1,4 +1,4 @@
-"""UsdmAccount (actors/usdm.py): what the slave's own user data does to its tracked state.
+"""UsdmAccount (actors/slave/accounts/usdm.py): what the slave's own user data does to its tracked state.
 
 Issue 21: defect 1 (its own liquidation / ADL was invisible) and defect 11 (equity between REST
 reads counted only the USDT wallet, while the master counts every USD stablecoin)."""
@@ -14,7 +14,7 @@ from actors.binance.endpoints import Endpoints
 from actors.binance.signing import make_signer
 from actors.binance.wire import BinanceFuturesAccount, BinanceFuturesAccountUpdate, BinanceFuturesPositionRisk, convert
 from actors.master.usdm_state import FuturesState
-from actors.usdm import UsdmAccount
+from actors.slave.accounts.usdm import UsdmAccount
 
 D = Decimal
 

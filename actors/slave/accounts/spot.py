@@ -22,7 +22,7 @@ What it keeps (from the exchange, never guessed):
 Orders: MARKET with `quantity` (the step-rounded decision of actors/domain/decisions.py; a `quoteOrderQty`
 order would let the exchange choose the quantity, which breaks "k x the master's quantity") over
 the WebSocket API (`order.place`, newOrderRespType FULL), exactly once: on an unknown status the
-order is looked up with `order.status` by origClientOrderId (actors/execution.py).
+order is looked up with `order.status` by origClientOrderId (actors/slave/accounts/execution.py).
 """
 from __future__ import annotations
 
@@ -39,17 +39,17 @@ import msgspec
 
 from protocol.messages import PositionKey, PositionSnapshot, SlaveConfig
 
-from .binance import wire
-from .binance.endpoints import Endpoints
-from .binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
-from .binance.orders import order_params
-from .binance.rest import RestClient
-from .binance.signing import Signer
-from .binance.userdata import SpotUserStream
-from .binance.wsapi import WsApiClient
-from .domain.decisions import OrderIntent, SlaveHolding
+from ...binance import wire
+from ...binance.endpoints import Endpoints
+from ...binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
+from ...binance.orders import order_params
+from ...binance.rest import RestClient
+from ...binance.signing import Signer
+from ...binance.userdata import SpotUserStream
+from ...binance.wsapi import WsApiClient
+from ...domain.decisions import OrderIntent, SlaveHolding
+from ...limits import LIMITS
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
-from .limits import LIMITS
 
 log = logging.getLogger("copytrader.spot")
 

@@ -19,28 +19,27 @@ REST with keep-alive is used for set-up, alignment and reconciliation.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from protocol.messages import MasterFill, PositionEntry, PositionKey, PositionMode, SlaveConfig
+from protocol.messages import PositionKey, PositionMode, SlaveConfig
 
-from .assets import USD_ASSETS
-from .binance import wire
-from .binance.endpoints import Endpoints
-from .binance.errors import BinanceAPIError, RateLimited, Rejected
-from .binance.filters import SymbolFilters, parse_futures_exchange_info
-from .binance.orders import order_params
-from .binance.rest import RestClient
-from .binance.signing import Signer
-from .binance.userdata import FuturesUserStream
-from .binance.wsapi import WsApiClient
-from .domain.decisions import OrderIntent, SlaveHolding
-from .domain.positions import moved
-from .domain.sizing import capped_leverage
+from ...assets import USD_ASSETS
+from ...binance import wire
+from ...binance.endpoints import Endpoints
+from ...binance.errors import BinanceAPIError, RateLimited, Rejected
+from ...binance.filters import SymbolFilters, parse_futures_exchange_info
+from ...binance.orders import order_params
+from ...binance.rest import RestClient
+from ...binance.signing import Signer
+from ...binance.userdata import FuturesUserStream
+from ...binance.wsapi import WsApiClient
+from ...domain.decisions import OrderIntent, SlaveHolding
+from ...domain.positions import moved
+from ...domain.sizing import capped_leverage
+from ...limits import LIMITS
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
-from .limits import LIMITS
 
 log = logging.getLogger("copytrader.usdm")
 
@@ -328,20 +327,4 @@ class UsdmAccount:
             self.equity = max(value, ZERO)  # as the master's
 
 
-def master_positions_map(entries: tuple[PositionEntry, ...]) -> dict[PositionKey, Decimal]:
-    return {(e.symbol, e.position_side): e.qty for e in entries}
-
-
-def fill_key(fill: MasterFill, reverse: bool) -> PositionKey:
-    """The slave position a master fill applies to (the opposite side in hedge mode when reversed)."""
-    ps = fill.position_side
-    if reverse and ps in ("LONG", "SHORT"):
-        ps = "SHORT" if ps == "LONG" else "LONG"
-    return (fill.symbol, ps)
-
-
-def now_ns() -> int:
-    return time.monotonic_ns()
-
-
-__all__ = ["UsdmAccount", "ForcedFill", "forced_kind", "OrderBook", "fill_key", "master_positions_map", "BinanceAPIError"]
+__all__ = ["UsdmAccount", "ForcedFill", "forced_kind", "OrderBook", "BinanceAPIError"]

@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from .binance.errors import BinanceAPIError, NotSent, OrderNotFound, RateLimited, StatusUnknown
+from ...binance.errors import BinanceAPIError, NotSent, OrderNotFound, RateLimited, StatusUnknown
 
 CLOCK_MARGIN_S = 1.0  # Binance accepts a timestamp up to 1 s ahead of its server time
 

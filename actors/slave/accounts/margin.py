@@ -1,6 +1,6 @@
 """The slave's Cross Margin side: net positions, loans, margin level, and exactly-once orders.
 
-State (ledger shared with spot, actors/spot.py): per asset free, locked, borrowed, interest from
+State (ledger shared with spot, actors/slave/accounts/spot.py): per asset free, locked, borrowed, interest from
 GET /sapi/v1/margin/account, moved once per trade by the FULL order reply or the slave's own
 executionReport. The position of a symbol is the net base asset free + locked - borrowed -
 interest (as the master's listener counts it). A MARGIN_BUY reply says what it borrowed
@@ -13,7 +13,7 @@ the net position, which is what the copy rules use, never depends on that read.
 Orders: Binance has no WebSocket-API order method for margin, so they go over REST
 (`POST /sapi/v1/margin/order`, newOrderRespType FULL, `sideEffectType` from the decision), exactly
 once: on an unknown status the order is looked up with `GET /sapi/v1/margin/order` by
-origClientOrderId (actors/execution.py). User data: `MarginUserStream` (POST
+origClientOrderId (actors/slave/accounts/execution.py). User data: `MarginUserStream` (POST
 /sapi/v1/userListenToken + `userDataStream.subscribe.listenToken` over the WebSocket API).
 """
 from __future__ import annotations
@@ -23,11 +23,11 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from .binance import wire
-from .binance.errors import BinanceAPIError
-from .binance.orders import order_params
-from .binance.userdata import MarginUserStream, SpotUserStream
-from .domain.decisions import OrderIntent, SlaveHolding
+from ...binance import wire
+from ...binance.errors import BinanceAPIError
+from ...binance.orders import order_params
+from ...binance.userdata import MarginUserStream, SpotUserStream
+from ...domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, place_exactly_once
 from .spot import ZERO, Balance, BalanceAccount, taker_commission, with_avg_price
 

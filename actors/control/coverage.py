@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .limits import LIMITS
+from ..limits import LIMITS
 
 RECENT_RECONCILIATIONS: Final = 4  # per (slave, market), for fills that reach control late
 MAX_FILLS: Final = LIMITS.coverage_fills  # per market: older fills are forgotten (the journal keeps them)

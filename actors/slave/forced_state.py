@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from .files import write_atomic
+from ..files import write_atomic
 
 log = logging.getLogger("copytrader.slave")
 

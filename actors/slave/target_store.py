@@ -27,9 +27,9 @@ import msgspec
 
 from protocol.messages import PositionKey
 
-from .domain.sizing import CannotSize
-from .domain.target import advance
-from .files import write_atomic
+from ..domain.sizing import CannotSize
+from ..domain.target import advance
+from ..files import write_atomic
 
 log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)
