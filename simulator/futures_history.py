@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.api import USER_DATA, Ctx
-from simulator.futures import FuturesAccount, fixed, plain, price_text
+from simulator.futures_model import FuturesAccount, fixed, plain, price_text
 from simulator.params import Params
 from simulator.util import now_ms
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.api import TRADE, Ctx
-from simulator.futures import FuturesOrder, FuturesReject, OrderRequest, parse_order_params, plain
 from simulator.futures_api import order_result
+from simulator.futures_model import FuturesOrder, FuturesReject, OrderRequest, parse_order_params, plain
 from simulator.params import Params
 from simulator.util import now_ms
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from simulator.admin import AdminError
-from simulator.futures import FuturesOrder
+from simulator.futures_model import FuturesOrder
 
 if TYPE_CHECKING:
     from simulator.core import Sim

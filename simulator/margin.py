@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, USER_STREAM, Ctx
-from simulator.orders import Order, OrderEngine
+from simulator.order_state import Order
+from simulator.orders import OrderEngine
 from simulator.params import Params
 from simulator.spot import order_ref, parse_new_order
 from simulator.util import ZERO, fmt, now_ms

@@ -22,7 +22,7 @@ import orjson
 
 from simulator import errors
 from simulator.api import Ctx
-from simulator.futures import FuturesOrder, fixed
+from simulator.futures_model import FuturesOrder, fixed
 from simulator.market_history import (
     DAY_MS,
     INTERVALS,

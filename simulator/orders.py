@@ -10,14 +10,20 @@ hub as `executionReport` + `outboundAccountPosition`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.matching import Resting
 from simulator.symbols import SymbolSpec
-from simulator.util import ZERO, fmt, now_ms
+from simulator.util import ZERO, now_ms
+
+from .order_state import (
+    AccountOrders,
+    Fill,
+    Order,
+)
+from .orders_wire import _OrderWire
 
 if TYPE_CHECKING:
     from simulator.accounts import Account
@@ -29,69 +35,9 @@ SUPPORTED_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")
 TIFS = ("GTC", "IOC", "FOK")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
-OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 
 
-@dataclass
-class Fill:
-    trade_id: int
-    price: Decimal
-    qty: Decimal
-    quote_qty: Decimal
-    commission: Decimal
-    commission_asset: str
-    time: int
-    maker: bool
-
-
-@dataclass
-class Order:
-    order_id: int
-    account_id: str
-    symbol: str
-    side: str
-    type: str
-    tif: str
-    price: Decimal
-    orig_qty: Decimal
-    client_order_id: str
-    time: int
-    arrival_ns: int
-    transport: str
-    orig_quote_qty: Decimal = ZERO
-    stp: str = "EXPIRE_MAKER"
-    executed_qty: Decimal = ZERO
-    cum_quote: Decimal = ZERO
-    status: str = "NEW"
-    update_time: int = 0
-    working_time: int = -1
-    locked: Decimal = ZERO  # amount still locked for this order (quote for BUY, base for SELL)
-    locked_asset: str = ""
-    fills: list[Fill] = field(default_factory=list)
-    resting: Resting | None = None
-    side_effect: str = "NO_SIDE_EFFECT"
-    borrowed: Decimal = ZERO  # margin: amount borrowed for this order (MARGIN_BUY)
-    borrowed_asset: str = ""
-    cancel_client_id: str = ""
-
-    @property
-    def leaves(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass
-class AccountOrders:
-    by_id: dict[int, Order] = field(default_factory=dict)
-    by_client: dict[str, Order] = field(default_factory=dict)  # latest order with this client id
-    open_client: dict[str, Order] = field(default_factory=dict)  # open orders by client id
-    trades: list[tuple[Order, Fill]] = field(default_factory=list)
-
-
-class OrderEngine:
+class OrderEngine(_OrderWire):
     """One market's orders and balances (market = "spot" or "margin")."""
 
     def __init__(self, sim: "Sim", market: str) -> None:
@@ -325,108 +271,3 @@ class OrderEngine:
     def open_orders(self, account_id: str, symbol: str | None) -> list[Order]:
         book = self.book(account_id)
         return [o for o in book.open_client.values() if symbol is None or o.symbol == symbol]
-
-    # -- wire formats -----------------------------------------------------------------------------------
-    def execution_report(self, order: Order, exec_type: str, status: str, fill: Fill | None,
-                         executed: Decimal | None = None, quote: Decimal | None = None) -> dict[str, Any]:
-        now = now_ms()
-        return {
-            "e": "executionReport", "E": now, "s": order.symbol,
-            "c": order.cancel_client_id if exec_type == "CANCELED" else order.client_order_id,
-            "S": order.side, "o": order.type, "f": order.tif, "q": fmt(order.orig_qty), "p": fmt(order.price),
-            "P": fmt(ZERO), "F": fmt(ZERO), "g": -1,
-            "C": order.client_order_id if exec_type == "CANCELED" else "",
-            "x": exec_type, "X": status, "r": "NONE", "i": order.order_id,
-            "l": fmt(fill.qty) if fill else fmt(ZERO),
-            "z": fmt(executed if executed is not None else order.executed_qty),
-            "L": fmt(fill.price) if fill else fmt(ZERO),
-            "n": fmt(fill.commission) if fill else "0", "N": fill.commission_asset if fill else None,
-            "T": fill.time if fill else order.update_time, "t": fill.trade_id if fill else -1,
-            "I": self.sim.trade_ids(), "w": status in OPEN_STATUSES and order.type != "MARKET",
-            "m": fill.maker if fill else False, "M": bool(fill), "O": order.time,
-            "Z": fmt(quote if quote is not None else order.cum_quote),
-            "Y": fmt(fill.quote_qty) if fill else fmt(ZERO),
-            "Q": fmt(order.orig_quote_qty), "W": order.working_time, "V": order.stp,
-        }
-
-    def publish_balances(self, account: "Account", order: Order) -> None:
-        spec = self.sim.symbols.get(order.symbol, "spot")
-        assets = [spec.base, spec.quote]
-        if order.borrowed_asset and order.borrowed_asset not in assets:
-            assets.append(order.borrowed_asset)
-        rows = []
-        for asset in assets:
-            bal = self.balance(account, asset)
-            rows.append({"a": asset, "f": fmt(bal.free), "l": fmt(bal.locked)})
-        now = now_ms()
-        self.sim.hub.publish(account.id, self.market, {"e": "outboundAccountPosition", "E": now, "u": now, "B": rows})
-
-    def order_result(self, order: Order, resp_type: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
-            "clientOrderId": order.client_order_id, "transactTime": order.time,
-        }
-        if resp_type == "ACK":
-            return out
-        out.update({
-            "price": fmt(order.price), "origQty": fmt(order.orig_qty), "executedQty": fmt(order.executed_qty),
-            "origQuoteOrderQty": fmt(order.orig_quote_qty), "cummulativeQuoteQty": fmt(order.cum_quote),
-            "status": order.status, "timeInForce": order.tif, "type": order.type, "side": order.side,
-            "workingTime": order.working_time, "selfTradePreventionMode": order.stp,
-        })
-        if resp_type == "FULL":
-            out["fills"] = [{"price": fmt(f.price), "qty": fmt(f.qty), "commission": fmt(f.commission),
-                             "commissionAsset": f.commission_asset, "tradeId": f.trade_id} for f in order.fills]
-        return out
-
-    def order_query(self, order: Order) -> dict[str, Any]:
-        return {
-            "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
-            "clientOrderId": order.client_order_id, "price": fmt(order.price), "origQty": fmt(order.orig_qty),
-            "executedQty": fmt(order.executed_qty), "cummulativeQuoteQty": fmt(order.cum_quote),
-            "status": order.status, "timeInForce": order.tif, "type": order.type, "side": order.side,
-            "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": order.time, "updateTime": order.update_time,
-            "isWorking": order.type != "MARKET", "workingTime": order.working_time,
-            "origQuoteOrderQty": fmt(order.orig_quote_qty), "selfTradePreventionMode": order.stp,
-        }
-
-    def cancel_result(self, order: Order) -> dict[str, Any]:
-        return {
-            "symbol": order.symbol, "origClientOrderId": order.client_order_id, "orderId": order.order_id,
-            "orderListId": -1, "clientOrderId": order.cancel_client_id, "transactTime": order.update_time,
-            "price": fmt(order.price), "origQty": fmt(order.orig_qty), "executedQty": fmt(order.executed_qty),
-            "cummulativeQuoteQty": fmt(order.cum_quote), "status": order.status, "timeInForce": order.tif,
-            "type": order.type, "side": order.side, "selfTradePreventionMode": order.stp,
-        }
-
-    def trade_row(self, order: Order, fill: Fill) -> dict[str, Any]:
-        return {
-            "symbol": order.symbol, "id": fill.trade_id, "orderId": order.order_id, "orderListId": -1,
-            "price": fmt(fill.price), "qty": fmt(fill.qty), "quoteQty": fmt(fill.quote_qty),
-            "commission": fmt(fill.commission), "commissionAsset": fill.commission_asset, "time": fill.time,
-            "isBuyer": order.side == "BUY", "isMaker": fill.maker, "isBestMatch": True,
-        }
-
-    # -- admin ----------------------------------------------------------------------------------------------
-    def admin_orders(self, account_id: str | None) -> list[dict[str, Any]]:
-        out = []
-        for acc, book in self.accounts.items():
-            if account_id not in (None, acc):
-                continue
-            for order in book.by_id.values():
-                row = self.order_query(order)
-                row.update({"account": acc, "market": self.market, "arrivalNs": order.arrival_ns,
-                            "transport": order.transport, "sideEffectType": order.side_effect})
-                out.append(row)
-        return out
-
-    def admin_trades(self, account_id: str | None) -> list[dict[str, Any]]:
-        out = []
-        for acc, book in self.accounts.items():
-            if account_id not in (None, acc):
-                continue
-            for order, fill in book.trades:
-                row = self.trade_row(order, fill)
-                row.update({"account": acc, "market": self.market, "arrivalNs": order.arrival_ns})
-                out.append(row)
-        return out

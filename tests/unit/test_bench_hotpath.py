@@ -15,7 +15,7 @@ from actors.base import ZmqReader, settle_gc
 from actors.slave.reporter import Reporter
 from protocol import codec
 from protocol.messages import Heartbeat
-from simulator.futures import FuturesAccount, FuturesOrder
+from simulator.futures_model import FuturesAccount, FuturesOrder
 from simulator.futures_stream import text_frame
 from tests.helpers.sim import InProcessSim
 from tests.helpers.wait import aeventually

@@ -9,7 +9,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from simulator.futures import FuturesEngine, FuturesReject, parse_order_params
+from simulator.futures import FuturesEngine
+from simulator.futures_model import FuturesReject, parse_order_params
 
 TAKER = D("0.0005")
 MAKER = D("0.0002")
