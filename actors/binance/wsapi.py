@@ -23,44 +23,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import orjson
 
-from .errors import AuthError, BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify_payload
+from .errors import ClockSkew, NotSent
 from .params import Params, ws_params, ws_payload
 from .signing import Signer
-from .transport import TransportError, WebSocket, ws_connect
+from .transport import TransportError, WebSocket
 from .wire import BinanceRateLimit, decoder
+from .wsapi_frames import (
+    _RATE_LIMITS,
+    ConnectHook,
+    EventHandler,
+    _Envelope,
+    _error_of,
+    _expire,
+    _order_ref,
+)
+from .wsapi_reader import _WsApiReader
 
 __all__ = ["WsApiClient", "EventHandler", "ConnectHook"]
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[bytes], None]
-ConnectHook = Callable[[bool], Awaitable[None]]
 
-
-class _Envelope(msgspec.Struct):
-    """A WebSocket API frame: a reply (`id`, `status`, `result`|`error`) or an event."""
-
-    id: int | str | None = None  # request id echoed back
-    status: int = 0  # HTTP-like status
-    result: msgspec.Raw = msgspec.Raw()  # reply payload (unparsed)
-    error: msgspec.Raw = msgspec.Raw()  # {"code","msg","data"?} (unparsed)
-    rateLimits: msgspec.Raw = msgspec.Raw()  # rate limit status (unparsed)
-    subscriptionId: int | None = None  # user data subscription of an event
-    event: msgspec.Raw = msgspec.Raw()  # event payload (unparsed)
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_RATE_LIMITS = msgspec.json.Decoder(list[BinanceRateLimit], strict=False)
-_EVENT_TYPE_SHUTDOWN = b'"serverShutdown"'
-
-
-class WsApiClient:
+class WsApiClient(_WsApiReader):
     """Binance WebSocket API connection with request/reply correlation and reconnects."""
 
     def __init__(
@@ -337,193 +326,4 @@ class WsApiClient:
             return decoder(result_type).decode(raw)
         return orjson.loads(bytes(raw))
 
-    async def _wait_ready(self, timeout: float) -> None:
-        if self._ready.is_set():
-            return
-        if self._fatal is not None:
-            raise self._fatal
-        run = self._run_task
-        if run is None:
-            raise NotSent(0, 0, "not connected (call connect() first)")
-        waiter = asyncio.ensure_future(self._ready.wait())
-        try:
-            await asyncio.wait((waiter, run), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if self._ready.is_set():
-            return
-        if self._fatal is not None:
-            raise self._fatal
-        raise NotSent(0, 0, f"not connected within {timeout}s")
 
-    def _fail_pending(self, exc: BinanceAPIError) -> None:
-        pending, self._pending = self._pending, {}
-        self._reply_hooks.clear()
-        for fut in pending.values():
-            if not fut.done():
-                fut.set_exception(type(exc)(exc.http_status, exc.code, exc.msg))
-                fut.exception()  # mark retrieved: the waiter may already be gone
-
-    # -- internals: reader -------------------------------------------------------------------
-    def _dispatch(self, data: bytes) -> None:
-        try:
-            env = _ENVELOPE.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.bad_frames += 1
-            return
-        if len(env.event):
-            self._route_event(env)
-            return
-        if len(env.rateLimits):
-            self._rate_limits_raw = bytes(env.rateLimits)
-        rid = env.id
-        fut = self._pending.get(rid) if type(rid) is int else None
-        if fut is None:
-            if rid is None and env.status >= 400:
-                self._unsolicited_error(env)
-            else:
-                self.late_replies += 1
-            return
-        hook = self._reply_hooks.pop(rid, None)  # type: ignore[arg-type]
-        if hook is not None:
-            try:
-                hook(env)
-            except Exception:  # noqa: BLE001 - a hook must not kill the reader
-                self.handler_errors += 1
-        if not fut.done():
-            fut.set_result(env)
-
-    def _route_event(self, env: _Envelope) -> None:
-        raw = bytes(env.event)
-        sub = env.subscriptionId
-        handler = self._subscribers.get(sub) if sub is not None else None
-        try:
-            if handler is not None:
-                handler(raw)
-            elif self.on_event is not None:
-                self.on_event(sub, raw)
-            else:
-                self.unrouted_events += 1
-        except Exception:  # noqa: BLE001 - one bad event never kills the connection
-            self.handler_errors += 1
-            log.exception("user data handler failed")
-        if sub is None and _EVENT_TYPE_SHUTDOWN in raw:
-            # serverShutdown: reconnect now rather than be cut off later.
-            asyncio.get_running_loop().create_task(self.reconnect())
-
-    def _unsolicited_error(self, env: _Envelope) -> None:
-        try:
-            body = orjson.loads(bytes(env.error)) if len(env.error) else {}
-        except orjson.JSONDecodeError:
-            body = {}
-        exc = classify_payload(env.status, body.get("code"), body.get("msg"))
-        self.last_error = exc
-        if isinstance(exc, AuthError):
-            # API key revoked during the session (web-socket-api.md "Session Authentication").
-            self.logged_on = False
-            asyncio.get_running_loop().create_task(self.reconnect())
-
-    async def _run(self) -> None:
-        backoff = self._backoff_initial
-        self._state("connecting")
-        while not self._closing:
-            try:
-                ws = await ws_connect(self.url, self._dispatch, heartbeat=self.heartbeat,
-                                      timeout=self.connect_timeout, max_size=16 * 1024 * 1024)
-            except (TimeoutError, OSError) as exc:
-                self.last_error = exc
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._backoff_max)
-                continue
-            self._ws = ws
-            # Requests in flight learn at once that their connection is gone.
-            ws.closed.add_done_callback(self._connection_gone)
-            try:
-                await self._on_connected(ws)
-                backoff = self._backoff_initial
-                await ws.closed
-            except AuthError as exc:
-                self._fatal = exc
-                self.last_error = exc
-                self._state("failed")
-                self._closing = True
-            except (TimeoutError, BinanceAPIError, OSError) as exc:
-                self.last_error = exc
-            finally:
-                self._ready.clear()
-                self.logged_on = False
-                self._subscribers.clear()
-                self._ws = None
-                self.handler_errors += ws.handler_errors
-                ws.handler_errors = 0
-                await ws.close(timeout=1.0)
-                self._fail_pending(StatusUnknown(0, 0, "connection lost before the reply"))
-            if self._closing:
-                break
-            self._state("disconnected")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._backoff_max)
-
-    def _connection_gone(self, _: asyncio.Future[None]) -> None:
-        self._ready.clear()
-        self._fail_pending(StatusUnknown(0, 0, "connection lost before the reply"))
-
-    async def _on_connected(self, ws: WebSocket) -> None:
-        reconnected = self._connected_once
-        self._setting_up = True
-        try:
-            if self.use_logon:
-                try:
-                    await self.logon()
-                except ClockSkew:
-                    await self.sync_time()
-                    await self.logon()
-        finally:
-            self._setting_up = False
-        self._ready.set()
-        self._connected_once = True
-        if reconnected:
-            self.reconnects += 1
-        self._state("reconnected" if reconnected else "connected")
-        for hook in list(self._connect_hooks):
-            try:
-                await hook(reconnected)
-            except BinanceAPIError as exc:
-                self.last_error = exc
-                await ws.close()  # try again on a fresh connection
-                return
-
-    def _state(self, state: str) -> None:
-        if self.on_state is not None:
-            try:
-                self.on_state(state)
-            except Exception:  # noqa: BLE001
-                self.handler_errors += 1
-
-
-def _order_ref(symbol: str, order_id: int | None, orig_client_order_id: str | None) -> dict[str, Any]:
-    if order_id is None and orig_client_order_id is None:
-        raise ValueError("order_id or orig_client_order_id is required")
-    p: dict[str, Any] = {"symbol": symbol}
-    if order_id is not None:
-        p["orderId"] = order_id
-    if orig_client_order_id is not None:
-        p["origClientOrderId"] = orig_client_order_id
-    return p
-
-
-def _expire(fut: asyncio.Future[Any], method: str, wait: float) -> None:
-    if not fut.done():
-        fut.set_exception(StatusUnknown(0, 0, f"no reply within {wait}s to {method}"))
-
-
-def _error_of(env: _Envelope) -> BinanceAPIError:
-    body: Any = {}
-    if len(env.error):
-        try:
-            body = orjson.loads(bytes(env.error))
-        except orjson.JSONDecodeError:
-            body = {}
-    if not isinstance(body, dict):
-        body = {}
-    return classify_payload(env.status, body.get("code"), body.get("msg"), data=body.get("data"))
