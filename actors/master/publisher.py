@@ -4,6 +4,9 @@
 (protocol/messages.py "Sequencing"); a heartbeat carries the last number used. A message is numbered
 only once it was built and validated, so a message that fails validation never leaves a gap.
 
+`Publishing` is the shell's side of it: what an adapter's outputs ask for, validated, numbered
+and logged.
+
 `SnapshotServer` answers `SnapshotRequest`s on a ROUTER socket. Clients may be REQ (envelope
 [identity, b"", body]) or DEALER ([identity, body]): the reply reuses the request's envelope.
 Malformed requests get an `Error` reply (with the request's id when it can be read), are counted,
@@ -14,15 +17,27 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import zmq
 
 from protocol.codec import MAX_SNAPSHOT_REQUEST, decode_snapshot_request, encode, pack_master_event
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import Error, Market, MasterEvent, PositionSnapshot, SnapshotReply, SnapshotRequest
+from protocol.messages import (
+    AccountConfigChanged,
+    Error,
+    Market,
+    MasterEvent,
+    MasterFill,
+    PositionSnapshot,
+    SnapshotReason,
+    SnapshotReply,
+    SnapshotRequest,
+)
 
-from ..base import ZmqReader, kick_after_send
+from ..base import ZmqReader, kick_after_send, monotonic_ns
+from .state import symbol_ok
 
 log = logging.getLogger("copytrader.master")
 
@@ -132,3 +147,97 @@ def _guess_id(body: bytes) -> int:
         if isinstance(value, int) and 0 <= value <= 2**63 - 1:
             return value
     return 0
+
+
+_FILL_STATUSES = ("PARTIALLY_FILLED", "FILLED")
+
+
+class Publishing:
+    """What `MasterActor` (shell.py) publishes at its adapters' request: fills, config changes and
+    snapshots, each validated, numbered by the `Publisher` and logged (one INFO line per fill).
+
+    Needs of the class that mixes it in: `pub`, `market`, `adapter`, the counters below, and
+    `_started_snapshot`."""
+
+    pub: Publisher | None
+    market: Market
+    adapter: Any
+    fills_published: int
+    snapshots_published: int
+    handler_errors: int
+    _started_snapshot: bool
+
+    @property
+    def seq(self) -> int:
+        return self.pub.seq if self.pub is not None else 0
+
+    @property
+    def epoch(self) -> int:
+        return self.pub.epoch if self.pub is not None else 0
+
+    def publish_fill(self, **fields: Any) -> MasterFill | None:
+        """Build, number and send one MasterFill (`t_master_pub_ns` stamped here)."""
+        assert self.pub is not None
+        if not symbol_ok(fields["symbol"]):
+            self.handler_errors += 1
+            log.error("fill of a symbol the protocol cannot carry", extra={"fields": {"symbol": fields["symbol"]}})
+            return None
+        status = fields.get("status")
+        if status not in _FILL_STATUSES:
+            fields["status"] = "FILLED" if fields["cum_qty"] >= fields.get("order_qty", fields["cum_qty"]) else "PARTIALLY_FILLED"
+        fields.pop("order_qty", None)
+        try:
+            msg = self.pub.publish(lambda seq: MasterFill(
+                market=self.market, epoch=self.pub.epoch, seq=seq,  # type: ignore[union-attr]
+                t_master_pub_ns=monotonic_ns(), **fields))
+        except (ValueError, TypeError) as exc:
+            # The fill does not fit the protocol (e.g. a symbol outside its pattern). Our state
+            # has it; only the publication is impossible, so no rebuild: say which and go on.
+            self.handler_errors += 1
+            log.error("fill not publishable", extra={"fields": {
+                "symbol": fields.get("symbol"), "trade_id": fields.get("trade_id"), "error": str(exc)[:200]}})
+            return None
+        self.fills_published += 1
+        assert isinstance(msg, MasterFill)
+        log.info("fill", extra={"fields": {
+            "seq": msg.seq, "symbol": msg.symbol, "ps": msg.position_side, "side": msg.side, "qty": msg.qty,
+            "price": msg.price, "before": msg.position_before, "after": msg.position_after,
+            "order_id": msg.order_id, "trade_id": msg.trade_id}})
+        return msg
+
+    def publish_config(self, **fields: Any) -> None:
+        assert self.pub is not None
+        if fields.get("symbol") is not None and not symbol_ok(fields["symbol"]):
+            return  # a symbol the protocol cannot carry (its fills are not published either)
+        try:
+            msg = self.pub.publish(lambda seq: AccountConfigChanged(
+                market=self.market, epoch=self.pub.epoch, seq=seq, **fields))  # type: ignore[union-attr]
+        except (ValueError, TypeError) as exc:
+            self.handler_errors += 1
+            log.error("config change not publishable", extra={"fields": {
+                "symbol": fields.get("symbol"), "error": str(exc)[:200]}})
+            return
+        log.info("account config changed", extra={"fields": {
+            k: v for k, v in fields.items() if v is not None and not k.startswith("t_")} | {"seq": msg.seq}})
+
+    def publish_snapshot(self, reason: SnapshotReason) -> PositionSnapshot:
+        assert self.pub is not None
+        msg = self.pub.publish(lambda seq: self._snapshot(seq, reason))
+        self.snapshots_published += 1
+        assert isinstance(msg, PositionSnapshot)
+        if reason != "periodic":
+            log.info("snapshot published", extra={"fields": {
+                "reason": reason, "seq": msg.seq, "positions": len(msg.positions), "equity": msg.equity}})
+        return msg
+
+    def current_snapshot(self) -> PositionSnapshot | None:
+        """For a snapshot request: the state now, `seq` = last published (None before any state)."""
+        if not self._started_snapshot or not self.adapter.ready:
+            return None
+        return self._snapshot(self.seq, "request")
+
+    def _snapshot(self, seq: int, reason: SnapshotReason) -> PositionSnapshot:
+        return PositionSnapshot(
+            market=self.market, epoch=self.epoch, seq=seq, reason=reason, t_ns=monotonic_ns(),
+            **self.adapter.snapshot_fields(),
+        )

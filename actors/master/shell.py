@@ -13,19 +13,15 @@ from typing import Any, Protocol
 import zmq
 
 from protocol.messages import (
-    AccountConfigChanged,
     Heartbeat,
     Market,
-    MasterFill,
-    PositionSnapshot,
     SnapshotReason,
 )
 
 from ..base import Endpoints, ensure_private_dir, monotonic_ns
 from ..binance.wire import MalformedEvent, decode_user_event
 from .outputs import Config, Duplicate, Fill, Outputs, Recheck, Resync, Snapshot
-from .publisher import PUB_HWM, Publisher, SnapshotServer
-from .state import symbol_ok
+from .publisher import PUB_HWM, Publisher, Publishing, SnapshotServer
 
 log = logging.getLogger("copytrader.master")
 
@@ -39,7 +35,6 @@ RETRY_MAX_S = 10.0
 # snapshot, so they get it from PUB rather than having to ask.
 JOIN_GRACE_S = 0.3
 PUB_IO_THREADS = 2
-_FILL_STATUSES = ("PARTIALLY_FILLED", "FILLED")
 
 
 class Adapter(Protocol):
@@ -62,7 +57,7 @@ class Adapter(Protocol):
     def last_event_ms(self) -> int: ...
 
 
-class MasterActor:
+class MasterActor(Publishing):
     """The market-independent shell: sockets, sequencing, buffering, resync, timers."""
 
     def __init__(
@@ -306,82 +301,6 @@ class MasterActor:
             self._handle(event, t_recv)
         log.info("state rebuilt from REST", extra={"fields": {
             "reason": reason, "buffered": drained, "seq": self.seq}})
-
-    # -- publishing (what the adapters' outputs ask for) -----------------------------------------------------------
-    @property
-    def seq(self) -> int:
-        return self.pub.seq if self.pub is not None else 0
-
-    @property
-    def epoch(self) -> int:
-        return self.pub.epoch if self.pub is not None else 0
-
-    def publish_fill(self, **fields: Any) -> MasterFill | None:
-        """Build, number and send one MasterFill (`t_master_pub_ns` stamped here)."""
-        assert self.pub is not None
-        if not symbol_ok(fields["symbol"]):
-            self.handler_errors += 1
-            log.error("fill of a symbol the protocol cannot carry", extra={"fields": {"symbol": fields["symbol"]}})
-            return None
-        status = fields.get("status")
-        if status not in _FILL_STATUSES:
-            fields["status"] = "FILLED" if fields["cum_qty"] >= fields.get("order_qty", fields["cum_qty"]) else "PARTIALLY_FILLED"
-        fields.pop("order_qty", None)
-        try:
-            msg = self.pub.publish(lambda seq: MasterFill(
-                market=self.market, epoch=self.pub.epoch, seq=seq,  # type: ignore[union-attr]
-                t_master_pub_ns=monotonic_ns(), **fields))
-        except (ValueError, TypeError) as exc:
-            # The fill does not fit the protocol (e.g. a symbol outside its pattern). Our state
-            # has it; only the publication is impossible, so no rebuild: say which and go on.
-            self.handler_errors += 1
-            log.error("fill not publishable", extra={"fields": {
-                "symbol": fields.get("symbol"), "trade_id": fields.get("trade_id"), "error": str(exc)[:200]}})
-            return None
-        self.fills_published += 1
-        assert isinstance(msg, MasterFill)
-        log.info("fill", extra={"fields": {
-            "seq": msg.seq, "symbol": msg.symbol, "ps": msg.position_side, "side": msg.side, "qty": msg.qty,
-            "price": msg.price, "before": msg.position_before, "after": msg.position_after,
-            "order_id": msg.order_id, "trade_id": msg.trade_id}})
-        return msg
-
-    def publish_config(self, **fields: Any) -> None:
-        assert self.pub is not None
-        if fields.get("symbol") is not None and not symbol_ok(fields["symbol"]):
-            return  # a symbol the protocol cannot carry (its fills are not published either)
-        try:
-            msg = self.pub.publish(lambda seq: AccountConfigChanged(
-                market=self.market, epoch=self.pub.epoch, seq=seq, **fields))  # type: ignore[union-attr]
-        except (ValueError, TypeError) as exc:
-            self.handler_errors += 1
-            log.error("config change not publishable", extra={"fields": {
-                "symbol": fields.get("symbol"), "error": str(exc)[:200]}})
-            return
-        log.info("account config changed", extra={"fields": {
-            k: v for k, v in fields.items() if v is not None and not k.startswith("t_")} | {"seq": msg.seq}})
-
-    def publish_snapshot(self, reason: SnapshotReason) -> PositionSnapshot:
-        assert self.pub is not None
-        msg = self.pub.publish(lambda seq: self._snapshot(seq, reason))
-        self.snapshots_published += 1
-        assert isinstance(msg, PositionSnapshot)
-        if reason != "periodic":
-            log.info("snapshot published", extra={"fields": {
-                "reason": reason, "seq": msg.seq, "positions": len(msg.positions), "equity": msg.equity}})
-        return msg
-
-    def current_snapshot(self) -> PositionSnapshot | None:
-        """For a snapshot request: the state now, `seq` = last published (None before any state)."""
-        if not self._started_snapshot or not self.adapter.ready:
-            return None
-        return self._snapshot(self.seq, "request")
-
-    def _snapshot(self, seq: int, reason: SnapshotReason) -> PositionSnapshot:
-        return PositionSnapshot(
-            market=self.market, epoch=self.epoch, seq=seq, reason=reason, t_ns=monotonic_ns(),
-            **self.adapter.snapshot_fields(),
-        )
 
     # -- timers ------------------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
