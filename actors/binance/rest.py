@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 
 from .errors import ClockSkew, NotSent, RateLimited, StatusUnknown, classify
+from .httpclient import HttpClient
 from .pacing import WeightPacer, request_weight
 from .params import Params, encode_query
 from .signing import Signer
-from .transport import ConnectFailed, HttpClient, TransportError
+from .transport import ConnectFailed, TransportError
 
 __all__ = ["RestClient"]
 

@@ -32,7 +32,7 @@ from typing import Any
 from .endpoints import FUTURES_USER_EVENTS, futures_user_stream_url
 from .errors import BinanceAPIError
 from .rest import RestClient
-from .transport import WebSocket, ws_connect
+from .websocket import WebSocket, ws_connect
 from .wsapi import WsApiClient
 
 __all__ = ["FuturesUserStream", "SpotUserStream", "MarginUserStream", "StateCallback", "RawEventCallback"]

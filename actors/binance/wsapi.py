@@ -31,7 +31,8 @@ import orjson
 from .errors import ClockSkew, NotSent
 from .params import Params, ws_params, ws_payload
 from .signing import Signer
-from .transport import TransportError, WebSocket
+from .transport import TransportError
+from .websocket import WebSocket
 from .wire import BinanceRateLimit, decoder
 from .wsapi_frames import (
     _RATE_LIMITS,

@@ -11,7 +11,7 @@ import msgspec
 import orjson
 
 from .errors import AuthError, BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify_payload
-from .transport import WebSocket, ws_connect
+from .websocket import WebSocket, ws_connect
 from .wsapi_frames import (
     _ENVELOPE,
     _EVENT_TYPE_SHUTDOWN,

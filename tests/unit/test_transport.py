@@ -1,4 +1,4 @@
-"""actors/binance/transport.py against servers started here on 127.0.0.1, port 0.
+"""actors/binance/transport.py, httpclient.py, websocket.py against servers started here on 127.0.0.1, port 0.
 
 Raw `asyncio.start_server` servers write exact bytes (we control framing, chunking, TCP writes and
 when a connection closes); an aiohttp server is the independent, real implementation for interop
@@ -31,18 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from actors.binance import transport
+from actors.binance.httpclient import HttpClient
 from actors.binance.rest import RestClient, _path_of
-from actors.binance.transport import (
-    ConnectFailed,
-    ConnectionLost,
-    HandshakeFailed,
-    HttpClient,
-    ProtocolError,
-    TransportError,
-    WebSocket,
-    split_url,
-    ws_connect,
-)
+from actors.binance.transport import ConnectFailed, ConnectionLost, HandshakeFailed, ProtocolError, TransportError, split_url
+from actors.binance.websocket import WebSocket, ws_connect
 from tests.helpers.wait import aeventually
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
