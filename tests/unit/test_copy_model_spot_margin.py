@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from protocol.messages import SlaveConfig
+from tests.helpers.decisions import SPOT
 from tests.helpers.mirror import Harness
-from tests.unit.test_copy_decisions import SPOT
 from tests.unit.test_copy_model import Model, down, sgn, smallest
 
 ZERO = Decimal(0)

@@ -10,8 +10,8 @@ from decimal import Decimal as D
 
 from actors.domain.decisions import SlaveHolding, decide_fill
 from protocol.messages import SlaveConfig
+from tests.helpers.decisions import legs, mfill
 from tests.helpers.mirror import BTC, Harness
-from tests.unit.test_copy_decisions import legs, mfill
 
 
 def slave(ratio: str = "0.5", **over: object) -> Harness:

@@ -15,8 +15,8 @@ import pytest
 
 from actors.slave.target_store import TargetBook, book_for
 from protocol.messages import SlaveConfig
+from tests.helpers.decisions import SPOT
 from tests.helpers.mirror import Harness
-from tests.unit.test_copy_decisions import SPOT
 
 STEP = D("0.00001")
 PRICE = D("50000")
