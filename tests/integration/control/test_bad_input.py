@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from actors.control import ControlActor
+from tests.helpers.control_actor import FakeSupervisor, Setup
 from tests.helpers.sim import REPO
-from tests.integration.test_control import FakeSupervisor, Setup, setup  # noqa: F401 - fixture
 
 CLIENT = textwrap.dedent("""
     import sys, zmq
