@@ -1,4 +1,4 @@
-"""The WebSocket client (RFC 6455) of our Binance client: frames parsed in  and handed
+"""The WebSocket client (RFC 6455) of our Binance client: frames parsed in `data_received` and handed
 to a callback in the same call; fragmentation, ping/pong, close handshake, a heartbeat that drops a
 silent connection (transport.py has the errors and why this is ours, not aiohttp).
 """
