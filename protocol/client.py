@@ -36,8 +36,9 @@ import zmq
 import zmq.asyncio
 
 from .codec import decode_control_server_msg, encode
+from .control_api import ControlRequest, ControlResult, Ok, Push, Subscribe, Unsubscribe
 from .errors import ErrorCode, ProtocolError
-from .messages import ControlRequest, ControlResult, Error, Ok, Push, Subscribe, Unsubscribe
+from .messages import Error
 
 DEFAULT_TIMEOUT: Final = 5.0
 RECONNECT_AFTER_TIMEOUTS: Final = 2

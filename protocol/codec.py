@@ -17,11 +17,10 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
+from .control_api import ControlRequest, ControlServerMsg
 from .errors import ErrorCode, ProtocolError
 from .messages import (
     ControlEvent,
-    ControlRequest,
-    ControlServerMsg,
     MasterEvent,
     SlaveReport,
     SnapshotReplyMsg,

@@ -20,30 +20,32 @@ from textual.app import App
 from textual.binding import Binding
 from textual.signal import Signal
 
-from protocol.errors import ErrorCode
-from protocol.messages import (
+from protocol.control_api import (
     ActorStateChanged,
     ControlRequest,
     ControlResult,
-    DesyncDetected,
     Done,
     GetSlave,
     JournalEntry,
     JournalResult,
     ListSlaves,
+    Push,
+    QueryJournal,
+    SlaveListResult,
+    SlaveResult,
+    StatusResult,
+)
+from protocol.errors import ErrorCode
+from protocol.messages import (
+    DesyncDetected,
     MirrorSkipped,
     OrderFailed,
     OrderMirrored,
     PauseAllChanged,
-    Push,
-    QueryJournal,
     Reconciled,
     SlaveConfigChanged,
     SlaveError,
-    SlaveListResult,
-    SlaveResult,
     SlaveStatusReport,
-    StatusResult,
 )
 
 from .client import ControlError, ControlLink, LinkState

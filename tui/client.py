@@ -19,8 +19,8 @@ from typing import Any, Final, Literal
 import zmq.asyncio
 
 from protocol.client import AsyncControlClient, ControlError, ControlUnavailable
+from protocol.control_api import ControlRequest, ControlResult, GetStatus, Push, StatusResult, Subscribe
 from protocol.errors import ErrorCode
-from protocol.messages import ControlRequest, ControlResult, GetStatus, Push, StatusResult, Subscribe
 
 LinkState = Literal["connecting", "connected", "unreachable"]
 DEFAULT_TIMEOUT: Final = 5.0

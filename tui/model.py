@@ -15,9 +15,9 @@ from typing import Final
 
 import msgspec
 
+from protocol.control_api import JournalEntry, SlaveSummary, StatusResult
 from protocol.messages import (
     DesyncDetected,
-    JournalEntry,
     MirrorSkipped,
     OrderFailed,
     OrderMirrored,
@@ -25,8 +25,6 @@ from protocol.messages import (
     Reconciled,
     SlaveError,
     SlaveStatusReport,
-    SlaveSummary,
-    StatusResult,
 )
 
 LATENCY_SAMPLES: Final = 60  # kept per slave for the sparkline and the percentiles

@@ -34,8 +34,7 @@ from actors.config import AppConfig, ConfigError, load_config, write_config_atom
 from actors.control.commands import CommandError, edits
 from actors.control.commands.status import slave_state
 from protocol.client import ControlClient, ControlError, ControlTimeout, ControlUnavailable, control_running
-from protocol.errors import ErrorCode
-from protocol.messages import (
+from protocol.control_api import (
     AddSlave,
     ControlRequest,
     ControlResult,
@@ -49,11 +48,12 @@ from protocol.messages import (
     ResumeAll,
     ResumeSlave,
     SetSlaveConfig,
-    SlaveConfig,
     SlaveListResult,
     SlaveSummary,
     StatusResult,
 )
+from protocol.errors import ErrorCode
+from protocol.messages import SlaveConfig
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 CONFIG_ENV = "COPYTRADER_CONFIG"

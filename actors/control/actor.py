@@ -36,16 +36,9 @@ from protocol.codec import (
     decode_control_request,
     encode,
 )
+from protocol.control_api import ControlRequest, Ok, Push
 from protocol.errors import ProtocolError
-from protocol.messages import (
-    ControlRequest,
-    Error,
-    Heartbeat,
-    Ok,
-    Push,
-    SlaveError,
-    SlaveStatusReport,
-)
+from protocol.messages import Error, Heartbeat, SlaveError, SlaveStatusReport
 from protocol.topics import master_prefix
 
 from ..base import Endpoints, Frames, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging

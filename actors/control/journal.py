@@ -38,12 +38,12 @@ from typing import Any, Final
 import msgspec
 
 from protocol.codec import decode_slave_report, encode
+from protocol.control_api import JournalEntry
 from protocol.errors import ProtocolError
 from protocol.messages import (
     AccountConfigChanged,
     DesyncDetected,
     Heartbeat,
-    JournalEntry,
     MasterEvent,
     MasterFill,
     MirrorSkipped,

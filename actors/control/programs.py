@@ -7,10 +7,8 @@ import time
 from collections import deque
 from pathlib import Path
 
+from protocol.control_api import ActorStateChanged
 from protocol.errors import ErrorCode
-from protocol.messages import (
-    ActorStateChanged,
-)
 
 from ..base import monotonic_ns
 from .commands import CommandError

@@ -13,16 +13,9 @@ import zmq
 from protocol.codec import (
     pack_control_event,
 )
+from protocol.control_api import ActorInfo, MasterStatus, SlaveSummary, StatusResult
 from protocol.errors import ErrorCode
-from protocol.messages import (
-    ActorInfo,
-    ControlEvent,
-    MasterStatus,
-    PauseAllChanged,
-    SlaveConfigChanged,
-    SlaveSummary,
-    StatusResult,
-)
+from protocol.messages import ControlEvent, PauseAllChanged, SlaveConfigChanged
 
 from ..base import monotonic_ns
 from ..config import AppConfig, ConfigError, load_config, write_config_atomic

@@ -21,7 +21,7 @@ from actors.config import AppConfig, load_config, write_config_atomic
 from actors.control.supervision import Supervisor
 from actors.deployment import DEMO_MARKER, demo_setup, write_programs
 from protocol.client import ControlClient
-from protocol.messages import ListSlaves
+from protocol.control_api import ListSlaves
 from tests.helpers.service import alive, answers, supervisor_conf
 from tests.helpers.sim import REPO, read_keys
 from tests.helpers.wait import eventually

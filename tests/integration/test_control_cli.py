@@ -18,7 +18,7 @@ from actors.base import Endpoints
 from actors.cli import main
 from actors.cli.control import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, Io, main_control
 from actors.config import load_config
-from protocol import messages as m
+from protocol import control_api as api
 from protocol.client import ControlClient, ControlUnavailable, control_running
 from protocol.errors import ErrorCode
 from tests.helpers.wait import eventually
@@ -172,8 +172,8 @@ def test_cli_goes_through_the_running_control_actor(dep: Deployment, control: su
     assert load_config(dep.config).slave("s3").paused  # the edit kept the rest of the settings
 
     with ControlClient(dep.endpoint, timeout=10) as client:
-        journal = client.request(m.QueryJournal(id=0, slave_id="s3"))
-    assert isinstance(journal, m.JournalResult)
+        journal = client.request(api.QueryJournal(id=0, slave_id="s3"))
+    assert isinstance(journal, api.JournalResult)
     assert any("added" in e.summary for e in journal.entries)
 
     control.send_signal(signal.SIGTERM)
@@ -184,5 +184,5 @@ def test_cli_goes_through_the_running_control_actor(dep: Deployment, control: su
 def test_sync_client_times_out_when_nobody_answers(dep: Deployment) -> None:
     with ControlClient(dep.endpoint, timeout=0.3) as client:
         with pytest.raises(ControlUnavailable) as info:
-            client.request(m.GetStatus(id=0))
+            client.request(api.GetStatus(id=0))
     assert info.value.code == ErrorCode.UNAVAILABLE

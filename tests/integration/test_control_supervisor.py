@@ -13,6 +13,7 @@ import pytest
 
 from actors.control import ControlActor
 from actors.control.supervision import AsyncSupervisor, SupervisionError, Supervisor
+from protocol import control_api as api
 from protocol import messages as m
 from protocol.client import AsyncControlClient
 from tests.helpers.wait import aeventually, eventually
@@ -118,8 +119,8 @@ async def client(dep: Deployment) -> AsyncIterator[AsyncControlClient]:
 
 
 async def process_states(client: AsyncControlClient) -> dict[str, tuple[str, int | None]]:
-    status = await client.request(m.GetStatus(id=0))
-    assert isinstance(status, m.StatusResult)
+    status = await client.request(api.GetStatus(id=0))
+    assert isinstance(status, api.StatusResult)
     return {a.name: (a.state, a.pid) for a in status.actors}
 
 
@@ -131,23 +132,23 @@ async def test_control_adds_restarts_and_removes_slaves_under_supervisord(dep: D
     # at start the control actor wrote slave-s1.conf and added it to supervisord
     before = await aeventually(lambda: running("slave-s1", "master-usdm"), timeout=15, what="s1 running")
 
-    done = await client.request(m.AddSlave(id=0, config=m.SlaveConfig(id="s2")))
-    assert isinstance(done, m.Done) and "started as slave-s2" in done.detail
+    done = await client.request(api.AddSlave(id=0, config=m.SlaveConfig(id="s2")))
+    assert isinstance(done, api.Done) and "started as slave-s2" in done.detail
     after_add = await aeventually(lambda: running("slave-s2"), timeout=15, what="s2 running")
     assert after_add["slave-s1"] == before["slave-s1"] and after_add["master-usdm"] == before["master-usdm"]
 
-    await client.request(m.RestartActor(id=0, name="slave-s2"))
+    await client.request(api.RestartActor(id=0, name="slave-s2"))
     after_restart = await process_states(client)
     assert after_restart["slave-s2"][1] != after_add["slave-s2"][1]
     assert after_restart["slave-s1"] == before["slave-s1"]
 
-    await client.request(m.RemoveSlave(id=0, slave_id="s2"))
+    await client.request(api.RemoveSlave(id=0, slave_id="s2"))
     after_remove = await process_states(client)
     assert "slave-s2" not in after_remove and not (dep.programs / "slave-s2.conf").exists()
     assert after_remove["slave-s1"] == before["slave-s1"]
     assert (dep.root / "logs" / "slave-s1.log").exists()
 
-    listing = await client.request(m.ListSlaves(id=0))
+    listing = await client.request(api.ListSlaves(id=0))
     assert [(s.config.id, s.process_state) for s in listing.slaves] == [("s1", "RUNNING")]
 
 
@@ -165,7 +166,7 @@ async def test_a_killed_slave_sends_one_notification_and_a_restart_by_us_none(de
     try:
         async with AsyncControlClient(actor.endpoints.control, timeout=20) as c:
             await aeventually(lambda: _running(c, "slave-s1"), timeout=20, what="slave-s1 running")
-            await c.request(m.RestartActor(id=0, name="slave-s1"))
+            await c.request(api.RestartActor(id=0, name="slave-s1"))
             first = (await process_states(c))["slave-s1"][1]
             assert first
             os.kill(first, signal.SIGKILL)

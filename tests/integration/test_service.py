@@ -19,7 +19,8 @@ from actors.config import load_config
 from actors.control.supervision import Supervisor
 from actors.deployment import demo_setup
 from protocol.client import ControlClient
-from protocol.messages import AddSlave, ListSlaves, RemoveSlave, RestartActor, SlaveConfig
+from protocol.control_api import AddSlave, ListSlaves, RemoveSlave, RestartActor
+from protocol.messages import SlaveConfig
 from tests.helpers.deploy import positions, signed
 from tests.helpers.service import alive, answers, supervisor_conf
 from tests.helpers.sim import REPO, read_keys
@@ -161,7 +162,7 @@ def test_no_secret_reaches_logs_journal_or_control_replies(service):
 
     import msgspec
 
-    from protocol.messages import GetSlave, GetStatus, QueryJournal
+    from protocol.control_api import GetSlave, GetStatus, QueryJournal
     from tests.helpers.secrets import scan_blobs, scan_for_secrets, secret_needles
 
     root, sup = service

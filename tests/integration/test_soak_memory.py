@@ -41,7 +41,8 @@ import tomli_w
 from actors.base import Endpoints
 from actors.bench.memory import Growth, growth, read_memory
 from protocol.client import ControlClient
-from protocol.messages import ListSlaves, SlaveConfig
+from protocol.control_api import ListSlaves
+from protocol.messages import SlaveConfig
 from tests.helpers.deploy import Deployment
 from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually

@@ -9,6 +9,7 @@ from typing import Any
 
 import zmq
 
+from protocol import control_api as api
 from protocol import messages as m
 from protocol.codec import decode_control_request, encode
 from protocol.errors import ProtocolError
@@ -48,17 +49,17 @@ class FakeControl:
     def of(self, kind: type) -> list[Any]:
         return [r for r in list(self.requests) if isinstance(r, kind)]
 
-    def _answer(self, request: Any) -> m.Ok | m.Error:
+    def _answer(self, request: Any) -> api.Ok | m.Error:
         reply = self.replies.get(type(request))
         if callable(reply) and not isinstance(reply, type):
             reply = reply(request)
         if reply is None:
-            if isinstance(request, m.Subscribe):
-                return m.Ok(id=request.id, result=m.SubscribedResult(kinds=request.kinds))
-            return m.Ok(id=request.id, result=m.Done(detail=f"{type(request).__name__} done"))
+            if isinstance(request, api.Subscribe):
+                return api.Ok(id=request.id, result=api.SubscribedResult(kinds=request.kinds))
+            return api.Ok(id=request.id, result=api.Done(detail=f"{type(request).__name__} done"))
         if isinstance(reply, m.Error):
             return m.Error(id=request.id, code=reply.code, reason=reply.reason)
-        return m.Ok(id=request.id, result=reply)
+        return api.Ok(id=request.id, result=reply)
 
     def _run(self) -> None:
         sock = zmq.Context.instance().socket(zmq.ROUTER)
@@ -72,7 +73,7 @@ class FakeControl:
                         event = self._outbox.get_nowait()
                     except queue.Empty:
                         break
-                    body = encode(m.Push(event=event))
+                    body = encode(api.Push(event=event))
                     for peer in list(self.subscribers):
                         sock.send_multipart([peer, body])
                 if not sock.poll(20, zmq.POLLIN):
@@ -85,7 +86,7 @@ class FakeControl:
                     sock.send_multipart([peer, encode(m.Error(id=0, code=exc.code, reason=exc.reason))])
                     continue
                 self.requests.append(request)
-                if isinstance(request, m.Subscribe):
+                if isinstance(request, api.Subscribe):
                     self.subscribers.add(peer)
                 sock.send_multipart([peer, encode(self._answer(request))])
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+from protocol import control_api as api
 from protocol import messages as m
 
 MS = 1_000_000
@@ -27,34 +28,34 @@ def status_report(slave_id: str, state: str = "running", equity: str = "10000", 
     )
 
 
-SLAVES: tuple[m.SlaveSummary, ...] = (
-    m.SlaveSummary(
+SLAVES: tuple[api.SlaveSummary, ...] = (
+    api.SlaveSummary(
         config=m.SlaveConfig(id="alice", name="Alice (desk 1)", sizing="fixed_ratio", ratio=D("0.5")),
         process_state="RUNNING", state="running",
         status=status_report("alice", positions=(drift("BTCUSDT", "LONG", "0.050", "0.05"),
                                                  drift("ETHUSDT", "SHORT", "1.20", "1.2"))),
     ),
-    m.SlaveSummary(
+    api.SlaveSummary(
         config=m.SlaveConfig(id="bob", name="Bob", multiplier=D("2"), symbols_deny=("DOGEUSDT",)),
         process_state="RUNNING", state="paused",
         status=status_report("bob", state="paused", equity="2500.5", latency_ms=30.25,
                              positions=(drift("BTCUSDT", "LONG", "0.010", "0.02"),)),
     ),
-    m.SlaveSummary(
+    api.SlaveSummary(
         config=m.SlaveConfig(id="carol", name="Carol", sizing="fixed_ratio", ratio=D("2"), max_leverage=10),
         process_state="FATAL", state="error", last_error="API key refused (-2015): trading stopped",
     ),
-    m.SlaveSummary(
+    api.SlaveSummary(
         config=m.SlaveConfig(id="dave", sizing="fixed_ratio", ratio=D("0.25")),
         process_state="STOPPED", state="stopped",
     ),
 )
 
-STATUS = m.StatusResult(
-    actors=(m.ActorInfo(name="control", state="RUNNING", pid=4242, uptime_s=100),
-            m.ActorInfo(name="master-usdm", state="RUNNING", pid=4243, uptime_s=100, heartbeat_age_ms=200)),
+STATUS = api.StatusResult(
+    actors=(api.ActorInfo(name="control", state="RUNNING", pid=4242, uptime_s=100),
+            api.ActorInfo(name="master-usdm", state="RUNNING", pid=4243, uptime_s=100, heartbeat_age_ms=200)),
     slaves_total=4, slaves_running=1, paused_all=False, unacked_errors=2, t_ns=1,
-    masters=(m.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=200, equity=D("100000.123"),
+    masters=(api.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=200, equity=D("100000.123"),
                             positions=(m.PositionEntry(symbol="BTCUSDT", position_side="LONG", qty=D("0.1")),
                                        m.PositionEntry(symbol="ETHUSDT", position_side="SHORT", qty=D("2.4")))),),
 )
@@ -73,21 +74,21 @@ LATENCIES_MS = (12.0, 14.5, 11.2, 30.1, 13.3, 12.8, 15.0, 55.4, 12.1, 12.5)
 JOURNAL_TS = 1_700_000_000_000  # times in the journal are rendered as local HH:MM:SS
 
 
-def journal_entries(slave_id: str = "alice") -> tuple[m.JournalEntry, ...]:
+def journal_entries(slave_id: str = "alice") -> tuple[api.JournalEntry, ...]:
     """Newest first, as control returns them."""
-    entries: list[m.JournalEntry] = []
+    entries: list[api.JournalEntry] = []
     for i, ms in enumerate(LATENCIES_MS, start=1):
         report = mirrored(slave_id, i, ms)
-        entries.append(m.JournalEntry(id=i, ts_ms=JOURNAL_TS + i * 1000, slave_id=slave_id, market="usdm",
+        entries.append(api.JournalEntry(id=i, ts_ms=JOURNAL_TS + i * 1000, slave_id=slave_id, market="usdm",
                                       symbol="BTCUSDT", kind="mirrored",
                                       summary=f"BUY 0.005 BTCUSDT LONG -> #{9000 + i} FILLED 0.005 @ 65000", report=report))
     skipped = m.MirrorSkipped(slave_id=slave_id, market="usdm", symbol="ETHUSDT", position_side="SHORT", side="SELL",
                               master_order_id=300, master_trade_id=30, qty=D("0.001"), reason="below_min_notional",
                               text="3.2 < 5 USDT")
-    entries.append(m.JournalEntry(id=11, ts_ms=JOURNAL_TS + 11_000, slave_id=slave_id, market="usdm", symbol="ETHUSDT",
+    entries.append(api.JournalEntry(id=11, ts_ms=JOURNAL_TS + 11_000, slave_id=slave_id, market="usdm", symbol="ETHUSDT",
                                   kind="skipped", summary="skip SELL 0.001 ETHUSDT: below_min_notional (3.2 < 5 USDT)",
                                   report=skipped))
-    entries.append(m.JournalEntry(id=12, ts_ms=JOURNAL_TS + 12_000, slave_id=slave_id, kind="slaveerr",
+    entries.append(api.JournalEntry(id=12, ts_ms=JOURNAL_TS + 12_000, slave_id=slave_id, kind="slaveerr",
                                   summary="ws_down: user data stream lost", acked=False))
     return tuple(reversed(entries))
 
@@ -98,12 +99,12 @@ LOG_LINES = ("2024-01-01 00:00:00 INFO slave alice started", "2024-01-01 00:00:0
 def replies(**over: Any) -> dict[type, Any]:
     """Fixed replies for every request the TUI sends."""
     table: dict[type, Any] = {
-        m.GetStatus: STATUS,
-        m.ListSlaves: m.SlaveListResult(slaves=SLAVES),
-        m.GetSlave: lambda req: next((m.SlaveResult(slave=s) for s in SLAVES if s.config.id == req.slave_id),
+        api.GetStatus: STATUS,
+        api.ListSlaves: api.SlaveListResult(slaves=SLAVES),
+        api.GetSlave: lambda req: next((api.SlaveResult(slave=s) for s in SLAVES if s.config.id == req.slave_id),
                                      m.Error(id=0, code=6, reason=f"no slave {req.slave_id!r}")),
-        m.QueryJournal: lambda req: m.JournalResult(entries=journal_entries(req.slave_id or "alice")),
-        m.GetLogTail: m.LogTailResult(name="slave-alice", lines=LOG_LINES),
+        api.QueryJournal: lambda req: api.JournalResult(entries=journal_entries(req.slave_id or "alice")),
+        api.GetLogTail: api.LogTailResult(name="slave-alice", lines=LOG_LINES),
     }
     table.update(over)
     return table

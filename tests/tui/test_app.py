@@ -10,6 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Log
 
+from protocol import control_api as api
 from protocol import messages as m
 from tests.helpers.wait import aeventually
 from tests.tui.fake_control import FakeControl
@@ -57,16 +58,16 @@ async def test_dashboard_shows_every_slave_and_updates_cells_from_pushes(fake: F
         await until(pilot, lambda: table(app).row_count == 4, "four slaves listed")
         assert cell(app, "alice", "state") == "running" and cell(app, "carol", "error").startswith("API key")
         assert cell(app, "bob", "pos") == "drift 1" and cell(app, "alice", "spark") != ""
-        assert fake.of(m.Subscribe), "the TUI subscribes to live pushes"
+        assert fake.of(api.Subscribe), "the TUI subscribes to live pushes"
 
         fake.push(status_report("alice", equity="12345.6", latency_ms=7.5))
         fake.push(mirrored("alice", 99, 7.5))
         await until(pilot, lambda: cell(app, "alice", "equity") == "12345.60", "equity pushed")
         assert cell(app, "alice", "lat") == "7.5ms"
-        assert not fake.of(m.GetSlave), "a report that does not move the state asks nothing"
+        assert not fake.of(api.GetSlave), "a report that does not move the state asks nothing"
 
         fake.push(status_report("alice", state="paused"))  # state moved: the TUI asks control
-        await until(pilot, lambda: fake.of(m.GetSlave), "GetSlave after a state change")
+        await until(pilot, lambda: fake.of(api.GetSlave), "GetSlave after a state change")
 
 
 async def test_filter_sort_and_open_detail(fake: FakeControl, endpoint: str) -> None:
@@ -91,14 +92,14 @@ async def test_filter_sort_and_open_detail(fake: FakeControl, endpoint: str) -> 
         assert "p50 12.8ms" in str(detail.query_one("#latency").render())
         assert "p99 55.4ms" in str(detail.query_one("#latency").render())
         await until(pilot, lambda: detail.query_one("#log", Log).line_count >= 2, "log tail shown")
-        assert [r.name for r in fake.of(m.GetLogTail)] == ["slave-alice"]
+        assert [r.name for r in fake.of(api.GetLogTail)] == ["slave-alice"]
         assert detail.query_one("#positions", DataTable).row_count == 2
 
         fake.push(mirrored("alice", 50, 9.0))
         await until(pilot, lambda: detail.query_one("#decisions", DataTable).row_count == 13, "live decision")
 
         await pilot.press("a")  # acknowledge this slave's unacknowledged error (journal id 12)
-        await until(pilot, lambda: [r.error_id for r in fake.of(m.AckError)] == [12], "error 12 acked")
+        await until(pilot, lambda: [r.error_id for r in fake.of(api.AckError)] == [12], "error 12 acked")
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
 
@@ -112,20 +113,20 @@ async def test_actions_ask_first_and_send_only_on_yes(fake: FakeControl, endpoin
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await pilot.press("r", "n", "f", "n", "P", "n", "D", "n")
-        assert not (fake.of(m.PauseSlave) or fake.of(m.RestartActor) or fake.of(m.FlattenSlave) or fake.of(m.PauseAll)
-                    or fake.of(m.RemoveSlave))
+        assert not (fake.of(api.PauseSlave) or fake.of(api.RestartActor) or fake.of(api.FlattenSlave) or fake.of(api.PauseAll)
+                    or fake.of(api.RemoveSlave))
 
         await pilot.press("p", "y")
-        await until(pilot, lambda: fake.of(m.PauseSlave), "pause sent")
+        await until(pilot, lambda: fake.of(api.PauseSlave), "pause sent")
         await pilot.press("r", "y")
-        await until(pilot, lambda: fake.of(m.RestartActor), "restart sent")
-        assert fake.of(m.RestartActor)[0].name == "slave-alice"
+        await until(pilot, lambda: fake.of(api.RestartActor), "restart sent")
+        assert fake.of(api.RestartActor)[0].name == "slave-alice"
         await pilot.press("f", "y", "P", "y", "x", "y")
-        await until(pilot, lambda: fake.of(m.FlattenSlave) and fake.of(m.PauseAll) and fake.of(m.AckError), "sent")
+        await until(pilot, lambda: fake.of(api.FlattenSlave) and fake.of(api.PauseAll) and fake.of(api.AckError), "sent")
         table(app).select("bob")
         await pilot.press("D", "y")
-        await until(pilot, lambda: fake.of(m.RemoveSlave), "remove sent")
-        assert fake.of(m.RemoveSlave)[0].slave_id == "bob" and fake.of(m.FlattenSlave)[0].slave_id == "alice"
+        await until(pilot, lambda: fake.of(api.RemoveSlave), "remove sent")
+        assert fake.of(api.RemoveSlave)[0].slave_id == "bob" and fake.of(api.FlattenSlave)[0].slave_id == "alice"
 
 
 async def test_edit_form_validates_locally_and_sends_the_new_config(fake: FakeControl, endpoint: str) -> None:
@@ -139,13 +140,13 @@ async def test_edit_form_validates_locally_and_sends_the_new_config(fake: FakeCo
         ratio.value = "-2"
         await pilot.press("ctrl+s")
         assert "ratio" in str(app.screen.query_one("#edit-error").render())  # refused before sending
-        assert not fake.of(m.SetSlaveConfig)
+        assert not fake.of(api.SetSlaveConfig)
 
         ratio.value = "0.75"
         app.screen.query_one("#f-deny", Input).value = "dogeusdt"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: fake.of(m.SetSlaveConfig), "config sent")
-        sent = fake.of(m.SetSlaveConfig)[0].config
+        await until(pilot, lambda: fake.of(api.SetSlaveConfig), "config sent")
+        sent = fake.of(api.SetSlaveConfig)[0].config
         assert sent.id == "alice" and sent.ratio == D("0.75") and sent.symbols_deny == ("DOGEUSDT",)
         assert sent.name == "Alice (desk 1)" and sent.sizing == "fixed_ratio"
 
@@ -187,12 +188,12 @@ async def test_add_slave_wizard_hands_the_secret_to_the_keys_command_then_adds(
         secret_box.value = "the-secret-0123456789"
         await pilot.pause()
         await press(pilot, wizard, "#add")
-        await until(pilot, lambda: fake.of(m.AddSlave), "AddSlave sent")
+        await until(pilot, lambda: fake.of(api.AddSlave), "AddSlave sent")
         assert secret_box.value == ""
         argv, stdin = seen.read_text().split("\n", 1)
         assert stdin == "the-secret-0123456789" and "the-secret" not in argv
         assert "'newbie'" in argv and "'hmac'" in argv and "'APIKEY1234567890'" in argv
-        added = fake.of(m.AddSlave)[0].config
+        added = fake.of(api.AddSlave)[0].config
         assert added.id == "newbie" and added.ratio == D("0.3") and added.sizing == "fixed_ratio"
         await until(pilot, lambda: not isinstance(app.screen, AddSlaveWizard), "wizard closed")
         assert all("the-secret" not in repr(r) for r in fake.requests)
@@ -209,7 +210,7 @@ async def test_journal_view_filters_and_acks_the_selected_error(fake: FakeContro
         await pilot.press("slash", *"unacked", "enter")
         await until(pilot, lambda: journal.row_count == 1, "filtered to the open error")
         await pilot.press("a")
-        await until(pilot, lambda: [r.error_id for r in fake.of(m.AckError)] == [12], "ack sent")
+        await until(pilot, lambda: [r.error_id for r in fake.of(api.AckError)] == [12], "ack sent")
         fake.push(m.SlaveError(slave_id="bob", code="ws_down", message="stream lost", t_ns=1))
         await until(pilot, lambda: journal.row_count == 2, "live unacked error appears under the filter")
 
@@ -221,11 +222,11 @@ async def test_says_control_unreachable_and_recovers_by_itself(endpoint: str) ->
         await until(pilot, lambda: "control unreachable" in topbar.render().plain, "unreachable shown")  # type: ignore[attr-defined]
         with FakeControl(endpoint, replies()) as fake:
             await until(pilot, lambda: app.link_state == "connected" and table(app).row_count == 4, "recovered")
-            assert fake.of(m.Subscribe)
+            assert fake.of(api.Subscribe)
         await until(pilot, lambda: app.link_state == "unreachable", "control gone again")
         restarted = replies()
-        restarted[m.GetStatus] = m.StatusResult(actors=(m.ActorInfo(name="control", state="RUNNING", pid=99),),
+        restarted[api.GetStatus] = api.StatusResult(actors=(api.ActorInfo(name="control", state="RUNNING", pid=99),),
                                                 masters=STATUS.masters)
         with FakeControl(endpoint, restarted) as again:
-            await until(pilot, lambda: app.link_state == "connected" and again.of(m.Subscribe) and again.of(m.ListSlaves),
+            await until(pilot, lambda: app.link_state == "connected" and again.of(api.Subscribe) and again.of(api.ListSlaves),
                         "resubscribed and reloaded after control came back")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import messages as m
+from protocol import control_api as api
 from tests.helpers.wait import eventually
 from tests.tui.fake_control import FakeControl
 
@@ -110,7 +110,7 @@ def test_tui_in_a_real_terminal(terminal: Tmux, fake: FakeControl) -> None:
     terminal.keys("p")
     terminal.wait_for("Pause slave alice?")
     terminal.keys("y")
-    eventually(lambda: fake.of(m.PauseSlave), timeout=10, what="PauseSlave sent from the terminal")
+    eventually(lambda: fake.of(api.PauseSlave), timeout=10, what="PauseSlave sent from the terminal")
 
     terminal.keys("q")
     eventually(lambda: not terminal.alive(), timeout=10, what="the TUI quits on q")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import codec, topics
+from protocol import control_api as api
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.seq import SeqTracker, SeqVerdict
@@ -62,7 +63,7 @@ MIRRORED = m.OrderMirrored(**MIRROR_KEYS, reduce_only=True, exchange_order_id=99
                            executed_qty=D("0.007"), avg_price=D("67000.1"), summary="filled",
                            t_order_sent_ns=4, t_order_acked_ns=5)
 SKIPPED = m.MirrorSkipped(**MIRROR_KEYS, reason="below_min_notional", text="3.2 < 5 USDT")
-SUMMARY = m.SlaveSummary(config=CONFIG, process_state="RUNNING", status=STATUS, state="running",
+SUMMARY = api.SlaveSummary(config=CONFIG, process_state="RUNNING", status=STATUS, state="running",
                          last_error="ws reconnect")
 
 MASTER_EVENTS: list[Any] = [
@@ -90,37 +91,37 @@ SLAVE_REPORTS: list[Any] = [
                  fatal=True, t_ns=1),
 ]
 CONTROL_REQUESTS: list[Any] = [
-    m.GetStatus(id=1), m.ListSlaves(id=2), m.GetSlave(id=3, slave_id="alice-1"),
-    m.SetSlaveConfig(id=4, config=CONFIG), m.AddSlave(id=5, config=m.SlaveConfig(id="bob")),
-    m.RemoveSlave(id=6, slave_id="bob"), m.PauseSlave(id=7, slave_id="bob"),
-    m.ResumeSlave(id=8, slave_id="bob"), m.PauseAll(id=9), m.ResumeAll(id=10),
-    m.RestartActor(id=11, name="master-usdm"),
-    m.FlattenSlave(id=12, slave_id="bob", market="usdm", symbol="BTCUSDT"),
-    m.QueryJournal(id=13, limit=50, slave_id="bob", symbol="ETHUSDT", kind="skipped", before_id=9),
-    m.AckError(id=14, error_id=3), m.AckError(id=15), m.Subscribe(id=16, kinds=("mirrored",)),
-    m.Unsubscribe(id=17), m.GetLogTail(id=18, name="slave-bob", lines=20),
+    api.GetStatus(id=1), api.ListSlaves(id=2), api.GetSlave(id=3, slave_id="alice-1"),
+    api.SetSlaveConfig(id=4, config=CONFIG), api.AddSlave(id=5, config=m.SlaveConfig(id="bob")),
+    api.RemoveSlave(id=6, slave_id="bob"), api.PauseSlave(id=7, slave_id="bob"),
+    api.ResumeSlave(id=8, slave_id="bob"), api.PauseAll(id=9), api.ResumeAll(id=10),
+    api.RestartActor(id=11, name="master-usdm"),
+    api.FlattenSlave(id=12, slave_id="bob", market="usdm", symbol="BTCUSDT"),
+    api.QueryJournal(id=13, limit=50, slave_id="bob", symbol="ETHUSDT", kind="skipped", before_id=9),
+    api.AckError(id=14, error_id=3), api.AckError(id=15), api.Subscribe(id=16, kinds=("mirrored",)),
+    api.Unsubscribe(id=17), api.GetLogTail(id=18, name="slave-bob", lines=20),
 ]
 CONTROL_SERVER_MSGS: list[Any] = [
-    m.Ok(id=1, result=m.Done(detail="paused")),
-    m.Ok(id=2, result=m.StatusResult(
-        actors=(m.ActorInfo(name="master-usdm", state="RUNNING", pid=42, uptime_s=9,
+    api.Ok(id=1, result=api.Done(detail="paused")),
+    api.Ok(id=2, result=api.StatusResult(
+        actors=(api.ActorInfo(name="master-usdm", state="RUNNING", pid=42, uptime_s=9,
                             heartbeat_age_ms=300),),
         slaves_total=3, slaves_running=2, paused_all=True, unacked_errors=1, t_ns=5,
-        masters=(m.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=300, equity=D("1000.5"),
+        masters=(api.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=300, equity=D("1000.5"),
                                 positions=SNAP.positions),))),
-    m.Ok(id=3, result=m.SlaveListResult(slaves=(SUMMARY,))),
-    m.Ok(id=4, result=m.SlaveResult(slave=m.SlaveSummary(config=CONFIG))),
-    m.Ok(id=5, result=m.JournalResult(entries=(
-        m.JournalEntry(id=1, ts_ms=5, slave_id="alice-1", market="usdm", symbol="BTCUSDT",
+    api.Ok(id=3, result=api.SlaveListResult(slaves=(SUMMARY,))),
+    api.Ok(id=4, result=api.SlaveResult(slave=api.SlaveSummary(config=CONFIG))),
+    api.Ok(id=5, result=api.JournalResult(entries=(
+        api.JournalEntry(id=1, ts_ms=5, slave_id="alice-1", market="usdm", symbol="BTCUSDT",
                        kind="skipped", summary="below min notional", report=SKIPPED, acked=False),
-        m.JournalEntry(id=2, ts_ms=6, kind="pause_all"),
+        api.JournalEntry(id=2, ts_ms=6, kind="pause_all"),
     ))),
-    m.Ok(id=6, result=m.SubscribedResult(kinds=("mirrored", "failed"))),
-    m.Ok(id=8, result=m.LogTailResult(name="slave-bob", lines=("started", "running"))),
+    api.Ok(id=6, result=api.SubscribedResult(kinds=("mirrored", "failed"))),
+    api.Ok(id=8, result=api.LogTailResult(name="slave-bob", lines=("started", "running"))),
     m.Error(id=7, code=ErrorCode.NOT_FOUND, reason="no slave 'zed'"),
-    m.Push(event=MIRRORED), m.Push(event=STATUS),
-    m.Push(event=m.ActorStateChanged(name="slave-bob", state="FATAL", t_ns=1)),
-    m.Push(event=m.SlaveConfigChanged(slave_id="bob", config=None, version=3)),
+    api.Push(event=MIRRORED), api.Push(event=STATUS),
+    api.Push(event=api.ActorStateChanged(name="slave-bob", state="FATAL", t_ns=1)),
+    api.Push(event=m.SlaveConfigChanged(slave_id="bob", config=None, version=3)),
 ]
 CONTROL_EVENTS: list[Any] = [
     m.SlaveConfigChanged(slave_id="alice-1", config=CONFIG, version=2),
@@ -165,15 +166,15 @@ def test_every_tagged_message_class_has_a_round_trip_sample() -> None:
         if issubclass(cls, m.Msg) and cls is not m.Msg and not cls.__name__.startswith("_")
     }
     sampled = {type(x) for _, _, x in ALL_SAMPLES}
-    sampled |= {type(x.result) for x in CONTROL_SERVER_MSGS if isinstance(x, m.Ok)}
-    sampled |= {type(x.event) for x in CONTROL_SERVER_MSGS if isinstance(x, m.Push)}
+    sampled |= {type(x.result) for x in CONTROL_SERVER_MSGS if isinstance(x, api.Ok)}
+    sampled |= {type(x.event) for x in CONTROL_SERVER_MSGS if isinstance(x, api.Push)}
 
     assert tagged - sampled == set()
 
 
 def test_tags_are_unique_within_each_socket_union() -> None:
-    for union in (m.MasterEvent, m.SlaveReport, m.ControlRequest, m.ControlServerMsg,
-                  m.ControlEvent, m.SnapshotReplyMsg, m.ControlResult):
+    for union in (m.MasterEvent, m.SlaveReport, api.ControlRequest, api.ControlServerMsg,
+                  m.ControlEvent, m.SnapshotReplyMsg, api.ControlResult):
         tags = [cls.__struct_config__.tag for cls in union.__args__]
         assert len(tags) == len(set(tags)), union
 

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from protocol.messages import (
+from protocol.control_api import (
     AckError,
     FlattenSlave,
     PauseAll,
@@ -18,8 +18,8 @@ from protocol.messages import (
     ResumeAll,
     ResumeSlave,
     SetSlaveConfig,
-    SlaveConfig,
 )
+from protocol.messages import SlaveConfig
 
 from ..model import SORTS
 from ..widgets.masters import MastersPanel

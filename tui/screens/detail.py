@@ -12,7 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Sparkline, Static, TabbedContent, TabPane
 
-from protocol.messages import AckError, GetLogTail, JournalEntry, JournalResult, LogTailResult, OrderMirrored, QueryJournal, SlaveSummary
+from protocol.control_api import AckError, GetLogTail, JournalEntry, JournalResult, LogTailResult, QueryJournal, SlaveSummary
+from protocol.messages import OrderMirrored
 
 from ..model import (
     LATENCY_SAMPLES,

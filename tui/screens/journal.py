@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from protocol.messages import AckError, JournalEntry, JournalResult, QueryJournal
+from protocol.control_api import AckError, JournalEntry, JournalResult, QueryJournal
 
 from ..model import local_time
 from ..widgets.topbar import TopBar

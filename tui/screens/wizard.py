@@ -18,7 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, ContentSwitcher, Input, Label, Select, Static
 
-from protocol.messages import AddSlave, SlaveConfig
+from protocol.control_api import AddSlave
+from protocol.messages import SlaveConfig
 
 from ..forms import FormError, SlaveForm, build_config
 from ..keys import KEY_TYPES, KeyRequest, hand_off_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from protocol.messages import MasterStatus
+from protocol.control_api import MasterStatus
 
 from ..model import plain
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from protocol.messages import StatusResult
+from protocol.control_api import StatusResult
 
 
 def topbar_text(state: str, detail: str, status: StatusResult | None) -> Text:

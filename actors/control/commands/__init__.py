@@ -11,8 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from protocol.control_api import ControlRequest, ControlResult, Ok
 from protocol.errors import ErrorCode
-from protocol.messages import ControlRequest, ControlResult, Error, Ok
+from protocol.messages import Error
 
 if TYPE_CHECKING:
     from actors.control import ControlActor

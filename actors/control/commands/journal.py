@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from protocol.control_api import AckError, Done, JournalResult, QueryJournal
 from protocol.errors import ErrorCode
-from protocol.messages import AckError, Done, JournalResult, QueryJournal
 
 from . import CommandError, command
 

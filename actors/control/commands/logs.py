@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keystore import redact
+from protocol.control_api import GetLogTail, LogTailResult
 from protocol.errors import ErrorCode
-from protocol.messages import GetLogTail, LogTailResult
 
 from . import CommandError, command
 

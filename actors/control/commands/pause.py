@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from protocol.messages import Done, PauseAll, PauseSlave, ResumeAll, ResumeSlave
+from protocol.control_api import Done, PauseAll, PauseSlave, ResumeAll, ResumeSlave
 
 from . import command, edits
 

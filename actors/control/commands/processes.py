@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actors.control.supervision import SupervisionError
+from protocol.control_api import Done, FlattenSlave, RestartActor
 from protocol.errors import ErrorCode
-from protocol.messages import Done, FlattenCommand, FlattenSlave, RestartActor
+from protocol.messages import FlattenCommand
 
 from . import CommandError, command, edits
 

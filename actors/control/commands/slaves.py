@@ -3,17 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from protocol.control_api import AddSlave, Done, GetSlave, ListSlaves, RemoveSlave, SetSlaveConfig, SlaveListResult, SlaveResult
 from protocol.errors import ErrorCode
-from protocol.messages import (
-    AddSlave,
-    Done,
-    GetSlave,
-    ListSlaves,
-    RemoveSlave,
-    SetSlaveConfig,
-    SlaveListResult,
-    SlaveResult,
-)
 
 from . import CommandError, command, edits
 

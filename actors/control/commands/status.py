@@ -4,17 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from protocol.messages import (
-    GetStatus,
-    MasterEvent,
-    MasterFill,
-    MasterStatus,
-    PositionEntry,
-    PositionSnapshot,
-    SlaveConfig,
-    SlaveStatusReport,
-    StatusResult,
-)
+from protocol.control_api import GetStatus, MasterStatus, StatusResult
+from protocol.messages import MasterEvent, MasterFill, PositionEntry, PositionSnapshot, SlaveConfig, SlaveStatusReport
 
 from . import command
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from protocol.control_api import Done, Subscribe, SubscribedResult, Unsubscribe
 from protocol.errors import ErrorCode
-from protocol.messages import Done, Subscribe, SubscribedResult, Unsubscribe
 
 from . import CommandError, command
 

@@ -17,7 +17,7 @@ from tests.helpers.sim import REPO
 CLIENT = textwrap.dedent("""
     import sys, zmq
     from protocol.codec import decode_control_server_msg, encode
-    from protocol.messages import GetStatus
+    from protocol.control_api import GetStatus
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)

@@ -15,6 +15,7 @@ import zmq.asyncio
 
 from actors.control import ControlActor
 from actors.control.supervision import ProcessInfo
+from protocol import control_api as api
 from protocol import messages as m
 from protocol.client import AsyncControlClient, ControlTimeout
 from protocol.codec import encode
@@ -38,35 +39,35 @@ async def test_reports_land_in_the_journal_and_are_queryable(actor: ControlActor
         push.send(b"garbage")  # dropped and counted
         push.send(encode(m.SlaveStatusReport(slave_id="s1", state="running", t_ns=1)))
 
-        async def six() -> tuple[m.JournalEntry, ...]:
-            entries = (await client.request(m.QueryJournal(id=0, kind="mirrored"))).entries
+        async def six() -> tuple[api.JournalEntry, ...]:
+            entries = (await client.request(api.QueryJournal(id=0, kind="mirrored"))).entries
             return entries if len(entries) == 5 else ()
 
         await aeventually(six, what="five mirrored reports journalled")
     finally:
         push.close()
 
-    by_slave = (await client.request(m.QueryJournal(id=0, slave_id="s2"))).entries
+    by_slave = (await client.request(api.QueryJournal(id=0, slave_id="s2"))).entries
     assert [e.kind for e in by_slave] == ["failed"] and by_slave[0].report == failed("s2", "ETHUSDT")
-    by_symbol = (await client.request(m.QueryJournal(id=0, symbol="BTCUSDT", limit=2))).entries
+    by_symbol = (await client.request(api.QueryJournal(id=0, symbol="BTCUSDT", limit=2))).entries
     assert len(by_symbol) == 2 and all(e.symbol == "BTCUSDT" for e in by_symbol)
     assert by_symbol[0].report.master_trade_id == 5  # newest first
     assert actor.bad_reports == 1
-    status = await client.request(m.GetStatus(id=0))
+    status = await client.request(api.GetStatus(id=0))
     assert status.unacked_errors == 1
-    summary = (await client.request(m.GetSlave(id=0, slave_id="s1"))).slave
+    summary = (await client.request(api.GetSlave(id=0, slave_id="s1"))).slave
     assert summary.status is not None and summary.status.state == "running"
     assert summary.state == "running" and summary.last_error == ""
 
 
 async def test_subscribe_gets_live_pushes_of_the_kinds_asked(actor: ControlActor, client: AsyncControlClient) -> None:
-    await client.request(m.Subscribe(id=0, kinds=("failed", "slavecfg")))
+    await client.request(api.Subscribe(id=0, kinds=("failed", "slavecfg")))
     push = pusher(actor)
     try:
         push.send(encode(mirrored("s1")))
         push.send(encode(failed("s1")))
         first = await client.pushes.get()
-        await client.request(m.PauseSlave(id=0, slave_id="s1"))
+        await client.request(api.PauseSlave(id=0, slave_id="s1"))
         second = await client.pushes.get()
     finally:
         push.close()
@@ -74,9 +75,9 @@ async def test_subscribe_gets_live_pushes_of_the_kinds_asked(actor: ControlActor
     assert first.event == failed("s1")  # the mirrored report was not asked for
     assert isinstance(second.event, m.SlaveConfigChanged) and second.event.config.paused  # type: ignore[union-attr]
 
-    await client.request(m.Unsubscribe(id=0))
-    await client.request(m.PauseSlave(id=0, slave_id="s2"))
-    await client.request(m.GetStatus(id=0))  # replies are ordered after any push
+    await client.request(api.Unsubscribe(id=0))
+    await client.request(api.PauseSlave(id=0, slave_id="s2"))
+    await client.request(api.GetStatus(id=0))  # replies are ordered after any push
     assert client.pushes.empty()
 
 
@@ -91,18 +92,18 @@ async def test_master_events_are_journalled(actor: ControlActor, client: AsyncCo
         equity=Decimal(1000), t_exchange_ms=1, t_master_recv_ns=2, t_master_pub_ns=3,
     )
     try:
-        async def journalled() -> tuple[m.JournalEntry, ...]:
+        async def journalled() -> tuple[api.JournalEntry, ...]:
             hb = m.Heartbeat(market="usdm", epoch=1, seq=0, t_ns=1, connected=True)
             pub.send_multipart([master_topic("usdm", "hb"), encode(hb)])
             pub.send_multipart([master_topic("usdm", "fill"), encode(fill)])
-            return (await client.request(m.QueryJournal(id=0, kind="master.fill", limit=1))).entries
+            return (await client.request(api.QueryJournal(id=0, kind="master.fill", limit=1))).entries
 
         [entry] = await aeventually(journalled, what="master fill journalled")
     finally:
         pub.close(0)
     assert entry.symbol == "BTCUSDT" and "0 -> 0.01" in entry.summary
     assert "usdm" in actor.heartbeats
-    [master] = (await client.request(m.GetStatus(id=0))).masters
+    [master] = (await client.request(api.GetStatus(id=0))).masters
     assert master.market == "usdm" and master.equity == Decimal(1000)
     assert [(p.symbol, p.qty) for p in master.positions] == [("BTCUSDT", Decimal("0.01"))]
 
@@ -180,7 +181,7 @@ async def test_async_client_times_out_when_control_does_not_answer(setup: Setup)
     try:
         async with AsyncControlClient(endpoint, timeout=0.2) as c:
             with pytest.raises(ControlTimeout):
-                await c.request(m.GetStatus(id=0))
+                await c.request(api.GetStatus(id=0))
             assert mute.poll(1000)  # the request did arrive: the timeout is the reply's
     finally:
         mute.close(0)

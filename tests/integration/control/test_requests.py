@@ -14,6 +14,7 @@ import zmq.asyncio
 
 from actors.config import load_config
 from actors.control import ControlActor
+from protocol import control_api as api
 from protocol import messages as m
 from protocol.client import AsyncControlClient
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event
@@ -34,61 +35,61 @@ async def test_every_control_request_is_answered(actor: ControlActor, client: As
         answered.add(type(msg))
         return await client.request(msg)
 
-    status = await ok(m.GetStatus(id=0))
-    assert isinstance(status, m.StatusResult) and status.slaves_total == 2
+    status = await ok(api.GetStatus(id=0))
+    assert isinstance(status, api.StatusResult) and status.slaves_total == 2
     assert {a.name for a in status.actors} >= {"slave-s1", "master-usdm"}
-    listing = await ok(m.ListSlaves(id=0))
+    listing = await ok(api.ListSlaves(id=0))
     assert [s.config.id for s in listing.slaves] == ["s1", "s2"]
     assert listing.slaves[0].process_state == "RUNNING"
-    assert (await ok(m.GetSlave(id=0, slave_id="s1"))).slave.config.ratio == Decimal("0.5")
-    assert isinstance(await ok(m.SetSlaveConfig(id=0, config=slave("s2", ratio=Decimal(2), sizing="fixed_ratio"))), m.Done)
-    assert "added" in (await ok(m.AddSlave(id=0, config=slave("s3")))).detail
-    assert isinstance(await ok(m.PauseSlave(id=0, slave_id="s3")), m.Done)
-    assert isinstance(await ok(m.ResumeSlave(id=0, slave_id="s3")), m.Done)
-    assert isinstance(await ok(m.PauseAll(id=0)), m.Done)
-    assert (await client.request(m.GetStatus(id=0))).paused_all
-    assert isinstance(await ok(m.ResumeAll(id=0)), m.Done)
-    assert "pid 101" in (await ok(m.RestartActor(id=0, name="slave-s1"))).detail
-    assert "flatten sent" in (await ok(m.FlattenSlave(id=0, slave_id="s1", market="usdm"))).detail
-    entries = (await ok(m.QueryJournal(id=0, kind="control"))).entries
+    assert (await ok(api.GetSlave(id=0, slave_id="s1"))).slave.config.ratio == Decimal("0.5")
+    assert isinstance(await ok(api.SetSlaveConfig(id=0, config=slave("s2", ratio=Decimal(2), sizing="fixed_ratio"))), api.Done)
+    assert "added" in (await ok(api.AddSlave(id=0, config=slave("s3")))).detail
+    assert isinstance(await ok(api.PauseSlave(id=0, slave_id="s3")), api.Done)
+    assert isinstance(await ok(api.ResumeSlave(id=0, slave_id="s3")), api.Done)
+    assert isinstance(await ok(api.PauseAll(id=0)), api.Done)
+    assert (await client.request(api.GetStatus(id=0))).paused_all
+    assert isinstance(await ok(api.ResumeAll(id=0)), api.Done)
+    assert "pid 101" in (await ok(api.RestartActor(id=0, name="slave-s1"))).detail
+    assert "flatten sent" in (await ok(api.FlattenSlave(id=0, slave_id="s1", market="usdm"))).detail
+    entries = (await ok(api.QueryJournal(id=0, kind="control"))).entries
     assert any("slave s3 added" in e.summary for e in entries)
-    assert "acknowledged" in (await ok(m.AckError(id=0))).detail
-    assert (await ok(m.Subscribe(id=0, kinds=("failed",)))).kinds == ("failed",)
-    assert isinstance(await ok(m.Unsubscribe(id=0)), m.Done)
-    assert "removed" in (await ok(m.RemoveSlave(id=0, slave_id="s3"))).detail
+    assert "acknowledged" in (await ok(api.AckError(id=0))).detail
+    assert (await ok(api.Subscribe(id=0, kinds=("failed",)))).kinds == ("failed",)
+    assert isinstance(await ok(api.Unsubscribe(id=0)), api.Done)
+    assert "removed" in (await ok(api.RemoveSlave(id=0, slave_id="s3"))).detail
     actor.config.log_dir.mkdir(parents=True, exist_ok=True)
     (actor.config.log_dir / "slave-s1.log").write_text("".join(f"line {i}\n" for i in range(500)) + "login secret=hunter2hunter2\n")
-    tail = await ok(m.GetLogTail(id=0, name="slave-s1", lines=3))
+    tail = await ok(api.GetLogTail(id=0, name="slave-s1", lines=3))
     assert tail.lines[:2] == ("line 498", "line 499") and "hunter2" not in tail.lines[2]
 
-    assert answered == set(typing.get_args(m.ControlRequest))  # a new request type needs a line here
+    assert answered == set(typing.get_args(api.ControlRequest))  # a new request type needs a line here
     assert [c for c in actor.supervisor.calls if c[0] != "update"] == [  # type: ignore[union-attr]
         ("add", "slave-s3"), ("restart", "slave-s1"), ("remove", "slave-s3")]
 
 
 async def test_typed_errors(actor: ControlActor, client: AsyncControlClient) -> None:
-    await expect_error(client, m.GetSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
-    await expect_error(client, m.AddSlave(id=0, config=slave("s1")), ErrorCode.ALREADY_EXISTS)
-    await expect_error(client, m.SetSlaveConfig(id=0, config=slave("nope")), ErrorCode.NOT_FOUND)
-    await expect_error(client, m.RemoveSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
-    await expect_error(client, m.PauseSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
-    await expect_error(client, m.RestartActor(id=0, name="control"), ErrorCode.CONFLICT)
-    await expect_error(client, m.RestartActor(id=0, name="ghost"), ErrorCode.NOT_FOUND)
-    await expect_error(client, m.FlattenSlave(id=0, slave_id="s1", market="spot"), ErrorCode.INVALID_ARGUMENT)
-    await expect_error(client, m.AckError(id=0, error_id=123456), ErrorCode.NOT_FOUND)
-    err = await expect_error(client, m.Subscribe(id=0, kinds=("bogus",)), ErrorCode.INVALID_ARGUMENT)
+    await expect_error(client, api.GetSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
+    await expect_error(client, api.AddSlave(id=0, config=slave("s1")), ErrorCode.ALREADY_EXISTS)
+    await expect_error(client, api.SetSlaveConfig(id=0, config=slave("nope")), ErrorCode.NOT_FOUND)
+    await expect_error(client, api.RemoveSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
+    await expect_error(client, api.PauseSlave(id=0, slave_id="nope"), ErrorCode.NOT_FOUND)
+    await expect_error(client, api.RestartActor(id=0, name="control"), ErrorCode.CONFLICT)
+    await expect_error(client, api.RestartActor(id=0, name="ghost"), ErrorCode.NOT_FOUND)
+    await expect_error(client, api.FlattenSlave(id=0, slave_id="s1", market="spot"), ErrorCode.INVALID_ARGUMENT)
+    await expect_error(client, api.AckError(id=0, error_id=123456), ErrorCode.NOT_FOUND)
+    err = await expect_error(client, api.Subscribe(id=0, kinds=("bogus",)), ErrorCode.INVALID_ARGUMENT)
     assert "bogus" in err.reason
 
 
 async def test_add_slave_needs_its_key_in_the_keystore(setup: Setup, actor: ControlActor, client: AsyncControlClient) -> None:
     actor.require_key = True
-    err = await expect_error(client, m.AddSlave(id=0, config=slave("s9")), ErrorCode.NOT_FOUND)
+    err = await expect_error(client, api.AddSlave(id=0, config=slave("s9")), ErrorCode.NOT_FOUND)
     assert "copytrader keys add s9" in err.reason
 
     records = actor.config.keystore_dir / "accounts"
     records.mkdir(parents=True)
     (records / "s9.json").write_text("{}")
-    assert "added" in (await client.request(m.AddSlave(id=0, config=slave("s9")))).detail
+    assert "added" in (await client.request(api.AddSlave(id=0, config=slave("s9")))).detail
     assert (setup.programs / "slave-s9.conf").exists()
 
 
@@ -98,10 +99,10 @@ async def test_malformed_frames_get_an_error_and_the_actor_keeps_serving(actor: 
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(actor.endpoints.control)
     try:
-        async def ask(*frames: bytes) -> m.Error | m.Ok:
+        async def ask(*frames: bytes) -> m.Error | api.Ok:
             await sock.send_multipart(list(frames))
             reply = decode_control_server_msg((await sock.recv_multipart())[-1])
-            assert not isinstance(reply, m.Push)
+            assert not isinstance(reply, api.Push)
             return reply
 
         garbage = await ask(b"\xc1\xff not msgpack")
@@ -110,11 +111,11 @@ async def test_malformed_frames_get_an_error_and_the_actor_keeps_serving(actor: 
         assert isinstance(unknown, m.Error) and unknown.id == 42 and unknown.code == ErrorCode.BAD_MESSAGE
         huge = await ask(b"\x00" * (300 * 1024))
         assert isinstance(huge, m.Error) and huge.code == ErrorCode.MESSAGE_TOO_LARGE
-        with_delimiter = await ask(b"", encode(m.GetStatus(id=9)))  # a REQ-style envelope is echoed
-        assert isinstance(with_delimiter, m.Ok) and with_delimiter.id == 9
+        with_delimiter = await ask(b"", encode(api.GetStatus(id=9)))  # a REQ-style envelope is echoed
+        assert isinstance(with_delimiter, api.Ok) and with_delimiter.id == 9
 
-        still = await ask(encode(m.ListSlaves(id=5)))
-        assert isinstance(still, m.Ok) and still.id == 5
+        still = await ask(encode(api.ListSlaves(id=5)))
+        assert isinstance(still, api.Ok) and still.id == 5
         assert actor.bad_requests == 3
     finally:
         sock.close(0)
@@ -161,7 +162,7 @@ async def test_set_slave_config_writes_atomically_with_backup_and_publishes(
         assert isinstance(first, m.PauseAllChanged)
 
         new = slave("s1", sizing="fixed_ratio", ratio=Decimal("0.25"), symbols_deny=("DOGEUSDT",))
-        await client.request(m.SetSlaveConfig(id=0, config=new))
+        await client.request(api.SetSlaveConfig(id=0, config=new))
 
         while True:
             event = unpack_control_event(await sub.recv_multipart())
@@ -176,17 +177,17 @@ async def test_set_slave_config_writes_atomically_with_backup_and_publishes(
 
 
 async def test_pause_is_persisted_in_the_config(setup: Setup, client: AsyncControlClient) -> None:
-    await client.request(m.PauseSlave(id=0, slave_id="s2"))
+    await client.request(api.PauseSlave(id=0, slave_id="s2"))
 
     assert load_config(setup.config_path).slave("s2").paused
-    listing = await client.request(m.ListSlaves(id=0))
+    listing = await client.request(api.ListSlaves(id=0))
     assert listing.slaves[1].config.paused
 
 
 async def test_remove_slave_deletes_config_and_program(setup: Setup, client: AsyncControlClient) -> None:
     assert (setup.programs / "slave-s2.conf").exists()  # written at start for every configured slave
 
-    await client.request(m.RemoveSlave(id=0, slave_id="s2"))
+    await client.request(api.RemoveSlave(id=0, slave_id="s2"))
 
     assert [s.id for s in load_config(setup.config_path).slaves] == ["s1"]
     assert not (setup.programs / "slave-s2.conf").exists()
