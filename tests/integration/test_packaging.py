@@ -50,7 +50,8 @@ def test_wheel_holds_every_package_and_its_data_files(wheel: pathlib.Path) -> No
         assert f"{package}/__init__.py" in names, f"package {package} missing from the wheel"
     for data in ("tui/app.tcss", "simulator/example.toml"):
         assert data in names, f"{data} missing from the wheel (package-data)"
-    assert not any(n.startswith(("tests/", "docs/", "scripts/")) for n in names), "the wheel ships test or dev files"
+    assert not any(n.startswith(("tests/", "docs/", "scripts/", "bench/")) for n in names), \
+        "the wheel ships test, benchmark or dev files"
 
 
 def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathlib.Path) -> None:

@@ -39,7 +39,7 @@ import pytest
 import tomli_w
 
 from actors.base import Endpoints
-from actors.bench.memory import Growth, growth, read_memory
+from bench.memory import Growth, growth, read_memory
 from protocol.client import ControlClient
 from protocol.control_api import ListSlaves
 from protocol.messages import SlaveConfig

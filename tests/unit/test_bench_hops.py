@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from actors.bench.run import hop_breakdown
+from bench.run import hop_breakdown
 
 
 def _m(order: int, recv: int, sent: int) -> SimpleNamespace:

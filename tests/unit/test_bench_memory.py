@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from actors.bench.memory import cpu_ns, parse_schedstat_ns, parse_smaps_rollup, parse_stat_cpu_ticks, read_memory
+from bench.memory import cpu_ns, parse_schedstat_ns, parse_smaps_rollup, parse_stat_cpu_ticks, read_memory
 
 ROLLUP = """55d0c0a8a000-7ffd8c5f9000 ---p 00000000 00:00 0                          [rollup]
 Rss:               29140 kB
@@ -55,7 +55,7 @@ def test_this_process_has_memory_and_cpu():
 
 
 def test_proc_stat_busy_excludes_idle_and_iowait():
-    from actors.bench.memory import _CLK_TCK, parse_proc_stat_busy_ns
+    from bench.memory import _CLK_TCK, parse_proc_stat_busy_ns
 
     busy, total = parse_proc_stat_busy_ns("cpu  100 5 50 1000 10 1 2 3 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n")
 
@@ -68,7 +68,7 @@ def test_proc_stat_busy_excludes_idle_and_iowait():
 def test_thread_cpu_names_each_thread_and_counts_its_runs():
     import threading
 
-    from actors.bench.memory import thread_cpu, thread_delta
+    from bench.memory import thread_cpu, thread_delta
 
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait, name="bench-probe")
@@ -91,7 +91,7 @@ def test_thread_cpu_names_each_thread_and_counts_its_runs():
 
 
 def test_theil_sen_slope_ignores_outliers_that_move_least_squares():
-    from actors.bench.memory import theil_sen_slope
+    from bench.memory import theil_sen_slope
 
     xs = [float(i) for i in range(60)]
     flat = [1000.0] * 60
@@ -106,7 +106,7 @@ def test_theil_sen_slope_ignores_outliers_that_move_least_squares():
 
 
 def test_growth_fits_after_the_warmup_only():
-    from actors.bench.memory import growth
+    from bench.memory import growth
 
     # 80 s of start-up growth (caches filling), then flat: no growth after warm-up
     samples = [(float(t), 10_000 + min(t, 80) * 100) for t in range(0, 120)]

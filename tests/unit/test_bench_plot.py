@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from actors.bench.plot import histogram, log_bins, render_svg
+from bench.plot import histogram, log_bins, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import orjson
 import pytest
 
-from actors.bench.run import Options, run, table
+from bench.run import Options, run, table
 
 REQUIRED = ("slaves", "events", "first_hop_p50_us", "fanout_last_p50_us", "fanout_last_p99_us", "end_to_end_p50_us",
             "cpu_per_order_us", "uss_mb_per_slave", "pss_mb_total", "lost", "doubled", "naive_fanout_last_p50_us",
@@ -38,7 +38,7 @@ def test_two_slaves_twenty_events_mirror_everything_once_and_write_the_report(tm
 
 @pytest.mark.timeout(120)
 def test_the_bare_pipeline_floor_reaches_every_subscriber_for_every_event():
-    from actors.bench.bare import run as bare
+    from bench.bare import run as bare
 
     fig = bare(slaves=2, events=10, warmup=3, gap_s=0.0)
 

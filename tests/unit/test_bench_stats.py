@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.bench import stats
-from actors.bench.stats import Copy
+from bench import stats
+from bench.stats import Copy
 
 
 def test_percentile_interpolates_between_closest_ranks():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import orjson
 
-from actors.bench import summary
+from bench import summary
 
 
 def _run(n: int, fan: float, lost: int = 0) -> dict:

@@ -7,14 +7,14 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-OURS = {"protocol", "actors", "keystore", "tui", "simulator"}
-# package -> packages of ours it must never import
+OURS = {"protocol", "actors", "keystore", "tui", "simulator", "bench"}
+# package -> packages of ours it must never import (bench/ is not shipped: nothing shipped imports it)
 FORBIDDEN = {
     "protocol": OURS - {"protocol"},
-    "actors": {"tui", "simulator"},
-    "tui": {"keystore", "simulator", "actors"},
-    "simulator": {"actors", "keystore", "tui", "protocol"},
-    "keystore": {"tui", "simulator", "actors"},  # the keys CLI, which checks keys at Binance, is actors/cli/keys.py
+    "actors": {"tui", "simulator", "bench"},
+    "tui": {"keystore", "simulator", "actors", "bench"},
+    "simulator": {"actors", "keystore", "tui", "protocol", "bench"},
+    "keystore": {"tui", "simulator", "actors", "bench"},  # the keys CLI, which checks keys at Binance, is actors/cli/keys.py
 }
 
 

@@ -8,7 +8,7 @@ when each request's bytes were read. Nothing else: no reply, no user-data stream
 exchange. So it measures publish -> last of N requests written, and the CPU a process needs per
 event for that alone (its ZeroMQ I/O thread included):
 
-    python -m actors.bench.bare --slaves 20 --events 300 [--out bare.json]
+    python -m bench.bare --slaves 20 --events 300 [--out bare.json]
 
 The figures are what `scripts/bench` is compared with in docs/bench/README.md: the same machine, in
 the same minutes.
@@ -137,7 +137,7 @@ def run(slaves: int, events: int, warmup: int = 20, gap_s: float = 0.02) -> dict
     pub = zmq.Context.instance().socket(zmq.PUB)
     pub.bind(endpoint)
     sink = Sink()
-    procs = [subprocess.Popen([sys.executable, "-m", "actors.bench.bare", "--child", endpoint, str(sink.port), str(i)],
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.bare", "--child", endpoint, str(sink.port), str(i)],
                               stdout=subprocess.PIPE, text=True, env=child_env()) for i in range(slaves)]
     encode = msgspec.msgpack.Encoder().encode
     try:
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--child"]:
         subscriber(args[1], int(args[2]), int(args[3]))
         return 0
-    ap = argparse.ArgumentParser(prog="python -m actors.bench.bare", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.bare", description=__doc__.splitlines()[0])
     ap.add_argument("--slaves", type=int, default=20)
     ap.add_argument("--events", type=int, default=300)
     ap.add_argument("--out", default=None)

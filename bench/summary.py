@@ -1,6 +1,6 @@
 """Medians of several benchmark runs as a Markdown table (docs/bench/README.md).
 
-    python -m actors.bench.summary docs/bench/n1-run*.json docs/bench/n20-run*.json ... [--out FILE.json]
+    python -m bench.summary docs/bench/n1-run*.json docs/bench/n20-run*.json ... [--out FILE.json]
 
 Runs are grouped by their number of slaves; each figure is the median over the group's runs.
 """
@@ -69,7 +69,7 @@ def markdown(groups: dict[int, list[dict[str, Any]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m actors.bench.summary", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.summary", description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="also write the medians as JSON")
     args = ap.parse_args(argv)

@@ -2,7 +2,7 @@
 one process listens to the master stream, then places each follower's order one after another over
 REST with a synchronous HTTP client (one keep-alive connection, HMAC-signed query strings).
 
-    python -m actors.bench.naive --endpoint ipc://.../master-usdm.pub --url http://127.0.0.1:PORT \
+    python -m bench.naive --endpoint ipc://.../master-usdm.pub --url http://127.0.0.1:PORT \
         --accounts accounts.json
 
 `accounts.json`: [{"id", "api_key", "secret"}] (simulator keys). Prints `ready` once it heard the
@@ -78,7 +78,7 @@ def copy_fill(rest: SyncRest, accounts: list[dict[str, str]], fill: MasterFill) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m actors.bench.naive", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.naive", description=__doc__.splitlines()[0])
     ap.add_argument("--endpoint", required=True, help="the master listener's PUB endpoint")
     ap.add_argument("--url", required=True, help="exchange base URL")
     ap.add_argument("--accounts", required=True, help="JSON file: [{id, api_key, secret}]")

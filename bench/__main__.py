@@ -1,4 +1,4 @@
-"""`python -m actors.bench` = scripts/bench."""
+"""`python -m bench` = scripts/bench."""
 import sys
 
 from .run import main
