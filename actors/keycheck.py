@@ -24,10 +24,12 @@ import msgspec
 
 from keystore.redact import describe_exception
 
-API_RESTRICTIONS_PATH = "/sapi/v1/account/apiRestrictions"
-SPOT_ACCOUNT_PATH = "/api/v3/account"
-MARGIN_ACCOUNT_PATH = "/sapi/v1/margin/account"
-FUTURES_ACCOUNT_PATH = "/fapi/v2/account"
+from .binance import spot_api, usdm_api
+
+API_RESTRICTIONS_PATH = spot_api.API_RESTRICTIONS_PATH
+SPOT_ACCOUNT_PATH = spot_api.ACCOUNT_PATH
+MARGIN_ACCOUNT_PATH = spot_api.MARGIN_ACCOUNT_PATH
+FUTURES_ACCOUNT_PATH = usdm_api.ACCOUNT_PATH
 EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000  # warn two weeks before trading rights expire
 
 

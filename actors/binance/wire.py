@@ -50,6 +50,7 @@ from .wire_events import (
 )
 from .wire_replies import (
     BinanceApiRestrictions,
+    BinanceCommissionRates,
     BinanceErrorBody,
     BinanceFill,
     BinanceFuturesAccount,
@@ -82,7 +83,7 @@ __all__ = [
     # REST / WS-API replies
     "BinanceFuturesOrder", "BinanceFuturesPositionRisk", "BinanceFuturesAccountAsset", "BinanceFuturesAccountPosition",
     "BinanceFuturesAccount", "BinanceFuturesPositionMode", "BinanceFill", "BinanceSpotOrder", "BinanceSpotBalance",
-    "BinanceSpotAccount", "BinanceMarginUserAsset", "BinanceMarginAccount", "BinanceApiRestrictions",
+    "BinanceSpotAccount", "BinanceCommissionRates", "BinanceMarginUserAsset", "BinanceMarginAccount", "BinanceApiRestrictions",
     "BinanceListenKey", "BinanceListenToken", "BinanceServerTime", "BinanceRateLimit", "BinanceErrorBody",
     "decode", "decoder", "convert", "DecodeStats",
 ]

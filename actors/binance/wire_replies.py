@@ -208,8 +208,18 @@ class BinanceSpotBalance(_Wire, kw_only=True):
     locked: Decimal  # locked
 
 
+class BinanceCommissionRates(_Wire, kw_only=True):
+    """`commissionRates` of GET /api/v3/account: rates as text, read leniently (taker_commission)."""
+
+    maker: str | None = None  # maker rate
+    taker: str | None = None  # taker rate
+
+
 class BinanceSpotAccount(_Wire, kw_only=True):
     """GET /api/v3/account."""
+
+    commissionRates: BinanceCommissionRates | None = None  # commission rates
+    takerCommission: Decimal | None = None  # taker commission, basis points (the older field)
 
     canTrade: bool | None = None  # trading enabled
     canWithdraw: bool | None = None  # withdrawals enabled

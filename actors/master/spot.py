@@ -25,8 +25,7 @@ import logging
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import msgspec
-
+from ..binance import spot_api
 from ..binance.endpoints import Endpoints as ExchangeEndpoints
 from ..binance.rest import RestClient
 from ..binance.signing import Signer
@@ -37,7 +36,6 @@ from ..binance.wire import (
     BinanceMarginAccount,
     BinanceOutboundAccountPosition,
     BinanceSpotAccount,
-    convert,
 )
 from ..binance.wsapi import WsApiClient
 from ..limits import LIMITS
@@ -47,10 +45,6 @@ from .state import Deduper
 
 log = logging.getLogger("copytrader.master")
 
-EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
-TICKER_PRICE_PATH = "/api/v3/ticker/price"
-SPOT_ACCOUNT_PATH = "/api/v3/account"
-MARGIN_ACCOUNT_PATH = "/sapi/v1/margin/account"
 MARGIN_REFRESH_DELAY_S = 0.2  # after a fill: let the balance events of the same trade arrive first
 
 
@@ -73,27 +67,6 @@ class MarginRecheck(NamedTuple):
 
     account: BinanceMarginAccount
     fills: int
-
-
-class BinanceSymbolAssets(msgspec.Struct, frozen=True):
-    """The part of an exchangeInfo `symbols[]` entry we need."""
-
-    symbol: str  # symbol
-    baseAsset: str  # base asset
-    quoteAsset: str  # quote asset
-
-
-class BinanceExchangeInfoAssets(msgspec.Struct, frozen=True):
-    """GET /api/v3/exchangeInfo, only `symbols`."""
-
-    symbols: list[BinanceSymbolAssets] = []  # symbols
-
-
-class BinanceTickerPrice(msgspec.Struct, frozen=True):
-    """One row of GET /api/v3/ticker/price."""
-
-    symbol: str  # symbol
-    price: Decimal  # last price
 
 
 class SpotAdapter:
@@ -125,7 +98,7 @@ class SpotAdapter:
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_stream(self, on_event: Any, on_state: Any) -> None:
         try:
-            await self.rest.sync_time()
+            await spot_api.sync_time(self.rest)
         except Exception:  # signed calls resync on -1021 anyway
             pass
         ws = WsApiClient(self.endpoints.spot_ws_api, self.signer)
@@ -152,18 +125,17 @@ class SpotAdapter:
     async def _symbols(self) -> None:
         if self.state.symbols:
             return
-        info = convert(await self.rest.public("GET", EXCHANGE_INFO_PATH), BinanceExchangeInfoAssets)
-        self.state.set_symbols({s.symbol: SymbolInfo(s.baseAsset, s.quoteAsset) for s in info.symbols})
+        self.state.set_symbols({s.symbol: SymbolInfo(s.baseAsset, s.quoteAsset)
+                                for s in await spot_api.symbol_assets(self.rest)})
 
     async def _prices(self) -> dict[str, Decimal]:
-        rows = convert(await self.rest.public("GET", TICKER_PRICE_PATH), list[BinanceTickerPrice])
-        return {r.symbol: r.price for r in rows}
+        return await spot_api.ticker_prices(self.rest)
 
     async def _account(self) -> tuple[BinanceSpotAccount | BinanceMarginAccount, int]:
         sent_ms = self.rest.now_ms()
         if self.market == "margin":
-            return convert(await self.rest.signed("GET", MARGIN_ACCOUNT_PATH), BinanceMarginAccount), sent_ms
-        account = convert(await self.rest.signed("GET", SPOT_ACCOUNT_PATH), BinanceSpotAccount)
+            return await spot_api.margin_account(self.rest), sent_ms
+        account = await spot_api.account(self.rest)
         return account, account.updateTime or sent_ms
 
     async def fetch(self) -> SpotRest:

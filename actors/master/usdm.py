@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from protocol.messages import PositionKey
 
+from ..binance import usdm_api
 from ..binance.endpoints import Endpoints as ExchangeEndpoints
 from ..binance.rest import RestClient
 from ..binance.signing import Signer
@@ -27,17 +28,11 @@ from ..binance.wire import (
     BinanceFuturesAccountConfigUpdate,
     BinanceFuturesAccountUpdate,
     BinanceFuturesOrderTradeUpdate,
-    BinanceFuturesPositionMode,
     BinanceFuturesPositionRisk,
-    convert,
 )
 from ..limits import LIMITS
 from .outputs import Config, Duplicate, Fill, Outputs, Resync, Snapshot
 from .usdm_state import Drift, FuturesState
-
-POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
-POSITION_RISK_PATH = "/fapi/v2/positionRisk"
-ACCOUNT_PATH = "/fapi/v2/account"
 
 
 class UsdmRest(NamedTuple):
@@ -79,7 +74,7 @@ class UsdmAdapter:
 
     async def start_stream(self, on_event: Any, on_state: Any) -> None:
         try:
-            await self.rest.sync_time("/fapi/v1/time")
+            await usdm_api.sync_time(self.rest)
         except Exception:  # the clock offset is a nicety; signed calls resync on -1021 anyway
             pass
         self.stream = FuturesUserStream(self.rest, self.endpoints.futures_stream, on_event, on_state)
@@ -92,21 +87,23 @@ class UsdmAdapter:
 
     # -- REST ------------------------------------------------------------------------------------
     async def _mode(self) -> bool:
-        return convert(await self.rest.signed("GET", POSITION_MODE_PATH), BinanceFuturesPositionMode).dualSidePosition
+        return await usdm_api.dual_side_position(self.rest)
 
     async def _risks(self) -> list[BinanceFuturesPositionRisk]:
-        return convert(await self.rest.signed("GET", POSITION_RISK_PATH), list[BinanceFuturesPositionRisk])
+        return await usdm_api.position_risk(self.rest)
+
+    async def _risks_and_mode(self) -> tuple[list[BinanceFuturesPositionRisk], bool]:
+        """usdm_api.positions_and_mode through this adapter's readers (a test replaces them)."""
+        risks = await self._risks()
+        dual = usdm_api.mode_of(risks)
+        return risks, await self._mode() if dual is None else dual
 
     async def _account(self) -> BinanceFuturesAccount:
-        return convert(await self.rest.signed("GET", ACCOUNT_PATH), BinanceFuturesAccount)
+        return await usdm_api.account(self.rest)
 
     async def fetch(self) -> UsdmRest:
-        risks = await self._risks()
-        # positionRisk v2 lists LONG/SHORT entries in hedge mode and BOTH in one-way mode: the mode
-        # comes with it, so the weight-30 positionSide/dual call is needed only when it lists nothing.
-        dual = any(r.positionSide != "BOTH" for r in risks) if risks else await self._mode()
-        account = await self._account()
-        return UsdmRest(dual, risks, account)
+        risks, dual = await self._risks_and_mode()
+        return UsdmRest(dual, risks, await self._account())
 
     def rebuild(self, fetched: UsdmRest) -> None:
         self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
@@ -115,10 +112,7 @@ class UsdmAdapter:
     async def poll(self, full: bool) -> UsdmPoll:
         """The REST reads of a poll; nothing changes until the shell hands them to `apply`."""
         sent = time.monotonic()
-        risks = await self._risks()
-        # positionRisk v2 lists LONG/SHORT entries in hedge mode and BOTH in one-way mode: the mode
-        # comes with it, so the weight-30 positionSide/dual call is needed only when it lists nothing.
-        dual = any(r.positionSide != "BOTH" for r in risks) if risks else await self._mode()
+        risks, dual = await self._risks_and_mode()
         account = await self._account() if full else None
         return UsdmPoll(sent, dual, risks, account)
 

@@ -92,12 +92,16 @@ def test_avg_price_is_added_for_the_reports() -> None:
 
 
 def test_taker_commission_from_the_spot_account() -> None:
+    from actors.binance.wire import BinanceSpotAccount, convert
     from actors.slave.accounts.spot import taker_commission
 
-    assert taker_commission({"commissionRates": {"maker": "0.0009", "taker": "0.001"}}) == D("0.001")
-    assert taker_commission({"takerCommission": 10}) == D("0.001")
-    assert taker_commission({"commissionRates": {"taker": "bad"}}) == 0
-    assert taker_commission({}) == 0
+    def rate(reply: dict) -> D:
+        return taker_commission(convert(reply, BinanceSpotAccount))
+
+    assert rate({"commissionRates": {"maker": "0.0009", "taker": "0.001"}}) == D("0.001")
+    assert rate({"takerCommission": 10}) == D("0.001")
+    assert rate({"commissionRates": {"taker": "bad"}}) == 0
+    assert rate({}) == 0
 
 
 def test_our_own_trade_counts_even_when_its_time_is_not_after_the_rest_read() -> None:

@@ -23,7 +23,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from ...binance import wire
+from ...binance import spot_api, wire
 from ...binance.errors import BinanceAPIError
 from ...binance.orders import order_params
 from ...binance.userdata import MarginUserStream, SpotUserStream
@@ -33,8 +33,6 @@ from .spot import ZERO, Balance, BalanceAccount, taker_commission, with_avg_pric
 
 log = logging.getLogger("copytrader.margin")
 
-ACCOUNT_PATH = "/sapi/v1/margin/account"
-ORDER_PATH = "/sapi/v1/margin/order"
 LOAN_REFRESH_DELAY_S = 0.2  # after an order with a side effect: let its stream events arrive first
 
 
@@ -55,8 +53,7 @@ class MarginAccount(BalanceAccount):
     async def start(self) -> None:
         await super().start()
         try:  # the commission rate is on the spot account (the same fee tier applies to margin)
-            raw = await self.rest.signed("GET", "/api/v3/account", {"omitZeroBalances": "true"})
-            self.buy_commission = taker_commission(raw) if isinstance(raw, dict) else ZERO
+            self.buy_commission = taker_commission(await spot_api.account(self.rest, omit_zero=True))
         except BinanceAPIError as exc:
             log.warning("commission rate unknown (%s): corrective buys are not grossed up", exc)
 
@@ -68,8 +65,7 @@ class MarginAccount(BalanceAccount):
     # -- state from REST ------------------------------------------------------------------------
     async def _read_account(self) -> tuple[wire.BinanceMarginAccount, int]:
         sent_ms = self.rest.now_ms()
-        raw = await self.read_quietly(lambda: self.rest.signed("GET", ACCOUNT_PATH))
-        return wire.convert(raw, wire.BinanceMarginAccount), sent_ms
+        return await self.read_quietly(lambda: spot_api.margin_account(self.rest)), sent_ms
 
     def _take(self, acct: wire.BinanceMarginAccount, sent_ms: int) -> None:
         self.ledger.set_from_rest(((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets),
@@ -139,11 +135,10 @@ class MarginAccount(BalanceAccount):
         params = self.order_params(intent)
 
         async def place() -> dict[str, Any]:
-            return await self.rest.signed("POST", ORDER_PATH, params)
+            return await spot_api.place_margin_order(self.rest, params)
 
         async def query() -> dict[str, Any]:
-            return await self.rest.signed("GET", ORDER_PATH, {"symbol": intent.symbol,
-                                                             "origClientOrderId": intent.client_order_id})
+            return await spot_api.margin_order(self.rest, intent.symbol, intent.client_order_id)
 
         with self.placing(intent):
             done = await place_exactly_once(place, query, self.policy)

@@ -39,9 +39,9 @@ import msgspec
 
 from protocol.messages import PositionKey, PositionSnapshot, SlaveConfig
 
-from ...binance import wire
+from ...binance import spot_api, wire
 from ...binance.endpoints import Endpoints
-from ...binance.filters import SymbolFilters, format_decimal, parse_spot_exchange_info
+from ...binance.filters import SymbolFilters, format_decimal
 from ...binance.orders import order_params
 from ...binance.rest import RestClient
 from ...binance.signing import Signer
@@ -235,7 +235,7 @@ class BalanceAccount:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.rest.sync_time("/api/v3/time")
+        await spot_api.sync_time(self.rest)
         await self.refresh_filters()
         await self.refresh()
         await self.ws.connect()
@@ -244,8 +244,7 @@ class BalanceAccount:
 
     async def refresh_filters(self) -> None:
         """Exchange filters of the symbols quoted in our quote asset (exchangeInfo, weight 20)."""
-        self.filters = {s: f for s, f in parse_spot_exchange_info(
-            await self.rest.public("GET", "/api/v3/exchangeInfo")).items() if f.quote_asset == self.quote_asset}
+        self.filters = await spot_api.exchange_filters(self.rest, self.quote_asset)
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):
@@ -304,14 +303,8 @@ class BalanceAccount:
         symbols = self.priced_symbols()
         if not symbols:
             return
-        if len(symbols) == 1:
-            raw = [await self.rest.public("GET", "/api/v3/ticker/price", {"symbol": symbols[0]})]
-        else:
-            raw = await self.rest.public("GET", "/api/v3/ticker/price",
-                                         {"symbols": "[" + ",".join(f'"{s}"' for s in symbols) + "]"})
-        rows = wire.convert(raw, list[_TickerPrice])
         wanted = set(symbols)
-        self.prices.update({r.symbol: r.price for r in rows if r.symbol in wanted})
+        self.prices.update({s: p for s, p in (await spot_api.ticker_prices(self.rest, symbols)).items() if s in wanted})
 
     async def refresh_equity(self) -> None:
         await self.refresh_prices()
@@ -438,22 +431,15 @@ class BalanceAccount:
                     self.equity_stale = True
 
 
-class _TickerPrice(msgspec.Struct, frozen=True):
-    """One row of GET /api/v3/ticker/price."""
-
-    symbol: str  # symbol
-    price: Decimal  # last price
-
-
-def taker_commission(account: dict[str, Any]) -> Decimal:
+def taker_commission(account: wire.BinanceSpotAccount) -> Decimal:
     """The taker commission rate of GET /api/v3/account (`commissionRates.taker`, else
     `takerCommission` in basis points); 0 when absent or malformed."""
     try:
-        rates = account.get("commissionRates")
-        if isinstance(rates, dict) and rates.get("taker") is not None:
-            return Decimal(str(rates["taker"]))
-        if account.get("takerCommission") is not None:
-            return Decimal(str(account["takerCommission"])) / 10000
+        rates = account.commissionRates
+        if rates is not None and rates.taker is not None:
+            return Decimal(rates.taker)
+        if account.takerCommission is not None:
+            return account.takerCommission / 10000
     except ArithmeticError:
         pass
     return ZERO
@@ -466,9 +452,8 @@ class SpotAccount(BalanceAccount):
 
     async def refresh(self) -> None:
         sent_ms = self.rest.now_ms()
-        raw = await self.read_quietly(lambda: self.rest.signed("GET", "/api/v3/account"))
-        self.buy_commission = taker_commission(raw) if isinstance(raw, dict) else ZERO
-        acct = wire.convert(raw, wire.BinanceSpotAccount)
+        acct = await self.read_quietly(lambda: spot_api.account(self.rest))
+        self.buy_commission = taker_commission(acct)
         self.ledger.set_from_rest(((b.asset, b.free, b.locked, ZERO, ZERO) for b in acct.balances),
                                   acct.updateTime or sent_ms)
         await self.refresh_equity()

@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 from protocol.messages import PositionKey, PositionMode, SlaveConfig
 
 from ...assets import USD_ASSETS
-from ...binance import wire
+from ...binance import usdm_api, wire
 from ...binance.endpoints import Endpoints
 from ...binance.errors import BinanceAPIError, RateLimited, Rejected
-from ...binance.filters import SymbolFilters, parse_futures_exchange_info
+from ...binance.filters import SymbolFilters
 from ...binance.orders import order_params
 from ...binance.rest import RestClient
 from ...binance.signing import Signer
@@ -132,7 +132,7 @@ class UsdmAccount:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.rest.sync_time("/fapi/v1/time")
+        await usdm_api.sync_time(self.rest)
         await self.refresh_filters()
         await self.refresh()
         await self.ws.connect()
@@ -140,7 +140,7 @@ class UsdmAccount:
 
     async def refresh_filters(self) -> None:
         """Exchange filters (step, tick, min notional) of every symbol, from exchangeInfo (weight 1)."""
-        self.filters = parse_futures_exchange_info(await self.rest.public("GET", "/fapi/v1/exchangeInfo"))
+        self.filters = await usdm_api.exchange_filters(self.rest)
 
     async def close(self) -> None:
         for closer in (self.stream.stop, self.ws.close, self.rest.close):
@@ -152,14 +152,8 @@ class UsdmAccount:
     # -- state from REST ------------------------------------------------------------------------
     async def refresh(self, equity: bool = True) -> None:
         """Position mode, positions, leverage, margin type (and equity), fresh from REST."""
-        risks = wire.convert(await self.rest.signed("GET", "/fapi/v2/positionRisk"), list[wire.BinanceFuturesPositionRisk])
-        # v2 lists every symbol: LONG/SHORT entries in hedge mode, BOTH in one-way mode. Only when it
-        # lists nothing do we spend the weight-30 positionSide/dual call (Binance limits weight per IP).
-        if risks:
-            self.position_mode = "hedge" if any(r.positionSide != "BOTH" for r in risks) else "one_way"
-        else:
-            mode = wire.convert(await self.rest.signed("GET", "/fapi/v1/positionSide/dual"), wire.BinanceFuturesPositionMode)
-            self.position_mode = "hedge" if mode.dualSidePosition else "one_way"
+        risks, dual = await usdm_api.positions_and_mode(self.rest)
+        self.position_mode = "hedge" if dual else "one_way"
         positions: dict[PositionKey, Decimal] = {}
         for r in risks:
             key = (r.symbol, r.positionSide)
@@ -176,7 +170,7 @@ class UsdmAccount:
     async def refresh_equity(self) -> None:
         """Equity (margin balance = wallet + unrealized PnL) from REST; between refreshes it follows
         ACCOUNT_UPDATE events, so 100 slaves on one IP stay far under Binance's weight limit."""
-        self.take_account(wire.convert(await self.rest.signed("GET", "/fapi/v2/account"), wire.BinanceFuturesAccount))
+        self.take_account(await usdm_api.account(self.rest))
 
     def take_account(self, acct: wire.BinanceFuturesAccount) -> None:
         """Equity, wallets and unrealized PnL from GET /fapi/v2/account (no I/O)."""
@@ -211,15 +205,12 @@ class UsdmAccount:
         """Switch to the master's position mode when flat. Returns a refusal reason or None."""
         if master_mode == self.position_mode:
             return None
-        open_orders = await self.rest.signed("GET", "/fapi/v1/openOrders")
-        if not self.is_flat() or open_orders:
+        if not self.is_flat() or await usdm_api.has_open_orders(self.rest):
             return (
                 f"position mode differs (master {master_mode}, slave {self.position_mode}) and the slave"
                 " has open positions or orders: not copying USD-M until it is flat"
             )
-        await self.rest.signed(
-            "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true" if master_mode == "hedge" else "false"}
-        )
+        await usdm_api.set_position_mode(self.rest, master_mode == "hedge")
         self.position_mode = master_mode
         return None
 
@@ -228,7 +219,7 @@ class UsdmAccount:
         problems: list[str] = []
         if margin_type and self.margin_type.get(symbol, "CROSSED") != margin_type:
             try:
-                await self.rest.signed("POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": margin_type})
+                await usdm_api.set_margin_type(self.rest, symbol, margin_type)
                 self.margin_type[symbol] = margin_type
             except RateLimited:
                 raise  # transient: the caller tries the alignment again at the next opening
@@ -241,7 +232,7 @@ class UsdmAccount:
             want = capped_leverage(leverage, config)
             if self.leverage.get(symbol) != want:
                 try:
-                    await self.rest.signed("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": want})
+                    await usdm_api.set_leverage(self.rest, symbol, want)
                     self.leverage[symbol] = want
                 except RateLimited:
                     raise  # transient: the caller tries the alignment again at the next opening
