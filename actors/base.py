@@ -20,6 +20,9 @@ from pathlib import Path
 
 import zmq
 
+from protocol.endpoints import Endpoints as Endpoints  # re-exported: actors import it from here
+from protocol.endpoints import ipc_endpoint as ipc_endpoint
+
 # Plain ints: `int & zmq.POLLIN` goes through enum.Flag (a new PollEvent member each time), ~3 us
 # per test on the hot path, seen in profiles of a slave.
 _EVENTS = int(zmq.EVENTS)
@@ -31,7 +34,7 @@ Frames = list[bytes]
 
 
 # ---------------------------------------------------------------------------------------------------
-# runtime directory and endpoints
+# runtime directory (the endpoints themselves: protocol/endpoints.py)
 
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) with mode 0700 and insist on it: only our user may reach the
@@ -41,39 +44,6 @@ def ensure_private_dir(path: Path) -> Path:
     if mode != 0o700:
         os.chmod(path, 0o700)
     return path
-
-
-def ipc_endpoint(runtime_dir: Path, name: str) -> str:
-    """`ipc://` address of socket `name` in the runtime directory (path must stay < 108 bytes)."""
-    addr = f"ipc://{(runtime_dir / name).resolve()}"
-    if len(addr) - len("ipc://") >= 107:
-        raise ValueError(f"runtime dir path too long for an ipc socket: {runtime_dir}")
-    return addr
-
-
-class Endpoints:
-    """The well-known socket names of one deployment (all under one 0700 runtime directory)."""
-
-    def __init__(self, runtime_dir: Path) -> None:
-        self.dir = runtime_dir
-
-    def master_pub(self, market: str) -> str:
-        return ipc_endpoint(self.dir, f"master-{market}.pub")
-
-    def master_snapshot(self, market: str) -> str:
-        return ipc_endpoint(self.dir, f"master-{market}.snap")
-
-    @property
-    def control(self) -> str:
-        return ipc_endpoint(self.dir, "control.ctl")
-
-    @property
-    def reports(self) -> str:
-        return ipc_endpoint(self.dir, "control.reports")
-
-    @property
-    def config_pub(self) -> str:
-        return ipc_endpoint(self.dir, "control.pub")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_IPC_PATH = 107  # bytes of a unix socket path (sun_path) without the terminating NUL
+from protocol.endpoints import Endpoints
 
 
 class SettingsError(ValueError):
@@ -27,10 +27,10 @@ class TuiSettings:
 
     @property
     def control_endpoint(self) -> str:
-        path = str((self.runtime_dir / "control.ctl").resolve())
-        if len(path) >= MAX_IPC_PATH:
-            raise SettingsError(f"paths.runtime_dir: {self.runtime_dir} is too long for an ipc socket")
-        return f"ipc://{path}"
+        try:
+            return Endpoints(self.runtime_dir).control
+        except ValueError:
+            raise SettingsError(f"paths.runtime_dir: {self.runtime_dir} is too long for an ipc socket") from None
 
 
 def load_settings(config_path: str | Path) -> TuiSettings:

@@ -29,13 +29,17 @@ def order_params(intent: OrderIntent, filters: SymbolFilters | None, *,
         "type": intent.order_type,
         "quantity": format_decimal(intent.qty, filters.step_size if filters else None),
         "newClientOrderId": intent.client_order_id,
-        "newOrderRespType": "RESULT" if intent.market == "usdm" else "FULL",
     }
-    if intent.market == "usdm":
-        if position_mode == "hedge":
-            params["positionSide"] = intent.position_side
-        elif intent.reduce_only:
-            params["reduceOnly"] = "true"
-    elif intent.market == "margin":
-        params["sideEffectType"] = intent.side_effect or "NO_SIDE_EFFECT"
+    match intent.market:
+        case "usdm":
+            params["newOrderRespType"] = "RESULT"
+            if position_mode == "hedge":
+                params["positionSide"] = intent.position_side
+            elif intent.reduce_only:
+                params["reduceOnly"] = "true"
+        case "margin":
+            params["newOrderRespType"] = "FULL"
+            params["sideEffectType"] = intent.side_effect or "NO_SIDE_EFFECT"
+        case _:
+            params["newOrderRespType"] = "FULL"
     return params

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -15,15 +16,24 @@ from .shell import CONNECT_WAIT_S, DEFAULT_POLL_S, PUB_IO_THREADS, Adapter, Mast
 log = logging.getLogger("copytrader.master")
 
 
-def build_adapter(market: Market, config: Any, signer: Any) -> Adapter:
-    endpoints = config.exchange.endpoints()
-    if market == "usdm":
-        from .usdm import UsdmAdapter
+# market -> how its adapter is built (spot and margin share one, imported only when asked)
+def _usdm(market: Market, endpoints: Any, signer: Any, recv_window: int) -> Adapter:
+    from .usdm import UsdmAdapter
 
-        return UsdmAdapter(endpoints, signer, recv_window=config.exchange.recv_window)
+    return UsdmAdapter(endpoints, signer, recv_window=recv_window)
+
+
+def _spot(market: Market, endpoints: Any, signer: Any, recv_window: int) -> Adapter:
     from .spot import SpotAdapter
 
-    return SpotAdapter(market, endpoints, signer, recv_window=config.exchange.recv_window)
+    return SpotAdapter(market, endpoints, signer, recv_window=recv_window)
+
+
+ADAPTERS: dict[str, Callable[[Market, Any, Any, int], Adapter]] = {"usdm": _usdm, "spot": _spot, "margin": _spot}
+
+
+def build_adapter(market: Market, config: Any, signer: Any) -> Adapter:
+    return ADAPTERS[market](market, config.exchange.endpoints(), signer, config.exchange.recv_window)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import importlib
 import itertools
 import time
 from typing import Any
@@ -38,7 +39,6 @@ from ..binance.errors import (
     BinanceAPIError,
 )
 from ..config import AppConfig
-from .accounts.usdm import UsdmAccount
 from .forced_state import forced_path, load_forced, save_forced
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
@@ -295,18 +295,22 @@ class Slave:
         self.report.sock.close(linger=1000)  # let queued reports reach the control actor
 
 
+# market -> (module, class) of its account: a table, imported lazily, so a slave that copies only
+# USD-M never loads spot and margin (private memory per process is a benchmark figure: 100 slaves)
+ACCOUNTS: dict[str, tuple[str, str]] = {
+    "usdm": ("actors.slave.accounts.usdm", "UsdmAccount"),
+    "spot": ("actors.slave.accounts.spot", "SpotAccount"),
+    "margin": ("actors.slave.accounts.margin", "MarginAccount"),
+}
+
+
 def _account_type(market: str) -> Any:
-    """The account class of a market; spot and margin are imported only by slaves that copy them
-    (private memory per process is a benchmark figure: 100 slaves)."""
-    if market == "usdm":
-        return UsdmAccount
-    if market == "spot":
-        from .accounts.spot import SpotAccount
-        return SpotAccount
-    if market == "margin":
-        from .accounts.margin import MarginAccount
-        return MarginAccount
-    return None
+    """The account class of a market (None for one we do not copy)."""
+    entry = ACCOUNTS.get(market)
+    if entry is None:
+        return None
+    module, name = entry
+    return getattr(importlib.import_module(module), name)
 
 
 
