@@ -18,11 +18,12 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 
 from keystore.redact import describe_exception
+from protocol.messages import MARKETS, Market
 
 from .binance import spot_api, usdm_api
 
@@ -31,12 +32,6 @@ SPOT_ACCOUNT_PATH = spot_api.ACCOUNT_PATH
 MARGIN_ACCOUNT_PATH = spot_api.MARGIN_ACCOUNT_PATH
 FUTURES_ACCOUNT_PATH = usdm_api.ACCOUNT_PATH
 EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000  # warn two weeks before trading rights expire
-
-
-class Market(enum.StrEnum):
-    SPOT = "spot"
-    MARGIN = "margin"
-    USDM = "usdm"
 
 
 class Role(enum.StrEnum):
@@ -86,17 +81,16 @@ class KeyCheckResult(msgspec.Struct, frozen=True):
 
 
 def parse_markets(value: str | Iterable[str]) -> tuple[Market, ...]:
-    """`"usdm,spot"` -> (Market.USDM, Market.SPOT); raises ValueError naming a bad market."""
+    """`"usdm,spot"` -> ("usdm", "spot"); raises ValueError naming a bad market."""
     items = value.split(",") if isinstance(value, str) else list(value)
     markets: list[Market] = []
     for item in items:
         name = item.strip().lower()
         if not name:
             continue
-        try:
-            market = Market(name)
-        except ValueError:
-            raise ValueError(f"unknown market {item.strip()!r}: use spot, margin or usdm") from None
+        if name not in MARKETS:
+            raise ValueError(f"unknown market {item.strip()!r}: use spot, margin or usdm")
+        market = cast(Market, name)
         if market not in markets:
             markets.append(market)
     if not markets:
@@ -127,14 +121,14 @@ def evaluate_restrictions(
         errors.append("the key cannot read account data (enableReading is not true)")
     trades_spot = r.enableSpotAndMarginTrading is True
     if role is Role.SLAVE:
-        if (Market.SPOT in markets or Market.MARGIN in markets) and not trades_spot:
+        if ("spot" in markets or "margin" in markets) and not trades_spot:
             errors.append("spot/margin trading is off for this key (enableSpotAndMarginTrading is not true)")
-        if Market.MARGIN in markets and r.enableMargin is not True:
+        if "margin" in markets and r.enableMargin is not True:
             errors.append("margin is off for this key (enableMargin is not true)")
-        if Market.USDM in markets and r.enableFutures is not True:
+        if "usdm" in markets and r.enableFutures is not True:
             errors.append("futures are off for this key (enableFutures is not true)")
     else:
-        if Market.USDM in markets and r.enableFutures is not True:
+        if "usdm" in markets and r.enableFutures is not True:
             warnings.append("futures are off for this master key (enableFutures is not true): its USD-M data may be unavailable")
         if trades_spot or r.enableFutures is True or r.enableMargin is True:
             warnings.append("this master key can trade; a read-only key is enough for a master")
@@ -158,7 +152,7 @@ def evaluate_restrictions(
 async def check_key(
     spot: SignedClient,
     futures: SignedClient | None,
-    markets: Iterable[Market | str],
+    markets: Iterable[str],
     role: Role | str = Role.SLAVE,
     *,
     testnet: bool = False,
@@ -191,18 +185,18 @@ async def check_key(
 
     checked: list[str] = []
     for market in wanted:
-        client = futures if market is Market.USDM else spot
+        client = futures if market == "usdm" else spot
         if client is None:
-            errors.append(f"{market.value}: no client for its base URL")
+            errors.append(f"{market}: no client for its base URL")
             continue
         problem = await _check_account(client, market, role)
         if problem is None:
-            checked.append(market.value)
+            checked.append(market)
         else:
             errors.append(problem)
     return KeyCheckResult(
         ok=not errors,
-        markets=tuple(m.value for m in wanted),
+        markets=tuple(wanted),
         role=role.value,
         restrictions=restrictions,
         accounts_checked=tuple(checked),
@@ -212,8 +206,8 @@ async def check_key(
     )
 
 
-_ACCOUNT_PATHS = {Market.SPOT: SPOT_ACCOUNT_PATH, Market.MARGIN: MARGIN_ACCOUNT_PATH, Market.USDM: FUTURES_ACCOUNT_PATH}
-_TRADE_FLAGS = {Market.SPOT: "canTrade", Market.MARGIN: "tradeEnabled", Market.USDM: "canTrade"}
+_ACCOUNT_PATHS = {"spot": SPOT_ACCOUNT_PATH, "margin": MARGIN_ACCOUNT_PATH, "usdm": FUTURES_ACCOUNT_PATH}
+_TRADE_FLAGS = {"spot": "canTrade", "margin": "tradeEnabled", "usdm": "canTrade"}
 
 
 async def _check_account(client: SignedClient, market: Market, role: Role) -> str | None:
@@ -222,12 +216,12 @@ async def _check_account(client: SignedClient, market: Market, role: Role) -> st
     try:
         reply = await client.signed("GET", path)
     except Exception as exc:  # noqa: BLE001 - reported as a refusal
-        return f"{market.value}: signed GET {path} failed: {describe_exception(exc)}"
+        return f"{market}: signed GET {path} failed: {describe_exception(exc)}"
     if not isinstance(reply, dict):
-        return f"{market.value}: GET {path} answered something other than an account object"
+        return f"{market}: GET {path} answered something other than an account object"
     flag = _TRADE_FLAGS[market]
     if role is Role.SLAVE and reply.get(flag) is False:
-        return f"{market.value}: the account cannot trade ({flag}: false)"
+        return f"{market}: the account cannot trade ({flag}: false)"
     return None
 
 
@@ -236,7 +230,7 @@ async def check_key_at(
     key_type: str,
     api_key: str,
     secret: Any,
-    markets: Iterable[Market | str],
+    markets: Iterable[str],
     role: Role | str = Role.SLAVE,
     *,
     testnet: bool = False,

@@ -37,13 +37,14 @@ from typing import Any, TextIO
 
 import msgspec
 
-from actors.keycheck import KeyCheckResult, Market, Role, check_key_at, parse_markets
+from actors.keycheck import KeyCheckResult, Role, check_key_at, parse_markets
 from keystore import crypto, redact
 from keystore.errors import InvalidKey, KeystoreError, PassphraseUnavailable
 from keystore.keytypes import KeyType, check_account_id, check_api_key, normalise_secret
 from keystore.passphrase import PASSPHRASE_ENV, get_passphrase, prompt_passphrase, read_passphrase_file
 from keystore.secret import Secret
 from keystore.store import AccountKey, KeyPermissions, Keystore
+from protocol.messages import Market
 
 from .keys_text import (
     NEW_PASSPHRASE_ENV,

@@ -12,7 +12,6 @@ from actors.keycheck import (
     MARGIN_ACCOUNT_PATH,
     SPOT_ACCOUNT_PATH,
     BinanceApiRestrictions,
-    Market,
     Role,
     check_key,
     evaluate_restrictions,
@@ -180,8 +179,8 @@ def test_trading_right_expiry() -> None:
     soon = BinanceApiRestrictions(**{**GOOD, "tradingAuthorityExpirationTime": now + 3 * day})
     past = BinanceApiRestrictions(**{**GOOD, "tradingAuthorityExpirationTime": now - 1})
 
-    soon_errors, soon_warnings = evaluate_restrictions(soon, [Market.SPOT], Role.SLAVE, now_ms=now)
-    past_errors, _ = evaluate_restrictions(past, [Market.SPOT], Role.SLAVE, now_ms=now)
+    soon_errors, soon_warnings = evaluate_restrictions(soon, ["spot"], Role.SLAVE, now_ms=now)
+    past_errors, _ = evaluate_restrictions(past, ["spot"], Role.SLAVE, now_ms=now)
 
     assert not soon_errors and any("expires in 3 day" in w for w in soon_warnings)
     assert any("expired" in e for e in past_errors)
@@ -189,12 +188,12 @@ def test_trading_right_expiry() -> None:
 
 def test_transfer_rights_are_warned_about() -> None:
     r = BinanceApiRestrictions(**{**GOOD, "enableInternalTransfer": True, "permitsUniversalTransfer": True})
-    errors, warnings = evaluate_restrictions(r, [Market.USDM], Role.SLAVE)
+    errors, warnings = evaluate_restrictions(r, ["usdm"], Role.SLAVE)
     assert not errors and len(warnings) == 2
 
 
 def test_parse_markets() -> None:
-    assert parse_markets("usdm, spot,usdm") == (Market.USDM, Market.SPOT)
+    assert parse_markets("usdm, spot,usdm") == ("usdm", "spot")
     with pytest.raises(ValueError, match="unknown market 'coinm'"):
         parse_markets("usdm,coinm")
     with pytest.raises(ValueError, match="no market"):
