@@ -6,6 +6,7 @@ drains the socket with NOBLOCK until `zmq.Again`. The FD is edge-triggered, so a
 `zmq.EVENTS` again before going back to sleep (a message may have arrived while we worked). Measured
 here, `zmq.asyncio` costs about twice the CPU per message.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,6 +37,7 @@ Frames = list[bytes]
 # ---------------------------------------------------------------------------------------------------
 # runtime directory (the endpoints themselves: protocol/endpoints.py)
 
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) with mode 0700 and insist on it: only our user may reach the
     ipc:// endpoints inside. An existing directory with wider permissions is tightened."""
@@ -48,6 +50,7 @@ def ensure_private_dir(path: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------------
 # ZeroMQ driven by the event loop
+
 
 class ZmqReader:
     """Calls `handler(frames)` for every multipart message on `sock`, from the running loop.
@@ -111,6 +114,7 @@ def kick_after_send(reader: ZmqReader | None) -> None:
 # ---------------------------------------------------------------------------------------------------
 # logging
 
+
 class StructuredFormatter(logging.Formatter):
     """`2026-11-22T02:29:04.123Z actor LEVEL event key=value ...` — one line per record."""
 
@@ -152,6 +156,7 @@ def setup_logging(actor: str, level: str = "INFO") -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # lifecycle
+
 
 def run(main: Callable[[asyncio.Event], Awaitable[int | None]]) -> int:
     """Run `main(stop_event)` on uvloop; SIGTERM/SIGINT set the event. Returns the exit code."""

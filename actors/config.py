@@ -30,6 +30,7 @@ min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exc
 
 Decimals are given as strings ("0.5") or numbers; every error names the offending field.
 """
+
 from __future__ import annotations
 
 import os
@@ -114,9 +115,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             seen.add(slave.id)
             missing = [m for m in slave.markets if m not in self.masters]
             if missing:
-                raise ValueError(
-                    f"slaves[{slave.id}].markets names {missing}, but no [masters.{missing[0]}] is configured"
-                )
+                raise ValueError(f"slaves[{slave.id}].markets names {missing}, but no [masters.{missing[0]}] is configured")
             other = [m for m in slave.markets if m != "usdm"]
             if slave.reverse and other:  # spot cannot go short; margin shorts via borrow are not implemented
                 raise ValueError(

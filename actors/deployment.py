@@ -17,6 +17,7 @@ The demo takes its accounts and keys from the simulator's example config: a mast
 with mixed settings. Its keys are stored without asking the exchange (the simulator is not running
 yet, and they are the simulator's own keys); `copytrader keys add` always validates a real key.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,11 @@ def write_program(path: Path, text: str) -> None:
 def write_master_program(root: Path, market: str, config_path: Path, python: str) -> Path:
     name = f"master-{market}"
     text = render_program(
-        name, [python, "-m", "actors.master", "--config", str(config_path), "--market", market],
-        log_dir=root / "logs", directory=root, priority=30,
+        name,
+        [python, "-m", "actors.master", "--config", str(config_path), "--market", market],
+        log_dir=root / "logs",
+        directory=root,
+        priority=30,
     )
     path = programs_dir(root) / f"{name}.conf"
     write_program(path, text)
@@ -76,6 +80,7 @@ def write_programs(root: Path, config_path: Path, python: str = sys.executable) 
 
 
 # --------------------------------------------------------------------------------------------- demo
+
 
 def demo_slaves(ids: list[str]) -> tuple[SlaveConfig, ...]:
     """Twenty followers with the settings a desk would actually mix."""
@@ -107,8 +112,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def demo_setup(root: Path, port: int | None = None, python: str = sys.executable,
-               sim_config: Path | None = None) -> Path:
+def demo_setup(root: Path, port: int | None = None, python: str = sys.executable, sim_config: Path | None = None) -> Path:
     """Write the demo deployment under `root`; returns the config path. Refuses to overwrite a
     configuration that is not a demo one. `sim_config`: the simulator's accounts and keys
     (default: simulator/example.toml beside this package)."""
@@ -128,13 +132,15 @@ def demo_setup(root: Path, port: int | None = None, python: str = sys.executable
     keystore_dir = var / "keystore"
     # Demo keys unlock once per process start: a lighter Argon2id than the default (OWASP minimum).
     kdf = KdfParams.custom(iterations=2, memory_kib=19456, lanes=1)
-    ks = Keystore.open(keystore_dir, passphrase) if (keystore_dir / "keystore.json").exists() else \
-        Keystore.create(keystore_dir, passphrase, kdf=kdf)
+    ks = (
+        Keystore.open(keystore_dir, passphrase)
+        if (keystore_dir / "keystore.json").exists()
+        else Keystore.create(keystore_dir, passphrase, kdf=kdf)
+    )
     slave_ids = sorted(a for a in accounts if a.startswith("slave"))
     with ks:
         for account in ["master", *slave_ids]:
-            key = next((k for k in accounts[account]["keys"] if k.get("type", "HMAC").upper() == "HMAC"),
-                       accounts[account]["keys"][0])
+            key = next((k for k in accounts[account]["keys"] if k.get("type", "HMAC").upper() == "HMAC"), accounts[account]["keys"][0])
             secret = key.get("secret") or key.get("private_key")
             ks.put(account, key.get("type", "HMAC").lower(), key["api_key"], secret, replace=True)
     app = AppConfig(
@@ -148,13 +154,29 @@ def demo_setup(root: Path, port: int | None = None, python: str = sys.executable
     config_path.write_text(DEMO_MARKER + "\n" + config_path.read_text())
     write_programs(root, config_path, python)
     sim_cmd = [python, "-m", "simulator", "--config", str(sim_config), "--port", str(port)]
-    write_program(programs_dir(root) / "demo-simulator.conf",
-                  render_program("demo-simulator", sim_cmd, log_dir=root / "logs", directory=root, priority=10))
-    trader_cmd = [python, "-m", "simulator.trader", "--url", f"http://127.0.0.1:{port}", "--config", str(sim_config),
-                  "--account", "master", "--interval", "2", "--seed", str(int(time.time()))]
-    write_program(programs_dir(root) / "demo-trader.conf",
-                  render_program("demo-trader", trader_cmd, log_dir=root / "logs", directory=root, priority=50,
-                                 startsecs=1, startretries=20))
+    write_program(
+        programs_dir(root) / "demo-simulator.conf",
+        render_program("demo-simulator", sim_cmd, log_dir=root / "logs", directory=root, priority=10),
+    )
+    trader_cmd = [
+        python,
+        "-m",
+        "simulator.trader",
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "--config",
+        str(sim_config),
+        "--account",
+        "master",
+        "--interval",
+        "2",
+        "--seed",
+        str(int(time.time())),
+    ]
+    write_program(
+        programs_dir(root) / "demo-trader.conf",
+        render_program("demo-trader", trader_cmd, log_dir=root / "logs", directory=root, priority=50, startsecs=1, startretries=20),
+    )
     return config_path
 
 
@@ -169,8 +191,9 @@ def _passphrase_file(var: Path) -> Path:
     return path
 
 
-def init_deployment(root: Path, network: str = "live", url: str | None = None,
-                    markets: tuple[str, ...] = ("usdm",), python: str = sys.executable) -> Path:
+def init_deployment(
+    root: Path, network: str = "live", url: str | None = None, markets: tuple[str, ...] = ("usdm",), python: str = sys.executable
+) -> Path:
     """A starter deployment: copytrader.toml (no slaves yet), passphrase file, empty keystore and
     the master programs. Never overwrites an existing configuration."""
     from keystore import Keystore
@@ -229,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "init":
         markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
         path = init_deployment(root, args.network, args.url, markets)
-        print(f"wrote {path}, var/passphrase (mode 0600) and an empty keystore in var/keystore.\n"
-              "Next: copytrader keys add master ... ; copytrader keys add <slave> ... ;"
-              " copytrader slave add <slave> ... ; supervisord -c supervisor.conf")
+        print(
+            f"wrote {path}, var/passphrase (mode 0600) and an empty keystore in var/keystore.\n"
+            "Next: copytrader keys add master ... ; copytrader keys add <slave> ... ;"
+            " copytrader slave add <slave> ... ; supervisord -c supervisor.conf"
+        )
         return 0
     if args.command == "demo":
         print(f"demo configuration written: {demo_setup(root, args.port)}")

@@ -1,4 +1,5 @@
 """Durable file writes: a reader sees the old file or the new one, never a half-written one."""
+
 from __future__ import annotations
 
 import os

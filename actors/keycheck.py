@@ -13,6 +13,7 @@ endpoints of rest-api.md, the margin Postman collection and usdm/endpoints/priva
 The spot testnet has no /sapi: there apiRestrictions is unavailable, which is a warning (testnet keys
 cannot withdraw real funds), never on live or the simulator.
 """
+
 from __future__ import annotations
 
 import enum
@@ -150,12 +151,7 @@ def evaluate_restrictions(
 
 
 async def check_key(
-    spot: SignedClient,
-    futures: SignedClient | None,
-    markets: Iterable[str],
-    role: Role | str = Role.SLAVE,
-    *,
-    testnet: bool = False,
+    spot: SignedClient, futures: SignedClient | None, markets: Iterable[str], role: Role | str = Role.SLAVE, *, testnet: bool = False
 ) -> KeyCheckResult:
     """Ask the exchange about a key, through clients already holding its signer.
 
@@ -247,8 +243,13 @@ async def check_key_at(
         signer = make_signer(key_type, api_key, secret.reveal_str() if hasattr(secret, "reveal_str") else str(secret))
     except ValueError as exc:
         return KeyCheckResult(
-            ok=False, markets=tuple(str(m) for m in markets), role=str(role), restrictions=None,
-            accounts_checked=(), warnings=(), errors=(f"the key cannot sign: {describe_exception(exc)}",),
+            ok=False,
+            markets=tuple(str(m) for m in markets),
+            role=str(role),
+            restrictions=None,
+            accounts_checked=(),
+            warnings=(),
+            errors=(f"the key cannot sign: {describe_exception(exc)}",),
         )
     spot = RestClient(endpoints.spot_rest, signer, timeout=timeout)
     futures = RestClient(endpoints.futures_rest, signer, timeout=timeout)

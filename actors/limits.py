@@ -13,6 +13,7 @@ memories are full (after hours to days at a master's usual pace). `COPYTRADER_ME
 (tests/integration/test_soak_memory.py) makes them small so that every bound is reached within its
 warm-up, and any growth left is a leak. A bad value stops the process at start, naming it.
 """
+
 from __future__ import annotations
 
 import os

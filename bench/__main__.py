@@ -1,4 +1,5 @@
 """`python -m bench` = scripts/bench."""
+
 import sys
 
 from .run import main

@@ -13,6 +13,7 @@ event for that alone (its ZeroMQ I/O thread included):
 The figures are what `scripts/bench` is compared with in docs/bench/README.md: the same machine, in
 the same minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,10 @@ def subscriber(endpoint: str, port: int, ident: int) -> None:
                     return
                 ev = decode(raw)
                 qty = (Decimal(ev.qty) * k).quantize(STEP, rounding=ROUND_DOWN)
-                query = (f"symbol={ev.symbol}&side={ev.side}&type=MARKET&quantity={qty}"
-                         f"&newClientOrderId=b{ident}-{ev.seq}&timestamp={time.time_ns() // 1_000_000}")
+                query = (
+                    f"symbol={ev.symbol}&side={ev.side}&type=MARKET&quantity={qty}"
+                    f"&newClientOrderId=b{ident}-{ev.seq}&timestamp={time.time_ns() // 1_000_000}"
+                )
                 sig = hmac.new(secret, query.encode(), hashlib.sha256).hexdigest()
                 body = f"{query}&signature={sig}".encode()
                 writer.write(len(body).to_bytes(4, "big") + ev.seq.to_bytes(8, "big", signed=True) + body)
@@ -123,7 +126,7 @@ class Sink:
                     seq = int.from_bytes(buf[4:HEAD], "big", signed=True)
                     with self.lock:
                         self.arrivals.setdefault(seq, []).append(t)
-                    buf = buf[HEAD + n:]
+                    buf = buf[HEAD + n :]
                 buffers[conn] = buf
 
     def count(self, seq: int) -> int:
@@ -137,8 +140,15 @@ def run(slaves: int, events: int, warmup: int = 20, gap_s: float = 0.02) -> dict
     pub = zmq.Context.instance().socket(zmq.PUB)
     pub.bind(endpoint)
     sink = Sink()
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.bare", "--child", endpoint, str(sink.port), str(i)],
-                              stdout=subprocess.PIPE, text=True, env=child_env()) for i in range(slaves)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.bare", "--child", endpoint, str(sink.port), str(i)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        for i in range(slaves)
+    ]
     encode = msgspec.msgpack.Encoder().encode
     try:
         for p in procs:
@@ -175,10 +185,15 @@ def run(slaves: int, events: int, warmup: int = 20, gap_s: float = 0.02) -> dict
     with sink.lock:
         last = [(max(sink.arrivals[s]) - t) / 1000 for s, t in sent.items() if len(sink.arrivals.get(s, ())) == slaves]
     fan = stats.summarize(last)
-    return {"slaves": slaves, "events": events, "complete_events": len(last),
-            "fanout_last_p50_us": fan.p50, "fanout_last_p99_us": fan.p99,
-            "cpu_per_event_us": round(stats.median((b - a) / 1000 / events for a, b in zip(cpu0, cpu1, strict=False)) or 0, 1),
-            "load_avg": list(os.getloadavg())}
+    return {
+        "slaves": slaves,
+        "events": events,
+        "complete_events": len(last),
+        "fanout_last_p50_us": fan.p50,
+        "fanout_last_p99_us": fan.p99,
+        "cpu_per_event_us": round(stats.median((b - a) / 1000 / events for a, b in zip(cpu0, cpu1, strict=False)) or 0, 1),
+        "load_avg": list(os.getloadavg()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

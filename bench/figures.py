@@ -1,6 +1,7 @@
 """The benchmark's figures: each master fill matched to the copies the simulator received (ours and
 the naive copier's), the hops of the hot path, and the figures and table a run prints and keeps.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ from .options import BURST, Event, Options
 
 # ------------------------------------------------------------------------------------------ matching
 
+
 def _first_arrivals(requests: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """(account, newClientOrderId) -> arrivalNs of the first order request carrying it."""
     out: dict[tuple[str, str], int] = {}
@@ -30,8 +32,9 @@ def _first_arrivals(requests: list[dict[str, Any]]) -> dict[tuple[str, str], int
     return out
 
 
-def ours_copies(events: list[Event], slaves: list[str], requests: list[dict[str, Any]],
-                trades: list[dict[str, Any]], orders: list[dict[str, Any]]) -> tuple[list[stats.Copy], stats.Accounting]:
+def ours_copies(
+    events: list[Event], slaves: list[str], requests: list[dict[str, Any]], trades: list[dict[str, Any]], orders: list[dict[str, Any]]
+) -> tuple[list[stats.Copy], stats.Accounting]:
     arrivals = _first_arrivals(requests)
     fill_ns = {(t["account"], t["clientOrderId"]): t["arrivalNs"] for t in trades}
     master_fill = {int(t["orderId"]): t["arrivalNs"] for t in trades if t["account"] == "master"}
@@ -51,15 +54,25 @@ def ours_copies(events: list[Event], slaves: list[str], requests: list[dict[str,
             arr = arrivals.get((s, cid))
             if arr is None or not e.t_master_recv_ns:
                 continue
-            copies.append(stats.Copy(slave=s, event=e.index, t_master_recv_ns=e.t_master_recv_ns, t_arrival_ns=arr,
-                                     t_slave_fill_ns=fill_ns.get((s, cid)), t_master_fill_ns=master_fill.get(e.order_id)))
+            copies.append(
+                stats.Copy(
+                    slave=s,
+                    event=e.index,
+                    t_master_recv_ns=e.t_master_recv_ns,
+                    t_arrival_ns=arr,
+                    t_slave_fill_ns=fill_ns.get((s, cid)),
+                    t_master_fill_ns=master_fill.get(e.order_id),
+                )
+            )
     accounting = stats.account(expected, executed)
     for slave, event in accounting.lost_pairs:  # why: did the order reach the exchange at all?
         cid = expected[(slave, event)]
         ev = next((e for e in events if e.index == event), None)
-        print(f"lost: {slave} event {event} cid {cid} order request arrived: {(slave, cid) in arrivals}; "
-              f"master order {ev.order_id if ev else '?'} trade {ev.trade_id if ev else '?'} {ev.symbol if ev else ''}",
-              file=sys.stderr)
+        print(
+            f"lost: {slave} event {event} cid {cid} order request arrived: {(slave, cid) in arrivals}; "
+            f"master order {ev.order_id if ev else '?'} trade {ev.trade_id if ev else '?'} {ev.symbol if ev else ''}",
+            file=sys.stderr,
+        )
     return copies, accounting
 
 
@@ -96,6 +109,7 @@ def hop_breakdown(mirrored: list[Any], keys: set[tuple[int, int]]) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------------------ figures
+
 
 def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -> dict[str, Any]:
     n = opts.slaves
@@ -138,15 +152,23 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
     out["detail"] = {
         "failures": ours["failures"],
         "skips": ours["skips"],
-        "isolated": {"internal_us": stats.as_dict(internal_iso), "fanout_last_us": stats.as_dict(fan_iso),
-                     "end_to_end_us": stats.as_dict(e2e_iso)},
-        "burst": {"internal_us": stats.as_dict(stats.summarize(stats.internal_us(burst))),
-                  "fanout_last_us": stats.as_dict(stats.summarize(stats.fanout_last_us(burst, n))),
-                  "end_to_end_us": stats.as_dict(stats.summarize(stats.end_to_end_us(burst)))},
-        "naive": None if naive is None else {
+        "isolated": {
+            "internal_us": stats.as_dict(internal_iso),
+            "fanout_last_us": stats.as_dict(fan_iso),
+            "end_to_end_us": stats.as_dict(e2e_iso),
+        },
+        "burst": {
+            "internal_us": stats.as_dict(stats.summarize(stats.internal_us(burst))),
+            "fanout_last_us": stats.as_dict(stats.summarize(stats.fanout_last_us(burst, n))),
+            "end_to_end_us": stats.as_dict(stats.summarize(stats.end_to_end_us(burst))),
+        },
+        "naive": None
+        if naive is None
+        else {
             "events": len(naive["events"]),
             "internal_us": stats.as_dict(stats.summarize(stats.internal_us(naive["copies"]))),
-            "fanout_last_us": stats.as_dict(naive_fan) if naive_fan else None},
+            "fanout_last_us": stats.as_dict(naive_fan) if naive_fan else None,
+        },
         "hops_us": ours["breakdown"],
         "accounting": msgspec.structs.asdict(ours["accounting"]),
         "wall_s": ours["wall_s"],
@@ -158,11 +180,16 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
         # CPU other people's processes used while we measured (cores, averaged over the window)
         "foreign_cores_during_measurement": round(ours["foreign_cores"], 2),
         "load_avg": list(os.getloadavg()),
-        "settings": {"isolated_events": sum(1 for e in ours["events"] if e.phase == "isolated"),
-                     "burst_events": sum(1 for e in ours["events"] if e.phase == "burst"),
-                     "burst_size": BURST, "warmup": opts.warmup, "key_type": opts.key_type,
-                     "simulator": "no rate limits, tick_interval 0, slippage 0",
-                     "keystore_kdf": "KdfParams.cheap()", "code": opts.code or "this tree"},
+        "settings": {
+            "isolated_events": sum(1 for e in ours["events"] if e.phase == "isolated"),
+            "burst_events": sum(1 for e in ours["events"] if e.phase == "burst"),
+            "burst_size": BURST,
+            "warmup": opts.warmup,
+            "key_type": opts.key_type,
+            "simulator": "no rate limits, tick_interval 0, slippage 0",
+            "keystore_kdf": "KdfParams.cheap()",
+            "code": opts.code or "this tree",
+        },
     }
     return out
 
@@ -170,12 +197,14 @@ def figures(opts: Options, ours: dict[str, Any], naive: dict[str, Any] | None) -
 def table(fig: dict[str, Any]) -> str:
     d = fig["detail"]
     rows = [("figure", "p50", "p90", "p99", "max")]
-    for label, s in (("internal, isolated (us)", d["isolated"]["internal_us"]),
-                     ("fan-out last, isolated (us)", d["isolated"]["fanout_last_us"]),
-                     ("end to end, isolated (us)", d["isolated"]["end_to_end_us"]),
-                     ("internal, bursts of 10 (us)", d["burst"]["internal_us"]),
-                     ("fan-out last, bursts (us)", d["burst"]["fanout_last_us"]),
-                     ("end to end, bursts (us)", d["burst"]["end_to_end_us"])):
+    for label, s in (
+        ("internal, isolated (us)", d["isolated"]["internal_us"]),
+        ("fan-out last, isolated (us)", d["isolated"]["fanout_last_us"]),
+        ("end to end, isolated (us)", d["isolated"]["end_to_end_us"]),
+        ("internal, bursts of 10 (us)", d["burst"]["internal_us"]),
+        ("fan-out last, bursts (us)", d["burst"]["fanout_last_us"]),
+        ("end to end, bursts (us)", d["burst"]["end_to_end_us"]),
+    ):
         rows.append((label, *(str(s.get(k)) for k in ("p50", "p90", "p99", "max"))))
     if d["naive"] is not None:
         rows.append(("naive internal (us)", *(str(d["naive"]["internal_us"].get(k)) for k in ("p50", "p90", "p99", "max"))))
@@ -184,20 +213,25 @@ def table(fig: dict[str, Any]) -> str:
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)) for r in rows]
     lines.append("")
-    lines.append(f"slaves {fig['slaves']}  events {fig['events']}  first hop p50 {fig['first_hop_p50_us']} us  "
-                 f"lost {fig['lost']}  doubled {fig['doubled']}")
+    lines.append(
+        f"slaves {fig['slaves']}  events {fig['events']}  first hop p50 {fig['first_hop_p50_us']} us  "
+        f"lost {fig['lost']}  doubled {fig['doubled']}"
+    )
     phase = d.get("cpu_per_order_us_by_phase") or {}
-    lines.append(f"CPU per mirrored order per slave {fig['cpu_per_order_us']} us (max {d['cpu_per_order_us_max']}; "
-                 f"isolated {phase.get('isolated')}, bursts {phase.get('burst')})  "
-                 f"USS per slave {fig['uss_mb_per_slave']} MB (max {fig['uss_mb_max']})  "
-                 f"PSS all slaves {fig['pss_mb_total']} MB")
+    lines.append(
+        f"CPU per mirrored order per slave {fig['cpu_per_order_us']} us (max {d['cpu_per_order_us_max']}; "
+        f"isolated {phase.get('isolated')}, bursts {phase.get('burst')})  "
+        f"USS per slave {fig['uss_mb_per_slave']} MB (max {fig['uss_mb_max']})  "
+        f"PSS all slaves {fig['pss_mb_total']} MB"
+    )
     if fig.get("speedup_vs_naive") is not None:
         lines.append(f"naive fan-out last p50 {fig['naive_fanout_last_p50_us']} us: ours is {fig['speedup_vs_naive']}x faster")
-    lines.append(f"load: 1-min average {d.get('load_avg_1m_at_start')} at start; other processes used "
-                 f"{d['foreign_cores_during_measurement']} of the 2 cores while we measured")
+    lines.append(
+        f"load: 1-min average {d.get('load_avg_1m_at_start')} at start; other processes used "
+        f"{d['foreign_cores_during_measurement']} of the 2 cores while we measured"
+    )
     for who, per in d.get("threads", {}).items():
-        lines.append(f"threads, {who}: " + ", ".join(f"{n} {v['cpu_us']} us / {v['scheduled_in']} runs"
-                                                      for n, v in per.items()))
+        lines.append(f"threads, {who}: " + ", ".join(f"{n} {v['cpu_us']} us / {v['scheduled_in']} runs" for n, v in per.items()))
     lines.append("hops (p50 us): " + ", ".join(f"{k} {v.get('p50')}" for k, v in d["hops_us"].items()))
     return "\n".join(lines)
 

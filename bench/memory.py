@@ -6,6 +6,7 @@ shared library moves between Private_Clean and Shared_Clean as other processes m
 PSS = its private pages plus its share of pages shared with others (the sum of PSS over
 processes is what they cost the machine together). RSS counts every shared page in full.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,9 +36,12 @@ def parse_smaps_rollup(text: str) -> Memory:
     for need in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
         if need not in fields:
             raise ValueError(f"smaps_rollup has no {need} field")
-    return Memory(rss_kib=fields["Rss"], pss_kib=fields["Pss"],
-                  uss_kib=fields["Private_Clean"] + fields["Private_Dirty"],
-                  dirty_kib=fields["Private_Dirty"])
+    return Memory(
+        rss_kib=fields["Rss"],
+        pss_kib=fields["Pss"],
+        uss_kib=fields["Private_Clean"] + fields["Private_Dirty"],
+        dirty_kib=fields["Private_Dirty"],
+    )
 
 
 def read_memory(pid: int) -> Memory:
@@ -105,13 +109,16 @@ def thread_cpu(pid: int) -> dict[str, tuple[int, int]]:
     return out
 
 
-def thread_delta(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
-                 per: float) -> dict[str, dict[str, float]]:
+def thread_delta(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], per: float) -> dict[str, dict[str, float]]:
     """CPU (us) and times scheduled in per `per` unit (an order, an event) for each thread name."""
     per = max(per, 1.0)
-    return {name: {"cpu_us": round((a[0] - before.get(name, (0, 0))[0]) / 1000 / per, 1),
-                   "scheduled_in": round((a[1] - before.get(name, (0, 0))[1]) / per, 2)}
-            for name, a in sorted(after.items())}
+    return {
+        name: {
+            "cpu_us": round((a[0] - before.get(name, (0, 0))[0]) / 1000 / per, 1),
+            "scheduled_in": round((a[1] - before.get(name, (0, 0))[1]) / per, 2),
+        }
+        for name, a in sorted(after.items())
+    }
 
 
 def parse_proc_stat_busy_ns(text: str) -> tuple[int, int]:
@@ -140,8 +147,7 @@ def theil_sen_slope(xs: list[float], ys: list[float]) -> float:
     move, unlike least squares. ValueError for fewer than 2 distinct x values."""
     if len(xs) != len(ys):
         raise ValueError("xs and ys differ in length")
-    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i])
-                    for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
+    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i]) for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
     if not slopes:
         raise ValueError("need at least 2 samples at distinct times")
     mid = len(slopes) // 2
@@ -166,5 +172,10 @@ def growth(samples: list[tuple[float, int]], warmup_s: float) -> Growth:
     t0 = samples[0][0]
     after = [(t, kib) for t, kib in samples if t - t0 >= warmup_s]
     slope = theil_sen_slope([t for t, _ in after], [float(k) for _, k in after]) * 60 if len(after) >= 2 else 0.0
-    return Growth(start_kib=samples[0][1], measured_from_kib=after[0][1] if after else samples[-1][1],
-                  end_kib=samples[-1][1], samples=len(after), slope_kib_per_min=round(slope, 1))
+    return Growth(
+        start_kib=samples[0][1],
+        measured_from_kib=after[0][1] if after else samples[-1][1],
+        end_kib=samples[-1][1],
+        samples=len(after),
+        slope_kib_per_min=round(slope, 1),
+    )

@@ -11,6 +11,7 @@ master's heartbeat (its subscription is live), then `done <order_id> <trade_id> 
 Copy rule: the master's side and quantity (ratio 1), reduce-only
 when the master's order was.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,13 @@ def naive_cid(fill: MasterFill) -> str:
 
 def copy_fill(rest: SyncRest, accounts: list[dict[str, str]], fill: MasterFill) -> int:
     """Place the fill's copy for each account, one after another; returns how many failed."""
-    params = {"symbol": fill.symbol, "side": fill.side, "type": "MARKET", "quantity": format(fill.qty, "f"),
-              "newClientOrderId": naive_cid(fill)}
+    params = {
+        "symbol": fill.symbol,
+        "side": fill.side,
+        "type": "MARKET",
+        "quantity": format(fill.qty, "f"),
+        "newClientOrderId": naive_cid(fill),
+    }
     if fill.reduce_only:
         params["reduceOnly"] = "true"
     failed = 0
@@ -106,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                     out.flush()
                 continue
             failed = copy_fill(rest, accounts, event)
-            out.write(f"done {event.order_id} {event.trade_id} {failed} {event.t_master_recv_ns} "
-                      f"{event.t_master_pub_ns} {event.symbol}\n")
+            out.write(f"done {event.order_id} {event.trade_id} {failed} {event.t_master_recv_ns} {event.t_master_pub_ns} {event.symbol}\n")
             out.flush()
     except KeyboardInterrupt:
         return 0

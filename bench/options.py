@@ -1,5 +1,5 @@
-"""What a benchmark run is asked (Options, the burst size) and what it records of each master event.
-"""
+"""What a benchmark run is asked (Options, the burst size) and what it records of each master event."""
+
 from __future__ import annotations
 
 import msgspec

@@ -3,6 +3,7 @@
 Log-spaced bins on the x axis (microseconds), share of samples per bin on the y axis, one step
 line per series so several distributions (ours, the naive copier) read on one picture.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,16 +70,18 @@ def render_svg(series: Sequence[tuple[str, Sequence[float]]], title: str, per_de
     def sy(share: float) -> float:
         return TOP + plot_h - share / ymax * plot_h
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-           f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="15">{escape(title)}</text>',
-           f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" stroke="black"/>',
-           f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" stroke="black"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="15">{escape(title)}</text>',
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" stroke="black"/>',
+        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" stroke="black"/>',
+    ]
     decade = math.floor(x0)
     while decade <= math.ceil(x1):
         for mult in (1, 2, 5):
-            v = mult * 10 ** decade
+            v = mult * 10**decade
             if edges[0] <= v <= edges[-1]:
                 x = sx(v)
                 out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}" stroke="#ddd"/>')
@@ -89,8 +92,10 @@ def render_svg(series: Sequence[tuple[str, Sequence[float]]], title: str, per_de
         y = sy(share)
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{share * 100:.1f}%</text>')
     out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 18}" text-anchor="middle">latency (log scale)</text>')
-    out.append(f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 16 {TOP + plot_h / 2})">share of samples per bin</text>')
+    out.append(
+        f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {TOP + plot_h / 2})">share of samples per bin</text>'
+    )
     for idx, ((label, vals), sh) in enumerate(zip(series, shares, strict=False)):
         color = COLORS[idx % len(COLORS)]
         if sh:
@@ -103,8 +108,9 @@ def render_svg(series: Sequence[tuple[str, Sequence[float]]], title: str, per_de
         ly = TOP + 14 + idx * 18
         n = len([v for v in vals if v > 0])
         text = f"{label} (n={n})" if n else f"{label} (no data)"
-        out.append(f'<line x1="{LEFT + plot_w - 390}" y1="{ly - 4}" x2="{LEFT + plot_w - 366}" y2="{ly - 4}" '
-                   f'stroke="{color}" stroke-width="3"/>')
+        out.append(
+            f'<line x1="{LEFT + plot_w - 390}" y1="{ly - 4}" x2="{LEFT + plot_w - 366}" y2="{ly - 4}" stroke="{color}" stroke-width="3"/>'
+        )
         out.append(f'<text x="{LEFT + plot_w - 360}" y="{ly}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -11,6 +11,7 @@ Figures (microseconds, time.monotonic_ns() across processes):
 - end to end: the master's fill at the exchange -> the slave's fill at the exchange (a MARKET
   order fills while its request is handled, so both are the orders' `arrivalNs` in /_sim/trades).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,38 +30,18 @@ import msgspec
 import orjson
 
 from . import stats
-from .figures import (  # re-exported: callers import them from here
-    _failure_kinds as _failure_kinds,
-)
-from .figures import (
-    _first_arrivals as _first_arrivals,
-)
-from .figures import (
-    figures as figures,
-)
-from .figures import (
-    hop_breakdown as hop_breakdown,
-)
-from .figures import (
-    naive_copies as naive_copies,
-)
-from .figures import (
-    ours_copies as ours_copies,
-)
-from .figures import (
-    table as table,
-)
+from .figures import _failure_kinds as _failure_kinds  # re-exported: callers import them from here
+from .figures import _first_arrivals as _first_arrivals
+from .figures import figures as figures
+from .figures import hop_breakdown as hop_breakdown
+from .figures import naive_copies as naive_copies
+from .figures import ours_copies as ours_copies
+from .figures import table as table
 from .memory import cpu_ns, machine_busy_ns, read_memory, thread_cpu, thread_delta
 from .naive import SyncRest
-from .options import (  # re-exported: callers import them from here
-    BURST as BURST,
-)
-from .options import (
-    Event as Event,
-)
-from .options import (
-    Options as Options,
-)
+from .options import BURST as BURST  # re-exported: callers import them from here
+from .options import Event as Event
+from .options import Options as Options
 from .plot import render_svg
 from .setup import (
     PRICES,
@@ -125,8 +106,7 @@ class Bench:
         self.pub_endpoint = ends.master_pub("usdm")
         self.collector = Collector(ends.reports)
         self.rest = [SyncRest(self.sim.url) for _ in range(BURST)]
-        self.procs["master-usdm"] = spawn(self.root, "master-usdm", ["-m", "actors.master", "--config", str(config),
-                                                                     "--market", "usdm"])
+        self.procs["master-usdm"] = spawn(self.root, "master-usdm", ["-m", "actors.master", "--config", str(config), "--market", "usdm"])
         observer = MasterObserver(self.pub_endpoint)  # only until the master publishes
         try:
             observer.wait_heartbeat(30)
@@ -135,10 +115,9 @@ class Bench:
         ids = [a.id for a in self.slaves]
         t0 = time.monotonic()
         for i in range(0, len(ids), self.opts.start_batch):
-            batch = ids[i:i + self.opts.start_batch]
+            batch = ids[i : i + self.opts.start_batch]
             for sid in batch:
-                self.procs[sid] = spawn(self.root, f"slave-{sid}", ["-m", "actors.slave", "--config", str(config),
-                                                                    "--id", sid])
+                self.procs[sid] = spawn(self.root, f"slave-{sid}", ["-m", "actors.slave", "--config", str(config), "--id", sid])
             self._wait_running(ids[: i + len(batch)], 120)
         self.log(f"{len(ids)} slaves running after {time.monotonic() - t0:.1f}s (workdir {self.root})")
 
@@ -155,9 +134,13 @@ class Bench:
 
     # -- master orders -------------------------------------------------------------------------------
     def _order(self, conn: int, symbol: str, side: str) -> int:
-        status, body = self.rest[conn].signed("POST", "/fapi/v1/order", self.master.api_key, self.master.secret,
-                                              {"symbol": symbol, "side": side, "type": "MARKET",
-                                               "quantity": QTY[symbol], "newOrderRespType": "RESULT"})
+        status, body = self.rest[conn].signed(
+            "POST",
+            "/fapi/v1/order",
+            self.master.api_key,
+            self.master.secret,
+            {"symbol": symbol, "side": side, "type": "MARKET", "quantity": QTY[symbol], "newOrderRespType": "RESULT"},
+        )
         reply = orjson.loads(body)
         if status != 200:
             raise RuntimeError(f"master order refused: {status} {reply}")
@@ -185,8 +168,9 @@ class Bench:
             raise errors[0]
         return ids
 
-    def _events(self, board: FillBoard, need: int, order_ids: list[int], orders: list[tuple[str, str]],
-                phase: str, first: int) -> list[Event]:
+    def _events(
+        self, board: FillBoard, need: int, order_ids: list[int], orders: list[tuple[str, str]], phase: str, first: int
+    ) -> list[Event]:
         """Wait until `need` copies decided each order's fills; the events, with the master's stamps
         as the copies reported them (an order nobody copied keeps trade id 0 and no stamps)."""
         known = board.wait(order_ids, need, 60)
@@ -197,12 +181,10 @@ class Bench:
                 self.log(f"warning: no copy of master order {oid} reported within 60 s")
                 out.append(Event(first + len(out), phase, oid, 0, symbol, 0, 0))
             for f in fills:
-                out.append(Event(first + len(out), phase, oid, f.trade_id, f.symbol or symbol,
-                                 f.t_master_recv_ns, f.t_master_pub_ns))
+                out.append(Event(first + len(out), phase, oid, f.trade_id, f.symbol or symbol, f.t_master_recv_ns, f.t_master_pub_ns))
         return out
 
-    def drive(self, isolated: int, bursts: int, first: int = 0, board: FillBoard | None = None,
-              need: int | None = None) -> list[Event]:
+    def drive(self, isolated: int, bursts: int, first: int = 0, board: FillBoard | None = None, need: int | None = None) -> list[Event]:
         """Isolated events (each waited for), then bursts of 10; returns the master events."""
         assert self.collector is not None
         board = board or self.collector
@@ -253,31 +235,38 @@ class Bench:
         cpu1 = {sid: cpu_ns(pid) for sid, pid in pids.items()}
         threads1 = {k: thread_cpu(pid) for k, pid in {**pids, **others}.items()}
         other_cpu = {k: (cpu_ns(pid) - other0[k]) / 1000 / max(1, len(events)) for k, pid in others.items()}
-        ours_ns = (sum(cpu1[sid] - cpu0[sid] for sid in pids) + cpu_ns(os.getpid()) - own0
-                   + sum(cpu_ns(pid) - other0[k] for k, pid in others.items()))
+        ours_ns = (
+            sum(cpu1[sid] - cpu0[sid] for sid in pids)
+            + cpu_ns(os.getpid())
+            - own0
+            + sum(cpu_ns(pid) - other0[k] for k, pid in others.items())
+        )
         foreign_cores = max(0.0, (machine_busy_ns() - busy0 - ours_ns) / 1e9 / (time.monotonic() - t0))
         mirrored1 = self._mirrored_per_slave()
         memory = {sid: read_memory(pid) for sid, pid in pids.items()}
         cpu_per_order = [(cpu1[s] - cpu0[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
         # the same, apart for the isolated events (a slave wakes for each) and the bursts (10 at once)
         cpu_by_phase = {
-            "isolated": stats.median((cpu_mid[s] - cpu0[s]) / 1000 / max(1, mirrored_mid.get(s, 0) - mirrored0.get(s, 0))
-                                     for s in pids),
-            "burst": stats.median((cpu1[s] - cpu_mid[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored_mid.get(s, 0))
-                                  for s in pids) if bursts else None}
+            "isolated": stats.median((cpu_mid[s] - cpu0[s]) / 1000 / max(1, mirrored_mid.get(s, 0) - mirrored0.get(s, 0)) for s in pids),
+            "burst": stats.median((cpu1[s] - cpu_mid[s]) / 1000 / max(1, mirrored1.get(s, 0) - mirrored_mid.get(s, 0)) for s in pids)
+            if bursts
+            else None,
+        }
         # where a slave's CPU goes, per thread (the median slave), and the simulator's and master's per event
         per_slave = [thread_delta(threads0[s], threads1[s], mirrored1.get(s, 0) - mirrored0.get(s, 0)) for s in pids]
-        threads = {"slave_per_order": {name: {k: stats.median(t[name][k] for t in per_slave if name in t)
-                                              for k in ("cpu_us", "scheduled_in")}
-                                       for name in sorted({n for t in per_slave for n in t})}}
+        threads = {
+            "slave_per_order": {
+                name: {k: stats.median(t[name][k] for t in per_slave if name in t) for k in ("cpu_us", "scheduled_in")}
+                for name in sorted({n for t in per_slave for n in t})
+            }
+        }
         for k in others:
             threads[f"{k}_per_event"] = thread_delta(threads0[k], threads1[k], len(events))
         requests = self.sim.admin("GET", "/_sim/requests")
         trades = self.sim.admin("GET", "/_sim/trades?market=futures")
         orders = self.sim.admin("GET", "/_sim/orders?market=futures")
         copies, accounting = ours_copies(events, [a.id for a in self.slaves], requests, trades, orders)
-        breakdown = hop_breakdown(self.collector.mirrored,
-                                  {(e.order_id, e.trade_id) for e in events if e.phase == "isolated"})
+        breakdown = hop_breakdown(self.collector.mirrored, {(e.order_id, e.trade_id) for e in events if e.phase == "isolated"})
         result = {
             "wall_s": round(wall, 2),
             "copies": copies,
@@ -314,10 +303,15 @@ class Bench:
         os.chmod(accounts, 0o600)
         from .setup import child_env
 
-        proc = subprocess.Popen([sys.executable, "-m", "bench.naive", "--endpoint", self.pub_endpoint,
-                                 "--url", self.sim.url, "--accounts", str(accounts)], cwd=self.root,
-                                env=child_env(), stdout=subprocess.PIPE, stderr=open(self.root / "logs" / "naive.log", "ab"),
-                                start_new_session=True, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.naive", "--endpoint", self.pub_endpoint, "--url", self.sim.url, "--accounts", str(accounts)],
+            cwd=self.root,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=open(self.root / "logs" / "naive.log", "ab"),
+            start_new_session=True,
+            text=True,
+        )
         self.procs["naive"] = proc  # type: ignore[assignment]
         board = FillBoard()
         ready = threading.Event()
@@ -330,8 +324,7 @@ class Bench:
                     ready.set()
                 elif len(parts) >= 7 and parts[0] == "done":
                     with board.cond:
-                        board.note(int(parts[1]), MasterFillInfo(int(parts[2]), parts[6], int(parts[4]), int(parts[5])),
-                                   "naive")
+                        board.note(int(parts[1]), MasterFillInfo(int(parts[2]), parts[6], int(parts[4]), int(parts[5])), "naive")
                         board.cond.notify_all()
 
         threading.Thread(target=read, daemon=True).start()
@@ -391,11 +384,12 @@ def run(opts: Options) -> dict[str, Any]:
     phase = {e.index: e.phase for e in ours["events"]}
     iso = [c for c in ours["copies"] if phase[c.event] == "isolated"]
     burst = [c for c in ours["copies"] if phase[c.event] == "burst"]
-    series = [("ours: internal, isolated events (each slave order)", stats.internal_us(iso)),
-              (f"ours: fan-out to the last of {opts.slaves}, isolated events", stats.fanout_last_us(iso, opts.slaves))]
+    series = [
+        ("ours: internal, isolated events (each slave order)", stats.internal_us(iso)),
+        (f"ours: fan-out to the last of {opts.slaves}, isolated events", stats.fanout_last_us(iso, opts.slaves)),
+    ]
     if naive is not None:
-        series.append((f"naive: fan-out to the last of {opts.slaves}, isolated events",
-                       stats.fanout_last_us(naive["copies"], opts.slaves)))
+        series.append((f"naive: fan-out to the last of {opts.slaves}, isolated events", stats.fanout_last_us(naive["copies"], opts.slaves)))
     series.append((f"ours: fan-out to the last of {opts.slaves}, bursts of 10", stats.fanout_last_us(burst, opts.slaves)))
     Path(svg).write_text(render_svg(series, f"master event -> slave order at the exchange, N = {opts.slaves}"))
     return fig
@@ -411,22 +405,34 @@ def parse_args(argv: list[str] | None) -> Options:
     ap.add_argument("--svg", default=None, help="histogram file (default: OUT with .svg)")
     ap.add_argument("--quick", action="store_true", help="100 events, 20 for the naive copier")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) under /tmp")
-    ap.add_argument("--max-load", type=float, default=0.0,
-                    help="first wait (up to 15 min) until the 1-minute load average is at most this")
-    ap.add_argument("--code", default=None,
-                    help="source tree the simulator and actors run from (e.g. `git archive` of another commit)")
+    ap.add_argument("--max-load", type=float, default=0.0, help="first wait (up to 15 min) until the 1-minute load average is at most this")
+    ap.add_argument("--code", default=None, help="source tree the simulator and actors run from (e.g. `git archive` of another commit)")
     ap.add_argument("--sim-nice", type=int, default=0, help="nice value of the simulator process")
-    ap.add_argument("--key-type", choices=["ed25519", "hmac"], default="ed25519",
-                    help="the slaves' API keys (Ed25519: one session.logon, unsigned orders after it)")
+    ap.add_argument(
+        "--key-type",
+        choices=["ed25519", "hmac"],
+        default="ed25519",
+        help="the slaves' API keys (Ed25519: one session.logon, unsigned orders after it)",
+    )
     a = ap.parse_args(argv)
     if a.slaves < 1 or a.events < 2:
         ap.error("--slaves must be >= 1 and --events >= 2")
     events = 100 if a.quick else a.events
     naive = a.naive_events if a.naive_events is not None else (20 if a.quick else min(100, events // 2))
     warmup = min(a.warmup, 12) if a.quick else a.warmup
-    return Options(slaves=a.slaves, events=events, naive_events=naive, warmup=warmup, out=a.out, svg=a.svg, keep=a.keep,
-                   key_type=a.key_type.upper(), sim_nice=a.sim_nice, code=a.code,
-                   max_load=a.max_load)
+    return Options(
+        slaves=a.slaves,
+        events=events,
+        naive_events=naive,
+        warmup=warmup,
+        out=a.out,
+        svg=a.svg,
+        keep=a.keep,
+        key_type=a.key_type.upper(),
+        sim_nice=a.sim_nice,
+        code=a.code,
+        max_load=a.max_load,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

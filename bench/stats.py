@@ -2,6 +2,7 @@
 
 No I/O here: the harness (run.py) collects rows, these functions turn them into numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,9 @@ def internal_us(copies: Iterable[Copy]) -> list[float]:
 
 def end_to_end_us(copies: Iterable[Copy]) -> list[float]:
     """Master fill at the exchange -> slave fill at the exchange, per copy, in microseconds."""
-    return [(c.t_slave_fill_ns - c.t_master_fill_ns) / 1000 for c in copies
-            if c.t_slave_fill_ns is not None and c.t_master_fill_ns is not None]
+    return [
+        (c.t_slave_fill_ns - c.t_master_fill_ns) / 1000 for c in copies if c.t_slave_fill_ns is not None and c.t_master_fill_ns is not None
+    ]
 
 
 def fanout_last_us(copies: Iterable[Copy], slaves: int) -> list[float]:
@@ -114,8 +116,7 @@ class Accounting(msgspec.Struct, frozen=True, kw_only=True):
     doubled_pairs: list[tuple[str, int]] = msgspec.field(default_factory=list)
 
 
-def account(expected: Mapping[tuple[str, int], str], executed_cids: Mapping[str, Iterable[str]],
-            sample: int = 10) -> Accounting:
+def account(expected: Mapping[tuple[str, int], str], executed_cids: Mapping[str, Iterable[str]], sample: int = 10) -> Accounting:
     """`expected[(slave, event)]` = the client order id the copy must carry; `executed_cids[slave]`
     = client order ids of that slave's orders that executed at the exchange (repeats count).
     Lost: an expected pair with no executed order; doubled: one with more than one."""
@@ -131,8 +132,14 @@ def account(expected: Mapping[tuple[str, int], str], executed_cids: Mapping[str,
             doubled.append((slave, event))
         else:
             copied += 1
-    return Accounting(expected=len(expected), copied=copied, lost=len(lost), doubled=len(doubled),
-                      lost_pairs=lost[:sample], doubled_pairs=doubled[:sample])
+    return Accounting(
+        expected=len(expected),
+        copied=copied,
+        lost=len(lost),
+        doubled=len(doubled),
+        lost_pairs=lost[:sample],
+        doubled_pairs=doubled[:sample],
+    )
 
 
 def ratio(naive: float | None, ours: float | None) -> float | None:

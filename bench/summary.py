@@ -4,6 +4,7 @@
 
 Runs are grouped by their number of slaves; each figure is the median over the group's runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,13 +80,30 @@ def main(argv: list[str] | None = None) -> int:
         groups[int(run["slaves"])].append(run)
     print(markdown(groups))
     if args.out is not None:
-        data = {str(n): {"runs": len(rs), **medians(rs, [k for k, _ in FIGURES] + [
-            "detail.isolated.internal_us.p50", "detail.isolated.internal_us.p99",
-            "detail.isolated.fanout_last_us.p90", "detail.isolated.fanout_last_us.max",
-            "detail.burst.fanout_last_us.p50", "detail.burst.fanout_last_us.p99",
-            "detail.naive.fanout_last_us.p99", "uss_mb_max", "detail.foreign_cores_during_measurement",
-            "detail.load_avg_1m_at_start", "detail.cpu_per_event_us.simulator", "detail.cpu_per_event_us.master"])}
-        for n, rs in sorted(groups.items())}
+        data = {
+            str(n): {
+                "runs": len(rs),
+                **medians(
+                    rs,
+                    [k for k, _ in FIGURES]
+                    + [
+                        "detail.isolated.internal_us.p50",
+                        "detail.isolated.internal_us.p99",
+                        "detail.isolated.fanout_last_us.p90",
+                        "detail.isolated.fanout_last_us.max",
+                        "detail.burst.fanout_last_us.p50",
+                        "detail.burst.fanout_last_us.p99",
+                        "detail.naive.fanout_last_us.p99",
+                        "uss_mb_max",
+                        "detail.foreign_cores_during_measurement",
+                        "detail.load_avg_1m_at_start",
+                        "detail.cpu_per_event_us.simulator",
+                        "detail.cpu_per_event_us.master",
+                    ],
+                ),
+            }
+            for n, rs in sorted(groups.items())
+        }
         args.out.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     return 0
 

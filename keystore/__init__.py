@@ -8,6 +8,7 @@ Public API:
     Secret                                                     # masked in repr/str/format, not picklable
     get_passphrase / read_passphrase_file / take_from_env, PASSPHRASE_ENV
 """
+
 from keystore.crypto import KdfParams
 from keystore.errors import (
     AccountExists,

@@ -7,6 +7,7 @@ Envelope scheme:
 
 Only `cryptography` primitives are used (`Argon2id`, `AESGCM`); nothing here is home-made crypto.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,8 +84,7 @@ class KdfParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise InvalidParameters(f"KDF iterations must be 1..{MAX_ITERATIONS}, not {self.iterations}")
         if not 8 * self.lanes <= self.memory_kib <= MAX_MEMORY_KIB:
             raise InvalidParameters(
-                f"KDF memory must be {8 * self.lanes}..{MAX_MEMORY_KIB} KiB for {self.lanes} lanes,"
-                f" not {self.memory_kib}"
+                f"KDF memory must be {8 * self.lanes}..{MAX_MEMORY_KIB} KiB for {self.lanes} lanes, not {self.memory_kib}"
             )
 
 
@@ -110,13 +110,7 @@ def derive_kek(passphrase: str | bytes | Secret, params: KdfParams) -> bytes:
     pw = normalise_passphrase(passphrase)
     if not pw:
         raise KeystoreError("the passphrase is empty")
-    kdf = Argon2id(
-        salt=params.salt,
-        length=params.length,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_kib,
-    )
+    kdf = Argon2id(salt=params.salt, length=params.length, iterations=params.iterations, lanes=params.lanes, memory_cost=params.memory_kib)
     return kdf.derive(pw)
 
 

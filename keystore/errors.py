@@ -1,4 +1,5 @@
 """Keystore errors. Messages name the account and the file, never key material."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Every file is written as `.<name>.<random>.tmp` in the target directory with mod
 then renamed over the target (atomic on POSIX) and the directory fsynced, so a crash leaves either the
 old file or the new one, never a mix. Left-over temp files are ignored by readers and swept by writers.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,9 +38,7 @@ def check_private_dir(path: Path) -> None:
         raise KeystoreError(f"{path} is not a directory")
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
-        raise UnsafePermissions(
-            f"keystore directory {path} has mode {mode:04o}; it must be 0700 (chmod 700 {path})"
-        )
+        raise UnsafePermissions(f"keystore directory {path} has mode {mode:04o}; it must be 0700 (chmod 700 {path})")
     if st.st_uid != os.geteuid():
         raise UnsafePermissions(f"keystore directory {path} belongs to uid {st.st_uid}, not to this user")
 

@@ -1,4 +1,5 @@
 """Key types and the shape checks of API keys and secrets (no key material in any message)."""
+
 from __future__ import annotations
 
 import enum
@@ -36,10 +37,7 @@ class KeyType(enum.StrEnum):
 def check_account_id(account_id: str) -> str:
     """An account id is also a file name: letters, digits, '_', '.', '-', at most 64 characters."""
     if not isinstance(account_id, str) or not ACCOUNT_ID_RE.match(account_id):
-        raise InvalidKey(
-            f"invalid account id {account_id!r}: use 1-64 letters, digits, '_', '.' or '-',"
-            " starting with a letter or digit"
-        )
+        raise InvalidKey(f"invalid account id {account_id!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
     return account_id
 
 
@@ -88,9 +86,7 @@ def load_private_key(key_type: KeyType, pem: bytes) -> ed25519.Ed25519PrivateKey
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError:
-        raise InvalidKey(
-            "the PEM private key is password-protected: give it unencrypted (the keystore encrypts it)"
-        ) from None
+        raise InvalidKey("the PEM private key is password-protected: give it unencrypted (the keystore encrypts it)") from None
     except (ValueError, UnsupportedAlgorithm):
         raise InvalidKey(f"the {key_type.value} secret is not a readable PEM private key") from None
     expected = ed25519.Ed25519PrivateKey if key_type is KeyType.ED25519 else rsa.RSAPrivateKey

@@ -7,6 +7,7 @@ Never from the command line (argv is visible to every user in `ps`).
   should `take_from_env()` so its children do not inherit it;
 - prompt: no echo (getpass), asked twice when a new passphrase is set.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -35,9 +36,7 @@ def read_passphrase_file(path: str | Path) -> Secret:
         raise PassphraseUnavailable(f"passphrase file {path} is not a regular file")
     mode = stat.S_IMODE(st.st_mode)
     if mode not in ALLOWED_FILE_MODES:
-        raise UnsafePermissions(
-            f"passphrase file {path} has mode {mode:04o}; it must be 0400 or 0600 (chmod 400 {path})"
-        )
+        raise UnsafePermissions(f"passphrase file {path} has mode {mode:04o}; it must be 0400 or 0600 (chmod 400 {path})")
     if st.st_uid != os.geteuid():
         raise UnsafePermissions(f"passphrase file {path} belongs to uid {st.st_uid}, not to this user")
     with open(path, "rb") as fh:
@@ -61,9 +60,7 @@ def take_from_env(env: MutableMapping[str, str] | None = None) -> Secret | None:
     return passphrase_from_env(env, remove=True)
 
 
-def prompt_passphrase(
-    *, confirm: bool = False, label: str = "Keystore passphrase", ask: Callable[[str], str] = getpass.getpass
-) -> Secret:
+def prompt_passphrase(*, confirm: bool = False, label: str = "Keystore passphrase", ask: Callable[[str], str] = getpass.getpass) -> Secret:
     """Ask at the terminal without echo; with `confirm` ask twice and require equal answers."""
     first = ask(f"{label}: ")
     if confirm:
@@ -90,9 +87,7 @@ def get_passphrase(
     if interactive is None:
         interactive = sys.stdin.isatty()
     if not interactive:
-        raise PassphraseUnavailable(
-            f"no passphrase: give --passphrase-file (mode 0400/0600), set {PASSPHRASE_ENV}, or run at a terminal"
-        )
+        raise PassphraseUnavailable(f"no passphrase: give --passphrase-file (mode 0400/0600), set {PASSPHRASE_ENV}, or run at a terminal")
     return prompt_passphrase(confirm=confirm, ask=ask)
 
 

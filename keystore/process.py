@@ -9,6 +9,7 @@ then lives only in this process's memory (a `Secret`), registered for redaction.
 `list_public` reads the records' public headers WITHOUT the passphrase (nothing is decrypted, so the
 values are unverified): for the control actor and the TUI, which must never hold a slave's secret.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

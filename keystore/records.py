@@ -2,6 +2,7 @@
 account) and what callers get back (RecordInfo: what a record says in clear; AccountKey: a
 decrypted key that wipes itself and never prints its secret).
 """
+
 from __future__ import annotations
 
 import msgspec
@@ -86,13 +87,7 @@ class AccountKey:
     __slots__ = ("account_id", "key_type", "api_key", "secret", "fingerprint", "permissions")
 
     def __init__(
-        self,
-        account_id: str,
-        key_type: KeyType,
-        api_key: str,
-        secret: Secret,
-        fingerprint: str,
-        permissions: KeyPermissions,
+        self, account_id: str, key_type: KeyType, api_key: str, secret: Secret, fingerprint: str, permissions: KeyPermissions
     ) -> None:
         self.account_id = account_id
         self.key_type = key_type

@@ -13,6 +13,7 @@ Wiring for a process (a slave calls this once at start, before it loads its key)
 
 `keystore.load_account` registers the loaded key itself.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -42,9 +43,7 @@ class _Revealable(Protocol):
 SecretLike = str | bytes | bytearray | _Revealable
 
 # --- generic patterns (no registration needed) ----------------------------------------------------
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", re.S
-)
+_PEM_BLOCK = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", re.S)
 _NAMED_VALUE = re.compile(
     r"(?i)(\b(?:api[_-]?secret|secret[_-]?key|private[_-]?key|secret|passphrase|password)"
     r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&})\]]{4,})"
@@ -111,11 +110,7 @@ def derived_forms(value: str) -> set[str]:
     forms.add(urllib.parse.quote_plus(value, safe=""))
     forms.add(repr(value)[1:-1])
     if "-----BEGIN" in value:
-        body = [
-            line.strip()
-            for line in value.splitlines()
-            if line.strip() and not line.strip().startswith("-----")
-        ]
+        body = [line.strip() for line in value.splitlines() if line.strip() and not line.strip().startswith("-----")]
         forms.update(line for line in body if len(line) >= MIN_PEM_LINE_LEN)
         if body:
             forms.add("".join(body))
@@ -134,9 +129,7 @@ def _private_key_forms(pem: str) -> set[str]:
         return set()
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         return set()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     return {raw.hex(), raw.hex().upper(), base64.b64encode(raw).decode()}
 
 

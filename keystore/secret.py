@@ -10,6 +10,7 @@ the allocator reuses pages), but it can make accidental disclosure hard:
 `reveal()` / `reveal_str()` hand out the value; call them only where the value is consumed (the request
 signer), never to log or display it.
 """
+
 from __future__ import annotations
 
 import hmac

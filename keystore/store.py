@@ -12,6 +12,7 @@ every record readable with either the old passphrase or the new one.
 `Keystore.put` stores a key WITHOUT asking the exchange: it is for tests and the demo set-up. The CLI
 (`copytrader keys add/rotate`) always validates a key against the exchange before it calls `put`.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,36 +46,16 @@ from keystore.files import (
 from keystore.keytypes import KeyType, check_account_id, check_api_key, fingerprint, mask_api_key, normalise_secret
 from keystore.secret import Secret
 
-from .records import (  # re-exported: callers import them from here
-    ACCOUNTS_DIR as ACCOUNTS_DIR,
-)
-from .records import (
-    FORMAT_VERSION as FORMAT_VERSION,
-)
-from .records import (
-    KEYSTORE_FILE as KEYSTORE_FILE,
-)
-from .records import (
-    RECORD_AAD_PREFIX as RECORD_AAD_PREFIX,
-)
-from .records import (
-    AccountKey as AccountKey,
-)
-from .records import (
-    KeyPermissions as KeyPermissions,
-)
-from .records import (
-    KeystoreFile as KeystoreFile,
-)
-from .records import (
-    RecordFile as RecordFile,
-)
-from .records import (
-    RecordInfo as RecordInfo,
-)
-from .records import (
-    WrappedKey as WrappedKey,
-)
+from .records import ACCOUNTS_DIR as ACCOUNTS_DIR  # re-exported: callers import them from here
+from .records import FORMAT_VERSION as FORMAT_VERSION
+from .records import KEYSTORE_FILE as KEYSTORE_FILE
+from .records import RECORD_AAD_PREFIX as RECORD_AAD_PREFIX
+from .records import AccountKey as AccountKey
+from .records import KeyPermissions as KeyPermissions
+from .records import KeystoreFile as KeystoreFile
+from .records import RecordFile as RecordFile
+from .records import RecordInfo as RecordInfo
+from .records import WrappedKey as WrappedKey
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -109,9 +90,7 @@ def _read_keystore_file(directory: Path) -> KeystoreFile:
     directory = Path(directory)
     path = keystore_path(directory)
     if not path.exists():
-        raise KeystoreNotFound(
-            f"no keystore at {directory} (create one with `copytrader keys init` or `keys add ... --init`)"
-        )
+        raise KeystoreNotFound(f"no keystore at {directory} (create one with `copytrader keys init` or `keys add ... --init`)")
     check_private_dir(directory)
     raw = read_private(path)
     try:
@@ -168,8 +147,7 @@ def _read_record(directory: Path, account_id: str) -> RecordFile:
         raise CorruptFile(f"keystore record for '{account_id}' has version {record.version}; expected {FORMAT_VERSION}")
     if record.account_id != account_id:
         raise SwappedRecord(
-            f"record {path.name} was made for account '{record.account_id}', not '{account_id}'"
-            " (a record file was copied or renamed)"
+            f"record {path.name} was made for account '{record.account_id}', not '{account_id}' (a record file was copied or renamed)"
         )
     if record.fingerprint != fingerprint(record.api_key):
         raise TamperedRecord(f"record for '{account_id}': the API key does not match its fingerprint (altered)")
@@ -294,9 +272,7 @@ class Keystore:
         return cls(directory, key, header, register_redaction)
 
     @classmethod
-    def open(
-        cls, directory: str | Path, passphrase: str | bytes | Secret, *, register_redaction: bool = True
-    ) -> "Keystore":
+    def open(cls, directory: str | Path, passphrase: str | bytes | Secret, *, register_redaction: bool = True) -> "Keystore":
         """Unlock an existing keystore (one Argon2id derivation)."""
         directory = Path(directory)
         header = _read_keystore_file(directory)
@@ -361,9 +337,7 @@ class Keystore:
             try:
                 infos.append(self.info(account_id))
             except KeystoreError as exc:
-                infos.append(
-                    RecordInfo(account_id, "?", "?", "?", KeyPermissions(), 0, None, error=str(exc))
-                )
+                infos.append(RecordInfo(account_id, "?", "?", "?", KeyPermissions(), 0, None, error=str(exc)))
         return infos
 
     def iter_keys(self) -> Iterator[AccountKey]:
@@ -394,17 +368,13 @@ class Keystore:
                 created_at, rotated_at = _now_ms(), None
                 if path.exists():
                     if not replace:
-                        raise AccountExists(
-                            f"account '{account_id}' has a key already (use `keys rotate` to replace it)"
-                        )
+                        raise AccountExists(f"account '{account_id}' has a key already (use `keys rotate` to replace it)")
                     try:
                         created_at = _read_record(self.directory, account_id).created_at
                     except KeystoreError:
                         pass  # replacing a damaged record: keep the new creation time
                     rotated_at = _now_ms()
-                record = self._seal(
-                    account_id, key_type, api_key, normalised, permissions or KeyPermissions(), created_at, rotated_at
-                )
+                record = self._seal(account_id, key_type, api_key, normalised, permissions or KeyPermissions(), created_at, rotated_at)
                 write_atomic(path, _encode(record))
         finally:
             normalised.wipe()
@@ -418,13 +388,7 @@ class Keystore:
             secret = _decrypt_record(self._live_key(), record)
             try:
                 new = self._seal(
-                    account_id,
-                    KeyType(record.key_type),
-                    record.api_key,
-                    secret,
-                    permissions,
-                    record.created_at,
-                    record.rotated_at,
+                    account_id, KeyType(record.key_type), record.api_key, secret, permissions, record.created_at, record.rotated_at
                 )
             finally:
                 secret.wipe()

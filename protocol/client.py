@@ -21,6 +21,7 @@ subscription, hence `subscribed` turns False and `reconnect()` subscribes again.
 This module imports zmq, unlike the rest of `protocol` (msgspec and the standard library only):
 it is the protocol's other half, and the TUI may import nothing of ours but `protocol`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,7 +69,7 @@ class ControlUnavailable(ControlError):
 
 
 def ipc_path(endpoint: str) -> Path | None:
-    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+    return Path(endpoint[len("ipc://") :]) if endpoint.startswith("ipc://") else None
 
 
 def control_running(endpoint: str) -> bool:
@@ -116,8 +117,13 @@ class AsyncControlClient:
     replaced after `reset_after` timeouts in a row (1: after every one)."""
 
     def __init__(
-        self, endpoint: str, *, timeout: float = DEFAULT_TIMEOUT, ctx: zmq.asyncio.Context | None = None,
-        max_pushes: int = 10_000, on_push: Callable[[Push], Any] | None = None,
+        self,
+        endpoint: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ctx: zmq.asyncio.Context | None = None,
+        max_pushes: int = 10_000,
+        on_push: Callable[[Push], Any] | None = None,
         reset_after: int = RECONNECT_AFTER_TIMEOUTS,
     ) -> None:
         self.endpoint = endpoint
@@ -288,5 +294,4 @@ class ControlClient:
             return _result(reply)
 
 
-__all__ = ["AsyncControlClient", "ControlClient", "ControlError", "ControlTimeout", "ControlUnavailable",
-           "control_running", "ipc_path"]
+__all__ = ["AsyncControlClient", "ControlClient", "ControlError", "ControlTimeout", "ControlUnavailable", "control_running", "ipc_path"]

@@ -10,6 +10,7 @@ MasterFill), a map body is 403 bytes and decodes through the MasterEvent union i
 milliseconds, and `array_like` would make every field's position part of the protocol (fields
 could only be appended, and a captured message would be unreadable without the schema).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,13 +20,7 @@ import msgspec
 
 from .control_api import ControlRequest, ControlServerMsg
 from .errors import ErrorCode, ProtocolError
-from .messages import (
-    ControlEvent,
-    MasterEvent,
-    SlaveReport,
-    SnapshotReplyMsg,
-    SnapshotRequestMsg,
-)
+from .messages import ControlEvent, MasterEvent, SlaveReport, SnapshotReplyMsg, SnapshotRequestMsg
 from .topics import topic_for_control_event, topic_for_master_event
 
 # Body size limits per socket (bytes). A snapshot of a few hundred positions is ~100 KB; a
@@ -60,9 +55,7 @@ class _Decoder(Generic[T]):
 
     def __call__(self, body: bytes | bytearray | memoryview) -> T:
         if len(body) > self._max:
-            raise ProtocolError(
-                ErrorCode.MESSAGE_TOO_LARGE, f"{self.what}: {len(body)} bytes > limit {self._max}"
-            )
+            raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE, f"{self.what}: {len(body)} bytes > limit {self._max}")
         try:
             return self._decoder.decode(body)
         except msgspec.ValidationError as exc:
@@ -71,9 +64,7 @@ class _Decoder(Generic[T]):
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{self.what}: malformed: {exc}") from None
         except (ValueError, TypeError, OverflowError, RecursionError, ArithmeticError) as exc:
             # Defensive: msgspec wraps validation hooks, but a hostile body must never crash us.
-            raise ProtocolError(
-                ErrorCode.BAD_MESSAGE, f"{self.what}: rejected: {type(exc).__name__}"
-            ) from None
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{self.what}: rejected: {type(exc).__name__}") from None
 
 
 _master_event: _Decoder[MasterEvent] = _Decoder(MasterEvent, MAX_MASTER_EVENT, "master event")
@@ -131,8 +122,7 @@ def unpack_master_event(frames: Sequence[bytes]) -> MasterEvent:
     if topic_for_master_event(event) != topic:
         raise ProtocolError(
             ErrorCode.BAD_FRAMES,
-            f"master event: topic {bytes(topic)[:64]!r} does not match a {type(event).__name__}"
-            f" of market {event.market!r}",
+            f"master event: topic {bytes(topic)[:64]!r} does not match a {type(event).__name__} of market {event.market!r}",
         )
     return event
 
@@ -145,10 +135,7 @@ def unpack_control_event(frames: Sequence[bytes]) -> ControlEvent:
     topic, body = _two_frames(frames, "control event")
     event = _control_event(body)
     if topic_for_control_event(event) != topic:
-        raise ProtocolError(
-            ErrorCode.BAD_FRAMES,
-            f"control event: topic {bytes(topic)[:64]!r} does not match a {type(event).__name__}",
-        )
+        raise ProtocolError(ErrorCode.BAD_FRAMES, f"control event: topic {bytes(topic)[:64]!r} does not match a {type(event).__name__}")
     return event
 
 

@@ -2,6 +2,7 @@
 union), their results, and what control sends back (`ControlServerMsg`: `Ok` / `Error` replies and
 live `Push`es). The shared vocabulary and every other socket's messages are in messages.py.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -235,9 +236,7 @@ class LogTailResult(Msg, tag="logtail", frozen=True, kw_only=True):
     lines: tuple[str, ...] = ()  # oldest first, redacted
 
 
-ControlResult = Union[
-    Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult, LogTailResult
-]
+ControlResult = Union[Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult, LogTailResult]
 
 
 class Ok(Msg, tag="ok", frozen=True, kw_only=True):
@@ -256,8 +255,18 @@ class ActorStateChanged(Msg, tag="actor", frozen=True, kw_only=True):
 class Push(Msg, tag="push", frozen=True, kw_only=True):
     """Live event for a subscribed TUI/CLI connection."""
 
-    event: (OrderMirrored | MirrorSkipped | OrderFailed | SlaveStatusReport | DesyncDetected | Reconciled | SlaveError
-            | ActorStateChanged | SlaveConfigChanged | PauseAllChanged)
+    event: (
+        OrderMirrored
+        | MirrorSkipped
+        | OrderFailed
+        | SlaveStatusReport
+        | DesyncDetected
+        | Reconciled
+        | SlaveError
+        | ActorStateChanged
+        | SlaveConfigChanged
+        | PauseAllChanged
+    )
 
 
 ControlReply = Union[Ok, Error]

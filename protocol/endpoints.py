@@ -5,6 +5,7 @@ Today every socket is `ipc://` in the deployment's runtime directory (mode 0700:
 reach it). This is the seam for other hosts: the scale-out issue gives `Endpoints` a `tcp://` form
 (with CurveZMQ keys) built from the same configuration, and no caller changes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Like supervisor's faults: a small, stable list of numbers. A code never changes meaning once
 released; new codes are appended.
 """
+
 from __future__ import annotations
 
 import enum

@@ -20,6 +20,7 @@ used, so a subscriber that lost the last event learns it within one heartbeat. A
 includes every event with seq <= its `seq` (for a `SnapshotReply` that is the last seq published
 before the snapshot was taken).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -44,9 +45,7 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
-SlaveState = Literal[
-    "starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"
-]
+SlaveState = Literal["starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"]
 SkipReason = Literal[
     "below_min_notional",  # order value under the symbol's min notional (deferred or skipped by policy)
     "below_min_qty",  # quantity rounds to zero or under LOT_SIZE minQty
@@ -294,9 +293,7 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
         for symbol, cap in self.symbol_max_notional.items():
             if _bad_decimal(cap) or cap <= 0:
                 raise ValueError(f"`symbol_max_notional[{symbol}]` must be > 0, got {cap}")
-        if self.margin_level_min is not None and (
-            _bad_decimal(self.margin_level_min) or self.margin_level_min <= 1
-        ):
+        if self.margin_level_min is not None and (_bad_decimal(self.margin_level_min) or self.margin_level_min <= 1):
             raise ValueError(f"`margin_level_min` must be > 1, got {self.margin_level_min}")
         if not self.markets:
             raise ValueError("`markets` must name at least one market")
@@ -433,15 +430,7 @@ class SlaveError(Msg, tag="slaveerr", frozen=True, kw_only=True):
     t_ns: int
 
 
-SlaveReport = Union[
-    OrderMirrored,
-    MirrorSkipped,
-    OrderFailed,
-    SlaveStatusReport,
-    DesyncDetected,
-    Reconciled,
-    SlaveError,
-]
+SlaveReport = Union[OrderMirrored, MirrorSkipped, OrderFailed, SlaveStatusReport, DesyncDetected, Reconciled, SlaveError]
 
 # --------------------------------------------------------------------------- control PUB -> actors
 

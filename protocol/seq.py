@@ -13,6 +13,7 @@ publishes 1, 2, 3 ... within that epoch (see messages.py). A subscriber feeds ev
 Heartbeats consume no number: `check_heartbeat` reports GAP when the heartbeat says events exist
 that were never received (the trailing event of a burst was lost), OK otherwise.
 """
+
 from __future__ import annotations
 
 import enum

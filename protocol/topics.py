@@ -8,6 +8,7 @@ Master PUB (one publisher per market):   master.<market>.<kind>   kind: fill | s
 Control PUB (config to actors):          control.slave.<slave_id>.<kind>   kind: config | flatten
                                          control.all.pause
 """
+
 from __future__ import annotations
 
 from typing import Final, Literal

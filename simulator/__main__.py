@@ -2,6 +2,7 @@
 
 Writes the bound port to PATH (atomically) once the server accepts connections, and prints it.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Every market keeps its own balances on the account: `spot` and `margin` here; `futures_balances`
 (wallet balance per asset from the config) and the free-form `ext` dict are for the USD-M engine.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,7 @@ class MarginBalance:
 
     __slots__ = ("free", "locked", "borrowed", "interest")
 
-    def __init__(self, free: Decimal = ZERO, locked: Decimal = ZERO, borrowed: Decimal = ZERO,
-                 interest: Decimal = ZERO) -> None:
+    def __init__(self, free: Decimal = ZERO, locked: Decimal = ZERO, borrowed: Decimal = ZERO, interest: Decimal = ZERO) -> None:
         self.free = free
         self.locked = locked
         self.borrowed = borrowed
@@ -160,7 +160,6 @@ class AccountStore:
             if name not in DEFAULT_PERMISSIONS:
                 raise ValueError(f"unknown permission {name!r}; expected one of {PERMISSION_NAMES}")
             perms[name] = bool(value)
-        key = ApiKey(api_key, account_id, key_type, make_verifier(key_type, secret, public_key), perms,
-                     created_ms=created_ms)
+        key = ApiKey(api_key, account_id, key_type, make_verifier(key_type, secret, public_key), perms, created_ms=created_ms)
         self.keys[api_key] = key
         return key

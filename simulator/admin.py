@@ -3,17 +3,19 @@
 Not part of Binance: tests and the demo drive the simulator with it. Errors answer HTTP 400 with
 `{"error": "..."}` naming what is wrong. See README "Admin API" for the full reference.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from simulator.accounts import DEFAULT_PERMISSIONS
-from simulator.faults import TRANSPORTS, OrderFault, RateFault
+from simulator.admin_faults import FaultAdmin
+from simulator.admin_params import AdminError, _dec, _int, _json, _opt_str, _str
 from simulator.util import fmt, now_ms
 
 if TYPE_CHECKING:
@@ -22,57 +24,7 @@ if TYPE_CHECKING:
 AdminHandler = Callable[[dict[str, Any], dict[str, str]], Any]
 
 
-class AdminError(Exception):
-    pass
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
-
-
-def _dec(body: dict[str, Any], name: str) -> Decimal:
-    if name not in body:
-        raise AdminError(f"missing field {name!r}")
-    try:
-        value = Decimal(str(body[name]))
-    except (InvalidOperation, ValueError):
-        raise AdminError(f"{name!r} must be a decimal number") from None
-    if not value.is_finite():
-        raise AdminError(f"{name!r} must be finite")
-    return value
-
-
-def _str(body: dict[str, Any], name: str, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str) or not value:
-        raise AdminError(f"missing or empty string field {name!r}")
-    return value
-
-
-def _opt_str(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise AdminError(f"{name!r} must be a string")
-    return value
-
-
-def _int(body: dict[str, Any], name: str, default: int | None = None) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise AdminError(f"{name!r} must be an integer")
-    return value
-
-
-def _num(body: dict[str, Any], name: str, default: float | None = None) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise AdminError(f"{name!r} must be a non-negative number")
-    return float(value)
-
-
-class Admin:
+class Admin(FaultAdmin):
     def __init__(self, sim: "Sim") -> None:
         self.sim = sim
         self.routes: list[tuple[str, str, AdminHandler]] = []
@@ -137,20 +89,36 @@ class Admin:
 
     # -- accounts and keys ---------------------------------------------------------------------------
     def health(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        return {"ok": True, "accounts": len(self.sim.store.accounts), "startedMs": self.sim.started_ms,
-                "plugins": getattr(self.sim, "plugins", []),
-                "history": self.sim.history.report()}
+        return {
+            "ok": True,
+            "accounts": len(self.sim.store.accounts),
+            "startedMs": self.sim.started_ms,
+            "plugins": getattr(self.sim, "plugins", []),
+            "history": self.sim.history.report(),
+        }
 
     def _account_view(self, account_id: str) -> dict[str, Any]:
         acc = self.sim.store.account(account_id)
         return {
-            "id": acc.id, "uid": acc.uid,
+            "id": acc.id,
+            "uid": acc.uid,
             "spot": {a: {"free": fmt(b.free), "locked": fmt(b.locked)} for a, b in sorted(acc.spot.items())},
-            "margin": {a: {"free": fmt(b.free), "locked": fmt(b.locked), "borrowed": fmt(b.borrowed),
-                           "interest": fmt(b.interest), "netAsset": fmt(b.net)} for a, b in sorted(acc.margin.items())},
+            "margin": {
+                a: {
+                    "free": fmt(b.free),
+                    "locked": fmt(b.locked),
+                    "borrowed": fmt(b.borrowed),
+                    "interest": fmt(b.interest),
+                    "netAsset": fmt(b.net),
+                }
+                for a, b in sorted(acc.margin.items())
+            },
             "futures": {a: fmt(v) for a, v in sorted(acc.futures_balances.items())},
-            "keys": [{"apiKey": k.api_key, "type": k.key_type, "permissions": k.permissions, "revoked": k.revoked}
-                     for k in self.sim.store.keys.values() if k.account_id == acc.id],
+            "keys": [
+                {"apiKey": k.api_key, "type": k.key_type, "permissions": k.permissions, "revoked": k.revoked}
+                for k in self.sim.store.keys.values()
+                if k.account_id == acc.id
+            ],
         }
 
     def list_accounts(self, body: dict[str, Any], q: dict[str, str]) -> Any:
@@ -166,8 +134,13 @@ class Admin:
 
     def create_account(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         acc_id = _str(body, "id")
-        self.sim.create_account(acc_id, self._balances(body, "spot"), self._balances(body, "margin"),
-                                self._balances(body, "futures"), body.get("futures_settings") or {})
+        self.sim.create_account(
+            acc_id,
+            self._balances(body, "spot"),
+            self._balances(body, "margin"),
+            self._balances(body, "futures"),
+            body.get("futures_settings") or {},
+        )
         for key in body.get("keys") or []:
             self.create_key({**key, "account": acc_id}, q)
         return self._account_view(acc_id)
@@ -176,9 +149,15 @@ class Admin:
         perms = body.get("permissions") or {}
         if not isinstance(perms, dict):
             raise AdminError("'permissions' must be an object")
-        key = self.sim.store.add_key(_str(body, "account"), _str(body, "api_key"), _str(body, "type", "HMAC"),
-                                     _opt_str(body, "secret"), _opt_str(body, "public_key"), perms,
-                                     created_ms=self.sim.started_ms)
+        key = self.sim.store.add_key(
+            _str(body, "account"),
+            _str(body, "api_key"),
+            _str(body, "type", "HMAC"),
+            _opt_str(body, "secret"),
+            _opt_str(body, "public_key"),
+            perms,
+            created_ms=self.sim.started_ms,
+        )
         return {"apiKey": key.api_key, "type": key.key_type, "account": key.account_id, "permissions": key.permissions}
 
     def _key(self, body: dict[str, Any]) -> Any:
@@ -221,10 +200,12 @@ class Admin:
                 now = now_ms()
                 if market == "spot":
                     acc.spot_updated_ms = now
-                self.sim.hub.publish(acc.id, market, {"e": "balanceUpdate", "E": now, "a": asset,
-                                                      "d": fmt(delta), "T": now})
-                self.sim.hub.publish(acc.id, market, {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
-                    {"a": asset, "f": fmt(bal.free), "l": fmt(bal.locked)}]})
+                self.sim.hub.publish(acc.id, market, {"e": "balanceUpdate", "E": now, "a": asset, "d": fmt(delta), "T": now})
+                self.sim.hub.publish(
+                    acc.id,
+                    market,
+                    {"e": "outboundAccountPosition", "E": now, "u": now, "B": [{"a": asset, "f": fmt(bal.free), "l": fmt(bal.locked)}]},
+                )
         elif market == "futures":
             acc.futures_balances[asset] = free
         else:
@@ -234,8 +215,12 @@ class Admin:
     # -- prices -----------------------------------------------------------------------------------------
     def get_prices(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         prices = self.sim.prices
-        return {"prices": {s: fmt(p) for s, p in prices.prices.items()}, "paused": sorted(prices.paused),
-                "allPaused": prices.all_paused, "steps": prices.steps}
+        return {
+            "prices": {s: fmt(p) for s, p in prices.prices.items()},
+            "paused": sorted(prices.paused),
+            "allPaused": prices.all_paused,
+            "steps": prices.steps,
+        }
 
     def set_price(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         symbol = _str(body, "symbol").upper()
@@ -244,8 +229,7 @@ class Admin:
         if pause is not None and not isinstance(pause, bool):
             raise AdminError("'pause' must be true or false")
         self.sim.prices.set_price(symbol, price, pause)
-        return {"symbol": symbol, "price": fmt(self.sim.prices.price(symbol)),
-                "paused": symbol in self.sim.prices.paused}
+        return {"symbol": symbol, "price": fmt(self.sim.prices.price(symbol)), "paused": symbol in self.sim.prices.paused}
 
     def pause(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         symbol = _opt_str(body, "symbol")
@@ -288,79 +272,20 @@ class Admin:
 
     def requests(self, body: dict[str, Any], q: dict[str, str]) -> Any:
         account = q.get("account")
-        return [{"arrivalNs": r.arrival_ns, "account": r.account_id, "apiKey": r.api_key, "endpoint": r.endpoint,
-                 "transport": r.transport, "params": r.params, "status": r.status, "errorCode": r.error_code,
-                 "orderId": r.order_id, "clientOrderId": r.client_order_id, "fault": r.fault}
-                for r in self.sim.order_log if account in (None, r.account_id)]
-
-    # -- faults -----------------------------------------------------------------------------------------
-    def get_faults(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        f = self.sim.faults
-        return {"latency": f.latency, "orderFaults": [vars(x) for x in f.order_faults],
-                "rateFaults": [vars(x) for x in f.rate_faults],
-                "stalls": {str(k): v for k, v in f.stalls.items()}}
-
-    def latency(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        transport = _str(body, "transport")
-        if transport not in TRANSPORTS:
-            raise AdminError(f"'transport' must be one of {TRANSPORTS}")
-        self.sim.faults.latency[transport] = _num(body, "seconds")
-        return self.get_faults({}, q)
-
-    def _account_filter(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
-        api_key = _opt_str(body, "api_key")
-        account = _opt_str(body, "account")
-        if api_key is not None and api_key not in self.sim.store.keys:
-            raise AdminError("unknown api_key")
-        if account is not None and account not in self.sim.store.accounts:
-            raise AdminError(f"unknown account {account!r}")
-        return api_key, account
-
-    def order_faults(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        api_key, account = self._account_filter(body)
-        kind = _str(body, "kind", "5xx")
-        status = _int(body, "http_status", 408 if kind == "timeout" else 503)
-        if kind == "5xx" and not 500 <= status <= 599:
-            raise AdminError("'http_status' must be 5xx for kind 5xx")
-        executed = body.get("executed", False)
-        if not isinstance(executed, bool):
-            raise AdminError("'executed' must be true or false")
-        market = _opt_str(body, "market")
-        delay = body.get("delay_s", 0)
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            raise AdminError("'delay_s' must be a number of seconds >= 0")
-        if delay and not executed:
-            raise AdminError("'delay_s' needs 'executed': true")
-        self.sim.faults.add_order_fault(OrderFault(_int(body, "count", 1), kind, status, executed, api_key, account,
-                                                   market, float(delay)))
-        return self.get_faults({}, q)
-
-    def rate_faults(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        api_key, account = self._account_filter(body)
-        status = _int(body, "status", 429)
-        if status not in (429, 418):
-            raise AdminError("'status' must be 429 or 418")
-        count = _int(body, "count", 1)
-        if count < 1:
-            raise AdminError("'count' must be >= 1")
-        self.sim.faults.rate_faults.append(RateFault(count, status, _int(body, "retry_after", 5), api_key, account))
-        return self.get_faults({}, q)
-
-    def stall(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        _, account = self._account_filter(body)
-        self.sim.faults.stall(_num(body, "seconds"), account)
-        return self.get_faults({}, q)
-
-    def drop_user_data(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        _, account = self._account_filter(body)
-        return {"closed": self.sim.faults.drop_user_data(account)}
-
-    def expire_listen_key(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        _, account = self._account_filter(body)
-        return {"expired": self.sim.faults.expire_listen_keys(_opt_str(body, "listen_key"), account)}
-
-    def clear_faults(self, body: dict[str, Any], q: dict[str, str]) -> Any:
-        self.sim.faults.clear()
-        for limiter in self.sim.limiters.values():
-            limiter._banned_until.clear()
-        return self.get_faults({}, q)
+        return [
+            {
+                "arrivalNs": r.arrival_ns,
+                "account": r.account_id,
+                "apiKey": r.api_key,
+                "endpoint": r.endpoint,
+                "transport": r.transport,
+                "params": r.params,
+                "status": r.status,
+                "errorCode": r.error_code,
+                "orderId": r.order_id,
+                "clientOrderId": r.client_order_id,
+                "fault": r.fault,
+            }
+            for r in self.sim.order_log
+            if account in (None, r.account_id)
+        ]

@@ -10,6 +10,7 @@ authenticated context and the parameters; it raises `BinanceError` for Binance's
 The REST adapter (here) and the WebSocket-API adapter (`wsapi.py`) do everything around it: rate
 limits, faults, API key, timestamp/recvWindow, signature, permissions, order-count, the request log.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,17 @@ class Ctx:
 
     __slots__ = ("sim", "account", "key", "arrival_ns", "transport", "ip", "conn", "endpoint")
 
-    def __init__(self, sim: "Sim", account: "Account | None", key: "ApiKey | None", arrival_ns: int,
-                 transport: str, ip: str, conn: Any, endpoint: "Endpoint") -> None:
+    def __init__(
+        self,
+        sim: "Sim",
+        account: "Account | None",
+        key: "ApiKey | None",
+        arrival_ns: int,
+        transport: str,
+        ip: str,
+        conn: Any,
+        endpoint: "Endpoint",
+    ) -> None:
         self.sim = sim
         self.account = account  # None for NONE-security endpoints
         self.key = key
@@ -117,10 +127,21 @@ class Api:
         self.ws.setdefault(path, {})
         self.ws_limiter[path] = limiter
 
-    def route(self, method: str, path: str | None, handler: Handler, *, security: str = NONE,
-              weight: int | Callable[[Params], int] = 1, order: bool = False, market: str = "spot",
-              limiter: str | None = None, permission: str | None = None,
-              allowed: frozenset[str] | None = None, ws: list[tuple[str, str]] | None = None) -> Endpoint:
+    def route(
+        self,
+        method: str,
+        path: str | None,
+        handler: Handler,
+        *,
+        security: str = NONE,
+        weight: int | Callable[[Params], int] = 1,
+        order: bool = False,
+        market: str = "spot",
+        limiter: str | None = None,
+        permission: str | None = None,
+        allowed: frozenset[str] | None = None,
+        ws: list[tuple[str, str]] | None = None,
+    ) -> Endpoint:
         """Register a handler as REST route (method, path) and/or WebSocket-API methods `ws`."""
         if limiter is None:
             limiter = "futures" if market == "futures" else "spot"
@@ -144,6 +165,7 @@ class Api:
 
 # -- shared request pipeline pieces ------------------------------------------------------------------
 
+
 def lookup_key(sim: "Sim", api_key: str | None) -> "ApiKey":
     if not api_key:
         raise errors.bad_api_key_format()
@@ -156,8 +178,7 @@ def lookup_key(sim: "Sim", api_key: str | None) -> "ApiKey":
 def check_permission(ep: Endpoint, key: "ApiKey") -> None:
     if ep.permission is not None and not key.permissions.get(ep.permission):
         raise errors.rejected_key()
-    if ep.security == TRADE and not key.permissions.get("enableSpotAndMarginTrading") and ep.market in (
-            "spot", "margin"):
+    if ep.security == TRADE and not key.permissions.get("enableSpotAndMarginTrading") and ep.market in ("spot", "margin"):
         raise errors.rejected_key()
 
 
@@ -174,16 +195,19 @@ def apply_rate_fault(sim: "Sim", api_key: str | None) -> None:
         until = now_ms + fault.retry_after * 1000
         raise errors.BinanceError(
             errors.TOO_MANY_REQUESTS,
-            f"Way too much request weight used; IP banned until {until}. "
-            "Please use WebSocket Streams for live updates to avoid bans.",
-            418, headers={"Retry-After": str(fault.retry_after)},
-            data={"serverTime": now_ms, "retryAfter": until})
+            f"Way too much request weight used; IP banned until {until}. Please use WebSocket Streams for live updates to avoid bans.",
+            418,
+            headers={"Retry-After": str(fault.retry_after)},
+            data={"serverTime": now_ms, "retryAfter": until},
+        )
     raise errors.BinanceError(
         errors.TOO_MANY_REQUESTS,
         "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
         "Please use WebSocket Streams for live updates to avoid polling the API.",
-        429, headers={"Retry-After": str(fault.retry_after)},
-        data={"serverTime": now_ms, "retryAfter": now_ms + fault.retry_after * 1000})
+        429,
+        headers={"Retry-After": str(fault.retry_after)},
+        data={"serverTime": now_ms, "retryAfter": now_ms + fault.retry_after * 1000},
+    )
 
 
 async def run_handler(ep: Endpoint, ctx: Ctx, params: Params) -> Any:
@@ -195,8 +219,7 @@ async def run_handler(ep: Endpoint, ctx: Ctx, params: Params) -> Any:
 async def run_order(sim: "Sim", ep: Endpoint, ctx: Ctx, params: Params, record: OrderRequest) -> Any:
     """Run an order handler through the order-fault injector; fills in the request record."""
     key = ctx.key
-    fault = sim.faults.take_order_fault(key.api_key if key else None, ctx.account.id if ctx.account else None,
-                                        ep.market)
+    fault = sim.faults.take_order_fault(key.api_key if key else None, ctx.account.id if ctx.account else None, ep.market)
     if fault is not None:
         record.fault = f"{fault.kind}:{'executed' if fault.executed else 'not-executed'}"
         if fault.executed and fault.delay_s > 0:
@@ -214,9 +237,9 @@ async def run_order(sim: "Sim", ep: Endpoint, ctx: Ctx, params: Params, record: 
                 record.error_code = exc.code
         if fault.kind == "timeout":
             raise errors.status_unknown(fault.http_status)
-        raise errors.BinanceError(errors.DISCONNECTED,
-                                  "Internal error; unable to process your request. Please try again.",
-                                  fault.http_status)
+        raise errors.BinanceError(
+            errors.DISCONNECTED, "Internal error; unable to process your request. Please try again.", fault.http_status
+        )
     result = await run_handler(ep, ctx, params)
     if isinstance(result, dict):
         record.order_id = result.get("orderId")
@@ -281,8 +304,14 @@ def make_rest_handler(sim: "Sim", ep: Endpoint) -> Callable[[web.Request], Await
                 key = lookup_key(sim, api_key_header)
                 account = sim.store.accounts[key.account_id]
             if ep.order:
-                record = OrderRequest(arrival, account.id if account else None, key.api_key if key else None,
-                                      ep.name, "rest", {k: v for k, v in values.items() if k != "signature"})
+                record = OrderRequest(
+                    arrival,
+                    account.id if account else None,
+                    key.api_key if key else None,
+                    ep.name,
+                    "rest",
+                    {k: v for k, v in values.items() if k != "signature"},
+                )
                 sim.order_log.append(record)
             if signed:
                 assert key is not None
@@ -322,8 +351,10 @@ def make_rest_handler(sim: "Sim", ep: Endpoint) -> Callable[[web.Request], Await
         except Exception:  # noqa: BLE001 - one bad request never kills the server
             log.exception("internal error on %s", ep.name)
             headers["Content-Type"] = JSON_CT
-            return web.Response(status=400, body=orjson.dumps(
-                {"code": errors.UNKNOWN, "msg": "An unknown error occurred while processing the request."}),
-                headers=headers)
+            return web.Response(
+                status=400,
+                body=orjson.dumps({"code": errors.UNKNOWN, "msg": "An unknown error occurred while processing the request."}),
+                headers=headers,
+            )
 
     return handle

@@ -6,6 +6,7 @@ later ones use `sim.futures`). A module that fails to import or to register fail
 start with its own error: a half-built exchange that answers 404 where an endpoint should be
 would make a test fail far from its cause. See README "Adding endpoints".
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,7 @@ log = logging.getLogger("simulator")
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
 # registered after spot, margin and wallet, in this order (the later ones use sim.futures)
-PLUGINS: tuple[ModuleType, ...] = (futures_api, futures_history, futures_modify, market_data, spot_replace,
-                                   wallet_info, coinm, liquidation)
+PLUGINS: tuple[ModuleType, ...] = (futures_api, futures_history, futures_modify, market_data, spot_replace, wallet_info, coinm, liquidation)
 
 
 def _register_plugins(sim: Sim) -> list[str]:

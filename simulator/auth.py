@@ -4,6 +4,7 @@ The signed payload is built by the transport (REST: query string + body exactly 
 `signature`; WebSocket API: params sorted by name, `k=v` joined with `&`). Verifiers are built once
 per key (the HMAC object is precomputed and copied per request).
 """
+
 from __future__ import annotations
 
 import base64
@@ -126,9 +127,7 @@ def check_timestamp(timestamp: str | None, recv_window: str | None) -> None:
         except ValueError:
             raise errors.illegal_chars("recvWindow") from None
         if window > MAX_RECV_WINDOW_MS:
-            raise errors.BinanceError(
-                errors.INVALID_PARAMETER, "Param 'recvWindow' cannot be greater than 60000."
-            )
+            raise errors.BinanceError(errors.INVALID_PARAMETER, "Param 'recvWindow' cannot be greater than 60000.")
         if window <= 0:
             raise errors.invalid_param("recvWindow")
     now = time.time_ns() / 1_000_000

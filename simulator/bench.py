@@ -9,6 +9,7 @@ over the WebSocket API (`order.place`, one connection per account, requests pipe
 writes the figures (median of the runs): orders/s end to end, and orders per server CPU-second (the
 server's own capacity, independent of the client and of other load on the machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,13 +35,28 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def bench_config(accounts: int) -> str:
     lines = [
-        "[simulator]", "seed = 1", "tick_interval = 0.25", "paused = true", "slippage_bps = 0", "",
-        "[rate_limits.spot]", "enabled = false", "",
+        "[simulator]",
+        "seed = 1",
+        "tick_interval = 0.25",
+        "paused = true",
+        "slippage_bps = 0",
+        "",
+        "[rate_limits.spot]",
+        "enabled = false",
+        "",
     ]
     for i in range(accounts):
         lines += [
-            "[[accounts]]", f'id = "bench{i:02d}"', "[accounts.spot]", 'USDT = "100000000"', 'BTC = "1000"',
-            "[[accounts.keys]]", f'api_key = "benchkey{i:02d}"', 'type = "HMAC"', f'secret = "benchsecret{i:02d}"', "",
+            "[[accounts]]",
+            f'id = "bench{i:02d}"',
+            "[accounts.spot]",
+            'USDT = "100000000"',
+            'BTC = "1000"',
+            "[[accounts.keys]]",
+            f'api_key = "benchkey{i:02d}"',
+            'type = "HMAC"',
+            f'secret = "benchsecret{i:02d}"',
+            "",
         ]
     return "\n".join(lines)
 
@@ -56,9 +72,13 @@ class Server:
 
     def start(self) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        self.proc = subprocess.Popen([sys.executable, "-m", "simulator", "--config", str(self.config), "--port", "0",
-                                      "--port-file", str(self.port_file)], cwd=REPO, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--config", str(self.config), "--port", "0", "--port-file", str(self.port_file)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 20
         while not (self.port_file.exists() and self.port_file.read_text().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -91,8 +111,7 @@ def signed_query(secret: bytes, seq: int) -> str:
 class _RestConn(asyncio.Protocol):
     """A lean HTTP/1.1 keep-alive client: `window` signed requests in flight (pipelined)."""
 
-    def __init__(self, host: str, secret: bytes, api_key: str, window: int, stop_at: float,
-                 done: asyncio.Future[None]) -> None:
+    def __init__(self, host: str, secret: bytes, api_key: str, window: int, stop_at: float, done: asyncio.Future[None]) -> None:
         self.host = host
         self.secret = secret
         self.api_key = api_key
@@ -115,8 +134,9 @@ class _RestConn(asyncio.Protocol):
         self.seq += 1
         path = "/api/v3/order?" + signed_query(self.secret, self.seq)
         assert self.transport is not None
-        self.transport.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nX-MBX-APIKEY: {self.api_key}\r\n"
-                             f"Content-Length: 0\r\n\r\n".encode())
+        self.transport.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nX-MBX-APIKEY: {self.api_key}\r\nContent-Length: 0\r\n\r\n".encode()
+        )
         self.in_flight += 1
 
     def data_received(self, data: bytes) -> None:
@@ -161,9 +181,12 @@ async def run_rest(port: int, accounts: int, seconds: float, concurrency: int) -
     for i in range(accounts):
         done: asyncio.Future[None] = loop.create_future()
         _, proto = await loop.create_connection(
-            lambda i=i, done=done: _RestConn(f"127.0.0.1:{port}", f"benchsecret{i:02d}".encode(),
-                                             f"benchkey{i:02d}", window, stop_at, done),
-            "127.0.0.1", port)
+            lambda i=i, done=done: _RestConn(
+                f"127.0.0.1:{port}", f"benchsecret{i:02d}".encode(), f"benchkey{i:02d}", window, stop_at, done
+            ),
+            "127.0.0.1",
+            port,
+        )
         conns.append(proto)
     await asyncio.gather(*(c.done for c in conns))
     elapsed = time.monotonic() - start
@@ -193,9 +216,15 @@ async def run_wsapi(port: int, accounts: int, seconds: float, concurrency: int) 
                 def send_one() -> Any:
                     nonlocal seq, in_flight
                     seq += 1
-                    params = {"apiKey": api_key, "newOrderRespType": "ACK", "quantity": "0.001",
-                              "side": "BUY" if seq % 2 == 0 else "SELL", "symbol": "BTCUSDT",
-                              "timestamp": int(time.time() * 1000), "type": "MARKET"}
+                    params = {
+                        "apiKey": api_key,
+                        "newOrderRespType": "ACK",
+                        "quantity": "0.001",
+                        "side": "BUY" if seq % 2 == 0 else "SELL",
+                        "symbol": "BTCUSDT",
+                        "timestamp": int(time.time() * 1000),
+                        "type": "MARKET",
+                    }
                     payload = "&".join(f"{k}={v}" for k, v in params.items())  # already sorted by name
                     params["signature"] = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
                     in_flight += 1
@@ -238,8 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     server = Server(args.accounts)
     server.start()
-    results: dict[str, Any] = {"machine_cpus": os.cpu_count(), "seconds_per_run": args.seconds,
-                               "concurrency": args.concurrency, "accounts": args.accounts}
+    results: dict[str, Any] = {
+        "machine_cpus": os.cpu_count(),
+        "seconds_per_run": args.seconds,
+        "concurrency": args.concurrency,
+        "accounts": args.accounts,
+    }
     try:
         transports = ("rest", "wsapi") if args.transport == "both" else (args.transport,)
         for transport in transports:
@@ -255,16 +288,14 @@ def main(argv: list[str] | None = None) -> int:
             results[transport] = {
                 "runs": runs,
                 "median_orders_per_second": statistics.median(r["orders_per_second"] for r in runs),
-                "median_orders_per_server_cpu_second": statistics.median(r["orders_per_server_cpu_second"]
-                                                                         for r in runs),
+                "median_orders_per_server_cpu_second": statistics.median(r["orders_per_server_cpu_second"] for r in runs),
             }
     finally:
         server.stop()
     pathlib.Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     summary = {t: results[t]["median_orders_per_second"] for t in ("rest", "wsapi") if t in results}
     capacity = {t: results[t]["median_orders_per_server_cpu_second"] for t in ("rest", "wsapi") if t in results}
-    print(json.dumps({"signed_orders_per_second_median": summary,
-                      "orders_per_server_cpu_second_median": capacity, "out": args.out}))
+    print(json.dumps({"signed_orders_per_second_median": summary, "orders_per_server_cpu_second_median": capacity, "out": args.out}))
     return 0
 
 

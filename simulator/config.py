@@ -2,6 +2,7 @@
 
 Bad input raises `ConfigError` naming the table and field that is wrong.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -118,8 +119,7 @@ def _rate_limits(where: str, table: dict[str, Any], futures: bool) -> RateLimitC
 
 
 def default_rate_limits() -> dict[str, RateLimitConfig]:
-    return {"spot": _rate_limits("rate_limits.spot", {}, False),
-            "futures": _rate_limits("rate_limits.futures", {}, True)}
+    return {"spot": _rate_limits("rate_limits.spot", {}, False), "futures": _rate_limits("rate_limits.futures", {}, True)}
 
 
 def _history(table: Any) -> HistoryConfig:
@@ -158,14 +158,14 @@ def parse_config(doc: dict[str, Any]) -> SimConfig:
     }
     for i, sym in enumerate(doc.get("symbols", [])):
         if not isinstance(sym, dict) or "symbol" not in sym:
-            raise ConfigError(f"symbols[{i}]: needs symbol = \"...\"")
+            raise ConfigError(f'symbols[{i}]: needs symbol = "..."')
         cfg.symbols.append(SymbolOverride(str(sym["symbol"]).upper(), {k: v for k, v in sym.items() if k != "symbol"}))
     seen: set[str] = set()
     seen_keys: set[str] = set()
     for i, acc in enumerate(doc.get("accounts", [])):
         where = f"accounts[{i}]"
         if not isinstance(acc, dict) or not acc.get("id"):
-            raise ConfigError(f"{where}: needs id = \"...\"")
+            raise ConfigError(f'{where}: needs id = "..."')
         acc_id = str(acc["id"])
         where = f"accounts.{acc_id}"
         if acc_id in seen:
@@ -182,18 +182,27 @@ def parse_config(doc: dict[str, Any]) -> SimConfig:
             perms = key.get("permissions", {})
             if not isinstance(perms, dict):
                 raise ConfigError(f"{kw}.permissions: expected a table")
-            keys.append(KeyConfig(str(key["api_key"]), str(key.get("type", "HMAC")).upper(), key.get("secret"),
-                                  key.get("public_key"), {str(k): bool(v) for k, v in perms.items()}))
-        cfg.accounts.append(AccountConfig(
-            acc_id,
-            _balances(f"{where}.spot", acc.get("spot")),
-            _balances(f"{where}.margin", acc.get("margin")),
-            _balances(f"{where}.futures", acc.get("futures")),
-            dict(acc.get("futures_settings", {})),
-            keys,
-            _dec(f"{where}.maker_commission", acc.get("maker_commission", "0.001")),
-            _dec(f"{where}.taker_commission", acc.get("taker_commission", "0.001")),
-        ))
+            keys.append(
+                KeyConfig(
+                    str(key["api_key"]),
+                    str(key.get("type", "HMAC")).upper(),
+                    key.get("secret"),
+                    key.get("public_key"),
+                    {str(k): bool(v) for k, v in perms.items()},
+                )
+            )
+        cfg.accounts.append(
+            AccountConfig(
+                acc_id,
+                _balances(f"{where}.spot", acc.get("spot")),
+                _balances(f"{where}.margin", acc.get("margin")),
+                _balances(f"{where}.futures", acc.get("futures")),
+                dict(acc.get("futures_settings", {})),
+                keys,
+                _dec(f"{where}.maker_commission", acc.get("maker_commission", "0.001")),
+                _dec(f"{where}.taker_commission", acc.get("taker_commission", "0.001")),
+            )
+        )
     return cfg
 
 

@@ -6,6 +6,7 @@ points (see README "Adding endpoints"): `sim.api` (REST routes and WebSocket-API
 (background tasks), `sim.markets` (engines that answer the admin order/trade listings),
 `sim.hub` (user-data events), `sim.faults` (fault injection), `sim.limiters` (rate limits).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,20 @@ class MarketEngine(Protocol):
     def admin_trades(self, account_id: str | None) -> list[dict[str, Any]]: ...
 
 
-_SPEC_FIELDS = {"price", "tick_size", "step_size", "min_qty", "max_qty", "min_price", "max_price",
-                "market_min_qty", "market_max_qty", "min_notional", "max_notional", "liquidity"}
+_SPEC_FIELDS = {
+    "price",
+    "tick_size",
+    "step_size",
+    "min_qty",
+    "max_qty",
+    "min_price",
+    "max_price",
+    "market_min_qty",
+    "market_max_qty",
+    "min_notional",
+    "max_notional",
+    "liquidity",
+}
 
 
 class Sim:
@@ -93,9 +106,15 @@ class Sim:
             missing = [f for f in ("base", "quote", "price", "tick_size", "step_size", "min_qty") if f not in values]
             if missing:
                 raise ValueError(f"symbols.{symbol}: new symbol needs {missing}")
-            spec = SymbolSpec(symbol, str(values["base"]).upper(), str(values["quote"]).upper(),
-                              Decimal(str(values["price"])), Decimal(str(values["tick_size"])),
-                              Decimal(str(values["step_size"])), Decimal(str(values["min_qty"])))
+            spec = SymbolSpec(
+                symbol,
+                str(values["base"]).upper(),
+                str(values["quote"]).upper(),
+                Decimal(str(values["price"])),
+                Decimal(str(values["tick_size"])),
+                Decimal(str(values["step_size"])),
+                Decimal(str(values["min_qty"])),
+            )
             self._apply_override(spec, values)
             self.add_symbol(spec)
 
@@ -119,20 +138,22 @@ class Sim:
 
     def _load_accounts(self) -> None:
         for acc in self.config.accounts:
-            self.create_account(acc.id, acc.spot, acc.margin, acc.futures, acc.futures_settings,
-                                acc.maker_commission, acc.taker_commission)
+            self.create_account(acc.id, acc.spot, acc.margin, acc.futures, acc.futures_settings, acc.maker_commission, acc.taker_commission)
             for key in acc.keys:
-                self.store.add_key(acc.id, key.api_key, key.type, key.secret, key.public_key, key.permissions,
-                                   created_ms=self.started_ms)
+                self.store.add_key(acc.id, key.api_key, key.type, key.secret, key.public_key, key.permissions, created_ms=self.started_ms)
 
-    def create_account(self, account_id: str, spot: dict[str, Decimal] | None = None,
-                       margin: dict[str, Decimal] | None = None, futures: dict[str, Decimal] | None = None,
-                       futures_settings: dict[str, Any] | None = None,
-                       maker_commission: Decimal = Decimal("0.001"),
-                       taker_commission: Decimal = Decimal("0.001")) -> Account:
+    def create_account(
+        self,
+        account_id: str,
+        spot: dict[str, Decimal] | None = None,
+        margin: dict[str, Decimal] | None = None,
+        futures: dict[str, Decimal] | None = None,
+        futures_settings: dict[str, Any] | None = None,
+        maker_commission: Decimal = Decimal("0.001"),
+        taker_commission: Decimal = Decimal("0.001"),
+    ) -> Account:
         now = now_ms()
-        account = Account(account_id, maker_commission=maker_commission, taker_commission=taker_commission,
-                          created_ms=now)
+        account = Account(account_id, maker_commission=maker_commission, taker_commission=taker_commission, created_ms=now)
         for asset, amount in (spot or {}).items():
             account.spot_balance(asset).free = amount
             if amount:

@@ -4,6 +4,7 @@ Codes and message texts follow binance-spot-api-docs/errors.md (and the USD-M er
 futures-only codes). A handler raises `BinanceError`; the REST and WebSocket-API adapters turn it
 into `{"code": .., "msg": ..}` with `http_status` (REST) or `"status"` (WebSocket API).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -63,12 +64,7 @@ class BinanceError(Exception):
     __slots__ = ("code", "msg", "http_status", "headers", "data")
 
     def __init__(
-        self,
-        code: int,
-        msg: str,
-        http_status: int = 400,
-        headers: dict[str, str] | None = None,
-        data: dict[str, Any] | None = None,
+        self, code: int, msg: str, http_status: int = 400, headers: dict[str, str] | None = None, data: dict[str, Any] | None = None
     ) -> None:
         super().__init__(f"{code}: {msg}")
         self.code = code
@@ -83,17 +79,13 @@ class BinanceError(Exception):
 
 # Factories for the errors with fixed Binance texts (one place for the wording).
 
+
 def mandatory(name: str) -> BinanceError:
-    return BinanceError(
-        MANDATORY_PARAM_EMPTY_OR_MALFORMED,
-        f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
-    )
+    return BinanceError(MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
 def either_mandatory(a: str, b: str) -> BinanceError:
-    return BinanceError(
-        MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Param '{a}' or '{b}' must be sent, but both were empty/null!"
-    )
+    return BinanceError(MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Param '{a}' or '{b}' must be sent, but both were empty/null!")
 
 
 def illegal_chars(name: str, legal: str = DECIMAL_RANGE) -> BinanceError:
@@ -109,9 +101,7 @@ def not_required(name: str) -> BinanceError:
 
 
 def not_all_read(read: int, sent: int) -> BinanceError:
-    return BinanceError(
-        UNREAD_PARAMETERS, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'."
-    )
+    return BinanceError(UNREAD_PARAMETERS, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
 
 
 def filter_failure(name: str) -> BinanceError:
@@ -176,7 +166,5 @@ def ahead_of_server() -> BinanceError:
 
 def status_unknown(http_status: int = 408) -> BinanceError:
     return BinanceError(
-        TIMEOUT,
-        "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
-        http_status,
+        TIMEOUT, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.", http_status
     )

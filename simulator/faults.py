@@ -9,6 +9,7 @@
 - stream stalls: user-data events for an account (or all) are held back until a deadline;
 - drop / expire hooks: streams register callbacks that close connections or expire listenKeys.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,9 +33,11 @@ class OrderFault:
     delay_s: float = 0.0  # executed: this many seconds after the answer (if still within recvWindow)
 
     def matches(self, api_key: str | None, account_id: str | None, market: str) -> bool:
-        return ((self.api_key is None or self.api_key == api_key)
-                and (self.account_id is None or self.account_id == account_id)
-                and (self.market is None or self.market == market))
+        return (
+            (self.api_key is None or self.api_key == api_key)
+            and (self.account_id is None or self.account_id == account_id)
+            and (self.market is None or self.market == market)
+        )
 
 
 @dataclass
@@ -86,8 +89,7 @@ class FaultInjector:
         if not self.rate_faults:
             return None
         for fault in self.rate_faults:
-            if (fault.api_key is None or fault.api_key == api_key) and (
-                    fault.account_id is None or fault.account_id == account_id):
+            if (fault.api_key is None or fault.api_key == api_key) and (fault.account_id is None or fault.account_id == account_id):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self.rate_faults.remove(fault)

@@ -19,6 +19,7 @@ Accounting model (single-asset USDT mode), see simulator/FUTURES.md:
 - unrealized PnL = amt * (mark - entry); marginBalance = walletBalance + unrealizedProfit.
 - availableBalance = crossWallet + crossUnPnl - crossPositionIM - openOrderIM.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,20 +29,8 @@ from typing import Any
 
 from .futures_accounting import _FuturesAccounting
 from .futures_events import _FuturesEvents
-from .futures_model import (
-    _ALT_BRACKETS,
-    _BTC_BRACKETS,
-    ZERO,
-    FillResult,
-    FuturesAccount,
-    FuturesOrder,
-    FuturesReject,
-    FuturesSymbol,
-    OrderRequest,
-    _sym,
-    plain,
-    sign,
-)
+from .futures_model import ZERO, FillResult, FuturesAccount, FuturesOrder, FuturesReject, OrderRequest, plain, sign
+from .futures_symbols import _ALT_BRACKETS, _BTC_BRACKETS, FuturesSymbol, _sym
 
 DEFAULT_SYMBOLS: dict[str, FuturesSymbol] = {
     s.symbol: s
@@ -63,8 +52,12 @@ DEFAULT_SYMBOLS: dict[str, FuturesSymbol] = {
 class FuturesEngine(_FuturesEvents, _FuturesAccounting):
     """All futures accounts of the simulator. Single-threaded: call it from one event loop."""
 
-    def __init__(self, symbols: Mapping[str, FuturesSymbol] | None = None,
-                 order_ids: Callable[[], int] | None = None, trade_ids: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        symbols: Mapping[str, FuturesSymbol] | None = None,
+        order_ids: Callable[[], int] | None = None,
+        trade_ids: Callable[[], int] | None = None,
+    ) -> None:
         """``order_ids`` / ``trade_ids``: id generators (default: counters of this engine)."""
         self.symbols: dict[str, FuturesSymbol] = dict(symbols or DEFAULT_SYMBOLS)
         self.accounts: dict[str, FuturesAccount] = {}
@@ -97,8 +90,10 @@ class FuturesEngine(_FuturesEvents, _FuturesAccounting):
     def mark(self, symbol: str) -> Decimal:
         mark = self.marks.get(symbol)
         if mark is None:
-            raise FuturesReject(-1121, "Invalid symbol.") if symbol not in self.symbols else FuturesReject(
-                -1000, f"No mark price for {symbol} yet.", 500
+            raise (
+                FuturesReject(-1121, "Invalid symbol.")
+                if symbol not in self.symbols
+                else FuturesReject(-1000, f"No mark price for {symbol} yet.", 500)
             )
         return mark
 
@@ -186,14 +181,11 @@ class FuturesEngine(_FuturesEvents, _FuturesAccounting):
         self._check_filters(spec, req)
         mark = self.mark(req.symbol)
         ref_price = req.price if req.price is not None else mark
-        if req.new_client_order_id is not None and any(
-            o.client_order_id == req.new_client_order_id for o in acct.open_orders()
-        ):
+        if req.new_client_order_id is not None and any(o.client_order_id == req.new_client_order_id for o in acct.open_orders()):
             raise FuturesReject(-4116, "ClientOrderId is duplicated.")
         if not closing and req.quantity * ref_price < spec.min_notional:
             raise FuturesReject(
-                -4164,
-                f"Order's notional must be no smaller than {plain(spec.min_notional)} (unless you choose reduce only).",
+                -4164, f"Order's notional must be no smaller than {plain(spec.min_notional)} (unless you choose reduce only)."
             )
         if closing:
             self._check_reduce(acct, req, position_side)
@@ -209,17 +201,27 @@ class FuturesEngine(_FuturesEvents, _FuturesAccounting):
             raise FuturesReject(-2019, "Margin is insufficient.")
         client_id = req.new_client_order_id or self._auto_client_id()
         order = FuturesOrder(
-            order_id=self._order_ids(), symbol=req.symbol, client_order_id=client_id,
-            side=req.side, position_side=position_side, type=req.type,
-            time_in_force=req.time_in_force or "GTC", orig_qty=req.quantity,
-            price=req.price if req.price is not None else ZERO, reduce_only=closing,
-            time=now, update_time=now, stp_mode=req.stp_mode, good_till_date=req.good_till_date,
+            order_id=self._order_ids(),
+            symbol=req.symbol,
+            client_order_id=client_id,
+            side=req.side,
+            position_side=position_side,
+            type=req.type,
+            time_in_force=req.time_in_force or "GTC",
+            orig_qty=req.quantity,
+            price=req.price if req.price is not None else ZERO,
+            reduce_only=closing,
+            time=now,
+            update_time=now,
+            stp_mode=req.stp_mode,
+            good_till_date=req.good_till_date,
         )
         acct.add_order(order)
         return order, [self._order_event(acct, order, "NEW", now)]
 
-    def cancel_order(self, account_id: str, symbol: str, order_id: int | None, client_id: str | None,
-                     now: int) -> tuple[FuturesOrder, list[dict[str, Any]]]:
+    def cancel_order(
+        self, account_id: str, symbol: str, order_id: int | None, client_id: str | None, now: int
+    ) -> tuple[FuturesOrder, list[dict[str, Any]]]:
         acct = self.account(account_id)
         try:
             order = self.find_order(account_id, symbol, order_id, client_id)
@@ -244,8 +246,9 @@ class FuturesEngine(_FuturesEvents, _FuturesAccounting):
         order.update_time = now
         return [self._order_event(acct, order, "EXPIRED", now)]
 
-    def fill(self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int,
-             exec_type: str = "TRADE") -> tuple[FillResult | None, list[dict[str, Any]]]:
+    def fill(
+        self, account_id: str, order_id: int, qty: Decimal, price: Decimal, maker: bool, now: int, exec_type: str = "TRADE"
+    ) -> tuple[FillResult | None, list[dict[str, Any]]]:
         """Apply one execution of ``qty`` at ``price`` to an open order.
 
         Reduce-only (and hedge-mode closing) orders are clipped to the position left, so they can

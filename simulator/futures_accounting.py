@@ -1,6 +1,7 @@
 """The futures engine's accounting (a fill on a position, margin figures, totals) and the checks an
 order passes before it is accepted (position side, reduce-only, filters), as Binance does them.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -10,7 +11,6 @@ from .futures_model import (
     FuturesAccount,
     FuturesOrder,
     FuturesReject,
-    FuturesSymbol,
     OrderRequest,
     Position,
     PositionFigures,
@@ -19,6 +19,7 @@ from .futures_model import (
     plain,
     sign,
 )
+from .futures_symbols import FuturesSymbol
 
 
 class _FuturesAccounting:
@@ -68,10 +69,7 @@ class _FuturesAccounting:
         lev = Decimal(acct.lev(pos.symbol))
         notional = pos.amt * mark
         unrealized = pos.amt * (mark - pos.entry)
-        oo_im = sum(
-            (self._order_im(acct, o) for o in acct.open_orders(pos.symbol) if o.position_side == pos.side),
-            ZERO,
-        )
+        oo_im = sum((self._order_im(acct, o) for o in acct.open_orders(pos.symbol) if o.position_side == pos.side), ZERO)
         iso = acct.is_isolated(pos.symbol) and pos.amt != 0
         rate = acct.taker_rate
         if pos.amt > 0:
@@ -81,9 +79,14 @@ class _FuturesAccounting:
         else:
             bep = ZERO
         return PositionFigures(
-            mark=mark, notional=notional, unrealized=unrealized, position_im=abs(notional) / lev,
-            open_order_im=oo_im, maint_margin=spec.maint_margin(abs(notional)),
-            isolated_margin=(pos.isolated_wallet + unrealized) if iso else ZERO, break_even=bep,
+            mark=mark,
+            notional=notional,
+            unrealized=unrealized,
+            position_im=abs(notional) / lev,
+            open_order_im=oo_im,
+            maint_margin=spec.maint_margin(abs(notional)),
+            isolated_margin=(pos.isolated_wallet + unrealized) if iso else ZERO,
+            break_even=bep,
         )
 
     def totals(self, acct: FuturesAccount) -> Totals:
@@ -103,10 +106,17 @@ class _FuturesAccounting:
         available = acct.cross_wallet + cross_unrealized - cross_im - oo_im
         max_withdraw = max(ZERO, min(available, acct.cross_wallet - cross_im - oo_im))
         return Totals(
-            wallet=wallet, cross_wallet=acct.cross_wallet, unrealized=unrealized,
-            cross_unrealized=cross_unrealized, margin_balance=wallet + unrealized,
-            position_im=position_im, cross_position_im=cross_im, open_order_im=oo_im,
-            initial_margin=position_im + oo_im, maint_margin=maint, available=available,
+            wallet=wallet,
+            cross_wallet=acct.cross_wallet,
+            unrealized=unrealized,
+            cross_unrealized=cross_unrealized,
+            margin_balance=wallet + unrealized,
+            position_im=position_im,
+            cross_position_im=cross_im,
+            open_order_im=oo_im,
+            initial_margin=position_im + oo_im,
+            maint_margin=maint,
+            available=available,
             max_withdraw=max_withdraw,
         )
 
@@ -154,10 +164,7 @@ class _FuturesAccounting:
         if amt == 0 or sign(amt) == delta_sign:
             raise FuturesReject(-2022, "ReduceOnly Order is rejected.")
         if position_side != "BOTH":
-            pending = sum(
-                (o.remaining for o in acct.open_orders(req.symbol) if o.position_side == position_side and o.reduce_only),
-                ZERO,
-            )
+            pending = sum((o.remaining for o in acct.open_orders(req.symbol) if o.position_side == position_side and o.reduce_only), ZERO)
             if pending + req.quantity > abs(amt):
                 raise FuturesReject(-2022, "ReduceOnly Order is rejected.")
 

@@ -1,5 +1,5 @@
-"""The futures service's admin listings and filter changes (the simulator's /sim routes, via sim.markets).
-"""
+"""The futures service's admin listings and filter changes (the simulator's /sim routes, via sim.markets)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,9 +7,7 @@ from typing import Any
 
 import msgspec
 
-from .futures_json import (
-    order_query,
-)
+from .futures_json import order_query
 
 
 class _FuturesAdmin:
@@ -22,8 +20,16 @@ class _FuturesAdmin:
             if account_id in (None, acct.account_id):
                 for o in acct.orders.values():
                     arrival_ns, transport = self.arrivals.get(o.order_id, (0, ""))
-                    out.append({"accountId": acct.account_id, "account": acct.account_id, "market": "futures",
-                                "arrivalNs": arrival_ns, "transport": transport, **order_query(self.engine, o)})
+                    out.append(
+                        {
+                            "accountId": acct.account_id,
+                            "account": acct.account_id,
+                            "market": "futures",
+                            "arrivalNs": arrival_ns,
+                            "transport": transport,
+                            **order_query(self.engine, o),
+                        }
+                    )
         return out
 
     def admin_set_filters(self, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ WebSocket routes to the aiohttp application.
 Wire shapes follow the USD-M docs (thirdparty-coincise-scrape/docs/binance/usdm); numbers are
 plain decimal strings, as Binance sends them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,26 +20,15 @@ from typing import TYPE_CHECKING, Any
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, USER_STREAM, Ctx
 from simulator.futures import DEFAULT_SYMBOLS, FuturesEngine
-from simulator.futures_model import (
-    ZERO,
-    FuturesAccount,
-    FuturesOrder,
-    FuturesReject,
-    FuturesSymbol,
-    OrderRequest,
-    parse_order_params,
-)
+from simulator.futures_model import ZERO, FuturesAccount, FuturesOrder, FuturesReject, OrderRequest, parse_order_params
 from simulator.futures_stream import FuturesStreams
+from simulator.futures_symbols import FuturesSymbol
 from simulator.matching import Resting
 from simulator.params import Params
 from simulator.util import now_ms
 
 from .futures_admin import _FuturesAdmin
-from .futures_json import (
-    _fail,
-    order_query,
-    order_result,
-)
+from .futures_json import _fail, order_query, order_result
 from .futures_reads import _FuturesReads
 
 if TYPE_CHECKING:
@@ -150,13 +140,26 @@ class FuturesService(_FuturesReads, _FuturesAdmin):
         result, events = self.engine.fill(account_id, order.order_id, qty, price, maker, now_ms())
         if result is not None:
             arrival_ns, transport = self.arrivals.get(order.order_id, (0, ""))
-            self.trades.append({
-                "account": account_id, "market": "futures", "symbol": order.symbol, "id": result.trade_id,
-                "orderId": order.order_id, "clientOrderId": order.client_order_id, "side": order.side,
-                "positionSide": order.position_side, "price": str(result.price), "qty": str(result.qty),
-                "realizedPnl": str(result.realized_pnl), "commission": str(result.commission),
-                "maker": result.maker, "time": now_ms(), "arrivalNs": arrival_ns, "transport": transport,
-            })
+            self.trades.append(
+                {
+                    "account": account_id,
+                    "market": "futures",
+                    "symbol": order.symbol,
+                    "id": result.trade_id,
+                    "orderId": order.order_id,
+                    "clientOrderId": order.client_order_id,
+                    "side": order.side,
+                    "positionSide": order.position_side,
+                    "price": str(result.price),
+                    "qty": str(result.qty),
+                    "realizedPnl": str(result.realized_pnl),
+                    "commission": str(result.commission),
+                    "maker": result.maker,
+                    "time": now_ms(),
+                    "arrivalNs": arrival_ns,
+                    "transport": transport,
+                }
+            )
         self._write_back(account_id)
         self.publish(account_id, events)
 
@@ -216,8 +219,11 @@ class FuturesService(_FuturesReads, _FuturesAdmin):
             req = parse_order_params(p.raw)
             self.engine.spec(req.symbol)
             if req.type == "LIMIT" and req.time_in_force == "GTX" and self._crosses(req.symbol, req.side, req.price or ZERO):
-                raise FuturesReject(-5022, "Due to the order could not be executed as maker, the Post Only order "
-                                           "will be rejected. The order will not be recorded in the order history")
+                raise FuturesReject(
+                    -5022,
+                    "Due to the order could not be executed as maker, the Post Only order "
+                    "will be rejected. The order will not be recorded in the order history",
+                )
             order, events = self.engine.place_order(fa.account_id, req, now_ms())
         except FuturesReject as exc:
             raise _fail(exc) from None
@@ -348,12 +354,10 @@ def register(sim: "Sim") -> FuturesService:
     sim.on_cleanup(svc.streams.stop)
     api = sim.api
 
-    def route(method: str, path: str | None, handler: Callable[..., Any], ws: list[str] | None = None,
-              **kw: Any) -> None:
+    def route(method: str, path: str | None, handler: Callable[..., Any], ws: list[str] | None = None, **kw: Any) -> None:
         if kw.get("security") in (TRADE, USER_DATA, USER_STREAM):
             kw["permission"] = PERMISSION  # a key without futures rights gets -2015
-        api.route(method, path, handler, ws=[(WS_PATH, m) for m in (ws or [])], market="futures",
-                  limiter="futures", **kw)
+        api.route(method, path, handler, ws=[(WS_PATH, m) for m in (ws or [])], market="futures", limiter="futures", **kw)
 
     route("GET", "/fapi/v1/ping", svc.ping)
     route("GET", "/fapi/v1/time", svc.server_time)
@@ -364,8 +368,7 @@ def register(sim: "Sim") -> FuturesService:
     route("GET", "/fapi/v1/order", svc.query_order, ws=["order.status"], security=USER_DATA, weight=1)
     route("DELETE", "/fapi/v1/order", svc.cancel_order, ws=["order.cancel"], security=TRADE, weight=1)
     route("DELETE", "/fapi/v1/allOpenOrders", svc.cancel_all, security=TRADE, weight=1)
-    route("GET", "/fapi/v1/openOrders", svc.open_orders, security=USER_DATA,
-          weight=lambda p: 1 if p.get("symbol") else 40)
+    route("GET", "/fapi/v1/openOrders", svc.open_orders, security=USER_DATA, weight=lambda p: 1 if p.get("symbol") else 40)
     route("GET", "/fapi/v1/allOrders", svc.all_orders, security=USER_DATA, weight=5)
     route("GET", "/fapi/v1/positionSide/dual", svc.get_position_mode, security=USER_DATA, weight=30)
     route("POST", "/fapi/v1/positionSide/dual", svc.set_position_mode, security=TRADE, weight=1)
@@ -375,21 +378,15 @@ def register(sim: "Sim") -> FuturesService:
     route("POST", "/fapi/v1/leverage", svc.set_leverage, security=TRADE, weight=1)
     route("GET", "/fapi/v1/leverageBracket", svc.leverage_bracket, security=USER_DATA, weight=1)
     route("GET", "/fapi/v1/commissionRate", svc.commission_rate, security=USER_DATA, weight=20)
-    route("GET", "/fapi/v2/account", svc.account_v2, ws=["account.status"],
-          security=USER_DATA, weight=5)
+    route("GET", "/fapi/v2/account", svc.account_v2, ws=["account.status"], security=USER_DATA, weight=5)
     route("GET", "/fapi/v3/account", svc.account_v3, security=USER_DATA, weight=5)
-    route("GET", "/fapi/v2/balance", svc.balance, ws=["account.balance"],
-          security=USER_DATA, weight=5)
+    route("GET", "/fapi/v2/balance", svc.balance, ws=["account.balance"], security=USER_DATA, weight=5)
     route("GET", "/fapi/v3/balance", svc.balance, security=USER_DATA, weight=5)
-    route("GET", "/fapi/v2/positionRisk", svc.position_risk_v2, ws=["account.position"],
-          security=USER_DATA, weight=5)
+    route("GET", "/fapi/v2/positionRisk", svc.position_risk_v2, ws=["account.position"], security=USER_DATA, weight=5)
     route("GET", "/fapi/v3/positionRisk", svc.position_risk_v3, security=USER_DATA, weight=5)
-    route("POST", "/fapi/v1/listenKey", svc.listen_key_start, ws=["userDataStream.start"],
-          security=USER_STREAM, weight=1)
-    route("PUT", "/fapi/v1/listenKey", svc.listen_key_keepalive, ws=["userDataStream.ping"],
-          security=USER_STREAM, weight=1)
-    route("DELETE", "/fapi/v1/listenKey", svc.listen_key_close, ws=["userDataStream.stop"],
-          security=USER_STREAM, weight=1)
+    route("POST", "/fapi/v1/listenKey", svc.listen_key_start, ws=["userDataStream.start"], security=USER_STREAM, weight=1)
+    route("PUT", "/fapi/v1/listenKey", svc.listen_key_keepalive, ws=["userDataStream.ping"], security=USER_STREAM, weight=1)
+    route("DELETE", "/fapi/v1/listenKey", svc.listen_key_close, ws=["userDataStream.stop"], security=USER_STREAM, weight=1)
     return svc
 
 

@@ -1,22 +1,14 @@
 """The user-data events of the futures engine, in Binance's wire shapes (ORDER_TRADE_UPDATE,
 ACCOUNT_UPDATE): built from the state, nothing changed here.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from .futures_model import (
-    QUOTE,
-    ZERO,
-    FillResult,
-    FuturesAccount,
-    FuturesOrder,
-    Position,
-    fixed,
-    plain,
-    price_text,
-)
+from .futures_model import ZERO, FillResult, FuturesAccount, FuturesOrder, Position, fixed, plain, price_text
+from .futures_symbols import QUOTE
 
 
 class _FuturesEvents:
@@ -24,8 +16,9 @@ class _FuturesEvents:
 
     # ---- wire: user-data events --------------------------------------------------------------
 
-    def _order_event(self, acct: FuturesAccount, order: FuturesOrder, exec_type: str, now: int,
-                     fill: FillResult | None = None) -> dict[str, Any]:
+    def _order_event(
+        self, acct: FuturesAccount, order: FuturesOrder, exec_type: str, now: int, fill: FillResult | None = None
+    ) -> dict[str, Any]:
         """ORDER_TRADE_UPDATE for one order change."""
         spec = self.spec(order.symbol)
         bids = asks = ZERO
@@ -78,8 +71,9 @@ class _FuturesEvents:
             },
         }
 
-    def _account_update(self, acct: FuturesAccount, reason: str, positions: list[Position], now: int,
-                        balance_change: Decimal = ZERO) -> dict[str, Any]:
+    def _account_update(
+        self, acct: FuturesAccount, reason: str, positions: list[Position], now: int, balance_change: Decimal = ZERO
+    ) -> dict[str, Any]:
         """ACCOUNT_UPDATE with the USDT balance and the given positions."""
         return {
             "e": "ACCOUNT_UPDATE",

@@ -11,6 +11,7 @@ receives the other side: the simulator has no counterparties. Admin `POST /_sim/
 `{rate?}` settles one funding now. The funding records are kept in a ring buffer of
 `[futures] income_history` entries (default 10000).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,11 +35,28 @@ log = logging.getLogger("simulator.futures")
 
 WEEK_MS = 7 * 86_400_000
 INCOME_TYPES = (
-    "TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR",
-    "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE", "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER",
-    "OPTIONS_PREMIUM_FEE", "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE", "DELIVERED_SETTELMENT",
-    "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW", "POSITION_LIMIT_INCREASE_FEE", "STRATEGY_UMFUTURES_TRANSFER",
-    "FEE_RETURN", "BFUSD_REWARD",
+    "TRANSFER",
+    "WELCOME_BONUS",
+    "REALIZED_PNL",
+    "FUNDING_FEE",
+    "COMMISSION",
+    "INSURANCE_CLEAR",
+    "REFERRAL_KICKBACK",
+    "COMMISSION_REBATE",
+    "API_REBATE",
+    "CONTEST_REWARD",
+    "CROSS_COLLATERAL_TRANSFER",
+    "OPTIONS_PREMIUM_FEE",
+    "OPTIONS_SETTLE_PROFIT",
+    "INTERNAL_TRANSFER",
+    "AUTO_EXCHANGE",
+    "DELIVERED_SETTELMENT",
+    "COIN_SWAP_DEPOSIT",
+    "COIN_SWAP_WITHDRAW",
+    "POSITION_LIMIT_INCREASE_FEE",
+    "STRATEGY_UMFUTURES_TRANSFER",
+    "FEE_RETURN",
+    "BFUSD_REWARD",
 )
 
 
@@ -78,9 +96,16 @@ class FuturesHistory:
                 else:
                     acct.cross_wallet += amount
                 paid = True
-                row = {"account": acct.account_id, "symbol": pos.symbol, "incomeType": "FUNDING_FEE",
-                       "income": amount, "time": now, "tranId": self._tran_ids, "tradeId": "",
-                       "positionSide": pos.side}
+                row = {
+                    "account": acct.account_id,
+                    "symbol": pos.symbol,
+                    "incomeType": "FUNDING_FEE",
+                    "income": amount,
+                    "time": now,
+                    "tranId": self._tran_ids,
+                    "tradeId": "",
+                    "positionSide": pos.side,
+                }
                 self._tran_ids += 1
                 self.funding.append(row)
                 rows.append(row)
@@ -115,9 +140,14 @@ class FuturesHistory:
         rate = Decimal(str(body.get("rate", self.funding_rate)))
         now = now_ms()
         rows = self.settle_funding(rate, now)
-        return {"time": now, "rate": plain(rate), "payments": [
-            {"account": r["account"], "symbol": r["symbol"], "positionSide": r["positionSide"],
-             "income": fixed(r["income"], 8)} for r in rows]}
+        return {
+            "time": now,
+            "rate": plain(rate),
+            "payments": [
+                {"account": r["account"], "symbol": r["symbol"], "positionSide": r["positionSide"], "income": fixed(r["income"], 8)}
+                for r in rows
+            ],
+        }
 
     # -- handlers -----------------------------------------------------------------------------------
     def _account(self, ctx: Ctx) -> FuturesAccount:
@@ -142,9 +172,16 @@ class FuturesHistory:
         symbol = self._symbol(p, required=False)
         engine = self.svc.engine
         specs = [engine.spec(symbol)] if symbol is not None else list(engine.symbols.values())
-        return [{"symbol": spec.symbol, "marginType": "ISOLATED" if fa.is_isolated(spec.symbol) else "CROSSED",
-                 "isAutoAddMargin": False, "leverage": fa.lev(spec.symbol),
-                 "maxNotionalValue": plain(spec.max_notional(fa.lev(spec.symbol)))} for spec in specs]
+        return [
+            {
+                "symbol": spec.symbol,
+                "marginType": "ISOLATED" if fa.is_isolated(spec.symbol) else "CROSSED",
+                "isAutoAddMargin": False,
+                "leverage": fa.lev(spec.symbol),
+                "maxNotionalValue": plain(spec.max_notional(fa.lev(spec.symbol))),
+            }
+            for spec in specs
+        ]
 
     def user_trades(self, ctx: Ctx, p: Params) -> list[dict[str, Any]]:
         fa = self._account(ctx)
@@ -180,13 +217,24 @@ class FuturesHistory:
         for t in rows:
             price, qty = Decimal(t["price"]), Decimal(t["qty"])
             spec = spec_of(t["symbol"])
-            out.append({
-                "buyer": t["side"] == "BUY", "commission": fixed(Decimal(t["commission"]), 8),
-                "commissionAsset": "USDT", "id": t["id"], "maker": t["maker"], "orderId": t["orderId"],
-                "price": price_text(price), "qty": fixed(qty, spec.quantity_precision),
-                "quoteQty": price_text(price * qty), "realizedPnl": fixed(Decimal(t["realizedPnl"]), 8),
-                "side": t["side"], "positionSide": t["positionSide"], "symbol": t["symbol"], "time": t["time"],
-            })
+            out.append(
+                {
+                    "buyer": t["side"] == "BUY",
+                    "commission": fixed(Decimal(t["commission"]), 8),
+                    "commissionAsset": "USDT",
+                    "id": t["id"],
+                    "maker": t["maker"],
+                    "orderId": t["orderId"],
+                    "price": price_text(price),
+                    "qty": fixed(qty, spec.quantity_precision),
+                    "quoteQty": price_text(price * qty),
+                    "realizedPnl": fixed(Decimal(t["realizedPnl"]), 8),
+                    "side": t["side"],
+                    "positionSide": t["positionSide"],
+                    "symbol": t["symbol"],
+                    "time": t["time"],
+                }
+            )
         return out
 
     def income(self, ctx: Ctx, p: Params) -> list[dict[str, Any]]:
@@ -215,19 +263,32 @@ class FuturesHistory:
                 continue
             pnl, fee = Decimal(t["realizedPnl"]), Decimal(t["commission"])
             if pnl != 0:
-                rows.append((t["time"], t["id"], "REALIZED_PNL", {"symbol": t["symbol"], "income": pnl,
-                                                                   "tranId": t["id"], "tradeId": str(t["id"])}))
+                rows.append(
+                    (t["time"], t["id"], "REALIZED_PNL", {"symbol": t["symbol"], "income": pnl, "tranId": t["id"], "tradeId": str(t["id"])})
+                )
             if fee != 0:
-                rows.append((t["time"], t["id"], "COMMISSION", {"symbol": t["symbol"], "income": -fee,
-                                                                 "tranId": t["id"], "tradeId": str(t["id"])}))
+                rows.append(
+                    (t["time"], t["id"], "COMMISSION", {"symbol": t["symbol"], "income": -fee, "tranId": t["id"], "tradeId": str(t["id"])})
+                )
         for f in self.funding:
             if f["account"] == fa.account_id and (symbol is None or f["symbol"] == symbol) and lo <= f["time"] <= hi:
                 rows.append((f["time"], 1 << 62, "FUNDING_FEE", f))  # after the fills of its ms
         rows = [r for r in rows if kind is None or r[2] == kind]
         rows.sort(key=lambda r: (r[0], r[1], r[2]))
-        chosen = rows[(page - 1) * limit:page * limit]
-        return [{"symbol": r["symbol"], "incomeType": k, "income": fixed(r["income"], 8), "asset": "USDT",
-                 "info": k, "time": t, "tranId": r["tranId"], "tradeId": r["tradeId"]} for t, _, k, r in chosen]
+        chosen = rows[(page - 1) * limit : page * limit]
+        return [
+            {
+                "symbol": r["symbol"],
+                "incomeType": k,
+                "income": fixed(r["income"], 8),
+                "asset": "USDT",
+                "info": k,
+                "time": t,
+                "tranId": r["tranId"],
+                "tradeId": r["tradeId"],
+            }
+            for t, _, k, r in chosen
+        ]
 
 
 def register(sim: "Sim") -> FuturesHistory | None:
@@ -238,11 +299,22 @@ def register(sim: "Sim") -> FuturesHistory | None:
     sim.admin.add("POST", "/_sim/futures/funding", hist.admin_funding)  # type: ignore[attr-defined]
     sim.on_startup(hist.start)
     sim.on_cleanup(hist.stop)
-    kw: dict[str, Any] = {"security": USER_DATA, "market": "futures", "limiter": "futures",
-                          "permission": "enableFutures"}
+    kw: dict[str, Any] = {"security": USER_DATA, "market": "futures", "limiter": "futures", "permission": "enableFutures"}
     sim.api.route("GET", "/fapi/v1/symbolConfig", hist.symbol_config, weight=5, allowed=frozenset({"symbol"}), **kw)
-    sim.api.route("GET", "/fapi/v1/userTrades", hist.user_trades, weight=5, allowed=frozenset(
-        {"symbol", "orderId", "startTime", "endTime", "fromId", "limit"}), **kw)
-    sim.api.route("GET", "/fapi/v1/income", hist.income, weight=30, allowed=frozenset(
-        {"symbol", "incomeType", "startTime", "endTime", "page", "limit"}), **kw)
+    sim.api.route(
+        "GET",
+        "/fapi/v1/userTrades",
+        hist.user_trades,
+        weight=5,
+        allowed=frozenset({"symbol", "orderId", "startTime", "endTime", "fromId", "limit"}),
+        **kw,
+    )
+    sim.api.route(
+        "GET",
+        "/fapi/v1/income",
+        hist.income,
+        weight=30,
+        allowed=frozenset({"symbol", "incomeType", "startTime", "endTime", "page", "limit"}),
+        **kw,
+    )
     return hist

@@ -1,6 +1,7 @@
 """The futures API's replies in Binance's JSON shapes (orders, symbols, brackets, account, positions,
 balances), built from the engine's state; nothing changes state here.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,16 +9,8 @@ from typing import Any
 
 from simulator import errors
 from simulator.futures import FuturesEngine
-from simulator.futures_model import (
-    FuturesAccount,
-    FuturesOrder,
-    FuturesReject,
-    FuturesSymbol,
-    Position,
-    fixed,
-    plain,
-    price_text,
-)
+from simulator.futures_model import FuturesAccount, FuturesOrder, FuturesReject, Position, fixed, plain, price_text
+from simulator.futures_symbols import FuturesSymbol
 
 # ----------------------------------------------------------------------------------------------------
 # wire builders (pure functions of the engine state)
@@ -127,21 +120,30 @@ def symbol_json(spec: FuturesSymbol) -> dict[str, Any]:
         "marketTakeBound": "0.05",
         "maxMoveOrderLimit": 10000,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": plain(spec.min_price), "maxPrice": plain(spec.max_price),
-             "tickSize": plain(spec.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": plain(spec.min_qty), "maxQty": plain(spec.max_qty),
-             "stepSize": plain(spec.step_size)},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": plain(spec.market_min_qty),
-             "maxQty": plain(spec.market_max_qty), "stepSize": plain(spec.step_size)},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": plain(spec.min_price),
+                "maxPrice": plain(spec.max_price),
+                "tickSize": plain(spec.tick_size),
+            },
+            {"filterType": "LOT_SIZE", "minQty": plain(spec.min_qty), "maxQty": plain(spec.max_qty), "stepSize": plain(spec.step_size)},
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": plain(spec.market_min_qty),
+                "maxQty": plain(spec.market_max_qty),
+                "stepSize": plain(spec.step_size),
+            },
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
             {"filterType": "MIN_NOTIONAL", "notional": plain(spec.min_notional)},
-            {"filterType": "PERCENT_PRICE", "multiplierUp": fixed(spec.multiplier_up, spec.multiplier_decimal),
-             "multiplierDown": fixed(spec.multiplier_down, spec.multiplier_decimal),
-             "multiplierDecimal": str(spec.multiplier_decimal)},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": fixed(spec.multiplier_up, spec.multiplier_decimal),
+                "multiplierDown": fixed(spec.multiplier_down, spec.multiplier_decimal),
+                "multiplierDecimal": str(spec.multiplier_decimal),
+            },
         ],
-        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-                       "TRAILING_STOP_MARKET"],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
         "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
         "permissionSets": ["GRID", "COPY"],
     }
@@ -174,8 +176,16 @@ def account_json(engine: FuturesEngine, fa: FuturesAccount, version: int) -> dic
     t = engine.totals(fa)
     out: dict[str, Any] = {}
     if version == 2:
-        out.update(feeTier=0, feeBurn=True, canTrade=fa.can_trade, canDeposit=True, canWithdraw=True,
-                   updateTime=0, multiAssetsMargin=fa.multi_assets, tradeGroupId=-1)
+        out.update(
+            feeTier=0,
+            feeBurn=True,
+            canTrade=fa.can_trade,
+            canDeposit=True,
+            canWithdraw=True,
+            updateTime=0,
+            multiAssetsMargin=fa.multi_assets,
+            tradeGroupId=-1,
+        )
     out.update(
         totalInitialMargin=fixed(t.initial_margin, 8),
         totalMaintMargin=fixed(t.maint_margin, 8),
@@ -192,12 +202,13 @@ def account_json(engine: FuturesEngine, fa: FuturesAccount, version: int) -> dic
     )
     sides = ("LONG", "SHORT") if fa.dual_side else ("BOTH",)
     if version == 2:
-        out["positions"] = [_account_position_v2(engine, fa, fa.position(s, side))
-                            for s in engine.symbols for side in sides]
+        out["positions"] = [_account_position_v2(engine, fa, fa.position(s, side)) for s in engine.symbols for side in sides]
     else:
-        out["positions"] = [_account_position_v3(engine, fa, p) for p in list(fa.positions.values())
-                            if p.side in sides and (p.amt != 0 or any(
-                                o.position_side == p.side for o in fa.open_orders(p.symbol)))]
+        out["positions"] = [
+            _account_position_v3(engine, fa, p)
+            for p in list(fa.positions.values())
+            if p.side in sides and (p.amt != 0 or any(o.position_side == p.side for o in fa.open_orders(p.symbol)))
+        ]
     return out
 
 
@@ -293,14 +304,16 @@ def position_risk_v3_json(engine: FuturesEngine, fa: FuturesAccount, pos: Positi
 def balance_json(engine: FuturesEngine, fa: FuturesAccount, uid: int) -> list[dict[str, Any]]:
     """GET /fapi/v2/balance (and /fapi/v3/balance)."""
     t = engine.totals(fa)
-    return [{
-        "accountAlias": f"Sim{uid}",
-        "asset": "USDT",
-        "balance": fixed(t.wallet, 8),
-        "crossWalletBalance": fixed(t.cross_wallet, 8),
-        "crossUnPnl": fixed(t.cross_unrealized, 8),
-        "availableBalance": fixed(t.available, 8),
-        "maxWithdrawAmount": fixed(t.max_withdraw, 8),
-        "marginAvailable": True,
-        "updateTime": fa.update_time,
-    }]
+    return [
+        {
+            "accountAlias": f"Sim{uid}",
+            "asset": "USDT",
+            "balance": fixed(t.wallet, 8),
+            "crossWalletBalance": fixed(t.cross_wallet, 8),
+            "crossUnPnl": fixed(t.cross_unrealized, 8),
+            "availableBalance": fixed(t.available, 8),
+            "maxWithdrawAmount": fixed(t.max_withdraw, 8),
+            "marginAvailable": True,
+            "updateTime": fa.update_time,
+        }
+    ]

@@ -1,48 +1,29 @@
 """USD-M futures of the simulator: the model the engine (futures.py) works on (pure, no I/O).
 
-Formatting in Binance's shapes, the symbols and their leverage brackets, the account / position /
+Formatting in Binance's shapes, the account / position /
 order state, and the parsing of order parameters shared by REST and the WS API.
 """
+
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
 
-ZERO = Decimal(0)
-
+from simulator.futures_symbols import ZERO
 
 ONE = Decimal(1)
-
-
-QUOTE = "USDT"
-
-
 DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
-
-
 CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
-
-
 ALGO_TYPES = {"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"}
-
-
 ORDER_TYPES = {"LIMIT", "MARKET"} | ALGO_TYPES
-
-
 TIME_IN_FORCE = {"GTC", "IOC", "FOK", "GTX", "GTD"}
-
-
 STP_MODES = {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"}
-
-
 DEFAULT_LEVERAGE = 20
-
-
 OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
 
 
@@ -89,126 +70,6 @@ def decimals(value: Decimal) -> int:
 
 def sign(value: Decimal) -> int:
     return (value > 0) - (value < 0)
-
-
-# ----------------------------------------------------------------------------------------------
-# symbols
-
-
-class Bracket(msgspec.Struct, frozen=True):
-    """One notional bracket of GET /fapi/v1/leverageBracket."""
-
-    bracket: int
-    initial_leverage: int
-    notional_floor: Decimal
-    notional_cap: Decimal
-    maint_margin_ratio: Decimal
-    cum: Decimal
-
-
-def make_brackets(rows: Iterable[tuple[int, int, str]]) -> tuple[Bracket, ...]:
-    """Brackets from (notionalCap, initialLeverage, maintMarginRatio) rows, cum computed.
-
-    cum_n = cum_{n-1} + floor_n * (mmr_n - mmr_{n-1}), Binance's maintenance amount.
-    """
-    out: list[Bracket] = []
-    floor, cum, prev_mmr = ZERO, ZERO, ZERO
-    for index, (cap, lev, mmr_text) in enumerate(rows, start=1):
-        mmr = Decimal(mmr_text)
-        cum = cum + floor * (mmr - prev_mmr)
-        out.append(Bracket(index, lev, floor, Decimal(cap), mmr, cum))
-        floor, prev_mmr = Decimal(cap), mmr
-    return tuple(out)
-
-
-class FuturesSymbol(msgspec.Struct, frozen=True):
-    """A perpetual USDT-margined contract and its filters."""
-
-    symbol: str
-    base_asset: str
-    price_precision: int
-    quantity_precision: int
-    tick_size: Decimal
-    min_price: Decimal
-    max_price: Decimal
-    step_size: Decimal
-    min_qty: Decimal
-    max_qty: Decimal
-    market_min_qty: Decimal
-    market_max_qty: Decimal
-    min_notional: Decimal
-    brackets: tuple[Bracket, ...]
-    multiplier_up: Decimal = Decimal("1.0500")
-    multiplier_down: Decimal = Decimal("0.9500")
-    multiplier_decimal: int = 4
-    quote_asset: str = QUOTE
-
-    @property
-    def max_leverage(self) -> int:
-        return self.brackets[0].initial_leverage
-
-    def max_notional(self, leverage: int) -> Decimal:
-        """The largest notional a position may reach at ``leverage``."""
-        caps = [b.notional_cap for b in self.brackets if b.initial_leverage >= leverage]
-        return max(caps) if caps else ZERO
-
-    def bracket_for(self, notional: Decimal) -> Bracket:
-        for bracket in self.brackets:
-            if notional < bracket.notional_cap:
-                return bracket
-        return self.brackets[-1]
-
-    def maint_margin(self, notional: Decimal) -> Decimal:
-        if notional == 0:
-            return ZERO
-        bracket = self.bracket_for(notional)
-        return notional * bracket.maint_margin_ratio - bracket.cum
-
-
-_BTC_BRACKETS = make_brackets(
-    [
-        (50_000, 125, "0.004"),
-        (600_000, 100, "0.005"),
-        (3_000_000, 75, "0.0065"),
-        (12_000_000, 50, "0.01"),
-        (70_000_000, 25, "0.02"),
-        (100_000_000, 20, "0.025"),
-        (230_000_000, 10, "0.05"),
-        (480_000_000, 5, "0.1"),
-        (600_000_000, 4, "0.125"),
-        (800_000_000, 3, "0.15"),
-        (1_200_000_000, 2, "0.25"),
-        (1_800_000_000, 1, "0.5"),
-    ]
-)
-
-
-_ALT_BRACKETS = make_brackets(
-    [
-        (5_000, 75, "0.005"),
-        (50_000, 50, "0.01"),
-        (600_000, 25, "0.02"),
-        (3_000_000, 20, "0.025"),
-        (12_000_000, 10, "0.05"),
-        (20_000_000, 5, "0.1"),
-        (25_000_000, 4, "0.125"),
-        (50_000_000, 2, "0.25"),
-        (100_000_000, 1, "0.5"),
-    ]
-)
-
-
-def _sym(
-    symbol: str, base: str, pp: int, qp: int, tick: str, step: str, min_notional: str,
-    max_qty: str, market_max: str, brackets: tuple[Bracket, ...], min_price: str, max_price: str,
-) -> FuturesSymbol:
-    return FuturesSymbol(
-        symbol=symbol, base_asset=base, price_precision=pp, quantity_precision=qp,
-        tick_size=Decimal(tick), min_price=Decimal(min_price), max_price=Decimal(max_price),
-        step_size=Decimal(step), min_qty=Decimal(step), max_qty=Decimal(max_qty),
-        market_min_qty=Decimal(step), market_max_qty=Decimal(market_max),
-        min_notional=Decimal(min_notional), brackets=brackets,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,9 +193,7 @@ class FuturesAccount:
         return [o for o in live.values() if symbol is None or o.symbol == symbol]
 
     def has_position(self, symbol: str | None = None) -> bool:
-        return any(
-            p.amt != 0 for (s, _), p in self.positions.items() if symbol is None or s == symbol
-        )
+        return any(p.amt != 0 for (s, _), p in self.positions.items() if symbol is None or s == symbol)
 
     @property
     def isolated_total(self) -> Decimal:
@@ -430,9 +289,7 @@ def parse_order_params(params: Mapping[str, Any]) -> OrderRequest:
     if otype not in ORDER_TYPES:
         raise FuturesReject(-1116, "Invalid orderType.")
     if otype in ALGO_TYPES:
-        raise FuturesReject(
-            -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
-        )
+        raise FuturesReject(-4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.")
     if _bool_param(params, "closePosition"):
         raise FuturesReject(-1106, "Parameter 'closePosition' sent when not required.")
     quantity = _decimal(params, "quantity")
@@ -480,8 +337,16 @@ def parse_order_params(params: Mapping[str, Any]) -> OrderRequest:
     if params.get("priceMatch") not in (None, "", "NONE"):
         raise FuturesReject(-1106, "Parameter 'priceMatch' sent when not required.")
     return OrderRequest(
-        symbol=symbol, side=side, type=otype, quantity=quantity, price=price,
-        time_in_force=(tif if otype == "LIMIT" else "GTC"), position_side=position_side,
-        reduce_only=_bool_param(params, "reduceOnly"), new_client_order_id=client_id,
-        new_order_resp_type=resp_type, stp_mode=stp, good_till_date=gtd,
+        symbol=symbol,
+        side=side,
+        type=otype,
+        quantity=quantity,
+        price=price,
+        time_in_force=(tif if otype == "LIMIT" else "GTC"),
+        position_side=position_side,
+        reduce_only=_bool_param(params, "reduceOnly"),
+        new_client_order_id=client_id,
+        new_order_resp_type=resp_type,
+        stp_mode=stp,
+        good_till_date=gtd,
     )

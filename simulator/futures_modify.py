@@ -9,6 +9,7 @@ nothing is -5027. A modified order goes to the back of the queue at its price an
 `ORDER_TRADE_UPDATE` with execution type `AMENDMENT` (then fills if the new price crosses).
 `priceMatch` is not modelled (-1106, as on a new order).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -57,8 +58,16 @@ class OrderModifier:
             raise errors.not_required("priceMatch")
         try:
             # the same syntax checks as a new LIMIT order (quantity/price decimals, mandatory, > 0)
-            req = parse_order_params({"symbol": symbol, "side": side, "type": "LIMIT", "timeInForce": "GTC",
-                                      "quantity": p.raw.get("quantity", ""), "price": p.raw.get("price", "")})
+            req = parse_order_params(
+                {
+                    "symbol": symbol,
+                    "side": side,
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "quantity": p.raw.get("quantity", ""),
+                    "price": p.raw.get("price", ""),
+                }
+            )
             spec = engine.spec(symbol)
             order = engine.find_order(fa.account_id, symbol, order_id, client_id)
         except FuturesReject as exc:
@@ -106,8 +115,7 @@ class OrderModifier:
         self.counts[order.order_id] = self.counts.get(order.order_id, 0) + 1
         self.svc._unrest(order)
         self.svc.publish(account_id, [engine._order_event(fa, order, "AMENDMENT", now)])
-        self.svc.execute(account_id, order, OrderRequest(symbol, side, "LIMIT", quantity, price,
-                                                         order.time_in_force))
+        self.svc.execute(account_id, order, OrderRequest(symbol, side, "LIMIT", quantity, price, order.time_in_force))
         return self._result(order, p)
 
     def _result(self, order: FuturesOrder, p: Params) -> dict[str, Any]:
@@ -122,8 +130,17 @@ def register(sim: "Sim") -> OrderModifier | None:
     if getattr(sim, "futures", None) is None:
         return None
     modifier = OrderModifier(sim)
-    sim.api.route("PUT", "/fapi/v1/order", modifier.modify, security=TRADE, weight=0, order=True, market="futures",
-                  limiter="futures", permission="enableFutures", ws=[("/ws-fapi/v1", "order.modify")],
-                  allowed=frozenset({"symbol", "side", "orderId", "origClientOrderId", "quantity", "price",
-                                     "priceMatch", "modifyId", "reduceOnly"}))
+    sim.api.route(
+        "PUT",
+        "/fapi/v1/order",
+        modifier.modify,
+        security=TRADE,
+        weight=0,
+        order=True,
+        market="futures",
+        limiter="futures",
+        permission="enableFutures",
+        ws=[("/ws-fapi/v1", "order.modify")],
+        allowed=frozenset({"symbol", "side", "orderId", "origClientOrderId", "quantity", "price", "priceMatch", "modifyId", "reduceOnly"}),
+    )
     return modifier

@@ -1,19 +1,14 @@
 """The futures API's read-only handlers: account, balances, positions, brackets, commission, the
 listen key, and public market data (ping, time, exchangeInfo, premiumIndex, ticker price).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from simulator import errors
 from simulator.api import Ctx
-from simulator.futures_model import (
-    FuturesAccount,
-    FuturesReject,
-    Position,
-    fixed,
-    plain,
-)
+from simulator.futures_model import FuturesAccount, FuturesReject, Position, fixed, plain
 from simulator.params import Params
 from simulator.util import now_ms
 
@@ -55,8 +50,12 @@ class _FuturesReads:
             self.engine.spec(symbol)
         except FuturesReject as exc:
             raise _fail(exc) from None
-        return {"symbol": symbol, "makerCommissionRate": plain(fa.maker_rate),
-                "takerCommissionRate": plain(fa.taker_rate), "rpiCommissionRate": "0"}
+        return {
+            "symbol": symbol,
+            "makerCommissionRate": plain(fa.maker_rate),
+            "takerCommissionRate": plain(fa.taker_rate),
+            "rpiCommissionRate": "0",
+        }
 
     def account_v2(self, ctx: Ctx, p: Params) -> dict[str, Any]:
         return account_json(self.engine, self._ctx_account(ctx), version=2)
@@ -86,8 +85,11 @@ class _FuturesReads:
 
     def position_risk_v3(self, ctx: Ctx, p: Params) -> list[dict[str, Any]]:
         fa = self._ctx_account(ctx)
-        return [position_risk_v3_json(self.engine, fa, pos) for pos in self._positions(fa, p)
-                if pos.amt != 0 or any(o.position_side == pos.side for o in fa.open_orders(pos.symbol))]
+        return [
+            position_risk_v3_json(self.engine, fa, pos)
+            for pos in self._positions(fa, p)
+            if pos.amt != 0 or any(o.position_side == pos.side for o in fa.open_orders(pos.symbol))
+        ]
 
     def listen_key_start(self, ctx: Ctx, p: Params) -> dict[str, Any]:
         return {"listenKey": self.streams.create(ctx.require_account().id)}
@@ -142,9 +144,11 @@ class _FuturesReads:
 
     def ticker_price(self, ctx: Ctx, p: Params) -> Any:
         symbol = p.get("symbol")
+
         def one(s: str) -> dict[str, Any]:
             spec = self.engine.symbols[s]
             return {"symbol": s, "price": fixed(self.sim.prices.price(s), spec.price_precision), "time": now_ms()}
+
         if symbol is not None:
             if symbol.upper() not in self.engine.symbols:
                 raise errors.invalid_symbol()

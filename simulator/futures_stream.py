@@ -26,6 +26,7 @@
 - Faults: ``sim.faults.drop_user_data()`` closes the connections, ``expire_listen_keys()`` expires
   keys now, stalls and ``stream`` latency hold events back (``faults.stream_gate``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,9 +50,11 @@ MARKET = "futures"
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-RETIRED = ("this stream URL was retired on 2026-04-23 (USD-M 'Important WebSocket Change Notice'): user data is "
-           "at /private/ws?listenKey=<listenKey>&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/..., "
-           "/private/stream?listenKey=<k1>&events=...&listenKey=<k2>&events=..., or SUBSCRIBE on /private/stream")
+RETIRED = (
+    "this stream URL was retired on 2026-04-23 (USD-M 'Important WebSocket Change Notice'): user data is "
+    "at /private/ws?listenKey=<listenKey>&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/..., "
+    "/private/stream?listenKey=<k1>&events=...&listenKey=<k2>&events=..., or SUBSCRIBE on /private/stream"
+)
 
 
 def now_ms() -> int:

@@ -13,6 +13,7 @@ It used to keep everything (every request, fill and order of the run): the demo'
 Like Binance, which forgets old orders, a query for a dropped order answers -2013. The actors query
 an order by client id seconds after sending it, never thousands of orders later.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -66,8 +67,13 @@ class OrderHistory(dict, Generic[K, V]):  # type: ignore[type-arg]
     the dict holds at most about (open + keep_closed) x 9 / 8 + slack orders. Only `d[key] = value`
     prunes (the engines' way)."""
 
-    def __init__(self, keep_closed: int = 0, is_open: Callable[[V], bool] = _is_open,
-                 on_evict: Callable[[K, V], None] | None = None, items: Iterable[tuple[K, V]] = ()) -> None:
+    def __init__(
+        self,
+        keep_closed: int = 0,
+        is_open: Callable[[V], bool] = _is_open,
+        on_evict: Callable[[K, V], None] | None = None,
+        items: Iterable[tuple[K, V]] = (),
+    ) -> None:
         super().__init__(items)
         self.keep_closed = keep_closed
         self.is_open = is_open
@@ -85,7 +91,7 @@ class OrderHistory(dict, Generic[K, V]):  # type: ignore[type-arg]
         """Drop the oldest closed orders beyond `keep_closed`; returns how many went."""
         closed = [key for key, order in self.items() if not self.is_open(order)]
         excess = len(closed) - self.keep_closed
-        for key in closed[:max(0, excess)]:
+        for key in closed[: max(0, excess)]:
             order = self.pop(key)
             if self.on_evict is not None:
                 self.on_evict(key, order)
@@ -111,8 +117,7 @@ class History:
         """One market's (spot, margin: one account's) fills."""
         return self._keep("trades", Ring(maxlen=self.config.trades or None))
 
-    def orders(self, on_evict: Callable[[Any, Any], None] | None = None, items: Iterable[tuple[Any, Any]] = ()
-               ) -> OrderHistory[Any, Any]:
+    def orders(self, on_evict: Callable[[Any, Any], None] | None = None, items: Iterable[tuple[Any, Any]] = ()) -> OrderHistory[Any, Any]:
         """One account's orders in one market."""
         return self._keep("orders", OrderHistory(self.config.orders, on_evict=on_evict, items=items))
 
@@ -133,5 +138,7 @@ class History:
 
     def report(self) -> dict[str, dict[str, int]]:
         """Per kind: the configured size (0: unbounded), entries held now, entries dropped so far."""
-        return {kind: {"size": getattr(self.config, kind), "held": sum(len(x) for x in made),
-                       "dropped": sum(x.dropped for x in made)} for kind, made in self._made.items()}
+        return {
+            kind: {"size": getattr(self.config, kind), "held": sum(len(x) for x in made), "dropped": sum(x.dropped for x in made)}
+            for kind, made in self._made.items()
+        }

@@ -6,12 +6,13 @@ all) of the position at the current price with an order the exchange places, as 
 `autoclose-<time>` (kind "liquidation") or `adl_autoclose` (kind "adl"), first an
 ORDER_TRADE_UPDATE with x NEW, then the execution with x CALCULATED, then ACCOUNT_UPDATE.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from simulator.admin import AdminError
+from simulator.admin_params import AdminError
 from simulator.futures_model import FuturesOrder
 
 if TYPE_CHECKING:
@@ -58,13 +59,28 @@ def force_close(sim: "Sim", svc: Any, body: dict[str, Any]) -> dict[str, Any]:
     qty = min(qty, abs(pos.amt))
     now = now_ms()
     price = Decimal(str(sim.prices.price(symbol)))
-    order = FuturesOrder(order_id=engine._order_ids(), symbol=symbol, client_order_id=_CLIENT_IDS[kind].format(now=now),
-                         side="SELL" if pos.amt > 0 else "BUY", position_side=position_side, type="LIQUIDATION",
-                         time_in_force="IOC", orig_qty=qty, price=price, reduce_only=True, time=now, update_time=now)
+    order = FuturesOrder(
+        order_id=engine._order_ids(),
+        symbol=symbol,
+        client_order_id=_CLIENT_IDS[kind].format(now=now),
+        side="SELL" if pos.amt > 0 else "BUY",
+        position_side=position_side,
+        type="LIQUIDATION",
+        time_in_force="IOC",
+        orig_qty=qty,
+        price=price,
+        reduce_only=True,
+        time=now,
+        update_time=now,
+    )
     acct.add_order(order)
     events = [engine._order_event(acct, order, "NEW", now)]
     result, more = engine.fill(account_id, order.order_id, qty, price, False, now, exec_type="CALCULATED")
     svc._write_back(account_id)
     svc.publish(account_id, events + more)
-    return {"orderId": order.order_id, "clientOrderId": order.client_order_id,
-            "executedQty": str(result.qty if result is not None else 0), "price": str(price)}
+    return {
+        "orderId": order.order_id,
+        "clientOrderId": order.client_order_id,
+        "executedQty": str(result.qty if result is not None else 0),
+        "price": str(price),
+    }

@@ -5,6 +5,7 @@ order locks its funds; AUTO_REPAY / AUTO_BORROW_REPAY repay the received asset's
 fill. Interest is zero. The borrow limit: liabilities (valued in USDT) may not exceed
 (margin_max_leverage - 1) x net equity.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -131,20 +132,36 @@ def register(sim: "Sim") -> OrderEngine:
                     order.borrowed = shortfall
                     order.borrowed_asset = asset
 
-        order = engine.place(account, spec, req.side, req.type, req.tif, req.quantity, req.quote_qty, req.price,
-                             req.client_id, req.stp, ctx.arrival_ns, ctx.transport, before_lock=before_lock)
+        order = engine.place(
+            account,
+            spec,
+            req.side,
+            req.type,
+            req.tif,
+            req.quantity,
+            req.quote_qty,
+            req.price,
+            req.client_id,
+            req.stp,
+            ctx.arrival_ns,
+            ctx.transport,
+            before_lock=before_lock,
+        )
         return order_result(order, req.resp_type)
 
     def order_result(order: Order, resp_type: str) -> dict[str, Any]:
         """POST /sapi/v1/margin/order response (ACK / RESULT / FULL)."""
         full = engine.order_result(order, resp_type)
-        out: dict[str, Any] = {"symbol": order.symbol, "orderId": order.order_id,
-                               "clientOrderId": order.client_order_id, "isIsolated": False,
-                               "transactTime": order.time}
+        out: dict[str, Any] = {
+            "symbol": order.symbol,
+            "orderId": order.order_id,
+            "clientOrderId": order.client_order_id,
+            "isIsolated": False,
+            "transactTime": order.time,
+        }
         if resp_type == "ACK":
             return out
-        for name in ("price", "origQty", "executedQty", "cummulativeQuoteQty", "status", "timeInForce", "type",
-                     "side"):
+        for name in ("price", "origQty", "executedQty", "cummulativeQuoteQty", "status", "timeInForce", "type", "side"):
             out[name] = full[name]
         if order.borrowed > 0:  # only present when the order borrowed
             out["marginBuyBorrowAmount"] = fmt(order.borrowed)
@@ -234,16 +251,27 @@ def register(sim: "Sim") -> OrderEngine:
         key = ctx.key
         trade_ok = bool(key and key.permissions.get("enableMargin"))
         return {
-            "created": True, "borrowEnabled": trade_ok, "marginLevel": fmt(book.level(account)),
+            "created": True,
+            "borrowEnabled": trade_ok,
+            "marginLevel": fmt(book.level(account)),
             "collateralMarginLevel": fmt(book.level(account)),
-            "totalAssetOfBtc": fmt(assets / btc), "totalLiabilityOfBtc": fmt(liabilities / btc),
+            "totalAssetOfBtc": fmt(assets / btc),
+            "totalLiabilityOfBtc": fmt(liabilities / btc),
             "totalNetAssetOfBtc": fmt((assets - liabilities) / btc),
             "TotalCollateralValueInUSDT": fmt(assets),
-            "tradeEnabled": trade_ok, "transferInEnabled": True, "transferOutEnabled": True,
+            "tradeEnabled": trade_ok,
+            "transferInEnabled": True,
+            "transferOutEnabled": True,
             "accountType": "MARGIN_1",
             "userAssets": [
-                {"asset": a, "borrowed": fmt(b.borrowed), "free": fmt(b.free), "interest": fmt(b.interest),
-                 "locked": fmt(b.locked), "netAsset": fmt(b.net)}
+                {
+                    "asset": a,
+                    "borrowed": fmt(b.borrowed),
+                    "free": fmt(b.free),
+                    "interest": fmt(b.interest),
+                    "locked": fmt(b.locked),
+                    "netAsset": fmt(b.net),
+                }
                 for a, b in sorted(account.margin.items())
             ],
         }
@@ -285,17 +313,14 @@ def register(sim: "Sim") -> OrderEngine:
         return {"token": token, "expirationTime": expires}
 
     mk = "margin"
-    api.route("POST", "/sapi/v1/margin/order", new_order, security=TRADE, weight=6, order=True, market=mk,
-              permission=perm)
+    api.route("POST", "/sapi/v1/margin/order", new_order, security=TRADE, weight=6, order=True, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/order", query_order, security=USER_DATA, weight=10, market=mk)
     api.route("DELETE", "/sapi/v1/margin/order", cancel_order, security=TRADE, weight=10, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/openOrders", open_orders, security=USER_DATA, weight=10, market=mk)
-    api.route("DELETE", "/sapi/v1/margin/openOrders", cancel_open_orders, security=TRADE, weight=1, market=mk,
-              permission=perm)
+    api.route("DELETE", "/sapi/v1/margin/openOrders", cancel_open_orders, security=TRADE, weight=1, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/myTrades", my_trades, security=USER_DATA, weight=10, market=mk)
     api.route("GET", "/sapi/v1/margin/account", margin_account, security=USER_DATA, weight=10, market=mk)
-    api.route("POST", "/sapi/v1/margin/borrow-repay", borrow_repay, security=TRADE, weight=1, market=mk,
-              permission=perm)
+    api.route("POST", "/sapi/v1/margin/borrow-repay", borrow_repay, security=TRADE, weight=1, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/maxBorrowable", max_borrowable, security=USER_DATA, weight=50, market=mk)
     api.route("POST", "/sapi/v1/userListenToken", listen_token, security=USER_STREAM, weight=1, market=mk)
     return engine

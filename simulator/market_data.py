@@ -12,6 +12,7 @@ What is modelled (see simulator/README.md, "Endpoints served"):
   one tick apart starting at the price -/+ the configured slippage, each holding the symbol's
   per-step `liquidity` (what a crossing limit order may take in one price step).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -137,15 +138,17 @@ class MarketData:
             for book in getattr(engine, "accounts", {}).values():
                 for order, fill in book.trades:
                     if order.symbol == symbol:
-                        out.append(Trade(fill.trade_id, fill.time, fill.price, fill.qty,
-                                         (order.side == "BUY") == fill.maker))
+                        out.append(Trade(fill.trade_id, fill.time, fill.price, fill.qty, (order.side == "BUY") == fill.maker))
         out.sort(key=lambda t: t.id)
         return out
 
     def futures_trades(self, symbol: str) -> list[Trade]:
         svc = getattr(self.sim, "futures", None)
-        out = [Trade(t["id"], t["time"], Decimal(t["price"]), Decimal(t["qty"]), (t["side"] == "BUY") == t["maker"])
-               for t in (svc.trades if svc is not None else ()) if t["symbol"] == symbol]
+        out = [
+            Trade(t["id"], t["time"], Decimal(t["price"]), Decimal(t["qty"]), (t["side"] == "BUY") == t["maker"])
+            for t in (svc.trades if svc is not None else ())
+            if t["symbol"] == symbol
+        ]
         out.sort(key=lambda t: t.id)
         return out
 
@@ -198,11 +201,22 @@ class MarketData:
         inside = [t for t in trades if t.time >= start]
         volume = sum((t.qty for t in inside), ZERO)
         quote = sum((t.quote for t in inside), ZERO)
-        return {"open": open_, "high": high, "low": low, "last": last, "prev_close": open_,
-                "last_qty": inside[-1].qty if inside else ZERO, "volume": volume, "quote": quote,
-                "vwap": quote / volume if volume else ZERO, "first_id": inside[0].id if inside else -1,
-                "last_id": inside[-1].id if inside else -1, "count": len(inside),
-                "open_time": start, "close_time": now}
+        return {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "last": last,
+            "prev_close": open_,
+            "last_qty": inside[-1].qty if inside else ZERO,
+            "volume": volume,
+            "quote": quote,
+            "vwap": quote / volume if volume else ZERO,
+            "first_id": inside[0].id if inside else -1,
+            "last_id": inside[-1].id if inside else -1,
+            "count": len(inside),
+            "open_time": start,
+            "close_time": now,
+        }
 
 
 def _pct(change: Decimal, base: Decimal) -> str:
@@ -210,6 +224,7 @@ def _pct(change: Decimal, base: Decimal) -> str:
 
 
 # -- spot handlers ---------------------------------------------------------------------------------
+
 
 def make_spot_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]]:
     sim = md.sim
@@ -250,17 +265,32 @@ def make_spot_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]
             tick = sim.symbols.get(symbol, "spot").tick_size
             _, bids, asks = md.book(symbol, "spot", tick, 1)
             change = s["last"] - s["open"]
-            out.update(priceChange=fmt(change), priceChangePercent=_pct(change, s["open"]),
-                       weightedAvgPrice=fmt(s["vwap"]), prevClosePrice=fmt(s["prev_close"]),
-                       lastPrice=fmt(s["last"]), lastQty=fmt(s["last_qty"]),
-                       bidPrice=fmt(bids[0][0]), bidQty=fmt(bids[0][1]), askPrice=fmt(asks[0][0]),
-                       askQty=fmt(asks[0][1]), openPrice=fmt(s["open"]), highPrice=fmt(s["high"]),
-                       lowPrice=fmt(s["low"]))
+            out.update(
+                priceChange=fmt(change),
+                priceChangePercent=_pct(change, s["open"]),
+                weightedAvgPrice=fmt(s["vwap"]),
+                prevClosePrice=fmt(s["prev_close"]),
+                lastPrice=fmt(s["last"]),
+                lastQty=fmt(s["last_qty"]),
+                bidPrice=fmt(bids[0][0]),
+                bidQty=fmt(bids[0][1]),
+                askPrice=fmt(asks[0][0]),
+                askQty=fmt(asks[0][1]),
+                openPrice=fmt(s["open"]),
+                highPrice=fmt(s["high"]),
+                lowPrice=fmt(s["low"]),
+            )
         else:
-            out.update(openPrice=fmt(s["open"]), highPrice=fmt(s["high"]), lowPrice=fmt(s["low"]),
-                       lastPrice=fmt(s["last"]))
-        out.update(volume=fmt(s["volume"]), quoteVolume=fmt(s["quote"]), openTime=s["open_time"],
-                   closeTime=s["close_time"], firstId=s["first_id"], lastId=s["last_id"], count=s["count"])
+            out.update(openPrice=fmt(s["open"]), highPrice=fmt(s["high"]), lowPrice=fmt(s["low"]), lastPrice=fmt(s["last"]))
+        out.update(
+            volume=fmt(s["volume"]),
+            quoteVolume=fmt(s["quote"]),
+            openTime=s["open_time"],
+            closeTime=s["close_time"],
+            firstId=s["first_id"],
+            lastId=s["last_id"],
+            count=s["count"],
+        )
         return out
 
     def depth(ctx: Ctx, p: Params) -> dict[str, Any]:
@@ -268,8 +298,7 @@ def make_spot_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]
         limit = _limit(p, 100, 5000)
         _check_status(p)
         update_id, bids, asks = md.book(symbol, "spot", sim.symbols.get(symbol, "spot").tick_size, limit)
-        return {"lastUpdateId": update_id, "bids": [[fmt(a), fmt(b)] for a, b in bids],
-                "asks": [[fmt(a), fmt(b)] for a, b in asks]}
+        return {"lastUpdateId": update_id, "bids": [[fmt(a), fmt(b)] for a, b in bids], "asks": [[fmt(a), fmt(b)] for a, b in asks]}
 
     def klines(ctx: Ctx, p: Params) -> list[list[Any]]:
         symbol = spot_symbol(p)
@@ -282,8 +311,7 @@ def make_spot_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]
             raise errors.invalid_param("timeZone")
         limit = _limit(p, 500, 1000)
         width = SECOND_MS if interval == "1s" else MINUTE_MS
-        rows = bars(md.history.candles(symbol, width), md.spot_trades(symbol), interval, start, end, limit,
-                    now_ms(), offset)
+        rows = bars(md.history.candles(symbol, width), md.spot_trades(symbol), interval, start, end, limit, now_ms(), offset)
         return [_kline(b) for b in rows]
 
     def agg_trades(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
@@ -298,18 +326,32 @@ def make_spot_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]
             rows = rows[:limit] if start is not None else rows[-limit:]
         else:
             rows = trades[-limit:]
-        return [{"a": t.id, "p": fmt(t.price), "q": fmt(t.qty), "f": t.id, "l": t.id, "T": t.time,
-                 "m": t.buyer_maker, "M": True} for t in rows]
+        return [
+            {"a": t.id, "p": fmt(t.price), "q": fmt(t.qty), "f": t.id, "l": t.id, "T": t.time, "m": t.buyer_maker, "M": True} for t in rows
+        ]
 
     return {"ticker_24hr": ticker_24hr, "depth": depth, "klines": klines, "agg_trades": agg_trades}
 
 
 def _kline(b: Bar) -> list[Any]:
-    return [b.open_time, fmt(b.open), fmt(b.high), fmt(b.low), fmt(b.close), fmt(b.volume), b.close_time,
-            fmt(b.quote_volume), b.count, fmt(b.taker_buy_volume), fmt(b.taker_buy_quote), "0"]
+    return [
+        b.open_time,
+        fmt(b.open),
+        fmt(b.high),
+        fmt(b.low),
+        fmt(b.close),
+        fmt(b.volume),
+        b.close_time,
+        fmt(b.quote_volume),
+        b.count,
+        fmt(b.taker_buy_volume),
+        fmt(b.taker_buy_quote),
+        "0",
+    ]
 
 
 # -- USD-M handlers --------------------------------------------------------------------------------
+
 
 def make_futures_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], Any]]:
     sim = md.sim
@@ -333,12 +375,22 @@ def make_futures_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], A
         pp, qp = spec.price_precision, spec.quantity_precision
         change = s["last"] - s["open"]
         return {
-            "symbol": spec.symbol, "priceChange": fixed(change, pp), "priceChangePercent": _pct(change, s["open"]),
-            "weightedAvgPrice": fixed(s["vwap"], pp), "lastPrice": fixed(s["last"], pp),
-            "lastQty": fixed(s["last_qty"], qp), "openPrice": fixed(s["open"], pp),
-            "highPrice": fixed(s["high"], pp), "lowPrice": fixed(s["low"], pp), "volume": fixed(s["volume"], qp),
-            "quoteVolume": fixed(s["quote"], pp), "openTime": s["open_time"], "closeTime": s["close_time"],
-            "firstId": s["first_id"], "lastId": s["last_id"], "count": s["count"],
+            "symbol": spec.symbol,
+            "priceChange": fixed(change, pp),
+            "priceChangePercent": _pct(change, s["open"]),
+            "weightedAvgPrice": fixed(s["vwap"], pp),
+            "lastPrice": fixed(s["last"], pp),
+            "lastQty": fixed(s["last_qty"], qp),
+            "openPrice": fixed(s["open"], pp),
+            "highPrice": fixed(s["high"], pp),
+            "lowPrice": fixed(s["low"], pp),
+            "volume": fixed(s["volume"], qp),
+            "quoteVolume": fixed(s["quote"], pp),
+            "openTime": s["open_time"],
+            "closeTime": s["close_time"],
+            "firstId": s["first_id"],
+            "lastId": s["last_id"],
+            "count": s["count"],
         }
 
     def depth(ctx: Ctx, p: Params) -> dict[str, Any]:
@@ -349,17 +401,20 @@ def make_futures_handlers(md: MarketData) -> dict[str, Callable[[Ctx, Params], A
         update_id, bids, asks = md.book(spec.symbol, "futures", spec.tick_size, limit)
         now = now_ms()
         pp, qp = spec.price_precision, spec.quantity_precision
-        return {"lastUpdateId": update_id, "E": now, "T": now,
-                "bids": [[fixed(a, pp), fixed(b, qp)] for a, b in bids],
-                "asks": [[fixed(a, pp), fixed(b, qp)] for a, b in asks]}
+        return {
+            "lastUpdateId": update_id,
+            "E": now,
+            "T": now,
+            "bids": [[fixed(a, pp), fixed(b, qp)] for a, b in bids],
+            "asks": [[fixed(a, pp), fixed(b, qp)] for a, b in asks],
+        }
 
     def ticker_price_v2(ctx: Ctx, p: Params) -> Any:
         symbol = p.get("symbol")
         now = now_ms()
 
         def row(spec: Any) -> dict[str, Any]:
-            return {"symbol": spec.symbol, "price": fixed(sim.prices.price(spec.symbol), spec.price_precision),
-                    "time": now}
+            return {"symbol": spec.symbol, "price": fixed(sim.prices.price(spec.symbol), spec.price_precision), "time": now}
 
         if symbol is not None:
             return row(spec_of(symbol))
@@ -373,23 +428,64 @@ def register(sim: "Sim") -> MarketData:
     sim.market_data = md  # type: ignore[attr-defined]
     api = sim.api
     h = make_spot_handlers(md)
-    api.route("GET", "/api/v3/ticker/24hr", h["ticker_24hr"], weight=spot_ticker_weight,
-              allowed=frozenset({"symbol", "symbols", "type", "symbolStatus"}), ws=[(SPOT_WS, "ticker.24hr")])
-    api.route("GET", "/api/v3/depth", h["depth"], weight=spot_depth_weight,
-              allowed=frozenset({"symbol", "limit", "symbolStatus"}), ws=[(SPOT_WS, "depth")])
-    api.route("GET", "/api/v3/klines", h["klines"], weight=2,
-              allowed=frozenset({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"}),
-              ws=[(SPOT_WS, "klines")])
-    api.route("GET", "/api/v3/aggTrades", h["agg_trades"], weight=4,
-              allowed=frozenset({"symbol", "fromId", "startTime", "endTime", "limit"}),
-              ws=[(SPOT_WS, "trades.aggregate")])
+    api.route(
+        "GET",
+        "/api/v3/ticker/24hr",
+        h["ticker_24hr"],
+        weight=spot_ticker_weight,
+        allowed=frozenset({"symbol", "symbols", "type", "symbolStatus"}),
+        ws=[(SPOT_WS, "ticker.24hr")],
+    )
+    api.route(
+        "GET",
+        "/api/v3/depth",
+        h["depth"],
+        weight=spot_depth_weight,
+        allowed=frozenset({"symbol", "limit", "symbolStatus"}),
+        ws=[(SPOT_WS, "depth")],
+    )
+    api.route(
+        "GET",
+        "/api/v3/klines",
+        h["klines"],
+        weight=2,
+        allowed=frozenset({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"}),
+        ws=[(SPOT_WS, "klines")],
+    )
+    api.route(
+        "GET",
+        "/api/v3/aggTrades",
+        h["agg_trades"],
+        weight=4,
+        allowed=frozenset({"symbol", "fromId", "startTime", "endTime", "limit"}),
+        ws=[(SPOT_WS, "trades.aggregate")],
+    )
     if getattr(sim, "futures", None) is not None:
         f = make_futures_handlers(md)
         kw: dict[str, Any] = {"market": "futures", "limiter": "futures"}
-        api.route("GET", "/fapi/v1/ticker/24hr", f["ticker_24hr"], weight=lambda p: 1 if p.get("symbol") else 40,
-                  allowed=frozenset({"symbol"}), **kw)
-        api.route("GET", "/fapi/v1/depth", f["depth"], weight=fapi_depth_weight,
-                  allowed=frozenset({"symbol", "limit"}), ws=[(FAPI_WS, "depth")], **kw)
-        api.route("GET", "/fapi/v2/ticker/price", f["ticker_price_v2"], weight=lambda p: 1 if p.get("symbol") else 2,
-                  allowed=frozenset({"symbol"}), **kw)
+        api.route(
+            "GET",
+            "/fapi/v1/ticker/24hr",
+            f["ticker_24hr"],
+            weight=lambda p: 1 if p.get("symbol") else 40,
+            allowed=frozenset({"symbol"}),
+            **kw,
+        )
+        api.route(
+            "GET",
+            "/fapi/v1/depth",
+            f["depth"],
+            weight=fapi_depth_weight,
+            allowed=frozenset({"symbol", "limit"}),
+            ws=[(FAPI_WS, "depth")],
+            **kw,
+        )
+        api.route(
+            "GET",
+            "/fapi/v2/ticker/price",
+            f["ticker_price_v2"],
+            weight=lambda p: 1 if p.get("symbol") else 2,
+            allowed=frozenset({"symbol"}),
+            **kw,
+        )
     return md

@@ -12,6 +12,7 @@ iterating the engines' trade lists (bounded by their owners), never assumed comp
 
 Pure logic (no I/O, no asyncio): callers pass `now` in ms.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -31,9 +32,22 @@ MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday: Binance's weeks star
 
 # interval -> width in ms (None: calendar month)
 INTERVALS: dict[str, int | None] = {
-    "1s": SECOND_MS, "1m": MINUTE_MS, "3m": 3 * MINUTE_MS, "5m": 5 * MINUTE_MS, "15m": 15 * MINUTE_MS,
-    "30m": 30 * MINUTE_MS, "1h": 3600_000, "2h": 7200_000, "4h": 4 * 3600_000, "6h": 6 * 3600_000,
-    "8h": 8 * 3600_000, "12h": 12 * 3600_000, "1d": DAY_MS, "3d": 3 * DAY_MS, "1w": WEEK_MS, "1M": None,
+    "1s": SECOND_MS,
+    "1m": MINUTE_MS,
+    "3m": 3 * MINUTE_MS,
+    "5m": 5 * MINUTE_MS,
+    "15m": 15 * MINUTE_MS,
+    "30m": 30 * MINUTE_MS,
+    "1h": 3600_000,
+    "2h": 7200_000,
+    "4h": 4 * 3600_000,
+    "6h": 6 * 3600_000,
+    "8h": 8 * 3600_000,
+    "12h": 12 * 3600_000,
+    "1d": DAY_MS,
+    "3d": 3 * DAY_MS,
+    "1w": WEEK_MS,
+    "1M": None,
 }
 
 
@@ -134,8 +148,9 @@ def window_end(start: int, interval: str, offset_ms: int = 0) -> int:
     return calendar.timegm((year, month, 1, 0, 0, 0)) * 1000 - offset_ms
 
 
-def bars(candles: list[Candle], trades: list[Trade], interval: str, start: int | None, end: int | None,
-         limit: int, now: int, offset_ms: int = 0) -> list[Bar]:
+def bars(
+    candles: list[Candle], trades: list[Trade], interval: str, start: int | None, end: int | None, limit: int, now: int, offset_ms: int = 0
+) -> list[Bar]:
     """Klines of `interval` from candles (sorted by start) and trades (sorted by time).
 
     startTime given: `limit` windows from it; else `limit` windows up to endTime (or now). Windows

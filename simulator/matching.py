@@ -6,6 +6,7 @@ their limit price, FIFO), at most `liquidity(symbol)` base quantity per side per
 orders fill partially over several steps. `take()` hands out the same per-step budget to orders
 that cross on arrival (taker fills).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,8 +21,7 @@ FillCallback = Callable[["Resting", Decimal, Decimal], None]  # (entry, qty, pri
 class Resting:
     __slots__ = ("symbol", "side", "price", "leaves", "ref", "on_fill", "seq", "active")
 
-    def __init__(self, symbol: str, side: str, price: Decimal, leaves: Decimal, ref: Any,
-                 on_fill: FillCallback) -> None:
+    def __init__(self, symbol: str, side: str, price: Decimal, leaves: Decimal, ref: Any, on_fill: FillCallback) -> None:
         self.symbol = symbol
         self.side = side  # "BUY" | "SELL"
         self.price = price

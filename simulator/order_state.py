@@ -1,5 +1,5 @@
-"""The spot / margin order book's state: orders, their fills, one account's book (plain data).
-"""
+"""The spot / margin order book's state: orders, their fills, one account's book (plain data)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -7,6 +7,7 @@ symbol's per-step liquidity, so partial fills really happen. Balances are locked
 Binance does (commission taken from the asset received). Every change is published on the user-data
 hub as `executionReport` + `outboundAccountPosition`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,11 +19,7 @@ from simulator.matching import Resting
 from simulator.symbols import SymbolSpec
 from simulator.util import ZERO, now_ms
 
-from .order_state import (
-    AccountOrders,
-    Fill,
-    Order,
-)
+from .order_state import AccountOrders, Fill, Order
 from .orders_wire import _OrderWire
 
 if TYPE_CHECKING:
@@ -90,10 +87,22 @@ class OrderEngine(_OrderWire):
         return None
 
     # -- placing ----------------------------------------------------------------------------------------
-    def place(self, account: "Account", spec: SymbolSpec, side: str, type_: str, tif: str | None,
-              quantity: Decimal | None, quote_qty: Decimal | None, price: Decimal | None, client_id: str | None,
-              stp: str, arrival_ns: int, transport: str,
-              before_lock: Callable[[Order, str, Decimal], None] | None = None) -> Order:
+    def place(
+        self,
+        account: "Account",
+        spec: SymbolSpec,
+        side: str,
+        type_: str,
+        tif: str | None,
+        quantity: Decimal | None,
+        quote_qty: Decimal | None,
+        price: Decimal | None,
+        client_id: str | None,
+        stp: str,
+        arrival_ns: int,
+        transport: str,
+        before_lock: Callable[[Order, str, Decimal], None] | None = None,
+    ) -> Order:
         """Validate, lock, create and (maybe) fill an order. Raises BinanceError like Binance."""
         book = self.book(account.id)
         if client_id is not None and client_id in book.open_client:
@@ -123,10 +132,20 @@ class OrderEngine(_OrderWire):
             fill_price = price
         now = now_ms()
         order = Order(
-            order_id=0, account_id=account.id, symbol=spec.symbol, side=side, type=type_,
-            tif=tif or "GTC", price=price if price is not None else ZERO,
-            orig_qty=quantity, client_order_id=client_id or self.new_client_id(), time=now,
-            arrival_ns=arrival_ns, transport=transport, orig_quote_qty=quote_qty or ZERO, stp=stp,
+            order_id=0,
+            account_id=account.id,
+            symbol=spec.symbol,
+            side=side,
+            type=type_,
+            tif=tif or "GTC",
+            price=price if price is not None else ZERO,
+            orig_qty=quantity,
+            client_order_id=client_id or self.new_client_id(),
+            time=now,
+            arrival_ns=arrival_ns,
+            transport=transport,
+            orig_quote_qty=quote_qty or ZERO,
+            stp=stp,
             update_time=now,
         )
         # what this order needs locked
@@ -173,8 +192,7 @@ class OrderEngine(_OrderWire):
                 if tif in ("IOC", "FOK"):
                     self._finish(account, order, "EXPIRED", publish=False)
                 else:
-                    order.resting = self.sim.matcher.add(
-                        Resting(spec.symbol, side, price, order.leaves, order, self._on_resting_fill))  # type: ignore[arg-type]
+                    order.resting = self.sim.matcher.add(Resting(spec.symbol, side, price, order.leaves, order, self._on_resting_fill))  # type: ignore[arg-type]
         self._publish_new_and_state(account, order, events_only_new)
         return order
 
@@ -202,8 +220,7 @@ class OrderEngine(_OrderWire):
         spec = self.sim.symbols.get(order.symbol, "spot")
         self._fill(account, spec, order, qty, price, maker=True, publish=True)
 
-    def _fill(self, account: "Account", spec: SymbolSpec, order: Order, qty: Decimal, price: Decimal, maker: bool,
-              publish: bool) -> Fill:
+    def _fill(self, account: "Account", spec: SymbolSpec, order: Order, qty: Decimal, price: Decimal, maker: bool, publish: bool) -> Fill:
         quote_qty = qty * price
         rate = account.maker_commission if maker else account.taker_commission
         if order.side == "BUY":
@@ -237,8 +254,7 @@ class OrderEngine(_OrderWire):
         else:
             order.status = "PARTIALLY_FILLED"
         if publish and self.sim.hub.has_subscribers(account.id, self.market):
-            self.sim.hub.publish(account.id, self.market,
-                                 self.execution_report(order, "TRADE", order.status, fill))
+            self.sim.hub.publish(account.id, self.market, self.execution_report(order, "TRADE", order.status, fill))
             self.publish_balances(account, order)
         return fill
 

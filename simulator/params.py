@@ -4,6 +4,7 @@ REST gives `str` values (query string + form body); the WebSocket API gives JSON
 normalised to `dict[str, str]` so a handler reads parameters one way and gets Binance's own
 errors (-1102 missing, -1100 illegal characters, -1130 invalid value ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

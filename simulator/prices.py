@@ -4,6 +4,7 @@ One price per symbol name, shared by every market (spot, margin and USD-M future
 BTCUSDT price; `mark()` is the futures mark price, equal to the last price here). `step()` moves all
 unpaused symbols one step; listeners then run (the matcher fills resting orders).
 """
+
 from __future__ import annotations
 
 import csv

@@ -5,6 +5,7 @@
 Past a limit: HTTP 429 with `Retry-After` (seconds); after `ban_after` breaches within the ban
 memory, HTTP 418 until the ban ends. One `RateLimiter` per API family ("spot", "futures").
 """
+
 from __future__ import annotations
 
 import time
@@ -32,15 +33,13 @@ class Limit:
         return f"{self.interval_num}{_LETTER[self.interval]}"
 
     def exchange_info(self) -> dict:
-        return {"rateLimitType": self.rate_limit_type, "interval": self.interval,
-                "intervalNum": self.interval_num, "limit": self.limit}
+        return {"rateLimitType": self.rate_limit_type, "interval": self.interval, "intervalNum": self.interval_num, "limit": self.limit}
 
 
 @dataclass
 class RateLimitConfig:
     weight: list[Limit] = field(default_factory=lambda: [Limit("REQUEST_WEIGHT", "MINUTE", 1, 6000)])
-    orders: list[Limit] = field(default_factory=lambda: [Limit("ORDERS", "SECOND", 10, 100),
-                                                         Limit("ORDERS", "DAY", 1, 200000)])
+    orders: list[Limit] = field(default_factory=lambda: [Limit("ORDERS", "SECOND", 10, 100), Limit("ORDERS", "DAY", 1, 200000)])
     raw: list[Limit] = field(default_factory=lambda: [Limit("RAW_REQUESTS", "MINUTE", 5, 61000)])
     ban_after: int = 3  # 429s within ban_memory seconds before a 418
     ban_seconds: int = 120
@@ -57,8 +56,9 @@ class _Counter:
 
 
 class RateLimiter:
-    def __init__(self, config: RateLimitConfig, weight_header: str = "X-MBX-USED-WEIGHT-",
-                 order_header: str = "X-MBX-ORDER-COUNT-") -> None:
+    def __init__(
+        self, config: RateLimitConfig, weight_header: str = "X-MBX-USED-WEIGHT-", order_header: str = "X-MBX-ORDER-COUNT-"
+    ) -> None:
         self.config = config
         self.weight_header = weight_header
         self.order_header = order_header
@@ -69,8 +69,7 @@ class RateLimiter:
 
     # -- helpers --------------------------------------------------------------------------------------
     @staticmethod
-    def _bump(table: dict[tuple[str, int], _Counter], who: str, index: int, limit: Limit, now: float,
-              amount: int) -> _Counter:
+    def _bump(table: dict[tuple[str, int], _Counter], who: str, index: int, limit: Limit, now: float, amount: int) -> _Counter:
         key = (who, index)
         counter = table.get(key)
         if counter is None:
@@ -98,9 +97,10 @@ class RateLimiter:
         retry = max(1, int(until - now) + 1)
         return errors.BinanceError(
             errors.TOO_MANY_REQUESTS,
-            f"Way too much request weight used; IP banned until {until_ms}. "
-            "Please use WebSocket Streams for live updates to avoid bans.",
-            418, headers={"Retry-After": str(retry)}, data={"serverTime": int(now * 1000), "retryAfter": until_ms},
+            f"Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans.",
+            418,
+            headers={"Retry-After": str(retry)},
+            data={"serverTime": int(now * 1000), "retryAfter": until_ms},
         )
 
     # -- API ------------------------------------------------------------------------------------------
@@ -130,10 +130,9 @@ class RateLimiter:
                     f"Too much request weight used; current limit is {limit.limit} request weight per "
                     f"{limit.interval_num} {limit.interval}. Please use WebSocket Streams for live updates "
                     "to avoid polling the API.",
-                    429, headers={"Retry-After": str(self._retry_after(limit, now)),
-                                  **self.weight_headers(used)},
-                    data={"serverTime": int(now * 1000),
-                          "retryAfter": int((now + self._retry_after(limit, now)) * 1000)},
+                    429,
+                    headers={"Retry-After": str(self._retry_after(limit, now)), **self.weight_headers(used)},
+                    data={"serverTime": int(now * 1000), "retryAfter": int((now + self._retry_after(limit, now)) * 1000)},
                 )
         return used
 
@@ -148,9 +147,9 @@ class RateLimiter:
                 retry = self._retry_after(limit, now)
                 raise errors.BinanceError(
                     errors.TOO_MANY_ORDERS,
-                    f"Too many new orders; current limit is {limit.limit} orders per "
-                    f"{limit.interval_num} {limit.interval}.",
-                    429, headers={"Retry-After": str(retry)},
+                    f"Too many new orders; current limit is {limit.limit} orders per {limit.interval_num} {limit.interval}.",
+                    429,
+                    headers={"Retry-After": str(retry)},
                     data={"serverTime": int(now * 1000), "retryAfter": int((now + retry) * 1000)},
                 )
         return used
@@ -172,9 +171,16 @@ class RateLimiter:
 
     @staticmethod
     def ws_rate_limits(used: list[tuple[Limit, int]]) -> list[dict]:
-        return [{"rateLimitType": limit.rate_limit_type, "interval": limit.interval,
-                 "intervalNum": limit.interval_num, "limit": limit.limit, "count": count}
-                for limit, count in used]
+        return [
+            {
+                "rateLimitType": limit.rate_limit_type,
+                "interval": limit.interval,
+                "intervalNum": limit.interval_num,
+                "limit": limit.limit,
+                "count": count,
+            }
+            for limit, count in used
+        ]
 
     def exchange_info(self) -> list[dict]:
         return [limit.exchange_info() for limit in (*self.config.weight, *self.config.orders, *self.config.raw)]

@@ -17,6 +17,7 @@ the merged shape of its elements, a scalar is null. Admin requests (`/_sim/...`)
 a WebSocket upgrade is recorded as transport "stream" (its messages, for the WebSocket API, each as
 "wsapi").
 """
+
 from __future__ import annotations
 
 import itertools
@@ -88,11 +89,27 @@ class Recorder:
         key = self.sim.store.keys.get(api_key) if api_key else None
         return key.account_id if key is not None else None
 
-    def write(self, transport: str, method: str, path: str, params: list[tuple[str, str]], agent: str,
-              account: str | None, status: int, reply: Any) -> None:
-        line = {"transport": transport, "method": method, "path": path, "params": redact(params),
-                "agent": agent, "account": account, "status": status,
-                "reply": shape(reply) if status == 200 and reply is not None else None}
+    def write(
+        self,
+        transport: str,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]],
+        agent: str,
+        account: str | None,
+        status: int,
+        reply: Any,
+    ) -> None:
+        line = {
+            "transport": transport,
+            "method": method,
+            "path": path,
+            "params": redact(params),
+            "agent": agent,
+            "account": account,
+            "status": status,
+            "reply": shape(reply) if status == 200 and reply is not None else None,
+        }
         try:
             self._file.write(orjson.dumps(line) + b"\n")
         except (OSError, ValueError, TypeError):  # a full disk, a closed file, an odd reply: never fails a request
@@ -104,8 +121,7 @@ class Recorder:
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         @web.middleware
-        async def record(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                         ) -> web.StreamResponse:
+        async def record(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
             if request.path.startswith("/_sim"):
                 return await handler(request)
             upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
@@ -131,7 +147,6 @@ class Recorder:
                 status = exc.status
                 raise
             finally:
-                self.write("stream" if upgrade else "rest", request.method, path, pairs, agent, account, status,
-                           reply)
+                self.write("stream" if upgrade else "rest", request.method, path, pairs, agent, account, status, reply)
 
         return record

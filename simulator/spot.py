@@ -3,6 +3,7 @@
 Parameter rules, responses and errors follow binance-spot-api-docs/rest-api.md and
 web-socket-api.md. The order logic lives in orders.py (shared with Cross Margin).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,8 +78,7 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
         if quantity is None and quote_qty is None:
             raise errors.either_mandatory("quantity", "quoteOrderQty")
         if quantity is not None and quote_qty is not None:
-            raise errors.BinanceError(errors.OPTIONAL_PARAMS_BAD_COMBO,
-                                      "Combination of optional parameters invalid.")
+            raise errors.BinanceError(errors.OPTIONAL_PARAMS_BAD_COMBO, "Combination of optional parameters invalid.")
     if quantity is not None and quantity <= 0 or quote_qty is not None and quote_qty <= 0:
         raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Price * QTY is zero or less.")
     if price is not None and price <= 0:
@@ -93,8 +93,7 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
     resp_type = p.enum("newOrderRespType", RESP_TYPES, default_resp)
     stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
     # Binance reports GTC for MARKET and LIMIT_MAKER orders
-    return NewOrder(symbol, side, type_, tif if type_ == "LIMIT" else "GTC", quantity, quote_qty, price, client_id,
-                    resp_type, stp)
+    return NewOrder(symbol, side, type_, tif if type_ == "LIMIT" else "GTC", quantity, quote_qty, price, client_id, resp_type, stp)
 
 
 def order_ref(p: Params) -> tuple[int | None, str | None]:
@@ -112,8 +111,20 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         account = ctx.require_account()
         req = parse_new_order(sim, p)
         spec = sim.symbols.get(req.symbol, "spot")
-        order = engine.place(account, spec, req.side, req.type, req.tif, req.quantity, req.quote_qty, req.price,
-                             req.client_id, req.stp, ctx.arrival_ns, ctx.transport)
+        order = engine.place(
+            account,
+            spec,
+            req.side,
+            req.type,
+            req.tif,
+            req.quantity,
+            req.quote_qty,
+            req.price,
+            req.client_id,
+            req.stp,
+            ctx.arrival_ns,
+            ctx.transport,
+        )
         return engine.order_result(order, req.resp_type)
 
     def test_order(ctx: Ctx, p: Params) -> dict[str, Any]:
@@ -166,10 +177,8 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         sim.symbols.get(symbol, "spot")
         limit = min(p.opt_int("limit", 500) or 500, 1000)
         from_id = p.opt_int("orderId")
-        rows = [o for o in engine.book(account.id).by_id.values()
-                if o.symbol == symbol and (from_id is None or o.order_id >= from_id)]
-        return [engine.order_query(o) for o in rows[-limit:]] if from_id is None else \
-            [engine.order_query(o) for o in rows[:limit]]
+        rows = [o for o in engine.book(account.id).by_id.values() if o.symbol == symbol and (from_id is None or o.order_id >= from_id)]
+        return [engine.order_query(o) for o in rows[-limit:]] if from_id is None else [engine.order_query(o) for o in rows[:limit]]
 
     def my_trades(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
         account = ctx.require_account()
@@ -178,9 +187,11 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         order_id = p.opt_int("orderId")
         from_id = p.opt_int("fromId")
         limit = min(p.opt_int("limit", 500) or 500, 1000)
-        rows = [(o, f) for o, f in engine.book(account.id).trades
-                if o.symbol == symbol and (order_id is None or o.order_id == order_id)
-                and (from_id is None or f.trade_id >= from_id)]
+        rows = [
+            (o, f)
+            for o, f in engine.book(account.id).trades
+            if o.symbol == symbol and (order_id is None or o.order_id == order_id) and (from_id is None or f.trade_id >= from_id)
+        ]
         rows = rows[:limit] if from_id is not None else rows[-limit:]
         return [engine.trade_row(o, f) for o, f in rows]
 
@@ -188,24 +199,49 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         account = ctx.require_account()
         key = ctx.key
         omit_zero = p.bool("omitZeroBalances", False)
-        balances = [{"asset": a, "free": fmt(b.free), "locked": fmt(b.locked)}
-                    for a, b in sorted(account.spot.items()) if not (omit_zero and b.free == 0 and b.locked == 0)]
+        balances = [
+            {"asset": a, "free": fmt(b.free), "locked": fmt(b.locked)}
+            for a, b in sorted(account.spot.items())
+            if not (omit_zero and b.free == 0 and b.locked == 0)
+        ]
         maker = int(account.maker_commission * 10000)
         taker = int(account.taker_commission * 10000)
         can_trade = bool(key and key.permissions.get("enableSpotAndMarginTrading"))
         return {
-            "makerCommission": maker, "takerCommission": taker, "buyerCommission": 0, "sellerCommission": 0,
-            "commissionRates": {"maker": fmt(account.maker_commission), "taker": fmt(account.taker_commission),
-                                "buyer": fmt(Decimal(0)), "seller": fmt(Decimal(0))},
-            "canTrade": can_trade, "canWithdraw": bool(key and key.permissions.get("enableWithdrawals")),
-            "canDeposit": True, "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-            "updateTime": account.spot_updated_ms, "accountType": "SPOT", "balances": balances,
-            "permissions": ["SPOT"], "uid": account.uid,
+            "makerCommission": maker,
+            "takerCommission": taker,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": fmt(account.maker_commission),
+                "taker": fmt(account.taker_commission),
+                "buyer": fmt(Decimal(0)),
+                "seller": fmt(Decimal(0)),
+            },
+            "canTrade": can_trade,
+            "canWithdraw": bool(key and key.permissions.get("enableWithdrawals")),
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": account.spot_updated_ms,
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": account.uid,
         }
 
-    return {"new_order": new_order, "test_order": test_order, "query_order": query_order,
-            "cancel_order": cancel_order, "open_orders": open_orders, "cancel_open_orders": cancel_open_orders,
-            "all_orders": all_orders, "my_trades": my_trades, "account_info": account_info}
+    return {
+        "new_order": new_order,
+        "test_order": test_order,
+        "query_order": query_order,
+        "cancel_order": cancel_order,
+        "open_orders": open_orders,
+        "cancel_open_orders": cancel_open_orders,
+        "all_orders": all_orders,
+        "my_trades": my_trades,
+        "account_info": account_info,
+    }
 
 
 def exchange_info(sim: "Sim", p: Params) -> dict[str, Any]:
@@ -225,7 +261,8 @@ def exchange_info(sim: "Sim", p: Params) -> dict[str, Any]:
             raise errors.BinanceError(errors.INVALID_JSON, "JSON sent for parameter 'symbols' is not valid")
         specs = [sim.symbols.get(str(s), "spot") for s in wanted]
     return {
-        "timezone": "UTC", "serverTime": now_ms(),
+        "timezone": "UTC",
+        "serverTime": now_ms(),
         "rateLimits": sim.limiters["spot"].exchange_info(),
         "exchangeFilters": [],
         "symbols": [s.exchange_info() for s in specs],
@@ -263,23 +300,30 @@ def register(sim: "Sim") -> OrderEngine:
     api.route("GET", "/api/v3/ping", ping, weight=1, ws=[(WS, "ping")])
     api.route("GET", "/api/v3/time", server_time, weight=1, ws=[(WS, "time")])
     api.route("GET", "/api/v3/exchangeInfo", exch_info, weight=20, ws=[(WS, "exchangeInfo")])
-    api.route("GET", "/api/v3/ticker/price", ticker_price,
-              weight=lambda p: 2 if p.get("symbol") else 4, ws=[(WS, "ticker.price")])
+    api.route("GET", "/api/v3/ticker/price", ticker_price, weight=lambda p: 2 if p.get("symbol") else 4, ws=[(WS, "ticker.price")])
     api.route("GET", "/api/v3/avgPrice", avg_price, weight=2, ws=[(WS, "avgPrice")])
-    api.route("POST", "/api/v3/order", h["new_order"], security=TRADE, weight=1, order=True, permission=trade,
-              ws=[(WS, "order.place")])
-    api.route("POST", "/api/v3/order/test", h["test_order"], security=TRADE, weight=1, permission=trade,
-              ws=[(WS, "order.test")])
+    api.route("POST", "/api/v3/order", h["new_order"], security=TRADE, weight=1, order=True, permission=trade, ws=[(WS, "order.place")])
+    api.route("POST", "/api/v3/order/test", h["test_order"], security=TRADE, weight=1, permission=trade, ws=[(WS, "order.test")])
     api.route("GET", "/api/v3/order", h["query_order"], security=USER_DATA, weight=4, ws=[(WS, "order.status")])
-    api.route("DELETE", "/api/v3/order", h["cancel_order"], security=TRADE, weight=1, permission=trade,
-              ws=[(WS, "order.cancel")])
-    api.route("GET", "/api/v3/openOrders", h["open_orders"], security=USER_DATA,
-              weight=lambda p: 6 if p.get("symbol") else 80, ws=[(WS, "openOrders.status")])
-    api.route("DELETE", "/api/v3/openOrders", h["cancel_open_orders"], security=TRADE, weight=1, permission=trade,
-              ws=[(WS, "openOrders.cancelAll")])
-    api.route("GET", "/api/v3/allOrders", h["all_orders"], security=USER_DATA, weight=20,
-              ws=[(WS, "allOrders")])
+    api.route("DELETE", "/api/v3/order", h["cancel_order"], security=TRADE, weight=1, permission=trade, ws=[(WS, "order.cancel")])
+    api.route(
+        "GET",
+        "/api/v3/openOrders",
+        h["open_orders"],
+        security=USER_DATA,
+        weight=lambda p: 6 if p.get("symbol") else 80,
+        ws=[(WS, "openOrders.status")],
+    )
+    api.route(
+        "DELETE",
+        "/api/v3/openOrders",
+        h["cancel_open_orders"],
+        security=TRADE,
+        weight=1,
+        permission=trade,
+        ws=[(WS, "openOrders.cancelAll")],
+    )
+    api.route("GET", "/api/v3/allOrders", h["all_orders"], security=USER_DATA, weight=20, ws=[(WS, "allOrders")])
     api.route("GET", "/api/v3/myTrades", h["my_trades"], security=USER_DATA, weight=20, ws=[(WS, "myTrades")])
-    api.route("GET", "/api/v3/account", h["account_info"], security=USER_DATA, weight=20,
-              ws=[(WS, "account.status")])
+    api.route("GET", "/api/v3/account", h["account_info"], security=USER_DATA, weight=20, ws=[(WS, "account.status")])
     return engine

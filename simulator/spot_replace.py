@@ -9,6 +9,7 @@ partially failed."; the error carries `data` {cancelResult, newOrderResult, canc
 newOrderResponse}. `cancelRestrictions` (ONLY_NEW / ONLY_PARTIALLY_FILLED) is honoured;
 `orderRateLimitExceededMode` is validated (the unfilled-order count is the framework's).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -77,29 +78,52 @@ def make_cancel_replace(sim: "Sim", engine: OrderEngine) -> Any:
         if order is None or order.symbol != req.symbol or not order.is_open:
             cancel_response = _error(errors.cancel_unknown())
         elif (restriction == "ONLY_NEW" and order.status != "NEW") or (
-                restriction == "ONLY_PARTIALLY_FILLED" and order.status != "PARTIALLY_FILLED"):
-            cancel_response = {"code": errors.CANCEL_REJECTED,
-                               "msg": "Order was not canceled due to cancel restrictions."}
+            restriction == "ONLY_PARTIALLY_FILLED" and order.status != "PARTIALLY_FILLED"
+        ):
+            cancel_response = {"code": errors.CANCEL_REJECTED, "msg": "Order was not canceled due to cancel restrictions."}
         else:
             engine.cancel(account, order, p.opt_str("cancelNewClientOrderId"))
             cancel_response = engine.cancel_result(order)
             cancel_response["origQuoteOrderQty"] = fmt(order.orig_quote_qty)
             cancel_ok = True
         if not cancel_ok and mode == "STOP_ON_FAILURE":
-            raise CancelReplaceError(-2022, "Order cancel-replace failed.", 400, data={
-                "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": cancel_response,
-                "newOrderResponse": None})
+            raise CancelReplaceError(
+                -2022,
+                "Order cancel-replace failed.",
+                400,
+                data={
+                    "cancelResult": "FAILURE",
+                    "newOrderResult": "NOT_ATTEMPTED",
+                    "cancelResponse": cancel_response,
+                    "newOrderResponse": None,
+                },
+            )
         try:
-            new = engine.place(account, spec, req.side, req.type, req.tif, req.quantity, req.quote_qty, req.price,
-                               req.client_id, req.stp, ctx.arrival_ns, ctx.transport)
+            new = engine.place(
+                account,
+                spec,
+                req.side,
+                req.type,
+                req.tif,
+                req.quantity,
+                req.quote_qty,
+                req.price,
+                req.client_id,
+                req.stp,
+                ctx.arrival_ns,
+                ctx.transport,
+            )
             new_response: dict[str, Any] = engine.order_result(new, req.resp_type)
             new_ok = True
         except errors.BinanceError as exc:
             new_response = _error(exc)
             new_ok = False
-        data = {"cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
-                "newOrderResult": "SUCCESS" if new_ok else "FAILURE",
-                "cancelResponse": cancel_response, "newOrderResponse": new_response}
+        data = {
+            "cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
+            "newOrderResult": "SUCCESS" if new_ok else "FAILURE",
+            "cancelResponse": cancel_response,
+            "newOrderResponse": new_response,
+        }
         if cancel_ok and new_ok:
             return data
         if cancel_ok or new_ok:
@@ -112,6 +136,13 @@ def make_cancel_replace(sim: "Sim", engine: OrderEngine) -> Any:
 def register(sim: "Sim") -> None:
     engine = sim.markets["spot"]
     assert isinstance(engine, OrderEngine)
-    sim.api.route("POST", "/api/v3/order/cancelReplace", make_cancel_replace(sim, engine), security=TRADE,
-                  weight=1, order=True, permission="enableSpotAndMarginTrading",
-                  ws=[("/ws-api/v3", "order.cancelReplace")])
+    sim.api.route(
+        "POST",
+        "/api/v3/order/cancelReplace",
+        make_cancel_replace(sim, engine),
+        security=TRADE,
+        weight=1,
+        order=True,
+        permission="enableSpotAndMarginTrading",
+        ws=[("/ws-api/v3", "order.cancelReplace")],
+    )

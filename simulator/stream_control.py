@@ -7,6 +7,7 @@ supported"; the control frames and their error messages are Binance's "Live Subs
 to streams" (binance-spot-api-docs/web-socket-streams.md), sent as ``{"error": {"code", "msg"}, "id"}``
 as Binance's stream servers answer them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -14,10 +15,20 @@ from typing import Any, Protocol
 
 #: The USD-M user-data event types Binance documents (user-data-streams pages; ALGO_UPDATE since the
 #: Algo Service of 2025-12-02). An `events` filter naming anything else is refused.
-USER_DATA_EVENTS = frozenset({
-    "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "MARGIN_CALL", "TRADE_LITE",
-    "ALGO_UPDATE", "STRATEGY_UPDATE", "GRID_UPDATE", "CONDITIONAL_ORDER_TRIGGER_REJECT", "listenKeyExpired",
-})
+USER_DATA_EVENTS = frozenset(
+    {
+        "ORDER_TRADE_UPDATE",
+        "ACCOUNT_UPDATE",
+        "ACCOUNT_CONFIG_UPDATE",
+        "MARGIN_CALL",
+        "TRADE_LITE",
+        "ALGO_UPDATE",
+        "STRATEGY_UPDATE",
+        "GRID_UPDATE",
+        "CONDITIONAL_ORDER_TRIGGER_REJECT",
+        "listenKeyExpired",
+    }
+)
 
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _MAX_STRING_ID = 36  # "alphanumeric strings; max length 36"
@@ -34,8 +45,9 @@ def parse_events(text: str) -> frozenset[str] | None:
         return None
     unknown = sorted(set(names) - USER_DATA_EVENTS)
     if unknown:
-        raise QueryError(f"unknown user-data event(s) {', '.join(unknown)} in events; "
-                         f"expected names from {', '.join(sorted(USER_DATA_EVENTS))}")
+        raise QueryError(
+            f"unknown user-data event(s) {', '.join(unknown)} in events; expected names from {', '.join(sorted(USER_DATA_EVENTS))}"
+        )
     return frozenset(names)
 
 
@@ -83,7 +95,7 @@ def _valid_id(req_id: Any) -> bool:
     if isinstance(req_id, bool):
         return False
     if isinstance(req_id, int):
-        return -(2 ** 63) <= req_id < 2 ** 63
+        return -(2**63) <= req_id < 2**63
     return isinstance(req_id, str) and 0 < len(req_id) <= _MAX_STRING_ID
 
 

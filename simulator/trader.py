@@ -9,6 +9,7 @@ changes and the odd burst of orders. Spot: buys and partial sells. Margin: borro
 sells, and short sales with borrowing covered by repaying buys. All all through the public Binance API with the account's HMAC key (a market
 participant like any other: this module shares no code with the copier).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ class Trader:
         assert self.session is not None
         query = urllib.parse.urlencode({**(params or {}), "timestamp": int(time.time() * 1000)})
         sig = hmac.new(self._secret, query.encode(), hashlib.sha256).hexdigest()
-        async with self.session.request(method, f"{self.url}{path}?{query}&signature={sig}",
-                                        headers={"X-MBX-APIKEY": self.api_key}) as resp:
+        async with self.session.request(
+            method, f"{self.url}{path}?{query}&signature={sig}", headers={"X-MBX-APIKEY": self.api_key}
+        ) as resp:
             body = await resp.json(content_type=None)
             if resp.status >= 400:
                 raise RuntimeError(f"{method} {path}: {resp.status} {body}")
@@ -77,8 +79,7 @@ class Trader:
         q = size * scale * Decimal(str(round(self.rng.uniform(0.5, 1.5), 3)))
         return max(step, (q / step).to_integral_value(ROUND_DOWN) * step)
 
-    async def order(self, symbol: str, side: str, qty: Decimal, position_side: str | None = None,
-                    reduce_only: bool = False) -> None:
+    async def order(self, symbol: str, side: str, qty: Decimal, position_side: str | None = None, reduce_only: bool = False) -> None:
         params: dict[str, Any] = {"symbol": symbol, "side": side, "type": "MARKET", "quantity": f"{qty:f}"}
         if self.hedge:
             params["positionSide"] = position_side or ("LONG" if side == "BUY" else "SHORT")
@@ -168,8 +169,7 @@ class Trader:
     async def burst(self, n: int = 10) -> None:
         """n orders at once on different symbols (copiers must keep up with bursts)."""
         symbols = self.rng.sample(list(SIZES), k=min(n, len(SIZES)))
-        await asyncio.gather(*(self.order(s, self.rng.choice(["BUY", "SELL"]), self._qty(s)) for s in symbols),
-                             return_exceptions=True)
+        await asyncio.gather(*(self.order(s, self.rng.choice(["BUY", "SELL"]), self._qty(s)) for s in symbols), return_exceptions=True)
 
     async def run(self, interval: float, actions: int | None) -> None:
         self.session = aiohttp.ClientSession()

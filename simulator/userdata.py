@@ -5,6 +5,7 @@ A connection registers a `Sink` for (account_id, market); the sink wraps and que
 connection (WebSocket API: `{"subscriptionId": N, "event": {...}}`; futures listenKey streams: the
 raw event). The hub knows nothing about transports.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol

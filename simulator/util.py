@@ -1,4 +1,5 @@
 """Small shared helpers: clocks, id generators, decimal parsing and formatting (no I/O)."""
+
 from __future__ import annotations
 
 import re

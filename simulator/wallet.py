@@ -1,4 +1,5 @@
 """Wallet endpoints: `GET /sapi/v1/account/apiRestrictions` (per-key permissions), account status."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,5 @@ def register(sim: "Sim") -> None:
     def account_status(ctx: Ctx, p: Params) -> dict[str, Any]:
         return {"data": "Normal"}
 
-    sim.api.route("GET", "/sapi/v1/account/apiRestrictions", api_restrictions, security=USER_DATA, weight=1,
-                  market="wallet")
+    sim.api.route("GET", "/sapi/v1/account/apiRestrictions", api_restrictions, security=USER_DATA, weight=1, market="wallet")
     sim.api.route("GET", "/sapi/v1/account/status", account_status, security=USER_DATA, weight=1, market="wallet")

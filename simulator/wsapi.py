@@ -7,6 +7,7 @@ by name) or per session (`session.logon`, Ed25519 only). User-data subscriptions
 (`userDataStream.subscribe`, `.subscribe.signature`, `.subscribe.listenToken`) deliver events as
 `{"subscriptionId": N, "event": {...}}` through a per-connection sender that honours stream faults.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +24,7 @@ from simulator.api import KEYED, SIGNED, Ctx, Endpoint, OrderRequest, apply_rate
 from simulator.auth import check_timestamp
 from simulator.params import Params, json_value_to_str
 from simulator.util import now_ms
+from simulator.ws_arrival import ArrivalStamps
 
 if TYPE_CHECKING:
     from simulator.accounts import ApiKey
@@ -39,8 +41,16 @@ class WsSubscription:
 
     __slots__ = ("conn", "sub_id", "account_id", "market", "kind", "expires_ms", "listen_token")
 
-    def __init__(self, conn: "WsConn", sub_id: int, account_id: str, market: str, kind: str,
-                 expires_ms: int | None = None, listen_token: str | None = None) -> None:
+    def __init__(
+        self,
+        conn: "WsConn",
+        sub_id: int,
+        account_id: str,
+        market: str,
+        kind: str,
+        expires_ms: int | None = None,
+        listen_token: str | None = None,
+    ) -> None:
         self.conn = conn
         self.sub_id = sub_id
         self.account_id = account_id
@@ -54,8 +64,7 @@ class WsSubscription:
 
 
 class WsConn:
-    def __init__(self, sim: "Sim", ws: web.WebSocketResponse, path: str, ip: str, return_rate_limits: bool,
-                 agent: str = "") -> None:
+    def __init__(self, sim: "Sim", ws: web.WebSocketResponse, path: str, ip: str, return_rate_limits: bool, agent: str = "") -> None:
         self.sim = sim
         self.agent = agent  # the upgrade request's User-Agent (for the request recorder)
         self.ws = ws
@@ -91,8 +100,9 @@ class WsConn:
             except (ConnectionError, RuntimeError):
                 return
 
-    def add_subscription(self, account_id: str, market: str, kind: str, expires_ms: int | None = None,
-                         listen_token: str | None = None) -> WsSubscription:
+    def add_subscription(
+        self, account_id: str, market: str, kind: str, expires_ms: int | None = None, listen_token: str | None = None
+    ) -> WsSubscription:
         for sub in self.subs.values():
             if sub.account_id == account_id and sub.market == market:
                 raise errors.BinanceError(errors.SUBSCRIPTION_ACTIVE, "User Data Stream subscription already active.")
@@ -136,9 +146,9 @@ class WsConn:
             params = asked.get("params")
             pairs = [(k, json_value_to_str(v)) for k, v in params.items()] if isinstance(params, dict) else []
             account = recorder.account_of(params.get("apiKey") if isinstance(params, dict) else None) or (
-                self.session_key.account_id if self.session_key else None)
-            recorder.write("wsapi", str(asked.get("method")), self.path, pairs, self.agent, account, status,
-                           body.get("result"))
+                self.session_key.account_id if self.session_key else None
+            )
+            recorder.write("wsapi", str(asked.get("method")), self.path, pairs, self.agent, account, status, body.get("result"))
 
     async def handle_text(self, text: str, arrival: int | None = None) -> None:
         """`arrival`: time.monotonic_ns() when the request's bytes were read (now if unknown)."""
@@ -185,8 +195,9 @@ class WsConn:
             ctx = Ctx(self.sim, account, key, arrival, "wsapi", self.ip, self, ep)
             if ep.order:
                 assert account is not None and key is not None
-                record = OrderRequest(arrival, account.id, key.api_key, ep.name, "wsapi",
-                                      {k: v for k, v in values.items() if k != "signature"})
+                record = OrderRequest(
+                    arrival, account.id, key.api_key, ep.name, "wsapi", {k: v for k, v in values.items() if k != "signature"}
+                )
                 self.sim.order_log.append(record)
                 order_used = self.limiter.add_order(account.id)
                 rate_limits = self.limiter.ws_rate_limits(order_used) + rate_limits
@@ -213,8 +224,9 @@ class WsConn:
             raise
         except Exception:  # noqa: BLE001 - one bad message never kills the connection
             log.exception("internal error on ws request")
-            await self.reply(req_id, 400, {"error": {"code": errors.UNKNOWN, "msg": (
-                "An unknown error occurred while processing the request.")}}, msg)
+            await self.reply(
+                req_id, 400, {"error": {"code": errors.UNKNOWN, "msg": ("An unknown error occurred while processing the request.")}}, msg
+            )
 
     def _authenticate(self, ep: Endpoint, values: dict[str, str]) -> tuple[Any, Any]:
         if ep.security not in KEYED:
@@ -239,60 +251,6 @@ class WsConn:
         return key, sim.store.accounts[key.account_id]
 
 
-class ArrivalStamps:
-    """When each request was READ from the socket (time.monotonic_ns()), not when its turn to be
-    handled came: with 100 clients sending at once, requests wait in the loop while the ones
-    before them are executed, and `arrivalNs` must not include that wait.
-
-    Wraps the connection's WebSocket frame parser (aiohttp's protocol feeds it every chunk read)
-    and notes the read time of each TEXT message it produced. Uses aiohttp internals; when they are
-    not as expected, `install` returns None and arrival falls back to the time of handling."""
-
-    __slots__ = ("_parser", "_buffer", "_stamps")
-
-    def __init__(self, parser: Any, buffer: Any) -> None:
-        self._parser = parser
-        self._buffer = buffer
-        self._stamps: dict[int, tuple[int, str]] = {}
-
-    @classmethod
-    def install(cls, request: web.Request, ws: web.WebSocketResponse) -> "ArrivalStamps | None":
-        try:
-            proto = request.protocol
-            parser = proto._payload_parser  # type: ignore[union-attr]
-            buffer = ws._reader._buffer  # type: ignore[union-attr]
-            if parser is None or not hasattr(parser, "feed_data") or not hasattr(buffer, "__getitem__"):
-                return None
-            stamps = cls(parser, buffer)
-            proto._payload_parser = stamps  # type: ignore[union-attr]
-            return stamps
-        except (AttributeError, TypeError):
-            return None
-
-    def feed_data(self, data: Any) -> Any:
-        t = time.monotonic_ns()
-        buffer = self._buffer
-        before = len(buffer)
-        result = self._parser.feed_data(data)
-        after = len(buffer)
-        if after > before:
-            stamps = self._stamps
-            if len(stamps) > 10_000:  # messages never handled as TEXT (pings...): forget them
-                stamps.clear()
-            for i in range(before, after):
-                msg = buffer[i][0]
-                if msg.type == WSMsgType.TEXT:
-                    stamps[id(msg.data)] = (t, msg.data)
-        return result
-
-    def feed_eof(self) -> Any:
-        return self._parser.feed_eof()
-
-    def pop(self, text: str) -> int | None:
-        entry = self._stamps.pop(id(text), None)
-        return entry[0] if entry is not None and entry[1] is text else None
-
-
 def ws_signature_payload(values: dict[str, str]) -> str:
     """What a client signs: params (minus signature) sorted by name, `k=v` joined with `&`."""
     return "&".join(f"{k}={v}" for k, v in sorted(values.items()) if k != "signature")
@@ -313,6 +271,7 @@ def verify_ws_signature(key: "ApiKey", values: dict[str, str]) -> None:
 
 
 # -- session and user-data methods ------------------------------------------------------------------
+
 
 def _conn(ctx: Ctx) -> WsConn:
     conn = ctx.conn
@@ -401,8 +360,7 @@ def register_session_methods(sim: "Sim", path: str) -> None:
     api = sim.api
     limiter = api.ws_limiter[path]
     market = "futures" if limiter == "futures" else "spot"
-    api.ws_method(path, "session.logon", session_logon, security="USER_DATA", weight=2, limiter=limiter,
-                  market=market)
+    api.ws_method(path, "session.logon", session_logon, security="USER_DATA", weight=2, limiter=limiter, market=market)
     api.ws_method(path, "session.status", session_status, weight=2, limiter=limiter, market=market)
     api.ws_method(path, "session.logout", session_logout, weight=2, limiter=limiter, market=market)
 
@@ -410,15 +368,14 @@ def register_session_methods(sim: "Sim", path: str) -> None:
 def register_user_data_methods(sim: "Sim", path: str = SPOT_WS_PATH) -> None:
     api = sim.api
     api.ws_method(path, "userDataStream.subscribe", uds_subscribe, weight=2)
-    api.ws_method(path, "userDataStream.subscribe.signature", uds_subscribe_signature, security="USER_DATA",
-                  weight=2)
-    api.ws_method(path, "userDataStream.subscribe.listenToken", uds_subscribe_listen_token, weight=2,
-                  market="margin")
+    api.ws_method(path, "userDataStream.subscribe.signature", uds_subscribe_signature, security="USER_DATA", weight=2)
+    api.ws_method(path, "userDataStream.subscribe.listenToken", uds_subscribe_listen_token, weight=2, market="margin")
     api.ws_method(path, "userDataStream.unsubscribe", uds_unsubscribe, weight=2)
     api.ws_method(path, "session.subscriptions", session_subscriptions, weight=2)
 
 
 # -- the aiohttp handler and connection housekeeping --------------------------------------------------
+
 
 class WsRegistry:
     """All open WebSocket-API connections (for faults and listenToken expiry)."""
@@ -432,8 +389,11 @@ class WsRegistry:
     def drop(self, account_id: str | None) -> int:
         closed = 0
         for conn in list(self.conns):
-            if account_id is None or any(s.account_id == account_id for s in conn.subs.values()) or (
-                    conn.session_key is not None and conn.session_key.account_id == account_id):
+            if (
+                account_id is None
+                or any(s.account_id == account_id for s in conn.subs.values())
+                or (conn.session_key is not None and conn.session_key.account_id == account_id)
+            ):
                 if account_id is None and not conn.subs and conn.session_key is None:
                     continue
                 conn.closed = True
@@ -452,15 +412,13 @@ class WsRegistry:
         self.expire_subscriptions(force_token=listen_key, force_account=account_id, force=True)
         return count
 
-    def expire_subscriptions(self, force_token: str | None = None, force_account: str | None = None,
-                             force: bool = False) -> None:
+    def expire_subscriptions(self, force_token: str | None = None, force_account: str | None = None, force: bool = False) -> None:
         now = now_ms()
         for conn in list(self.conns):
             for sub in list(conn.subs.values()):
                 if sub.kind != "listenToken":
                     continue
-                forced = force and (force_token in (None, sub.listen_token)) and (
-                    force_account in (None, sub.account_id))
+                forced = force and (force_token in (None, sub.listen_token)) and (force_account in (None, sub.account_id))
                 if forced or (sub.expires_ms is not None and sub.expires_ms <= now):
                     conn.end_subscription(sub)
 

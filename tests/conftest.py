@@ -1,4 +1,5 @@
 """Shared pytest fixtures (kept small: the helpers live in tests/helpers/)."""
+
 from __future__ import annotations
 
 import signal

@@ -3,6 +3,7 @@
 Reads only the runtime directory (and, for the add-slave wizard, the exchange) from the config
 file; everything else comes from the control actor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,11 @@ CONFIG_ENV = "COPYTRADER_CONFIG"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="copytrader tui", description="copytrader terminal UI")
-    parser.add_argument("--config", default=os.environ.get(CONFIG_ENV, "copytrader.toml"),
-                        help=f"deployment TOML (default: ${CONFIG_ENV}, else ./copytrader.toml)")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(CONFIG_ENV, "copytrader.toml"),
+        help=f"deployment TOML (default: ${CONFIG_ENV}, else ./copytrader.toml)",
+    )
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a control reply")
     parser.add_argument("--probe-interval", type=float, default=2.0, help="seconds between liveness probes")
     return parser.parse_args(argv)

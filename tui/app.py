@@ -8,6 +8,7 @@ control said, and two signals the screens subscribe to:
 
 Every request goes through `send` (a worker): failures become a notification, never an exception.
 """
+
 from __future__ import annotations
 
 import time
@@ -166,7 +167,7 @@ class CopyTraderApp(App[None]):
                 self._to_refresh.add(event.slave_id)
             case ActorStateChanged():
                 if event.name.startswith("slave-"):
-                    self._to_refresh.add(event.name[len("slave-"):])
+                    self._to_refresh.add(event.name[len("slave-") :])
                 self._dirty_status = True
             case SlaveConfigChanged():
                 if event.config is None:
@@ -184,8 +185,14 @@ class CopyTraderApp(App[None]):
     def _entry_of(event: Any) -> JournalEntry:
         kind = str(type(event).__struct_config__.tag)
         return JournalEntry(
-            id=0, ts_ms=time.time_ns() // 1_000_000, slave_id=event.slave_id, market=getattr(event, "market", None),
-            symbol=getattr(event, "symbol", None), kind=kind, summary=summarize(event), report=event,
+            id=0,
+            ts_ms=time.time_ns() // 1_000_000,
+            slave_id=event.slave_id,
+            market=getattr(event, "market", None),
+            symbol=getattr(event, "symbol", None),
+            kind=kind,
+            summary=summarize(event),
+            report=event,
             acked=kind not in ERROR_KINDS,
         )
 

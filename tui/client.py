@@ -10,6 +10,7 @@ may import only `protocol`).
   (it restarted between two probes and forgot our subscription), the link subscribes again and
   asks the UI to resynchronise (`on_state(..., resync=True)`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,10 +63,7 @@ class ControlLink:
 
     # -------------------------------------------------------------------------------- the loop
     async def run(
-        self,
-        on_push: Callable[[Push], Any],
-        on_state: Callable[[LinkState, str, bool], Any],
-        on_status: Callable[[StatusResult], Any],
+        self, on_push: Callable[[Push], Any], on_state: Callable[[LinkState, str, bool], Any], on_status: Callable[[StatusResult], Any]
     ) -> None:
         """Probe forever: `on_status` with every status, `on_state(state, detail, resync)` when the
         connection state changes (resync: the UI must reload everything), pushes to `on_push`."""
@@ -77,9 +75,7 @@ class ControlLink:
         finally:
             await self.client.close()
 
-    async def probe(
-        self, on_state: Callable[[LinkState, str, bool], Any], on_status: Callable[[StatusResult], Any]
-    ) -> None:
+    async def probe(self, on_state: Callable[[LinkState, str, bool], Any], on_status: Callable[[StatusResult], Any]) -> None:
         try:
             status = await self.request(GetStatus(id=0))
             if not isinstance(status, StatusResult):
@@ -98,8 +94,7 @@ class ControlLink:
             if self.state != "unreachable" or self.detail != exc.reason:
                 self._set_state("unreachable", exc.reason, on_state, False)
 
-    def _set_state(self, state: LinkState, detail: str, on_state: Callable[[LinkState, str, bool], Any],
-                   resync: bool) -> None:
+    def _set_state(self, state: LinkState, detail: str, on_state: Callable[[LinkState, str, bool], Any], resync: bool) -> None:
         self.state = state
         self.detail = detail
         on_state(state, detail, resync)

@@ -1,6 +1,7 @@
 """From form fields to a validated `SlaveConfig` (pure): the edit form and the add-slave wizard
 build the config locally, so `SlaveConfig.__post_init__` and msgspec's constraints refuse bad
 values before anything is sent to the control actor."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,12 +45,22 @@ class SlaveForm:
             return "" if value is None else str(value)
 
         return cls(
-            id=c.id, name=c.name, enabled=c.enabled, paused=c.paused, markets=tuple(c.markets), sizing=c.sizing,
-            ratio=text(c.ratio), multiplier=text(c.multiplier), symbols_allow=", ".join(c.symbols_allow),
-            symbols_deny=", ".join(c.symbols_deny), max_leverage=text(c.max_leverage),
+            id=c.id,
+            name=c.name,
+            enabled=c.enabled,
+            paused=c.paused,
+            markets=tuple(c.markets),
+            sizing=c.sizing,
+            ratio=text(c.ratio),
+            multiplier=text(c.multiplier),
+            symbols_allow=", ".join(c.symbols_allow),
+            symbols_deny=", ".join(c.symbols_deny),
+            max_leverage=text(c.max_leverage),
             max_position_notional=text(c.max_position_notional),
             symbol_max_notional=", ".join(f"{k}={v}" for k, v in c.symbol_max_notional.items()),
-            reverse=c.reverse, min_notional_policy=c.min_notional_policy, on_start=c.on_start,
+            reverse=c.reverse,
+            min_notional_policy=c.min_notional_policy,
+            on_start=c.on_start,
             margin_level_min=text(c.margin_level_min),
         )
 
@@ -74,10 +85,17 @@ def build_config(form: SlaveForm) -> SlaveConfig:
     if unknown:
         raise FormError(f"markets: unknown {unknown}")
     raw: dict[str, Any] = {
-        "id": form.id.strip(), "name": form.name.strip(), "enabled": form.enabled, "paused": form.paused,
-        "markets": list(form.markets), "sizing": form.sizing, "reverse": form.reverse,
-        "min_notional_policy": form.min_notional_policy, "on_start": form.on_start,
-        "symbols_allow": _words(form.symbols_allow), "symbols_deny": _words(form.symbols_deny),
+        "id": form.id.strip(),
+        "name": form.name.strip(),
+        "enabled": form.enabled,
+        "paused": form.paused,
+        "markets": list(form.markets),
+        "sizing": form.sizing,
+        "reverse": form.reverse,
+        "min_notional_policy": form.min_notional_policy,
+        "on_start": form.on_start,
+        "symbols_allow": _words(form.symbols_allow),
+        "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),
     }
     for name in ("ratio", "multiplier"):

@@ -14,6 +14,7 @@ of the handoff: never logged, never put on a command line (visible in `ps`), nev
 input field, cleared after the handoff). Only then does the wizard send `AddSlave` (which the
 control actor refuses when the keystore has no record for the id).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,8 +59,20 @@ def keys_command() -> list[str]:
 
 
 def keys_argv(settings: TuiSettings, req: KeyRequest, command: Sequence[str] | None = None) -> list[str]:
-    argv = [*(command or settings.keys_command or keys_command()), "keys", "add", req.account, "--config", str(settings.config_path),
-            "--type", req.key_type, "--api-key", req.api_key, "--markets", ",".join(req.markets)]
+    argv = [
+        *(command or settings.keys_command or keys_command()),
+        "keys",
+        "add",
+        req.account,
+        "--config",
+        str(settings.config_path),
+        "--type",
+        req.key_type,
+        "--api-key",
+        req.api_key,
+        "--markets",
+        ",".join(req.markets),
+    ]
     if settings.exchange:
         argv += ["--exchange", settings.exchange]
     argv += ["--secret-file", req.secret_file] if req.secret_file else ["--secret-stdin"]
@@ -75,16 +88,19 @@ def _scrub(text: str, secret: str) -> str:
 
 
 async def hand_off_key(
-    settings: TuiSettings, req: KeyRequest, secret: str, *, command: Sequence[str] | None = None,
-    timeout: float = HANDOFF_TIMEOUT_S,
+    settings: TuiSettings, req: KeyRequest, secret: str, *, command: Sequence[str] | None = None, timeout: float = HANDOFF_TIMEOUT_S
 ) -> KeyOutcome:
     """Run `copytrader keys add ...` with `secret` on its stdin; its verdict and last output line."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *keys_argv(settings, req, command), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(settings.config_path.parent),
+            *keys_argv(settings, req, command),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            cwd=str(settings.config_path.parent),
         )
     except OSError as exc:
         return KeyOutcome(False, f"cannot run the keys command: {exc.strerror}")

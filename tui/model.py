@@ -4,6 +4,7 @@
 `row_cells` turns one slave into the dashboard's cells (text + style), so the table only touches
 the cells whose text changed.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,11 +44,25 @@ STATE_STYLES: Final = {
 
 COLUMNS: Final = ("slave", "state", "sizing", "equity", "pos", "lat", "spark", "error", "name")
 COLUMN_TITLES: Final = {
-    "slave": "Slave", "state": "State", "sizing": "Sizing", "equity": "Equity", "pos": "Pos",
-    "lat": "Lat", "spark": "Recent", "error": "Last error", "name": "Name",
+    "slave": "Slave",
+    "state": "State",
+    "sizing": "Sizing",
+    "equity": "Equity",
+    "pos": "Pos",
+    "lat": "Lat",
+    "spark": "Recent",
+    "error": "Last error",
+    "name": "Name",
 }
 COLUMN_WIDTHS: Final = {
-    "slave": 10, "state": 10, "sizing": 7, "equity": 9, "pos": 7, "lat": 7, "spark": SPARK_WIDTH, "error": 24,
+    "slave": 10,
+    "state": 10,
+    "sizing": 7,
+    "equity": 9,
+    "pos": 7,
+    "lat": 7,
+    "spark": SPARK_WIDTH,
+    "error": 24,
     "name": 16,
 }
 SORTS: Final = ("slave", "state", "equity", "lat", "pos")
@@ -56,6 +71,7 @@ Cell = tuple[str, str]  # (text, rich style)
 
 
 # ----------------------------------------------------------------------------------- formatting
+
 
 def plain(value: Decimal | None, places: int | None = None) -> str:
     """A decimal as a plain string (never "1E-5"); `places` rounds it for display."""
@@ -164,8 +180,10 @@ def summarize(event: object) -> str:
         case OrderMirrored():
             price = event.avg_price if event.avg_price is not None else event.price
             at = f" @ {plain(price)}" if price is not None else ""
-            return (f"{event.side} {plain(event.qty)} {event.symbol} {event.position_side} -> "
-                    f"#{event.exchange_order_id} {event.status}{at} ({latency_text(mirror_latency(event))})")
+            return (
+                f"{event.side} {plain(event.qty)} {event.symbol} {event.position_side} -> "
+                f"#{event.exchange_order_id} {event.status}{at} ({latency_text(mirror_latency(event))})"
+            )
         case MirrorSkipped():
             text = f" ({event.text})" if event.text else ""
             return f"skip {event.side} {plain(event.qty)} {event.symbol}: {event.reason}{text}"
@@ -181,6 +199,7 @@ def summarize(event: object) -> str:
 
 
 # ----------------------------------------------------------------------------------- cells
+
 
 def row_cells(summary: SlaveSummary, latencies: Sequence[int]) -> dict[str, Cell]:
     state = state_of(summary)
@@ -225,12 +244,21 @@ def sort_key(column: str, store: "Store") -> Callable[[str], tuple[object, ...]]
 
 def matches(summary: SlaveSummary, text: str) -> bool:
     """Filter: every word of `text` appears in the slave's id, name, state, sizing or markets."""
-    hay = " ".join((summary.config.id, summary.config.name, state_of(summary), summary.config.sizing,
-                    *summary.config.markets, "error" if summary.last_error else "")).lower()
+    hay = " ".join(
+        (
+            summary.config.id,
+            summary.config.name,
+            state_of(summary),
+            summary.config.sizing,
+            *summary.config.markets,
+            "error" if summary.last_error else "",
+        )
+    ).lower()
     return all(word in hay for word in text.lower().split())
 
 
 # ----------------------------------------------------------------------------------- the store
+
 
 @dataclass
 class Store:

@@ -5,6 +5,7 @@ folder, default "run"), and, for the add-slave wizard's key handoff, the `[excha
 is validated against (`network` live/testnet, or a simulator `url`). Everything else comes from
 the control actor.
 """
+
 from __future__ import annotations
 
 import tomllib

@@ -5,6 +5,7 @@ control: `actors.base.setup_logging`) adds its name, `copytrader/<version> (slav
 exchange log (the simulator's request recorder, the tests' contract check) can tell the actors'
 own traffic from tests and tools that use the same client. Imports nothing.
 """
+
 from __future__ import annotations
 
 __all__ = ["VERSION", "USER_AGENT", "set_actor"]

@@ -15,6 +15,7 @@ Sources (binance-reference/):
   the same on live, testnet and the simulator. The legacy `/ws/<listenKey>`, and the listenKey as a
   path segment under `/private/ws` (which that notice never documented), no longer deliver user data.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,9 +32,7 @@ FUTURES_USER_STREAM_ROUTE = "/private/ws"
 #: The user-data events the actors consume (master listeners and slaves), named in the `events` query
 #: parameter: an event not named is not delivered. ALGO_UPDATE carries the Algo Service's conditional
 #: orders (mirrored resting orders); TRADE_LITE and MARGIN_CALL are not consumed, so not asked for.
-FUTURES_USER_EVENTS: tuple[str, ...] = (
-    "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "ALGO_UPDATE", "listenKeyExpired",
-)
+FUTURES_USER_EVENTS: tuple[str, ...] = ("ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "ALGO_UPDATE", "listenKeyExpired")
 
 _EVENT_NAME = re.compile(r"[A-Za-z_]+")
 
@@ -48,8 +47,7 @@ def futures_user_stream_url(stream_base: str, listen_key: str, events: Iterable[
         raise ValueError(f"invalid user-data event names {bad!r}: expected names like ORDER_TRADE_UPDATE")
     if not listen_key:
         raise ValueError("empty listenKey")
-    return (f"{stream_base.rstrip('/')}{FUTURES_USER_STREAM_ROUTE}?listenKey={quote(listen_key, safe='')}"
-            f"&events={'/'.join(names)}")
+    return f"{stream_base.rstrip('/')}{FUTURES_USER_STREAM_ROUTE}?listenKey={quote(listen_key, safe='')}&events={'/'.join(names)}"
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,13 +85,7 @@ class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
             base = "http://" + base
         scheme, rest = base.split("://", 1)
         ws = ("wss" if scheme == "https" else "ws") + "://" + rest
-        return cls(
-            spot_rest=base,
-            spot_ws_api=ws + "/ws-api/v3",
-            futures_rest=base,
-            futures_ws_api=ws + "/ws-fapi/v1",
-            futures_stream=ws,
-        )
+        return cls(spot_rest=base, spot_ws_api=ws + "/ws-api/v3", futures_rest=base, futures_ws_api=ws + "/ws-fapi/v1", futures_stream=ws)
 
     def futures_user_stream_url(self, listen_key: str, events: Iterable[str] = FUTURES_USER_EVENTS) -> str:
         return futures_user_stream_url(self.futures_stream, listen_key, events)

@@ -13,6 +13,7 @@ The one question that matters for exactly-once orders is: *may the request have 
 Messages carry only Binance's `msg` text and the HTTP status / code: never a URL, query string,
 signature or key.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -85,9 +86,7 @@ class Rejected(BinanceAPIError):
 class RateLimited(Rejected):
     """HTTP 429 (back off) or 418 (IP banned). `retry_after` is in seconds (None if not given)."""
 
-    def __init__(
-        self, http_status: int, code: int, msg: str, retry_after: float | None = None, banned: bool = False
-    ) -> None:
+    def __init__(self, http_status: int, code: int, msg: str, retry_after: float | None = None, banned: bool = False) -> None:
         super().__init__(http_status, code, msg)
         self.retry_after = retry_after
         self.banned = banned
@@ -140,9 +139,7 @@ def classify_payload(
     if c in _UNKNOWN_CODES:
         return StatusUnknown(http_status, c, m)
     if http_status in (429, 418) or c in _RATE_CODES:
-        return RateLimited(
-            http_status, c, m, _retry_after_seconds(http_status, retry_after, data), banned=http_status == 418
-        )
+        return RateLimited(http_status, c, m, _retry_after_seconds(http_status, retry_after, data), banned=http_status == 418)
     if http_status >= 500 or http_status == 408 or http_status == 0:
         if c in _BUSY_CODES or (http_status == 503 and m in _FAILED_503_MESSAGES):
             return Unavailable(http_status, c, m)

@@ -11,6 +11,7 @@ must be no smaller than %s (unless you choose reduce only)",
 MARKET orders must pass LOT_SIZE and MARKET_LOT_SIZE; spot's MARKET_LOT_SIZE often has
 stepSize/minQty "0" (rule disabled), so `market_rules` combines both into one `QtyRules`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -60,13 +61,11 @@ class QtyRules(msgspec.Struct, frozen=True):
 def market_rules(f: SymbolFilters) -> QtyRules:
     """Combine LOT_SIZE and MARKET_LOT_SIZE: coarser step, larger minimum, smaller maximum."""
     step = max(f.step_size, f.market_step_size)
-    if f.step_size and f.market_step_size and (f.market_step_size % f.step_size or
-                                               f.step_size % f.market_step_size):
+    if f.step_size and f.market_step_size and (f.market_step_size % f.step_size or f.step_size % f.market_step_size):
         # Steps that do not divide each other never happen on Binance; be safe: use their product.
         step = f.step_size * f.market_step_size
     maxes = [q for q in (f.max_qty, f.market_max_qty) if q > 0]
-    return QtyRules(step=step, min_qty=max(f.min_qty, f.market_min_qty),
-                    max_qty=min(maxes) if maxes else ZERO)
+    return QtyRules(step=step, min_qty=max(f.min_qty, f.market_min_qty), max_qty=min(maxes) if maxes else ZERO)
 
 
 def market_min_notional(f: SymbolFilters) -> Decimal:
@@ -158,7 +157,9 @@ def _parse_symbol(raw: Mapping[str, Any], futures: bool) -> SymbolFilters:
     if not isinstance(base, str) or not isinstance(quote, str):
         raise ExchangeInfoError(f"{symbol}: baseAsset/quoteAsset missing")
     fields: dict[str, Any] = {
-        "symbol": symbol, "base_asset": base, "quote_asset": quote,
+        "symbol": symbol,
+        "base_asset": base,
+        "quote_asset": quote,
         "status": str(raw.get("status", "TRADING")),
         "min_notional_exempt_reduce_only": futures,
     }

@@ -2,6 +2,7 @@
 without a body, responses with Content-Length, chunked or close-delimited bodies (transport.py has
 the errors and why this is ours, not aiohttp).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -9,17 +10,7 @@ import ssl
 
 from actors.binance import agent as _agent  # User-Agent: copytrader/<version> (<actor>)
 
-from .transport import (
-    _MAX_HEAD,
-    ConnectFailed,
-    ConnectionLost,
-    ProtocolError,
-    _host_header,
-    _parse_head,
-    _tls,
-    _tokens,
-    split_url,
-)
+from .transport import _MAX_HEAD, ConnectFailed, ConnectionLost, ProtocolError, _host_header, _parse_head, _tls, _tokens, split_url
 
 _IDEMPOTENT = frozenset(("GET", "HEAD"))
 
@@ -67,8 +58,7 @@ class HttpClient:
     into a connection the server is closing may or may not be processed).
     """
 
-    def __init__(self, base_url: str, *, connections: int = 4, idle_timeout: float = 20.0,
-                 max_body: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, base_url: str, *, connections: int = 4, idle_timeout: float = 20.0, max_body: int = 64 * 1024 * 1024) -> None:
         secure, host, port, _ = split_url(base_url)
         self.secure, self.host, self.port = secure, host, port
         self.idle_timeout = idle_timeout
@@ -81,8 +71,7 @@ class HttpClient:
     def __repr__(self) -> str:
         return f"HttpClient({'https' if self.secure else 'http'}://{self._host_header})"
 
-    async def request(self, method: str, target: str, headers: dict[str, str] | None = None,
-                      *, timeout: float = 10.0) -> HttpResponse:
+    async def request(self, method: str, target: str, headers: dict[str, str] | None = None, *, timeout: float = 10.0) -> HttpResponse:
         """Send `method target` and read the response, all within `timeout` seconds.
 
         Raises `ConnectFailed` (nothing sent, also when no connection was free in time),
@@ -139,8 +128,12 @@ class HttpClient:
             conn.close()
 
     def _head(self, method: str, target: str, headers: dict[str, str] | None) -> bytes:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", f"User-Agent: {_agent.USER_AGENT}",
-                 "Accept-Encoding: identity"]
+        lines = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: {self._host_header}",
+            f"User-Agent: {_agent.USER_AGENT}",
+            "Accept-Encoding: identity",
+        ]
         if method in ("POST", "PUT", "DELETE", "PATCH"):
             lines.append("Content-Length: 0")
         if headers:
@@ -159,8 +152,11 @@ class HttpClient:
             conn.close()
         try:
             reader, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=_tls() if self.secure else None,
-                server_hostname=self.host if self.secure else None, limit=_MAX_HEAD,
+                self.host,
+                self.port,
+                ssl=_tls() if self.secure else None,
+                server_hostname=self.host if self.secure else None,
+                limit=_MAX_HEAD,
             )
         except (OSError, ssl.SSLError) as exc:
             raise ConnectFailed(f"could not connect to {self._host_header}: {type(exc).__name__}") from None

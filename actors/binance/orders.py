@@ -10,6 +10,7 @@
   one-way reductions;
 - margin: `sideEffectType` (NO_SIDE_EFFECT unless the decision borrows or repays).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -20,8 +21,9 @@ from .filters import SymbolFilters, format_decimal
 __all__ = ["order_params"]
 
 
-def order_params(intent: OrderIntent, filters: SymbolFilters | None, *,
-                 position_mode: Literal["hedge", "one_way"] | str | None = None) -> dict[str, Any]:
+def order_params(
+    intent: OrderIntent, filters: SymbolFilters | None, *, position_mode: Literal["hedge", "one_way"] | str | None = None
+) -> dict[str, Any]:
     """newOrder parameters of `intent` (its market decides the market-specific ones)."""
     params: dict[str, Any] = {
         "symbol": intent.symbol,

@@ -13,6 +13,7 @@ limit, the request waits for the next window, plus a random spread so that the f
 waited do not all start again at the same instant. After a 429/418 nothing is sent before its
 `Retry-After`. Orders do not go through here (they go over the WebSocket API, and are never held).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -11,6 +11,7 @@ Values: `Decimal` as a plain decimal string (never `1E-5`), `bool` as `true`/`fa
 `str` as is; lists as a compact JSON array (e.g. `symbols=["A","B"]`). `None` values are dropped.
 `float` is refused: it cannot carry an exact price or quantity.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -7,6 +7,7 @@
 - Errors are raised as the classes of `errors.py`; on -1021 the client resyncs its clock once and
   retries (safe: -1021 means the request was rejected).
 """
+
 from __future__ import annotations
 
 import time
@@ -150,15 +151,15 @@ class RestClient:
                 continue
             try:
                 if low.startswith(_WEIGHT):
-                    interval = low[len(_WEIGHT):]
+                    interval = low[len(_WEIGHT) :]
                     used = self.used_weight[interval] = int(value)
                     if self.pacer is not None:
                         self.pacer.seen(interval, used)
                 elif low.startswith(_ORDERS):
-                    self.order_count[low[len(_ORDERS):]] = int(value)
+                    self.order_count[low[len(_ORDERS) :]] = int(value)
                 elif low.startswith(_SAPI):
                     # x-sapi-used-ip-weight-1m / x-sapi-used-uid-weight-1m
-                    rest = low[len(_SAPI):].replace("-weight", "")
+                    rest = low[len(_SAPI) :].replace("-weight", "")
                     self.sapi_weight[rest] = int(value)
             except ValueError:
                 continue
@@ -180,4 +181,3 @@ def _path_of(base_url: str) -> str:
 
 def _time_path_for(path: str) -> str:
     return "/fapi/v1/time" if path.startswith("/fapi") else "/api/v3/time"
-

@@ -5,6 +5,7 @@ The secret (HMAC secret or private key) lives only inside a closure: it is not a
 
 `cryptography` is imported only for Ed25519 / RSA keys, keeping HMAC-only processes light.
 """
+
 from __future__ import annotations
 
 import base64

@@ -3,6 +3,7 @@
 The actors never write a path: they call these (binance-spot-api-docs/rest-api.md, margin
 endpoints under /sapi). Weights are Binance's, per IP (6,000 a minute on /api).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -19,6 +19,7 @@ was sent, `ConnectionLost` when the connection broke (a request may or may not h
 processed), `HandshakeFailed` when the server refused the WebSocket upgrade, `ProtocolError` for a
 malformed reply or frame.
 """
+
 from __future__ import annotations
 
 import ssl

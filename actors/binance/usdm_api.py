@@ -3,18 +3,14 @@
 The actors never write a path: they call these (binance-reference usdm/endpoints/*). Weights are
 Binance's, per IP (2,400 a minute on USD-M).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from .filters import SymbolFilters, parse_futures_exchange_info
 from .rest import RestClient
-from .wire import (
-    BinanceFuturesAccount,
-    BinanceFuturesPositionMode,
-    BinanceFuturesPositionRisk,
-    convert,
-)
+from .wire import BinanceFuturesAccount, BinanceFuturesPositionMode, BinanceFuturesPositionRisk, convert
 
 TIME_PATH = "/fapi/v1/time"
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"

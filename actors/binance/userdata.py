@@ -21,6 +21,7 @@ Margin: POST /sapi/v1/userListenToken (validity up to 24 h), `userDataStream.sub
 renewed before expiry with a new token and a new subscription; `eventStreamTerminated` ->
 resubscribe.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 to a callback in the same call; fragmentation, ping/pong, close handshake, a heartbeat that drops a
 silent connection (transport.py has the errors and why this is ours, not aiohttp).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ class WebSocket(asyncio.Protocol):
     `closed` is a future done when the connection is gone (`close_code` / `close_reason` tell why).
     """
 
-    def __init__(self, on_message: Callable[[bytes], None], *, key: bytes, max_size: int = 16 * 1024 * 1024,
-                 heartbeat: float | None = 30.0) -> None:
+    def __init__(
+        self, on_message: Callable[[bytes], None], *, key: bytes, max_size: int = 16 * 1024 * 1024, heartbeat: float | None = 30.0
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.on_message = on_message
         self.max_size = max_size
@@ -112,12 +114,12 @@ class WebSocket(asyncio.Protocol):
                     self._buf = buf
                 return
             try:
-                self._check_upgrade(buf[:end], buf[end + 4:])
+                self._check_upgrade(buf[:end], buf[end + 4 :])
             except TransportError as exc:
                 self._fail(exc)
                 return
             self._upgraded = True
-            buf = buf[end + 4:]
+            buf = buf[end + 4 :]
             self.handshake.set_result(None)
             self._start_heartbeat()
         try:
@@ -203,12 +205,12 @@ class WebSocket(asyncio.Protocol):
             if n == 126:
                 if end - i < 2:
                     break
-                n = int.from_bytes(buf[i:i + 2], "big")
+                n = int.from_bytes(buf[i : i + 2], "big")
                 i += 2
             elif n == 127:
                 if end - i < 8:
                     break
-                n = int.from_bytes(buf[i:i + 8], "big")
+                n = int.from_bytes(buf[i : i + 8], "big")
                 i += 8
             if n > self.max_size:
                 raise ProtocolError(f"frame of {n} bytes exceeds {self.max_size}")
@@ -216,11 +218,11 @@ class WebSocket(asyncio.Protocol):
             if b1 & 0x80:  # servers must not mask; tolerate it
                 if end - i < 4:
                     break
-                key = buf[i:i + 4]
+                key = buf[i : i + 4]
                 i += 4
             if end - i < n:
                 break
-            payload = buf[i:i + n]
+            payload = buf[i : i + n]
             if key:
                 payload = _mask(payload, key)
             pos = i + n
@@ -306,8 +308,14 @@ class WebSocket(asyncio.Protocol):
         self._timer = self._loop.call_later(self.heartbeat, self._tick)
 
 
-async def ws_connect(url: str, on_message: Callable[[bytes], None], *, heartbeat: float | None = 30.0,
-                     timeout: float = 10.0, max_size: int = 16 * 1024 * 1024) -> WebSocket:
+async def ws_connect(
+    url: str,
+    on_message: Callable[[bytes], None],
+    *,
+    heartbeat: float | None = 30.0,
+    timeout: float = 10.0,
+    max_size: int = 16 * 1024 * 1024,
+) -> WebSocket:
     """Open a WebSocket to `url` (ws:// or wss://) and return it once the upgrade succeeded.
 
     Raises `ConnectFailed`, `HandshakeFailed`, `ProtocolError`, `ConnectionLost` or `TimeoutError`.
@@ -324,18 +332,13 @@ async def ws_connect(url: str, on_message: Callable[[bytes], None], *, heartbeat
     return proto
 
 
-async def _open_ws(loop: asyncio.AbstractEventLoop, proto: WebSocket, secure: bool, host: str, port: int,
-                   target: str, key: bytes) -> None:
+async def _open_ws(loop: asyncio.AbstractEventLoop, proto: WebSocket, secure: bool, host: str, port: int, target: str, key: bytes) -> None:
     try:
-        await loop.create_connection(
-            lambda: proto, host, port, ssl=_tls() if secure else None,
-            server_hostname=host if secure else None,
-        )
+        await loop.create_connection(lambda: proto, host, port, ssl=_tls() if secure else None, server_hostname=host if secure else None)
     except (OSError, ssl.SSLError) as exc:
         if isinstance(exc, TransportError):
             raise
-        raise ConnectFailed(f"could not connect to {_host_header(host, port, secure)}: "
-                            f"{type(exc).__name__}") from None
+        raise ConnectFailed(f"could not connect to {_host_header(host, port, secure)}: {type(exc).__name__}") from None
     request = (
         f"GET {target} HTTP/1.1\r\nHost: {_host_header(host, port, secure)}\r\n"
         f"User-Agent: {_agent.USER_AGENT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -11,13 +11,10 @@ raw bytes go to the typed decoder registered for that event type (decoders built
 Sources: binance-spot-api-docs/user-data-stream.md, rest-api.md, web-socket-api.md;
 thirdparty-coincise-scrape usdm/private_websocket_api.md and usdm/endpoints/*.
 """
+
 from __future__ import annotations
 
-from .wire_base import (
-    convert,
-    decode,
-    decoder,
-)
+from .wire_base import convert, decode, decoder
 from .wire_events import (
     EVENT_TYPES,
     BinanceAccountBalance,
@@ -72,18 +69,56 @@ from .wire_replies import (
 
 __all__ = [
     # futures events
-    "BinanceFuturesOrderData", "BinanceFuturesOrderTradeUpdate",
-    "BinanceFuturesBalance", "BinanceFuturesPosition", "BinanceFuturesAccountUpdateData", "BinanceFuturesAccountUpdate",
-    "BinanceFuturesLeverageConfig", "BinanceFuturesAssetsConfig", "BinanceFuturesAccountConfigUpdate",
-    "BinanceFuturesTradeLite", "BinanceFuturesMarginCallPosition", "BinanceFuturesMarginCall", "BinanceListenKeyExpired",
+    "BinanceFuturesOrderData",
+    "BinanceFuturesOrderTradeUpdate",
+    "BinanceFuturesBalance",
+    "BinanceFuturesPosition",
+    "BinanceFuturesAccountUpdateData",
+    "BinanceFuturesAccountUpdate",
+    "BinanceFuturesLeverageConfig",
+    "BinanceFuturesAssetsConfig",
+    "BinanceFuturesAccountConfigUpdate",
+    "BinanceFuturesTradeLite",
+    "BinanceFuturesMarginCallPosition",
+    "BinanceFuturesMarginCall",
+    "BinanceListenKeyExpired",
     # spot / margin events
-    "BinanceExecutionReport", "BinanceAccountBalance", "BinanceOutboundAccountPosition", "BinanceBalanceUpdate",
-    "BinanceEventStreamTerminated", "BinanceExternalLockUpdate", "BinanceListStatus", "BinanceServerShutdown",
-    "UnknownEvent", "UserEvent", "MalformedEvent", "decode_user_event", "EVENT_TYPES", "decode_stats",
+    "BinanceExecutionReport",
+    "BinanceAccountBalance",
+    "BinanceOutboundAccountPosition",
+    "BinanceBalanceUpdate",
+    "BinanceEventStreamTerminated",
+    "BinanceExternalLockUpdate",
+    "BinanceListStatus",
+    "BinanceServerShutdown",
+    "UnknownEvent",
+    "UserEvent",
+    "MalformedEvent",
+    "decode_user_event",
+    "EVENT_TYPES",
+    "decode_stats",
     # REST / WS-API replies
-    "BinanceFuturesOrder", "BinanceFuturesPositionRisk", "BinanceFuturesAccountAsset", "BinanceFuturesAccountPosition",
-    "BinanceFuturesAccount", "BinanceFuturesPositionMode", "BinanceFill", "BinanceSpotOrder", "BinanceSpotBalance",
-    "BinanceSpotAccount", "BinanceCommissionRates", "BinanceMarginUserAsset", "BinanceMarginAccount", "BinanceApiRestrictions",
-    "BinanceListenKey", "BinanceListenToken", "BinanceServerTime", "BinanceRateLimit", "BinanceErrorBody",
-    "decode", "decoder", "convert", "DecodeStats",
+    "BinanceFuturesOrder",
+    "BinanceFuturesPositionRisk",
+    "BinanceFuturesAccountAsset",
+    "BinanceFuturesAccountPosition",
+    "BinanceFuturesAccount",
+    "BinanceFuturesPositionMode",
+    "BinanceFill",
+    "BinanceSpotOrder",
+    "BinanceSpotBalance",
+    "BinanceSpotAccount",
+    "BinanceCommissionRates",
+    "BinanceMarginUserAsset",
+    "BinanceMarginAccount",
+    "BinanceApiRestrictions",
+    "BinanceListenKey",
+    "BinanceListenToken",
+    "BinanceServerTime",
+    "BinanceRateLimit",
+    "BinanceErrorBody",
+    "decode",
+    "decoder",
+    "convert",
+    "DecodeStats",
 ]

@@ -1,6 +1,7 @@
 """What every Binance wire struct shares: the base struct (lax, frozen, keyword-only), decoders built
 once per type, and `decode` / `convert` with our own words for bad UTF-8 and bad shapes.
 """
+
 from __future__ import annotations
 
 from typing import Any, TypeVar

@@ -3,6 +3,7 @@
 typed decoder registered for that event type (nautilus_trader style; decoders built once).
 Sources: binance-spot-api-docs/user-data-stream.md; usdm/private_websocket_api.md.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -10,10 +11,7 @@ from typing import Any, Union
 
 import msgspec
 
-from .wire_base import (
-    _utf8_error,
-    _Wire,
-)
+from .wire_base import _utf8_error, _Wire
 
 
 # ================================================================================================
@@ -366,9 +364,7 @@ EVENT_TYPES: dict[str, type] = {
 _HEAD = msgspec.json.Decoder(_EventType)
 
 
-_HANDLERS: dict[str, msgspec.json.Decoder[Any]] = {
-    name: msgspec.json.Decoder(cls, strict=False) for name, cls in EVENT_TYPES.items()
-}
+_HANDLERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(cls, strict=False) for name, cls in EVENT_TYPES.items()}
 
 
 def decode_user_event(raw: bytes | bytearray | memoryview | str) -> Any:

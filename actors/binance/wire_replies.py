@@ -2,13 +2,12 @@
 keys, rate limits, API restrictions). Sources: binance-spot-api-docs/rest-api.md, web-socket-api.md;
 usdm/endpoints/*.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
 
-from .wire_base import (
-    _Wire,
-)
+from .wire_base import _Wire
 
 
 # ================================================================================================

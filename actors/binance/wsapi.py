@@ -18,6 +18,7 @@ Hot path: ids are ints, params are a dict serialized once by orjson and sent as 
 bytes; replies are parsed once into an envelope with raw (unparsed) `result`/`event` slices.
 No logging on the hot path.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,15 +35,7 @@ from .signing import Signer
 from .transport import TransportError
 from .websocket import WebSocket
 from .wire import BinanceRateLimit, decoder
-from .wsapi_frames import (
-    _RATE_LIMITS,
-    ConnectHook,
-    EventHandler,
-    _Envelope,
-    _error_of,
-    _expire,
-    _order_ref,
-)
+from .wsapi_frames import _RATE_LIMITS, ConnectHook, EventHandler, _Envelope, _error_of, _expire, _order_ref
 from .wsapi_reader import _WsApiReader
 
 __all__ = ["WsApiClient", "EventHandler", "ConnectHook"]
@@ -165,13 +158,7 @@ class WsApiClient(_WsApiReader):
         return int(time.time() * 1000) + self.time_offset_ms
 
     async def request(
-        self,
-        method: str,
-        params: Params = None,
-        *,
-        signed: bool = True,
-        timeout: float | None = None,
-        result_type: Any = None,
+        self, method: str, params: Params = None, *, signed: bool = True, timeout: float | None = None, result_type: Any = None
     ) -> Any:
         """Send one request and return its `result` (a dict/list, or `result_type` if given).
 
@@ -196,8 +183,13 @@ class WsApiClient(_WsApiReader):
         return await self.request("order.place", params, timeout=timeout, result_type=result_type)
 
     async def order_status(
-        self, symbol: str, *, order_id: int | None = None, orig_client_order_id: str | None = None,
-        timeout: float | None = None, result_type: Any = None,
+        self,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        orig_client_order_id: str | None = None,
+        timeout: float | None = None,
+        result_type: Any = None,
     ) -> Any:
         """`order.status` by orderId or origClientOrderId (raises `OrderNotFound` on -2013)."""
         return await self.request(
@@ -205,8 +197,13 @@ class WsApiClient(_WsApiReader):
         )
 
     async def cancel_order(
-        self, symbol: str, *, order_id: int | None = None, orig_client_order_id: str | None = None,
-        timeout: float | None = None, result_type: Any = None,
+        self,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        orig_client_order_id: str | None = None,
+        timeout: float | None = None,
+        result_type: Any = None,
     ) -> Any:
         """`order.cancel` by orderId or origClientOrderId."""
         return await self.request(
@@ -266,8 +263,7 @@ class WsApiClient(_WsApiReader):
 
     # -- internals: request path -------------------------------------------------------------
     async def _call(
-        self, method: str, params: Params, signed: bool, timeout: float | None,
-        reply_hook: Callable[[_Envelope], None] | None = None,
+        self, method: str, params: Params, signed: bool, timeout: float | None, reply_hook: Callable[[_Envelope], None] | None = None
     ) -> _Envelope:
         ws = self._ws
         if ws is None or not (self._ready.is_set() or self._setting_up):
@@ -326,5 +322,3 @@ class WsApiClient(_WsApiReader):
         if result_type is not None:
             return decoder(result_type).decode(raw)
         return orjson.loads(bytes(raw))
-
-

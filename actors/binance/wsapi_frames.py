@@ -1,6 +1,7 @@
 """The WS API's frames as the client reads them: the reply / event envelope (raw result and event
 slices, decoded once), rate limits, the error a reply carries, request parameters of an order.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 request's Future, events to their subscription), reconnects with backoff, logs on again and runs the
 connect hooks; waiting for the connection, and failing what was in flight when it went.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +13,7 @@ import orjson
 
 from .errors import AuthError, BinanceAPIError, ClockSkew, NotSent, StatusUnknown, classify_payload
 from .websocket import WebSocket, ws_connect
-from .wsapi_frames import (
-    _ENVELOPE,
-    _EVENT_TYPE_SHUTDOWN,
-    _Envelope,
-)
+from .wsapi_frames import _ENVELOPE, _EVENT_TYPE_SHUTDOWN, _Envelope
 
 log = logging.getLogger("actors.binance.wsapi")  # the client's own logger
 
@@ -88,8 +85,9 @@ class _WsApiReader:
         self._state("connecting")
         while not self._closing:
             try:
-                ws = await ws_connect(self.url, self._dispatch, heartbeat=self.heartbeat,
-                                      timeout=self.connect_timeout, max_size=16 * 1024 * 1024)
+                ws = await ws_connect(
+                    self.url, self._dispatch, heartbeat=self.heartbeat, timeout=self.connect_timeout, max_size=16 * 1024 * 1024
+                )
             except (TimeoutError, OSError) as exc:
                 self.last_error = exc
                 await asyncio.sleep(backoff)

@@ -1,14 +1,15 @@
 """`copytrader` console script.
 
-    copytrader keys ...                          manage the encrypted API keys (actors/cli/keys.py)
-    copytrader status                            actors, slaves, errors (actors/cli/control.py)
-    copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
-    copytrader restart NAME                      restart one actor (stop + start)
-    copytrader pause|resume SLAVE|--all
-    copytrader tui [--config FILE]               the terminal UI (runs `python -m tui`)
-    copytrader init [--network live|testnet] ... a starter config, passphrase file and keystore
-    copytrader demo [start|stop|status]          the demo (scripts/demo)
+copytrader keys ...                          manage the encrypted API keys (actors/cli/keys.py)
+copytrader status                            actors, slaves, errors (actors/cli/control.py)
+copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
+copytrader restart NAME                      restart one actor (stop + start)
+copytrader pause|resume SLAVE|--all
+copytrader tui [--config FILE]               the terminal UI (runs `python -m tui`)
+copytrader init [--network live|testnet] ... a starter config, passphrase file and keystore
+copytrader demo [start|stop|status]          the demo (scripts/demo)
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`python -m actors.cli`: the `copytrader` console script."""
+
 import sys
 
 from . import main

@@ -17,6 +17,7 @@ applies the slave program files when it starts. `restart` needs the control acto
 Exit codes: 0 ok, 1 refused by control (the reason is printed), 2 usage or invalid input,
 3 control actor unavailable or not answering.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,6 +79,7 @@ class Io:
 
 # ------------------------------------------------------------------------------------ parsing
 
+
 def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p.add_argument("--name")
@@ -100,8 +102,11 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="copytrader", description="copytrader control commands")
-    parser.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG),
-                        help=f"deployment TOML (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG),
+        help=f"deployment TOML (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the control actor")
     sub = parser.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="actors, slaves, errors")
@@ -131,10 +136,20 @@ def _csv(value: str) -> list[str]:
 def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The SlaveConfig fields the options set (only those given)."""
     changes: dict[str, Any] = {}
-    simple = {"name": "name", "sizing": "sizing", "ratio": "ratio", "multiplier": "multiplier",
-              "max_leverage": "max_leverage", "max_notional": "max_position_notional", "reverse": "reverse",
-              "enabled": "enabled", "paused": "paused", "min_notional_policy": "min_notional_policy",
-              "on_start": "on_start", "margin_level_min": "margin_level_min"}
+    simple = {
+        "name": "name",
+        "sizing": "sizing",
+        "ratio": "ratio",
+        "multiplier": "multiplier",
+        "max_leverage": "max_leverage",
+        "max_notional": "max_position_notional",
+        "reverse": "reverse",
+        "enabled": "enabled",
+        "paused": "paused",
+        "min_notional_policy": "min_notional_policy",
+        "on_start": "on_start",
+        "margin_level_min": "margin_level_min",
+    }
     for option, name in simple.items():
         value = getattr(args, option)
         if value is not None:
@@ -166,6 +181,7 @@ def merge_slave(base: SlaveConfig | None, slave_id: str, changes: dict[str, Any]
 
 # ------------------------------------------------------------------------------------ output
 
+
 def _slave_line(s: SlaveSummary, paused_all: bool = False) -> str:
     c = s.config
     size = f"ratio {c.ratio}" if c.sizing == "fixed_ratio" else f"x{c.multiplier} balance"
@@ -185,15 +201,18 @@ def print_status(io: Io, result: StatusResult) -> None:
         hb = f"{a.heartbeat_age_ms} ms ago" if a.heartbeat_age_ms is not None else ""
         pid = str(a.pid) if a.pid else "-"
         io.out(f"{a.name:<24} {a.state:<10} {pid:>7} {a.uptime_s:>7}s  {hb}")
-    io.out(f"slaves: {result.slaves_total} total, {result.slaves_running} running;"
-           f" pause-all: {'ON' if result.paused_all else 'off'}; unacknowledged errors: {result.unacked_errors}")
+    io.out(
+        f"slaves: {result.slaves_total} total, {result.slaves_running} running;"
+        f" pause-all: {'ON' if result.paused_all else 'off'}; unacknowledged errors: {result.unacked_errors}"
+    )
 
 
 def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) -> None:
     """Per slave: state, sizing, equity and k per market, whether its positions track k x master
     (each position within one step, as the slave judged it), and its last mirror latency."""
-    io.out(f"{'SLAVE':<12} {'STATE':<11} {'MARKET':<7} {'K':>8} {'EQUITY':>12} {'POSITIONS':>9} "
-           f"{'TRACKING':<16} {'LATENCY':>9}  LAST ERROR")
+    io.out(
+        f"{'SLAVE':<12} {'STATE':<11} {'MARKET':<7} {'K':>8} {'EQUITY':>12} {'POSITIONS':>9} {'TRACKING':<16} {'LATENCY':>9}  LAST ERROR"
+    )
     for s in result.slaves:
         state = slave_state(s.config, s.process_state, s.status, paused_all=paused_all)
         st = s.status
@@ -207,8 +226,10 @@ def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) ->
             tracking = "refused" if m.refused else ("in sync" if not drifted else f"DRIFT {len(drifted)}/{len(m.positions)}")
             k = f"{m.k:.4f}" if m.k is not None else "-"
             equity = f"{m.equity:,.2f}" if m.equity is not None else "-"
-            io.out(f"{s.config.id:<12} {state:<11} {m.market:<7} {k:>8} {equity:>12} {len(m.positions):>9} "
-                   f"{tracking:<16} {latency:>9}  {error}")
+            io.out(
+                f"{s.config.id:<12} {state:<11} {m.market:<7} {k:>8} {equity:>12} {len(m.positions):>9} "
+                f"{tracking:<16} {latency:>9}  {error}"
+            )
 
 
 def _json(io: Io, obj: Any) -> None:
@@ -216,6 +237,7 @@ def _json(io: Io, obj: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------ commands
+
 
 class Session:
     """Talks to the control actor if it runs, else works on the config file."""

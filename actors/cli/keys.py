@@ -20,6 +20,7 @@ the exchange (withdrawal rights refused) before anything is written.
 
 Exit codes: 0 ok, 2 usage, 3 refused by validation, 4 keystore error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,11 +47,7 @@ from keystore.secret import Secret
 from keystore.store import AccountKey, KeyPermissions, Keystore
 from protocol.messages import Market
 
-from .keys_text import (
-    NEW_PASSPHRASE_ENV,
-    build_parser,
-    format_table,
-)
+from .keys_text import NEW_PASSPHRASE_ENV, build_parser, format_table
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -124,9 +121,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _passphrase(settings: Settings, io: Io, *, confirm: bool = False) -> Secret:
-    secret = get_passphrase(
-        settings.passphrase_file, env=io.environ, interactive=io.is_interactive, confirm=confirm, ask=io.ask
-    )
+    secret = get_passphrase(settings.passphrase_file, env=io.environ, interactive=io.is_interactive, confirm=confirm, ask=io.ask)
     redact.register_secret(secret)
     return secret
 

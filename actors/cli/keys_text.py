@@ -1,6 +1,7 @@
 """The keys CLI's text: its argument parser (every subcommand and option) and the tables and
 permission lines it prints (never a secret: only what the keystore's records say in clear).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,9 @@ def _kdf_options(parser: argparse.ArgumentParser) -> None:
 
 def _exchange_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--exchange", default="live", metavar="live|testnet|URL",
+        "--exchange",
+        default="live",
+        metavar="live|testnet|URL",
         help="where to validate the key: live Binance, the testnet, or a simulator URL http://127.0.0.1:PORT",
     )
 
@@ -137,6 +140,4 @@ def format_table(infos: Iterable[RecordInfo]) -> str:
     if len(rows) == 1:
         return "no keys in the keystore"
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1] for r in rows
-    )
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1] for r in rows)

@@ -14,6 +14,7 @@ reports, journal, notifications, supervisor. `actor.py` says how it works.
 Nothing is imported here: `actors.control.supervision` (used by the deployment tools) must not load
 the whole actor. `from actors.control import ControlActor` still works (module `__getattr__`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,10 @@ __all__ = ["ControlActor", "ControlState", "main", "parse_args", "peek_request_i
 def __getattr__(name: str) -> Any:
     if name in ("ControlActor", "main", "parse_args"):
         from . import actor
+
         return getattr(actor, name)
     if name in ("ControlState", "peek_request_id"):
         from . import rules
+
         return getattr(rules, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """`python -m actors.control --config FILE`: the control actor."""
+
 import sys
 
 from .actor import main

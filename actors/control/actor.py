@@ -17,6 +17,7 @@ status request. Changes to the configuration are serialised by a lock and writte
 
 What is not in the TOML (the pause-all switch) lives in `<state_dir>/control-state.json`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,7 @@ from typing import Any
 
 import zmq
 
-from protocol.codec import (
-    decode_control_request,
-    encode,
-)
+from protocol.codec import decode_control_request, encode
 from protocol.control_api import ControlRequest, Ok, Push
 from protocol.errors import ProtocolError
 from protocol.messages import Error, Heartbeat, SlaveError, SlaveStatusReport
@@ -46,22 +44,13 @@ from ..config import AppConfig, ConfigError, load_config
 from .commands import dispatch
 from .commands.status import MasterView
 from .coverage import MAX_FILLS, Coverage
-from .journal import (
-    Journal,
-)
-from .notify import (
-    Notifier,
-    Sender,
-)
+from .journal import Journal
+from .notify import Notifier, Sender
 from .programs import Programs
 from .reports import Reports
 from .rules import PAUSE_REPUBLISH_S, PEER, log, peek_request_id
 from .state import State
-from .supervision import (
-    AsyncSupervisor,
-    ProcessInfo,
-    Supervisor,
-)
+from .supervision import AsyncSupervisor, ProcessInfo, Supervisor
 
 
 class ControlActor(Reports, Programs, State):
@@ -258,14 +247,21 @@ class ControlActor(Reports, Programs, State):
 
 # ---------------------------------------------------------------------------------- entry point
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m actors.control", description="the control actor")
     parser.add_argument("--config", required=True, help="deployment TOML")
-    parser.add_argument("--supervisor-url", default=os.environ.get("SUPERVISOR_SERVER_URL"),
-                        help="unix:///path/to/supervisor.sock (default: $SUPERVISOR_SERVER_URL, set by supervisord)")
+    parser.add_argument(
+        "--supervisor-url",
+        default=os.environ.get("SUPERVISOR_SERVER_URL"),
+        help="unix:///path/to/supervisor.sock (default: $SUPERVISOR_SERVER_URL, set by supervisord)",
+    )
     parser.add_argument("--no-supervisor", action="store_true", help="run without supervisor")
-    parser.add_argument("--programs-dir", default=os.environ.get("COPYTRADER_PROGRAMS_DIR"),
-                        help="where slave-<id>.conf files go (default: $COPYTRADER_PROGRAMS_DIR, else <config dir>/slaves)")
+    parser.add_argument(
+        "--programs-dir",
+        default=os.environ.get("COPYTRADER_PROGRAMS_DIR"),
+        help="where slave-<id>.conf files go (default: $COPYTRADER_PROGRAMS_DIR, else <config dir>/slaves)",
+    )
     parser.add_argument("--poll-interval", type=float, default=2.0, help="supervisor poll interval (s)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
@@ -280,11 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = AsyncSupervisor(Supervisor(args.supervisor_url))
     programs_dir = Path(args.programs_dir) if args.programs_dir else config_path.parent / "slaves"
     try:
-        actor = ControlActor(config_path, supervisor=supervisor, programs_dir=programs_dir,
-                             poll_interval_s=args.poll_interval)
+        actor = ControlActor(config_path, supervisor=supervisor, programs_dir=programs_dir, poll_interval_s=args.poll_interval)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
     return run(actor.run)
-
-

@@ -16,6 +16,7 @@ dropped silently by a live slave, and stays uncovered: that is what the chaos ru
 Skips the slave itself reports as "covered by reconciliation" are decisions, but they do not move
 the per-symbol mark (they are the fills of that same gap).
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,8 +43,7 @@ class FillRef(msgspec.Struct, frozen=True):
 def fill_ref(fill: Any) -> FillRef:
     """The FillRef of a master fill (protocol MasterFill); market and symbol interned, so the
     window of fills does not hold one copy of each string per fill."""
-    return FillRef(sys.intern(fill.market), fill.epoch, fill.seq, sys.intern(fill.symbol), fill.order_id,
-                   fill.trade_id)
+    return FillRef(sys.intern(fill.market), fill.epoch, fill.seq, sys.intern(fill.symbol), fill.order_id, fill.trade_id)
 
 
 class _Market:
@@ -102,7 +102,7 @@ class Coverage:
         it was rebuilt from) have nothing to cover: keep only the newest `max_fills // 2` of them
         (then at least `max_fills // 2` more come before the next trim)."""
         orphans = [key for key in m.decided if key not in m.by_seq]
-        for key in orphans[:max(0, len(orphans) - self.max_fills // 2)]:
+        for key in orphans[: max(0, len(orphans) - self.max_fills // 2)]:
             del m.decided[key]
 
     def _bit(self, slave_id: str) -> int:
@@ -130,8 +130,7 @@ class Coverage:
                     break
         return out
 
-    def add_decision(self, slave_id: str, market: str, epoch: int, seq: int, symbol: str, *,
-                     covering: bool = False) -> None:
+    def add_decision(self, slave_id: str, market: str, epoch: int, seq: int, symbol: str, *, covering: bool = False) -> None:
         """A slave's decision on the fill (epoch, seq); `covering`: its own "covered by
         reconciliation" skip (counts as a decision, does not move the per-symbol mark)."""
         if seq <= 0:

@@ -24,6 +24,7 @@ front: `append` only buffers; once per loop tick the buffer goes to the store as
 `executemany` transaction on a dedicated writer thread, so a burst of thousands of reports never
 stalls the loop. Queries run on the same thread, after every write queued before them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,46 +40,20 @@ import msgspec
 from protocol.codec import decode_slave_report
 from protocol.control_api import JournalEntry
 from protocol.errors import ProtocolError
-from protocol.messages import (
-    SlaveReport,
-)
+from protocol.messages import SlaveReport
 
-from .records import (  # re-exported: callers import them from here
-    ERROR_KINDS as ERROR_KINDS,
-)
-from .records import (
-    REPORT_KINDS as REPORT_KINDS,
-)
-from .records import (
-    CoveredBody as CoveredBody,
-)
-from .records import (
-    JournalRecord as JournalRecord,
-)
-from .records import (
-    _nz as _nz,
-)
-from .records import (
-    now_ms as now_ms,
-)
-from .records import (
-    record_for_covered as record_for_covered,
-)
-from .records import (
-    record_for_event as record_for_event,
-)
-from .records import (
-    record_for_master_event as record_for_master_event,
-)
-from .records import (
-    record_for_report as record_for_report,
-)
-from .records import (
-    summarize_report as summarize_report,
-)
-from .records import (
-    tag_of as tag_of,
-)
+from .records import ERROR_KINDS as ERROR_KINDS  # re-exported: callers import them from here
+from .records import REPORT_KINDS as REPORT_KINDS
+from .records import CoveredBody as CoveredBody
+from .records import JournalRecord as JournalRecord
+from .records import _nz as _nz
+from .records import now_ms as now_ms
+from .records import record_for_covered as record_for_covered
+from .records import record_for_event as record_for_event
+from .records import record_for_master_event as record_for_master_event
+from .records import record_for_report as record_for_report
+from .records import summarize_report as summarize_report
+from .records import tag_of as tag_of
 
 log = logging.getLogger("copytrader.journal")
 
@@ -124,9 +99,24 @@ CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts_ms);
 ALERT_DONE_STATES: Final = frozenset({"sent", "unsent", "expired", "unreadable"})
 
 _COLUMNS: Final = (
-    "ts_ms", "kind", "slave_id", "market", "symbol", "summary", "error", "acked", "master_order_id",
-    "master_trade_id", "client_order_id", "t_master_recv_ns", "t_master_pub_ns", "t_slave_recv_ns",
-    "t_order_sent_ns", "t_order_acked_ns", "latency_ns", "body",
+    "ts_ms",
+    "kind",
+    "slave_id",
+    "market",
+    "symbol",
+    "summary",
+    "error",
+    "acked",
+    "master_order_id",
+    "master_trade_id",
+    "client_order_id",
+    "t_master_recv_ns",
+    "t_master_pub_ns",
+    "t_slave_recv_ns",
+    "t_order_sent_ns",
+    "t_order_acked_ns",
+    "latency_ns",
+    "body",
 )
 _INSERT: Final = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
@@ -155,8 +145,7 @@ _ALERT_NEW: Final = "INSERT OR IGNORE INTO alerts (alert_id, ts_ms, key, body) V
 
 
 def _alert_done_op(alert_id: str, state: str, ts_ms: int) -> AlertOp:
-    return ("UPDATE alerts SET state = ?, done_ms = ? WHERE alert_id = ? AND state = 'pending'",
-            (state, ts_ms, alert_id))
+    return ("UPDATE alerts SET state = ?, done_ms = ? WHERE alert_id = ? AND state = 'pending'", (state, ts_ms, alert_id))
 
 
 def _alert_failed_op(alert_id: str) -> AlertOp:
@@ -164,6 +153,7 @@ def _alert_failed_op(alert_id: str) -> AlertOp:
 
 
 # ------------------------------------------------------------------------------- the store
+
 
 class JournalStore:
     """Blocking SQLite journal. Use from one thread at a time."""
@@ -202,8 +192,9 @@ class JournalStore:
                 self._db.execute(sql, params)
         return len(records)
 
-    def alerts_for_restart(self, now_ms: int, resend_within_ms: int, dedup_within_ms: int,
-                           keep_done_ms: int = 7 * 86_400_000) -> AlertRecovery:
+    def alerts_for_restart(
+        self, now_ms: int, resend_within_ms: int, dedup_within_ms: int, keep_done_ms: int = 7 * 86_400_000
+    ) -> AlertRecovery:
         """Pending alerts accepted within `resend_within_ms` (oldest first); older pending ones are
         marked 'expired'; keys accepted within `dedup_within_ms`; finished rows older than
         `keep_done_ms` are deleted."""
@@ -214,13 +205,12 @@ class JournalStore:
             ).rowcount
             self._db.execute("DELETE FROM alerts WHERE state != 'pending' AND ts_ms < ?", (now_ms - keep_done_ms,))
         pending = [
-            PendingAlert(alert_id=a, ts_ms=t, key=k, attempts=n, body=b) for a, t, k, n, b in self._db.execute(
+            PendingAlert(alert_id=a, ts_ms=t, key=k, attempts=n, body=b)
+            for a, t, k, n, b in self._db.execute(
                 "SELECT alert_id, ts_ms, key, attempts, body FROM alerts WHERE state = 'pending' ORDER BY ts_ms, rowid"
             )
         ]
-        keys = self._db.execute(
-            "SELECT key, max(ts_ms) FROM alerts WHERE ts_ms >= ? GROUP BY key", (now_ms - dedup_within_ms,)
-        ).fetchall()
+        keys = self._db.execute("SELECT key, max(ts_ms) FROM alerts WHERE ts_ms >= ? GROUP BY key", (now_ms - dedup_within_ms,)).fetchall()
         return AlertRecovery(pending=pending, expired=expired, recent_keys=[(k, int(t)) for k, t in keys])
 
     def alert_states(self) -> dict[str, tuple[str, int]]:
@@ -277,8 +267,10 @@ class JournalStore:
     def coverage_rows(self, limit: int = 500_000) -> list[tuple[str, str | None, str | None, bytes | None]]:
         """(kind, slave_id, market, body) of the latest master fills, decisions and covered rows,
         oldest first: what the control actor's coverage index is rebuilt from after a restart."""
-        sql = ("SELECT kind, slave_id, market, body FROM journal WHERE kind IN "
-               "('master.fill', 'mirrored', 'skipped', 'failed', 'covered') ORDER BY id DESC LIMIT ?")
+        sql = (
+            "SELECT kind, slave_id, market, body FROM journal WHERE kind IN "
+            "('master.fill', 'mirrored', 'skipped', 'failed', 'covered') ORDER BY id DESC LIMIT ?"
+        )
         rows = self._db.execute(sql, (limit,)).fetchall()
         rows.reverse()
         return rows
@@ -304,12 +296,20 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         except ProtocolError:  # a row written by an older protocol: keep the summary
             report = None
     return JournalEntry(
-        id=entry_id, ts_ms=ts_ms, slave_id=slave_id, market=market, symbol=symbol, kind=kind,
-        summary=summary, report=report, acked=bool(acked),
+        id=entry_id,
+        ts_ms=ts_ms,
+        slave_id=slave_id,
+        market=market,
+        symbol=symbol,
+        kind=kind,
+        summary=summary,
+        report=report,
+        acked=bool(acked),
     )
 
 
 # ------------------------------------------------------------------------------- asyncio front
+
 
 class Journal:
     """Batching asyncio front of a JournalStore: appends are buffered and written once per loop

@@ -21,6 +21,7 @@ alert again: a duplicate after a crash is accepted, a lost alert is not. Normal 
 Apprise URLs can hold tokens (a Telegram bot token is a secret): they are never logged or
 journalled, only counted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("copytrader.notify")
 
 Category = Literal[
-    "order_rejected", "slave_down", "slave_flapping", "desync", "key_invalid", "stream_lost",
-    "margin_low", "slave_error", "actor_down",
+    "order_rejected", "slave_down", "slave_flapping", "desync", "key_invalid", "stream_lost", "margin_low", "slave_error", "actor_down"
 ]
 MAX_LINES: Final = 40  # lines listed in a grouped message; the rest are counted
 RESEND_WITHIN_S: Final = 3600.0  # undelivered alerts older than this are not re-sent after a restart
@@ -74,6 +74,7 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
 
 # ------------------------------------------------------------------------------------ alerts (pure)
 
+
 def _slave_error_category(code: str) -> Category:
     if code.startswith(_KEY_CODES):
         return "key_invalid"
@@ -89,55 +90,73 @@ def alert_for_report(report: SlaveReport) -> Alert | None:
     match report:
         case OrderFailed():
             return Alert(
-                category="order_rejected", slave_id=report.slave_id,
+                category="order_rejected",
+                slave_id=report.slave_id,
                 key=f"order_rejected:{report.slave_id}:{report.symbol}:{report.error_code}",
-                title=f"{report.slave_id}: order rejected", body=summarize_report(report),
+                title=f"{report.slave_id}: order rejected",
+                body=summarize_report(report),
             )
         case DesyncDetected() if report.cause in ("drift", "stale"):
             return Alert(
-                category="desync", slave_id=report.slave_id, key=f"desync:{report.slave_id}:{report.market}",
-                title=f"{report.slave_id}: desync found", body=summarize_report(report),
+                category="desync",
+                slave_id=report.slave_id,
+                key=f"desync:{report.slave_id}:{report.market}",
+                title=f"{report.slave_id}: desync found",
+                body=summarize_report(report),
             )
         case SlaveError():
             category = _slave_error_category(report.code)
             return Alert(
-                category=category, slave_id=report.slave_id, key=f"{category}:{report.slave_id}:{report.code}",
-                title=f"{report.slave_id}: {report.code.replace('_', ' ')}", body=summarize_report(report),
+                category=category,
+                slave_id=report.slave_id,
+                key=f"{category}:{report.slave_id}:{report.code}",
+                title=f"{report.slave_id}: {report.code.replace('_', ' ')}",
+                body=summarize_report(report),
             )
     return None
 
 
 def alert_process_down(name: str, state: str, detail: str = "") -> Alert:
-    slave = name[len("slave-"):] if name.startswith("slave-") else None
+    slave = name[len("slave-") :] if name.startswith("slave-") else None
     return Alert(
-        category="slave_down" if slave else "actor_down", slave_id=slave, key=f"down:{name}",
-        title=f"{name} is {state}", body=detail or f"supervisor reports {name} {state}",
+        category="slave_down" if slave else "actor_down",
+        slave_id=slave,
+        key=f"down:{name}",
+        title=f"{name} is {state}",
+        body=detail or f"supervisor reports {name} {state}",
     )
 
 
 def alert_process_died(name: str, info_state: str, detail: str = "") -> Alert:
     """A program that was RUNNING died without us asking (killed, crashed); supervisor restarts it.
     Same key as `alert_process_down`, so a crash that then fails to start is one message."""
-    slave = name[len("slave-"):] if name.startswith("slave-") else None
+    slave = name[len("slave-") :] if name.startswith("slave-") else None
     return Alert(
-        category="slave_down" if slave else "actor_down", slave_id=slave, key=f"down:{name}",
+        category="slave_down" if slave else "actor_down",
+        slave_id=slave,
+        key=f"down:{name}",
         title=f"{name} died and was restarted by supervisor",
         body=detail or f"{name} stopped unexpectedly (now {info_state}); it reconciles before it trades again",
     )
 
 
 def alert_flapping(name: str, starts: int, window_s: float) -> Alert:
-    slave = name[len("slave-"):] if name.startswith("slave-") else None
+    slave = name[len("slave-") :] if name.startswith("slave-") else None
     return Alert(
-        category="slave_flapping", slave_id=slave, key=f"flapping:{name}",
-        title=f"{name} is flapping", body=f"{starts} starts within {window_s:.0f}s",
+        category="slave_flapping",
+        slave_id=slave,
+        key=f"flapping:{name}",
+        title=f"{name} is flapping",
+        body=f"{starts} starts within {window_s:.0f}s",
     )
 
 
 def alert_stream_lost(market: str, seconds: float) -> Alert:
     return Alert(
-        category="stream_lost", key=f"stream_lost:master-{market}",
-        title=f"master-{market}: stream lost", body=f"no live master stream for {seconds:.0f}s",
+        category="stream_lost",
+        key=f"stream_lost:master-{market}",
+        title=f"master-{market}: stream lost",
+        body=f"no live master stream for {seconds:.0f}s",
     )
 
 
@@ -272,8 +291,7 @@ class Notifier:
             return 0
         now = now_ms()
         try:
-            found = await self.journal.alerts_for_restart(
-                now, int(self.resend_within_s * 1000), int(self.batcher.min_interval_s * 1000))
+            found = await self.journal.alerts_for_restart(now, int(self.resend_within_s * 1000), int(self.batcher.min_interval_s * 1000))
         except Exception as exc:  # noqa: BLE001 - an unreadable journal must not stop control
             log.error("undelivered alerts not recovered from the journal: %s", exc)
             return 0
@@ -282,10 +300,14 @@ class Notifier:
             self.batcher.remember(key, mono - max(0, now - ts_ms) / 1000)
         if found.expired:
             log.error("%d undelivered alert(s) older than %.0fs not re-sent", found.expired, self.resend_within_s)
-            self.journal.append(record_for_event(
-                "notify", f"{found.expired} alert(s) accepted before a control restart and never delivered are "
-                          f"older than {self.resend_within_s:.0f}s: not re-sent", error=True,
-            ))
+            self.journal.append(
+                record_for_event(
+                    "notify",
+                    f"{found.expired} alert(s) accepted before a control restart and never delivered are "
+                    f"older than {self.resend_within_s:.0f}s: not re-sent",
+                    error=True,
+                )
+            )
         offered = 0
         for row in found.pending:
             try:
@@ -352,9 +374,7 @@ class Notifier:
         status = {None: "not sent (no channel configured)", True: "sent", False: "delivery FAILED"}[delivered]
         slaves = {a.slave_id for a in note.alerts}
         slave_id = slaves.pop() if len(slaves) == 1 else None
-        self.journal.append(record_for_event(
-            "notify", f"{status}: {note.title}\n{note.body}", slave_id=slave_id, error=delivered is False,
-        ))
+        self.journal.append(record_for_event("notify", f"{status}: {note.title}\n{note.body}", slave_id=slave_id, error=delivered is False))
 
     async def drain(self) -> None:
         """Wait for the messages being delivered right now."""

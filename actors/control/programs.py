@@ -1,5 +1,6 @@
 """Control's side of supervisor: polling the processes, notifying deaths and flapping, and
 the slave programs it writes, starts and stops (a mixin of `ControlActor`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,23 +13,10 @@ from protocol.errors import ErrorCode
 
 from ..base import monotonic_ns
 from .commands import CommandError
-from .journal import (
-    record_for_event,
-)
-from .notify import (
-    alert_flapping,
-    alert_process_died,
-    alert_process_down,
-)
+from .journal import record_for_event
+from .notify import alert_flapping, alert_process_died, alert_process_down
 from .rules import FLAP_STARTS, FLAP_WINDOW_S, log
-from .supervision import (
-    AsyncSupervisor,
-    ProcessInfo,
-    SupervisionError,
-    remove_slave_program,
-    slave_program_name,
-    write_slave_program,
-)
+from .supervision import AsyncSupervisor, ProcessInfo, SupervisionError, remove_slave_program, slave_program_name, write_slave_program
 
 
 class Programs:
@@ -69,9 +57,9 @@ class Programs:
         slave_id = self.slave_of(name)
         self.push("actor", ActorStateChanged(name=name, state=info.state, t_ns=monotonic_ns()))
         if before != "NEW":
-            self.journal.append(record_for_event(
-                "actor", f"{name}: {before} -> {info.state}", slave_id=slave_id, error=info.state == "FATAL",
-            ))
+            self.journal.append(
+                record_for_event("actor", f"{name}: {before} -> {info.state}", slave_id=slave_id, error=info.state == "FATAL")
+            )
         if name in self.restarting or name == "control":
             return
         if info.state in ("FATAL", "BACKOFF"):
@@ -101,7 +89,7 @@ class Programs:
 
     @staticmethod
     def slave_of(name: str) -> str | None:
-        return name[len("slave-"):] if name.startswith("slave-") else None
+        return name[len("slave-") :] if name.startswith("slave-") else None
 
     async def sync_programs(self) -> None:
         """Make the slave program files match the config, and supervisor match the files."""
@@ -124,14 +112,19 @@ class Programs:
         for slave_id in sorted(wanted):
             self._write_program(slave_id)
         for path in self.programs_dir.glob("slave-*.conf"):
-            slave_id = path.name[len("slave-"):-len(".conf")]
+            slave_id = path.name[len("slave-") : -len(".conf")]
             if slave_id not in wanted:
                 remove_slave_program(self.programs_dir, slave_id)
 
     def _write_program(self, slave_id: str) -> Path:
         assert self.programs_dir is not None
         return write_slave_program(
-            self.programs_dir, slave_id, self.config_path, self.python, self.config.log_dir, directory=self.workdir,
+            self.programs_dir,
+            slave_id,
+            self.config_path,
+            self.python,
+            self.config.log_dir,
+            directory=self.workdir,
             startsecs=self.startsecs,
         )
 
@@ -161,4 +154,3 @@ class Programs:
             return f"supervisor: {exc.reason}"
         self.processes.pop(name, None)
         return f"{name} stopped and removed"
-

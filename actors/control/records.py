@@ -1,6 +1,7 @@
 """What the journal keeps, built from what happened (pure: no I/O): one record per slave report,
 master event, covered fill or control event, with a one-line summary each.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,10 +53,24 @@ class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     def row(self) -> tuple[Any, ...]:
         return (
-            self.ts_ms, self.kind, self.slave_id, self.market, self.symbol, self.summary,
-            int(self.error), 0 if self.error else 1, self.master_order_id, self.master_trade_id,
-            self.client_order_id, self.t_master_recv_ns, self.t_master_pub_ns, self.t_slave_recv_ns,
-            self.t_order_sent_ns, self.t_order_acked_ns, self.latency_ns, self.body,
+            self.ts_ms,
+            self.kind,
+            self.slave_id,
+            self.market,
+            self.symbol,
+            self.summary,
+            int(self.error),
+            0 if self.error else 1,
+            self.master_order_id,
+            self.master_trade_id,
+            self.client_order_id,
+            self.t_master_recv_ns,
+            self.t_master_pub_ns,
+            self.t_slave_recv_ns,
+            self.t_order_sent_ns,
+            self.t_order_acked_ns,
+            self.latency_ns,
+            self.body,
         )
 
 
@@ -70,6 +85,7 @@ def tag_of(msg: msgspec.Struct) -> str:
 
 # ------------------------------------------------------------------------------- records (pure)
 
+
 def _nz(value: int) -> int | None:
     return value or None
 
@@ -80,8 +96,10 @@ def summarize_report(report: SlaveReport) -> str:
         case OrderMirrored():
             price = report.avg_price if report.avg_price is not None else report.price
             at = f" @ {price}" if price is not None else ""
-            return (f"{report.side} {report.qty} {report.symbol} {report.position_side} -> "
-                    f"#{report.exchange_order_id} {report.status} {report.executed_qty}{at}")
+            return (
+                f"{report.side} {report.qty} {report.symbol} {report.position_side} -> "
+                f"#{report.exchange_order_id} {report.status} {report.executed_qty}{at}"
+            )
         case MirrorSkipped():
             text = f" ({report.text})" if report.text else ""
             return f"skip {report.side} {report.qty} {report.symbol}: {report.reason}{text}"
@@ -108,9 +126,13 @@ def record_for_report(report: SlaveReport, ts_ms: int | None = None) -> JournalR
     fields: dict[str, Any] = {}
     if isinstance(report, (OrderMirrored, MirrorSkipped, OrderFailed)):
         fields = dict(
-            market=report.market, symbol=report.symbol, master_order_id=report.master_order_id,
-            master_trade_id=report.master_trade_id, client_order_id=report.client_order_id or None,
-            t_master_recv_ns=_nz(report.t_master_recv_ns), t_master_pub_ns=_nz(report.t_master_pub_ns),
+            market=report.market,
+            symbol=report.symbol,
+            master_order_id=report.master_order_id,
+            master_trade_id=report.master_trade_id,
+            client_order_id=report.client_order_id or None,
+            t_master_recv_ns=_nz(report.t_master_recv_ns),
+            t_master_pub_ns=_nz(report.t_master_pub_ns),
             t_slave_recv_ns=_nz(report.t_slave_recv_ns),
         )
         if isinstance(report, OrderMirrored):
@@ -126,8 +148,13 @@ def record_for_report(report: SlaveReport, ts_ms: int | None = None) -> JournalR
     elif isinstance(report, SlaveError):
         fields = dict(market=report.market)
     return JournalRecord(
-        ts_ms=ts, kind=kind, slave_id=report.slave_id, summary=summarize_report(report),
-        error=kind in ERROR_KINDS, body=encode(report), **fields,
+        ts_ms=ts,
+        kind=kind,
+        slave_id=report.slave_id,
+        summary=summarize_report(report),
+        error=kind in ERROR_KINDS,
+        body=encode(report),
+        **fields,
     )
 
 
@@ -137,29 +164,46 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
     match event:
         case MasterFill():
             return JournalRecord(
-                ts_ms=ts, kind="master.fill", market=event.market, symbol=event.symbol,
-                summary=(f"master {event.side} {event.qty} {event.symbol} {event.position_side} @ {event.price}"
-                         f" {event.status}; position {event.position_before} -> {event.position_after}"
-                         f" (seq {event.seq})"),
-                master_order_id=event.order_id, master_trade_id=event.trade_id,
-                client_order_id=event.client_order_id or None, t_master_recv_ns=event.t_master_recv_ns,
-                t_master_pub_ns=event.t_master_pub_ns, body=encode(event),
+                ts_ms=ts,
+                kind="master.fill",
+                market=event.market,
+                symbol=event.symbol,
+                summary=(
+                    f"master {event.side} {event.qty} {event.symbol} {event.position_side} @ {event.price}"
+                    f" {event.status}; position {event.position_before} -> {event.position_after}"
+                    f" (seq {event.seq})"
+                ),
+                master_order_id=event.order_id,
+                master_trade_id=event.trade_id,
+                client_order_id=event.client_order_id or None,
+                t_master_recv_ns=event.t_master_recv_ns,
+                t_master_pub_ns=event.t_master_pub_ns,
+                body=encode(event),
             )
         case AccountConfigChanged():
             what = ", ".join(
-                f"{k}={v}" for k, v in (("leverage", event.leverage), ("margin_type", event.margin_type),
-                                        ("position_mode", event.position_mode)) if v is not None
+                f"{k}={v}"
+                for k, v in (("leverage", event.leverage), ("margin_type", event.margin_type), ("position_mode", event.position_mode))
+                if v is not None
             )
             return JournalRecord(
-                ts_ms=ts, kind="master.cfg", market=event.market, symbol=event.symbol,
-                summary=f"master config {event.symbol or 'account'}: {what}", body=encode(event),
+                ts_ms=ts,
+                kind="master.cfg",
+                market=event.market,
+                symbol=event.symbol,
+                summary=f"master config {event.symbol or 'account'}: {what}",
+                body=encode(event),
                 t_master_recv_ns=_nz(event.t_master_recv_ns),
             )
         case PositionSnapshot() if event.reason != "periodic":
             return JournalRecord(
-                ts_ms=ts, kind="master.snap", market=event.market,
-                summary=(f"master snapshot ({event.reason}) seq {event.seq}: {len(event.positions)} position(s),"
-                         f" equity {event.equity} {event.equity_asset}"),
+                ts_ms=ts,
+                kind="master.snap",
+                market=event.market,
+                summary=(
+                    f"master snapshot ({event.reason}) seq {event.seq}: {len(event.positions)} position(s),"
+                    f" equity {event.equity} {event.equity_asset}"
+                ),
             )
         case Heartbeat() | PositionSnapshot():
             return None
@@ -173,19 +217,25 @@ class CoveredBody(msgspec.Struct, frozen=True):
     seq: int
 
 
-def record_for_covered(slave_id: str, market: str, symbol: str, order_id: int, trade_id: int, epoch: int,
-                       seq: int, snapshot_seq: int, ts_ms: int | None = None) -> JournalRecord:
+def record_for_covered(
+    slave_id: str, market: str, symbol: str, order_id: int, trade_id: int, epoch: int, seq: int, snapshot_seq: int, ts_ms: int | None = None
+) -> JournalRecord:
     """A master fill this slave never decided, covered by its reconciliation (actors/control/coverage.py)."""
     return JournalRecord(
-        ts_ms=now_ms() if ts_ms is None else ts_ms, kind="covered", slave_id=slave_id, market=market,
-        symbol=symbol, master_order_id=order_id, master_trade_id=trade_id,
+        ts_ms=now_ms() if ts_ms is None else ts_ms,
+        kind="covered",
+        slave_id=slave_id,
+        market=market,
+        symbol=symbol,
+        master_order_id=order_id,
+        master_trade_id=trade_id,
         summary=f"fill seq {seq} covered by reconciliation at master snapshot seq {snapshot_seq}",
         body=msgspec.msgpack.encode(CoveredBody(epoch, seq)),
     )
 
 
-def record_for_event(kind: str, summary: str, *, slave_id: str | None = None, error: bool = False,
-                     ts_ms: int | None = None) -> JournalRecord:
+def record_for_event(
+    kind: str, summary: str, *, slave_id: str | None = None, error: bool = False, ts_ms: int | None = None
+) -> JournalRecord:
     """A row for control's own events: "notify", "control", "actor" ..."""
-    return JournalRecord(ts_ms=now_ms() if ts_ms is None else ts_ms, kind=kind, slave_id=slave_id,
-                         summary=summary, error=error)
+    return JournalRecord(ts_ms=now_ms() if ts_ms is None else ts_ms, kind=kind, slave_id=slave_id, summary=summary, error=error)

@@ -1,5 +1,6 @@
 """What control does with the slaves' reports and the masters' events: the journal, the fills
 coverage, the live pushes, and the stream-lost watch (a mixin of `ControlActor`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,7 @@ from typing import Any
 
 import msgspec
 
-from protocol.codec import (
-    decode_master_event,
-    decode_slave_report,
-    unpack_master_event,
-)
+from protocol.codec import decode_master_event, decode_slave_report, unpack_master_event
 from protocol.errors import ProtocolError
 from protocol.messages import (
     Heartbeat,
@@ -32,17 +29,8 @@ from protocol.messages import (
 from ..base import Frames
 from .commands.status import MasterView
 from .coverage import fill_ref, is_covering_skip
-from .journal import (
-    CoveredBody,
-    record_for_covered,
-    record_for_master_event,
-    record_for_report,
-    tag_of,
-)
-from .notify import (
-    alert_for_report,
-    alert_stream_lost,
-)
+from .journal import CoveredBody, record_for_covered, record_for_master_event, record_for_report, tag_of
+from .notify import alert_for_report, alert_stream_lost
 from .rules import _slave_stream_alert, log
 
 
@@ -93,8 +81,9 @@ class Reports:
         if isinstance(event, MasterFill):
             ref = fill_ref(event)
             for slave_id, snap_seq in self.coverage.add_fill(ref):  # its Reconciled came first
-                self.journal.append(record_for_covered(slave_id, ref.market, ref.symbol, ref.order_id, ref.trade_id,
-                                                       ref.epoch, ref.seq, snap_seq))
+                self.journal.append(
+                    record_for_covered(slave_id, ref.market, ref.symbol, ref.order_id, ref.trade_id, ref.epoch, ref.seq, snap_seq)
+                )
 
     # ------------------------------------------------------------------------------ coverage
     def _note_coverage(self, report: SlaveReport, *, journal: bool = True) -> None:
@@ -102,14 +91,15 @@ class Reports:
         cov = self.coverage
         if isinstance(report, (OrderMirrored, OrderFailed, MirrorSkipped)):
             covering = isinstance(report, MirrorSkipped) and is_covering_skip(report.reason, report.text)
-            cov.add_decision(report.slave_id, report.market, report.master_epoch, report.master_seq, report.symbol,
-                             covering=covering)
+            cov.add_decision(report.slave_id, report.market, report.master_epoch, report.master_seq, report.symbol, covering=covering)
         elif isinstance(report, Reconciled) and report.master_epoch:
             for fill in cov.reconciled(report.slave_id, report.market, report.master_epoch, report.master_seq):
                 if journal:
-                    self.journal.append(record_for_covered(
-                        report.slave_id, fill.market, fill.symbol, fill.order_id, fill.trade_id, fill.epoch,
-                        fill.seq, report.master_seq))
+                    self.journal.append(
+                        record_for_covered(
+                            report.slave_id, fill.market, fill.symbol, fill.order_id, fill.trade_id, fill.epoch, fill.seq, report.master_seq
+                        )
+                    )
 
     async def _load_coverage(self) -> None:
         """After a restart: master fills, decisions and covered rows from the journal."""
@@ -175,4 +165,3 @@ class Reports:
                     self.publish(PauseAllChanged(paused=self.state.paused_all, version=self.state.version))
             except Exception:  # never let the watchdog die
                 log.exception("control tick failed")
-

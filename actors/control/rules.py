@@ -1,4 +1,5 @@
 """Control's constants, its persistent state, and small helpers."""
+
 from __future__ import annotations
 
 import contextvars
@@ -6,9 +7,7 @@ import logging
 
 import msgspec
 
-from .notify import (
-    Alert,
-)
+from .notify import Alert
 
 log = logging.getLogger("copytrader.control")
 
@@ -16,7 +15,6 @@ PEER: contextvars.ContextVar[bytes] = contextvars.ContextVar("peer", default=b""
 FLAP_STARTS = 3  # this many (re)starts ...
 FLAP_WINDOW_S = 120.0  # ... within this window: flapping
 PAUSE_REPUBLISH_S = 5.0  # late subscribers learn the pause-all switch within this
-
 
 
 class ControlState(msgspec.Struct, kw_only=True):
@@ -42,9 +40,11 @@ def peek_request_id(body: bytes) -> int:
     return value if 0 <= value <= 2**63 - 1 else 0
 
 
-
 def _slave_stream_alert(slave_id: str, market: str, seconds: float) -> Alert:
-    return Alert(category="stream_lost", slave_id=slave_id, key=f"stream_lost:{slave_id}:{market}",
-                 title=f"{slave_id}: {market} stream lost", body=f"exchange connection down for {seconds:.0f}s")
-
-
+    return Alert(
+        category="stream_lost",
+        slave_id=slave_id,
+        key=f"stream_lost:{slave_id}:{market}",
+        title=f"{slave_id}: {market} stream lost",
+        body=f"exchange connection down for {seconds:.0f}s",
+    )

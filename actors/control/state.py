@@ -1,5 +1,6 @@
 """The configuration control owns (written atomically, published to the slaves), its own
 persistent state, and the status it answers (a mixin of `ControlActor`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,7 @@ from collections.abc import Callable
 import msgspec
 import zmq
 
-from protocol.codec import (
-    pack_control_event,
-)
+from protocol.codec import pack_control_event
 from protocol.control_api import ActorInfo, MasterStatus, SlaveSummary, StatusResult
 from protocol.errors import ErrorCode
 from protocol.messages import ControlEvent, PauseAllChanged, SlaveConfigChanged
@@ -21,15 +20,9 @@ from ..base import monotonic_ns
 from ..config import AppConfig, ConfigError, load_config, write_config_atomic
 from .commands import CommandError
 from .commands.status import slave_state
-from .journal import (
-    record_for_event,
-)
+from .journal import record_for_event
 from .rules import ControlState, log
-from .supervision import (
-    ProcessInfo,
-    SupervisionError,
-    slave_program_name,
-)
+from .supervision import ProcessInfo, SupervisionError, slave_program_name
 
 
 class State:
@@ -122,12 +115,15 @@ class State:
         status = self.statuses.get(slave_id)
         error = self.last_errors.get(slave_id)
         state = slave_state(
-            config, process_state, status, paused_all=self.state.paused_all,
-            fatal_error=error is not None and error.fatal, restarting=slave_program_name(slave_id) in self.restarting,
+            config,
+            process_state,
+            status,
+            paused_all=self.state.paused_all,
+            fatal_error=error is not None and error.fatal,
+            restarting=slave_program_name(slave_id) in self.restarting,
         )
         last_error = error.message if error is not None else (status.errors[-1] if status and status.errors else "")
-        return SlaveSummary(config=config, process_state=process_state, status=status, state=state,
-                            last_error=last_error)
+        return SlaveSummary(config=config, process_state=process_state, status=status, state=state, last_error=last_error)
 
     def derived_state(self, slave_id: str) -> str:
         return self.slave_summary(slave_id).state
@@ -142,16 +138,19 @@ class State:
         actors = [self._actor_info(p, now) for p in self.processes.values()]
         named = {a.name for a in actors}
         if "control" not in named:
-            actors.insert(0, ActorInfo(name="control", state="RUNNING", pid=os.getpid(),
-                                       uptime_s=int(now - self._started_at)))
+            actors.insert(0, ActorInfo(name="control", state="RUNNING", pid=os.getpid(), uptime_s=int(now - self._started_at)))
         for market in self.config.masters:
             if f"master-{market}" not in named:
                 actors.append(ActorInfo(name=f"master-{market}", state="UNKNOWN", heartbeat_age_ms=self._hb_age(market, now)))
         running = sum(1 for s in self.config.slaves if self.derived_state(s.id) == "running")
         masters = tuple(self._master_status(market, now) for market in self.config.masters)
         return StatusResult(
-            actors=tuple(actors), slaves_total=len(self.config.slaves), slaves_running=running,
-            paused_all=self.state.paused_all, unacked_errors=await self.journal.unacked_count(), t_ns=monotonic_ns(),
+            actors=tuple(actors),
+            slaves_total=len(self.config.slaves),
+            slaves_running=running,
+            paused_all=self.state.paused_all,
+            unacked_errors=await self.journal.unacked_count(),
+            t_ns=monotonic_ns(),
             masters=masters,
         )
 
@@ -159,15 +158,16 @@ class State:
         seen = self.heartbeats.get(market)
         connected = seen is not None and seen[1].connected and now - seen[0] < max(3.0, 3 * self.tick_s)
         view = self.master_views.get(market)
-        return view.status(market, connected, self._hb_age(market, now)) if view else MasterStatus(
-            market=market, connected=connected, heartbeat_age_ms=self._hb_age(market, now))  # type: ignore[arg-type]
+        return (
+            view.status(market, connected, self._hb_age(market, now))
+            if view
+            else MasterStatus(market=market, connected=connected, heartbeat_age_ms=self._hb_age(market, now))
+        )  # type: ignore[arg-type]
 
     def _hb_age(self, market: str, now: float) -> int | None:
         seen = self.heartbeats.get(market)
         return int((now - seen[0]) * 1000) if seen else None
 
     def _actor_info(self, p: ProcessInfo, now: float) -> ActorInfo:
-        hb = self._hb_age(p.name[len("master-"):], now) if p.name.startswith("master-") else None
+        hb = self._hb_age(p.name[len("master-") :], now) if p.name.startswith("master-") else None
         return ActorInfo(name=p.name, state=p.state, pid=p.pid, uptime_s=p.uptime_s, heartbeat_age_ms=hb)
-
-

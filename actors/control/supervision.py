@@ -20,6 +20,7 @@ rewritten, and the whole group removed and re-added, on every change, stopping e
 calls are serialised (the transport keeps one HTTP connection, not thread-safe) and the event loop
 never waits on supervisord.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -145,7 +146,7 @@ class _Transport(SupervisorTransport):
     def __init__(self, serverurl: str, timeout: float) -> None:
         super().__init__(None, None, serverurl)
         if serverurl.startswith("unix://"):
-            path = serverurl[len("unix://"):]
+            path = serverurl[len("unix://") :]
             self._get_connection = lambda: _TimeoutUnixConnection(path, timeout)
         else:  # http://host:port (inet_http_server)
             parsed = urllib.parse.urlparse(serverurl)
@@ -302,6 +303,7 @@ class AsyncSupervisor:
 
 # ------------------------------------------------------------------------------------- program files
 
+
 def slave_program_name(slave_id: str) -> str:
     return f"{SLAVE_PREFIX}{slave_id}"
 
@@ -380,9 +382,7 @@ def write_slave_program(
     name = slave_program_name(slave_id)
     Path(log_dir).mkdir(parents=True, exist_ok=True)  # supervisord refuses a missing log folder
     command = [str(python), "-m", "actors.slave", "--config", str(Path(config_path).resolve()), "--id", slave_id]
-    text = render_program(
-        name, command, log_dir=Path(log_dir).resolve(), directory=directory, autostart=autostart, startsecs=startsecs
-    )
+    text = render_program(name, command, log_dir=Path(log_dir).resolve(), directory=directory, autostart=autostart, startsecs=startsecs)
     path = slave_program_path(conf_dir, slave_id)
     _write_atomic(path, text)
     return path

@@ -42,6 +42,7 @@ quantity, but never above the slave's position (reductions) nor above the notion
 
 Every master fill yields a `Decision` with intents, or no intents and exactly one `Skip`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -49,16 +50,7 @@ from decimal import Decimal
 
 import msgspec
 
-from protocol.messages import (
-    Market,
-    MasterFill,
-    PositionEntry,
-    PositionKey,
-    PositionSide,
-    Side,
-    SideEffect,
-    SlaveConfig,
-)
+from protocol.messages import Market, MasterFill, PositionEntry, PositionKey, PositionSide, Side, SideEffect, SlaveConfig
 
 from ..binance.filters import SymbolFilters, round_qty_nearest, round_qty_up
 from .orders import (  # noqa: F401 - re-exported: the copy API
@@ -86,10 +78,18 @@ from .target import FUTURES, Venue, decide_target, follow
 _SWAP: dict[PositionSide, PositionSide] = {"BOTH": "BOTH", "LONG": "SHORT", "SHORT": "LONG"}
 
 
-def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
-                k: Decimal | CannotSize, filters: SymbolFilters | None, holding: SlaveHolding,
-                paused_all: bool = False, refused: str | None = None,
-                intended: Decimal | None = None) -> Decision:
+def decide_fill(
+    fill: MasterFill,
+    *,
+    slave_id: str,
+    config: SlaveConfig,
+    k: Decimal | CannotSize,
+    filters: SymbolFilters | None,
+    holding: SlaveHolding,
+    paused_all: bool = False,
+    refused: str | None = None,
+    intended: Decimal | None = None,
+) -> Decision:
     """What the slave does for one master fill.
 
     `k` from actors.domain.sizing.ratio_k; `filters` the slave market's rules for the symbol (None if
@@ -101,15 +101,18 @@ def decide_fill(fill: MasterFill, *, slave_id: str, config: SlaveConfig,
     if gate is not None:
         return msgspec.structs.replace(gate, intended=follow(fill, config, k, holding.position, intended))
     assert filters is not None
-    legs = _Legs(market=fill.market, filters=filters, config=config, price=fill.price,
-                 cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg,
-                                                 market=fill.market, symbol=fill.symbol))
+    legs = _Legs(
+        market=fill.market,
+        filters=filters,
+        config=config,
+        price=fill.price,
+        cid=lambda leg: client_order_id(slave_id, fill.order_id, fill.trade_id, leg, market=fill.market, symbol=fill.symbol),
+    )
     venue = FUTURES if fill.market == "usdm" else _venue(fill, config, holding, legs)
     return decide_target(fill, config, k, holding.position, intended, legs, venue)
 
 
-def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None,
-          paused_all: bool, refused: str | None) -> Decision | None:
+def _gate(fill: MasterFill, config: SlaveConfig, filters: SymbolFilters | None, paused_all: bool, refused: str | None) -> Decision | None:
     if not config.enabled:
         return _skip("disabled", f"slave {config.id} is disabled")
     if fill.market not in config.markets:
@@ -150,9 +153,15 @@ def _venue(fill: MasterFill, config: SlaveConfig, holding: SlaveHolding, legs: _
     if fill.market == "spot":
         free = max(holding.position if holding.free is None else holding.free, ZERO)
         return Venue(exempt=False, reduce_only=False, dust=_dust(legs), gross=gross, free=free)
-    return Venue(exempt=False, reduce_only=False, dust=_dust(legs), gross=gross, free=holding.free,
-                 effect=lambda kind, direction: _margin_effect(fill, kind, direction),
-                 guard=lambda intents, free: margin_guard(config, holding, intents, free))
+    return Venue(
+        exempt=False,
+        reduce_only=False,
+        dust=_dust(legs),
+        gross=gross,
+        free=holding.free,
+        effect=lambda kind, direction: _margin_effect(fill, kind, direction),
+        guard=lambda intents, free: margin_guard(config, holding, intents, free),
+    )
 
 
 def _leveraged_long(fill: MasterFill, position: Decimal) -> bool:
@@ -207,36 +216,48 @@ def margin_level_after(holding: SlaveHolding, side: Side, qty: Decimal, price: D
     return (holding.assets_value + borrow) / liabilities
 
 
-def margin_guard(config: SlaveConfig, holding: SlaveHolding, intents: list[OrderIntent],
-                  base_free: Decimal | None) -> Skip | None:
+def margin_guard(config: SlaveConfig, holding: SlaveHolding, intents: list[OrderIntent], base_free: Decimal | None) -> Skip | None:
     """Refuse a borrowing order when the margin level is, or would fall, below the slave's floor."""
     floor = config.margin_level_min
     if floor is None or not intents:
         return None
     level = holding.margin_level
     if level is not None and level < floor:
-        return Skip("cap_reached", f"margin level {_fmt(level)} is below the slave's minimum "
-                    f"{_fmt(floor)}: no new borrowing", notify="margin_level_low")
+        return Skip(
+            "cap_reached",
+            f"margin level {_fmt(level)} is below the slave's minimum {_fmt(floor)}: no new borrowing",
+            notify="margin_level_low",
+        )
     qty = sum((i.qty for i in intents), ZERO)
-    after = margin_level_after(msgspec.structs.replace(holding, free=base_free), intents[0].side, qty,
-                               intents[0].ref_price)
+    after = margin_level_after(msgspec.structs.replace(holding, free=base_free), intents[0].side, qty, intents[0].ref_price)
     if after is not None and after < floor:
-        return Skip("cap_reached", f"{intents[0].side} {_fmt(qty)} {intents[0].symbol} would take the "
-                    f"margin level to about {_fmt(after.quantize(Decimal('0.01')))}, below the slave's "
-                    f"minimum {_fmt(floor)}: not copied", notify="margin_level_low")
+        return Skip(
+            "cap_reached",
+            f"{intents[0].side} {_fmt(qty)} {intents[0].symbol} would take the "
+            f"margin level to about {_fmt(after.quantize(Decimal('0.01')))}, below the slave's "
+            f"minimum {_fmt(floor)}: not copied",
+            notify="margin_level_low",
+        )
     return None
 
 
 # --------------------------------------------------------------------------- reconciliation
 
 
-def reconcile_target(master_positions: Iterable[PositionEntry],
-                     slave_positions: Mapping[PositionKey, Decimal], k: Decimal,
-                     filters: Mapping[str, SymbolFilters], *, market: Market, slave_id: str,
-                     config: SlaveConfig, nonce: str,
-                     prices: Mapping[str, Decimal] | None = None,
-                     buy_commission: Decimal = ZERO,
-                     expected: Mapping[PositionKey, Decimal] | None = None) -> list[OrderIntent]:
+def reconcile_target(
+    master_positions: Iterable[PositionEntry],
+    slave_positions: Mapping[PositionKey, Decimal],
+    k: Decimal,
+    filters: Mapping[str, SymbolFilters],
+    *,
+    market: Market,
+    slave_id: str,
+    config: SlaveConfig,
+    nonce: str,
+    prices: Mapping[str, Decimal] | None = None,
+    buy_commission: Decimal = ZERO,
+    expected: Mapping[PositionKey, Decimal] | None = None,
+) -> list[OrderIntent]:
     """Orders that bring the slave to its target positions, where it drifted.
 
     Positions are keyed (symbol, position_side): BOTH / spot / margin signed (spot >= 0), LONG
@@ -274,15 +295,36 @@ def reconcile_target(master_positions: Iterable[PositionEntry],
             master_key = (symbol, _SWAP[ps] if reverse else ps)
             found = master.get(master_key)
             price = found.entry_price if found is not None and found.entry_price > 0 else None
-        out.extend(_correct_one(key, expected_raw.get(key, ZERO), slave_positions.get(key, ZERO),
-                                f, market=market, slave_id=slave_id, config=config, nonce=nonce,
-                                price=price, buy_commission=buy_commission))
+        out.extend(
+            _correct_one(
+                key,
+                expected_raw.get(key, ZERO),
+                slave_positions.get(key, ZERO),
+                f,
+                market=market,
+                slave_id=slave_id,
+                config=config,
+                nonce=nonce,
+                price=price,
+                buy_commission=buy_commission,
+            )
+        )
     return out
 
 
-def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: SymbolFilters, *,
-                 market: Market, slave_id: str, config: SlaveConfig, nonce: str,
-                 price: Decimal | None, buy_commission: Decimal = ZERO) -> list[OrderIntent]:
+def _correct_one(
+    key: PositionKey,
+    expected_raw: Decimal,
+    actual: Decimal,
+    f: SymbolFilters,
+    *,
+    market: Market,
+    slave_id: str,
+    config: SlaveConfig,
+    nonce: str,
+    price: Decimal | None,
+    buy_commission: Decimal = ZERO,
+) -> list[OrderIntent]:
     symbol, ps = key
     # Spot/margin buys receive the base asset net of the commission (taken from the asset
     # received): a correction that buys grosses its quantity up, or it would land short of it.
@@ -290,8 +332,13 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
     if ps != "BOTH":  # sizes -> signed in the position's direction
         sign = 1 if ps == "LONG" else -1
         expected_raw, actual = sign * abs(expected_raw), sign * abs(actual)
-    legs = _Legs(market=market, filters=f, config=config, price=price or ZERO,
-                 cid=lambda leg: reconcile_client_order_id(slave_id, market, symbol, ps, nonce, leg))
+    legs = _Legs(
+        market=market,
+        filters=f,
+        config=config,
+        price=price or ZERO,
+        cid=lambda leg: reconcile_client_order_id(slave_id, market, symbol, ps, nonce, leg),
+    )
     step = legs.rules.step
     expected = round_qty_nearest(expected_raw, step)
     if market == "spot":
@@ -311,21 +358,37 @@ def _correct_one(key: PositionKey, expected_raw: Decimal, actual: Decimal, f: Sy
     if actual != 0 and (expected == 0 or _sign(expected) != _sign(actual)):
         d = _sign(actual)
         closing = abs(actual) if d > 0 else round_qty_up(abs(actual) * gross, step)
-        parts.append(legs.close(closing, side=_open_side(-d), position_side=ps,
-                                reduce_only=one_way, exempt=exempt, side_effect=effect("close", d)))
+        parts.append(
+            legs.close(closing, side=_open_side(-d), position_side=ps, reduce_only=one_way, exempt=exempt, side_effect=effect("close", d))
+        )
         actual = ZERO
     diff = expected - actual
     if expected != 0 and abs(diff) > step:
         d = _sign(expected)
         if abs(expected) > abs(actual):
             if price is not None:
-                parts.append(legs.open(abs(diff) * (gross if d > 0 else 1), side=_open_side(d), position_side=ps,
-                                       held=abs(actual), side_effect=effect("open", d)))
+                parts.append(
+                    legs.open(
+                        abs(diff) * (gross if d > 0 else 1),
+                        side=_open_side(d),
+                        position_side=ps,
+                        held=abs(actual),
+                        side_effect=effect("open", d),
+                    )
+                )
         else:
             fraction = abs(diff) / abs(actual)
             if d < 0:  # buying back part of a short
                 fraction = min(Decimal(1), fraction * gross)
-            parts.append(legs.reduce(fraction, abs(actual), side=_open_side(-d), position_side=ps,
-                                     reduce_only=one_way, exempt=exempt,
-                                     side_effect=effect("reduce", d)))
+            parts.append(
+                legs.reduce(
+                    fraction,
+                    abs(actual),
+                    side=_open_side(-d),
+                    position_side=ps,
+                    reduce_only=one_way,
+                    exempt=exempt,
+                    side_effect=effect("reduce", d),
+                )
+            )
     return [intent for part in parts if not isinstance(part, Skip) for intent in part]

@@ -1,6 +1,7 @@
 """Copy orders (pure): the order intents a decision yields, their client order ids, and the leg
 builder that rounds, caps, checks the exchange minimums and splits them (see actors/domain/decisions.py for
 the rules, actors/domain/target.py for the one target they aim at)."""
+
 from __future__ import annotations
 
 import base64
@@ -96,8 +97,7 @@ def _cid(prefix: str, *parts: object) -> str:
     return prefix + base64.urlsafe_b64encode(digest).decode("ascii")
 
 
-def client_order_id(slave_id: str, master_order_id: int, master_trade_id: int, leg: int, *,
-                    market: str, symbol: str) -> str:
+def client_order_id(slave_id: str, master_order_id: int, master_trade_id: int, leg: int, *, market: str, symbol: str) -> str:
     """newClientOrderId of a copied order: "ct" + 24 base64url chars (26 chars).
 
     Deterministic in (slave, market, symbol, master order id, master trade id, leg): the same on
@@ -108,8 +108,7 @@ def client_order_id(slave_id: str, master_order_id: int, master_trade_id: int, l
     return _cid("ct", slave_id, market, symbol, master_order_id, master_trade_id, leg)
 
 
-def reconcile_client_order_id(slave_id: str, market: str, symbol: str, position_side: str,
-                              nonce: str, leg: int) -> str:
+def reconcile_client_order_id(slave_id: str, market: str, symbol: str, position_side: str, nonce: str, leg: int) -> str:
     """newClientOrderId of a corrective order: "cr" + 24 chars. `nonce` names the
     reconciliation round (e.g. its journal id), so a retried round reuses its ids."""
     return _cid("cr", slave_id, market, symbol, position_side, nonce, leg)
@@ -129,8 +128,7 @@ def _fmt(x: Decimal) -> str:
 class _Legs:
     """Builds the order legs of one decision for one symbol (numbering legs 0, 1, ...)."""
 
-    def __init__(self, *, market: Market, filters: SymbolFilters, config: SlaveConfig,
-                 price: Decimal, cid: Callable[[int], str]) -> None:
+    def __init__(self, *, market: Market, filters: SymbolFilters, config: SlaveConfig, price: Decimal, cid: Callable[[int], str]) -> None:
         self.market = market
         self.f = filters
         self.rules: QtyRules = market_rules(filters)
@@ -151,24 +149,26 @@ class _Legs:
             need = max(need, round_qty_up(self.min_notional / self.price, step))
         return round_qty_up(need, step)
 
-    def _up_when_copyable(self, raw_qty: Decimal, qty: Decimal, failure: SkipReason, *, exempt: bool,
-                          most: Decimal | None) -> tuple[Decimal, SkipReason | None]:
+    def _up_when_copyable(
+        self, raw_qty: Decimal, qty: Decimal, failure: SkipReason, *, exempt: bool, most: Decimal | None
+    ) -> tuple[Decimal, SkipReason | None]:
         """`qty` (`raw_qty` rounded) fails the exchange's minimum: when the exact quantity itself
         passes it (at least minQty, worth at least min notional), round it up to the step instead
         (off by less than one step, which the next fill takes back) rather than hold back a
         copyable amount; never above `most` (the room under the cap, the position to reduce)."""
         up = round_qty_up(raw_qty, self.rules.step)
-        if (raw_qty < self.rules.min_qty or (most is not None and up > most)
-                or (not exempt and self.min_notional and self.price > 0
-                    and raw_qty * self.price < self.min_notional)):
+        if (
+            raw_qty < self.rules.min_qty
+            or (most is not None and up > most)
+            or (not exempt and self.min_notional and self.price > 0 and raw_qty * self.price < self.min_notional)
+        ):
             return qty, failure
         return (up, None) if self._fails_minimum(up, exempt) is None else (qty, failure)
 
     def _fails_minimum(self, qty: Decimal, exempt: bool) -> SkipReason | None:
         if qty <= 0 or qty < self.rules.min_qty:
             return "below_min_qty"
-        if (not exempt and self.min_notional and self.price > 0
-                and qty * self.price < self.min_notional):
+        if not exempt and self.min_notional and self.price > 0 and qty * self.price < self.min_notional:
             return "below_min_notional"
         return None
 
@@ -199,26 +199,40 @@ class _Legs:
             chunks.append(rest)
         return chunks
 
-    def _intents(self, qty: Decimal, *, side: Side, position_side: PositionSide, kind: IntentKind,
-                 reduce_only: bool, side_effect: SideEffect | None) -> list[OrderIntent] | Skip:
+    def _intents(
+        self, qty: Decimal, *, side: Side, position_side: PositionSide, kind: IntentKind, reduce_only: bool, side_effect: SideEffect | None
+    ) -> list[OrderIntent] | Skip:
         chunks = self._split(qty)
         if len(chunks) > MAX_LEGS:
-            return Skip("exchange_rejected", f"{_fmt(qty)} {self.f.symbol} would take "
-                        f"{len(chunks)} orders of at most {_fmt(self._chunk_max())}")
+            return Skip(
+                "exchange_rejected", f"{_fmt(qty)} {self.f.symbol} would take {len(chunks)} orders of at most {_fmt(self._chunk_max())}"
+            )
         out = []
         for chunk in chunks:
             leg = self.next_leg
             self.next_leg += 1
-            out.append(OrderIntent(
-                market=self.market, symbol=self.f.symbol, side=side, position_side=position_side,
-                qty=chunk, kind=kind, reduce_only=reduce_only, side_effect=side_effect,
-                client_order_id=self.cid(leg), leg=leg, ref_price=self.price))
+            out.append(
+                OrderIntent(
+                    market=self.market,
+                    symbol=self.f.symbol,
+                    side=side,
+                    position_side=position_side,
+                    qty=chunk,
+                    kind=kind,
+                    reduce_only=reduce_only,
+                    side_effect=side_effect,
+                    client_order_id=self.cid(leg),
+                    leg=leg,
+                    ref_price=self.price,
+                )
+            )
         return out
 
     # -- the three kinds of legs
 
-    def open(self, raw_qty: Decimal, *, side: Side, position_side: PositionSide,
-             held: Decimal, side_effect: SideEffect | None) -> list[OrderIntent] | Skip:
+    def open(
+        self, raw_qty: Decimal, *, side: Side, position_side: PositionSide, held: Decimal, side_effect: SideEffect | None
+    ) -> list[OrderIntent] | Skip:
         """Add `raw_qty` (k*q) to a position now `held` (size in the same direction)."""
         step = self.rules.step
         qty = round_qty_down(raw_qty, step)
@@ -228,8 +242,7 @@ class _Legs:
         if cap is not None:
             room = round_qty_down(max(ZERO, cap - held * self.price) / self.price, step)
             if room <= 0:
-                return Skip("cap_reached", f"{self.f.symbol} position {_fmt(held)} is at the "
-                            f"cap of {_fmt(cap)} {self.f.quote_asset}")
+                return Skip("cap_reached", f"{self.f.symbol} position {_fmt(held)} is at the cap of {_fmt(cap)} {self.f.quote_asset}")
             if qty > room:
                 qty, capped = room, True
         failure = self._fails_minimum(qty, exempt=False)
@@ -239,21 +252,28 @@ class _Legs:
             if self.config.min_notional_policy == "round_up":
                 up = self._min_valid_qty(exempt=False)
                 if room is not None and up > room:
-                    return Skip("cap_reached", f"smallest valid {self.f.symbol} order {_fmt(up)} "
-                                f"exceeds the room {_fmt(room)} left under the cap")
+                    return Skip(
+                        "cap_reached", f"smallest valid {self.f.symbol} order {_fmt(up)} exceeds the room {_fmt(room)} left under the cap"
+                    )
                 qty = up
             elif capped:
-                return Skip("cap_reached", f"{_fmt(qty)} {self.f.symbol} left under the cap is "
-                            f"below the exchange minimum")
+                return Skip("cap_reached", f"{_fmt(qty)} {self.f.symbol} left under the cap is below the exchange minimum")
             else:
                 return Skip(failure, self._minimum_text(raw_qty, qty))
-        return self._intents(qty, side=side, position_side=position_side, kind="open",
-                             reduce_only=False, side_effect=side_effect)
+        return self._intents(qty, side=side, position_side=position_side, kind="open", reduce_only=False, side_effect=side_effect)
 
-    def reduce(self, fraction: Decimal, held: Decimal, *, side: Side,
-               position_side: PositionSide, reduce_only: bool, exempt: bool,
-               side_effect: SideEffect | None, sell_limit: Decimal | None = None,
-               ) -> list[OrderIntent] | Skip:
+    def reduce(
+        self,
+        fraction: Decimal,
+        held: Decimal,
+        *,
+        side: Side,
+        position_side: PositionSide,
+        reduce_only: bool,
+        exempt: bool,
+        side_effect: SideEffect | None,
+        sell_limit: Decimal | None = None,
+    ) -> list[OrderIntent] | Skip:
         """Reduce a position of size `held` by `fraction` of it (0 < fraction < 1)."""
         step = self.rules.step
         most = held if sell_limit is None else min(held, round_qty_down(sell_limit, step))
@@ -268,24 +288,32 @@ class _Legs:
             if failure is not None:
                 return Skip(failure, self._minimum_text(fraction * held, qty))
         kind: IntentKind = "close" if qty == held else "reduce"
-        return self._intents(qty, side=side, position_side=position_side, kind=kind,
-                             reduce_only=reduce_only, side_effect=side_effect)
+        return self._intents(qty, side=side, position_side=position_side, kind=kind, reduce_only=reduce_only, side_effect=side_effect)
 
-    def close(self, held: Decimal, *, side: Side, position_side: PositionSide, reduce_only: bool,
-              exempt: bool, side_effect: SideEffect | None, sell_limit: Decimal | None = None,
-              ) -> list[OrderIntent] | Skip:
+    def close(
+        self,
+        held: Decimal,
+        *,
+        side: Side,
+        position_side: PositionSide,
+        reduce_only: bool,
+        exempt: bool,
+        side_effect: SideEffect | None,
+        sell_limit: Decimal | None = None,
+    ) -> list[OrderIntent] | Skip:
         """Close a position of size `held` completely (exact quantity; spot: free, rounded down)."""
         qty = held if sell_limit is None else min(held, round_qty_down(sell_limit, self.rules.step))
         failure = self._fails_minimum(qty, exempt)
         if failure is not None:
             return Skip(failure, f"closing {_fmt(qty)} {self.f.symbol}: " + self._minimum_text(qty, qty))
-        return self._intents(qty, side=side, position_side=position_side, kind="close",
-                             reduce_only=reduce_only, side_effect=side_effect)
+        return self._intents(qty, side=side, position_side=position_side, kind="close", reduce_only=reduce_only, side_effect=side_effect)
 
     def _minimum_text(self, wanted: Decimal, qty: Decimal) -> str:
-        return (f"{self.f.symbol}: {_fmt(wanted)} -> {_fmt(qty)} at {_fmt(self.price)} is under "
-                f"minQty {_fmt(self.rules.min_qty)} / step {_fmt(self.rules.step)} / min notional "
-                f"{_fmt(self.min_notional)} {self.f.quote_asset}")
+        return (
+            f"{self.f.symbol}: {_fmt(wanted)} -> {_fmt(qty)} at {_fmt(self.price)} is under "
+            f"minQty {_fmt(self.rules.min_qty)} / step {_fmt(self.rules.step)} / min notional "
+            f"{_fmt(self.min_notional)} {self.f.quote_asset}"
+        )
 
 
 def _collect(parts: Iterable[list[OrderIntent] | Skip], *, sequential: bool = False) -> Decision:

@@ -5,6 +5,7 @@ LONG / SHORT: a BUY adds to BOTH and LONG and takes from SHORT, a SELL the rever
 never goes below zero: an execution that would take it there means our state was wrong (a missed
 event), and the caller resyncs (`clamped`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

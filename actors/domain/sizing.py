@@ -6,6 +6,7 @@ k (ARCHITECTURE.md "Copy semantics"):
 A missing or non-positive equity makes k unknowable: `CannotSize` (the copy logic then skips
 increases with reason "cannot_size" but still mirrors reductions and closes, which need no k).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -21,8 +22,7 @@ class CannotSize(msgspec.Struct, frozen=True):
     reason: str
 
 
-def ratio_k(config: SlaveConfig, slave_equity: Decimal | None,
-            master_equity: Decimal | None) -> Decimal | CannotSize:
+def ratio_k(config: SlaveConfig, slave_equity: Decimal | None, master_equity: Decimal | None) -> Decimal | CannotSize:
     """The slave's copy ratio for `config`, given both equities in the same quote asset."""
     if config.sizing == "fixed_ratio":
         return config.ratio

@@ -31,6 +31,7 @@ Values: the master's and the intended positions are signed here (LONG > 0, SHORT
 the slave keeps them in the account's convention (BOTH signed, LONG/SHORT sizes >= 0). Spot and
 margin: a master position under one tradeable quantity (`Venue.dust`) counts as flat.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -81,9 +82,14 @@ def move(intended: Decimal, before: Decimal, after: Decimal, k: Decimal | None, 
     return intended * abs(after) / abs(before)  # reduced by fraction f: the same fraction of ours
 
 
-def advance(intended: Mapping[Key, Decimal], master_then: Mapping[Key, Decimal],
-            master_now: Mapping[Key, Decimal], k: Decimal | CannotSize, *,
-            reverse: bool) -> dict[Key, Decimal]:
+def advance(
+    intended: Mapping[Key, Decimal],
+    master_then: Mapping[Key, Decimal],
+    master_now: Mapping[Key, Decimal],
+    k: Decimal | CannotSize,
+    *,
+    reverse: bool,
+) -> dict[Key, Decimal]:
     """The intended positions (account convention, keyed by the slave's position) moved by what the
     master's positions (account convention, keyed by the master's) did between two snapshots:
     after a gap, a restart, or at a start without any saved target (`master_then` empty: k x the
@@ -105,8 +111,7 @@ def advance(intended: Mapping[Key, Decimal], master_then: Mapping[Key, Decimal],
     return out
 
 
-def clip_increases(before: Mapping[Key, Decimal], after: dict[Key, Decimal],
-                   most: Mapping[str, Decimal]) -> dict[Key, Decimal]:
+def clip_increases(before: Mapping[Key, Decimal], after: dict[Key, Decimal], most: Mapping[str, Decimal]) -> dict[Key, Decimal]:
     """Clip what `advance` added to an intended position (account convention) at `most`, the
     largest size the notional cap allows per symbol: like a copied opening, an increase the cap
     leaves no room for is not intended. Positions it did not grow are never clipped (the cap
@@ -139,8 +144,15 @@ FUTURES = Venue()
 UNCLOSABLE = frozenset({"no_position", "below_min_notional", "below_min_qty"})  # a flip opens all the same
 
 
-def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
-                  intended: Decimal | None, legs: _Legs, venue: Venue = FUTURES) -> Decision:
+def decide_target(
+    fill: MasterFill,
+    config: SlaveConfig,
+    k: Decimal | CannotSize,
+    position: Decimal,
+    intended: Decimal | None,
+    legs: _Legs,
+    venue: Venue = FUTURES,
+) -> Decision:
     """The orders for one master fill and the intended position after it (`Decision.intended`,
     account convention), on any market (`venue`: how its orders move the position). `position`
     is the slave's actual position of the fill's slave key, `intended` its intended one before the
@@ -156,8 +168,7 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
     one_way = sps == "BOTH" and venue.reduce_only
     step = legs.rules.step
     if after == before:
-        return _done(_skip1("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib,
-                     position, venue.gross)
+        return _done(_skip1("not_copied", f"fill left the master's {fill.symbol} position unchanged"), sps, ib, position, venue.gross)
     sb, sa = _sign(before), _sign(after)
 
     def gross(side: str) -> Decimal:
@@ -176,8 +187,7 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
             return Skip("cannot_size", k.reason if isinstance(k, CannotSize) else ""), ia
         want = abs(ia) - held
         if want < step:  # at or past it, or under a step: carried
-            return Skip("not_copied", f"{fill.symbol} {sps} is within one step of its intended "
-                        f"{_fmt(ia)}: {_fmt(want)} carried"), ia
+            return Skip("not_copied", f"{fill.symbol} {sps} is within one step of its intended {_fmt(ia)}: {_fmt(want)} carried"), ia
         side = _open_side(direction)
         g = gross(side)
         q = round_qty_down(want * g, step)
@@ -206,8 +216,14 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
         side = _open_side(-direction)
         qty = abs(slave) if gross(side) == 1 else round_qty_up(abs(slave) * gross(side), step)
         return no_free(side) or legs.close(
-            qty, side=side, position_side=sps, reduce_only=one_way, exempt=venue.exempt,
-            side_effect=venue.effect("close", direction), sell_limit=venue.free if side == "SELL" else None)
+            qty,
+            side=side,
+            position_side=sps,
+            reduce_only=one_way,
+            exempt=venue.exempt,
+            side_effect=venue.effect("close", direction),
+            sell_limit=venue.free if side == "SELL" else None,
+        )
 
     if sb == 0 or (sa == sb and abs(after) > abs(before)):  # an increase
         direction = sa * flip
@@ -220,21 +236,36 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
         direction = sb * flip
         held = direction * slave
         if held <= 0:
-            return _done(_skip1("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia,
-                         position, venue.gross)
+            return _done(_skip1("no_position", f"slave holds no {fill.symbol} {sps} position to reduce"), sps, ia, position, venue.gross)
         want = held - direction * ia
         if want <= 0:
-            return _done(_skip1("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its "
-                               f"intended {_fmt(ia)}"), sps, ia, position, venue.gross)
+            return _done(
+                _skip1("not_copied", f"{fill.symbol} {sps} {_fmt(slave)} is at or under its intended {_fmt(ia)}"),
+                sps,
+                ia,
+                position,
+                venue.gross,
+            )
         side = _open_side(-direction)
         want = want * gross(side)  # an order that buys lands net of the commission
         if round_qty_nearest(want, step) <= 0:
-            return _done(_skip1("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half "
-                               "a step: carried"), sps, ia, position, venue.gross)
+            return _done(
+                _skip1("not_copied", f"{fill.symbol} {sps}: {_fmt(want)} to reduce is under half a step: carried"),
+                sps,
+                ia,
+                position,
+                venue.gross,
+            )
         part = no_free(side) or legs.reduce(
-            min(Decimal(1), want / held), held, side=side, position_side=sps, reduce_only=one_way,
-            exempt=venue.exempt, side_effect=venue.effect("reduce", direction),
-            sell_limit=venue.free if side == "SELL" else None)
+            min(Decimal(1), want / held),
+            held,
+            side=side,
+            position_side=sps,
+            reduce_only=one_way,
+            exempt=venue.exempt,
+            side_effect=venue.effect("reduce", direction),
+            sell_limit=venue.free if side == "SELL" else None,
+        )
         return _done([part], sps, ia, position, venue.gross)
     # one-way flip through zero: close the old side exactly, then open k x the new side
     closing = close_old(sb)
@@ -255,16 +286,20 @@ def decide_target(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize
     return _done(parts, sps, ia, position, venue.gross, sequential=True)
 
 
-def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal,
-           intended: Decimal | None) -> Decimal:
+def follow(fill: MasterFill, config: SlaveConfig, k: Decimal | CannotSize, position: Decimal, intended: Decimal | None) -> Decimal:
     """The intended position (account convention) after a fill the slave does not trade on (paused,
     filtered, refused...): moved by the copy rule all the same, so a later correction (once it may
     trade) brings the slave to where copying would have."""
     mps = fill.position_side
     sps = _SWAP[mps] if config.reverse else mps
     ib = signed(sps, position if intended is None else intended)
-    ia = move(ib, signed(mps, fill.position_before), signed(mps, fill.position_after),
-              None if isinstance(k, CannotSize) else k, -1 if config.reverse else 1)
+    ia = move(
+        ib,
+        signed(mps, fill.position_before),
+        signed(mps, fill.position_after),
+        None if isinstance(k, CannotSize) else k,
+        -1 if config.reverse else 1,
+    )
     return unsigned(sps, ia)
 
 
@@ -276,8 +311,9 @@ def _undust(value: Decimal, dust: Decimal) -> Decimal:
     return ZERO if abs(value) < dust else value
 
 
-def _done(parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position: Decimal,
-          gross: Decimal = Decimal(1), sequential: bool = False) -> Decision:
+def _done(
+    parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position: Decimal, gross: Decimal = Decimal(1), sequential: bool = False
+) -> Decision:
     """The decision of `parts` (like orders._collect), with the intended position after the fill and
     the position the slave lands on once every intent executed (one struct built per fill)."""
     intents: list[OrderIntent] = []
@@ -293,5 +329,4 @@ def _done(parts: list[list[OrderIntent] | Skip], sps: str, ia: Decimal, position
             lands += gained if (i.side == "BUY") != (sps == "SHORT") else -gained
     if not intents:
         return Decision(skip=skip or Skip("not_copied", "nothing to do"), intended=unsigned(sps, ia), lands=lands)
-    return Decision(intents=tuple(intents), skip=skip, sequential=sequential and len(intents) > 1,
-                    intended=unsigned(sps, ia), lands=lands)
+    return Decision(intents=tuple(intents), skip=skip, sequential=sequential and len(intents) > 1, intended=unsigned(sps, ia), lands=lands)

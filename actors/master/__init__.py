@@ -23,6 +23,7 @@ before it was taken, so a slave applies it and continues from `seq + 1`.
 
 Logs: one INFO line per fill, nothing else on the hot path; never a secret.
 """
+
 from __future__ import annotations
 
 from typing import Any

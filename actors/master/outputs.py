@@ -4,6 +4,7 @@ An adapter never touches the sockets or the shell: `handle`, `apply` return a li
 `MasterActor` (shell.py) carries them out one by one (`match`). The order is kept: a config change
 that a fill revealed is published before the fill.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple

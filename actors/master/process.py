@@ -1,4 +1,5 @@
 """master-<market>'s entry point: configuration, the master's key, the adapter, the shell."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,12 +38,14 @@ def build_adapter(market: Market, config: Any, signer: Any) -> Adapter:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m actors.master",
-                                     description="follow the master account of one market and publish its fills")
+    parser = argparse.ArgumentParser(
+        prog="python -m actors.master", description="follow the master account of one market and publish its fills"
+    )
     parser.add_argument("--config", required=True, help="the deployment TOML")
     parser.add_argument("--market", required=True, choices=MARKETS)
-    parser.add_argument("--poll-s", type=float, default=DEFAULT_POLL_S,
-                        help="seconds between cheap REST checks (position mode, leverage, drift)")
+    parser.add_argument(
+        "--poll-s", type=float, default=DEFAULT_POLL_S, help="seconds between cheap REST checks (position mode, leverage, drift)"
+    )
     parser.add_argument("--connect-wait-s", type=float, default=CONNECT_WAIT_S)
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
@@ -68,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         key = unlock_own_key(config.keystore_dir, master_cfg.account, config.passphrase_file)
     except Exception as exc:  # wrong passphrase, missing record: say which, no secret
-        log.error("cannot unlock the master key", extra={"fields": {
-            "account": master_cfg.account, "error": _describe(exc)}})
+        log.error("cannot unlock the master key", extra={"fields": {"account": master_cfg.account, "error": _describe(exc)}})
         return 3
     try:
         signer = make_signer(key.key_type.value.upper(), key.api_key, key.secret.reveal_str())
@@ -83,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     # wake up to 100 subscribers go out on both cores at once instead of one after another.
     zmq.Context.instance(io_threads=PUB_IO_THREADS)
     actor = MasterActor(
-        args.market, adapter, Endpoints(config.runtime_dir),
-        snapshot_interval_s=master_cfg.snapshot_interval_s, poll_s=args.poll_s,
+        args.market,
+        adapter,
+        Endpoints(config.runtime_dir),
+        snapshot_interval_s=master_cfg.snapshot_interval_s,
+        poll_s=args.poll_s,
         connect_wait_s=args.connect_wait_s,
     )
     settle_gc()  # everything imported and built so far is never scanned by the collector again

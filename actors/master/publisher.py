@@ -12,6 +12,7 @@ and logged.
 Malformed requests get an `Error` reply (with the request's id when it can be read), are counted,
 and never raise.
 """
+
 from __future__ import annotations
 
 import logging
@@ -113,8 +114,7 @@ class SnapshotServer:
     def answer(self, request: SnapshotRequest) -> SnapshotReply | Error:
         if request.market != self.market:
             self.errors += 1
-            return Error(id=request.id, code=ErrorCode.WRONG_MARKET,
-                         reason=f"this master follows {self.market}, not {request.market}")
+            return Error(id=request.id, code=ErrorCode.WRONG_MARKET, reason=f"this master follows {self.market}, not {request.market}")
         try:
             snap = self.snapshot()
         except Exception:  # a bug must not kill the socket: report it
@@ -187,22 +187,43 @@ class Publishing:
             fields["status"] = "FILLED" if fields["cum_qty"] >= fields.get("order_qty", fields["cum_qty"]) else "PARTIALLY_FILLED"
         fields.pop("order_qty", None)
         try:
-            msg = self.pub.publish(lambda seq: MasterFill(
-                market=self.market, epoch=self.pub.epoch, seq=seq,  # type: ignore[union-attr]
-                t_master_pub_ns=monotonic_ns(), **fields))
+            msg = self.pub.publish(
+                lambda seq: MasterFill(
+                    market=self.market,
+                    epoch=self.pub.epoch,
+                    seq=seq,  # type: ignore[union-attr]
+                    t_master_pub_ns=monotonic_ns(),
+                    **fields,
+                )
+            )
         except (ValueError, TypeError) as exc:
             # The fill does not fit the protocol (e.g. a symbol outside its pattern). Our state
             # has it; only the publication is impossible, so no rebuild: say which and go on.
             self.handler_errors += 1
-            log.error("fill not publishable", extra={"fields": {
-                "symbol": fields.get("symbol"), "trade_id": fields.get("trade_id"), "error": str(exc)[:200]}})
+            log.error(
+                "fill not publishable",
+                extra={"fields": {"symbol": fields.get("symbol"), "trade_id": fields.get("trade_id"), "error": str(exc)[:200]}},
+            )
             return None
         self.fills_published += 1
         assert isinstance(msg, MasterFill)
-        log.info("fill", extra={"fields": {
-            "seq": msg.seq, "symbol": msg.symbol, "ps": msg.position_side, "side": msg.side, "qty": msg.qty,
-            "price": msg.price, "before": msg.position_before, "after": msg.position_after,
-            "order_id": msg.order_id, "trade_id": msg.trade_id}})
+        log.info(
+            "fill",
+            extra={
+                "fields": {
+                    "seq": msg.seq,
+                    "symbol": msg.symbol,
+                    "ps": msg.position_side,
+                    "side": msg.side,
+                    "qty": msg.qty,
+                    "price": msg.price,
+                    "before": msg.position_before,
+                    "after": msg.position_after,
+                    "order_id": msg.order_id,
+                    "trade_id": msg.trade_id,
+                }
+            },
+        )
         return msg
 
     def publish_config(self, **fields: Any) -> None:
@@ -210,15 +231,15 @@ class Publishing:
         if fields.get("symbol") is not None and not symbol_ok(fields["symbol"]):
             return  # a symbol the protocol cannot carry (its fills are not published either)
         try:
-            msg = self.pub.publish(lambda seq: AccountConfigChanged(
-                market=self.market, epoch=self.pub.epoch, seq=seq, **fields))  # type: ignore[union-attr]
+            msg = self.pub.publish(lambda seq: AccountConfigChanged(market=self.market, epoch=self.pub.epoch, seq=seq, **fields))  # type: ignore[union-attr]
         except (ValueError, TypeError) as exc:
             self.handler_errors += 1
-            log.error("config change not publishable", extra={"fields": {
-                "symbol": fields.get("symbol"), "error": str(exc)[:200]}})
+            log.error("config change not publishable", extra={"fields": {"symbol": fields.get("symbol"), "error": str(exc)[:200]}})
             return
-        log.info("account config changed", extra={"fields": {
-            k: v for k, v in fields.items() if v is not None and not k.startswith("t_")} | {"seq": msg.seq}})
+        log.info(
+            "account config changed",
+            extra={"fields": {k: v for k, v in fields.items() if v is not None and not k.startswith("t_")} | {"seq": msg.seq}},
+        )
 
     def publish_snapshot(self, reason: SnapshotReason) -> PositionSnapshot:
         assert self.pub is not None
@@ -226,8 +247,10 @@ class Publishing:
         self.snapshots_published += 1
         assert isinstance(msg, PositionSnapshot)
         if reason != "periodic":
-            log.info("snapshot published", extra={"fields": {
-                "reason": reason, "seq": msg.seq, "positions": len(msg.positions), "equity": msg.equity}})
+            log.info(
+                "snapshot published",
+                extra={"fields": {"reason": reason, "seq": msg.seq, "positions": len(msg.positions), "equity": msg.equity}},
+            )
         return msg
 
     def current_snapshot(self) -> PositionSnapshot | None:
@@ -238,6 +261,5 @@ class Publishing:
 
     def _snapshot(self, seq: int, reason: SnapshotReason) -> PositionSnapshot:
         return PositionSnapshot(
-            market=self.market, epoch=self.epoch, seq=seq, reason=reason, t_ns=monotonic_ns(),
-            **self.adapter.snapshot_fields(),
+            market=self.market, epoch=self.epoch, seq=seq, reason=reason, t_ns=monotonic_ns(), **self.adapter.snapshot_fields()
         )

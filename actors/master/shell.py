@@ -2,6 +2,7 @@
 
 See actors/master/__init__.py for what the process does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +13,7 @@ from typing import Any, Protocol
 
 import zmq
 
-from protocol.messages import (
-    Heartbeat,
-    Market,
-    SnapshotReason,
-)
+from protocol.messages import Heartbeat, Market, SnapshotReason
 
 from ..base import Endpoints, ensure_private_dir, monotonic_ns
 from ..binance.wire import MalformedEvent, decode_user_event
@@ -299,17 +296,22 @@ class MasterActor(Publishing):
         while self.buffer and not self.buffering:
             event, t_recv = self.buffer.popleft()
             self._handle(event, t_recv)
-        log.info("state rebuilt from REST", extra={"fields": {
-            "reason": reason, "buffered": drained, "seq": self.seq}})
+        log.info("state rebuilt from REST", extra={"fields": {"reason": reason, "buffered": drained, "seq": self.seq}})
 
     # -- timers ------------------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
         assert self.pub is not None
         while True:
-            self.pub.send(Heartbeat(
-                market=self.market, epoch=self.pub.epoch, seq=self.pub.seq, t_ns=monotonic_ns(),
-                connected=self.stream_up, last_event_ms=self.adapter.last_event_ms(),
-            ))
+            self.pub.send(
+                Heartbeat(
+                    market=self.market,
+                    epoch=self.pub.epoch,
+                    seq=self.pub.seq,
+                    t_ns=monotonic_ns(),
+                    connected=self.stream_up,
+                    last_event_ms=self.adapter.last_event_ms(),
+                )
+            )
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _poll_loop(self) -> None:

@@ -19,6 +19,7 @@ disagrees with our figures, take REST's and publish a snapshot: slaves reconcile
 positions from it. The alternative, holding the fill back until REST answers, would add a REST round
 trip to every copied margin trade.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,16 +73,18 @@ class MarginRecheck(NamedTuple):
 class SpotAdapter:
     """Spot (market "spot") or cross margin (market "margin")."""
 
-    def __init__(self, market: str, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000,
-                 quote_asset: str = "USDT") -> None:
+    def __init__(
+        self, market: str, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000, quote_asset: str = "USDT"
+    ) -> None:
         if market not in ("spot", "margin"):
             raise ValueError(f"SpotAdapter serves spot and margin, not {market!r}")
         self.market = market
         self.endpoints = endpoints
         self.signer = signer
         self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
-        self.state = SpotState(kind="margin" if market == "margin" else "spot", quote_asset=quote_asset,
-                               dedupe=Deduper(LIMITS.master_dedupe))
+        self.state = SpotState(
+            kind="margin" if market == "margin" else "spot", quote_asset=quote_asset, dedupe=Deduper(LIMITS.master_dedupe)
+        )
         self.ws: WsApiClient | None = None
         self.stream: SpotUserStream | None = None
         self.fills_seen = 0
@@ -125,8 +128,7 @@ class SpotAdapter:
     async def _symbols(self) -> None:
         if self.state.symbols:
             return
-        self.state.set_symbols({s.symbol: SymbolInfo(s.baseAsset, s.quoteAsset)
-                                for s in await spot_api.symbol_assets(self.rest)})
+        self.state.set_symbols({s.symbol: SymbolInfo(s.baseAsset, s.quoteAsset) for s in await spot_api.symbol_assets(self.rest)})
 
     async def _prices(self) -> dict[str, Decimal]:
         return await spot_api.ticker_prices(self.rest)
@@ -229,15 +231,35 @@ class SpotAdapter:
             if res is None:
                 return [Duplicate()]
             self.fills_seen += 1
-            return [Fill({
-                "symbol": event.s, "position_side": "BOTH", "side": event.S, "order_id": event.i,
-                "trade_id": event.t, "client_order_id": event.c, "order_type": event.o, "price": event.L,
-                "qty": event.l, "cum_qty": event.z, "status": event.X, "order_qty": event.q,
-                "position_before": res.before, "position_after": res.after,
-                "borrowed_before": res.borrowed_before, "borrowed_after": res.borrowed_after,
-                "side_effect": res.side_effect, "equity": state.equity(), "equity_asset": state.quote_asset,
-                "trade_time_ms": event.T, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns,
-            }), *self._recheck()]
+            return [
+                Fill(
+                    {
+                        "symbol": event.s,
+                        "position_side": "BOTH",
+                        "side": event.S,
+                        "order_id": event.i,
+                        "trade_id": event.t,
+                        "client_order_id": event.c,
+                        "order_type": event.o,
+                        "price": event.L,
+                        "qty": event.l,
+                        "cum_qty": event.z,
+                        "status": event.X,
+                        "order_qty": event.q,
+                        "position_before": res.before,
+                        "position_after": res.after,
+                        "borrowed_before": res.borrowed_before,
+                        "borrowed_after": res.borrowed_after,
+                        "side_effect": res.side_effect,
+                        "equity": state.equity(),
+                        "equity_asset": state.quote_asset,
+                        "trade_time_ms": event.T,
+                        "t_exchange_ms": event.E,
+                        "t_master_recv_ns": t_recv_ns,
+                    }
+                ),
+                *self._recheck(),
+            ]
         if isinstance(event, BinanceOutboundAccountPosition):
             state.last_event_ms = max(state.last_event_ms, event.E)
             state.apply_balances(event)

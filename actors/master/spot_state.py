@@ -19,6 +19,7 @@ did to its loans: before/after are exact. The loans themselves are not in the us
 `side_effect` hint are estimates (see `MarginState.apply_trade`), and the shell refreshes the
 account over REST after fills and publishes a snapshot when the estimate was wrong.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,12 +29,7 @@ from typing import Literal, NamedTuple
 
 from protocol.messages import AssetHolding, PositionEntry, SideEffect
 
-from ..binance.wire import (
-    BinanceExecutionReport,
-    BinanceMarginUserAsset,
-    BinanceOutboundAccountPosition,
-    BinanceSpotBalance,
-)
+from ..binance.wire import BinanceExecutionReport, BinanceMarginUserAsset, BinanceOutboundAccountPosition, BinanceSpotBalance
 from .state import ZERO, Deduper, _entry
 
 
@@ -50,6 +46,8 @@ class Balance:
     @property
     def total(self) -> Decimal:
         return self.free + self.locked
+
+
 class SymbolInfo(NamedTuple):
     base: str
     quote: str
@@ -100,9 +98,7 @@ class SpotState:
 
     def rebuild_spot(self, balances: Iterable[BinanceSpotBalance], update_ms: int) -> None:
         """GET /api/v3/account (`update_ms`: its updateTime, or the local estimate of server time)."""
-        self.balances = {
-            b.asset: Balance(free=b.free, locked=b.locked, update_ms=update_ms) for b in balances if b.free or b.locked
-        }
+        self.balances = {b.asset: Balance(free=b.free, locked=b.locked, update_ms=update_ms) for b in balances if b.free or b.locked}
         self.rest_ms = update_ms
         self.ready = True
 
@@ -113,19 +109,16 @@ class SpotState:
         self.rest_ms = update_ms
         self.ready = True
 
-    def take_margin_assets(self, assets: Iterable[BinanceMarginUserAsset], names: Iterable[str] | None,
-                           update_ms: int) -> None:
+    def take_margin_assets(self, assets: Iterable[BinanceMarginUserAsset], names: Iterable[str] | None, update_ms: int) -> None:
         """Take REST's figures for `names` (None: every asset REST lists)."""
         rest = {a.asset: a for a in assets}
-        for name in (list(rest) if names is None else names):
+        for name in list(rest) if names is None else names:
             a = rest.get(name)
             if a is None or not (a.free or a.locked or a.borrowed or a.interest or a.netAsset):
                 self.balances.pop(name, None)
                 continue
             old = self.balances.get(name)
-            self.balances[name] = Balance(
-                a.free, a.locked, a.borrowed, a.interest, a.netAsset, update_ms, old.fill_ms if old else 0
-            )
+            self.balances[name] = Balance(a.free, a.locked, a.borrowed, a.interest, a.netAsset, update_ms, old.fill_ms if old else 0)
 
     def margin_drift(self, assets: Iterable[BinanceMarginUserAsset]) -> list[str]:
         """Assets whose net position or loan differ between REST and us (margin)."""
@@ -205,8 +198,7 @@ class SpotState:
         return SpotFill(report.s, info.base, info.quote, after_known, base.total)
 
     @staticmethod
-    def _margin_guess(side: str, before: Decimal, after: Decimal, base: Balance,
-                      quote: Balance) -> tuple[SideEffect | None, Decimal]:
+    def _margin_guess(side: str, before: Decimal, after: Decimal, base: Balance, quote: Balance) -> tuple[SideEffect | None, Decimal]:
         """Estimate what the master's order did to its loans (the stream does not say).
 
         - SELL taking the net base position further below zero: the base asset was borrowed
@@ -276,10 +268,15 @@ class SpotState:
         for asset, bal in sorted(self.balances.items()):
             if not (bal.free or bal.locked or bal.borrowed or bal.interest):
                 continue
-            out.append(AssetHolding(
-                asset=asset, free=max(bal.free, ZERO), locked=max(bal.locked, ZERO),
-                borrowed=max(bal.borrowed, ZERO), interest=max(bal.interest, ZERO),
-            ))
+            out.append(
+                AssetHolding(
+                    asset=asset,
+                    free=max(bal.free, ZERO),
+                    locked=max(bal.locked, ZERO),
+                    borrowed=max(bal.borrowed, ZERO),
+                    interest=max(bal.interest, ZERO),
+                )
+            )
         return tuple(out)
 
     def entries(self) -> tuple[PositionEntry, ...]:

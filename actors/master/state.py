@@ -3,6 +3,7 @@ and the check that the protocol can carry a symbol (pure: no I/O, no clock).
 
 The books themselves: `usdm_state.py` (USD-M futures) and `spot_state.py` (spot and cross margin).
 """
+
 from __future__ import annotations
 
 import re

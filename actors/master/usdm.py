@@ -11,6 +11,7 @@ m=MARGIN_TYPE_CHANGE only on Binance (the simulator sends none), so both are als
 whose `ps` contradicts our position mode reveals a mode change at once: AccountConfigChanged is
 published before that fill.
 """
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,7 @@ class UsdmPoll(NamedTuple):
 class UsdmAdapter:
     market = "usdm"
 
-    def __init__(self, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000,
-                 state: FuturesState | None = None) -> None:
+    def __init__(self, endpoints: ExchangeEndpoints, signer: Signer, *, recv_window: int = 5000, state: FuturesState | None = None) -> None:
         self.endpoints = endpoints
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.state = state or FuturesState(LIMITS.master_dedupe)
@@ -166,19 +166,37 @@ class UsdmAdapter:
             out: Outputs = []
             if res.mode_changed is not None:
                 self._config_seen[""] = time.monotonic()
-                out.append(Config({"position_mode": res.mode_changed, "t_exchange_ms": event.E,
-                                   "t_master_recv_ns": t_recv_ns}))
+                out.append(Config({"position_mode": res.mode_changed, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}))
             if o.x == "CALCULATED":  # liquidation / ADL: a state change, not a copyable trade
                 out.append(Snapshot("periodic"))
                 return out
-            out.append(Fill({
-                "symbol": o.s, "position_side": res.position_side, "side": o.S, "order_id": o.i,
-                "trade_id": o.t, "client_order_id": o.c, "order_type": o.o, "price": o.L, "qty": o.l,
-                "cum_qty": o.z, "status": o.X, "order_qty": o.q, "reduce_only": o.R,
-                "position_before": res.before, "position_after": res.after, "equity": state.equity(),
-                "leverage": res.leverage, "margin_type": res.margin_type, "trade_time_ms": o.T,
-                "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns,
-            }))
+            out.append(
+                Fill(
+                    {
+                        "symbol": o.s,
+                        "position_side": res.position_side,
+                        "side": o.S,
+                        "order_id": o.i,
+                        "trade_id": o.t,
+                        "client_order_id": o.c,
+                        "order_type": o.o,
+                        "price": o.L,
+                        "qty": o.l,
+                        "cum_qty": o.z,
+                        "status": o.X,
+                        "order_qty": o.q,
+                        "reduce_only": o.R,
+                        "position_before": res.before,
+                        "position_after": res.after,
+                        "equity": state.equity(),
+                        "leverage": res.leverage,
+                        "margin_type": res.margin_type,
+                        "trade_time_ms": o.T,
+                        "t_exchange_ms": event.E,
+                        "t_master_recv_ns": t_recv_ns,
+                    }
+                )
+            )
             if res.clamped:
                 out.append(Resync())  # our LONG/SHORT size was wrong: take REST's
             return out
@@ -188,8 +206,7 @@ class UsdmAdapter:
             out = []
             for symbol, margin_type in outcome.margin_types:
                 self._config_seen[symbol] = time.monotonic()
-                out.append(Config({"symbol": symbol, "margin_type": margin_type, "t_exchange_ms": event.E,
-                                   "t_master_recv_ns": t_recv_ns}))
+                out.append(Config({"symbol": symbol, "margin_type": margin_type, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}))
             if outcome.corrected:
                 out.append(Snapshot("periodic"))
             return out
@@ -198,13 +215,8 @@ class UsdmAdapter:
             ac = event.ac
             if ac is not None and 1 <= ac.l <= 125 and state.apply_leverage(ac.s, ac.l):
                 self._config_seen[ac.s] = time.monotonic()
-                return [Config({"symbol": ac.s, "leverage": ac.l, "t_exchange_ms": event.E,
-                                "t_master_recv_ns": t_recv_ns})]
+                return [Config({"symbol": ac.s, "leverage": ac.l, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns})]
         return []
 
     def snapshot_fields(self) -> dict[str, Any]:
-        return {
-            "equity": self.state.equity(),
-            "positions": self.state.entries(),
-            "position_mode": self.state.position_mode,
-        }
+        return {"equity": self.state.equity(), "positions": self.state.entries(), "position_mode": self.state.position_mode}

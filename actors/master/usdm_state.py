@@ -20,6 +20,7 @@ USD-M futures (`FuturesState`)
 - Equity (USDT): the REST `totalMarginBalance`, moved since then by changes of wallet balances
   (`wb`, USD stablecoins at par) and per-position unrealized PnL (`up`) from ACCOUNT_UPDATE.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -30,12 +31,7 @@ from typing import NamedTuple
 from protocol.messages import MarginType, PositionEntry, PositionKey, PositionMode
 
 from ..assets import USD_ASSETS  # wallet assets counted at par in USDT equity (the slaves' rule too)
-from ..binance.wire import (
-    BinanceFuturesAccount,
-    BinanceFuturesAccountUpdate,
-    BinanceFuturesOrderData,
-    BinanceFuturesPositionRisk,
-)
+from ..binance.wire import BinanceFuturesAccount, BinanceFuturesAccountUpdate, BinanceFuturesOrderData, BinanceFuturesPositionRisk
 from ..domain.positions import moved
 from .state import DEFAULT_DEDUPE, ZERO, Deduper, _entry, margin_type_of
 
@@ -196,9 +192,7 @@ class FuturesState:
             pos.entry_price = ZERO
         pos.qty = after
         pos.update_ms = max(pos.update_ms, order.T)
-        return FuturesFill(
-            order.s, ps, before, after, self.leverage.get(order.s), self.margin_type.get(order.s), mode_changed, clamped
-        )
+        return FuturesFill(order.s, ps, before, after, self.leverage.get(order.s), self.margin_type.get(order.s), mode_changed, clamped)
 
     def apply_account_update(self, event: BinanceFuturesAccountUpdate) -> AccountUpdateOutcome:
         data = event.a
@@ -265,9 +259,12 @@ class FuturesState:
             if pos.qty == 0:
                 continue
             entry = _entry(
-                symbol=symbol, position_side=ps, qty=pos.qty,
+                symbol=symbol,
+                position_side=ps,
+                qty=pos.qty,
                 entry_price=pos.entry_price if pos.entry_price > 0 else ZERO,
-                leverage=self.leverage.get(symbol), margin_type=self.margin_type.get(symbol),
+                leverage=self.leverage.get(symbol),
+                margin_type=self.margin_type.get(symbol),
             )
             if entry is not None:
                 out.append(entry)

@@ -24,6 +24,7 @@ Layout (the hot path first):
     process.py      Slave: sockets, mirrors, control events; main
     life.py         the process's life: config, key, start (retried), stop
 """
+
 from __future__ import annotations
 
 from .mirror import MarketMirror

@@ -1,4 +1,5 @@
 """`python -m actors.slave --config F --id ID`: one slave process."""
+
 import sys
 
 from .process import main

@@ -6,6 +6,7 @@ the event loop (the task wakes on the next pass) before the order is even built.
 the copy is decided, signed and written to the exchange's socket inside the reader callback; only
 the wait for the exchange's reply continues in a task.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """What a market mirror follows besides fills: the slave's forced closes (liquidation, ADL),
 changed exchange filters, the master's leverage and margin type, and flatten commands (a mixin
 of `MarketMirror`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,18 +9,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from protocol.messages import (
-    AccountConfigChanged,
-    FlattenCommand,
-    SlaveError,
-)
+from protocol.messages import AccountConfigChanged, FlattenCommand, SlaveError
 
-from ..binance.errors import (
-    BinanceAPIError,
-    NotSent,
-    RateLimited,
-    StatusUnknown,
-)
+from ..binance.errors import BinanceAPIError, NotSent, RateLimited, StatusUnknown
 from ..domain.decisions import reconcile_target
 from ..domain.target import slave_key
 from .accounts.usdm import ForcedFill
@@ -42,13 +34,14 @@ class Follow:
             self.forced.add(key)  # (the master flat there: nothing a correction would restore)
             self.slave.forced_changed()  # kept across restarts
         self.own_fresh = False  # the exchange moved our account: read REST before the next correction
-        text = (f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
-                f" position now {fill.position}. Not restored while the master's stays open; later fills are"
-                " copied from what is left")
+        text = (
+            f"{fill.symbol} {fill.position_side}: {fill.kind} executed {fill.qty} ({fill.client_order_id});"
+            f" position now {fill.position}. Not restored while the master's stays open; later fills are"
+            " copied from what is left"
+        )
         log.warning("%s", text)
         code = {"adl": "adl", "settlement": "settled"}.get(fill.kind, "liquidated")
-        self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=code, message=text[:300],
-                                     market=self.market, t_ns=now_ns()))
+        self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=code, message=text[:300], market=self.market, t_ns=now_ns()))
 
     def _filters_changed(self) -> None:
         """An order failed a filter: Binance may have changed the symbol's step, tick or min
@@ -89,8 +82,11 @@ class Follow:
                 self.master_mode = ev.position_mode
                 self.refused = await self.account.align_position_mode(ev.position_mode)
                 if self.refused:
-                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="market_refused",
-                                                 message=self.refused, market=self.market, t_ns=now_ns()))
+                    self.slave.report(
+                        SlaveError(
+                            slave_id=self.slave.slave_id, code="market_refused", message=self.refused, market=self.market, t_ns=now_ns()
+                        )
+                    )
             if ev.symbol is not None and (ev.leverage is not None or ev.margin_type is not None):
                 await self._align(ev.symbol, ev.leverage, ev.margin_type)
         except BinanceAPIError as exc:
@@ -101,12 +97,19 @@ class Follow:
         holds, whatever the symbol filters (they choose what is copied, not what may be closed)."""
         async with self._held():
             await self.account.refresh()
-            positions = {k: v for k, v in self.account.snapshot_positions().items()
-                         if cmd.symbol is None or k[0] == cmd.symbol}
+            positions = {k: v for k, v in self.account.snapshot_positions().items() if cmd.symbol is None or k[0] == cmd.symbol}
             unfiltered = msgspec_replace(self.config, symbols_allow=(), symbols_deny=())
-            intents = reconcile_target((), positions, Decimal(1), self.account.filters, market=self.market,
-                                       slave_id=self.slave.slave_id, config=unfiltered, nonce=f"flatten-{cmd.request_id}",
-                                       buy_commission=getattr(self.account, "buy_commission", ZERO))
+            intents = reconcile_target(
+                (),
+                positions,
+                Decimal(1),
+                self.account.filters,
+                market=self.market,
+                slave_id=self.slave.slave_id,
+                config=unfiltered,
+                nonce=f"flatten-{cmd.request_id}",
+                buy_commission=getattr(self.account, "buy_commission", ZERO),
+            )
             for intent in intents:
                 await self._send(intent, None, now_ns())
 
@@ -123,4 +126,3 @@ class Follow:
         finally:
             self.hold = False
             self._wake_all()
-

@@ -5,6 +5,7 @@ back what was liquidated either (its first sync would otherwise correct to k x t
 {"usdm": [["BTCUSDT", "BOTH"], ...]}: written atomically (mode 0600) on every change, which is rare
 (a liquidation, or the master closing that position). A file that cannot be read or parsed is
 reported by name and treated as empty; a write that fails is logged, never fatal."""
+
 from __future__ import annotations
 
 import logging

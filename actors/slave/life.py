@@ -1,5 +1,6 @@
 """`slave-<id>`'s process life: load the config and its own key, start the `Slave` (retried while
 the exchange is unreachable), keep it up until asked to stop (`python -m actors.slave`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,15 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event, slave_type: 
             await slave.start(signer_factory)
             break
         except AuthError as exc:
-            slave.report(SlaveError(slave_id=slave.slave_id, code="key_invalid", fatal=True,
-                                    message=f"API key refused at start ({exc.code}): {exc.msg}", t_ns=now_ns()))
+            slave.report(
+                SlaveError(
+                    slave_id=slave.slave_id,
+                    code="key_invalid",
+                    fatal=True,
+                    message=f"API key refused at start ({exc.code}): {exc.msg}",
+                    t_ns=now_ns(),
+                )
+            )
             log.error("API key refused at start (%s)", exc.code)
             await slave.close()
             return 3

@@ -15,6 +15,7 @@
   also applied at once to the symbols the slave or the master holds (Binance refuses it where the
   margin would not suffice: said once, tried again at the next opening).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,9 @@ def make_account(slave: "Slave", account_type: Any, ref: list["MarketMirror"]) -
             if state == "reconnected":
                 mirror.request_resync("own_reconnect")
 
-    return account_type(slave.slave_id, slave.exchange_endpoints, slave.signer_factory(), on_state=on_state,
-                        recv_window=slave.app.exchange.recv_window)
+    return account_type(
+        slave.slave_id, slave.exchange_endpoints, slave.signer_factory(), on_state=on_state, recv_window=slave.app.exchange.recv_window
+    )
 
 
 def _hook(account: Any, mirror: "MarketMirror") -> None:
@@ -96,8 +98,15 @@ async def add_market(slave: "Slave", market: str) -> None:
 
     account_type = _account_type(market)
     if account_type is None:
-        slave.report(SlaveError(slave_id=slave.slave_id, code="market_unsupported", market=market,  # type: ignore[arg-type]
-                                message=f"market {market} is not copied by this version", t_ns=now_ns()))
+        slave.report(
+            SlaveError(
+                slave_id=slave.slave_id,
+                code="market_unsupported",
+                market=market,  # type: ignore[arg-type]
+                message=f"market {market} is not copied by this version",
+                t_ns=now_ns(),
+            )
+        )
         return
     mirror = build_mirror(slave, market, account_type)
     slave.mirrors[market] = mirror
@@ -121,8 +130,15 @@ async def _start(slave: "Slave", market: str, mirror: "MarketMirror", account_ty
             log.warning("starting market %s failed (%s); retrying in %.1fs", market, exc, delay)
             if not told:
                 told = True
-                slave.report(SlaveError(slave_id=slave.slave_id, code="market_start", market=market,  # type: ignore[arg-type]
-                                        message=f"starting {market} failed, retrying: {exc}"[:300], t_ns=now_ns()))
+                slave.report(
+                    SlaveError(
+                        slave_id=slave.slave_id,
+                        code="market_start",
+                        market=market,  # type: ignore[arg-type]
+                        message=f"starting {market} failed, retrying: {exc}"[:300],
+                        t_ns=now_ns(),
+                    )
+                )
             await mirror.account.close()
             mirror.account = make_account(slave, account_type, [mirror])  # same mirror (subscription, queue)
             _hook(mirror.account, mirror)
@@ -214,5 +230,14 @@ async def apply_leverage_cap(mirror: "MarketMirror") -> None:
             mirror.aligned.discard(symbol)  # refused (margin): tried again at the next opening
 
 
-__all__ = ["build_mirror", "sync_markets", "add_market", "stop_market", "refresh_equities", "leverage_cap_changed",
-           "apply_leverage_cap", "EQUITY_REFRESH_S", "EQUITY_STALE_S"]
+__all__ = [
+    "build_mirror",
+    "sync_markets",
+    "add_market",
+    "stop_market",
+    "refresh_equities",
+    "leverage_cap_changed",
+    "apply_leverage_cap",
+    "EQUITY_REFRESH_S",
+    "EQUITY_STALE_S",
+]

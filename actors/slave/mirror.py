@@ -1,5 +1,6 @@
 """The hot path of a slave: one market's master events in, its orders out (master fill ->
 sequence check -> per-symbol worker -> decision (actors/domain/) -> the account's order)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,21 +9,10 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from protocol.messages import (
-    AccountConfigChanged,
-    Heartbeat,
-    MasterFill,
-    OrderMirrored,
-    PositionSnapshot,
-    SlaveConfig,
-    SlaveError,
-)
+from protocol.messages import AccountConfigChanged, Heartbeat, MasterFill, OrderMirrored, PositionSnapshot, SlaveConfig, SlaveError
 from protocol.seq import SeqTracker, SeqVerdict
 
-from ..binance.errors import (
-    AuthError,
-    BinanceAPIError,
-)
+from ..binance.errors import AuthError, BinanceAPIError
 from ..domain.decisions import OrderIntent, decide_fill
 from ..domain.sizing import ratio_k
 from ..domain.target import slave_key
@@ -37,15 +27,7 @@ if TYPE_CHECKING:
 
 from .follow import Follow
 from .reports import Reports
-from .rules import (
-    _STARTING,
-    FILTER_ERRORS,
-    ZERO,
-    _dec,
-    _is_capital_refusal,
-    log,
-    now_ns,
-)
+from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, log, now_ns
 from .sync import Resync
 
 
@@ -103,6 +85,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
     def reverse(self) -> bool:
         """`reverse` applies to USD-M only (spot cannot go short; margin follows the master)."""
         return self.config.reverse and self.market == "usdm"
+
     # -- events from the master ------------------------------------------------------------------
     def on_event(self, event: Any, t_recv: int) -> None:
         if isinstance(event, MasterFill):
@@ -246,8 +229,15 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         if decision.skip is not None:
             self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))
             if decision.skip.notify:  # e.g. margin_level_low: the control actor notifies a person
-                self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=decision.skip.notify,
-                                             message=decision.skip.text[:300], market=self.market, t_ns=now_ns()))
+                self.slave.report(
+                    SlaveError(
+                        slave_id=self.slave.slave_id,
+                        code=decision.skip.notify,
+                        message=decision.skip.text[:300],
+                        market=self.market,
+                        t_ns=now_ns(),
+                    )
+                )
         all_ok = True
         for intent in decision.intents:
             if intent.kind == "open" and fill.symbol not in self.aligned:
@@ -264,8 +254,15 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         try:
             done = await self.account.execute(intent)
         except ExecutionFailed as exc:
-            log.warning("order %s %s %s failed after %d sends (unknown=%s): %s", intent.side, intent.qty,
-                        intent.symbol, exc.sends, exc.unknown, exc.error)
+            log.warning(
+                "order %s %s %s failed after %d sends (unknown=%s): %s",
+                intent.side,
+                intent.qty,
+                intent.symbol,
+                exc.sends,
+                exc.unknown,
+                exc.error,
+            )
             self.slave.report(self._failed(fill, t_recv, intent, exc.error.code, exc.error.msg, unknown=exc.unknown, t_sent=t_sent))
             self.slave.notify_error("order_status_unknown" if exc.unknown else "order_failed", exc.error.msg)
             return False
@@ -273,7 +270,11 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
             log.warning("order %s %s %s refused: %s", intent.side, intent.qty, intent.symbol, exc)
             if fill is None and _is_capital_refusal(self.market, intent.side, exc.code):
                 self.capital_refused[(intent.symbol, intent.position_side)] = (
-                    intent.side, intent.qty, self.account.equity, time.monotonic())
+                    intent.side,
+                    intent.qty,
+                    self.account.equity,
+                    time.monotonic(),
+                )
             self.slave.report(self._failed(fill, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
             if exc.code in FILTER_ERRORS:
                 self._filters_changed()
@@ -302,4 +303,3 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
             )
         )
         return True
-

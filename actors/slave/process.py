@@ -1,5 +1,6 @@
 """The slave process: its sockets, its market mirrors, reports and control events (`Slave`),
 and `main` (`python -m actors.slave`; the package docstring says what a slave does)."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,30 +28,14 @@ from protocol.messages import (
 )
 from protocol.topics import control_subscriptions, master_prefix
 
-from ..base import (
-    Endpoints,
-    ZmqReader,
-    ensure_private_dir,
-    kick_after_send,
-    run,
-    setup_logging,
-)
-from ..binance.errors import (
-    BinanceAPIError,
-)
+from ..base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
+from ..binance.errors import BinanceAPIError
 from ..config import AppConfig
 from .forced_state import forced_path, load_forced, save_forced
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
 from .reporter import Reporter
-from .rules import (
-    HEARTBEAT_LOST_S,
-    RECONNECT_IVL_MAX_MS,
-    SNAPSHOT_TIMEOUT_S,
-    log,
-    msgspec_replace,
-    now_ns,
-)
+from .rules import HEARTBEAT_LOST_S, RECONNECT_IVL_MAX_MS, SNAPSHOT_TIMEOUT_S, log, msgspec_replace, now_ns
 
 
 class Slave:
@@ -102,8 +87,15 @@ class Slave:
         for market in self.config.markets:
             account_type = _account_type(market)
             if account_type is None:
-                self.report(SlaveError(slave_id=self.slave_id, code="market_unsupported", market=market,
-                                       message=f"market {market} is not copied by this version", t_ns=now_ns()))
+                self.report(
+                    SlaveError(
+                        slave_id=self.slave_id,
+                        code="market_unsupported",
+                        market=market,
+                        message=f"market {market} is not copied by this version",
+                        t_ns=now_ns(),
+                    )
+                )
                 continue
             mirror = build_mirror(self, market, account_type)
             self.mirrors[market] = mirror
@@ -238,8 +230,16 @@ class Slave:
         if not self.fatal:
             self.fatal = True
             self.config = msgspec_replace(self.config, paused=True)
-            self.report(SlaveError(slave_id=self.slave_id, code="key_invalid", market=market, fatal=True,
-                                   message=f"API key refused by the exchange ({exc.code}): trading stopped", t_ns=now_ns()))
+            self.report(
+                SlaveError(
+                    slave_id=self.slave_id,
+                    code="key_invalid",
+                    market=market,
+                    fatal=True,
+                    message=f"API key refused by the exchange ({exc.code}): trading stopped",
+                    t_ns=now_ns(),
+                )
+            )
 
     def status(self) -> SlaveStatusReport:
         if self.fatal:
@@ -313,7 +313,6 @@ def _account_type(market: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="copytrader-slave", description="slave-<id>: one follower account")
     parser.add_argument("--config", required=True)
@@ -324,5 +323,3 @@ def main(argv: list[str] | None = None) -> int:
     from .life import main_async
 
     return run(lambda stop: main_async(args, stop, Slave))  # Slave passed: `-m actors.slave` is __main__
-
-

@@ -1,4 +1,5 @@
 """The slave's report channel: PUSH to the control actor, batched per pass of the event loop."""
+
 from __future__ import annotations
 
 import asyncio

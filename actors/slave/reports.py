@@ -1,16 +1,11 @@
 """What a market mirror reports to the control actor: one decision per master fill (mirrored,
 skipped, failed) with its timings, and its status (a mixin of `MarketMirror`)."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from protocol.messages import (
-    MarketStatus,
-    MasterFill,
-    MirrorSkipped,
-    OrderFailed,
-    SkipReason,
-)
+from protocol.messages import MarketStatus, MasterFill, MirrorSkipped, OrderFailed, SkipReason
 
 from ..domain.decisions import OrderIntent
 from ..domain.sizing import CannotSize, ratio_k
@@ -63,11 +58,16 @@ class Reports:
         except Exception as exc:  # noqa: BLE001 - the next resync or check reads it again
             log.warning("balances not read again: %s", exc)
 
-    def _failed(self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None, code: int, msg: str,
-                *, unknown: bool, t_sent: int = 0) -> OrderFailed:
+    def _failed(
+        self, fill: MasterFill | None, t_recv: int, intent: OrderIntent | None, code: int, msg: str, *, unknown: bool, t_sent: int = 0
+    ) -> OrderFailed:
         return OrderFailed(
-            **self._keys(fill, t_recv, intent), error_code=code, error_msg=msg[:300], status_unknown=unknown,
-            t_order_sent_ns=t_sent, t_failed_ns=now_ns(),
+            **self._keys(fill, t_recv, intent),
+            error_code=code,
+            error_msg=msg[:300],
+            status_unknown=unknown,
+            t_order_sent_ns=t_sent,
+            t_failed_ns=now_ns(),
         )
 
     # -- status -----------------------------------------------------------------------------------
@@ -81,5 +81,3 @@ class Reports:
             refused=self.refused or "",
             positions=self.drifts(),
         )
-
-

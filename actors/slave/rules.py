@@ -1,4 +1,5 @@
 """The slave's constants and small helpers, shared by the mirror and its parts."""
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,6 @@ def _observe(account: Any, snap: PositionSnapshot) -> None:
     observe = getattr(account, "observe_master", None)
     if observe is not None:
         observe(snap)
-
-
 
 
 def _cause(cause: str) -> Any:

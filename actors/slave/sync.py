@@ -1,6 +1,7 @@
 """A market mirror's (re)synchronisation: at start, after a gap, a master restart or a stream
 drop, and the periodic check; each compares the slave's positions with the one target and
 corrects only what a fault caused (a mixin of `MarketMirror`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,19 +9,10 @@ import random
 import time
 from decimal import Decimal
 
-from protocol.messages import (
-    DesyncDetected,
-    MasterFill,
-    PositionSnapshot,
-    Reconciled,
-    SlaveError,
-)
+from protocol.messages import DesyncDetected, MasterFill, PositionSnapshot, Reconciled, SlaveError
 from protocol.seq import SeqVerdict
 
-from ..binance.errors import (
-    AuthError,
-    RateLimited,
-)
+from ..binance.errors import AuthError, RateLimited
 from ..domain.decisions import OrderIntent, margin_guard, reconcile_target
 from ..domain.positions import positions_of
 from ..domain.sizing import CannotSize, ratio_k
@@ -71,9 +63,15 @@ class Resync:
                     self.resync_failing_since = now
                 elif now - self.resync_failing_since >= RESYNC_PAGE_AFTER_S:  # not healing: a person looks
                     self.resync_failing_since = now
-                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code="resync_failed",
-                                                 message=f"resync failing for a minute: {exc}"[:200],
-                                                 market=self.market, t_ns=now_ns()))
+                    self.slave.report(
+                        SlaveError(
+                            slave_id=self.slave.slave_id,
+                            code="resync_failed",
+                            message=f"resync failing for a minute: {exc}"[:200],
+                            market=self.market,
+                            t_ns=now_ns(),
+                        )
+                    )
                 # Rate limited or banned: wait as long as the exchange says; hammering extends a ban.
                 wait = (exc.retry_after or 1.0) if isinstance(exc, RateLimited) else 1.0
                 await asyncio.sleep(min(max(wait, 1.0), 300.0))
@@ -116,13 +114,17 @@ class Resync:
             if entry.qty and entry.symbol not in self.aligned:
                 await self._align(entry.symbol, entry.leverage, entry.margin_type)
         if cause != "start":  # the first sync of a (re)started slave is routine, not a desync
-            self.slave.report(DesyncDetected(slave_id=self.slave.slave_id, market=self.market,
-                                             cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0))
+            self.slave.report(
+                DesyncDetected(
+                    slave_id=self.slave.slave_id, market=self.market, cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0
+                )
+            )
         orders = 0
         new_only = cause == "start" and self.config.on_start == "new_only" and not self.book.loaded
         if new_only:
             self.ignored = {
-                slave_key(e.symbol, e.position_side, self.reverse) for e in snap.positions
+                slave_key(e.symbol, e.position_side, self.reverse)
+                for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
         self._move_target(snap)
@@ -143,8 +145,9 @@ class Resync:
                 # snapshot, read from the exchange, already holds its effect. Feeding it to the
                 # tracker would call it a gap, again after every resync (a resync loop, seen).
                 covered += 1
-                self._skip(fill, t_recv, "not_copied",
-                           f"covered by reconciliation ({cause}) at snapshot seq {snap.seq} of a newer master session")
+                self._skip(
+                    fill, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq} of a newer master session"
+                )
                 continue
             verdict = self.tracker.feed(fill.epoch, fill.seq).verdict
             if verdict is SeqVerdict.DUPLICATE:
@@ -154,9 +157,17 @@ class Resync:
                 self.pending.append((fill, t_recv))
                 continue
             self._enqueue(fill, t_recv)
-        self.slave.report(Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders,
-                                     drifts=self.drifts(), t_ns=now_ns(), master_epoch=snap.epoch,
-                                     master_seq=snap.seq))
+        self.slave.report(
+            Reconciled(
+                slave_id=self.slave.slave_id,
+                market=self.market,
+                orders=orders,
+                drifts=self.drifts(),
+                t_ns=now_ns(),
+                master_epoch=snap.epoch,
+                master_seq=snap.seq,
+            )
+        )
         log.info("synced (%s) at master seq %d: %d corrective orders, %d fills covered", cause, snap.seq, orders, covered)
         if self.resync_again is None:
             self.syncing = False
@@ -182,8 +193,14 @@ class Resync:
         if isinstance(k, CannotSize):
             return []
         intents = reconcile_target(
-            snap.positions, acct.snapshot_positions(), k, acct.filters,
-            market=self.market, slave_id=self.slave.slave_id, config=self.config, nonce=nonce,
+            snap.positions,
+            acct.snapshot_positions(),
+            k,
+            acct.filters,
+            market=self.market,
+            slave_id=self.slave.slave_id,
+            config=self.config,
+            nonce=nonce,
             prices=getattr(acct, "prices", None),  # spot/margin: last prices (the master's have none)
             buy_commission=getattr(acct, "buy_commission", ZERO),  # spot/margin: taken from the base bought
             expected=self._target_at(snap),
@@ -191,12 +208,14 @@ class Resync:
         # on_start = new_only: positions the master held when we started are not ours to copy,
         # whatever resync comes later (master restart, gap, periodic check); one the exchange
         # liquidated is not bought back by a correction (`on_forced`)
-        intents = [i for i in intents if (i.symbol, i.position_side) not in self.ignored
-                   and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)]
+        intents = [
+            i
+            for i in intents
+            if (i.symbol, i.position_side) not in self.ignored and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)
+        ]
         if tolerance:
             expected = self._target_at(snap)
-            intents = [i for i in intents if i.kind == "close"
-                       or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
+            intents = [i for i in intents if i.kind == "close" or i.qty > tolerance * abs(expected.get((i.symbol, i.position_side), ZERO))]
         return intents
 
     async def _correct(self, snap: PositionSnapshot, *, nonce: str, tolerance: Decimal = ZERO) -> int:
@@ -212,9 +231,15 @@ class Resync:
                 holding = acct.holding(intent.symbol, intent.position_side)
                 guard = margin_guard(self.config, holding, [intent], holding.free)
                 if guard is not None:
-                    self.slave.report(SlaveError(slave_id=self.slave.slave_id, code=guard.notify or "margin_level_low",
-                                                 message=f"correction not sent: {guard.text}"[:300], market=self.market,
-                                                 t_ns=now_ns()))
+                    self.slave.report(
+                        SlaveError(
+                            slave_id=self.slave.slave_id,
+                            code=guard.notify or "margin_level_low",
+                            message=f"correction not sent: {guard.text}"[:300],
+                            market=self.market,
+                            t_ns=now_ns(),
+                        )
+                    )
                     continue
             if self._capital_still_short(intent):
                 continue
@@ -236,11 +261,15 @@ class Resync:
         now = time.monotonic()
         equity_now = self.account.equity
         richer = equity is not None and equity_now is not None and equity_now > equity * CAPITAL_RICHER
-        if (side != intent.side or intent.qty > qty * CAPITAL_RICHER or intent.qty < qty * CAPITAL_SMALLER or richer
-                or now - when > CAPITAL_RETRY_S):
+        if (
+            side != intent.side
+            or intent.qty > qty * CAPITAL_RICHER
+            or intent.qty < qty * CAPITAL_SMALLER
+            or richer
+            or now - when > CAPITAL_RETRY_S
+        ):
             return False
-        log.info("correction %s %s %s not sent: refused for capital %.0f s ago", intent.side, intent.qty,
-                 intent.symbol, now - when)
+        log.info("correction %s %s %s not sent: refused for capital %.0f s ago", intent.side, intent.qty, intent.symbol, now - when)
         return True
 
     async def _periodic_check(self, snap: PositionSnapshot, fills_at_snapshot: int) -> None:
@@ -265,6 +294,6 @@ class Resync:
             await self.account.refresh()
             orders = await self._correct(snap, nonce=nonce, tolerance=tol)
             if orders:
-                self.slave.report(Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders,
-                                             drifts=self.drifts(), t_ns=now_ns()))
-
+                self.slave.report(
+                    Reconciled(slave_id=self.slave.slave_id, market=self.market, orders=orders, drifts=self.drifts(), t_ns=now_ns())
+                )

@@ -14,6 +14,7 @@ They are written together to `<state_dir>/slaves/<id>/target-<market>.json` atom
 a copy, and a crash loses at most the last moves of the two together, which the next resync
 re-applies from the master's snapshot (the file is always self-consistent).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,18 @@ log = logging.getLogger("copytrader.target")
 ZERO = Decimal(0)
 SAVE_DELAY_S = 0.2
 DELIBERATE = frozenset({"below_min_notional", "below_min_qty", "cap_reached"})  # policy outcomes
-FAULTS = frozenset({"exchange_rejected", "insufficient_balance", "cannot_size", "paused", "disabled",
-                    "market_refused", "symbol_filtered", "unknown_symbol"})
+FAULTS = frozenset(
+    {
+        "exchange_rejected",
+        "insufficient_balance",
+        "cannot_size",
+        "paused",
+        "disabled",
+        "market_refused",
+        "symbol_filtered",
+        "unknown_symbol",
+    }
+)
 VERSION = 1
 Key = PositionKey
 
@@ -57,14 +68,18 @@ def target_path(state_dir: Path, slave_id: str, market: str) -> Path:
     return Path(state_dir) / "slaves" / slave_id / f"target-{market}.json"
 
 
-def encode_target(intended: Mapping[Key, Decimal], master: Mapping[Key, Decimal], ignored: set[Key],
-                  slack: Mapping[Key, Decimal] | None = None) -> bytes:
-    return msgspec.json.encode(SavedTarget(
-        version=VERSION,
-        intended=[(s, ps, q) for (s, ps), q in sorted(intended.items()) if q],
-        master=[(s, ps, q) for (s, ps), q in sorted(master.items()) if q],
-        ignored=sorted(ignored),
-        slack=[(s, ps, q) for (s, ps), q in sorted((slack or {}).items()) if q]))
+def encode_target(
+    intended: Mapping[Key, Decimal], master: Mapping[Key, Decimal], ignored: set[Key], slack: Mapping[Key, Decimal] | None = None
+) -> bytes:
+    return msgspec.json.encode(
+        SavedTarget(
+            version=VERSION,
+            intended=[(s, ps, q) for (s, ps), q in sorted(intended.items()) if q],
+            master=[(s, ps, q) for (s, ps), q in sorted(master.items()) if q],
+            ignored=sorted(ignored),
+            slack=[(s, ps, q) for (s, ps), q in sorted((slack or {}).items()) if q],
+        )
+    )
 
 
 def decode_target(data: bytes, source: str = "target") -> SavedTarget:
@@ -104,8 +119,7 @@ class TargetBook:
         except FileNotFoundError:
             return
         except OSError as exc:
-            log.error("cannot read the saved target %s (%s): starting from the master's snapshot",
-                      self.path, exc.strerror)
+            log.error("cannot read the saved target %s (%s): starting from the master's snapshot", self.path, exc.strerror)
             return
         try:
             saved = decode_target(data, str(self.path))

@@ -4,6 +4,7 @@ snapshot, the positions it expects, and its drifts (what the status and the TUI 
 A mixin of `actors.slave.MarketMirror` (kept apart so slave.py stays within its size); it reads
 the mirror's `book` (actors/slave/target_store.py), `account`, `config` and master state, and does no I/O.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -42,7 +43,6 @@ class TargetView:
     def ignored(self, keys: set[tuple[str, str]]) -> None:
         self.book.ignored = keys
 
-
     def _target_at(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
         """What a check aims at (the one target): the intended positions moved to the snapshot,
         plus the slack of the positions the master did not move."""
@@ -66,7 +66,6 @@ class TargetView:
         self.book.commit(self._moved(snap), positions_of(snap.positions))
         self.book.loaded = False
 
-
     def _leave_unplaceable(self, snap: PositionSnapshot, unsent: set[tuple[str, str]]) -> None:
         """After a check's corrections: what is left of a difference it could not place
         (under the exchange minimum, clipped by the cap, within a step) becomes the position's
@@ -82,8 +81,11 @@ class TargetView:
 
     def expected_positions(self) -> dict[tuple[str, str], Decimal]:
         """The intended positions (the one target), keyed by the slave position they map to."""
-        return {key: q for key, q in self.book.aim(self.book.intended).items()
-                if q and symbol_allowed(self.config, key[0]) and key not in self.ignored}
+        return {
+            key: q
+            for key, q in self.book.aim(self.book.intended).items()
+            if q and symbol_allowed(self.config, key[0]) and key not in self.ignored
+        }
 
     def drifts(self) -> tuple[PositionDrift, ...]:
         k = ratio_k(self.config, self.account.equity, self.master_equity)
@@ -100,9 +102,11 @@ class TargetView:
             step = f.step_size if f is not None else ZERO
             price = self.last_price.get(s)
             # a position too small for the exchange (under min notional) cannot be held: not a drift
-            untradeable = (have == 0 and f is not None and price is not None
-                           and abs(want) * price < market_min_notional(f))
+            untradeable = have == 0 and f is not None and price is not None and abs(want) * price < market_min_notional(f)
             diff = abs(have - want)
-            out.append(PositionDrift(symbol=s, position_side=ps, actual=have, expected=want,
-                                     in_sync=diff <= step or diff <= tol * abs(want) or untradeable))
+            out.append(
+                PositionDrift(
+                    symbol=s, position_side=ps, actual=have, expected=want, in_sync=diff <= step or diff <= tol * abs(want) or untradeable
+                )
+            )
         return tuple(out)

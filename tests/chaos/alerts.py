@@ -1,6 +1,7 @@
 """The chaos run's checks of what the operator sees: notifications (every fault that should alert did,
 once per category), flapping slaves, and convergence after each fault.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,12 +62,10 @@ def flapped(done: list[Any]) -> set[str]:
     for f in done:
         if f.kind == "kill_slave":
             kills[f.target.removeprefix("slave-")].append(f.t_mono)
-    return {s for s, ts in kills.items()
-            if any(sum(1 for u in ts if t <= u <= t + FLAP_WINDOW_S) >= FLAP_STARTS for t in ts)}
+    return {s for s, ts in kills.items() if any(sum(1 for u in ts if t <= u <= t + FLAP_WINDOW_S) >= FLAP_STARTS for t in ts)}
 
 
-def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str],
-                        flapping: set[str] = frozenset()) -> dict[str, Any]:
+def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str], flapping: set[str] = frozenset()) -> dict[str, Any]:
     """Alerts by category (one grouped message can hold many), and whether each fault that needs
     a person was told and no healed one was."""
     alerts: list[tuple[str, str]] = []
@@ -76,18 +75,20 @@ def check_notifications(svc: Service, killed_slaves: set[str], revoked: set[str]
         for line in alert_lines(summary):
             alerts.append((_category(line), line[:200]))
     by_cat = Counter(c for c, _ in alerts)
-    missing = [f"{s}: key_invalid" for s in sorted(revoked)
-               if not any(c == "key_invalid" and s in line for c, line in alerts)]
-    missing += [f"{s}: died" for s in sorted(killed_slaves - revoked)
-                if not any(c == "slave_died" and f"slave-{s} " in line for c, line in alerts)]
+    missing = [f"{s}: key_invalid" for s in sorted(revoked) if not any(c == "key_invalid" and s in line for c, line in alerts)]
+    missing += [
+        f"{s}: died" for s in sorted(killed_slaves - revoked) if not any(c == "slave_died" and f"slave-{s} " in line for c, line in alerts)
+    ]
     # healed faults must not page anyone: anything not about a death, the revoked key, or the
     # revoked slave's own consequences is unexpected
-    unexpected = [line for c, line in alerts
-                  if c not in ("key_invalid", "slave_died", "actor_died", "insufficient_margin")
-                  and not any(s in line for s in revoked)
-                  and not (c == "flapping" and any(f"slave-{s} " in line for s in flapping))]
-    return {"messages": messages, "alerts": len(alerts), "by_category": dict(by_cat), "missing": missing,
-            "unexpected": unexpected}
+    unexpected = [
+        line
+        for c, line in alerts
+        if c not in ("key_invalid", "slave_died", "actor_died", "insufficient_margin")
+        and not any(s in line for s in revoked)
+        and not (c == "flapping" and any(f"slave-{s} " in line for s in flapping))
+    ]
+    return {"messages": messages, "alerts": len(alerts), "by_category": dict(by_cat), "missing": missing, "unexpected": unexpected}
 
 
 CONVERGE_KINDS = {"kill_slave", "kill_master", "drop_user_data", "expire_listen_key", "ban_418"}
@@ -98,7 +99,8 @@ def convergence(svc: Service, faults: list[Fault], revoked: set[str]) -> dict[st
     hit: the slave then holds k x the master's snapshot again."""
     recon: dict[tuple[str, str], list[int]] = defaultdict(list)
     for sid, market, ts, body in journal_rows(
-            svc, "SELECT slave_id, market, ts_ms, body FROM journal WHERE kind = 'reconciled' ORDER BY id"):
+        svc, "SELECT slave_id, market, ts_ms, body FROM journal WHERE kind = 'reconciled' ORDER BY id"
+    ):
         try:
             r = decode_slave_report(body)
         except Exception:  # noqa: BLE001
@@ -117,10 +119,15 @@ def convergence(svc: Service, faults: list[Fault], revoked: set[str]) -> dict[st
             if cfg.id in revoked:
                 continue
             for market in cfg.markets:
-                if f.kind == "kill_slave" and f.target == f"slave-{cfg.id}" \
-                        or f.kind == "kill_master" and f.target == f"master-{market}" \
-                        or f.kind == "drop_user_data" \
-                        or f.kind in ("expire_listen_key", "ban_418") and f.target == cfg.id:
+                if (
+                    f.kind == "kill_slave"
+                    and f.target == f"slave-{cfg.id}"
+                    or f.kind == "kill_master"
+                    and f.target == f"master-{market}"
+                    or f.kind == "drop_user_data"
+                    or f.kind in ("expire_listen_key", "ban_418")
+                    and f.target == cfg.id
+                ):
                     hit.append((cfg.id, market))
         for key in hit:
             after = [ts for ts in recon[key] if ts >= t]
@@ -135,7 +142,10 @@ def convergence(svc: Service, faults: list[Fault], revoked: set[str]) -> dict[st
     def p50(xs: list[float]) -> float | None:
         return round(statistics.median(xs), 2) if xs else None
 
-    return {"convergence_p50_s": p50(samples), "convergence_max_s": round(max(samples), 2) if samples else None,
-            "convergence_samples": len(samples),
-            "convergence_by_fault": {k: {"p50_s": p50(v), "max_s": round(max(v), 2), "n": len(v)} for k, v in per_kind.items()},
-            "unconverged": unconverged}
+    return {
+        "convergence_p50_s": p50(samples),
+        "convergence_max_s": round(max(samples), 2) if samples else None,
+        "convergence_samples": len(samples),
+        "convergence_by_fault": {k: {"p50_s": p50(v), "max_s": round(max(v), 2), "n": len(v)} for k, v in per_kind.items()},
+        "unconverged": unconverged,
+    }

@@ -28,6 +28,7 @@
   was down) is covered by the master's next start/reconnect snapshot once the slave reconciled after
   it. The revoked slave is not counted after its revocation.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,36 +43,16 @@ from actors.slave import CAPITAL_RICHER, CAPITAL_SMALLER
 from tests.chaos.deploy import Service
 from tests.helpers.deploy import margin_assets, positions, spot_holdings
 
-from .alerts import (
-    _CATEGORIES as _CATEGORIES,
-)
-from .alerts import (
-    CONVERGE_KINDS as CONVERGE_KINDS,
-)
-from .alerts import (  # re-exported: callers import them from here
-    FLAP_STARTS as FLAP_STARTS,
-)
-from .alerts import (
-    FLAP_WINDOW_S as FLAP_WINDOW_S,
-)
-from .alerts import (
-    _category as _category,
-)
-from .alerts import (
-    alert_lines as alert_lines,
-)
-from .alerts import (
-    check_notifications as check_notifications,
-)
-from .alerts import (
-    convergence as convergence,
-)
-from .alerts import (
-    flapped as flapped,
-)
-from .alerts import (
-    journal_rows as journal_rows,
-)
+from .alerts import _CATEGORIES as _CATEGORIES
+from .alerts import CONVERGE_KINDS as CONVERGE_KINDS
+from .alerts import FLAP_STARTS as FLAP_STARTS  # re-exported: callers import them from here
+from .alerts import FLAP_WINDOW_S as FLAP_WINDOW_S
+from .alerts import _category as _category
+from .alerts import alert_lines as alert_lines
+from .alerts import check_notifications as check_notifications
+from .alerts import convergence as convergence
+from .alerts import flapped as flapped
+from .alerts import journal_rows as journal_rows
 
 ZERO = Decimal(0)
 BM_TOLERANCE = Decimal("0.05")
@@ -144,8 +125,12 @@ def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) 
     "short_of_margin": [...], "new_only_flat": [...], ...}."""
     orders = last_orders(journal_order_rows(svc))
     paged = margin_paged(svc)
-    new_only = {(cfg.id, market): new_only_ignored(svc, cfg.id, market)
-                for cfg in svc.slaves if cfg.on_start == "new_only" for market in cfg.markets}
+    new_only = {
+        (cfg.id, market): new_only_ignored(svc, cfg.id, market)
+        for cfg in svc.slaves
+        if cfg.on_start == "new_only"
+        for market in cfg.markets
+    }
     short: list[dict[str, Any]] = []
     flat_by_new_only: list[dict[str, Any]] = []
     px = prices(svc)
@@ -168,8 +153,16 @@ def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) 
         for m in summary.status.markets:
             for d in m.positions:
                 if not d.in_sync:
-                    self_bad.append({"slave": sid, "market": m.market, "symbol": d.symbol, "side": d.position_side,
-                                     "actual": str(d.actual), "expected": str(d.expected)})
+                    self_bad.append(
+                        {
+                            "slave": sid,
+                            "market": m.market,
+                            "symbol": d.symbol,
+                            "side": d.position_side,
+                            "actual": str(d.actual),
+                            "expected": str(d.expected),
+                        }
+                    )
         if "usdm" in cfg.markets:
             k = k_of(summary, "usdm")
             have = positions(svc, sid)
@@ -189,13 +182,18 @@ def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) 
                 checked += 1
                 h, w = have.get(key, ZERO), want.get(key, ZERO)
                 if k is None or not in_sync(h, w, fut.get(key[0]), px.get(key[0]), cfg):
-                    row = {"slave": sid, "market": "usdm", "symbol": key[0], "side": key[1], "actual": str(h),
-                           "expected": str(w), "k": str(k)}
-                    why = short_of_margin(h, w, key[1], orders.get((sid, "usdm", key[0], key[1])),
-                                          fut.get(key[0]), sid in paged)
+                    row = {
+                        "slave": sid,
+                        "market": "usdm",
+                        "symbol": key[0],
+                        "side": key[1],
+                        "actual": str(h),
+                        "expected": str(w),
+                        "k": str(k),
+                    }
+                    why = short_of_margin(h, w, key[1], orders.get((sid, "usdm", key[0], key[1])), fut.get(key[0]), sid in paged)
                     (short if why else bad).append({**row, "rejection": why} if why else row)
-        for market, master_hold, read in (("spot", master_spot, spot_holdings),
-                                          ("margin", master_margin, None)):
+        for market, master_hold, read in (("spot", master_spot, spot_holdings), ("margin", master_margin, None)):
             if market not in cfg.markets:
                 continue
             k = k_of(summary, market)
@@ -206,17 +204,19 @@ def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) 
                 checked += 1
                 h, w = mine.get(base, ZERO), master_hold.get(base, ZERO) * (k or ZERO)
                 if (symbol, "BOTH") in ignored:  # new_only: the master held it before the slave started
-                    flat_by_new_only.append({"slave": sid, "market": market, "symbol": symbol, "side": "BOTH",
-                                             "master_times_k": str(w)})
+                    flat_by_new_only.append({"slave": sid, "market": market, "symbol": symbol, "side": "BOTH", "master_times_k": str(w)})
                     w = ZERO
                 if k is None or not in_sync(h, w, spot.get(symbol), px.get(symbol), cfg):
-                    row = {"slave": sid, "market": market, "symbol": symbol, "actual": str(h), "expected": str(w),
-                           "k": str(k)}
-                    why = short_of_margin(h, w, "BOTH", orders.get((sid, market, symbol, "BOTH")),
-                                          spot.get(symbol), sid in paged)
+                    row = {"slave": sid, "market": market, "symbol": symbol, "actual": str(h), "expected": str(w), "k": str(k)}
+                    why = short_of_margin(h, w, "BOTH", orders.get((sid, market, symbol, "BOTH")), spot.get(symbol), sid in paged)
                     (short if why else bad).append({**row, "rejection": why} if why else row)
-    return {"out_of_sync": bad, "checked": checked, "self_reported_out_of_sync": self_bad,
-            "short_of_margin": short, "new_only_flat": flat_by_new_only}
+    return {
+        "out_of_sync": bad,
+        "checked": checked,
+        "self_reported_out_of_sync": self_bad,
+        "short_of_margin": short,
+        "new_only_flat": flat_by_new_only,
+    }
 
 
 # ------------------------------------------------------------------ rejections, capital, new_only
@@ -224,12 +224,12 @@ def check_positions(svc: Service, summaries: dict[str, Any], revoked: set[str]) 
 # Refusals that mean "the account cannot carry this order" (capital), by market and order side.
 # A SELL -2010 on spot/margin is NOT one: the slave holds (or borrows) what it sells; selling more
 # than it has is a sizing bug, never the demo's capital.
-CAPITAL_CODES = {("usdm", "BUY"): {-2019}, ("usdm", "SELL"): {-2019},
-                 ("spot", "BUY"): {-2010}, ("margin", "BUY"): {-2010}}
+CAPITAL_CODES = {("usdm", "BUY"): {-2019}, ("usdm", "SELL"): {-2019}, ("spot", "BUY"): {-2010}, ("margin", "BUY"): {-2010}}
 
 
 class OrderRow(msgspec.Struct):
     """One order decision of a slave (journal `mirrored` / `failed`, copies and corrections)."""
+
     id: int
     ts_ms: int
     kind: str
@@ -245,8 +245,13 @@ class OrderRow(msgspec.Struct):
 
 
 def journal_order_rows(svc: Service) -> list[OrderRow]:
-    return order_rows(journal_rows(svc, "SELECT id, ts_ms, kind, slave_id, market, symbol, client_order_id, body "
-                                        "FROM journal WHERE kind IN ('mirrored', 'failed') ORDER BY id"))
+    return order_rows(
+        journal_rows(
+            svc,
+            "SELECT id, ts_ms, kind, slave_id, market, symbol, client_order_id, body "
+            "FROM journal WHERE kind IN ('mirrored', 'failed') ORDER BY id",
+        )
+    )
 
 
 def order_rows(rows: list[tuple[Any, ...]]) -> list[OrderRow]:
@@ -259,10 +264,22 @@ def order_rows(rows: list[tuple[Any, ...]]) -> list[OrderRow]:
             b = {}
         if kind == "mirrored" and not b.get("side"):
             continue
-        out.append(OrderRow(id=id_, ts_ms=ts, kind=kind, slave_id=sid, market=market, symbol=symbol,
-                            position_side=str(b.get("position_side") or "BOTH"), side=str(b.get("side", "")),
-                            qty=Decimal(str(b.get("qty", "0"))), client_order_id=cid or "",
-                            error_code=b.get("error_code"), error_msg=str(b.get("error_msg", ""))))
+        out.append(
+            OrderRow(
+                id=id_,
+                ts_ms=ts,
+                kind=kind,
+                slave_id=sid,
+                market=market,
+                symbol=symbol,
+                position_side=str(b.get("position_side") or "BOTH"),
+                side=str(b.get("side", "")),
+                qty=Decimal(str(b.get("qty", "0"))),
+                client_order_id=cid or "",
+                error_code=b.get("error_code"),
+                error_msg=str(b.get("error_msg", "")),
+            )
+        )
     return out
 
 
@@ -278,15 +295,27 @@ def rejections(rows: list[OrderRow]) -> dict[str, Any]:
     """Every refused order by code (so a run keeps them without --keep), and the first 100."""
     failed = [r for r in rows if r.kind == "failed"]
     by_code = Counter(f"{r.market} {r.side} {r.error_code}" for r in failed)
-    return {"by_code": dict(sorted(by_code.items())),
-            "first": [{"slave": r.slave_id, "market": r.market, "symbol": r.symbol, "side": r.side,
-                       "position_side": r.position_side, "qty": str(r.qty), "code": r.error_code,
-                       "msg": r.error_msg[:120], "client_order_id": r.client_order_id, "ts_ms": r.ts_ms}
-                      for r in failed[:100]]}
+    return {
+        "by_code": dict(sorted(by_code.items())),
+        "first": [
+            {
+                "slave": r.slave_id,
+                "market": r.market,
+                "symbol": r.symbol,
+                "side": r.side,
+                "position_side": r.position_side,
+                "qty": str(r.qty),
+                "code": r.error_code,
+                "msg": r.error_msg[:120],
+                "client_order_id": r.client_order_id,
+                "ts_ms": r.ts_ms,
+            }
+            for r in failed[:100]
+        ],
+    }
 
 
-def short_of_margin(have: Decimal, want: Decimal, position_side: str, last: OrderRow | None,
-                    f: Filters | None, paged: bool) -> str | None:
+def short_of_margin(have: Decimal, want: Decimal, position_side: str, last: OrderRow | None, f: Filters | None, paged: bool) -> str | None:
     """Why a position under k x master is the account's capital, not the copier (None: it is not).
 
     All of: the slave holds less than expected in the same direction (never more, never the other
@@ -337,11 +366,11 @@ def new_only_ignored(svc: Service, slave_id: str, market: str) -> set[tuple[str,
     flat on since (from the master listener's published fills): an `on_start = "new_only"` slave
     leaves those alone (actors/slave/target_view.py `ignored`). Not modelled: a restart of that slave
     recomputes `ignored` from what it holds then (a demo new_only slave holds what it copied)."""
-    first = journal_rows(svc, "SELECT MIN(ts_ms) FROM journal WHERE kind = 'reconciled' AND slave_id = ? AND market = ?",
-                         (slave_id, market))
+    first = journal_rows(
+        svc, "SELECT MIN(ts_ms) FROM journal WHERE kind = 'reconciled' AND slave_id = ? AND market = ?", (slave_id, market)
+    )
     start = first[0][0] if first and first[0][0] is not None else None
-    fills = journal_rows(svc, "SELECT ts_ms, body FROM journal WHERE kind = 'master.fill' AND market = ? ORDER BY id",
-                         (market,))
+    fills = journal_rows(svc, "SELECT ts_ms, body FROM journal WHERE kind = 'master.fill' AND market = ? ORDER BY id", (market,))
     if start is None:
         return set()
     if market == "usdm":
@@ -357,8 +386,9 @@ def new_only_ignored(svc: Service, slave_id: str, market: str) -> set[tuple[str,
     return ignored_at_start(start, [(ts, msgspec.msgpack.decode(b)) for ts, b in fills if b], current) - slave_held
 
 
-def ignored_at_start(start_ms: int, fills: list[tuple[int, dict[str, Any]]],
-                     current: dict[tuple[str, str], Decimal]) -> set[tuple[str, str]]:
+def ignored_at_start(
+    start_ms: int, fills: list[tuple[int, dict[str, Any]]], current: dict[tuple[str, str], Decimal]
+) -> set[tuple[str, str]]:
     """Pure part of new_only_ignored: `fills` (journal ts, master fill body) in order; `current`
     the master's positions now (a key with no fill at all held now what it held at the start)."""
     held: dict[tuple[str, str], Decimal] = {}
@@ -387,21 +417,26 @@ def check_doubled(svc: Service) -> dict[str, Any]:
     for cfg in svc.slaves:
         for market in cfg.markets:
             rows = svc.admin("GET", f"/_sim/orders?account={cfg.id}&market={SIM_MARKET[market]}")
-            n = Counter(o["clientOrderId"] for o in rows
-                        if str(o.get("clientOrderId", "")).startswith("ct") and Decimal(str(o["executedQty"])) > 0)
+            n = Counter(
+                o["clientOrderId"] for o in rows if str(o.get("clientOrderId", "")).startswith("ct") and Decimal(str(o["executedQty"])) > 0
+            )
             executed += sum(n.values())
             doubled += [{"slave": cfg.id, "market": market, "client_order_id": c, "executed": k} for c, k in n.items() if k > 1]
     return {"doubled": doubled, "executed_copies": executed}
 
 
 def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
-    published = {(r[0], r[1], r[2], r[3]) for r in journal_rows(
-        svc, "SELECT market, symbol, master_order_id, master_trade_id FROM journal WHERE kind = 'master.fill'")}
+    published = {
+        (r[0], r[1], r[2], r[3])
+        for r in journal_rows(svc, "SELECT market, symbol, master_order_id, master_trade_id FROM journal WHERE kind = 'master.fill'")
+    }
     decided: dict[tuple[str, str], set[tuple[str, int, int]]] = defaultdict(set)
     by_kind: Counter[str] = Counter()
     for kind, sid, market, symbol, oid, tid in journal_rows(
-            svc, "SELECT kind, slave_id, market, symbol, master_order_id, master_trade_id FROM journal "
-                 "WHERE kind IN ('mirrored', 'skipped', 'failed', 'covered') AND master_order_id > 0"):
+        svc,
+        "SELECT kind, slave_id, market, symbol, master_order_id, master_trade_id FROM journal "
+        "WHERE kind IN ('mirrored', 'skipped', 'failed', 'covered') AND master_order_id > 0",
+    ):
         decided[(sid, market)].add((symbol, oid, tid))
         by_kind[kind] += 1
     snaps = defaultdict(list)
@@ -433,7 +468,21 @@ def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
                     if snap is not None and any(r >= snap for r in recon[(sid, market)]):
                         covered_by_master += 1
                         continue
-                lost.append({"slave": sid, "market": market, "symbol": key[0], "order_id": key[1], "trade_id": key[2],
-                             "published": was_published, "time": t["time"]})
-    return {"lost": lost, "master_fills": fills, "unpublished_fills": unpublished,
-            "covered_by_master_snapshot": covered_by_master, "decisions": dict(by_kind)}
+                lost.append(
+                    {
+                        "slave": sid,
+                        "market": market,
+                        "symbol": key[0],
+                        "order_id": key[1],
+                        "trade_id": key[2],
+                        "published": was_published,
+                        "time": t["time"],
+                    }
+                )
+    return {
+        "lost": lost,
+        "master_fills": fills,
+        "unpublished_fills": unpublished,
+        "covered_by_master_snapshot": covered_by_master,
+        "decisions": dict(by_kind),
+    }

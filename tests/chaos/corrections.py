@@ -19,6 +19,7 @@ the master's periodic snapshot, every 30 s by default; a resync after a ban wait
 Anything else is "unexplained": the copy of a fill was wrong by itself, or a check undid a
 deliberate policy outcome. Target 0; the run fails on any.
 """
+
 from __future__ import annotations
 
 import time
@@ -58,8 +59,12 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str | None = ALL
 
     def hits(self, c: Correction, t: float) -> bool:
-        return (self.t0 <= t <= self.t1 + EXPLAIN_WINDOW_S and self.slave in (ALL, c.slave_id)
-                and self.market in (ALL, c.market) and self.symbol in (ALL, c.symbol))
+        return (
+            self.t0 <= t <= self.t1 + EXPLAIN_WINDOW_S
+            and self.slave in (ALL, c.slave_id)
+            and self.market in (ALL, c.market)
+            and self.symbol in (ALL, c.symbol)
+        )
 
 
 def compatible(cause: str, kind: str) -> bool:
@@ -109,15 +114,17 @@ def order_fault_causes(requests: list[dict[str, Any]], wall_minus_mono: float) -
 def refused_copy_causes(svc: Service) -> list[Cause]:
     """Copies the exchange refused (journal `failed` with a master order): the slave is short of
     the copy rule until something corrects it."""
-    return [Cause(kind="copy_refused", t0=ts / 1000, t1=ts / 1000, slave=sid, market=market, symbol=symbol)
-            for ts, sid, market, symbol in journal_rows(
-                svc, "SELECT ts_ms, slave_id, market, symbol FROM journal WHERE kind = 'failed' AND master_order_id > 0")]
+    return [
+        Cause(kind="copy_refused", t0=ts / 1000, t1=ts / 1000, slave=sid, market=market, symbol=symbol)
+        for ts, sid, market, symbol in journal_rows(
+            svc, "SELECT ts_ms, slave_id, market, symbol FROM journal WHERE kind = 'failed' AND master_order_id > 0"
+        )
+    ]
 
 
 def journal_corrections(svc: Service) -> list[Correction]:
     """Reported corrections with their cause, stamped with the journal's wall-clock time."""
-    rows = journal_rows(svc, "SELECT ts_ms, body FROM journal WHERE kind IN ('desync', 'reconciled', 'mirrored', "
-                             "'failed') ORDER BY id")
+    rows = journal_rows(svc, "SELECT ts_ms, body FROM journal WHERE kind IN ('desync', 'reconciled', 'mirrored', 'failed') ORDER BY id")
     reports, stamps = [], []
     for ts, body in rows:
         try:
@@ -137,8 +144,7 @@ def check_corrections(svc: Service, done: list[Fault], trading_started: float) -
             if market not in SIM_MARKET:
                 continue
             mine = [c for c in reported if c.slave_id == cfg.id and c.market == market]
-            found += unreported(exchange_orders(svc, cfg.id, market, CORRECTION_PREFIX), mine,
-                                slave_id=cfg.id, market=market)
+            found += unreported(exchange_orders(svc, cfg.id, market, CORRECTION_PREFIX), mine, slave_id=cfg.id, market=market)
     causes = fault_causes(done)
     causes += order_fault_causes(svc.admin("GET", "/_sim/requests"), time.time() - time.monotonic())
     causes += refused_copy_causes(svc)
@@ -155,9 +161,25 @@ def check_corrections(svc: Service, done: list[Fault], trading_started: float) -
         else:
             explained_by[why.kind] += 1
     totals = Counter(c.cause for c in found)
-    return {"corrections": len(found), "by_cause": dict(sorted(totals.items())),
-            "by_slave": by_cause(found), "explained_by": dict(sorted(explained_by.items())),
-            "unexplained": len(unexplained), "periodic": totals.get(PERIODIC, 0),
-            "details": [{"slave": c.slave_id, "market": c.market, "symbol": c.symbol, "side": c.position_side,
-                         "order": f"{c.side} {c.qty}", "cause": c.cause, "accepted": c.accepted,
-                         "client_order_id": c.client_order_id, "ts_ms": c.t_ms} for c in unexplained[:100]]}
+    return {
+        "corrections": len(found),
+        "by_cause": dict(sorted(totals.items())),
+        "by_slave": by_cause(found),
+        "explained_by": dict(sorted(explained_by.items())),
+        "unexplained": len(unexplained),
+        "periodic": totals.get(PERIODIC, 0),
+        "details": [
+            {
+                "slave": c.slave_id,
+                "market": c.market,
+                "symbol": c.symbol,
+                "side": c.position_side,
+                "order": f"{c.side} {c.qty}",
+                "cause": c.cause,
+                "accepted": c.accepted,
+                "client_order_id": c.client_order_id,
+                "ts_ms": c.t_ms,
+            }
+            for c in unexplained[:100]
+        ],
+    }

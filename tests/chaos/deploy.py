@@ -1,5 +1,6 @@
 """The demo deployment under a real supervisord in a temporary directory, for the chaos run:
 the simulator (hedge mode for every account), the master listeners, control and N slaves."""
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,6 @@ def sim_config(root: pathlib.Path, *, hedge: bool = True) -> pathlib.Path:
     return path
 
 
-
-
 class Service:
     """Set up, start, observe and stop the deployment."""
 
@@ -81,8 +80,7 @@ class Service:
     # -- processes -----------------------------------------------------------------------------------
     def start(self, timeout: float = 180.0) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)], check=True, env=env,
-                       cwd=self.root)
+        subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(self.conf)], check=True, env=env, cwd=self.root)
         self.sup = Supervisor(f"unix://{self.root / 'run' / 'supervisor.sock'}", timeout=10)
 
         def all_running() -> bool:
@@ -93,8 +91,9 @@ class Service:
 
         eventually(all_running, timeout=timeout, interval=0.5, what="every program RUNNING")
         eventually(lambda: answers(f"{self.url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
-        eventually(lambda: all(s == "running" for s in self.slave_states().values()), timeout=timeout,
-                   interval=0.5, what="every slave running")
+        eventually(
+            lambda: all(s == "running" for s in self.slave_states().values()), timeout=timeout, interval=0.5, what="every slave running"
+        )
 
     def pids(self) -> dict[str, int]:
         assert self.sup is not None
@@ -119,8 +118,12 @@ class Service:
             pid = int(pid_file.read_text())
         except (OSError, ValueError):
             return
-        subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(self.conf), "shutdown"],
-                       check=False, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(self.conf), "shutdown"],
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and alive(pid):
             time.sleep(0.2)  # poll interval of the deadline loop above
@@ -134,11 +137,11 @@ class Service:
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         import orjson
 
-        req = urllib.request.Request(self.url + path, method=method, data=orjson.dumps(body) if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=orjson.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return orjson.loads(resp.read())
-
-
-
-

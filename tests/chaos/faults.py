@@ -9,6 +9,7 @@ Scheduled (times are seconds after trading starts):
 Continuous (every 2 s, sized on the master fills since the last round): about 5% of the slaves'
 order requests answered HTTP 5xx or -1007 (half of them executed anyway), about 1% answered 429.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,8 +107,9 @@ class Injector:
             case "stall_stream":
                 return str(a("POST", "/_sim/faults/stall", {"seconds": STALL_S, "account": f.target}))
             case "ban_418":
-                return str(a("POST", "/_sim/faults/rate", {"count": 1, "status": 418, "retry_after": BAN_S,
-                                                           "api_key": self.api_key(f.target)}))
+                return str(
+                    a("POST", "/_sim/faults/rate", {"count": 1, "status": 418, "retry_after": BAN_S, "api_key": self.api_key(f.target)})
+                )
             case "revoke_key":
                 self.revoked.add(f.target)
                 self.revoked_at = time.time()
@@ -157,16 +159,18 @@ class Injector:
             for _ in range(int(owed["order"])):
                 kind = self.rng.choice(["5xx", "timeout"])
                 executed = self.rng.random() < 0.5
-                body: dict[str, Any] = {"count": 1, "kind": kind, "executed": executed,
-                                        "account": self.rng.choice(candidates)}
+                body: dict[str, Any] = {"count": 1, "kind": kind, "executed": executed, "account": self.rng.choice(candidates)}
                 if kind == "5xx":
                     body["http_status"] = self.rng.choice([500, 502, 503])
                 await asyncio.to_thread(self.svc.admin, "POST", "/_sim/faults/orders", body)
                 self.injected[f"order_{kind}_{'executed' if executed else 'not_executed'}"] += 1
             owed["order"] -= math.floor(owed["order"])
             for _ in range(int(owed["429"])):
-                await asyncio.to_thread(self.svc.admin, "POST", "/_sim/faults/rate",
-                                        {"count": 1, "status": 429, "retry_after": 1,
-                                         "api_key": self.api_key(self.rng.choice(candidates))})
+                await asyncio.to_thread(
+                    self.svc.admin,
+                    "POST",
+                    "/_sim/faults/rate",
+                    {"count": 1, "status": 429, "retry_after": 1, "api_key": self.api_key(self.rng.choice(candidates))},
+                )
                 self.injected["rate_429"] += 1
             owed["429"] -= math.floor(owed["429"])

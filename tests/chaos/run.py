@@ -6,6 +6,7 @@ every corrective order followed a fault that explains it (corrections.py).
 
 Exit code 0 only when lost, doubled, out_of_sync and unexplained corrections are all 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,7 @@ async def trade_and_inject(svc: Service, args: argparse.Namespace, rng: random.R
     slave_ids = [s.id for s in svc.slaves]
     revoked = pick_revoked(svc, rng)
     plan = schedule(rng, args.duration, slave_ids, revoked)
-    copying = {sim_market: [s.id for s in svc.slaves if market in s.markets]
-               for market, sim_market in checks.SIM_MARKET.items()}
+    copying = {sim_market: [s.id for s in svc.slaves if market in s.markets] for market, sim_market in checks.SIM_MARKET.items()}
     injector = Injector(svc, rng, plan, copying)
     api_key, secret = load_key(str(svc.sim_config), "master")
     trader = ChaosTrader(svc.url, api_key, secret, random.Random(args.seed * 7919 + 1))
@@ -58,8 +58,7 @@ async def trade_and_inject(svc: Service, args: argparse.Namespace, rng: random.R
     finally:
         stop.set()
         await asyncio.gather(faults, steady, return_exceptions=True)
-    return {"injector": injector, "trader": trader, "revoked": revoked, "trading_s": time.monotonic() - t0,
-            "actions": actions}
+    return {"injector": injector, "trader": trader, "revoked": revoked, "trading_s": time.monotonic() - t0, "actions": actions}
 
 
 def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict[str, Any], dict[str, Any]]:
@@ -70,8 +69,7 @@ def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict
     while True:
         try:
             summaries = {s.config.id: s for s in svc.list_slaves()}
-            running = all(s.status is not None and s.status.state == "running"
-                          for sid, s in summaries.items() if sid not in revoked)
+            running = all(s.status is not None and s.status.state == "running" for sid, s in summaries.items() if sid not in revoked)
             result = checks.check_positions(svc, summaries, revoked)
             if not running:
                 result["out_of_sync"] = result["out_of_sync"] or [{"what": "not every live slave is running"}]
@@ -80,8 +78,7 @@ def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict
         except Exception as exc:  # noqa: BLE001 - control restarting, a read timed out: try again
             log.info("settle: %s", exc)
             # the verdict is the LAST attempt's: a check that could not run is not a pass
-            result = {"out_of_sync": [{"what": f"positions check failed: {exc}"}], "checked": 0,
-                      "self_reported_out_of_sync": []}
+            result = {"out_of_sync": [{"what": f"positions check failed: {exc}"}], "checked": 0, "self_reported_out_of_sync": []}
         if time.monotonic() - t0 > timeout:
             break
         time.sleep(3)  # poll interval of the settle loop (bounded by its timeout)
@@ -91,8 +88,7 @@ def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     svc = Service(args.slaves, pathlib.Path(args.root) if args.root else None)
-    print(f"chaos: seed {args.seed}, {len(svc.slaves)} slaves, {args.duration:.0f}s of trading; deployment in {svc.root}",
-          flush=True)
+    print(f"chaos: seed {args.seed}, {len(svc.slaves)} slaves, {args.duration:.0f}s of trading; deployment in {svc.root}", flush=True)
     try:
         svc.start()
         trading_started = time.time()
@@ -154,16 +150,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "revoked_slave": out["revoked"],
             "revoked_slave_state": revoked_state.state if revoked_state else None,
             "notifications": notes,
-            "details": {"lost": lost["lost"][:50], "doubled": doubled["doubled"][:50],
-                        "out_of_sync": pos.get("out_of_sync", [])[:50],
-                        "self_reported_out_of_sync": pos.get("self_reported_out_of_sync", [])[:50],
-                        "short_of_margin": pos.get("short_of_margin", [])[:50],
-                        "new_only_flat": pos.get("new_only_flat", [])[:50],
-                        "rejections": rejected["first"],
-                        "unexplained_corrections": corr["details"]},
+            "details": {
+                "lost": lost["lost"][:50],
+                "doubled": doubled["doubled"][:50],
+                "out_of_sync": pos.get("out_of_sync", [])[:50],
+                "self_reported_out_of_sync": pos.get("self_reported_out_of_sync", [])[:50],
+                "short_of_margin": pos.get("short_of_margin", [])[:50],
+                "new_only_flat": pos.get("new_only_flat", [])[:50],
+                "rejections": rejected["first"],
+                "unexplained_corrections": corr["details"],
+            },
         }
-        result["passed"] = (result["lost"] == 0 and result["doubled"] == 0 and result["out_of_sync"] == 0
-                            and result["unexplained_corrections"] == 0)
+        result["passed"] = (
+            result["lost"] == 0 and result["doubled"] == 0 and result["out_of_sync"] == 0 and result["unexplained_corrections"] == 0
+        )
         return result
     finally:
         svc.stop()
@@ -177,8 +177,11 @@ def dump_exchange_state(svc: Service) -> None:
     state: dict[str, Any] = {"prices": svc.admin("GET", "/_sim/prices"), "accounts": {}}
     for account in ["master", *(s.id for s in svc.slaves)]:
         entry: dict[str, Any] = {}
-        for name, path in (("futures_account", "/fapi/v2/account"), ("spot_account", "/api/v3/account"),
-                           ("margin_account", "/sapi/v1/margin/account")):
+        for name, path in (
+            ("futures_account", "/fapi/v2/account"),
+            ("spot_account", "/api/v3/account"),
+            ("margin_account", "/sapi/v1/margin/account"),
+        ):
             try:
                 entry[name] = signed_get(svc, account, path)
             except Exception as exc:  # noqa: BLE001 - a revoked key, a market the account lacks
@@ -207,8 +210,7 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         f"rejections by code: {r['rejections'] or 'none'}",
         f"convergence after faults: p50 {r['convergence_p50_s']}s, max {r['convergence_max_s']}s "
         f"({r['convergence_samples']} samples; unconverged: {len(r['unconverged'])})",
-        f"notifications: {n['messages']} messages, {n['by_category']}; missing {n['missing'] or 'none'}; "
-        f"unexpected {len(n['unexpected'])}",
+        f"notifications: {n['messages']} messages, {n['by_category']}; missing {n['missing'] or 'none'}; unexpected {len(n['unexpected'])}",
         f"corrective orders: {r['corrections']} by cause {r['corrections_by_cause'] or 'none'}; explained by "
         f"{r['corrections_explained_by'] or 'none'}; unexplained {r['unexplained_corrections']}",
         f"revoked: {r['revoked_slave']} ({r['revoked_slave_state']})",

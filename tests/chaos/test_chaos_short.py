@@ -5,6 +5,7 @@ answered 5xx / -1007 (executed or not) / 429, one key banned (418) and one revok
 be lost, doubled or left out of sync (tests/chaos/checks.py), every corrective order must follow
 a fault that explains it (tests/chaos/corrections.py), and the faults that need a person must have
 been notified. `scripts/chaos` runs the long version."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,7 @@
 """The master's random trading for the chaos run: simulator.trader's actions (opens, scale-ins,
 partial and full closes, spot and margin), plus in hedge mode leverage changes, and bursts of 10
 orders sent at once (10 fills within ~100 ms)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,9 @@ class ChaosTrader(Trader):
         """Ten market orders at once (several per symbol; both position sides in hedge mode)."""
         symbols = [self.rng.choice(list(SIZES)) for _ in range(10)]
         sides = [self.rng.choice(["BUY", "SELL"]) for _ in range(10)]
-        results = await asyncio.gather(*(self.order(s, side, self._qty(s, Decimal("0.5")))
-                                         for s, side in zip(symbols, sides, strict=False)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self.order(s, side, self._qty(s, Decimal("0.5"))) for s, side in zip(symbols, sides, strict=False)), return_exceptions=True
+        )
         self.failed += sum(1 for r in results if isinstance(r, BaseException))
         return "burst"
 

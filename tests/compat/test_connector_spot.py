@@ -1,6 +1,7 @@
 """binance-connector (the legacy official connector) against the simulator, base URLs changed only:
 spot and margin orders over REST with HMAC, Ed25519 and RSA keys, API key permissions, and an
 order placed through its WebSocket-API client."""
+
 from __future__ import annotations
 
 import threading
@@ -36,8 +37,9 @@ def test_connector_spot_order_lifecycle(sim: SimProcess, account: str, key_type:
     spot = client(sim, sim.key(account, key_type))
     usdt_before = free(spot.account(), "USDT")
 
-    placed = spot.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
-                            price="49000.00", newClientOrderId=f"c-{account}")
+    placed = spot.new_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01", price="49000.00", newClientOrderId=f"c-{account}"
+    )
     opened = spot.get_open_orders(symbol="BTCUSDT")
     queried = spot.get_order(symbol="BTCUSDT", origClientOrderId=f"c-{account}")
     cancelled = spot.cancel_order(symbol="BTCUSDT", orderId=placed["orderId"])
@@ -57,8 +59,7 @@ def test_connector_errors_and_limit_usage(sim: SimProcess) -> None:
     spot = client(sim, sim.key("slave01"), show_limit_usage=True)
 
     with pytest.raises(ClientError) as precision:
-        spot.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.000000001",
-                       price="50000")
+        spot.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.000000001", price="50000")
     with pytest.raises(ClientError) as missing:
         spot.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.01", price="50000")
     with pytest.raises(ClientError) as cancel:
@@ -76,8 +77,7 @@ def test_connector_margin_and_api_restrictions(sim: SimProcess) -> None:
     spot = client(sim, sim.key("slave01"))
 
     perms = spot.api_key_permissions()
-    order = spot.new_margin_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity="3",
-                                  sideEffectType="AUTO_BORROW_REPAY")
+    order = spot.new_margin_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity="3", sideEffectType="AUTO_BORROW_REPAY")
     account = spot.margin_account()
     usdt = next(a for a in account["userAssets"] if a["asset"] == "USDT")
     opened = spot.margin_open_orders(symbol="ETHUSDT")
@@ -98,8 +98,7 @@ def test_connector_websocket_api_order(sim: SimProcess) -> None:
         replies.append(orjson.loads(message))
         done.set()
 
-    ws = SpotWebsocketAPIClient(stream_url=sim.ws_api_url, api_key=key.api_key, api_secret=key.secret,
-                                on_message=on_message)
+    ws = SpotWebsocketAPIClient(stream_url=sim.ws_api_url, api_key=key.api_key, api_secret=key.secret, on_message=on_message)
     try:
         ws.new_order(id="conn-1", symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.01")
         eventually(lambda: replies, timeout=10, what="order.place reply")

@@ -4,6 +4,7 @@ Every field name in a doc's response example must be present in the simulator's 
 the docs mark as trailing-stop only (`activatePrice`, `priceRate`, `AP`, `cr` of an order) are not
 expected on LIMIT/MARKET orders. Skips cleanly where ../shared is absent.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,14 +16,7 @@ import orjson
 import pytest
 
 from tests.helpers.wait import aeventually
-from tests.integration.test_sim_futures_api import (
-    FuturesSim,
-    ed25519_pair,
-    market_buy,
-    open_stream,
-    rest,
-    sim_doc,
-)
+from tests.integration.test_sim_futures_api import FuturesSim, ed25519_pair, market_buy, open_stream, rest, sim_doc
 
 DOCS = Path(__file__).resolve().parents[2].parent / "shared/binance-reference/thirdparty-coincise-scrape/docs/binance/usdm"
 pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason=f"{DOCS} not present")
@@ -44,7 +38,7 @@ def example_after(text: str, heading: str) -> str:
     start = text.index("### Response Example", start)
     start = text.index("```", start)
     start = text.index("\n", start) + 1
-    return text[start:text.index("```", start)]
+    return text[start : text.index("```", start)]
 
 
 def doc_fields(rel: str, heading: str = "### Response Example") -> set[str]:
@@ -85,20 +79,37 @@ async def test_rest_fields_match_the_docs(fsim: FuturesSim) -> None:
     async with aiohttp.ClientSession() as s:
         _, placed, _ = await market_buy(s, fsim, newOrderRespType="RESULT")
         assert not missing(doc_fields("endpoints/public/post_fapi_v1_order.md") - TRAILING_ONLY, placed)
-        _, resting, _ = await rest(s, fsim, "POST", "/fapi/v1/order", symbol="BTCUSDT", side="SELL", type="LIMIT",
-                                   timeInForce="GTC", quantity="0.005", price="66000")
+        _, resting, _ = await rest(
+            s,
+            fsim,
+            "POST",
+            "/fapi/v1/order",
+            symbol="BTCUSDT",
+            side="SELL",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.005",
+            price="66000",
+        )
         checks: list[tuple[str, str, str, dict[str, Any]]] = [
             ("endpoints/private/get_fapi_v2_account.md", "GET", "/fapi/v2/account", {}),
             ("endpoints/private/get_fapi_v3_account.md", "GET", "/fapi/v3/account", {}),
             ("endpoints/private/get_fapi_v2_positionrisk.md", "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"}),
             ("endpoints/private/get_fapi_v3_positionrisk.md", "GET", "/fapi/v3/positionRisk", {}),
             ("endpoints/private/get_fapi_v1_positionside_dual.md", "GET", "/fapi/v1/positionSide/dual", {}),
-            ("endpoints/private/post_fapi_v1_leverage.md", "POST", "/fapi/v1/leverage",
-             {"symbol": "ETHUSDT", "leverage": 3}),
-            ("endpoints/private/post_fapi_v1_margintype.md", "POST", "/fapi/v1/marginType",
-             {"symbol": "ETHUSDT", "marginType": "ISOLATED"}),
-            ("endpoints/private/post_fapi_v1_positionside_dual.md", "POST", "/fapi/v1/positionSide/dual",
-             {"dualSidePosition": "true"}),  # refused (-4068: open position) -> the error shape is checked below
+            ("endpoints/private/post_fapi_v1_leverage.md", "POST", "/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": 3}),
+            (
+                "endpoints/private/post_fapi_v1_margintype.md",
+                "POST",
+                "/fapi/v1/marginType",
+                {"symbol": "ETHUSDT", "marginType": "ISOLATED"},
+            ),
+            (
+                "endpoints/private/post_fapi_v1_positionside_dual.md",
+                "POST",
+                "/fapi/v1/positionSide/dual",
+                {"dualSidePosition": "true"},
+            ),  # refused (-4068: open position) -> the error shape is checked below
         ]
         for doc, method, path, params in checks[:-1]:
             status, body, _ = await rest(s, fsim, method, path, **params)
@@ -110,12 +121,16 @@ async def test_rest_fields_match_the_docs(fsim: FuturesSim) -> None:
 
         ws_doc = (DOCS / "private_websocket_api.md").read_text(encoding="utf-8")
         _, queried, _ = await rest(s, fsim, "GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=resting["orderId"])
-        assert not missing(fields_of_block(example_after(ws_doc, "## Query Order (USER_DATA)"))
-                           - {"id", "status", "result"} - TRAILING_ONLY, queried)
+        assert not missing(
+            fields_of_block(example_after(ws_doc, "## Query Order (USER_DATA)")) - {"id", "status", "result"} - TRAILING_ONLY, queried
+        )
         _, canceled, _ = await rest(s, fsim, "DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=resting["orderId"])
-        assert not missing(fields_of_block(example_after(ws_doc, "## Cancel Order (TRADE)"))
-                           - {"id", "status", "result", "rateLimits", "rateLimitType", "interval", "intervalNum",
-                              "limit", "count"} - TRAILING_ONLY, canceled)
+        assert not missing(
+            fields_of_block(example_after(ws_doc, "## Cancel Order (TRADE)"))
+            - {"id", "status", "result", "rateLimits", "rateLimitType", "interval", "intervalNum", "limit", "count"}
+            - TRAILING_ONLY,
+            canceled,
+        )
         _, listen, _ = await rest(s, fsim, "POST", "/fapi/v1/listenKey", signed=False)
         assert set(listen) == fields_of_block(example_after(ws_doc, "## Start User Data Stream (USER_STREAM)"))
 
@@ -131,24 +146,21 @@ async def test_event_fields_match_the_docs(fsim: FuturesSim) -> None:
             assert r.status == 200
 
         async def all_there() -> bool:
-            assert {e["e"] for e in stream.events} >= {"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE",
-                                                       "ACCOUNT_CONFIG_UPDATE", "listenKeyExpired"}
+            assert {e["e"] for e in stream.events} >= {"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "listenKeyExpired"}
             return True
+
         await aeventually(all_there)
         by_type = {e["e"]: e for e in stream.events}
         order_doc = fields_of_block(example_after(ws_doc, "## Event: Order Update")) - {"AP", "cr"}
         assert not missing(order_doc, by_type["ORDER_TRADE_UPDATE"])
         assert set(by_type["ORDER_TRADE_UPDATE"]["o"]) == order_doc - {"e", "E"}  # "T" and "o" exist inside too
-        assert not missing(fields_of_block(example_after(ws_doc, "## Event: Balance and Position Update")),
-                           by_type["ACCOUNT_UPDATE"])
-        assert not missing(fields_of_block(example_after(ws_doc, "## Event: User Data Stream Expired")),
-                           by_type["listenKeyExpired"])
-        config_doc = ws_doc[ws_doc.index("## Event: Account Configuration Update"):]
-        config_block = config_doc[config_doc.index("```json") + 7:]
-        config_block = config_block[:config_block.index("```")]
+        assert not missing(fields_of_block(example_after(ws_doc, "## Event: Balance and Position Update")), by_type["ACCOUNT_UPDATE"])
+        assert not missing(fields_of_block(example_after(ws_doc, "## Event: User Data Stream Expired")), by_type["listenKeyExpired"])
+        config_doc = ws_doc[ws_doc.index("## Event: Account Configuration Update") :]
+        config_block = config_doc[config_doc.index("```json") + 7 :]
+        config_block = config_block[: config_block.index("```")]
         assert not missing(fields_of_block(config_block), by_type["ACCOUNT_CONFIG_UPDATE"])
         # event times are integers except listenKeyExpired's, which Binance sends as a string
         assert isinstance(by_type["ORDER_TRADE_UPDATE"]["E"], int)
         assert isinstance(by_type["listenKeyExpired"]["E"], str)
         assert orjson.loads(orjson.dumps(by_type["ACCOUNT_UPDATE"]))["a"]["B"][0]["a"] == "USDT"
-

@@ -4,6 +4,7 @@ Only the base URLs change. REST is driven through `rest_api`, the user-data stre
 `websocket_streams.user_data(listenKey)` (it connects to `<stream_url>/private/stream` and
 subscribes the listenKey), orders over the WebSocket API through `websocket_api` with Ed25519.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -75,14 +76,22 @@ def test_trading_configuration_positions_and_balances(env) -> None:
         rest.new_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity=1.0)
     assert code_of(exc) == -4061
 
-    order = rest.new_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity=1.5, position_side="LONG",
-                           new_client_order_id="sdk-long-1", new_order_resp_type="RESULT").data()
+    order = rest.new_order(
+        symbol="ETHUSDT",
+        side="BUY",
+        type="MARKET",
+        quantity=1.5,
+        position_side="LONG",
+        new_client_order_id="sdk-long-1",
+        new_order_resp_type="RESULT",
+    ).data()
     assert order.status == "FILLED" and order.executed_qty == "1.500" and order.position_side == "LONG"
     queried = rest.query_order(symbol="ETHUSDT", orig_client_order_id="sdk-long-1").data()
     assert queried.order_id == order.order_id and queried.status == "FILLED"
 
-    resting = rest.new_order(symbol="ETHUSDT", side="SELL", type="LIMIT", time_in_force="GTC", quantity=1.0,
-                             price=3300.0, position_side="SHORT").data()
+    resting = rest.new_order(
+        symbol="ETHUSDT", side="SELL", type="LIMIT", time_in_force="GTC", quantity=1.0, price=3300.0, position_side="SHORT"
+    ).data()
     open_ids = [o.order_id for o in rest.current_all_open_orders(symbol="ETHUSDT").data()]
     assert open_ids == [resting.order_id]
     with pytest.raises(BadRequestError) as exc:  # margin type is locked while orders are open
@@ -105,8 +114,7 @@ def test_trading_configuration_positions_and_balances(env) -> None:
     account = rest.account_information_v3().data()
     assert Decimal(account.total_wallet_balance) == Decimal("100000") - fee
     assert Decimal(account.total_cross_wallet_balance) == Decimal("100000") - fee - 960
-    assert Decimal(account.total_margin_balance) == Decimal(account.total_wallet_balance) + Decimal(
-        account.total_unrealized_profit)
+    assert Decimal(account.total_margin_balance) == Decimal(account.total_wallet_balance) + Decimal(account.total_unrealized_profit)
     (balance,) = rest.futures_account_balance_v2().data()
     assert balance.asset == "USDT" and balance.balance == account.total_wallet_balance
     assert balance.available_balance == account.available_balance
@@ -135,20 +143,24 @@ async def test_user_data_events_through_the_sdk_stream(env) -> None:
             if not events:
                 await asyncio.to_thread(rest.change_initial_leverage, symbol="BTCUSDT", leverage=10)
             return bool(events)
+
         await aeventually(subscribed, interval=0.2)
         config = events[0].actual_instance
         # it came over SUBSCRIBE on /private/stream: a stream-mode connection following the key, all events
-        following = fsim.call(lambda: [(c.private, c.combined, {k: f.events for k, f in c.follows.items()})
-                                       for c in fsim.sim.futures.streams.conns if c.follows])
+        following = fsim.call(
+            lambda: [
+                (c.private, c.combined, {k: f.events for k, f in c.follows.items()}) for c in fsim.sim.futures.streams.conns if c.follows
+            ]
+        )
         assert following == [(True, True, {key: None})]
         assert type(config).__name__ == "AccountConfigUpdate" and config.ac.s == "BTCUSDT" and config.ac.l == 10
 
-        await asyncio.to_thread(rest.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01,
-                                new_client_order_id="sdk-evt")
+        await asyncio.to_thread(rest.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01, new_client_order_id="sdk-evt")
 
         async def got_fill() -> bool:
             assert "AccountUpdate" in names()
             return True
+
         await aeventually(got_fill)
         orders = [e.actual_instance for e in events if type(e.actual_instance).__name__ == "OrderTradeUpdate"]
         assert [(o.o.x, o.o.X) for o in orders] == [("NEW", "NEW"), ("TRADE", "FILLED")]
@@ -164,8 +176,9 @@ async def test_orders_over_the_sdk_websocket_api(env) -> None:
     _, client = env
     ws = await client.websocket_api.create_connection()
     try:
-        placed = await ws.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC",
-                                    quantity=0.01, price=60000.0, new_client_order_id="sdk-ws-1")
+        placed = await ws.new_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01, price=60000.0, new_client_order_id="sdk-ws-1"
+        )
         result = placed.data().result
         assert result.status == "NEW" and result.client_order_id == "sdk-ws-1"
         assert {r.rateLimitType for r in placed.rate_limits} == {"ORDERS", "REQUEST_WEIGHT"}

@@ -1,5 +1,6 @@
 """binance-sdk-margin-trading against the simulator (base URL changed only): cross-margin orders with
 borrowing and auto-repay, balances computed by hand, and margin user data via listenToken."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,16 +31,19 @@ def margin_client(sim: SimProcess, key: SimKey) -> Any:
 
 def assets(rest: Any) -> dict[str, dict[str, Decimal]]:
     details = rest.query_cross_margin_account_details().data()
-    return {a.asset: {"free": Decimal(a.free), "locked": Decimal(a.locked), "borrowed": Decimal(a.borrowed),
-                      "net": Decimal(a.net_asset)} for a in details.user_assets}
+    return {
+        a.asset: {"free": Decimal(a.free), "locked": Decimal(a.locked), "borrowed": Decimal(a.borrowed), "net": Decimal(a.net_asset)}
+        for a in details.user_assets
+    }
 
 
 def test_margin_buy_borrows_and_auto_repay_repays(sim: SimProcess) -> None:
     sim.set_price("BTCUSDT", "60000")
     rest = margin_client(sim, sim.key("slave01"))  # margin: 5000 USDT
 
-    buy = rest.margin_account_new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.1,
-                                        side_effect_type="MARGIN_BUY", new_order_resp_type="FULL").data()
+    buy = rest.margin_account_new_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.1, side_effect_type="MARGIN_BUY", new_order_resp_type="FULL"
+    ).data()
 
     assert buy.status == "FILLED"
     assert Decimal(buy.margin_buy_borrow_amount) == Decimal("1000")  # 6000 needed, 5000 free
@@ -49,8 +53,9 @@ def test_margin_buy_borrows_and_auto_repay_repays(sim: SimProcess) -> None:
     assert after_buy["BTC"]["free"] == Decimal("0.0999")  # 0.1 minus 0.1% commission
 
     sim.set_price("BTCUSDT", "61000")
-    sell = rest.margin_account_new_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=0.0999,
-                                         side_effect_type="AUTO_REPAY").data()
+    sell = rest.margin_account_new_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity=0.0999, side_effect_type="AUTO_REPAY"
+    ).data()
 
     assert sell.status == "FILLED"
     after_sell = assets(rest)
@@ -64,8 +69,9 @@ def test_margin_limit_order_query_open_orders_cancel(sim: SimProcess) -> None:
     sim.set_price("ETHUSDT", "3000")
     rest = margin_client(sim, sim.key("slave02", "ED25519"))  # margin: 10000 USDT
 
-    placed = rest.margin_account_new_order(symbol="ETHUSDT", side="BUY", type="LIMIT", quantity=1, price=2500,
-                                           time_in_force="GTC", new_client_order_id="m-1").data()
+    placed = rest.margin_account_new_order(
+        symbol="ETHUSDT", side="BUY", type="LIMIT", quantity=1, price=2500, time_in_force="GTC", new_client_order_id="m-1"
+    ).data()
     open_ids = [o.order_id for o in rest.query_margin_accounts_open_orders(symbol="ETHUSDT").data()]
     locked = assets(rest)["USDT"]["locked"]
     queried = rest.query_margin_accounts_order(symbol="ETHUSDT", orig_client_order_id="m-1").data()
@@ -112,19 +118,22 @@ async def test_margin_user_data_via_listen_token(sim: SimProcess) -> None:
     key = sim.key("slave01")
     rest = margin_client(sim, key)
     # USER_STREAM: API key only (the SDK has no method for it, and its generic send_request is broken)
-    request = urllib.request.Request(sim.http_url + "/sapi/v1/userListenToken", method="POST",
-                                     headers={"X-MBX-APIKEY": key.api_key})
+    request = urllib.request.Request(sim.http_url + "/sapi/v1/userListenToken", method="POST", headers={"X-MBX-APIKEY": key.api_key})
     with urllib.request.urlopen(request, timeout=5) as resp:
         token = orjson.loads(resp.read())
 
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(sim.ws_api_url) as ws:
-            await ws.send_str(orjson.dumps({"id": 1, "method": "userDataStream.subscribe.listenToken",
-                                            "params": {"listenToken": token["token"]}}).decode())
+            await ws.send_str(
+                orjson.dumps(
+                    {"id": 1, "method": "userDataStream.subscribe.listenToken", "params": {"listenToken": token["token"]}}
+                ).decode()
+            )
             reply = orjson.loads((await ws.receive(timeout=5)).data)
             sub_id = reply["result"]["subscriptionId"]
-            await asyncio.to_thread(rest.margin_account_new_order, symbol="BTCUSDT", side="BUY", type="MARKET",
-                                    quantity=0.1, side_effect_type="MARGIN_BUY")
+            await asyncio.to_thread(
+                rest.margin_account_new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.1, side_effect_type="MARGIN_BUY"
+            )
             events = []
             while not any(e["event"]["e"] == "outboundAccountPosition" for e in events):
                 events.append(orjson.loads((await ws.receive(timeout=5)).data))
@@ -141,8 +150,9 @@ async def test_margin_user_data_via_listen_token(sim: SimProcess) -> None:
 async def test_invalid_listen_token_is_1209(sim: SimProcess) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(sim.ws_api_url) as ws:
-            await ws.send_str(orjson.dumps({"id": "x", "method": "userDataStream.subscribe.listenToken",
-                                            "params": {"listenToken": "nope"}}).decode())
+            await ws.send_str(
+                orjson.dumps({"id": "x", "method": "userDataStream.subscribe.listenToken", "params": {"listenToken": "nope"}}).decode()
+            )
             reply = orjson.loads((await ws.receive(timeout=5)).data)
 
     assert reply["id"] == "x" and reply["status"] == 400

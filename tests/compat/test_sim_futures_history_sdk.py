@@ -5,6 +5,7 @@ AMENDMENT event), `symbolConfig`, `userTrades` and `income` (REALIZED_PNL, COMMI
 from the funding model, settled through the admin API). User-data events are collected from the
 simulator's hub in-process, so this test does not depend on a stream URL form.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +49,8 @@ def env() -> Iterator[tuple[FuturesSim, Any, Collector]]:
     fsim = FuturesSim(doc)
     client = DerivativesTradingUsdsFutures(
         config_rest_api=ConfigurationRestAPI(api_key=HMAC_KEY, api_secret=HMAC_SECRET, base_path=fsim.http),
-        config_ws_api=ConfigurationWebSocketAPI(api_key=ED_KEY, private_key=pem, stream_url=f"{fsim.ws}/ws-fapi/v1"))
+        config_ws_api=ConfigurationWebSocketAPI(api_key=ED_KEY, private_key=pem, stream_url=f"{fsim.ws}/ws-fapi/v1"),
+    )
     fsim.client = client  # type: ignore[attr-defined]
     events = Collector("master")
     fsim.call(fsim.sim.hub.subscribe, events)
@@ -61,8 +63,9 @@ def d(value: Any) -> Decimal:
 
 
 def admin(fsim: FuturesSim, path: str, body: dict[str, Any]) -> Any:
-    req = urllib.request.Request(f"{fsim.http}{path}", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{fsim.http}{path}", data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -83,7 +86,10 @@ def test_futures_market_data(env) -> None:
     book = rest.order_book(symbol="BTCUSDT", limit=5).data()
     # synthetic levels from 64000 -/+ 5 bps on the futures tick (0.10), 0.5 BTC each; the resting buy inside
     assert [(d(p), d(q)) for p, q in book.bids[:3]] == [
-        (Decimal("63968.0"), Decimal("0.5")), (Decimal("63967.9"), Decimal("0.5")), (Decimal("63967.8"), Decimal("0.5"))]
+        (Decimal("63968.0"), Decimal("0.5")),
+        (Decimal("63967.9"), Decimal("0.5")),
+        (Decimal("63967.8"), Decimal("0.5")),
+    ]
     assert (d(book.asks[0][0]), d(book.asks[0][1])) == (Decimal("64032.0"), Decimal("0.5"))
     assert len(book.bids) == 5 and book.last_update_id > 0 and book.E > 0 and book.T > 0
     full = rest.order_book(symbol="BTCUSDT", limit=1000).data()
@@ -107,10 +113,10 @@ def test_futures_market_data(env) -> None:
 
 def test_modify_order_amends_and_publishes_amendment(env) -> None:
     fsim, rest, events = env
-    order = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01,
-                           price=64000, new_client_order_id="mod-1").data()
-    out = rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.02, price=64100,
-                            orig_client_order_id="mod-1").data()
+    order = rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01, price=64000, new_client_order_id="mod-1"
+    ).data()
+    out = rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.02, price=64100, orig_client_order_id="mod-1").data()
     assert (out.order_id, out.status, out.price, out.orig_qty) == (order.order_id, "NEW", "64100.00", "0.020")
     assert events.orders()[-1] == ("AMENDMENT", "NEW")
     amended = [e for e in events.events if e["e"] == "ORDER_TRADE_UPDATE"][-1]["o"]
@@ -143,8 +149,7 @@ def test_modify_order_amends_and_publishes_amendment(env) -> None:
 
 def test_modify_to_at_most_the_executed_quantity_cancels(env) -> None:
     fsim, rest, events = env
-    order = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.8,
-                           price=64000).data()
+    order = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.8, price=64000).data()
     fsim.set_price("BTCUSDT", "63900")  # 0.5 BTC of liquidity per step: a partial fill
     assert rest.query_order(symbol="BTCUSDT", order_id=order.order_id).data().executed_qty == "0.500"
     out = rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.5, price=64000, order_id=order.order_id).data()
@@ -152,14 +157,12 @@ def test_modify_to_at_most_the_executed_quantity_cancels(env) -> None:
     assert events.orders()[-1] == ("CANCELED", "CANCELED")
 
     # a post-only (GTX) order moved to a price that would take is cancelled by the amendment
-    gtx = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTX", quantity=0.01,
-                         price=63000).data()
+    gtx = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTX", quantity=0.01, price=63000).data()
     out = rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.01, price=64000, order_id=gtx.order_id).data()
     assert out.status == "CANCELED" and events.orders()[-1] == ("CANCELED", "CANCELED")
 
     # more margin than the account has: -2019 and the order stays as it was
-    big = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01,
-                         price=63000).data()
+    big = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01, price=63000).data()
     with pytest.raises(BadRequestError) as exc:
         rest.modify_order(symbol="BTCUSDT", side="BUY", quantity=40, price=63000, order_id=big.order_id)
     assert exc.value.status_code == -2019
@@ -188,8 +191,7 @@ def test_symbol_config_user_trades_and_income(env) -> None:
     fsim.set_price("BTCUSDT", "66000")
     rest.new_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=0.004, reduce_only="true")
     trades = rest.account_trade_list(symbol="BTCUSDT").data()
-    assert [(t.side, t.qty, t.buyer, t.maker) for t in trades] == [("BUY", "0.010", True, False),
-                                                                   ("SELL", "0.004", False, False)]
+    assert [(t.side, t.qty, t.buyer, t.maker) for t in trades] == [("BUY", "0.010", True, False), ("SELL", "0.004", False, False)]
     buy, sell = d(trades[0].price), d(trades[1].price)
     assert buy == Decimal("65032.5") and sell == Decimal("65967")  # 5 bps of slippage on the 0.10 tick
     assert d(trades[0].realized_pnl) == 0 and d(trades[1].realized_pnl) == Decimal("0.004") * (sell - buy)
@@ -217,8 +219,7 @@ def test_symbol_config_user_trades_and_income(env) -> None:
     income = rest.get_income_history().data()
     kinds = [(i.income_type, d(i.income)) for i in income]
     fees = [-(d(t.commission)) for t in trades]
-    assert kinds == [("COMMISSION", fees[0]), ("COMMISSION", fees[1]), ("REALIZED_PNL", d(trades[1].realized_pnl)),
-                     ("FUNDING_FEE", amount)]
+    assert kinds == [("COMMISSION", fees[0]), ("COMMISSION", fees[1]), ("REALIZED_PNL", d(trades[1].realized_pnl)), ("FUNDING_FEE", amount)]
     assert all(i.asset == "USDT" and i.symbol == "BTCUSDT" for i in income)
     assert income[2].trade_id == str(trades[1].id) and income[3].trade_id == ""
     assert [i.income_type for i in rest.get_income_history(income_type="FUNDING_FEE").data()] == ["FUNDING_FEE"]
@@ -244,20 +245,19 @@ def test_isolated_funding_comes_from_the_isolated_wallet(env) -> None:
 
 async def test_modify_and_depth_over_the_websocket_api(env) -> None:
     fsim, rest, events = env
-    order = rest.new_order(symbol="BTCUSDT", side="SELL", type="LIMIT", time_in_force="GTC", quantity=0.01,
-                           price=65100).data()
+    order = rest.new_order(symbol="BTCUSDT", side="SELL", type="LIMIT", time_in_force="GTC", quantity=0.01, price=65100).data()
     ws = await fsim.client.websocket_api.create_connection()  # type: ignore[attr-defined]
     try:
-        out = (await ws.modify_order(symbol="BTCUSDT", side="SELL", quantity=0.015, price=65090,
-                                     order_id=order.order_id)).data().result
+        out = (await ws.modify_order(symbol="BTCUSDT", side="SELL", quantity=0.015, price=65090, order_id=order.order_id)).data().result
         assert (out.status, out.price, out.orig_qty) == ("NEW", "65090.00", "0.015")
         assert events.orders()[-1] == ("AMENDMENT", "NEW")
         book = (await ws.order_book(symbol="BTCUSDT", limit=1000)).data().result
         asks = book.to_dict()["asks"]  # the SDK's model names lastUpdateId, E, T; bids/asks are extra fields
         assert (d("65090"), d("0.515")) in [(d(p), d(q)) for p, q in asks]  # synthetic 0.5 + the order
         try:  # the SDK logs an error reply and hands it back as {"error": ...} (or raises, by version)
-            error = (await ws.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.015, price=65090,
-                                           order_id=order.order_id)).data()["error"]
+            error = (await ws.modify_order(symbol="BTCUSDT", side="BUY", quantity=0.015, price=65090, order_id=order.order_id)).data()[
+                "error"
+            ]
         except ValueError as exc:
             error = exc.args[0]
         assert error["code"] == -1130  # the side of an order cannot change
@@ -278,9 +278,11 @@ async def test_funding_loop_settles_on_its_interval() -> None:
     hist = sim.futures_history
     await hist.start(None)
     try:
+
         async def paid() -> bool:
             assert len(hist.funding) >= 1
             return True
+
         await aeventually(paid, timeout=5)
     finally:
         await hist.stop(None)

@@ -4,6 +4,7 @@
 `POST /api/v3/order/cancelReplace` through Binance's own SDK, base URL changed only; the 409
 partial failure (which the SDK reports without its status) through plain signed HTTP.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,14 @@ TICK = Decimal("0.01")
 def doc() -> dict[str, Any]:
     return {
         "simulator": {"tick_interval": 0, "paused": True, "slippage_bps": 10},
-        "accounts": [{"id": "trader", "spot": {"USDT": "100000", "BTC": "1"}, "futures": {"USDT": "1000"},
-                      "keys": [{"api_key": KEY, "type": "HMAC", "secret": SECRET}]}],
+        "accounts": [
+            {
+                "id": "trader",
+                "spot": {"USDT": "100000", "BTC": "1"},
+                "futures": {"USDT": "1000"},
+                "keys": [{"api_key": KEY, "type": "HMAC", "secret": SECRET}],
+            }
+        ],
     }
 
 
@@ -50,8 +57,7 @@ def env() -> Iterator[tuple[FuturesSim, Any]]:
 def signed(fsim: FuturesSim, method: str, path: str, **params: Any) -> tuple[int, Any]:
     query = urllib.parse.urlencode({**params, "timestamp": int(time.time() * 1000)})
     sig = hmac.new(SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
-    req = urllib.request.Request(f"{fsim.http}{path}?{query}&signature={sig}", method=method,
-                                 headers={"X-MBX-APIKEY": KEY})
+    req = urllib.request.Request(f"{fsim.http}{path}?{query}&signature={sig}", method=method, headers={"X-MBX-APIKEY": KEY})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, orjson.loads(resp.read())
@@ -70,11 +76,13 @@ def test_depth_is_resting_orders_plus_synthetic_levels(env) -> None:
     book = rest.depth(symbol="BTCUSDT", limit=5).data()
     # synthetic liquidity: 0.5 BTC per level (BTCUSDT's liquidity), from price -/+ 10 bps, one tick apart
     assert [(d(p), d(q)) for p, q in book.bids] == [
-        (Decimal("59950"), Decimal("0.002")), (Decimal("59940"), Decimal("0.5")),
-        (Decimal("59939.99"), Decimal("0.5")), (Decimal("59939.98"), Decimal("0.5")),
-        (Decimal("59939.97"), Decimal("0.5"))]
-    assert [(d(p), d(q)) for p, q in book.asks][:2] == [(Decimal("60060"), Decimal("0.5")),
-                                                        (Decimal("60060.01"), Decimal("0.5"))]
+        (Decimal("59950"), Decimal("0.002")),
+        (Decimal("59940"), Decimal("0.5")),
+        (Decimal("59939.99"), Decimal("0.5")),
+        (Decimal("59939.98"), Decimal("0.5")),
+        (Decimal("59939.97"), Decimal("0.5")),
+    ]
+    assert [(d(p), d(q)) for p, q in book.asks][:2] == [(Decimal("60060"), Decimal("0.5")), (Decimal("60060.01"), Decimal("0.5"))]
     assert len(book.asks) == 5 and all(len(p.split(".")[1]) == 8 for p, _ in book.bids)
     again = rest.depth(symbol="BTCUSDT", limit=5).data()
     assert again.last_update_id == book.last_update_id  # nothing changed
@@ -114,8 +122,20 @@ def test_ticker_klines_and_agg_trades_follow_prices_and_fills(env) -> None:
     assert minis[0].last_price == t.last_price and minis[0].count == 2 and minis[1].count == 0
     with urllib.request.urlopen(f"{fsim.http}/api/v3/ticker/24hr?symbol=ETHUSDT&type=MINI", timeout=10) as resp:
         mini = orjson.loads(resp.read())
-    assert list(mini) == ["symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
-                          "openTime", "closeTime", "firstId", "lastId", "count"]
+    assert list(mini) == [
+        "symbol",
+        "openPrice",
+        "highPrice",
+        "lowPrice",
+        "lastPrice",
+        "volume",
+        "quoteVolume",
+        "openTime",
+        "closeTime",
+        "firstId",
+        "lastId",
+        "count",
+    ]
 
     bars = rest.klines(symbol="BTCUSDT", interval="1m", limit=10).data()
     assert bars, "at least the current minute"
@@ -133,8 +153,10 @@ def test_ticker_klines_and_agg_trades_follow_prices_and_fills(env) -> None:
     trades = rest.agg_trades(symbol="BTCUSDT").data()
     mine = rest.my_trades(symbol="BTCUSDT").data()
     assert [a.a for a in trades] == [m.id for m in mine]
-    assert [(d(a.p), d(a.q), a.m) for a in trades] == [(Decimal("60060"), Decimal("0.01"), False),
-                                                      (Decimal("59950"), Decimal("0.002"), True)]
+    assert [(d(a.p), d(a.q), a.m) for a in trades] == [
+        (Decimal("60060"), Decimal("0.01"), False),
+        (Decimal("59950"), Decimal("0.002"), True),
+    ]
     assert [a.a for a in rest.agg_trades(symbol="BTCUSDT", from_id=trades[1].a).data()] == [trades[1].a]
     assert [a.a for a in rest.agg_trades(symbol="BTCUSDT", limit=1).data()] == [trades[1].a]
 
@@ -142,11 +164,20 @@ def test_ticker_klines_and_agg_trades_follow_prices_and_fills(env) -> None:
 def test_cancel_replace_through_the_sdk(env) -> None:
     fsim, rest = env
     fsim.set_price("BTCUSDT", "60000")
-    rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001, price=59000,
-                   new_client_order_id="cr-old")
-    out = rest.order_cancel_replace(symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE",
-                                    time_in_force="GTC", quantity=0.002, price=58000,
-                                    cancel_orig_client_order_id="cr-old", new_client_order_id="cr-new").data()
+    rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001, price=59000, new_client_order_id="cr-old"
+    )
+    out = rest.order_cancel_replace(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        cancel_replace_mode="STOP_ON_FAILURE",
+        time_in_force="GTC",
+        quantity=0.002,
+        price=58000,
+        cancel_orig_client_order_id="cr-old",
+        new_client_order_id="cr-new",
+    ).data()
     assert (out.cancel_result, out.new_order_result) == ("SUCCESS", "SUCCESS")
     assert out.cancel_response.status == "CANCELED" and out.cancel_response.orig_client_order_id == "cr-old"
     assert out.new_order_response.client_order_id == "cr-new" and out.new_order_response.status == "NEW"
@@ -154,15 +185,30 @@ def test_cancel_replace_through_the_sdk(env) -> None:
     assert open_ids == ["cr-new"]
 
     with pytest.raises(BadRequestError) as exc:  # nothing to cancel: the new order is not attempted
-        rest.order_cancel_replace(symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE",
-                                  time_in_force="GTC", quantity=0.002, price=57000, cancel_orig_client_order_id="nope")
+        rest.order_cancel_replace(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            cancel_replace_mode="STOP_ON_FAILURE",
+            time_in_force="GTC",
+            quantity=0.002,
+            price=57000,
+            cancel_orig_client_order_id="nope",
+        )
     assert exc.value.status_code == -2022
     assert [o.client_order_id for o in rest.get_open_orders(symbol="BTCUSDT").data()] == ["cr-new"]
 
     with pytest.raises(BadRequestError) as exc:  # a filter failure is checked before the cancel
-        rest.order_cancel_replace(symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE",
-                                  time_in_force="GTC", quantity=0.002, price=57000.005,
-                                  cancel_orig_client_order_id="cr-new")
+        rest.order_cancel_replace(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            cancel_replace_mode="STOP_ON_FAILURE",
+            time_in_force="GTC",
+            quantity=0.002,
+            price=57000.005,
+            cancel_orig_client_order_id="cr-new",
+        )
     assert exc.value.status_code == -1013
     assert [o.client_order_id for o in rest.get_open_orders(symbol="BTCUSDT").data()] == ["cr-new"]
 
@@ -170,12 +216,22 @@ def test_cancel_replace_through_the_sdk(env) -> None:
 def test_cancel_replace_partial_failures_answer_409_with_data(env) -> None:
     fsim, rest = env
     fsim.set_price("BTCUSDT", "60000")
-    rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001, price=59000,
-                   new_client_order_id="p-old")
+    rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001, price=59000, new_client_order_id="p-old"
+    )
     # the cancel succeeds, the new LIMIT_MAKER would take: -2021, HTTP 409, and the old order is gone
-    status, body = signed(fsim, "POST", "/api/v3/order/cancelReplace", symbol="BTCUSDT", side="BUY",
-                          type="LIMIT_MAKER", cancelReplaceMode="STOP_ON_FAILURE", quantity="0.001", price="60100",
-                          cancelOrigClientOrderId="p-old")
+    status, body = signed(
+        fsim,
+        "POST",
+        "/api/v3/order/cancelReplace",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT_MAKER",
+        cancelReplaceMode="STOP_ON_FAILURE",
+        quantity="0.001",
+        price="60100",
+        cancelOrigClientOrderId="p-old",
+    )
     assert status == 409 and body["code"] == -2021 and body["msg"] == "Order cancel-replace partially failed."
     data = body["data"]
     assert (data["cancelResult"], data["newOrderResult"]) == ("SUCCESS", "FAILURE")
@@ -183,20 +239,50 @@ def test_cancel_replace_partial_failures_answer_409_with_data(env) -> None:
     assert data["newOrderResponse"] == {"code": -2010, "msg": "Order would immediately match and take."}
     assert rest.get_open_orders(symbol="BTCUSDT").data() == []
     # ALLOW_FAILURE: the cancel fails, the new order is placed anyway: 409 too
-    status, body = signed(fsim, "POST", "/api/v3/order/cancelReplace", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                          timeInForce="GTC", cancelReplaceMode="ALLOW_FAILURE", quantity="0.001", price="58000",
-                          cancelOrderId="1", newClientOrderId="p-new")
+    status, body = signed(
+        fsim,
+        "POST",
+        "/api/v3/order/cancelReplace",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        cancelReplaceMode="ALLOW_FAILURE",
+        quantity="0.001",
+        price="58000",
+        cancelOrderId="1",
+        newClientOrderId="p-new",
+    )
     assert status == 409 and body["data"]["cancelResult"] == "FAILURE"
     assert body["data"]["cancelResponse"] == {"code": -2011, "msg": "Unknown order sent."}
     assert body["data"]["newOrderResponse"]["clientOrderId"] == "p-new"
     # both fail: 400 -2022
-    status, body = signed(fsim, "POST", "/api/v3/order/cancelReplace", symbol="BTCUSDT", side="BUY",
-                          type="LIMIT_MAKER", cancelReplaceMode="ALLOW_FAILURE", quantity="0.001", price="60100",
-                          cancelOrderId="1")
+    status, body = signed(
+        fsim,
+        "POST",
+        "/api/v3/order/cancelReplace",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT_MAKER",
+        cancelReplaceMode="ALLOW_FAILURE",
+        quantity="0.001",
+        price="60100",
+        cancelOrderId="1",
+    )
     assert status == 400 and body["code"] == -2022 and body["data"]["newOrderResult"] == "FAILURE"
     # missing mode
-    status, body = signed(fsim, "POST", "/api/v3/order/cancelReplace", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                          timeInForce="GTC", quantity="0.001", price="58000", cancelOrderId="1")
+    status, body = signed(
+        fsim,
+        "POST",
+        "/api/v3/order/cancelReplace",
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.001",
+        price="58000",
+        cancelOrderId="1",
+    )
     assert status == 400 and body["code"] == -1102
 
 
@@ -206,10 +292,8 @@ async def test_market_data_and_cancel_replace_over_the_websocket_api(env) -> Non
     fsim, rest = env
     fsim.set_price("BTCUSDT", "60000")
     rest.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01)
-    old = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001,
-                         price=59000).data()
-    client = Spot(config_ws_api=ConfigurationWebSocketAPI(api_key=KEY, api_secret=SECRET,
-                                                          stream_url=f"{fsim.ws}/ws-api/v3"))
+    old = rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.001, price=59000).data()
+    client = Spot(config_ws_api=ConfigurationWebSocketAPI(api_key=KEY, api_secret=SECRET, stream_url=f"{fsim.ws}/ws-api/v3"))
     conn = await client.websocket_api.create_connection()
     try:
         book = (await conn.depth(symbol="BTCUSDT", limit=5)).data().result
@@ -222,14 +306,36 @@ async def test_market_data_and_cancel_replace_over_the_websocket_api(env) -> Non
         agg = (await conn.trades_aggregate(symbol="BTCUSDT")).data().result
         assert [(d(a.p), d(a.q), a.m) for a in agg] == [(Decimal("60060"), Decimal("0.01"), False)]
 
-        replaced = (await conn.order_cancel_replace(
-            symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE", time_in_force="GTC",
-            quantity=0.002, price=58500, cancel_order_id=old.order_id)).data().result
+        replaced = (
+            (
+                await conn.order_cancel_replace(
+                    symbol="BTCUSDT",
+                    side="BUY",
+                    type="LIMIT",
+                    cancel_replace_mode="STOP_ON_FAILURE",
+                    time_in_force="GTC",
+                    quantity=0.002,
+                    price=58500,
+                    cancel_order_id=old.order_id,
+                )
+            )
+            .data()
+            .result
+        )
         assert (replaced.cancel_result, replaced.new_order_result) == ("SUCCESS", "SUCCESS")
         # the SDK logs the error reply and hands it back as {"error": ...}
-        failed = (await conn.order_cancel_replace(
-            symbol="BTCUSDT", side="BUY", type="LIMIT", cancel_replace_mode="STOP_ON_FAILURE",
-            time_in_force="GTC", quantity=0.002, price=58500, cancel_order_id=old.order_id)).data()
+        failed = (
+            await conn.order_cancel_replace(
+                symbol="BTCUSDT",
+                side="BUY",
+                type="LIMIT",
+                cancel_replace_mode="STOP_ON_FAILURE",
+                time_in_force="GTC",
+                quantity=0.002,
+                price=58500,
+                cancel_order_id=old.order_id,
+            )
+        ).data()
         error = failed["error"]
         assert error["code"] == -2022 and error["data"]["newOrderResult"] == "NOT_ATTEMPTED"
         assert error["data"]["cancelResponse"] == {"code": -2011, "msg": "Unknown order sent."}

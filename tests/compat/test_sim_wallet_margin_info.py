@@ -5,6 +5,7 @@ through binance-connector (`Spot.coin_info`, `margin_all_pairs`, `isolated_margi
 binance-sdk-margin-trading; `GET /dapi/v1/exchangeInfo` through plain HTTP (no installed SDK offers
 COIN-M). Plus the documented request weights of every endpoint added, read from the route table.
 """
+
 from __future__ import annotations
 
 import urllib.error
@@ -34,9 +35,12 @@ SPOT_ASSETS = {"BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "USDT"}
 
 
 def doc() -> dict[str, Any]:
-    return {"simulator": {"tick_interval": 0, "paused": True},
-            "accounts": [{"id": "w", "spot": {"USDT": "1234.5", "BTC": "0.25", "EUR": "7"},
-                          "keys": [{"api_key": KEY, "type": "HMAC", "secret": SECRET}]}]}
+    return {
+        "simulator": {"tick_interval": 0, "paused": True},
+        "accounts": [
+            {"id": "w", "spot": {"USDT": "1234.5", "BTC": "0.25", "EUR": "7"}, "keys": [{"api_key": KEY, "type": "HMAC", "secret": SECRET}]}
+        ],
+    }
 
 
 @pytest.fixture
@@ -56,7 +60,11 @@ def test_coin_info_through_binance_connector(fsim: FuturesSim) -> None:
     (net,) = btc["networkList"]
     assert net["coin"] == "BTC" and net["isDefault"] is True
     assert (btc["depositAllEnable"], btc["withdrawAllEnable"], net["depositEnable"], net["withdrawEnable"]) == (
-        False, False, False, False)  # no chain: said in depositDesc / withdrawDesc
+        False,
+        False,
+        False,
+        False,
+    )  # no chain: said in depositDesc / withdrawDesc
     assert net["depositDesc"] and net["withdrawDesc"]
     with pytest.raises(ClientError) as exc:
         Spot(api_key=KEY, api_secret="wrong", base_url=fsim.http).coin_info()
@@ -68,15 +76,13 @@ def test_margin_pairs_through_connector_and_sdk(fsim: FuturesSim) -> None:
     pairs = client.margin_all_pairs()
     assert {p["symbol"] for p in pairs} == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT"}
     btc = next(p for p in pairs if p["symbol"] == "BTCUSDT")
-    assert (btc["base"], btc["quote"], btc["isMarginTrade"], btc["isBuyAllowed"], btc["isSellAllowed"]) == (
-        "BTC", "USDT", True, True, True)
+    assert (btc["base"], btc["quote"], btc["isMarginTrade"], btc["isBuyAllowed"], btc["isSellAllowed"]) == ("BTC", "USDT", True, True, True)
     assert len({p["id"] for p in pairs}) == len(pairs)
     isolated = client.isolated_margin_all_pairs()
     assert {p["symbol"] for p in isolated} == {p["symbol"] for p in pairs}
     assert all(p["isMarginTrade"] is False for p in isolated)  # isolated margin is not modelled
 
-    rest = MarginTrading(config_rest_api=ConfigurationRestAPI(api_key=KEY, api_secret=SECRET,
-                                                              base_path=fsim.http)).rest_api
+    rest = MarginTrading(config_rest_api=ConfigurationRestAPI(api_key=KEY, api_secret=SECRET, base_path=fsim.http)).rest_api
     (one,) = rest.get_all_cross_margin_pairs(symbol="ETHUSDT").data()
     assert (one.symbol, one.base, one.quote, one.is_margin_trade) == ("ETHUSDT", "ETH", "USDT", True)
     assert one.id == next(p["id"] for p in pairs if p["symbol"] == "ETHUSDT")
@@ -95,7 +101,8 @@ def test_coinm_exchange_info_has_no_symbols(fsim: FuturesSim) -> None:
     assert body["serverTime"] > 0 and used == "1"
     assert body["rateLimits"] == [
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}]
+        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+    ]
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(f"{fsim.http}/dapi/v1/exchangeInfo?symbol=BTCUSD_PERP", timeout=10)
     assert exc.value.code == 400 and orjson.loads(exc.value.read())["code"] == -1104
@@ -139,13 +146,22 @@ WEIGHTS = [
 
 def test_documented_weights() -> None:
     sim = build_sim(parse_config(doc()))
-    wrong = [(m, path, params, sim.api.rest[(m, path)].weight_of(Params(params)), want)
-             for m, path, params, want in WEIGHTS if sim.api.rest[(m, path)].weight_of(Params(params)) != want]
+    wrong = [
+        (m, path, params, sim.api.rest[(m, path)].weight_of(Params(params)), want)
+        for m, path, params, want in WEIGHTS
+        if sim.api.rest[(m, path)].weight_of(Params(params)) != want
+    ]
     assert wrong == []
     limiters = {path: sim.api.rest[(m, path)].limiter for m, path, _, _ in WEIGHTS}
     assert {p for p, lim in limiters.items() if lim == "futures"} == {
-        "/fapi/v1/ticker/24hr", "/fapi/v1/depth", "/fapi/v2/ticker/price", "/fapi/v1/order", "/fapi/v1/symbolConfig",
-        "/fapi/v1/userTrades", "/fapi/v1/income"}
+        "/fapi/v1/ticker/24hr",
+        "/fapi/v1/depth",
+        "/fapi/v2/ticker/price",
+        "/fapi/v1/order",
+        "/fapi/v1/symbolConfig",
+        "/fapi/v1/userTrades",
+        "/fapi/v1/income",
+    }
     assert limiters["/dapi/v1/exchangeInfo"] == "coinm"
     orders = {(m, p) for (m, p), ep in sim.api.rest.items() if ep.order}
     assert {("POST", "/api/v3/order/cancelReplace"), ("PUT", "/fapi/v1/order")} <= orders  # ORDERS count

@@ -3,6 +3,7 @@
 REST with HMAC, Ed25519 and RSA keys; WebSocket API with session.logon (Ed25519) and per-request
 HMAC signatures; user data over the WebSocket API (executionReport, outboundAccountPosition).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,9 @@ def test_rest_hmac_market_order_query_and_balances(sim: SimProcess) -> None:
     rest = rest_client(sim, sim.key("slave01", "HMAC"))
     before = balances(rest)
 
-    resp = rest.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01,
-                          new_client_order_id="copy-1-1", new_order_resp_type="FULL")
+    resp = rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01, new_client_order_id="copy-1-1", new_order_resp_type="FULL"
+    )
     order = resp.data()
 
     assert order.status == "FILLED"
@@ -67,8 +69,7 @@ def test_rest_hmac_market_order_query_and_balances(sim: SimProcess) -> None:
     trades = rest.my_trades(symbol="BTCUSDT").data()
     assert [t.order_id for t in trades] == [order.order_id]
     # a filled order's client id may be reused (uniqueness only among open orders)
-    again = rest.new_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=0.01,
-                           new_client_order_id="copy-1-1").data()
+    again = rest.new_order(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=0.01, new_client_order_id="copy-1-1").data()
     assert again.order_id != order.order_id
 
 
@@ -76,8 +77,9 @@ def test_rest_limit_order_rests_partially_fills_and_cancels(sim: SimProcess) -> 
     sim.set_price("ETHUSDT", "3000")
     rest = rest_client(sim, sim.key("master", "HMAC"))
 
-    placed = rest.new_order(symbol="ETHUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=15,
-                            price=2900, new_client_order_id="lim-1").data()
+    placed = rest.new_order(
+        symbol="ETHUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=15, price=2900, new_client_order_id="lim-1"
+    ).data()
     assert placed.status == "NEW"
     assert [o.order_id for o in rest.get_open_orders(symbol="ETHUSDT").data()] == [placed.order_id]
     usdt = balances(rest)["USDT"]
@@ -166,8 +168,9 @@ async def test_wsapi_session_logon_orders_and_user_data(sim: SimProcess) -> None
         sub = await conn.user_data_stream_subscribe()
         sub.stream.on("message", lambda e: events.append(e.actual_instance))
 
-        placed = await conn.order_place(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC",
-                                        quantity=0.01, price=59000, new_client_order_id="ws-1")
+        placed = await conn.order_place(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=0.01, price=59000, new_client_order_id="ws-1"
+        )
         data = placed.data().result
         assert data.status == "NEW"
         assert placed.rate_limits  # rateLimits in the reply
@@ -178,8 +181,11 @@ async def test_wsapi_session_logon_orders_and_user_data(sim: SimProcess) -> None
 
         async def got_cancel() -> bool:
             kinds = [(type(e).__name__, getattr(e, "x", None)) for e in events]
-            return ("ExecutionReport", "NEW") in kinds and ("ExecutionReport", "CANCELED") in kinds and \
-                ("OutboundAccountPosition", None) in kinds
+            return (
+                ("ExecutionReport", "NEW") in kinds
+                and ("ExecutionReport", "CANCELED") in kinds
+                and ("OutboundAccountPosition", None) in kinds
+            )
 
         await aeventually(got_cancel, timeout=5, what="executionReport NEW + CANCELED + account position")
     finally:

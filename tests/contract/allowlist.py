@@ -3,6 +3,7 @@ docs: each entry names the doc that says otherwise. Keep it small; never a blank
 
 Keys are (transport, method, path) as in specs.py.
 """
+
 from __future__ import annotations
 
 from tests.contract.specs import FUTURES_WS, SPOT_WS, Key, Spec
@@ -15,12 +16,14 @@ _EXTRA: list[tuple[Key, dict[str, bool], str]] = [
     # (developers.binance.com/docs/margin_trading/trade-data-stream, 2025-2026): "Create Margin
     # Account listenToken (USER_STREAM)": symbol (CONDITIONAL), isIsolated (NO), validity (NO);
     # API key only, no signature. The Margin Postman collection (2026-07) still lacks it.
-    (("rest", "POST", "/sapi/v1/userListenToken"), {"symbol": False, "isIsolated": False, "validity": False},
-     "margin_trading/trade-data-stream"),
+    (
+        ("rest", "POST", "/sapi/v1/userListenToken"),
+        {"symbol": False, "isIsolated": False, "validity": False},
+        "margin_trading/trade-data-stream",
+    ),
     # Same page: "Subscribe to User Data Stream using listenToken (USER_STREAM)", WebSocket API
     # method with one parameter, listenToken (YES). web-socket-api.md (spot) does not list it.
-    (("wsapi", "userDataStream.subscribe.listenToken", SPOT_WS), {"listenToken": True},
-     "margin_trading/trade-data-stream"),
+    (("wsapi", "userDataStream.subscribe.listenToken", SPOT_WS), {"listenToken": True}, "margin_trading/trade-data-stream"),
 ]
 
 
@@ -40,7 +43,7 @@ NOT_MANDATORY: dict[Key, dict[str, str]] = {
     # spot_api.yaml (2024) marks it required; the Margin Postman collection (2026-07, "Margin Account
     # New Order (TRADE)") leaves it disabled, i.e. optional, and Binance's margin docs say "NO ...
     # default true" (only relevant with MARGIN_BUY / AUTO_BORROW_REPAY).
-    ("rest", "POST", "/sapi/v1/margin/order"): {"autoRepayAtCancel": "binance-api-postman/Binance-Margin-Trading-API.json"},
+    ("rest", "POST", "/sapi/v1/margin/order"): {"autoRepayAtCancel": "binance-api-postman/Binance-Margin-Trading-API.json"}
 }
 
 # Enum values a spec lacks that Binance's current docs list: key -> {name: (values...)}.
@@ -58,10 +61,10 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     # spot_api.yaml (2024) marginOrderResponseFull's fills lack tradeId; the official margin SDK's
     # model (binance-sdk-margin-trading, MarginAccountNewOrderResponseFillsInner) has it, as spot's do.
     ("rest", "POST", "/sapi/v1/margin/order"): {
-        "fills[].tradeId": "binance-sdk-margin-trading rest_api/models/margin_account_new_order_response_fills_inner.py"},
+        "fills[].tradeId": "binance-sdk-margin-trading rest_api/models/margin_account_new_order_response_fills_inner.py"
+    },
     # usdm private_websocket_api.md "Query Order" example (older than its neighbours) lacks three
     # fields of the order that the same page's "Modify Order" example and post_fapi_v1_order.md
     # show, and the official SDK's websocket_api QueryOrderResponseResult has.
-    ("wsapi", "order.status", FUTURES_WS): {"priceMatch": _SDK_QUERY, "selfTradePreventionMode": _SDK_QUERY,
-                                            "goodTillDate": _SDK_QUERY},
+    ("wsapi", "order.status", FUTURES_WS): {"priceMatch": _SDK_QUERY, "selfTradePreventionMode": _SDK_QUERY, "goodTillDate": _SDK_QUERY},
 }

@@ -16,6 +16,7 @@ name known for that endpoint, enum values valid where a spec lists them, mandato
 present. Where a spec is stale or silent against Binance's current docs, `allowlist.py` says so,
 entry by entry, naming the doc.
 """
+
 from __future__ import annotations
 
 import re

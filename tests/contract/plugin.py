@@ -8,6 +8,7 @@ and with or without the cache provider: it checks the actors' recorded requests 
 simulator's replies to them (replies.py), and fails the run naming every offending request; the
 terminal summary lists them. The directory is removed when the check passes, kept otherwise.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,9 +46,11 @@ def run_check(directory: Path) -> tuple[list[str], str]:
     findings, checked = check.check(records, loaded)
     reply_findings, compared, undocumented = replies.check(records)
     failures = [f"request  {f}" for f in findings] + [f"reply    {f}" for f in reply_findings]
-    summary = (f"contract check: {checked} actor requests against the specs, {compared} replies against the docs' "
-               f"examples ({len(undocumented)} endpoints have no example: {', '.join(sorted(undocumented)) or '-'}); "
-               f"{len(failures)} findings")
+    summary = (
+        f"contract check: {checked} actor requests against the specs, {compared} replies against the docs' "
+        f"examples ({len(undocumented)} endpoints have no example: {', '.join(sorted(undocumented)) or '-'}); "
+        f"{len(failures)} findings"
+    )
     return failures, summary
 
 

@@ -8,6 +8,7 @@ passes when its field structure equals one of them, recursively, apart from the 
 comment says are "only return[ed] with" some orders (USD-M), and the allow-list
 (`allowlist.REPLY_FIELDS`). Endpoints the docs show no example for are listed, not failed.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,7 @@ def examples() -> dict[Key, list[Any]]:
             if m and at >= 0:
                 for value in _blocks(body[at:]):
                     out.setdefault(("rest", m.group(1), m.group(2)), []).append(shape(value))
-                CONDITIONAL.setdefault(("rest", m.group(1), m.group(2)), set()).update(
-                    _commented_conditional(body[at:]))
+                CONDITIONAL.setdefault(("rest", m.group(1), m.group(2)), set()).update(_commented_conditional(body[at:]))
     for path, ws_path in ((SPOT_WS_DOC, SPOT_WS), (USDM_WS_DOC, FUTURES_WS)):
         for title, body in sections(path.read_text()):
             method = ws_method_of(title, body)
@@ -108,8 +108,11 @@ def openapi_examples() -> dict[Key, list[tuple[Any, set[str]]]]:
         if not isinstance(props, dict):
             return None
         required = set(s.get("required", []))
-        optional.update(f"{where}{k}" for k, v in props.items()  # the spec's own "will not return if ..."
-                        if k not in required or "will not return" in str(resolve(v).get("description", "")))
+        optional.update(
+            f"{where}{k}"
+            for k, v in props.items()  # the spec's own "will not return if ..."
+            if k not in required or "will not return" in str(resolve(v).get("description", ""))
+        )
         return {k: convert(v, f"{where}{k}.", optional, depth + 1) for k, v in props.items()}
 
     out: dict[Key, list[tuple[Any, set[str]]]] = {}
@@ -132,16 +135,18 @@ def spot_conditional() -> frozenset[str]:
     at = text.find("**Conditional fields in Order Responses**")
     if at < 0:
         return frozenset()
-    table = text[at:text.find("\n\n", text.find("----", at))]
+    table = text[at : text.find("\n\n", text.find("----", at))]
     return frozenset(re.findall(r"^`([A-Za-z]+)`", table, re.M))
 
 
 def compare(ours: Any, doc: Any, optional: frozenset[str], where: str = "") -> list[str]:
     if isinstance(ours, dict) and isinstance(doc, dict):
-        out = [f"field {where}{k} not in the docs' example" for k in ours if k not in doc and k not in optional
-               and f"{where}{k}" not in optional]
-        out += [f"field {where}{k} missing" for k in doc if k not in ours and k not in optional
-                and f"{where}{k}" not in optional]
+        out = [
+            f"field {where}{k} not in the docs' example"
+            for k in ours
+            if k not in doc and k not in optional and f"{where}{k}" not in optional
+        ]
+        out += [f"field {where}{k} missing" for k in doc if k not in ours and k not in optional and f"{where}{k}" not in optional]
         for k in ours.keys() & doc.keys():
             if k not in optional and f"{where}{k}" not in optional:  # an allowed field is exempt, nested too
                 out += compare(ours[k], doc[k], optional, f"{where}{k}.")
@@ -154,10 +159,15 @@ def compare(ours: Any, doc: Any, optional: frozenset[str], where: str = "") -> l
         return []
     if ours is None or doc is None:
         # a scalar against an object/list; null examples ("apiKey": null) match anything
-        return [] if doc is None or ours is None and not isinstance(doc, (dict, list)) else [
-            f"{where.rstrip('.') or 'reply'} is a value, the docs show {'an object' if isinstance(doc, dict) else 'a list'}"]
-    return [f"{where.rstrip('.') or 'reply'} is {'an object' if isinstance(ours, dict) else 'a list'}, the docs show "
-            f"{'an object' if isinstance(doc, dict) else 'a list'}"]
+        return (
+            []
+            if doc is None or ours is None and not isinstance(doc, (dict, list))
+            else [f"{where.rstrip('.') or 'reply'} is a value, the docs show {'an object' if isinstance(doc, dict) else 'a list'}"]
+        )
+    return [
+        f"{where.rstrip('.') or 'reply'} is {'an object' if isinstance(ours, dict) else 'a list'}, the docs show "
+        f"{'an object' if isinstance(doc, dict) else 'a list'}"
+    ]
 
 
 def check(records: Iterable[dict[str, Any]]) -> tuple[list[Finding], int, set[str]]:

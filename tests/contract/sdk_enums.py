@@ -6,6 +6,7 @@ or `"method": "/order.place"...` (WebSocket API) and type each enum parameter as
 `<Operation><Param>Enum` from its `models/enums.py`. Read with `ast` (nothing of the SDK runs but
 its enum module), keyed as specs.py keys endpoints; {} where the SDK is not installed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -66,6 +67,5 @@ def enums() -> dict[Key, dict[str, set[str]]]:
                     for enum_name in _enum_names(arg.annotation):
                         cls = getattr(models, enum_name, None)
                         if isinstance(cls, type) and issubclass(cls, Enum):
-                            out.setdefault(key, {}).setdefault(_camel(arg.arg), set()).update(
-                                str(m.value) for m in cls)
+                            out.setdefault(key, {}).setdefault(_camel(arg.arg), set()).update(str(m.value) for m in cls)
     return out

@@ -12,6 +12,7 @@ Sources, merged per endpoint (`Spec.sources` names which ones spoke):
 An endpoint is keyed `(transport, method, path)`: `("rest", "POST", "/fapi/v1/order")`,
 `("wsapi", "order.place", "/ws-fapi/v1")`.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,6 +81,7 @@ def available() -> str | None:
 
 # -- Postman ----------------------------------------------------------------------------------------
 
+
 def _postman_items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for item in items:
         if "item" in item:
@@ -104,6 +106,7 @@ def postman_specs(specs: dict[Key, Spec]) -> None:
 
 # -- OpenAPI ----------------------------------------------------------------------------------------
 
+
 def openapi_specs(specs: dict[Key, Spec]) -> None:
     import yaml
 
@@ -127,8 +130,18 @@ def openapi_specs(specs: dict[Key, Spec]) -> None:
 
 # -- Markdown parameter tables ------------------------------------------------------------------------
 
-SUBHEADINGS = {"api description", "method", "request", "request weight", "request parameters", "parameters",
-               "response example", "response", "data source", "http request"}
+SUBHEADINGS = {
+    "api description",
+    "method",
+    "request",
+    "request weight",
+    "request parameters",
+    "parameters",
+    "response example",
+    "response",
+    "data source",
+    "http request",
+}
 _HEADING = re.compile(r"^(#{2,4})\s+(.*?)\s*$")
 _WS_METHOD = re.compile(r'"method"\s*:\s*"([A-Za-z0-9_.]+)"')
 _HTTP = re.compile(r"^(GET|POST|PUT|DELETE)\s+`?(/[A-Za-z0-9_/]+)`?\s*$", re.M)
@@ -160,7 +173,7 @@ def lenient_json(text: str) -> Any:
         if in_string:
             out.append(c)
             if c == "\\":
-                out.append(text[i + 1:i + 2])
+                out.append(text[i + 1 : i + 2])
                 i += 1
             elif c == '"':
                 in_string = False
@@ -207,7 +220,7 @@ def param_table(body: str) -> list[tuple[str, bool, list[str] | None]] | None:
         if len(cells) >= 3 and cells[0].lower() == "name" and "mandatory" in [c.lower() for c in cells]:
             col = [c.lower() for c in cells].index("mandatory")
             rows = []
-            for row in lines[i + 2:]:
+            for row in lines[i + 2 :]:
                 if "|" not in row:
                     break
                 rc = [c.strip() for c in row.strip().strip("|").split("|")]
@@ -220,8 +233,11 @@ def param_table(body: str) -> list[tuple[str, bool, list[str] | None]] | None:
 def ws_method_of(title: str, body: str) -> str | None:
     if "format" in title.lower() or "example" in title.lower():  # general info, signing examples
         return None
-    m = re.search(r"^`([A-Za-z0-9_.]+)`\s*$", body, re.M) or re.search(
-        r'\*\*Method\*\*:?\s*"([A-Za-z0-9_.]+)"', body) or _WS_METHOD.search(body)
+    m = (
+        re.search(r"^`([A-Za-z0-9_.]+)`\s*$", body, re.M)
+        or re.search(r'\*\*Method\*\*:?\s*"([A-Za-z0-9_.]+)"', body)
+        or _WS_METHOD.search(body)
+    )
     return m.group(1) if m else None
 
 

@@ -2,6 +2,7 @@
 RestClient and WsApiClient with the User-Agent `copytrader/<v> (slave-contract-probe)`, as an
 actor process sends) talks to a simulator that records into this test's own directory (not the
 session's, so these requests never reach the session's check), and the check names each one."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,16 +36,55 @@ async def test_mistyped_name_wrong_enum_missing_mandatory_and_unknown_path_each_
         try:
             agent.set_actor(PROBE)
             await rest.public("GET", "/fapi/v1/time")  # a good request: no finding
-            await send_quietly(rest.signed("POST", "/fapi/v1/order", {  # mistyped name
-                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantty": "0.01"}))
-            await send_quietly(rest.signed("POST", "/fapi/v1/order", {  # no side
-                "symbol": "BTCUSDT", "type": "MARKET", "quantity": "0.01"}))
-            await send_quietly(rest.signed("POST", "/api/v3/order", {  # wrong enum
-                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKETT", "quantity": "0.01"}))
+            await send_quietly(
+                rest.signed(
+                    "POST",
+                    "/fapi/v1/order",
+                    {  # mistyped name
+                        "symbol": "BTCUSDT",
+                        "side": "BUY",
+                        "type": "MARKET",
+                        "quantty": "0.01",
+                    },
+                )
+            )
+            await send_quietly(
+                rest.signed(
+                    "POST",
+                    "/fapi/v1/order",
+                    {  # no side
+                        "symbol": "BTCUSDT",
+                        "type": "MARKET",
+                        "quantity": "0.01",
+                    },
+                )
+            )
+            await send_quietly(
+                rest.signed(
+                    "POST",
+                    "/api/v3/order",
+                    {  # wrong enum
+                        "symbol": "BTCUSDT",
+                        "side": "BUY",
+                        "type": "MARKETT",
+                        "quantity": "0.01",
+                    },
+                )
+            )
             await send_quietly(rest.signed("GET", "/fapi/v1/orderz", {"symbol": "BTCUSDT"}))  # unknown path
             await ws.connect()
-            await send_quietly(ws.request("order.place", {  # WebSocket API: mistyped name
-                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "newClientOrderld": "x1"}))
+            await send_quietly(
+                ws.request(
+                    "order.place",
+                    {  # WebSocket API: mistyped name
+                        "symbol": "BTCUSDT",
+                        "side": "BUY",
+                        "type": "MARKET",
+                        "quantity": "0.01",
+                        "newClientOrderld": "x1",
+                    },
+                )
+            )
             agent.set_actor(None)  # a test's own request through our client: not the actors' traffic
             await send_quietly(rest.signed("GET", "/fapi/v1/orderz", {"symbol": "BTCUSDT"}))
         finally:
@@ -59,8 +99,11 @@ async def test_mistyped_name_wrong_enum_missing_mandatory_and_unknown_path_each_
     assert got == {
         ("POST /fapi/v1/order", "unknown parameter 'quantty'"),
         ("POST /fapi/v1/order", "mandatory parameter 'side' missing"),
-        ("POST /api/v3/order", "type='MARKETT' not one of ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', "
-                               "'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']"),
+        (
+            "POST /api/v3/order",
+            "type='MARKETT' not one of ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', "
+            "'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT']",
+        ),
         ("GET /fapi/v1/orderz", "unknown endpoint (in no spec)"),
         ("order.place on /ws-api/v3", "unknown parameter 'newClientOrderld'"),
     }, findings

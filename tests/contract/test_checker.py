@@ -1,6 +1,7 @@
 """The contract checker itself: which requests count as the actors', what it flags, how it reads
 the docs, and that the session hook fails the run. Synthetic records and specs, except where the
 real reference files are read (skipped where ../shared/binance-reference is absent)."""
+
 from __future__ import annotations
 
 import tomllib
@@ -17,27 +18,38 @@ from tests.helpers.sim import REPO
 ORDER = ("rest", "POST", "/fapi/v1/order")
 WS_ORDER = ("wsapi", "order.place", "/ws-api/v3")
 SPECS = {
-    ORDER: Spec(ORDER, {"symbol", "side", "type", "quantity", "timestamp", "signature"},
-                {"symbol", "side", "type", "timestamp"}, {"side": {"BUY", "SELL"}}),
-    WS_ORDER: Spec(WS_ORDER, {"symbol", "side", "apiKey", "signature", "timestamp"},
-                   {"symbol", "apiKey", "signature", "timestamp"}, {}),
+    ORDER: Spec(
+        ORDER,
+        {"symbol", "side", "type", "quantity", "timestamp", "signature"},
+        {"symbol", "side", "type", "timestamp"},
+        {"side": {"BUY", "SELL"}},
+    ),
+    WS_ORDER: Spec(WS_ORDER, {"symbol", "side", "apiKey", "signature", "timestamp"}, {"symbol", "apiKey", "signature", "timestamp"}, {}),
 }
 
 
-def rec(params, *, agent_="copytrader/0.1.0 (slave-s1)", transport="rest", method="POST", path="/fapi/v1/order",
-        status=200, reply=None):
-    return {"transport": transport, "method": method, "path": path, "params": [list(p) for p in params],
-            "agent": agent_, "account": "s1", "status": status, "reply": reply}
+def rec(params, *, agent_="copytrader/0.1.0 (slave-s1)", transport="rest", method="POST", path="/fapi/v1/order", status=200, reply=None):
+    return {
+        "transport": transport,
+        "method": method,
+        "path": path,
+        "params": [list(p) for p in params],
+        "agent": agent_,
+        "account": "s1",
+        "status": status,
+        "reply": reply,
+    }
 
 
-GOOD = [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "1"), ("timestamp", "1"),
-        ("signature", "<redacted>")]
+GOOD = [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "1"), ("timestamp", "1"), ("signature", "<redacted>")]
 
 
 def test_only_actor_tagged_agents_are_checked():
     bad = [("symbol", "BTCUSDT"), ("sied", "BUY")]
-    records = [rec(bad, agent_=a) for a in ("copytrader/0.1.0", "binance-connector/3.13.0", "Python-urllib/3.11",
-                                            "copytrader/0.1.0 (slave-s1) extra", "")]
+    records = [
+        rec(bad, agent_=a)
+        for a in ("copytrader/0.1.0", "binance-connector/3.13.0", "Python-urllib/3.11", "copytrader/0.1.0 (slave-s1) extra", "")
+    ]
     assert check.check(records, SPECS) == ([], 0)
     findings, checked = check.check([rec(bad, agent_="copytrader/0.1.0 (master-usdm)")], SPECS)
     assert checked == 1 and findings and all(f.actors == {"master-usdm"} for f in findings)
@@ -70,8 +82,7 @@ def test_findings_are_counted_per_endpoint_and_problem_with_every_actor_named():
 
 
 def test_websocket_api_requests_may_omit_apikey_and_signature_on_a_logged_on_session():
-    logged_on = rec([("symbol", "BTCUSDT"), ("timestamp", "1")], transport="wsapi", method="order.place",
-                    path="/ws-api/v3")
+    logged_on = rec([("symbol", "BTCUSDT"), ("timestamp", "1")], transport="wsapi", method="order.place", path="/ws-api/v3")
     assert check.check([logged_on], SPECS) == ([], 1)
     prefixed = dict(logged_on, method="v3/order.place")  # "v3/order.place" names the same method
     assert check.check([prefixed], SPECS) == ([], 1)
@@ -95,8 +106,11 @@ def test_reply_shapes_compare_recursively_and_name_the_field():
     assert replies.compare(doc, doc, frozenset()) == []
     ours = {"a": None, "b": [{"c": None, "x": None}], "e": [], "y": None}
     assert sorted(replies.compare(ours, doc, frozenset())) == [
-        "e is a list, the docs show an object", "field b[].d missing", "field b[].x not in the docs' example",
-        "field y not in the docs' example"]
+        "e is a list, the docs show an object",
+        "field b[].d missing",
+        "field b[].x not in the docs' example",
+        "field y not in the docs' example",
+    ]
     assert replies.compare(ours, doc, frozenset({"y", "b[].x", "d", "e"})) == []
     assert replies.compare({"r": [{"k": None}]}, {"r": [{}]}, frozenset()) == []  # `[{}]`: described elsewhere
 

@@ -1,5 +1,5 @@
-"""A control actor on its real sockets in a temporary deployment (tests/integration/control/).
-"""
+"""A control actor on its real sockets in a temporary deployment (tests/integration/control/)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -54,16 +54,34 @@ def slave(slave_id: str, **over: Any) -> m.SlaveConfig:
 
 def mirrored(slave_id: str, symbol: str = "BTCUSDT", trade: int = 1) -> m.OrderMirrored:
     return m.OrderMirrored(
-        slave_id=slave_id, market="usdm", symbol=symbol, position_side="BOTH", side="BUY", master_order_id=7,
-        master_trade_id=trade, qty=Decimal("0.002"), exchange_order_id=99, status="FILLED",
-        t_master_recv_ns=10, t_order_sent_ns=20, t_order_acked_ns=30,
+        slave_id=slave_id,
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=7,
+        master_trade_id=trade,
+        qty=Decimal("0.002"),
+        exchange_order_id=99,
+        status="FILLED",
+        t_master_recv_ns=10,
+        t_order_sent_ns=20,
+        t_order_acked_ns=30,
     )
 
 
 def failed(slave_id: str, symbol: str = "ETHUSDT") -> m.OrderFailed:
     return m.OrderFailed(
-        slave_id=slave_id, market="usdm", symbol=symbol, position_side="BOTH", side="SELL", master_order_id=8,
-        master_trade_id=2, qty=Decimal("0.1"), error_code=-2019, error_msg="Margin is insufficient.",
+        slave_id=slave_id,
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="SELL",
+        master_order_id=8,
+        master_trade_id=2,
+        qty=Decimal("0.1"),
+        error_code=-2019,
+        error_msg="Margin is insufficient.",
     )
 
 
@@ -75,8 +93,10 @@ class FakeSupervisor:
         self.pid = 100
 
     async def processes(self) -> list[ProcessInfo]:
-        return [ProcessInfo(name="slave-s1", group="slave-s1", state="RUNNING", pid=self.pid),
-                ProcessInfo(name="master-usdm", group="master-usdm", state="RUNNING", pid=5)]
+        return [
+            ProcessInfo(name="slave-s1", group="slave-s1", state="RUNNING", pid=self.pid),
+            ProcessInfo(name="master-usdm", group="master-usdm", state="RUNNING", pid=5),
+        ]
 
     async def restart(self, name: str) -> ProcessInfo:
         self.calls.append(("restart", name))
@@ -117,11 +137,13 @@ async def expect_error(client: AsyncControlClient, msg: Any, code: ErrorCode) ->
 
 # ------------------------------------------------------------------------------------ config
 
+
 def raw_set(config: dict[str, Any], request_id: int = 77) -> bytes:
     return msgspec.msgpack.encode({"t": "setslave", "id": request_id, "config": config})
 
 
 # ------------------------------------------------------------------------------------ reports
+
 
 def pusher(actor: ControlActor) -> zmq.Socket[Any]:
     sock = zmq.Context.instance().socket(zmq.PUSH)

@@ -19,6 +19,7 @@ sizes for hedge LONG/SHORT). On every master fill (position before -> after):
   a decrease sells (never buys) the excess, rounded to the nearest step, never more than held
   (reductions are exempt from min notional on USD-M: reduce-only / hedge-closing orders).
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -56,8 +57,7 @@ class Book:
     def __repr__(self) -> str:
         return f"Book(intended={self.intended}, actual={self.actual})"
 
-    def on_fill(self, before: Decimal, after: Decimal, k: Decimal, price: Decimal, f: Filters,
-                policy: str) -> Decimal:
+    def on_fill(self, before: Decimal, after: Decimal, k: Decimal, price: Decimal, f: Filters, policy: str) -> Decimal:
         """Apply one master fill; returns the signed quantity the slave should have ordered."""
         if after == 0:
             sent, self.intended, self.actual = -self.actual, ZERO, ZERO
@@ -82,8 +82,7 @@ class Book:
         qty = _round(missing, f.step, ROUND_DOWN)
         if qty <= 0:
             return ZERO  # under one step: a remainder, carried to the next fill under every policy
-        if (qty < f.min_qty or qty * price < f.min_notional) and missing >= f.min_qty \
-                and missing * price >= f.min_notional:
+        if (qty < f.min_qty or qty * price < f.min_notional) and missing >= f.min_qty and missing * price >= f.min_notional:
             qty = _round(missing, f.step, ROUND_CEILING)  # the exact amount is copyable: one step up
         if qty < f.min_qty or qty * price < f.min_notional:
             self.held_back += 1
@@ -119,8 +118,18 @@ class Model:
     def book(self, slave: str, symbol: str, position_side: str) -> Book:
         return self.books.setdefault((slave, symbol, position_side), Book())
 
-    def fill(self, slave: str, symbol: str, position_side: str, before: Decimal, after: Decimal, k: Decimal,
-             price: Decimal, f: Filters, policy: str) -> Decimal:
+    def fill(
+        self,
+        slave: str,
+        symbol: str,
+        position_side: str,
+        before: Decimal,
+        after: Decimal,
+        k: Decimal,
+        price: Decimal,
+        f: Filters,
+        policy: str,
+    ) -> Decimal:
         return self.book(slave, symbol, position_side).on_fill(before, after, k, price, f, policy)
 
     def positions(self, slave: str) -> dict[tuple[str, str], Decimal]:

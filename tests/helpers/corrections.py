@@ -19,6 +19,7 @@ The exchange's order log is the truth the reports are checked against: a "cr" or
 exchange that no report names (the slave died before reporting it) has cause "unreported".
 `corrections` reads both; `explain` (tests/chaos) decides which ones a fault explains.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -52,13 +53,18 @@ class Correction(msgspec.Struct, frozen=True, kw_only=True):
     t_ms: int = 0  # wall clock: the exchange's order time (unreported), or set by the caller
 
     def describe(self) -> str:
-        return (f"{self.slave_id}/{self.market} {self.cause}: {self.side} {self.qty} {self.symbol} "
-                f"{self.position_side} ({self.client_order_id}{'' if self.accepted else ', refused'})")
+        return (
+            f"{self.slave_id}/{self.market} {self.cause}: {self.side} {self.qty} {self.symbol} "
+            f"{self.position_side} ({self.client_order_id}{'' if self.accepted else ', refused'})"
+        )
 
 
 def is_correction(report: Any) -> bool:
-    return (isinstance(report, (OrderMirrored, OrderFailed)) and not report.master_order_id
-            and str(report.client_order_id or "").startswith(CORRECTION_PREFIX))
+    return (
+        isinstance(report, (OrderMirrored, OrderFailed))
+        and not report.master_order_id
+        and str(report.client_order_id or "").startswith(CORRECTION_PREFIX)
+    )
 
 
 def classify(reports: Iterable[Any]) -> list[Correction]:
@@ -92,20 +98,32 @@ def classify(reports: Iterable[Any]) -> list[Correction]:
 
 
 def _correction(r: Any, cause: str, index: int) -> Correction:
-    return Correction(slave_id=r.slave_id, market=r.market, symbol=r.symbol or "", position_side=r.position_side or "BOTH",
-                      side=r.side or "", qty=r.qty, client_order_id=r.client_order_id or "", cause=cause,
-                      accepted=isinstance(r, OrderMirrored), t_ns=r.t_order_sent_ns, report_index=index)
+    return Correction(
+        slave_id=r.slave_id,
+        market=r.market,
+        symbol=r.symbol or "",
+        position_side=r.position_side or "BOTH",
+        side=r.side or "",
+        qty=r.qty,
+        client_order_id=r.client_order_id or "",
+        cause=cause,
+        accepted=isinstance(r, OrderMirrored),
+        t_ns=r.t_order_sent_ns,
+        report_index=index,
+    )
 
 
 def exchange_orders(sim: Any, account: str, market: str, prefix: str) -> list[dict[str, Any]]:
     """The account's orders at the simulator (/_sim/orders) whose client id starts with `prefix`
     (`sim`: anything with the simulator's `admin(method, path)`: SimProcess, the chaos Service)."""
-    return [o for o in sim.admin("GET", f"/_sim/orders?account={account}&market={SIM_MARKET[market]}")
-            if str(o.get("clientOrderId", "")).startswith(prefix)]
+    return [
+        o
+        for o in sim.admin("GET", f"/_sim/orders?account={account}&market={SIM_MARKET[market]}")
+        if str(o.get("clientOrderId", "")).startswith(prefix)
+    ]
 
 
-def unreported(exchange: Iterable[dict[str, Any]], reported: Iterable[Correction], *, slave_id: str,
-               market: str) -> list[Correction]:
+def unreported(exchange: Iterable[dict[str, Any]], reported: Iterable[Correction], *, slave_id: str, market: str) -> list[Correction]:
     """Corrective orders at the exchange that no report named (one per order the exchange holds
     beyond the reports of its client id)."""
     named = Counter(c.client_order_id for c in reported)
@@ -115,11 +133,20 @@ def unreported(exchange: Iterable[dict[str, Any]], reported: Iterable[Correction
         if named[cid] > 0:
             named[cid] -= 1
             continue
-        out.append(Correction(slave_id=slave_id, market=market, symbol=str(o.get("symbol", "")),
-                              position_side=str(o.get("positionSide") or "BOTH"), side=str(o.get("side", "")),
-                              qty=Decimal(str(o.get("origQty", "0"))), client_order_id=cid, cause=UNREPORTED,
-                              accepted=str(o.get("status", "")) not in ("REJECTED", "EXPIRED"),
-                              t_ms=int(o.get("time") or 0)))
+        out.append(
+            Correction(
+                slave_id=slave_id,
+                market=market,
+                symbol=str(o.get("symbol", "")),
+                position_side=str(o.get("positionSide") or "BOTH"),
+                side=str(o.get("side", "")),
+                qty=Decimal(str(o.get("origQty", "0"))),
+                client_order_id=cid,
+                cause=UNREPORTED,
+                accepted=str(o.get("status", "")) not in ("REJECTED", "EXPIRED"),
+                t_ms=int(o.get("time") or 0),
+            )
+        )
     return out
 
 
@@ -155,21 +182,24 @@ def assert_no_corrections(dep: Any, what: str = "") -> None:
     """No slave of `dep` sent a corrective order (reported or at the exchange): where no fault was
     injected, every fill's copy must be right by itself."""
     found = deployment_corrections(dep)
-    assert not found, (f"{len(found)} corrective order(s){' ' + what if what else ''} where no fault explains "
-                       f"one, by cause {by_cause(found)}:\n" + "\n".join(c.describe() for c in found[:20]))
+    assert not found, (
+        f"{len(found)} corrective order(s){' ' + what if what else ''} where no fault explains "
+        f"one, by cause {by_cause(found)}:\n" + "\n".join(c.describe() for c in found[:20])
+    )
 
 
-def assert_explained(dep: Any, causes: dict[str, set[str]], at_most: dict[str, int] | None = None,
-                     what: str = "") -> list[Correction]:
+def assert_explained(dep: Any, causes: dict[str, set[str]], at_most: dict[str, int] | None = None, what: str = "") -> list[Correction]:
     """Every corrective order of `dep` is explained by the fault the test injected: its slave is
     in `causes` with the cause among those allowed for it, and (if `at_most` names the slave) the
     slave sent no more of them than the fault can explain. Returns the corrections."""
     found = deployment_corrections(dep)
     bad = [c for c in found if c.cause not in causes.get(c.slave_id, set())]
-    assert not bad, (f"{len(bad)} corrective order(s) {what} no injected fault explains (allowed {causes}):\n"
-                     + "\n".join(c.describe() for c in bad[:20]))
+    assert not bad, f"{len(bad)} corrective order(s) {what} no injected fault explains (allowed {causes}):\n" + "\n".join(
+        c.describe() for c in bad[:20]
+    )
     counts = Counter(c.slave_id for c in found)
     over = {sid: n for sid, n in counts.items() if at_most is not None and sid in at_most and n > at_most[sid]}
-    assert not over, (f"more corrective orders {what} than the fault explains: {over} (at most {at_most}):\n"
-                      + "\n".join(c.describe() for c in found[:20]))
+    assert not over, f"more corrective orders {what} than the fault explains: {over} (at most {at_most}):\n" + "\n".join(
+        c.describe() for c in found[:20]
+    )
     return found

@@ -1,6 +1,7 @@
 """A deployment for integration tests: keystore + config for a running simulator, actor processes
 (master listeners, slaves) started as real subprocesses, and a report collector bound where the
 control actor would be (so tests can see every slave decision)."""
+
 from __future__ import annotations
 
 import os
@@ -84,10 +85,18 @@ class Collector:
 class Deployment:
     """Config, keystore and actor processes in `root`, against the simulator `sim`."""
 
-    def __init__(self, root: pathlib.Path, sim: Any, slaves: Iterable[SlaveConfig], *,
-                 markets: Iterable[str] = ("usdm",), sim_config: pathlib.Path | None = None,
-                 master_account: str = "master", with_control: bool = False,
-                 snapshot_interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        root: pathlib.Path,
+        sim: Any,
+        slaves: Iterable[SlaveConfig],
+        *,
+        markets: Iterable[str] = ("usdm",),
+        sim_config: pathlib.Path | None = None,
+        master_account: str = "master",
+        with_control: bool = False,
+        snapshot_interval_s: float = 5.0,
+    ) -> None:
         """`with_control`: bind no report collector (the test runs the real control actor, which binds
         the report endpoint itself); `collector` is then None. `snapshot_interval_s`: the masters'
         periodic snapshot, which starts each slave's periodic check; a copy test that must see every
@@ -139,8 +148,9 @@ class Deployment:
         env = dict(os.environ, PYTHONPATH=str(REPO))
         env.pop("COPYTRADER_PASSPHRASE", None)
         log = open(self.root / "logs" / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=self.root, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         self.procs[name] = proc
         return proc
@@ -223,11 +233,15 @@ def signed(sim: Any, account: str, method: str, path: str, params: dict[str, Any
         from cryptography.hazmat.primitives.asymmetric import padding
 
         pk = serialization.load_pem_private_key(key_secret(key).encode(), password=None)
-        raw = pk.sign(query.encode()) if key.type == "ED25519" else pk.sign(  # type: ignore[call-arg]
-            query.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg]
+        raw = (
+            pk.sign(query.encode())
+            if key.type == "ED25519"
+            else pk.sign(  # type: ignore[call-arg]
+                query.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        )  # type: ignore[call-arg]
         sig = urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
-    req = urllib.request.Request(f"{sim.http_url}{path}?{query}&signature={sig}", method=method,
-                                 headers={"X-MBX-APIKEY": key.api_key})
+    req = urllib.request.Request(f"{sim.http_url}{path}?{query}&signature={sig}", method=method, headers={"X-MBX-APIKEY": key.api_key})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return orjson.loads(resp.read())

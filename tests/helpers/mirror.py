@@ -4,6 +4,7 @@ copy engine fill by fill without processes, sockets or an event loop.
 
 `run_sync` drives a coroutine that never waits on real I/O (the simulated account answers at
 once) to its end without an event loop; it fails if the coroutine would block."""
+
 from __future__ import annotations
 
 from collections.abc import Coroutine
@@ -23,11 +24,21 @@ EPOCH = 5
 
 def futures_filters(symbol: str, step: str, min_notional: str) -> SymbolFilters:
     s = Decimal(step)
-    return SymbolFilters(symbol=symbol, base_asset=symbol.removesuffix("USDT"), quote_asset="USDT",
-                         tick_size=Decimal("0.01"), step_size=s, min_qty=s, max_qty=Decimal("100000"),
-                         market_step_size=s, market_min_qty=s, market_max_qty=Decimal("100000"),
-                         min_notional=Decimal(min_notional), apply_min_to_market=True,
-                         min_notional_exempt_reduce_only=True)
+    return SymbolFilters(
+        symbol=symbol,
+        base_asset=symbol.removesuffix("USDT"),
+        quote_asset="USDT",
+        tick_size=Decimal("0.01"),
+        step_size=s,
+        min_qty=s,
+        max_qty=Decimal("100000"),
+        market_step_size=s,
+        market_min_qty=s,
+        market_max_qty=Decimal("100000"),
+        min_notional=Decimal(min_notional),
+        apply_min_to_market=True,
+        min_notional_exempt_reduce_only=True,
+    )
 
 
 BTC = futures_filters("BTCUSDT", "0.001", "100")
@@ -90,8 +101,9 @@ class SimAccount:
         self.sent.append(intent)
         done = self.move(intent.symbol, intent.position_side, intent.side, intent.qty, intent.reduce_only)
         self.order_id += 1
-        return Executed(result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(done),
-                                "avgPrice": "1"}, sends=1, recovered=False)
+        return Executed(
+            result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(done), "avgPrice": "1"}, sends=1, recovered=False
+        )
 
 
 class BalanceSimAccount(SimAccount):
@@ -100,8 +112,7 @@ class BalanceSimAccount(SimAccount):
     less `commission` (taken from the base asset bought, as on Binance); a spot sell never takes
     more than the holding."""
 
-    def __init__(self, market: str, filters: dict[str, SymbolFilters], equity: str = "10000",
-                 commission: str = "0") -> None:
+    def __init__(self, market: str, filters: dict[str, SymbolFilters], equity: str = "10000", commission: str = "0") -> None:
         super().__init__(filters, equity)
         self.market = market
         self.commission = Decimal(commission)
@@ -124,25 +135,34 @@ class BalanceSimAccount(SimAccount):
         else:
             self.positions.pop(key, None)
         self.order_id += 1
-        return Executed(result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(intent.qty),
-                                "avgPrice": "1"}, sends=1, recovered=False)
+        return Executed(
+            result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "1"}, sends=1, recovered=False
+        )
 
 
 class Harness:
     """One slave mirror on a SimAccount (or a BalanceSimAccount: `market`), fed master fills in
     sequence."""
 
-    def __init__(self, config: SlaveConfig, filters: dict[str, SymbolFilters] | None = None,
-                 market: str = "usdm", commission: str = "0") -> None:
+    def __init__(
+        self, config: SlaveConfig, filters: dict[str, SymbolFilters] | None = None, market: str = "usdm", commission: str = "0"
+    ) -> None:
         self.market = market
         if market == "usdm":
             self.account: SimAccount = SimAccount(filters or {"BTCUSDT": BTC, "ETHUSDT": ETH, "SOLUSDT": SOL})
         else:
             self.account = BalanceSimAccount(market, filters or {}, commission=commission)
         self.reports: list[Any] = []
-        self.slave = SimpleNamespace(slave_id=config.id, report=self.reports.append, fatal=False, paused_all=False,
-                                     config=config, notify_error=lambda *a: None,
-                                     fatal_key_error=lambda *a: None, last_latency_ns=0)
+        self.slave = SimpleNamespace(
+            slave_id=config.id,
+            report=self.reports.append,
+            fatal=False,
+            paused_all=False,
+            config=config,
+            notify_error=lambda *a: None,
+            fatal_key_error=lambda *a: None,
+            last_latency_ns=0,
+        )
         self.mirror = MarketMirror(self.slave, self.account)  # type: ignore[arg-type]
         self.mirror.syncing = False
         self.mirror.aligned.update(self.account.filters)
@@ -156,14 +176,31 @@ class Harness:
 
         self.slave.config = msgspec.structs.replace(self.slave.config, **changes)
 
-    def fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
-             qty: Decimal | None = None, equity: str = "10000") -> list[OrderIntent]:
+    def fill(
+        self,
+        symbol: str,
+        after: str | Decimal,
+        *,
+        ps: str = "BOTH",
+        price: str | Decimal = "50000",
+        qty: Decimal | None = None,
+        equity: str = "10000",
+    ) -> list[OrderIntent]:
         """The master's position of (symbol, ps) moves to `after` in one fill; returns the orders."""
         return self.apply(self.make_fill(symbol, after, ps=ps, price=price, qty=qty, equity=equity))
 
-    def make_fill(self, symbol: str, after: str | Decimal, *, ps: str = "BOTH", price: str | Decimal = "50000",
-                  qty: Decimal | None = None, equity: str | Decimal = "10000", leverage: int = 10,
-                  margin_type: str = "CROSSED") -> MasterFill:
+    def make_fill(
+        self,
+        symbol: str,
+        after: str | Decimal,
+        *,
+        ps: str = "BOTH",
+        price: str | Decimal = "50000",
+        qty: Decimal | None = None,
+        equity: str | Decimal = "10000",
+        leverage: int = 10,
+        margin_type: str = "CROSSED",
+    ) -> MasterFill:
         """The next master fill moving (symbol, ps) to `after` (the harness's master follows it)."""
         key = (symbol, ps)
         before = self.master.get(key, ZERO)
@@ -174,12 +211,30 @@ class Harness:
             side = "BUY" if (after > before) == (ps == "LONG") else "SELL"
         self.seq += 1
         self.trade += 1
-        fill = MasterFill(market=self.market, epoch=EPOCH, seq=self.seq, symbol=symbol, position_side=ps, side=side,
-                          order_id=self.trade, trade_id=self.trade, client_order_id="m", order_type="LIMIT",
-                          price=Decimal(price), qty=qty or abs(after - before), cum_qty=qty or abs(after - before),
-                          status="PARTIALLY_FILLED", position_before=before, position_after=after,
-                          equity=Decimal(equity), leverage=leverage, margin_type=margin_type,  # type: ignore[arg-type]
-                          t_exchange_ms=1, t_master_recv_ns=1, t_master_pub_ns=1)
+        fill = MasterFill(
+            market=self.market,
+            epoch=EPOCH,
+            seq=self.seq,
+            symbol=symbol,
+            position_side=ps,
+            side=side,
+            order_id=self.trade,
+            trade_id=self.trade,
+            client_order_id="m",
+            order_type="LIMIT",
+            price=Decimal(price),
+            qty=qty or abs(after - before),
+            cum_qty=qty or abs(after - before),
+            status="PARTIALLY_FILLED",
+            position_before=before,
+            position_after=after,
+            equity=Decimal(equity),
+            leverage=leverage,
+            margin_type=margin_type,  # type: ignore[arg-type]
+            t_exchange_ms=1,
+            t_master_recv_ns=1,
+            t_master_pub_ns=1,
+        )
         if after:
             self.master[key] = after
         else:
@@ -204,9 +259,17 @@ class Harness:
 
     def snapshot(self, reason: str = "periodic", equity: str = "10000") -> PositionSnapshot:
         return PositionSnapshot(
-            market=self.market, epoch=EPOCH, seq=self.seq, equity=Decimal(equity), reason=reason,  # type: ignore[arg-type]
-            positions=tuple(PositionEntry(symbol=s, position_side=ps, qty=q, entry_price=self.price.get(s, Decimal(1)))  # type: ignore[arg-type]
-                            for (s, ps), q in sorted(self.master.items())), t_ns=0)
+            market=self.market,
+            epoch=EPOCH,
+            seq=self.seq,
+            equity=Decimal(equity),
+            reason=reason,  # type: ignore[arg-type]
+            positions=tuple(
+                PositionEntry(symbol=s, position_side=ps, qty=q, entry_price=self.price.get(s, Decimal(1)))  # type: ignore[arg-type]
+                for (s, ps), q in sorted(self.master.items())
+            ),
+            t_ns=0,
+        )
 
     def corrections(self) -> list[OrderIntent]:
         """What a periodic check would order now (no I/O, nothing sent)."""

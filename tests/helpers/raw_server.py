@@ -1,5 +1,6 @@
-"""Helpers of the tests in tests/unit/transport/ (split from test_transport.py): raw asyncio servers that write exact bytes, frame builders.
-"""
+"""Helpers of the tests in tests/unit/transport/ (split from test_transport.py): raw asyncio servers
+that write exact bytes, frame builders."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ def unmask(payload: bytes, key: bytes) -> bytes:
     return bytes(map(operator.xor, payload, itertools.cycle(key)))
 
 
-def sframe(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0,
-           mask_key: bytes | None = None, length_form: int | None = None) -> bytes:
+def sframe(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask_key: bytes | None = None, length_form: int | None = None
+) -> bytes:
     """A server-to-client frame; `length_form` forces 7 / 16 / 64-bit length encoding."""
     n = len(payload)
     form = length_form or (7 if n < 126 else 16 if n < 65536 else 64)
@@ -82,8 +84,7 @@ def close_payload(code: int, reason: bytes = b"") -> bytes:
 class SrvConn:
     """One accepted connection, seen from the server side."""
 
-    def __init__(self, server: "RawServer", index: int, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(self, server: "RawServer", index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
         self.index = index
         self.reader = reader
@@ -113,16 +114,18 @@ class SrvConn:
             self.writer.write(part)
             await self.writer.drain()
 
-    async def accept_ws(self, *, status: bytes = b"101 Switching Protocols", accept: str | None = None,
-                        extra: bytes = b"", then: bytes = b"") -> Request:
+    async def accept_ws(
+        self, *, status: bytes = b"101 Switching Protocols", accept: str | None = None, extra: bytes = b"", then: bytes = b""
+    ) -> Request:
         """Read the upgrade request and answer it (`then`: bytes sent in the same write)."""
         req = await self.read_request()
         assert req is not None, "no upgrade request"
         if accept is None:
-            accept = base64.b64encode(hashlib.sha1(req.headers["sec-websocket-key"].encode() + WS_GUID)
-                                      .digest()).decode()
-        head = (b"HTTP/1.1 " + status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + accept.encode() + b"\r\n" + extra + b"\r\n")
+            accept = base64.b64encode(hashlib.sha1(req.headers["sec-websocket-key"].encode() + WS_GUID).digest()).decode()
+        head = (
+            b"HTTP/1.1 " + status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept.encode() + b"\r\n" + extra + b"\r\n"
+        )
         await self.write(head + then)
         return req
 
@@ -140,8 +143,7 @@ class SrvConn:
         except (asyncio.IncompleteReadError, ConnectionError):
             self.eof = True
             return None
-        frame = Frame(bool(b0 & 0x80), b0 & 0x70, b0 & 0x0F, bool(key), b1 & 0x7F,
-                      unmask(payload, key) if key else payload)
+        frame = Frame(bool(b0 & 0x80), b0 & 0x70, b0 & 0x0F, bool(key), b1 & 0x7F, unmask(payload, key) if key else payload)
         self.frames.append(frame)
         return frame
 
@@ -273,8 +275,9 @@ async def until_eof(conn: SrvConn) -> None:
 
 
 # -- WebSocket: framing --------------------------------------------------------------------------
-async def ws_pair(serve: Any, cleanup: list[Any], script: Callable[[SrvConn], Awaitable[None]],
-                  **kw: Any) -> tuple[RawServer, WebSocket, Inbox]:
+async def ws_pair(
+    serve: Any, cleanup: list[Any], script: Callable[[SrvConn], Awaitable[None]], **kw: Any
+) -> tuple[RawServer, WebSocket, Inbox]:
     server = await serve(ws_server(script))
     inbox = Inbox()
     kw.setdefault("heartbeat", None)

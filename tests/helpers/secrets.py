@@ -8,6 +8,7 @@
 `secret_needles` derives every form a secret could leak in: the raw text, JSON/URL/repr escapes,
 each PEM body line, the PEM body joined, the DER in hex, and an Ed25519 key's raw bytes (hex, base64).
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Running the repository's supervisor.conf in a temporary deployment (service tests, chaos run)."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@
 
 Keys (with private keys for RSA/Ed25519) are read from the same TOML file the simulator loads.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,10 @@ def read_keys(config_path: pathlib.Path | str) -> dict[str, list[SimKey]]:
         doc = tomllib.load(fh)
     out: dict[str, list[SimKey]] = {}
     for acc in doc.get("accounts", []):
-        out[acc["id"]] = [SimKey(acc["id"], k["api_key"], k.get("type", "HMAC").upper(), k.get("secret"),
-                                 k.get("private_key")) for k in acc.get("keys", [])]
+        out[acc["id"]] = [
+            SimKey(acc["id"], k["api_key"], k.get("type", "HMAC").upper(), k.get("secret"), k.get("private_key"))
+            for k in acc.get("keys", [])
+        ]
     return out
 
 
@@ -85,8 +88,7 @@ class _SimBase:
     # -- admin (sync, urllib: fine from sync tests and SDK tests) -------------------------------------
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
         data = orjson.dumps(body) if body is not None else None
-        req = urllib.request.Request(self.http_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(self.http_url + path, data=data, method=method, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return orjson.loads(resp.read())
@@ -112,8 +114,9 @@ class _SimBase:
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
-            async with session.request(method, self.http_url + path, data=orjson.dumps(body) if body else None,
-                                       headers={"Content-Type": "application/json"}) as resp:
+            async with session.request(
+                method, self.http_url + path, data=orjson.dumps(body) if body else None, headers={"Content-Type": "application/json"}
+            ) as resp:
                 payload = await resp.read()
                 if resp.status != 200:
                     raise AdminError(f"{method} {path} -> {resp.status}: {payload.decode(errors='replace')}")
@@ -123,8 +126,9 @@ class _SimBase:
 class SimProcess(_SimBase):
     """`python -m simulator --config FILE --port 0 --port-file PATH` as a child process."""
 
-    def __init__(self, config: pathlib.Path | str = TEST_CONFIG, startup_timeout: float = 20.0,
-                 extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, config: pathlib.Path | str = TEST_CONFIG, startup_timeout: float = 20.0, extra_args: list[str] | None = None
+    ) -> None:
         self.config = pathlib.Path(config)
         self.keys = read_keys(self.config)
         self.startup_timeout = startup_timeout
@@ -139,9 +143,22 @@ class SimProcess(_SimBase):
         env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator", "--config", str(self.config), "--port", "0",
-             "--port-file", str(self.port_file), *self.extra_args],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "simulator",
+                "--config",
+                str(self.config),
+                "--port",
+                "0",
+                "--port-file",
+                str(self.port_file),
+                *self.extra_args,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + self.startup_timeout
         while True:
@@ -186,8 +203,8 @@ class SimProcess(_SimBase):
 class InProcessSim(_SimBase):
     """The simulator app running in the current event loop (fast unit-level tests).
 
-        async with InProcessSim() as sim:
-            sim.sim  # the `Sim` object itself (accounts, prices, faults ...)
+    async with InProcessSim() as sim:
+        sim.sim  # the `Sim` object itself (accounts, prices, faults ...)
     """
 
     def __init__(self, config: pathlib.Path | str = TEST_CONFIG, overrides: dict[str, Any] | None = None) -> None:

@@ -1,4 +1,5 @@
 """Waiting for conditions: poll with a deadline, never sleep for luck."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,9 +34,7 @@ def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 
         time.sleep(interval)
 
 
-async def aeventually(
-    check: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.02, what: str = ""
-) -> T:
+async def aeventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
     """Async form of `eventually` for coroutine checks."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None

@@ -1,4 +1,5 @@
 """Bad answers from the exchange: a key revoked while a slave resyncs, and clock skew (-1021)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,11 +30,13 @@ def test_key_revoked_while_resyncing_is_one_fatal_key_error_not_endless_resync_f
             dep.kill("master-usdm")  # the restarted master is a new epoch: the slave resyncs
             dep.start_master("usdm")
             # its next exchange call (the copy of this fill) meets -2015
-            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                              "quantity": "0.01"})
-            fatal = eventually(lambda: [r for r in dep.collector.of(SlaveError, slave_id="slave01")
-                                        if r.code == "key_invalid" and r.fatal],
-                               timeout=60, interval=0.2, what="slave01 reports its key refused")
+            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"})
+            fatal = eventually(
+                lambda: [r for r in dep.collector.of(SlaveError, slave_id="slave01") if r.code == "key_invalid" and r.fatal],
+                timeout=60,
+                interval=0.2,
+                what="slave01 reports its key refused",
+            )
             assert len(fatal) == 1
             failures = [r for r in dep.collector.of(SlaveError, slave_id="slave01") if r.code == "resync_failed"]
             assert failures == [], failures
@@ -50,14 +53,16 @@ async def test_clock_skew_on_an_order_resyncs_and_places_it_exactly_once():
         client = RestClient(sim.http_url, make_signer("hmac", key.api_key, key_secret(key)))
         try:
             client.time_offset_ms = -3_600_000
-            ack = await client.signed("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                                 "quantity": "0.01", "newClientOrderId": "skew1"})
+            ack = await client.signed(
+                "POST",
+                "/fapi/v1/order",
+                {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "newClientOrderId": "skew1"},
+            )
             assert ack["clientOrderId"] == "skew1"
             assert abs(client.time_offset_ms) < 60_000  # resynced
         finally:
             await client.close()
-        orders = [o for o in await sim.aadmin("GET", "/_sim/orders?account=slave01&market=futures")
-                  if o["clientOrderId"] == "skew1"]
+        orders = [o for o in await sim.aadmin("GET", "/_sim/orders?account=slave01&market=futures") if o["clientOrderId"] == "skew1"]
         assert len(orders) == 1
 
 
@@ -103,8 +108,11 @@ def test_exchange_filters_changed_under_a_running_slave(tmp_path):
             ev(lambda: positions(sim, "slave01").get(("BTCUSDT", "BOTH")) == D("0.05"), timeout=20)
             sim.admin("POST", "/_sim/futures/symbol", {"symbol": "BTCUSDT", "step_size": "0.01"})
             signed(sim, "master", "POST", "/fapi/v1/order", {**order, "quantity": "0.03"})  # copy 0.015: too fine now
-            ev(lambda: [r for r in dep.collector.of(OrderFailed, slave_id="slave01") if r.error_code == -1111],
-               timeout=20, what="the copy refused for precision")
+            ev(
+                lambda: [r for r in dep.collector.of(OrderFailed, slave_id="slave01") if r.error_code == -1111],
+                timeout=20,
+                what="the copy refused for precision",
+            )
 
             def tracks(master_qty: D) -> bool:
                 have = positions(sim, "slave01").get(("BTCUSDT", "BOTH"), D(0))

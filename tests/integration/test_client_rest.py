@@ -3,6 +3,7 @@
 The server verifies signatures with its own implementation of the documented algorithm (not the
 client's code), keeps a clock that is off from ours, and answers errors on demand.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,10 +96,18 @@ class FakeExchange:
         if request.method == "GET" and checked.get("origClientOrderId") == "missing":
             return web.json_response({"code": -2013, "msg": "Order does not exist."}, status=400)
         reply = {
-            "symbol": checked["symbol"], "orderId": 28, "orderListId": -1,
-            "clientOrderId": checked.get("newClientOrderId", "x"), "transactTime": self.now(),
-            "price": "0.00000000", "origQty": checked.get("quantity", "0"), "executedQty": checked.get("quantity", "0"),
-            "status": "FILLED", "type": "MARKET", "side": checked.get("side", "BUY"), "fills": [],
+            "symbol": checked["symbol"],
+            "orderId": 28,
+            "orderListId": -1,
+            "clientOrderId": checked.get("newClientOrderId", "x"),
+            "transactTime": self.now(),
+            "price": "0.00000000",
+            "origQty": checked.get("quantity", "0"),
+            "executedQty": checked.get("quantity", "0"),
+            "status": "FILLED",
+            "type": "MARKET",
+            "side": checked.get("side", "BUY"),
+            "fills": [],
         }
         headers = {"X-MBX-USED-WEIGHT-1M": "7", "X-MBX-ORDER-COUNT-10S": "1", "X-MBX-ORDER-COUNT-1D": "42"}
         return web.json_response(reply, headers=headers)
@@ -288,5 +297,3 @@ async def test_keep_alive_reuses_one_connection(exchange: tuple[FakeExchange, st
         await client.signed("POST", "/api/v3/order", ORDER)
     peers = {r.transport.get_extra_info("peername") for r in fake.requests if r.transport is not None}
     assert len(peers) == 1
-
-

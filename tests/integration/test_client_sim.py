@@ -3,6 +3,7 @@
 Spot and USD-M orders are placed, queried and cancelled over REST and the WebSocket API, with
 HMAC, Ed25519 (session.logon) and RSA keys; user data arrives over each stream type.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -45,25 +46,41 @@ async def test_spot_rest_place_query_cancel(sim: InProcessSim, endpoints: Endpoi
     async with RestClient(endpoints.spot_rest, signer_of(sim.key("slave01", "HMAC"))) as rest:
         await rest.sync_time("/api/v3/time")
         market_id = cid("mkt")
-        reply = await rest.signed("POST", "/api/v3/order", {
-            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.00100"),
-            "newClientOrderId": market_id, "newOrderRespType": "FULL",
-        })
+        reply = await rest.signed(
+            "POST",
+            "/api/v3/order",
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "MARKET",
+                "quantity": Decimal("0.00100"),
+                "newClientOrderId": market_id,
+                "newOrderRespType": "FULL",
+            },
+        )
         order = wire.convert(reply, wire.BinanceSpotOrder)
         assert order.clientOrderId == market_id and order.status == "FILLED"
         assert order.executedQty == Decimal("0.001") and sum(f.qty for f in order.fills) == Decimal("0.001")
 
         queried = wire.convert(
-            await rest.signed("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": market_id}),
-            wire.BinanceSpotOrder,
+            await rest.signed("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": market_id}), wire.BinanceSpotOrder
         )
         assert queried.orderId == order.orderId and queried.status == "FILLED"
 
         limit_id = cid("lim")
-        await rest.signed("POST", "/api/v3/order", {
-            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-            "quantity": Decimal("0.001"), "price": Decimal("30000.00"), "newClientOrderId": limit_id,
-        })
+        await rest.signed(
+            "POST",
+            "/api/v3/order",
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": Decimal("0.001"),
+                "price": Decimal("30000.00"),
+                "newClientOrderId": limit_id,
+            },
+        )
         cancelled = await rest.signed("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": limit_id})
         assert cancelled["status"] == "CANCELED"
         with pytest.raises(OrderNotFound):
@@ -82,10 +99,18 @@ async def test_spot_ws_api_hmac_place_status_cancel(sim: InProcessSim, endpoints
     async with WsApiClient(endpoints.spot_ws_api, signer_of(sim.key("slave01", "HMAC"))) as ws:
         assert not ws.logged_on
         order_id = cid("ws")
-        placed = await ws.place_order({
-            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-            "quantity": Decimal("0.001"), "price": Decimal("30000.00"), "newClientOrderId": order_id,
-        }, result_type=wire.BinanceSpotOrder)
+        placed = await ws.place_order(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": Decimal("0.001"),
+                "price": Decimal("30000.00"),
+                "newClientOrderId": order_id,
+            },
+            result_type=wire.BinanceSpotOrder,
+        )
         assert placed.clientOrderId == order_id and placed.status == "NEW"
         status = await ws.order_status("BTCUSDT", orig_client_order_id=order_id, result_type=wire.BinanceSpotOrder)
         assert status.orderId == placed.orderId
@@ -105,10 +130,9 @@ async def test_spot_ws_api_ed25519_logon_and_user_data(sim: InProcessSim, endpoi
         await stream.start()
         assert ws.logged_on and states[-1] == "connected"
         order_id = cid("ed")
-        placed = await ws.place_order({
-            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.001"),
-            "newClientOrderId": order_id,
-        })
+        placed = await ws.place_order(
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.001"), "newClientOrderId": order_id}
+        )
         assert placed["status"] == "FILLED"
 
         async def filled_report() -> bool:
@@ -132,34 +156,41 @@ async def test_futures_rest_and_user_stream(sim: InProcessSim, endpoints: Endpoi
     states: list[str] = []
     async with RestClient(endpoints.futures_rest, signer_of(sim.key("slave01", "HMAC"))) as rest:
         await rest.sync_time("/fapi/v1/time")
-        stream = FuturesUserStream(rest, endpoints.futures_stream, lambda raw: events.append(wire.decode_user_event(raw)),
-                                   states.append)
+        stream = FuturesUserStream(rest, endpoints.futures_stream, lambda raw: events.append(wire.decode_user_event(raw)), states.append)
         await stream.start()
         try:
+
             async def connected() -> bool:
                 return states[-1:] == ["connected"]
 
             await aeventually(connected, timeout=5)
             order_id = cid("fut")
-            reply = await rest.signed("POST", "/fapi/v1/order", {
-                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.002"),
-                "newClientOrderId": order_id, "newOrderRespType": "RESULT",
-            })
+            reply = await rest.signed(
+                "POST",
+                "/fapi/v1/order",
+                {
+                    "symbol": "BTCUSDT",
+                    "side": "BUY",
+                    "type": "MARKET",
+                    "quantity": Decimal("0.002"),
+                    "newClientOrderId": order_id,
+                    "newOrderRespType": "RESULT",
+                },
+            )
             order = wire.convert(reply, wire.BinanceFuturesOrder)
             assert order.clientOrderId == order_id and order.status == "FILLED"
             queried = wire.convert(
-                await rest.signed("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": order_id}),
-                wire.BinanceFuturesOrder,
+                await rest.signed("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": order_id}), wire.BinanceFuturesOrder
             )
             assert queried.executedQty == Decimal("0.002")
 
             async def trade_event() -> bool:
-                return any(isinstance(e, wire.BinanceFuturesOrderTradeUpdate) and e.o.c == order_id and e.o.x == "TRADE"
-                           for e in events)
+                return any(isinstance(e, wire.BinanceFuturesOrderTradeUpdate) and e.o.c == order_id and e.o.x == "TRADE" for e in events)
 
             await aeventually(trade_event, timeout=5)
-            positions = wire.convert(await rest.signed("GET", "/fapi/v3/positionRisk", {"symbol": "BTCUSDT"}),
-                                     list[wire.BinanceFuturesPositionRisk])
+            positions = wire.convert(
+                await rest.signed("GET", "/fapi/v3/positionRisk", {"symbol": "BTCUSDT"}), list[wire.BinanceFuturesPositionRisk]
+            )
             assert sum(p.positionAmt for p in positions) == Decimal("0.002")
         finally:
             await stream.stop()
@@ -169,10 +200,18 @@ async def test_futures_ws_api_place_status_cancel(sim: InProcessSim, endpoints: 
     async with WsApiClient(endpoints.futures_ws_api, signer_of(sim.key("slave02", "ED25519"))) as ws:
         assert ws.logged_on
         order_id = cid("fws")
-        placed = await ws.place_order({
-            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-            "quantity": Decimal("0.002"), "price": Decimal("60000.0"), "newClientOrderId": order_id,
-        }, result_type=wire.BinanceFuturesOrder)
+        placed = await ws.place_order(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": Decimal("0.002"),
+                "price": Decimal("60000.0"),
+                "newClientOrderId": order_id,
+            },
+            result_type=wire.BinanceFuturesOrder,
+        )
         assert placed.status == "NEW"
         status = await ws.order_status("BTCUSDT", orig_client_order_id=order_id, result_type=wire.BinanceFuturesOrder)
         assert status.orderId == placed.orderId
@@ -191,10 +230,18 @@ async def test_margin_user_stream_over_listen_token(sim: InProcessSim, endpoints
             await stream.start()
             assert states[-1] == "connected" and stream.expiration_ms
             order_id = cid("mrg")
-            reply = await rest.signed("POST", "/sapi/v1/margin/order", {
-                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.001"),
-                "newClientOrderId": order_id, "sideEffectType": "MARGIN_BUY",
-            })
+            reply = await rest.signed(
+                "POST",
+                "/sapi/v1/margin/order",
+                {
+                    "symbol": "BTCUSDT",
+                    "side": "BUY",
+                    "type": "MARKET",
+                    "quantity": Decimal("0.001"),
+                    "newClientOrderId": order_id,
+                    "sideEffectType": "MARGIN_BUY",
+                },
+            )
             assert wire.convert(reply, wire.BinanceSpotOrder).clientOrderId == order_id
 
             async def report() -> bool:

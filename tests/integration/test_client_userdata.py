@@ -3,6 +3,7 @@
 The fake serves only the ws mode of the `/private` route (`/private/ws?listenKey=<key>&events=...`, the
 USD-M "Important WebSocket Change Notice" of 2026-03-06), so a client using any other form fails here.
 """
+
 from __future__ import annotations
 
 import json
@@ -104,8 +105,7 @@ async def stream(futures: tuple[FakeFutures, str]) -> AsyncIterator[tuple[Future
     _, addr = futures
     rec = Recorder()
     rest = RestClient(f"http://{addr}", make_signer("HMAC", API_KEY, "secret"))
-    s = FuturesUserStream(rest, f"ws://{addr}", rec.events.append, rec.states.append, keepalive_interval=3600,
-                          backoff_initial=0.01)
+    s = FuturesUserStream(rest, f"ws://{addr}", rec.events.append, rec.states.append, keepalive_interval=3600, backoff_initial=0.01)
     yield s, rec
     await s.stop()
     await rest.close()
@@ -127,8 +127,7 @@ async def test_connects_with_a_listen_key_and_forwards_events(
     await until(lambda: rec.states == ["connecting", "connected"] and fake.sockets, "connected")
     assert fake.connected_keys == ["key1"] and s.listen_key == "key1"
     # every event the actors consume is asked for (an event not named is not delivered)
-    assert fake.connected_events == [["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "ALGO_UPDATE",
-                                      "listenKeyExpired"]]
+    assert fake.connected_events == [["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE", "ACCOUNT_CONFIG_UPDATE", "ALGO_UPDATE", "listenKeyExpired"]]
     await fake.push(ORDER_UPDATE)
     await until(lambda: rec.events, "event")
     event = wire.decode_user_event(rec.events[0])
@@ -242,8 +241,7 @@ async def test_events_can_be_narrowed_and_bad_names_are_refused(futures: tuple[F
     try:
         with pytest.raises(ValueError, match="ORDER TRADE"):
             FuturesUserStream(rest, f"ws://{addr}", lambda raw: None, lambda state: None, events=["ORDER TRADE"])
-        s = FuturesUserStream(rest, f"ws://{addr}", lambda raw: None, lambda state: None,
-                              events=("ORDER_TRADE_UPDATE", "listenKeyExpired"))
+        s = FuturesUserStream(rest, f"ws://{addr}", lambda raw: None, lambda state: None, events=("ORDER_TRADE_UPDATE", "listenKeyExpired"))
         await s.start()
         await until(lambda: fake.sockets, "connected")
         assert fake.connected_events == [["ORDER_TRADE_UPDATE", "listenKeyExpired"]]

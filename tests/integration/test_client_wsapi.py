@@ -3,6 +3,7 @@
 The server checks signatures with its own implementation of web-socket-api.md "SIGNED request
 example" (sorted params, unencoded) and of session.logon (Ed25519).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -145,20 +146,31 @@ class FakeWsApi:
             if cid in self.silent_ids:
                 return
             if cid == "late":  # answered only after the client gave up (its timeout is shorter)
+
                 async def answer_later() -> None:
                     await asyncio.sleep(0.5)  # the fake server answers late on purpose (not a poll: behaviour under test)
                     await self.reply(ws, rid, {"symbol": params["symbol"], "orderId": 1, "clientOrderId": cid})
+
                 asyncio.ensure_future(answer_later())
                 return
             if cid == "reject":
-                await self.reply(ws, rid, status=400,
-                                 error={"code": -2010, "msg": "Account has insufficient balance for requested action."})
+                await self.reply(
+                    ws, rid, status=400, error={"code": -2010, "msg": "Account has insufficient balance for requested action."}
+                )
                 return
             if cid == "unknown":
                 await self.reply(ws, rid, error={"code": -1007, "msg": "Timeout waiting for response from backend server."}, status=400)
                 return
-            result = {"symbol": params["symbol"], "orderId": len(self.received), "orderListId": -1, "clientOrderId": cid,
-                      "transactTime": 1, "origQty": params.get("quantity"), "executedQty": params.get("quantity"), "status": "FILLED"}
+            result = {
+                "symbol": params["symbol"],
+                "orderId": len(self.received),
+                "orderListId": -1,
+                "clientOrderId": cid,
+                "transactTime": 1,
+                "origQty": params.get("quantity"),
+                "executedQty": params.get("quantity"),
+                "status": "FILLED",
+            }
             if self.hold_count:
                 self.held.append((ws, {"rid": rid, "result": result}))
                 if len(self.held) == self.hold_count:
@@ -181,8 +193,14 @@ class FakeWsApi:
             self.next_sub += 1
             await self.reply(ws, rid, {"subscriptionId": sub})
             # An event right behind the reply: the client must already route it.
-            await ws.send_str(json.dumps({"subscriptionId": sub, "event": {
-                "e": "outboundAccountPosition", "E": 1, "u": 1, "B": [{"a": "BTC", "f": "1.0", "l": "0"}]}}))
+            await ws.send_str(
+                json.dumps(
+                    {
+                        "subscriptionId": sub,
+                        "event": {"e": "outboundAccountPosition", "E": 1, "u": 1, "B": [{"a": "BTC", "f": "1.0", "l": "0"}]},
+                    }
+                )
+            )
         elif method == "userDataStream.unsubscribe":
             await self.reply(ws, rid, {})
         else:
@@ -301,8 +319,7 @@ async def test_reconnect_relogon_and_in_flight_request_is_status_unknown(server:
     async def hook(reconnected: bool) -> None:
         hooks.append(reconnected)
 
-    client = WsApiClient(f"ws://{addr}/ws-api/v3", make_signer("ED25519", API_KEY, pem), on_state=states.append,
-                         backoff_initial=0.01)
+    client = WsApiClient(f"ws://{addr}/ws-api/v3", make_signer("ED25519", API_KEY, pem), on_state=states.append, backoff_initial=0.01)
     client.add_connect_hook(hook)
     async with client:
         pending = asyncio.ensure_future(client.place_order({**ORDER, "newClientOrderId": "in-flight"}, timeout=5))
@@ -424,8 +441,7 @@ async def test_margin_user_stream_token_subscription_and_renewal(server: tuple[F
     try:
         await stream.start()
         assert states[-1] == "connected" and len(events) == 1
-        assert any(r["method"] == "userDataStream.subscribe.listenToken" and r["params"]["listenToken"] == "token-1"
-                   for r in fake.received)
+        assert any(r["method"] == "userDataStream.subscribe.listenToken" and r["params"]["listenToken"] == "token-1" for r in fake.received)
 
         async def renewed() -> bool:
             return stream.renewals >= 1 and fake.token_posts >= 2

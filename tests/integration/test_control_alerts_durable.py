@@ -1,6 +1,7 @@
 """An alert the control actor accepted is delivered even when control is SIGKILLed inside the
 grouping window: the next control start re-sends it, once (control runs as `python -m actors.control`,
 notifications go through apprise to a local HTTP receiver)."""
+
 from __future__ import annotations
 
 import shutil
@@ -61,7 +62,9 @@ class Deployment:
     def start_control(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "actors.control", "--config", str(self.config), "--no-supervisor"],
-            cwd=REPO, stdout=(self.root / f"control-{len(self.procs)}.log").open("wb"), stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=(self.root / f"control-{len(self.procs)}.log").open("wb"),
+            stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
         return proc
@@ -116,8 +119,16 @@ def key_revoked(slave_id: str) -> m.SlaveError:
 
 def refused(slave_id: str) -> m.OrderFailed:
     return m.OrderFailed(
-        slave_id=slave_id, market="usdm", symbol="BTCUSDT", position_side="BOTH", side="BUY", master_order_id=1,
-        master_trade_id=1, qty=Decimal("0.01"), error_code=-2019, error_msg="Margin is insufficient.",
+        slave_id=slave_id,
+        market="usdm",
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=1,
+        master_trade_id=1,
+        qty=Decimal("0.01"),
+        error_code=-2019,
+        error_msg="Margin is insufficient.",
     )
 
 

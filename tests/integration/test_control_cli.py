@@ -1,5 +1,6 @@
 """`copytrader status|slave|restart|pause|resume`, offline (config file) and through a running
 control actor started as `python -m actors.control` (a subprocess)."""
+
 from __future__ import annotations
 
 import io
@@ -76,6 +77,7 @@ def dep() -> Iterator[Deployment]:
 
 # ------------------------------------------------------------------------------------ offline
 
+
 def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deployment) -> None:
     dep.add_key("s3")
 
@@ -132,11 +134,13 @@ def test_top_level_cli_dispatches_control_commands(dep: Deployment, capsys: pyte
 
 # ------------------------------------------------------------------------------------ online
 
+
 @pytest.fixture
 def control(dep: Deployment) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "actors.control", "--config", str(dep.config), "--no-supervisor"],
-        cwd=Path(__file__).resolve().parents[2], stdout=(dep.root / "control.log").open("wb"),
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=(dep.root / "control.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
     try:

@@ -1,5 +1,6 @@
 """Control journals "covered" rows for the master fills a slave missed (dead, gap) and its next
 sync covered; the index survives a restart of control (rebuilt from the journal)."""
+
 from __future__ import annotations
 
 import shutil
@@ -42,18 +43,45 @@ def config_path() -> typing.Iterator[Path]:
 
 def fill(seq: int, symbol: str = "BTCUSDT") -> m.MasterFill:
     return m.MasterFill(
-        market="usdm", epoch=EPOCH, seq=seq, symbol=symbol, position_side="BOTH", side="BUY", order_id=100 + seq,
-        trade_id=200 + seq, client_order_id="x", order_type="MARKET", price=Decimal("65000"), qty=Decimal("0.01"),
-        cum_qty=Decimal("0.01"), status="FILLED", position_before=Decimal(0), position_after=Decimal("0.01"),
-        equity=Decimal(1000), t_exchange_ms=1, t_master_recv_ns=2, t_master_pub_ns=3,
+        market="usdm",
+        epoch=EPOCH,
+        seq=seq,
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        order_id=100 + seq,
+        trade_id=200 + seq,
+        client_order_id="x",
+        order_type="MARKET",
+        price=Decimal("65000"),
+        qty=Decimal("0.01"),
+        cum_qty=Decimal("0.01"),
+        status="FILLED",
+        position_before=Decimal(0),
+        position_after=Decimal("0.01"),
+        equity=Decimal(1000),
+        t_exchange_ms=1,
+        t_master_recv_ns=2,
+        t_master_pub_ns=3,
     )
 
 
 def mirrored(seq: int, symbol: str = "BTCUSDT") -> m.OrderMirrored:
     return m.OrderMirrored(
-        slave_id="s1", market="usdm", symbol=symbol, position_side="BOTH", side="BUY", master_order_id=100 + seq,
-        master_trade_id=200 + seq, master_epoch=EPOCH, master_seq=seq, qty=Decimal("0.01"), exchange_order_id=9,
-        status="FILLED", t_order_sent_ns=1, t_order_acked_ns=2,
+        slave_id="s1",
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=100 + seq,
+        master_trade_id=200 + seq,
+        master_epoch=EPOCH,
+        master_seq=seq,
+        qty=Decimal("0.01"),
+        exchange_order_id=9,
+        status="FILLED",
+        t_order_sent_ns=1,
+        t_order_acked_ns=2,
     )
 
 

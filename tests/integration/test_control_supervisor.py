@@ -1,5 +1,6 @@
 """The control actor driving a REAL supervisord: slave programs written from the config, added,
 restarted and removed live (the slaves are dummy long-running processes)."""
+
 from __future__ import annotations
 
 import shutil
@@ -80,8 +81,9 @@ def dep() -> Iterator[Deployment]:
     d.python.write_text(f"#!/bin/sh\nexec {WAITER}\n")  # stands in for `python -m actors.slave ...`
     d.python.chmod(0o755)
     (root / "supervisord.conf").write_text(SUPERVISORD.format(waiter=WAITER))
-    proc = subprocess.Popen([str(VENV_BIN / "supervisord"), "-n", "-c", str(root / "supervisord.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "supervisord"), "-n", "-c", str(root / "supervisord.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         sup = Supervisor(d.url, timeout=10)
 
@@ -95,8 +97,12 @@ def dep() -> Iterator[Deployment]:
         sup.close()
         yield d
     finally:
-        subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(root / "supervisord.conf"), "shutdown"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        subprocess.run(
+            [str(VENV_BIN / "supervisorctl"), "-c", str(root / "supervisord.conf"), "shutdown"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -107,9 +113,15 @@ def dep() -> Iterator[Deployment]:
 
 @pytest.fixture
 async def client(dep: Deployment) -> AsyncIterator[AsyncControlClient]:
-    actor = ControlActor(dep.config, supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
-                         programs_dir=dep.programs, python=str(dep.python), require_key=False, poll_interval_s=0.2,
-                         startsecs=0)
+    actor = ControlActor(
+        dep.config,
+        supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
+        programs_dir=dep.programs,
+        python=str(dep.python),
+        require_key=False,
+        poll_interval_s=0.2,
+        startsecs=0,
+    )
     await actor.start()
     try:
         async with AsyncControlClient(actor.endpoints.control, timeout=20) as c:
@@ -159,9 +171,15 @@ async def test_a_killed_slave_sends_one_notification_and_a_restart_by_us_none(de
     import signal
 
     dep.config.write_text(CONFIG + f'\n[notifications]\nurls = ["{receiver.url}"]\ngroup_window_s = 0.3\n')
-    actor = ControlActor(dep.config, supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
-                         programs_dir=dep.programs, python=str(dep.python), require_key=False, poll_interval_s=0.2,
-                         startsecs=0)
+    actor = ControlActor(
+        dep.config,
+        supervisor=AsyncSupervisor(Supervisor(dep.url, timeout=20)),
+        programs_dir=dep.programs,
+        python=str(dep.python),
+        require_key=False,
+        poll_interval_s=0.2,
+        startsecs=0,
+    )
     await actor.start()
     try:
         async with AsyncControlClient(actor.endpoints.control, timeout=20) as c:

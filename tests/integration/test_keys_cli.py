@@ -2,6 +2,7 @@
 signatures (HMAC and Ed25519) and serves apiRestrictions and the account endpoints.
 
 The simulator (simulator/) is tested against the same CLI in test_keys_cli_sim.py when available."""
+
 from __future__ import annotations
 
 import asyncio
@@ -130,9 +131,7 @@ def ed_key() -> ed25519.Ed25519PrivateKey:
 
 @pytest.fixture(scope="module")
 def ed_pem(ed_key: ed25519.Ed25519PrivateKey) -> str:
-    return ed_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    return ed_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
 @pytest.fixture
@@ -167,10 +166,7 @@ class Run:
 def run(*argv: str, stdin: str = "", env: dict[str, str] | None = None, interactive: bool = False, answers=()) -> Run:
     out, err = io.StringIO(), io.StringIO()
     replies = iter(answers)
-    console = Io(
-        stdin=io.StringIO(stdin), stdout=out, stderr=err, env=env or {}, interactive=interactive,
-        ask=lambda prompt: next(replies),
-    )
+    console = Io(stdin=io.StringIO(stdin), stdout=out, stderr=err, env=env or {}, interactive=interactive, ask=lambda prompt: next(replies))
     code = main_keys(list(argv), io=console)
     return Run(code, out.getvalue(), err.getvalue())
 
@@ -181,9 +177,25 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def add_hmac(ksdir: Path, passfile: Path, exchange: FakeBinance, account: str = "slave01", *extra: str) -> Run:
     return run(
-        "add", account, "--type", "hmac", "--api-key", HMAC_KEY, "--markets", "usdm,spot", "--secret-stdin",
-        "--exchange", exchange.url, "--keystore", str(ksdir), "--passphrase-file", str(passfile), "--init", *CHEAP,
-        *extra, stdin=HMAC_SECRET + "\n",
+        "add",
+        account,
+        "--type",
+        "hmac",
+        "--api-key",
+        HMAC_KEY,
+        "--markets",
+        "usdm,spot",
+        "--secret-stdin",
+        "--exchange",
+        exchange.url,
+        "--keystore",
+        str(ksdir),
+        "--passphrase-file",
+        str(passfile),
+        "--init",
+        *CHEAP,
+        *extra,
+        stdin=HMAC_SECRET + "\n",
     )
 
 
@@ -215,9 +227,7 @@ def test_list_json(ksdir: Path, passfile: Path, exchange: FakeBinance) -> None:
     assert entry["fingerprint"] and "api_key" not in entry
 
 
-def test_a_key_with_withdrawal_rights_is_refused_and_nothing_is_saved(
-    ksdir: Path, passfile: Path, exchange: FakeBinance
-) -> None:
+def test_a_key_with_withdrawal_rights_is_refused_and_nothing_is_saved(ksdir: Path, passfile: Path, exchange: FakeBinance) -> None:
     assert run("init", "--keystore", str(ksdir), "--passphrase-file", str(passfile), *CHEAP).code == EXIT_OK
     exchange.keys[HMAC_KEY].restrictions["enableWithdrawals"] = True
     before = snapshot(ksdir)
@@ -260,8 +270,22 @@ def test_add_ed25519_from_a_pem_file(ksdir: Path, passfile: Path, exchange: Fake
     pem_file.write_text(ed_pem)
 
     result = run(
-        "add", "slave02", "--type", "ed25519", "--api-key", ED_KEY, "--secret-file", str(pem_file),
-        "--exchange", exchange.url, "--keystore", str(ksdir), "--passphrase-file", str(passfile), "--init", *CHEAP,
+        "add",
+        "slave02",
+        "--type",
+        "ed25519",
+        "--api-key",
+        ED_KEY,
+        "--secret-file",
+        str(pem_file),
+        "--exchange",
+        exchange.url,
+        "--keystore",
+        str(ksdir),
+        "--passphrase-file",
+        str(passfile),
+        "--init",
+        *CHEAP,
     )
 
     assert result.code == EXIT_OK, result.err
@@ -273,8 +297,20 @@ def test_interactive_prompts_for_new_passphrase_and_pem(ksdir: Path, exchange: F
     answers = [PASS, PASS, *ed_pem.splitlines()]
 
     result = run(
-        "add", "slave02", "--type", "ed25519", "--api-key", ED_KEY, "--exchange", exchange.url,
-        "--keystore", str(ksdir), "--init", *CHEAP, interactive=True, answers=answers,
+        "add",
+        "slave02",
+        "--type",
+        "ed25519",
+        "--api-key",
+        ED_KEY,
+        "--exchange",
+        exchange.url,
+        "--keystore",
+        str(ksdir),
+        "--init",
+        *CHEAP,
+        interactive=True,
+        answers=answers,
     )
 
     assert result.code == EXIT_OK, result.err
@@ -409,8 +445,7 @@ def test_change_passphrase(ksdir: Path, passfile: Path, exchange: FakeBinance, t
     os.chmod(newfile, 0o600)
 
     result = run(
-        "change-passphrase", "--new-passphrase-file", str(newfile),
-        "--keystore", str(ksdir), "--passphrase-file", str(passfile), *CHEAP,
+        "change-passphrase", "--new-passphrase-file", str(newfile), "--keystore", str(ksdir), "--passphrase-file", str(passfile), *CHEAP
     )
 
     assert result.code == EXIT_OK, result.err
@@ -424,8 +459,22 @@ def test_cli_process_reads_the_secret_from_stdin_and_leaks_nothing(
     ksdir: Path, passfile: Path, exchange: FakeBinance, tmp_path: Path
 ) -> None:
     argv = [
-        sys.executable, "-m", "actors.cli.keys", "add", "slave01", "--type", "hmac", "--api-key", HMAC_KEY,
-        "--secret-stdin", "--exchange", exchange.url, "--keystore", str(ksdir), "--init", *CHEAP,
+        sys.executable,
+        "-m",
+        "actors.cli.keys",
+        "add",
+        "slave01",
+        "--type",
+        "hmac",
+        "--api-key",
+        HMAC_KEY,
+        "--secret-stdin",
+        "--exchange",
+        exchange.url,
+        "--keystore",
+        str(ksdir),
+        "--init",
+        *CHEAP,
     ]
     env = {**os.environ, "COPYTRADER_PASSPHRASE": PASS, "PYTHONPATH": str(ROOT)}
 

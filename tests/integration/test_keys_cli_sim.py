@@ -1,6 +1,7 @@
 """`copytrader keys` against the simulator: it refuses a withdrawal-enabled key, accepts a good one
 (HMAC and Ed25519, every market) and lists it. The simulator runs in the test's loop; the CLI (which
 runs its own event loop) in a worker thread."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,22 @@ async def test_a_withdrawal_enabled_key_is_refused(sim: InProcessSim, tmp_path: 
     ksdir = tmp_path / "ks"
 
     code, out, err = await keys(
-        "add", "slave01", "--type", "hmac", "--api-key", key.api_key, "--secret-stdin", "--exchange", sim.http_url,
-        "--keystore", str(ksdir), "--passphrase-file", str(passfile), "--init", *CHEAP, stdin=key.secret or "",
+        "add",
+        "slave01",
+        "--type",
+        "hmac",
+        "--api-key",
+        key.api_key,
+        "--secret-stdin",
+        "--exchange",
+        sim.http_url,
+        "--keystore",
+        str(ksdir),
+        "--passphrase-file",
+        str(passfile),
+        "--init",
+        *CHEAP,
+        stdin=key.secret or "",
     )
 
     assert code == EXIT_REFUSED
@@ -63,12 +78,36 @@ async def test_good_keys_are_accepted_and_listed(sim: InProcessSim, tmp_path: Pa
     common = ["--keystore", str(tmp_path / "ks"), "--passphrase-file", str(passfile)]
 
     added_hmac = await keys(
-        "add", "slave01", "--type", "hmac", "--api-key", hmac_key.api_key, "--markets", "usdm,spot,margin",
-        "--secret-stdin", "--exchange", sim.http_url, "--init", *CHEAP, *common, stdin=hmac_key.secret or "",
+        "add",
+        "slave01",
+        "--type",
+        "hmac",
+        "--api-key",
+        hmac_key.api_key,
+        "--markets",
+        "usdm,spot,margin",
+        "--secret-stdin",
+        "--exchange",
+        sim.http_url,
+        "--init",
+        *CHEAP,
+        *common,
+        stdin=hmac_key.secret or "",
     )
     added_ed = await keys(
-        "add", "slave02", "--type", "ed25519", "--api-key", ed_key.api_key, "--markets", "usdm,spot,margin",
-        "--secret-file", str(pem_file), "--exchange", sim.http_url, *common,
+        "add",
+        "slave02",
+        "--type",
+        "ed25519",
+        "--api-key",
+        ed_key.api_key,
+        "--markets",
+        "usdm,spot,margin",
+        "--secret-file",
+        str(pem_file),
+        "--exchange",
+        sim.http_url,
+        *common,
     )
     code, listing, _ = await keys("list", *common)
 
@@ -90,8 +129,22 @@ async def test_a_revoked_key_is_refused(sim: InProcessSim, tmp_path: Path, passf
     await sim.aadmin("POST", "/_sim/keys/revoke", {"api_key": key.api_key})
 
     code, _, err = await keys(
-        "add", "slave01", "--type", "hmac", "--api-key", key.api_key, "--secret-stdin", "--exchange", sim.http_url,
-        "--keystore", str(tmp_path / "ks"), "--passphrase-file", str(passfile), "--init", *CHEAP, stdin=key.secret or "",
+        "add",
+        "slave01",
+        "--type",
+        "hmac",
+        "--api-key",
+        key.api_key,
+        "--secret-stdin",
+        "--exchange",
+        sim.http_url,
+        "--keystore",
+        str(tmp_path / "ks"),
+        "--passphrase-file",
+        str(passfile),
+        "--init",
+        *CHEAP,
+        stdin=key.secret or "",
     )
 
     assert code == EXIT_REFUSED and "AuthError" in err

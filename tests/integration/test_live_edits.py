@@ -2,6 +2,7 @@
 
 The test stands in for the control actor: it binds the control PUB endpoint and publishes the
 events control would (FlattenCommand, SlaveConfigChanged)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -48,12 +49,15 @@ def test_flatten_closes_denied_and_not_allowed_symbols_too(tmp_path):
             master_order(sim, "BTCUSDT", "BUY", "0.1")
             eventually(lambda: positions(sim, "slave01").get(("BTCUSDT", "BOTH")) == Decimal("0.1"), timeout=20)
             # the slave's own ETH position (the symbol it does not copy)
-            signed(sim, "slave01", "POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET",
-                                                              "quantity": "2"})
+            signed(sim, "slave01", "POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET", "quantity": "2"})
             assert positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.1"), ("ETHUSDT", "BOTH"): Decimal("-2")}
             send = _sender(pub, FlattenCommand(request_id=9, slave_id="slave01", market="usdm"))
-            eventually(lambda: send() or positions(sim, "slave01") == {}, timeout=30, interval=0.5,
-                       what="every position closed, the denied one too")
+            eventually(
+                lambda: send() or positions(sim, "slave01") == {},
+                timeout=30,
+                interval=0.5,
+                what="every position closed, the denied one too",
+            )
             flattening = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("cr")]
             assert sorted(o["symbol"] for o in flattening) == ["BTCUSDT", "ETHUSDT"]
         finally:
@@ -76,8 +80,12 @@ def test_a_lowered_max_leverage_applies_to_the_open_position_and_later_opens(tmp
 
             lowered = msgspec.structs.replace(slave, max_leverage=5)
             send = _sender(pub, SlaveConfigChanged(slave_id="slave01", config=lowered, version=2))
-            eventually(lambda: send() or _leverage(sim, "slave01", "BTCUSDT") == 5, timeout=30, interval=0.5,
-                       what="the open BTC position's leverage lowered to the new cap at once")
+            eventually(
+                lambda: send() or _leverage(sim, "slave01", "BTCUSDT") == 5,
+                timeout=30,
+                interval=0.5,
+                what="the open BTC position's leverage lowered to the new cap at once",
+            )
             assert _leverage(sim, "slave01", "ETHUSDT") == 20  # nothing held there: set at its next opening
             master_order(sim, "ETHUSDT", "BUY", "1")
             eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)

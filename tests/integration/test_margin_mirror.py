@@ -8,6 +8,7 @@ periodic check runs within the test: a wrong copy is not repaired behind its bac
 MARGIN_BUY borrows the shortfall, AUTO_REPAY repays the received asset's debt, the commission
 (0.1 %) is taken from the asset received, interest is zero.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -65,8 +66,13 @@ def margin_dep(tmp_path):
 
 
 def master_margin_order(dep, side: str, qty: str, effect: str) -> dict:
-    return signed(dep.sim, "master", "POST", "/sapi/v1/margin/order",
-                  {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty, "sideEffectType": effect})
+    return signed(
+        dep.sim,
+        "master",
+        "POST",
+        "/sapi/v1/margin/order",
+        {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty, "sideEffectType": effect},
+    )
 
 
 def expect_margin(dep, k: dict[str, Decimal], timeout: float = 20) -> dict[str, tuple[Decimal, Decimal]]:
@@ -115,8 +121,7 @@ def test_margin_borrow_buy_repay_sell_short_and_cover(margin_dep):
 
 
 def test_margin_level_floor_skips_borrowing_and_notifies(tmp_path):
-    guarded = SlaveConfig(id="slave01", markets=("margin",), sizing="fixed_ratio", ratio=Decimal("0.5"),
-                          margin_level_min=Decimal("3.5"))
+    guarded = SlaveConfig(id="slave01", markets=("margin",), sizing="fixed_ratio", ratio=Decimal("0.5"), margin_level_min=Decimal("3.5"))
     dep = deploy(tmp_path, [guarded])
     try:
         master_margin_order(dep, "BUY", "0.1", "NO_SIDE_EFFECT")  # own funds: copied, no borrowing
@@ -125,8 +130,11 @@ def test_margin_level_floor_skips_borrowing_and_notifies(tmp_path):
         # 75,000 USDT with 45,000: the master borrows. The slave would buy 0.75 BTC with 22,500
         # USDT, borrowing 15,000: margin level about 40,000 / 15,000 = 2.7 < 3.5.
         master_margin_order(dep, "BUY", "1.5", "MARGIN_BUY")
-        eventually(lambda: dep.collector.of(SlaveError, slave_id="slave01", code="margin_level_low"), timeout=20,
-                   what="a margin_level_low notification")
+        eventually(
+            lambda: dep.collector.of(SlaveError, slave_id="slave01", code="margin_level_low"),
+            timeout=20,
+            what="a margin_level_low notification",
+        )
         skipped = dep.collector.of(MirrorSkipped, slave_id="slave01", reason="cap_reached")
         assert skipped and "margin level" in skipped[0].text
         btc = margin_assets(dep.sim, "slave01")["BTC"]

@@ -1,5 +1,6 @@
 """Helpers for the master actor's integration tests (no tests here): a deployment directory with a
 test keystore and config, the actor as a subprocess, a SUB collector and a snapshot client."""
+
 from __future__ import annotations
 
 import os
@@ -21,15 +22,7 @@ from actors.binance.signing import make_signer
 from keystore import Keystore
 from keystore.crypto import KdfParams
 from protocol.codec import decode_snapshot_reply, encode, unpack_master_event
-from protocol.messages import (
-    AccountConfigChanged,
-    Heartbeat,
-    MasterEvent,
-    MasterFill,
-    PositionSnapshot,
-    SnapshotReplyMsg,
-    SnapshotRequest,
-)
+from protocol.messages import AccountConfigChanged, Heartbeat, MasterEvent, MasterFill, PositionSnapshot, SnapshotReplyMsg, SnapshotRequest
 from protocol.topics import master_prefix
 from tests.helpers.sim import REPO, SimKey, SimProcess
 from tests.helpers.wait import eventually
@@ -41,8 +34,7 @@ class Deployment:
     """A temporary deployment: keystore holding the master's HMAC key, config pointing at `sim`.
     The runtime dir lives under /tmp with a short name (ipc paths must stay under 107 bytes)."""
 
-    def __init__(self, sim: SimProcess, market: str = "usdm", snapshot_interval_s: float = 30.0,
-                 key_type: str = "HMAC") -> None:
+    def __init__(self, sim: SimProcess, market: str = "usdm", snapshot_interval_s: float = 30.0, key_type: str = "HMAC") -> None:
         self.sim = sim
         self.market = market
         self.dir = Path(tempfile.mkdtemp(prefix="mst-"))
@@ -67,9 +59,11 @@ class Deployment:
         env["COPYTRADER_PASSPHRASE"] = PASSPHRASE
         log = open(self.log_path, "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "actors.master", "--config", str(self.config), "--market", self.market,
-             "--poll-s", "0.5", *extra],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "actors.master", "--config", str(self.config), "--market", self.market, "--poll-s", "0.5", *extra],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         self.procs.append(proc)
@@ -133,8 +127,7 @@ class Subscriber:
     def heartbeats(self) -> list[Heartbeat]:
         return self.of(Heartbeat)
 
-    def wait_for(self, kind: type, pred: Callable[[Any], bool] = lambda e: True, timeout: float = 15.0,
-                 what: str = "") -> Any:
+    def wait_for(self, kind: type, pred: Callable[[Any], bool] = lambda e: True, timeout: float = 15.0, what: str = "") -> Any:
         def check() -> Any:
             found = [e for e in self.of(kind) if pred(e)]
             return found[-1] if found else None
@@ -145,8 +138,9 @@ class Subscriber:
         self.sock.close(0)
 
 
-def request_snapshot(ctx: zmq.Context, endpoints: Endpoints, market: str, body: bytes | None = None,
-                     request_id: int = 7, timeout_ms: int = 5000) -> SnapshotReplyMsg:
+def request_snapshot(
+    ctx: zmq.Context, endpoints: Endpoints, market: str, body: bytes | None = None, request_id: int = 7, timeout_ms: int = 5000
+) -> SnapshotReplyMsg:
     """One request on a fresh DEALER (an unknown market / raw body when given)."""
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)

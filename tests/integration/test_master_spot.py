@@ -5,6 +5,7 @@ sim-test.toml), the commission (0.1 %) is taken from the asset received; margin 
 the shortfall, AUTO_REPAY repays the received asset's debt. Master balances: spot USDT 100000,
 BTC 2, ETH 20; margin USDT 50000, BTC 1.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -45,8 +46,7 @@ def margin(sim: SimProcess) -> Iterator[Deployment]:
     yield from deployment(sim, "margin")
 
 
-async def place(sim: SimProcess, path: str, side: str, qty: str, symbol: str = "BTCUSDT", key_type: str = "HMAC",
-                **extra: str) -> dict:
+async def place(sim: SimProcess, path: str, side: str, qty: str, symbol: str = "BTCUSDT", key_type: str = "HMAC", **extra: str) -> dict:
     params = {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty, **extra}
     async with rest_client(sim, sim.key("master", key_type)) as rest:
         return await rest.signed("POST", path, params)
@@ -69,9 +69,7 @@ def holding(snap: PositionSnapshot, asset: str) -> Decimal:
 
 
 @pytest.mark.parametrize("key_type", ["HMAC", "ED25519"])  # subscribe.signature / session.logon + subscribe
-async def test_spot_fills_follow_the_base_holding_net_of_base_commission(
-    sim: SimProcess, zctx: zmq.Context, key_type: str
-) -> None:
+async def test_spot_fills_follow_the_base_holding_net_of_base_commission(sim: SimProcess, zctx: zmq.Context, key_type: str) -> None:
     spot = Deployment(sim, "spot", key_type=key_type)
     sub = Subscriber(zctx, spot.endpoints, "spot")
     try:
@@ -98,9 +96,7 @@ async def test_spot_fills_follow_the_base_holding_net_of_base_commission(
     assert hb.epoch == start.epoch and seqs_gapless(sub.events)
 
 
-async def test_spot_reconnect_rebuilds_and_publishes_a_snapshot(
-    sim: SimProcess, spot: Deployment, zctx: zmq.Context
-) -> None:
+async def test_spot_reconnect_rebuilds_and_publishes_a_snapshot(sim: SimProcess, spot: Deployment, zctx: zmq.Context) -> None:
     sub = Subscriber(zctx, spot.endpoints, "spot")
     try:
         start_and_wait(spot, sub)
@@ -126,11 +122,9 @@ async def test_margin_short_and_cover_publish_net_positions_loans_and_side_effec
     try:
         start = start_and_wait(margin, sub)
         # Sell 1.5 BTC holding 1: the 0.5 shortfall is borrowed (MARGIN_BUY).
-        short = fill_of(sub, (await place(sim, "/sapi/v1/margin/order", "SELL", "1.5",
-                                          sideEffectType="MARGIN_BUY"))["orderId"])
+        short = fill_of(sub, (await place(sim, "/sapi/v1/margin/order", "SELL", "1.5", sideEffectType="MARGIN_BUY"))["orderId"])
         # Buy back 0.5 with AUTO_REPAY: the received BTC (net of fee) repays the loan.
-        cover = fill_of(sub, (await place(sim, "/sapi/v1/margin/order", "BUY", "0.5",
-                                          sideEffectType="AUTO_REPAY"))["orderId"])
+        cover = fill_of(sub, (await place(sim, "/sapi/v1/margin/order", "BUY", "0.5", sideEffectType="AUTO_REPAY"))["orderId"])
         account = sim.admin("GET", "/_sim/accounts?account=master")
         reply = request_snapshot(zctx, margin.endpoints, "margin", request_id=5)
     finally:

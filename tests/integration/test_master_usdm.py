@@ -1,5 +1,6 @@
 """master-usdm against the simulator: the actor runs as a subprocess (as under supervisord), the test
 subscribes to its PUB socket, asks its ROUTER for snapshots and trades the master account over REST."""
+
 from __future__ import annotations
 
 import signal
@@ -14,13 +15,7 @@ from protocol.messages import AccountConfigChanged, Error, Heartbeat, MasterFill
 from tests.helpers.secrets import scan_for_secrets, secret_needles
 from tests.helpers.sim import SimProcess
 from tests.helpers.wait import eventually
-from tests.integration.test_master_helpers import (
-    Deployment,
-    Subscriber,
-    request_snapshot,
-    rest_client,
-    seqs_gapless,
-)
+from tests.integration.test_master_helpers import Deployment, Subscriber, request_snapshot, rest_client, seqs_gapless
 
 pytestmark = pytest.mark.timeout(90)
 D = Decimal
@@ -47,8 +42,9 @@ def sub(zctx: zmq.Context, deploy: Deployment) -> Iterator[Subscriber]:
     s.close()
 
 
-async def order(sim: SimProcess, side: str, qty: str, position_side: str | None = None, key_type: str = "HMAC",
-                symbol: str = "BTCUSDT") -> dict:
+async def order(
+    sim: SimProcess, side: str, qty: str, position_side: str | None = None, key_type: str = "HMAC", symbol: str = "BTCUSDT"
+) -> dict:
     params = {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty}
     if position_side:
         params["positionSide"] = position_side
@@ -106,9 +102,7 @@ async def test_one_way_start_fills_flip_heartbeat_and_snapshot_request(
     deploy.assert_clean_log()
 
 
-async def test_hedge_mode_fills_carry_long_and_short_sizes(
-    sim: SimProcess, deploy: Deployment, sub: Subscriber
-) -> None:
+async def test_hedge_mode_fills_carry_long_and_short_sizes(sim: SimProcess, deploy: Deployment, sub: Subscriber) -> None:
     await fapi(sim, "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
     deploy.start_master()
     start = started(deploy, sub)
@@ -122,15 +116,12 @@ async def test_hedge_mode_fills_carry_long_and_short_sizes(
     assert (long_open.position_side, long_open.position_before, long_open.position_after) == ("LONG", 0, D("0.020"))
     assert (short_open.position_side, short_open.position_before, short_open.position_after) == ("SHORT", 0, D("0.010"))
     assert (long_part.position_before, long_part.position_after) == (D("0.020"), D("0.015"))
-    assert (short_close.position_side, short_close.position_before, short_close.position_after) == (
-        "SHORT", D("0.010"), D(0))
+    assert (short_close.position_side, short_close.position_before, short_close.position_after) == ("SHORT", D("0.010"), D(0))
     assert short_close.reduce_only is True
     deploy.assert_clean_log()
 
 
-async def test_leverage_and_position_mode_changes_are_published(
-    sim: SimProcess, deploy: Deployment, sub: Subscriber
-) -> None:
+async def test_leverage_and_position_mode_changes_are_published(sim: SimProcess, deploy: Deployment, sub: Subscriber) -> None:
     deploy.start_master()
     started(deploy, sub)
 
@@ -154,8 +145,7 @@ async def test_bad_snapshot_requests_get_errors_and_the_master_survives(
 
     garbage = request_snapshot(zctx, deploy.endpoints, "usdm", body=b"\xc1not msgpack")
     wrong = request_snapshot(zctx, deploy.endpoints, "usdm", body=b"\x82\xa1t\xa7snapreq\xa2id\x05")  # no market
-    other_market = request_snapshot(zctx, deploy.endpoints, "usdm", body=(
-        b"\x83\xa1t\xa7snapreq\xa2id\x09\xa6market\xa4spot"))
+    other_market = request_snapshot(zctx, deploy.endpoints, "usdm", body=(b"\x83\xa1t\xa7snapreq\xa2id\x09\xa6market\xa4spot"))
     good = request_snapshot(zctx, deploy.endpoints, "usdm", request_id=3)
 
     assert isinstance(garbage, Error) and garbage.code == ErrorCode.BAD_MESSAGE
@@ -164,9 +154,7 @@ async def test_bad_snapshot_requests_get_errors_and_the_master_survives(
     assert isinstance(good, SnapshotReply) and good.id == 3
 
 
-async def test_fill_during_stream_outage_shows_in_the_reconnect_snapshot(
-    sim: SimProcess, deploy: Deployment, sub: Subscriber
-) -> None:
+async def test_fill_during_stream_outage_shows_in_the_reconnect_snapshot(sim: SimProcess, deploy: Deployment, sub: Subscriber) -> None:
     deploy.start_master()
     start = started(deploy, sub)
     fill_of(sub, (await order(sim, "BUY", "0.010"))["orderId"])
@@ -190,9 +178,7 @@ async def test_fill_during_stream_outage_shows_in_the_reconnect_snapshot(
     assert sub.wait_for(Heartbeat, lambda h: h.connected and h.seq >= after.seq)
 
 
-async def test_kill_and_restart_starts_a_new_epoch_from_rest(
-    sim: SimProcess, deploy: Deployment, sub: Subscriber
-) -> None:
+async def test_kill_and_restart_starts_a_new_epoch_from_rest(sim: SimProcess, deploy: Deployment, sub: Subscriber) -> None:
     first = deploy.start_master()
     start = started(deploy, sub)
     fill_of(sub, (await order(sim, "SELL", "0.004"))["orderId"])
@@ -200,8 +186,9 @@ async def test_kill_and_restart_starts_a_new_epoch_from_rest(
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     deploy.start_master()
-    restart = sub.wait_for(PositionSnapshot, lambda s: s.reason == "start" and s.epoch != start.epoch,
-                           what="start snapshot of the new epoch")
+    restart = sub.wait_for(
+        PositionSnapshot, lambda s: s.reason == "start" and s.epoch != start.epoch, what="start snapshot of the new epoch"
+    )
     fill = fill_of(sub, (await order(sim, "BUY", "0.004"))["orderId"])
 
     assert restart.seq == 1

@@ -5,6 +5,7 @@ master in both, with no corrective order (no periodic check runs within the test
 fill got exactly one decision, and within each market and symbol the slave handled the master's
 fills in the master's order (increasing `seq`).
 """
+
 from __future__ import annotations
 
 import threading
@@ -39,21 +40,26 @@ def test_spot_and_futures_fills_interleaved(tmp_path):
             dep.wait_running(timeout=60)
 
             def futures(side: str, qty: str) -> None:
-                signed(sim, "master", "POST", "/fapi/v1/order",
-                       {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty})
+                signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty})
 
             def spot(side: str, qty: str, symbol: str = "BTCUSDT") -> None:
-                signed(sim, "master", "POST", "/api/v3/order",
-                       {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
+                signed(sim, "master", "POST", "/api/v3/order", {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
 
             # Two threads: the markets' events interleave at the slaves as they would live.
             steps_f = [("BUY", "0.1"), ("BUY", "0.2"), ("SELL", "0.1"), ("SELL", "0.4"), ("BUY", "0.3")]
-            steps_s = [("BUY", "0.2", "BTCUSDT"), ("BUY", "2", "ETHUSDT"), ("BUY", "0.1", "BTCUSDT"),
-                       ("SELL", "0.0999", "BTCUSDT"), ("SELL", "1", "ETHUSDT")]
+            steps_s = [
+                ("BUY", "0.2", "BTCUSDT"),
+                ("BUY", "2", "ETHUSDT"),
+                ("BUY", "0.1", "BTCUSDT"),
+                ("SELL", "0.0999", "BTCUSDT"),
+                ("SELL", "1", "ETHUSDT"),
+            ]
             tf = threading.Thread(target=lambda: [futures(*s) for s in steps_f])
             ts = threading.Thread(target=lambda: [spot(*s) for s in steps_s])
-            tf.start(); ts.start()  # noqa: E702
-            tf.join(30); ts.join(30)  # noqa: E702
+            tf.start()
+            ts.start()  # noqa: E702
+            tf.join(30)
+            ts.join(30)  # noqa: E702
 
             def converged():
                 fm, sm = positions(sim, "master"), spot_holdings(sim, "master")
@@ -73,8 +79,11 @@ def test_spot_and_futures_fills_interleaved(tmp_path):
             for s in SLAVES:
                 for market in ("usdm", "spot"):
                     for symbol in ("BTCUSDT", "ETHUSDT"):
-                        seqs = [r.master_seq for r in dep.collector.of(OrderMirrored, slave_id=s.id, market=market,
-                                                                         symbol=symbol) if r.master_seq]
+                        seqs = [
+                            r.master_seq
+                            for r in dep.collector.of(OrderMirrored, slave_id=s.id, market=market, symbol=symbol)
+                            if r.master_seq
+                        ]
                         assert seqs == sorted(seqs), f"{s.id} {market} {symbol} out of order: {seqs}"
                 assert {r.market for r in dep.collector.of(OrderMirrored, slave_id=s.id)} == {"usdm", "spot"}
         finally:
@@ -107,28 +116,27 @@ def test_a_market_added_to_a_running_slave_is_copied_and_a_removed_one_stops(tmp
 
             def publish(markets: tuple[str, ...], version: int):
                 cfg = msgspec.structs.replace(first, markets=markets)
-                return lambda: pub.send_multipart(pack_control_event(SlaveConfigChanged(slave_id="slave01", config=cfg,
-                                                                                         version=version)))
+                return lambda: pub.send_multipart(pack_control_event(SlaveConfigChanged(slave_id="slave01", config=cfg, version=version)))
 
             assert markets_now() == {"usdm"}
             send = publish(("usdm", "spot"), 2)
-            eventually(lambda: send() or markets_now() == {"usdm", "spot"}, timeout=30, interval=0.3,
-                       what="the spot market started in the running slave")
-            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                             "quantity": "0.2"})
+            eventually(
+                lambda: send() or markets_now() == {"usdm", "spot"},
+                timeout=30,
+                interval=0.3,
+                what="the spot market started in the running slave",
+            )
+            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.2"})
+
             def copied(asset: str, step: str) -> bool:  # k x the master's holding (net of commission), within a step
                 want = Decimal("0.5") * spot_holdings(sim, "master").get(asset, Decimal(0))
                 return want > 0 and abs(spot_holdings(sim, "slave01").get(asset, Decimal(0)) - want) <= Decimal(step)
 
-            eventually(lambda: copied("BTC", "0.00001"), timeout=30,
-                       what="the master's spot buy copied by the market added live")
+            eventually(lambda: copied("BTC", "0.00001"), timeout=30, what="the master's spot buy copied by the market added live")
             send = publish(("spot",), 3)
-            eventually(lambda: send() or markets_now() == {"spot"}, timeout=30, interval=0.3,
-                       what="the usdm market stopped")
-            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                             "quantity": "0.1"})
-            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET",
-                                                             "quantity": "2"})
+            eventually(lambda: send() or markets_now() == {"spot"}, timeout=30, interval=0.3, what="the usdm market stopped")
+            signed(sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1"})
+            signed(sim, "master", "POST", "/api/v3/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "2"})
             # the spot copy that came after the futures fill is the barrier: by then a running usdm
             # mirror would have copied the futures fill
             eventually(lambda: copied("ETH", "0.0001"), timeout=30, what="spot still copied")

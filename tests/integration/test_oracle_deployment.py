@@ -20,6 +20,7 @@ moves a slave away from the copy rule, or repairs a wrong copy, fails here.
     COPYTRADER_ORACLE_COLLECT=1 do not stop at the first failure: report each slave's first one
                                 (positions, moves, corrections), and every correction by cause
 """
+
 from __future__ import annotations
 
 import os
@@ -34,14 +35,7 @@ import pytest
 import zmq
 
 from protocol import codec
-from protocol.messages import (
-    AccountConfigChanged,
-    MirrorSkipped,
-    OrderFailed,
-    OrderMirrored,
-    PositionSnapshot,
-    SlaveConfig,
-)
+from protocol.messages import AccountConfigChanged, MirrorSkipped, OrderFailed, OrderMirrored, PositionSnapshot, SlaveConfig
 from tests.helpers.copy_model import Filters, Model
 from tests.helpers.corrections import by_cause, deployment_corrections
 from tests.helpers.deploy import Deployment, positions, signed, spot_holdings
@@ -63,15 +57,18 @@ SLAVES = [
     SlaveConfig(id="slave04", sizing="balance_multiplier", multiplier=D("1")),
     SlaveConfig(id="slave05", markets=("usdm", "spot"), sizing="fixed_ratio", ratio=D("2")),
 ]
-FUTURES_USDT = {"master": "100000", "slave01": "100000", "slave02": "100000", "slave03": "100000",
-                "slave04": "200000", "slave05": "400000"}
+FUTURES_USDT = {"master": "100000", "slave01": "100000", "slave02": "100000", "slave03": "100000", "slave04": "200000", "slave05": "400000"}
 SPOT_USDT = {"master": "100000", "slave01": "100000", "slave05": "400000"}
 PRICES = {"BTCUSDT": D("50000"), "ETHUSDT": D("3000")}
-FILTERS = {"BTCUSDT": Filters(D("0.001"), D("0.001"), D("100")),  # simulator/futures.py DEFAULT_SYMBOLS
-           "ETHUSDT": Filters(D("0.001"), D("0.001"), D("20"))}
+FILTERS = {
+    "BTCUSDT": Filters(D("0.001"), D("0.001"), D("100")),  # simulator/futures.py DEFAULT_SYMBOLS
+    "ETHUSDT": Filters(D("0.001"), D("0.001"), D("20")),
+}
 LIQUIDITY = {"BTCUSDT": D("0.004"), "ETHUSDT": D("0.05")}  # per price step: limit orders fill in parts
-SIZES = {"BTCUSDT": ["0.002", "0.003", "0.005", "0.01", "0.02", "0.05"],  # the master's own min notional:
-         "ETHUSDT": ["0.007", "0.01", "0.02", "0.05", "0.1", "0.3"]}   # 100 / 20 USDT
+SIZES = {
+    "BTCUSDT": ["0.002", "0.003", "0.005", "0.01", "0.02", "0.05"],  # the master's own min notional:
+    "ETHUSDT": ["0.007", "0.01", "0.02", "0.05", "0.1", "0.3"],
+}  # 100 / 20 USDT
 SPOT_STEP = D("0.00001")
 # Within one step of the model; a balance multiplier within two: the model takes its k from the
 # slave's status (every second), not the k of the fill, so a k x q at a step boundary may round
@@ -188,8 +185,9 @@ class Oracle:
         parts = self.rng.choice([2, 3, 4])
         qty = LIQUIDITY[symbol] * parts - (FILTERS[symbol].step if self.rng.random() < 0.5 else 0)
         price = PRICES[symbol] * (D("1.0004") if side == "BUY" else D("0.9996"))
-        self.order(symbol=symbol, side=side, type="LIMIT", timeInForce="GTC", quantity=str(qty),
-                   price=str(price.quantize(D("0.1"))), **extra)
+        self.order(
+            symbol=symbol, side=side, type="LIMIT", timeInForce="GTC", quantity=str(qty), price=str(price.quantize(D("0.1"))), **extra
+        )
         self.after_fills(f"limit {side} {qty} {symbol}: first part")
         for i in range(parts):
             if not [o for o in self.sim.orders("master", "futures") if o.get("status") in ("NEW", "PARTIALLY_FILLED")]:
@@ -242,12 +240,13 @@ class Oracle:
             self.master[(symbol, ps)] = after
             for s in SLAVES:
                 k = self.k(s)
-                sent = self.model.fill(s.id, symbol, ps, before, after, k, D(str(t["price"])), FILTERS[symbol],
-                                       POLICY[s.id])
+                sent = self.model.fill(s.id, symbol, ps, before, after, k, D(str(t["price"])), FILTERS[symbol], POLICY[s.id])
                 book = self.model.book(s.id, symbol, ps)
                 steps = self.trace.setdefault((s.id, symbol, ps), [])
-                steps.append(f"master {before} -> {after} @ {t['price']} (k {k}): model orders {sent}, "
-                             f"intended {book.intended}, actual {book.actual}")
+                steps.append(
+                    f"master {before} -> {after} @ {t['price']} (k {k}): model orders {sent}, "
+                    f"intended {book.intended}, actual {book.actual}"
+                )
                 del steps[:-5]
         spot = self.new_trades("spot")
         self.decided(what)
@@ -257,8 +256,12 @@ class Oracle:
     def decided(self, what: str) -> None:
         def check() -> bool:
             for s in SLAVES:
-                got = {(r.master_order_id, r.master_trade_id) for kind in (OrderMirrored, MirrorSkipped, OrderFailed)
-                       for r in self.dep.collector.of(kind, slave_id=s.id) if r.master_trade_id}
+                got = {
+                    (r.master_order_id, r.master_trade_id)
+                    for kind in (OrderMirrored, MirrorSkipped, OrderFailed)
+                    for r in self.dep.collector.of(kind, slave_id=s.id)
+                    if r.master_trade_id
+                }
                 for market, name in (("usdm", "futures"), ("spot", "spot")):
                     if market in s.markets:
                         missing = [f for f in self.fills[name] if f not in got]
@@ -284,8 +287,10 @@ class Oracle:
                     h, w = have.get(key, D(0)), want.get(key, D(0))
                     tol = D(0) if self.master.get(key, D(0)) == 0 else FILTERS[key[0]].step * TOLERANCE_STEPS[s.sizing]
                     if abs(h - w) > tol:
-                        bad[s.id] = (f"{s.id} {key}: holds {h}, the copy rule says {w} (±{tol}; the master holds "
-                                     f"{self.master.get(key, D(0))}); {self.history(s.id, key)}")
+                        bad[s.id] = (
+                            f"{s.id} {key}: holds {h}, the copy rule says {w} (±{tol}; the master holds "
+                            f"{self.master.get(key, D(0))}); {self.history(s.id, key)}"
+                        )
                         break
             assert not bad, "; ".join(bad.values())
             return True
@@ -306,11 +311,14 @@ class Oracle:
 
     def history(self, slave: str, key: tuple[str, str]) -> str:
         """The model's last steps on `key` and the slave's last decisions on its symbol."""
-        mine = [r for kind in (OrderMirrored, MirrorSkipped, OrderFailed) for r in self.dep.collector.of(kind, slave_id=slave)
-                if r.symbol == key[0] and r.position_side == key[1] and r.market == "usdm"]
+        mine = [
+            r
+            for kind in (OrderMirrored, MirrorSkipped, OrderFailed)
+            for r in self.dep.collector.of(kind, slave_id=slave)
+            if r.symbol == key[0] and r.position_side == key[1] and r.market == "usdm"
+        ]
         mine.sort(key=lambda r: (r.master_seq, r.leg))
-        said = [f"{type(r).__name__} {r.side} {r.qty}" + (f" ({r.reason})" if isinstance(r, MirrorSkipped) else "")
-                for r in mine[-5:]]
+        said = [f"{type(r).__name__} {r.side} {r.qty}" + (f" ({r.reason})" if isinstance(r, MirrorSkipped) else "") for r in mine[-5:]]
         return f"model: {self.trace.get((slave, *key), [])}; slave: {said}"
 
     def spot_at_k(self, what: str) -> None:
@@ -337,13 +345,16 @@ class Oracle:
 
     def no_corrections(self, what: str) -> None:
         found = deployment_corrections(self.dep)
-        new = found[self.corrections_seen:]
+        new = found[self.corrections_seen :]
         if new:
             self.corrections_seen = len(found)
             for sid in sorted({c.slave_id for c in new}):
                 mine = [c for c in new if c.slave_id == sid]
-                self.fail(f"{what}: {len(mine)} corrective order(s) in a fault-free run, by cause "
-                          f"{by_cause(mine)}:\n" + "\n".join(c.describe() for c in mine[:10]), f"{sid} corrections")
+                self.fail(
+                    f"{what}: {len(mine)} corrective order(s) in a fault-free run, by cause "
+                    f"{by_cause(mine)}:\n" + "\n".join(c.describe() for c in mine[:10]),
+                    f"{sid} corrections",
+                )
             for s in SLAVES:
                 self.last[s.id] = positions(self.sim, s.id)
 
@@ -351,8 +362,12 @@ class Oracle:
         """Quiet: two periodic snapshots per market (every slave's periodic check ran on the first,
         and had finished by the second); nothing may have moved or been corrected."""
         start = dict(self.tap.periodic)
-        eventually(lambda: all(self.tap.periodic[m] >= start.get(m, 0) + 2 for m in ("usdm", "spot")),
-                   timeout=6 * CHECK_S + 10, interval=0.1, what=f"two periodic snapshots per market ({what})")
+        eventually(
+            lambda: all(self.tap.periodic[m] >= start.get(m, 0) + 2 for m in ("usdm", "spot")),
+            timeout=6 * CHECK_S + 10,
+            interval=0.1,
+            what=f"two periodic snapshots per market ({what})",
+        )
         self.unmoved(f"checkpoint {what}")
         self.no_corrections(f"checkpoint {what}")
 
@@ -360,15 +375,13 @@ class Oracle:
         for (symbol, _ps), pos in list(self.master.items()):
             if pos:
                 self.unmoved(f"flat before hedge mode: {symbol}")
-                self.order(symbol=symbol, side="SELL" if pos > 0 else "BUY", type="MARKET", quantity=str(abs(pos)),
-                           reduceOnly="true")
+                self.order(symbol=symbol, side="SELL" if pos > 0 else "BUY", type="MARKET", quantity=str(abs(pos)), reduceOnly="true")
                 self.after_fills(f"flat before hedge mode: {symbol}")
         signed(self.sim, "master", "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
 
         def followed() -> bool:
             for s in SLAVES:
-                assert signed(self.sim, s.id, "GET", "/fapi/v1/positionSide/dual")["dualSidePosition"], \
-                    f"{s.id} still one-way"
+                assert signed(self.sim, s.id, "GET", "/fapi/v1/positionSide/dual")["dualSidePosition"], f"{s.id} still one-way"
             return True
 
         eventually(followed, timeout=30, interval=0.2, what="every (flat) slave followed the master to hedge mode")
@@ -379,8 +392,7 @@ class Oracle:
 def oracle_dep(tmp_path):
     process = fresh_sim(REPO / "simulator" / "example.toml", tmp_path)
     text = process.config.read_text()
-    process.config.write_text(text + "".join(f'\n[[symbols]]\nsymbol = "{s}"\nliquidity = "{q}"\n'
-                                             for s, q in LIQUIDITY.items()))
+    process.config.write_text(text + "".join(f'\n[[symbols]]\nsymbol = "{s}"\nliquidity = "{q}"\n' for s, q in LIQUIDITY.items()))
     with process as sim:
         for symbol, price in PRICES.items():
             sim.set_price(symbol, str(price), pause=True)
@@ -391,8 +403,9 @@ def oracle_dep(tmp_path):
         for account in FUTURES_USDT:  # spot: USDT only (the example gives the master SOL, ...)
             for asset in set(spot_holdings(sim, account)) | {"BTC", "ETH"}:
                 sim.admin("POST", "/_sim/balances", {"account": account, "market": "spot", "asset": asset, "free": "0"})
-            sim.admin("POST", "/_sim/balances", {"account": account, "market": "spot", "asset": "USDT",
-                                                 "free": SPOT_USDT.get(account, "1000")})
+            sim.admin(
+                "POST", "/_sim/balances", {"account": account, "market": "spot", "asset": "USDT", "free": SPOT_USDT.get(account, "1000")}
+            )
         dep = Deployment(tmp_path / "deploy", sim, SLAVES, markets=("usdm", "spot"), snapshot_interval_s=CHECK_S)
         tap = MasterTap(dep, ("usdm", "spot"))
         dep.start_all()
@@ -418,11 +431,16 @@ def test_fault_free_deployment_copies_every_fill_right_with_no_correction(oracle
         oracle.act(n)
         if n % CHECKPOINT_EVERY == 0:
             oracle.checkpoint(f"after action {n}")
-            print(f"oracle: {n} actions, {len(oracle.fills['futures'])} futures fills, {time.monotonic() - t0:.0f} s, "
-                  f"{len(oracle.problems)} failure(s) so far", flush=True)
+            print(
+                f"oracle: {n} actions, {len(oracle.fills['futures'])} futures fills, {time.monotonic() - t0:.0f} s, "
+                f"{len(oracle.problems)} failure(s) so far",
+                flush=True,
+            )
     held_back = sum(b.held_back for b in oracle.model.books.values())
-    print(f"oracle: seed {SEED}: {dict(oracle.kinds)}; {len(oracle.fills['futures'])} futures and "
-          f"{len(oracle.fills['spot'])} spot master fills; {held_back} copies held back by a min-notional policy")
+    print(
+        f"oracle: seed {SEED}: {dict(oracle.kinds)}; {len(oracle.fills['futures'])} futures and "
+        f"{len(oracle.fills['spot'])} spot master fills; {held_back} copies held back by a min-notional policy"
+    )
     print(f"oracle: corrections by slave and cause: {by_cause(deployment_corrections(dep))}")
     failed = [r for r in dep.collector.of(OrderFailed) if r.master_order_id]
     assert not failed, f"seed {SEED}: copies refused in a fault-free run: {failed[:5]}"

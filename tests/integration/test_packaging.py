@@ -7,6 +7,7 @@ clean venv gets the wheel alone; the wheel's dependencies are borrowed from the 
 `.pth` line (no network, no index), and nothing of the repository is importable there: every import is
 checked to come from the clean venv's own site-packages.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,28 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("wheel")
     # built from a copy of the sources, so no build/ or egg-info is left in (or reused from) the checkout
     src = out / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-        "logs", "run", "var", "docs", "tests"))
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv*",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".hypothesis",
+            ".pytest_cache",
+            ".mypy_cache",
+            ".ruff_cache",
+            "logs",
+            "run",
+            "var",
+            "docs",
+            "tests",
+        ),
+    )
     # the locked setuptools of the test venv builds it (no build isolation: no download)
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-          "--wheel-dir", str(out), str(src)], cwd=out)
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(src)], cwd=out)
     (built,) = out.glob("copytrader-*.whl")
     return built
 
@@ -50,8 +67,7 @@ def test_wheel_holds_every_package_and_its_data_files(wheel: pathlib.Path) -> No
         assert f"{package}/__init__.py" in names, f"package {package} missing from the wheel"
     for data in ("tui/app.tcss", "simulator/example.toml"):
         assert data in names, f"{data} missing from the wheel (package-data)"
-    assert not any(n.startswith(("tests/", "docs/", "scripts/", "bench/")) for n in names), \
-        "the wheel ships test, benchmark or dev files"
+    assert not any(n.startswith(("tests/", "docs/", "scripts/", "bench/")) for n in names), "the wheel ships test, benchmark or dev files"
 
 
 def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathlib.Path) -> None:
@@ -61,10 +77,12 @@ def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathl
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path, env=clean)
     py = venv / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps",
-          "--no-index", str(wheel)], cwd=tmp_path, env=clean)
-    site = pathlib.Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             cwd=tmp_path).strip())
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        cwd=tmp_path,
+        env=clean,
+    )
+    site = pathlib.Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path).strip())
     # the dependencies (msgspec, zmq, textual, ...) from the test venv, after the clean venv's own
     # site-packages; a directory named in a .pth is not itself scanned for .pth files, so the test
     # venv's editable install of this checkout does not come along
@@ -72,8 +90,9 @@ def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathl
     env = dict(clean)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
 
-    where = _run([str(py), "-c", "import importlib, sys\n"
-                  f"for n in {PACKAGES!r}: print(importlib.import_module(n).__file__)"], cwd=tmp_path, env=env)
+    where = _run(
+        [str(py), "-c", f"import importlib, sys\nfor n in {PACKAGES!r}: print(importlib.import_module(n).__file__)"], cwd=tmp_path, env=env
+    )
     for line in where.split():
         assert line.startswith(str(site)), f"imported from outside the clean venv: {line}"
 
@@ -82,6 +101,14 @@ def test_entry_points_run_from_a_clean_venv(wheel: pathlib.Path, tmp_path: pathl
     usage = _run([str(py), "-m", "simulator", "--help"], cwd=tmp_path, env=env)
     assert "--config" in usage
     # the simulator's shipped example config is found and parsed from the installed package
-    _run([str(py), "-c", "import pathlib, simulator, tomllib\n"
-          "p = pathlib.Path(simulator.__file__).with_name('example.toml')\n"
-          "assert tomllib.loads(p.read_text())"], cwd=tmp_path, env=env)
+    _run(
+        [
+            str(py),
+            "-c",
+            "import pathlib, simulator, tomllib\n"
+            "p = pathlib.Path(simulator.__file__).with_name('example.toml')\n"
+            "assert tomllib.loads(p.read_text())",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )

@@ -2,6 +2,7 @@
 one slave restarts through the control socket without touching any other program, a 21st slave is
 added and removed live, a SIGKILLed slave is restarted by supervisor and reconciles, and each actor
 has its own log file."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,6 @@ from tests.helpers.wait import eventually
 pytestmark = pytest.mark.slow
 
 
-
-
 @pytest.fixture
 def service(tmp_path):
     root = tmp_path / "deploy"
@@ -43,6 +42,7 @@ def service(tmp_path):
     subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True, env=env, cwd=root)
     sup = Supervisor(f"unix://{root / 'run' / 'supervisor.sock'}", timeout=10)
     try:
+
         def all_running():
             procs = sup.processes()
             bad = [p for p in procs if p.state != "RUNNING"]
@@ -54,21 +54,25 @@ def service(tmp_path):
         # slave to report that it runs (synced with the master).
         url = load_config(root / "copytrader.toml").exchange.url
         eventually(lambda: answers(f"{url}/fapi/v1/ping"), timeout=60, interval=0.2, what="simulator up")
-        eventually(lambda: all(slave_state(root, f"slave{i:02d}") == "running" for i in range(1, 21)),
-                   timeout=120, interval=0.5, what="every slave running")
+        eventually(
+            lambda: all(slave_state(root, f"slave{i:02d}") == "running" for i in range(1, 21)),
+            timeout=120,
+            interval=0.5,
+            what="every slave running",
+        )
         yield root, sup
     finally:
         try:
             pid = int((root / "run" / "supervisord.pid").read_text())
-            subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "shutdown"],
-                           check=False, capture_output=True, timeout=60)
+            subprocess.run(
+                [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf), "shutdown"],
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
             eventually(lambda: not alive(pid), timeout=60, interval=0.2, what="supervisord gone")
         finally:
             sup.close()
-
-
-
-
 
 
 def pids(sup: Supervisor) -> dict[str, int]:
@@ -144,11 +148,16 @@ def test_restart_add_remove_and_sigkill(service):
     # SIGKILL a slave: supervisor restarts it, and it reconciles before trading
     victim = pids(sup)["slave-slave03"]
     os.kill(victim, signal.SIGKILL)
-    eventually(lambda: pids(sup)["slave-slave03"] not in (victim, 0, None), timeout=30, interval=0.3,
-               what="slave03 restarted by supervisor")
+    eventually(
+        lambda: pids(sup)["slave-slave03"] not in (victim, 0, None), timeout=30, interval=0.3, what="slave03 restarted by supervisor"
+    )
     log = root / "logs" / "slave-slave03.log"
-    eventually(lambda: len(re.findall(r"synced \(start\)", log.read_text())) >= 2, timeout=60, interval=0.3,
-               what="the restarted slave synced from a master snapshot before trading")
+    eventually(
+        lambda: len(re.findall(r"synced \(start\)", log.read_text())) >= 2,
+        timeout=60,
+        interval=0.3,
+        what="the restarted slave synced from a master snapshot before trading",
+    )
     signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.02"})
     expect_copied(ex, "slave03", Decimal("2"))
 
@@ -173,13 +182,18 @@ def test_no_secret_reaches_logs_journal_or_control_replies(service):
     revoked = next(k for k in ex.keys["slave05"])
     import urllib.request
 
-    req = urllib.request.Request(f"{ex.http_url}/_sim/keys/revoke", method="POST",
-                                 data=b'{"api_key": "%s"}' % revoked.api_key.encode())
+    req = urllib.request.Request(f"{ex.http_url}/_sim/keys/revoke", method="POST", data=b'{"api_key": "%s"}' % revoked.api_key.encode())
     urllib.request.urlopen(req, timeout=10).read()
     signed(ex, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.01"})
-    eventually(lambda: "key_invalid" in (root / "logs" / "slave-slave05.log").read_text()
-               or any("refused" in line for line in (root / "logs" / "slave-slave05.log").read_text().splitlines()),
-               timeout=30, interval=0.3, what="slave05 saw its key refused")
+    eventually(
+        lambda: (
+            "key_invalid" in (root / "logs" / "slave-slave05.log").read_text()
+            or any("refused" in line for line in (root / "logs" / "slave-slave05.log").read_text().splitlines())
+        ),
+        timeout=30,
+        interval=0.3,
+        what="slave05 saw its key refused",
+    )
 
     needles = secret_needles((root / "var" / "passphrase").read_text().strip(), "passphrase")
     with open(REPO / "simulator" / "example.toml", "rb") as fh:
@@ -196,8 +210,7 @@ def test_no_secret_reaches_logs_journal_or_control_replies(service):
         for sid in ("slave01", "slave05", "slave07"):
             replies[f"GetSlave {sid}"] = c.request(GetSlave(id=0, slave_id=sid))
     blobs = {name: msgspec.msgpack.encode(r) + msgspec.json.encode(r) for name, r in replies.items()}
-    hits = scan_for_secrets([root / "logs", *root.glob("var/journal*"), root / "copytrader.toml",
-                             root / "run" / "programs"], needles)
+    hits = scan_for_secrets([root / "logs", *root.glob("var/journal*"), root / "copytrader.toml", root / "run" / "programs"], needles)
     hits += scan_blobs(blobs, needles)
     assert not hits, hits
     assert len(replies["QueryJournal"].entries) > 20  # the scan did see real traffic

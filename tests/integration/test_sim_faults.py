@@ -1,4 +1,5 @@
 """Every admin fault of the simulator, shown through a client (binance-connector or a raw WebSocket)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,6 +48,7 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> dic
 
 # -- latency ------------------------------------------------------------------------------------------
 
+
 def test_rest_latency_makes_a_short_client_timeout_fire(sim: SimProcess) -> None:
     key = sim.key("slave01")
     sim.admin("POST", "/_sim/faults/latency", {"transport": "rest", "seconds": 2})
@@ -75,15 +77,13 @@ async def test_stream_latency_and_stall_hold_events_back(sim: SimProcess) -> Non
         sub = await ws_call(ws, "s", "userDataStream.subscribe.signature", ws_params(key))
         assert sub["status"] == 200
         sim.admin("POST", "/_sim/faults/stall", {"seconds": 1.5, "account": "slave01"})
-        placed = await ws_call(ws, "o", "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET",
-                                                               quantity="0.001"))
+        placed = await ws_call(ws, "o", "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001"))
         with pytest.raises(asyncio.TimeoutError):
             await next_event(ws, timeout=0.3)  # stalled: the order reply came, its events did not
         held = await next_event(ws, timeout=10)
         rest = [await next_event(ws, timeout=10), await next_event(ws, timeout=10)]  # TRADE, balances
         sim.admin("POST", "/_sim/faults/latency", {"transport": "stream", "seconds": 1.5})
-        await ws_call(ws, "o2", "order.place", ws_params(key, symbol="BTCUSDT", side="SELL", type="MARKET",
-                                                          quantity="0.001"))
+        await ws_call(ws, "o2", "order.place", ws_params(key, symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.001"))
         with pytest.raises(asyncio.TimeoutError):
             await next_event(ws, timeout=0.3)
         delayed = await next_event(ws, timeout=10)
@@ -95,6 +95,7 @@ async def test_stream_latency_and_stall_hold_events_back(sim: SimProcess) -> Non
 
 
 # -- order faults ------------------------------------------------------------------------------------
+
 
 def test_order_5xx_not_executed(sim: SimProcess) -> None:
     sim.set_price("BTCUSDT", "50000")
@@ -109,8 +110,7 @@ def test_order_5xx_not_executed(sim: SimProcess) -> None:
     assert exc.value.status_code == 503
     assert missing.value.error_code == -2013
     # the fault was used up: the retry goes through
-    assert spot.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001",
-                          newClientOrderId="f-1")["status"] == "FILLED"
+    assert spot.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001", newClientOrderId="f-1")["status"] == "FILLED"
 
 
 def test_order_timeout_executed_anyway(sim: SimProcess) -> None:
@@ -133,8 +133,7 @@ def test_order_fault_for_one_key_only(sim: SimProcess) -> None:
     victim = sim.key("slave01")
     sim.admin("POST", "/_sim/faults/orders", {"count": 2, "kind": "5xx", "api_key": victim.api_key})
 
-    other = connector(sim, sim.key("master", "HMAC")).new_order(symbol="BTCUSDT", side="BUY", type="MARKET",
-                                                                quantity="0.001")
+    other = connector(sim, sim.key("master", "HMAC")).new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
     with pytest.raises(ServerError):
         connector(sim, victim).new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
 
@@ -147,8 +146,9 @@ async def test_wsapi_order_timeout_not_executed(sim: SimProcess) -> None:
     key = sim.key("slave01")
     sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": False})
     async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_api_url) as ws:
-        reply = await ws_call(ws, 7, "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET",
-                                                             quantity="0.001", newClientOrderId="w-1"))
+        reply = await ws_call(
+            ws, 7, "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001", newClientOrderId="w-1")
+        )
         status = await ws_call(ws, 8, "order.status", ws_params(key, symbol="BTCUSDT", origClientOrderId="w-1"))
 
     assert reply["status"] == 408 and reply["error"]["code"] == -1007
@@ -156,21 +156,22 @@ async def test_wsapi_order_timeout_not_executed(sim: SimProcess) -> None:
 
 
 @pytest.mark.parametrize("recv_window, executed", [(5000, True), (1000, False)])
-async def test_wsapi_order_timeout_executed_late_only_within_recv_window(sim: SimProcess, recv_window: int,
-                                                                          executed: bool) -> None:
+async def test_wsapi_order_timeout_executed_late_only_within_recv_window(sim: SimProcess, recv_window: int, executed: bool) -> None:
     sim.set_price("BTCUSDT", "50000")
     key = sim.key("slave01")
     cid = f"late-{recv_window}"
     sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": True, "delay_s": 1.5})
     async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_api_url) as ws:
-        reply = await ws_call(ws, 1, "order.place", ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET",
-                                                             quantity="0.001", newClientOrderId=cid,
-                                                             recvWindow=recv_window))
+        reply = await ws_call(
+            ws,
+            1,
+            "order.place",
+            ws_params(key, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001", newClientOrderId=cid, recvWindow=recv_window),
+        )
         before = await ws_call(ws, 2, "order.status", ws_params(key, symbol="BTCUSDT", origClientOrderId=cid))
         deadline = time.monotonic() + 10
         while True:  # the late execution lands (or is dropped) 1.5 s after the answer
-            log = [r for r in sim.admin("GET", "/_sim/requests") if r["clientOrderId"] == cid or
-                   r["params"].get("newClientOrderId") == cid]
+            log = [r for r in sim.admin("GET", "/_sim/requests") if r["clientOrderId"] == cid or r["params"].get("newClientOrderId") == cid]
             if log and (log[-1]["orderId"] is not None or log[-1]["errorCode"] == -1021):
                 break
             assert time.monotonic() < deadline, log
@@ -191,6 +192,7 @@ def test_late_execution_needs_executed(sim: SimProcess) -> None:
 
 
 # -- rate faults and the real limiter ------------------------------------------------------------------
+
 
 def test_injected_429_and_418(sim: SimProcess) -> None:
     spot = connector(sim, sim.key("slave01"))
@@ -217,8 +219,7 @@ async def test_weight_limit_429_then_418_ban() -> None:
         async with aiohttp.ClientSession() as session:
             for _ in range(6):
                 async with session.get(sim.http_url + "/api/v3/time") as resp:
-                    statuses.append((resp.status, resp.headers.get("X-MBX-USED-WEIGHT-1M"),
-                                     resp.headers.get("Retry-After")))
+                    statuses.append((resp.status, resp.headers.get("X-MBX-USED-WEIGHT-1M"), resp.headers.get("Retry-After")))
 
     assert [s for s, _, _ in statuses] == [200, 200, 200, 429, 429, 418]
     assert statuses[2][1] == "3" and statuses[3][2] is not None and statuses[5][2] is not None
@@ -229,8 +230,7 @@ async def test_order_count_limit() -> None:
         sim.sim.limiters["spot"].config.orders[0].limit = 1
         sim.sim.prices.set_price("BTCUSDT", __import__("decimal").Decimal("50000"))
         spot = connector(sim, sim.key("slave01"), show_header=True)
-        first = await asyncio.to_thread(spot.new_order, symbol="BTCUSDT", side="BUY", type="MARKET",
-                                        quantity="0.001")
+        first = await asyncio.to_thread(spot.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
         with pytest.raises(ClientError) as exc:
             await asyncio.to_thread(spot.new_order, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
 
@@ -239,6 +239,7 @@ async def test_order_count_limit() -> None:
 
 
 # -- connections, listen tokens, keys ---------------------------------------------------------------------
+
 
 async def test_drop_user_data_connections(sim: SimProcess) -> None:
     key = sim.key("slave01")
@@ -254,19 +255,16 @@ async def test_drop_user_data_connections(sim: SimProcess) -> None:
 async def test_expire_listen_token_ends_the_margin_subscription(sim: SimProcess) -> None:
     key = sim.key("slave01")
     async with aiohttp.ClientSession() as session:
-        async with session.post(sim.http_url + "/sapi/v1/userListenToken",
-                                headers={"X-MBX-APIKEY": key.api_key}) as resp:
+        async with session.post(sim.http_url + "/sapi/v1/userListenToken", headers={"X-MBX-APIKEY": key.api_key}) as resp:
             token = orjson.loads(await resp.read())["token"]
         async with session.ws_connect(sim.ws_api_url) as ws:
             sub = await ws_call(ws, 1, "userDataStream.subscribe.listenToken", {"listenToken": token})
-            expired = await asyncio.to_thread(sim.admin, "POST", "/_sim/faults/expire-listen-key",
-                                              {"listen_key": token})
+            expired = await asyncio.to_thread(sim.admin, "POST", "/_sim/faults/expire-listen-key", {"listen_key": token})
             event = await next_event(ws, timeout=10)
             again = await ws_call(ws, 2, "userDataStream.subscribe.listenToken", {"listenToken": token})
 
     assert expired["expired"] >= 1
-    assert event == {"subscriptionId": sub["result"]["subscriptionId"],
-                     "event": {"e": "eventStreamTerminated", "E": event["event"]["E"]}}
+    assert event == {"subscriptionId": sub["result"]["subscriptionId"], "event": {"e": "eventStreamTerminated", "E": event["event"]["E"]}}
     assert again["error"]["code"] == -1209
 
 
@@ -296,8 +294,11 @@ async def test_revoked_key_ends_the_ws_session(sim: SimProcess) -> None:
 def test_set_permissions(sim: SimProcess) -> None:
     key = sim.key("slave01")
     spot = connector(sim, key)
-    sim.admin("POST", "/_sim/keys/permissions",
-              {"api_key": key.api_key, "permissions": {"enableWithdrawals": True, "enableSpotAndMarginTrading": False}})
+    sim.admin(
+        "POST",
+        "/_sim/keys/permissions",
+        {"api_key": key.api_key, "permissions": {"enableWithdrawals": True, "enableSpotAndMarginTrading": False}},
+    )
 
     perms = spot.api_key_permissions()
     with pytest.raises(ClientError) as exc:

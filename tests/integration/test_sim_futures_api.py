@@ -4,6 +4,7 @@ The simulator runs in a background thread on 127.0.0.1:0 (`FuturesSim`), so bloc
 (Binance's SDK uses `requests`) and async clients (aiohttp) can both talk to it. Price walk off:
 prices move only when a test sets them through the admin API.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,10 @@ class FuturesSim:
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run `fn(*args)` on the simulator's loop (its state is single-threaded) and return the result."""
+
         async def run() -> Any:
             return fn(*args)
+
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def set_price(self, symbol: str, price: str) -> None:
@@ -81,6 +84,7 @@ class FuturesSim:
         async def stop() -> None:
             if self._runner is not None:
                 await self._runner.cleanup()
+
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -88,10 +92,8 @@ class FuturesSim:
 
 def ed25519_pair() -> tuple[Ed25519PrivateKey, str, str]:
     priv = Ed25519PrivateKey.generate()
-    pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-    pub = priv.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pub = priv.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     return priv, pem, pub
 
 
@@ -99,12 +101,16 @@ def sim_doc(ed_public_pem: str, **futures: Any) -> dict[str, Any]:
     return {
         "simulator": {"tick_interval": 0, "paused": True},
         "futures": futures,
-        "accounts": [{
-            "id": "master",
-            "futures": {"USDT": "100000"},
-            "keys": [{"api_key": HMAC_KEY, "type": "HMAC", "secret": HMAC_SECRET},
-                     {"api_key": ED_KEY, "type": "ED25519", "public_key": ed_public_pem}],
-        }],
+        "accounts": [
+            {
+                "id": "master",
+                "futures": {"USDT": "100000"},
+                "keys": [
+                    {"api_key": HMAC_KEY, "type": "HMAC", "secret": HMAC_SECRET},
+                    {"api_key": ED_KEY, "type": "ED25519", "public_key": ed_public_pem},
+                ],
+            }
+        ],
     }
 
 
@@ -122,14 +128,16 @@ def fsim(ed_key: tuple[Ed25519PrivateKey, str, str]) -> Iterator[FuturesSim]:
 
 # -- a tiny signed REST client (aiohttp) -------------------------------------------------------------
 
+
 def sign(params: dict[str, Any]) -> str:
     query = urllib.parse.urlencode({**params, "timestamp": int(time.time() * 1000)})
     signature = hmac.new(HMAC_SECRET.encode(), query.encode(), hashlib.sha256).hexdigest()
     return f"{query}&signature={signature}"
 
 
-async def rest(session: aiohttp.ClientSession, fsim: FuturesSim, method: str, path: str,
-               signed: bool = True, **params: Any) -> tuple[int, Any, dict[str, str]]:
+async def rest(
+    session: aiohttp.ClientSession, fsim: FuturesSim, method: str, path: str, signed: bool = True, **params: Any
+) -> tuple[int, Any, dict[str, str]]:
     query = sign(params) if signed else urllib.parse.urlencode(params)
     async with session.request(method, f"{fsim.http}{path}?{query}", headers={"X-MBX-APIKEY": HMAC_KEY}) as resp:
         body = await resp.read()
@@ -164,11 +172,11 @@ async def open_stream(session: aiohttp.ClientSession, fsim: FuturesSim, key: str
 
 
 async def market_buy(session: aiohttp.ClientSession, fsim: FuturesSim, qty: str = "0.010", **extra: Any):
-    return await rest(session, fsim, "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET",
-                      quantity=qty, **extra)
+    return await rest(session, fsim, "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity=qty, **extra)
 
 
 # -- tests -------------------------------------------------------------------------------------------
+
 
 async def test_order_events_reach_the_listen_key_stream(fsim: FuturesSim) -> None:
     async with aiohttp.ClientSession() as s:
@@ -289,8 +297,9 @@ async def test_admin_faults_drop_expire_and_stall_streams(fsim: FuturesSim) -> N
 @pytest.mark.parametrize("kind", ["timeout", "5xx"])
 async def test_order_faults_status_unknown(fsim: FuturesSim, kind: str, executed: bool) -> None:
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{fsim.http}/_sim/faults/orders",
-                          json={"count": 1, "kind": kind, "executed": executed, "market": "futures"}) as r:
+        async with s.post(
+            f"{fsim.http}/_sim/faults/orders", json={"count": 1, "kind": kind, "executed": executed, "market": "futures"}
+        ) as r:
             assert r.status == 200
         status, body, _ = await market_buy(s, fsim, newClientOrderId="retry-me")
         if kind == "timeout":
@@ -326,8 +335,18 @@ async def test_rest_latency_fault_applies_to_futures(fsim: FuturesSim) -> None:
 async def test_resting_limit_fills_partially_per_step_as_maker(fsim: FuturesSim) -> None:
     async with aiohttp.ClientSession() as s:
         # BTC liquidity is 0.5 per price step: a 1.2 BTC bid fills 0.5, 0.5, 0.2
-        status, order, _ = await rest(s, fsim, "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                                      timeInForce="GTC", quantity="1.200", price="64000")
+        status, order, _ = await rest(
+            s,
+            fsim,
+            "POST",
+            "/fapi/v1/order",
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="1.200",
+            price="64000",
+        )
         assert status == 200 and order["status"] == "NEW"
         _, opened, _ = await rest(s, fsim, "GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
         assert [o["orderId"] for o in opened] == [order["orderId"]]
@@ -350,30 +369,51 @@ async def test_ws_api_order_place_status_cancel_with_session_logon(fsim: Futures
             ts = int(time.time() * 1000)
             payload = f"apiKey={ED_KEY}&timestamp={ts}"
             sig = base64.b64encode(priv.sign(payload.encode())).decode()
-            await ws.send_json({"id": "logon", "method": "session.logon",
-                                "params": {"apiKey": ED_KEY, "timestamp": ts, "signature": sig}})
+            await ws.send_json({"id": "logon", "method": "session.logon", "params": {"apiKey": ED_KEY, "timestamp": ts, "signature": sig}})
             reply = await ws.receive_json()
             assert reply["status"] == 200 and reply["result"]["apiKey"] == ED_KEY
-            await ws.send_json({"id": 1, "method": "order.place", "params": {
-                "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010",
-                "price": "66000", "newClientOrderId": "ws-1", "timestamp": int(time.time() * 1000)}})
+            await ws.send_json(
+                {
+                    "id": 1,
+                    "method": "order.place",
+                    "params": {
+                        "symbol": "BTCUSDT",
+                        "side": "SELL",
+                        "type": "LIMIT",
+                        "timeInForce": "GTC",
+                        "quantity": "0.010",
+                        "price": "66000",
+                        "newClientOrderId": "ws-1",
+                        "timestamp": int(time.time() * 1000),
+                    },
+                }
+            )
             placed = await ws.receive_json()
             assert placed["status"] == 200 and placed["result"]["status"] == "NEW"
             assert {r["rateLimitType"] for r in placed["rateLimits"]} == {"ORDERS", "REQUEST_WEIGHT"}
-            await ws.send_json({"id": 2, "method": "order.status", "params": {
-                "symbol": "BTCUSDT", "origClientOrderId": "ws-1", "timestamp": int(time.time() * 1000)}})
+            await ws.send_json(
+                {
+                    "id": 2,
+                    "method": "order.status",
+                    "params": {"symbol": "BTCUSDT", "origClientOrderId": "ws-1", "timestamp": int(time.time() * 1000)},
+                }
+            )
             status = await ws.receive_json()
             assert status["result"]["orderId"] == placed["result"]["orderId"]
             # a per-request HMAC signature works on the same connection
-            params = {"apiKey": HMAC_KEY, "symbol": "BTCUSDT", "orderId": placed["result"]["orderId"],
-                      "timestamp": int(time.time() * 1000)}
+            params = {"apiKey": HMAC_KEY, "symbol": "BTCUSDT", "orderId": placed["result"]["orderId"], "timestamp": int(time.time() * 1000)}
             payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
             params["signature"] = hmac.new(HMAC_SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
             await ws.send_json({"id": 3, "method": "order.cancel", "params": params})
             canceled = await ws.receive_json()
             assert canceled["status"] == 200 and canceled["result"]["status"] == "CANCELED"
-            await ws.send_json({"id": 4, "method": "order.cancel", "params": {
-                "symbol": "BTCUSDT", "orderId": placed["result"]["orderId"], "timestamp": int(time.time() * 1000)}})
+            await ws.send_json(
+                {
+                    "id": 4,
+                    "method": "order.cancel",
+                    "params": {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"], "timestamp": int(time.time() * 1000)},
+                }
+            )
             again = await ws.receive_json()
             assert again["status"] == 400 and again["error"]["code"] == -2011
 
@@ -381,12 +421,20 @@ async def test_ws_api_order_place_status_cancel_with_session_logon(fsim: Futures
 async def test_ws_api_order_fault_answers_minus_1007(fsim: FuturesSim, ed_key) -> None:
     priv = ed_key[0]
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{fsim.http}/_sim/faults/orders",
-                          json={"count": 1, "kind": "timeout", "executed": True, "market": "futures"}) as r:
+        async with s.post(
+            f"{fsim.http}/_sim/faults/orders", json={"count": 1, "kind": "timeout", "executed": True, "market": "futures"}
+        ) as r:
             assert r.status == 200
         async with s.ws_connect(f"{fsim.ws}/ws-fapi/v1") as ws:
-            params = {"apiKey": ED_KEY, "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010",
-                      "newClientOrderId": "ws-unknown", "timestamp": int(time.time() * 1000)}
+            params = {
+                "apiKey": ED_KEY,
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "MARKET",
+                "quantity": "0.010",
+                "newClientOrderId": "ws-unknown",
+                "timestamp": int(time.time() * 1000),
+            }
             payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
             params["signature"] = base64.b64encode(priv.sign(payload.encode())).decode()
             await ws.send_json({"id": 9, "method": "order.place", "params": params})

@@ -6,6 +6,7 @@ JSON SUBSCRIBE on `/private`; control frames and errors as in binance-spot-api-d
 Absence is checked behind a sentinel: events on one connection leave in order, so once a later event
 has arrived, an earlier one that did not arrive never will.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,15 +22,7 @@ import orjson
 import pytest
 
 from tests.helpers.wait import aeventually
-from tests.integration.test_sim_futures_api import (
-    ALL_EVENTS,
-    HMAC_KEY,
-    HMAC_SECRET,
-    FuturesSim,
-    Stream,
-    ed25519_pair,
-    sim_doc,
-)
+from tests.integration.test_sim_futures_api import ALL_EVENTS, HMAC_KEY, HMAC_SECRET, FuturesSim, Stream, ed25519_pair, sim_doc
 
 OTHER_KEY, OTHER_SECRET = "fut-hmac-key-2", "fut-hmac-secret-2-0123456789"
 
@@ -37,8 +30,9 @@ OTHER_KEY, OTHER_SECRET = "fut-hmac-key-2", "fut-hmac-secret-2-0123456789"
 @pytest.fixture
 def fsim() -> Iterator[FuturesSim]:
     doc = sim_doc(ed25519_pair()[2], listen_key_ttl=3600, max_connection_age=86400)
-    doc["accounts"].append({"id": "other", "futures": {"USDT": "50000"},
-                            "keys": [{"api_key": OTHER_KEY, "type": "HMAC", "secret": OTHER_SECRET}]})
+    doc["accounts"].append(
+        {"id": "other", "futures": {"USDT": "50000"}, "keys": [{"api_key": OTHER_KEY, "type": "HMAC", "secret": OTHER_SECRET}]}
+    )
     sim = FuturesSim(doc)
     yield sim
     sim.close()
@@ -54,8 +48,7 @@ class Client:
         query = urllib.parse.urlencode({**params, "timestamp": int(time.time() * 1000)} if signed else params)
         if signed:
             query += "&signature=" + hmac.new(self.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-        async with self.session.request(method, f"{self.fsim.http}{path}?{query}",
-                                        headers={"X-MBX-APIKEY": self.key}) as resp:
+        async with self.session.request(method, f"{self.fsim.http}{path}?{query}", headers={"X-MBX-APIKEY": self.key}) as resp:
             body = await resp.read()
             return resp.status, orjson.loads(body) if body else None
 
@@ -83,6 +76,7 @@ async def reached(check: Any) -> None:
     async def probe() -> bool:
         assert check()
         return True
+
     await aeventually(probe, timeout=10)
 
 
@@ -100,12 +94,12 @@ async def control(stream: Stream, frame: Any) -> dict[str, Any]:
 
 # -- ws mode ----------------------------------------------------------------------------------------
 
+
 async def test_ws_mode_delivers_raw_events_of_the_types_named_only(fsim: FuturesSim, session: aiohttp.ClientSession) -> None:
     master = Client(session, fsim, HMAC_KEY, HMAC_SECRET)
     key = await master.listen_key()
     every = Stream(await session.ws_connect(f"{fsim.ws}/private/ws?listenKey={key}&events={ALL_EVENTS}"))
-    narrow = Stream(await session.ws_connect(
-        f"{fsim.ws}/private/ws?listenKey={key}&events=ORDER_TRADE_UPDATE/ACCOUNT_CONFIG_UPDATE"))
+    narrow = Stream(await session.ws_connect(f"{fsim.ws}/private/ws?listenKey={key}&events=ORDER_TRADE_UPDATE/ACCOUNT_CONFIG_UPDATE"))
     await master.buy()
     await master.leverage(9)  # the sentinel: after the fill's ACCOUNT_UPDATE on every connection
     await reached(lambda: "ACCOUNT_CONFIG_UPDATE" in types(narrow.events))
@@ -146,29 +140,31 @@ async def test_a_listen_key_without_events_receives_nothing_until_subscribed(
 
 # -- stream mode ------------------------------------------------------------------------------------
 
-async def test_stream_mode_follows_several_listen_keys_each_with_its_events(
-    fsim: FuturesSim, session: aiohttp.ClientSession
-) -> None:
+
+async def test_stream_mode_follows_several_listen_keys_each_with_its_events(fsim: FuturesSim, session: aiohttp.ClientSession) -> None:
     master = Client(session, fsim, HMAC_KEY, HMAC_SECRET)
     other = Client(session, fsim, OTHER_KEY, OTHER_SECRET)
     k1, k2 = await master.listen_key(), await other.listen_key()
     assert k1 != k2
-    stream = Stream(await session.ws_connect(
-        f"{fsim.ws}/private/stream?listenKey={k1}&events=ORDER_TRADE_UPDATE&listenKey={k2}&events=ACCOUNT_UPDATE/ACCOUNT_CONFIG_UPDATE"))
+    stream = Stream(
+        await session.ws_connect(
+            f"{fsim.ws}/private/stream?listenKey={k1}&events=ORDER_TRADE_UPDATE&listenKey={k2}&events=ACCOUNT_UPDATE/ACCOUNT_CONFIG_UPDATE"
+        )
+    )
     await master.buy()
     await other.buy("0.020")
     await master.leverage(5)  # not named for k1: never delivered
     await other.leverage(4)  # the sentinel
     await reached(lambda: any(e["data"]["e"] == "ACCOUNT_CONFIG_UPDATE" for e in stream.events))
     got = [(e["stream"], e["data"]["e"]) for e in stream.events]
-    assert got == [(k1, "ORDER_TRADE_UPDATE"), (k1, "ORDER_TRADE_UPDATE"), (k2, "ACCOUNT_UPDATE"),
-                   (k2, "ACCOUNT_CONFIG_UPDATE")]
+    assert got == [(k1, "ORDER_TRADE_UPDATE"), (k1, "ORDER_TRADE_UPDATE"), (k2, "ACCOUNT_UPDATE"), (k2, "ACCOUNT_CONFIG_UPDATE")]
     assert stream.events[-1]["data"]["ac"] == {"s": "BTCUSDT", "l": 4}
     assert stream.events[2]["data"]["a"]["P"][0]["pa"] == "0.020"  # the other account's position
     assert set(stream.events[0]) == {"stream", "data"}
 
 
 # -- SUBSCRIBE and the control frames ---------------------------------------------------------------
+
 
 async def test_subscribe_unsubscribe_list_and_the_combined_property(fsim: FuturesSim, session: aiohttp.ClientSession) -> None:
     master = Client(session, fsim, HMAC_KEY, HMAC_SECRET)
@@ -197,22 +193,41 @@ async def test_subscribe_unsubscribe_list_and_the_combined_property(fsim: Future
     assert [e["ac"]["l"] for e in stream.events if e.get("e")] == [2]
 
 
-@pytest.mark.parametrize(("frame", "reply"), [
-    ({"method": "SUBSCRIBE", "params": ["NoSuchListenKey"], "id": 1},
-     {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 1}),
-    ({"method": "SUBSCRIBE", "params": [], "id": 2},
-     {"error": {"code": 2, "msg": "Invalid request: streams must have non-zero length"}, "id": 2}),
-    ({"method": "SUBSCRIB", "params": ["x"], "id": 3},
-     {"error": {"code": 2, "msg": "Invalid request: unknown variant `SUBSCRIB`, expected one of `SUBSCRIBE`, "
-                                  "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"}, "id": 3}),
-    ({"method": "SUBSCRIBE", "params": ["x"], "id": {"nested": 1}},
-     {"error": {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}, "id": None}),
-    ({"params": ["x"], "id": 5}, {"error": {"code": 2, "msg": "Invalid request: missing field `method`"}, "id": 5}),
-    ({"method": "SET_PROPERTY", "params": ["combined", "yes"], "id": 6},
-     {"error": {"code": 1, "msg": "Invalid value type: expected Boolean"}, "id": 6}),
-    ({"method": "GET_PROPERTY", "params": ["colour"], "id": 7}, {"error": {"code": 0, "msg": "Unknown property"}, "id": 7}),
-    ([1, 2], {"error": {"code": 3, "msg": "Invalid JSON: expected an object"}, "id": None}),
-])
+@pytest.mark.parametrize(
+    ("frame", "reply"),
+    [
+        (
+            {"method": "SUBSCRIBE", "params": ["NoSuchListenKey"], "id": 1},
+            {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": 1},
+        ),
+        (
+            {"method": "SUBSCRIBE", "params": [], "id": 2},
+            {"error": {"code": 2, "msg": "Invalid request: streams must have non-zero length"}, "id": 2},
+        ),
+        (
+            {"method": "SUBSCRIB", "params": ["x"], "id": 3},
+            {
+                "error": {
+                    "code": 2,
+                    "msg": "Invalid request: unknown variant `SUBSCRIB`, expected one of `SUBSCRIBE`, "
+                    "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`",
+                },
+                "id": 3,
+            },
+        ),
+        (
+            {"method": "SUBSCRIBE", "params": ["x"], "id": {"nested": 1}},
+            {"error": {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}, "id": None},
+        ),
+        ({"params": ["x"], "id": 5}, {"error": {"code": 2, "msg": "Invalid request: missing field `method`"}, "id": 5}),
+        (
+            {"method": "SET_PROPERTY", "params": ["combined", "yes"], "id": 6},
+            {"error": {"code": 1, "msg": "Invalid value type: expected Boolean"}, "id": 6},
+        ),
+        ({"method": "GET_PROPERTY", "params": ["colour"], "id": 7}, {"error": {"code": 0, "msg": "Unknown property"}, "id": 7}),
+        ([1, 2], {"error": {"code": 3, "msg": "Invalid JSON: expected an object"}, "id": None}),
+    ],
+)
 async def test_control_frame_errors_as_binance_answers_them(
     fsim: FuturesSim, session: aiohttp.ClientSession, frame: Any, reply: dict[str, Any]
 ) -> None:
@@ -228,14 +243,11 @@ async def test_invalid_json_is_answered_with_code_3(fsim: FuturesSim, session: a
     assert answer["error"]["code"] == 3 and answer["error"]["msg"].startswith("Invalid JSON")
 
 
-async def test_market_and_public_routes_accept_frames_and_carry_no_user_data(
-    fsim: FuturesSim, session: aiohttp.ClientSession
-) -> None:
+async def test_market_and_public_routes_accept_frames_and_carry_no_user_data(fsim: FuturesSim, session: aiohttp.ClientSession) -> None:
     master = Client(session, fsim, HMAC_KEY, HMAC_SECRET)
     key = await master.listen_key()
     market = Stream(await session.ws_connect(f"{fsim.ws}/market/stream"))
-    assert await control(market, {"method": "SUBSCRIBE", "params": [key, "btcusdt@markPrice"], "id": 1}) == {
-        "result": None, "id": 1}
+    assert await control(market, {"method": "SUBSCRIBE", "params": [key, "btcusdt@markPrice"], "id": 1}) == {"result": None, "id": 1}
     await master.leverage(13)
     sentinel = Stream(await session.ws_connect(f"{fsim.ws}/private/ws?listenKey={key}&events=ACCOUNT_CONFIG_UPDATE"))
     await master.leverage(14)
@@ -244,6 +256,7 @@ async def test_market_and_public_routes_accept_frames_and_carry_no_user_data(
 
 
 # -- refused URLs -----------------------------------------------------------------------------------
+
 
 async def test_bad_private_urls_are_refused_naming_the_problem(fsim: FuturesSim, session: aiohttp.ClientSession) -> None:
     key = await Client(session, fsim, HMAC_KEY, HMAC_SECRET).listen_key()

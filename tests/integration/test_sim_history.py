@@ -1,5 +1,6 @@
 """The simulator keeps a bounded past ([history]): requests, trades and closed orders beyond the
 configured sizes are forgotten everywhere, open orders never; what is kept still answers."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,16 +27,15 @@ async def call(sim: InProcessSim, method: str, path: str, query: str) -> tuple[i
 
 
 @pytest.mark.parametrize("market", ["spot", "margin"])
-async def test_spot_and_margin_forget_old_closed_orders_and_trades_but_not_open_orders(
-        sim: InProcessSim, market: str) -> None:
+async def test_spot_and_margin_forget_old_closed_orders_and_trades_but_not_open_orders(sim: InProcessSim, market: str) -> None:
     path = "/api/v3/order" if market == "spot" else "/sapi/v1/margin/order"
-    status, resting = await call(sim, "POST", path, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
-                                                    "&quantity=0.01&price=1000&newClientOrderId=rest1")
+    status, resting = await call(
+        sim, "POST", path, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=1000&newClientOrderId=rest1"
+    )
     assert status == 200, resting
     ids = []
     for i in range(30):
-        status, body = await call(sim, "POST", path, f"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"
-                                                     f"&newClientOrderId=m{i}")
+        status, body = await call(sim, "POST", path, f"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=m{i}")
         assert status == 200, body
         ids.append(body["orderId"])
 
@@ -55,21 +55,25 @@ async def test_spot_and_margin_forget_old_closed_orders_and_trades_but_not_open_
     assert [t["orderId"] for t in admin_trades] == ids[-5:]
     closed = [o["orderId"] for o in orders if o["status"] == "FILLED"]
     assert resting["orderId"] in [o["orderId"] for o in orders]
-    assert 4 <= len(closed) <= 4 + 2 and closed == ids[-len(closed):]  # + slack, + the order filled last
+    assert 4 <= len(closed) <= 4 + 2 and closed == ids[-len(closed) :]  # + slack, + the order filled last
     book = sim.sim.markets[market].accounts["slave01"]  # type: ignore[attr-defined]
     assert set(book.by_client) <= {o.client_order_id for o in book.by_id.values()}
 
 
-async def test_futures_forget_old_orders_their_arrivals_and_fills_and_still_list_open_orders(
-        sim: InProcessSim) -> None:
+async def test_futures_forget_old_orders_their_arrivals_and_fills_and_still_list_open_orders(sim: InProcessSim) -> None:
     ids = []
     for i in range(30):
-        status, body = await call(sim, "POST", "/fapi/v1/order", f"symbol=BTCUSDT&side={'BUY' if i % 2 else 'SELL'}"
-                                                                 f"&type=MARKET&quantity=0.002&newClientOrderId=f{i}")
+        status, body = await call(
+            sim,
+            "POST",
+            "/fapi/v1/order",
+            f"symbol=BTCUSDT&side={'BUY' if i % 2 else 'SELL'}&type=MARKET&quantity=0.002&newClientOrderId=f{i}",
+        )
         assert status == 200, body
         ids.append(body["orderId"])
-    status, resting = await call(sim, "POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
-                                                                "&quantity=0.002&price=60000&newClientOrderId=rest")
+    status, resting = await call(
+        sim, "POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.002&price=60000&newClientOrderId=rest"
+    )
     assert status == 200, resting
 
     _, first = await call(sim, "GET", "/fapi/v1/order", "symbol=BTCUSDT&origClientOrderId=f0")
@@ -92,7 +96,6 @@ async def test_futures_forget_old_orders_their_arrivals_and_fills_and_still_list
 
 async def test_the_request_log_keeps_the_newest(sim: InProcessSim) -> None:
     for i in range(10):
-        await call(sim, "POST", "/api/v3/order", f"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"
-                                                 f"&newClientOrderId=r{i}")
+        await call(sim, "POST", "/api/v3/order", f"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=r{i}")
     log = await sim.aadmin("GET", "/_sim/requests?account=slave01")
     assert [r["params"]["newClientOrderId"] for r in log] == [f"r{i}" for i in range(4, 10)]

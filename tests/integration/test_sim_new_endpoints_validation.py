@@ -2,6 +2,7 @@
 
 Plain HTTP against an in-thread simulator; each bad request names what is wrong with Binance's code.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,17 +25,29 @@ NOFUT_KEY, NOFUT_SECRET = "val-nofut", "val-nofut-secret-0123456789"
 
 @pytest.fixture(scope="module")
 def fsim() -> Iterator[FuturesSim]:
-    sim = FuturesSim({"simulator": {"tick_interval": 0, "paused": True},
-                      "accounts": [{"id": "v", "spot": {"USDT": "1000"}, "futures": {"USDT": "1000"},
-                                    "keys": [{"api_key": KEY, "type": "HMAC", "secret": SECRET},
-                                             {"api_key": NOFUT_KEY, "type": "HMAC", "secret": NOFUT_SECRET,
-                                              "permissions": {"enableFutures": False}}]}]})
+    sim = FuturesSim(
+        {
+            "simulator": {"tick_interval": 0, "paused": True},
+            "accounts": [
+                {
+                    "id": "v",
+                    "spot": {"USDT": "1000"},
+                    "futures": {"USDT": "1000"},
+                    "keys": [
+                        {"api_key": KEY, "type": "HMAC", "secret": SECRET},
+                        {"api_key": NOFUT_KEY, "type": "HMAC", "secret": NOFUT_SECRET, "permissions": {"enableFutures": False}},
+                    ],
+                }
+            ],
+        }
+    )
     yield sim
     sim.close()
 
 
-def call(fsim: FuturesSim, method: str, path: str, params: dict[str, Any], signed: bool = False,
-         key: str = KEY, secret: str = SECRET) -> tuple[int, Any]:
+def call(
+    fsim: FuturesSim, method: str, path: str, params: dict[str, Any], signed: bool = False, key: str = KEY, secret: str = SECRET
+) -> tuple[int, Any]:
     query = urllib.parse.urlencode(params)
     if signed:
         query = urllib.parse.urlencode({**params, "timestamp": int(time.time() * 1000)})
@@ -77,8 +90,12 @@ def test_public_parameters_are_validated(fsim: FuturesSim, path: str, params: di
 
 
 def test_out_of_range_times_answer_empty_lists(fsim: FuturesSim) -> None:
-    for params in ({"startTime": "9999999999999999999"}, {"endTime": "-5"}, {"endTime": "-9999999999999999999"},
-                   {"startTime": "5", "endTime": "4"}):
+    for params in (
+        {"startTime": "9999999999999999999"},
+        {"endTime": "-5"},
+        {"endTime": "-9999999999999999999"},
+        {"startTime": "5", "endTime": "4"},
+    ):
         for interval in ("1m", "1M", "1w"):
             status, body = call(fsim, "GET", "/api/v3/klines", {"symbol": "BTCUSDT", "interval": interval, **params})
             assert (status, body) == (200, []), (interval, params, body)
@@ -98,33 +115,73 @@ SIGNED = [
     ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01", "price": "60000"}, -1102),
     ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "price": "60000"}, -1102),
     ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "0.01"}, -1102),
-    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "UP", "orderId": "1", "quantity": "0.01",
-                               "price": "60000"}, -1117),
-    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "1e-2",
-                               "price": "60000"}, -1100),
-    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "0.01",
-                               "price": "60000"}, -2013),
-    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "0.01",
-                               "priceMatch": "QUEUE"}, -1106),
-    ("POST", "/api/v3/order/cancelReplace", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                             "cancelReplaceMode": "STOP_ON_FAILURE", "timeInForce": "GTC",
-                                             "quantity": "0.001", "price": "50000"}, -1102),
-    ("POST", "/api/v3/order/cancelReplace", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                             "cancelReplaceMode": "SOMETIMES", "timeInForce": "GTC",
-                                             "quantity": "0.001", "price": "50000", "cancelOrderId": "1"}, -1130),
-    ("POST", "/api/v3/order/cancelReplace", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                             "cancelReplaceMode": "STOP_ON_FAILURE", "timeInForce": "GTC",
-                                             "quantity": "0.001", "price": "50000", "cancelOrderId": "1",
-                                             "cancelRestrictions": "ONLY_OLD"}, -1130),
-    ("POST", "/api/v3/order/cancelReplace", {"symbol": "BTCUSDT", "side": "BUY", "type": "STOP_LOSS",
-                                             "cancelReplaceMode": "STOP_ON_FAILURE", "quantity": "0.001",
-                                             "cancelOrderId": "1"}, -1020),
+    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "UP", "orderId": "1", "quantity": "0.01", "price": "60000"}, -1117),
+    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "1e-2", "price": "60000"}, -1100),
+    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "0.01", "price": "60000"}, -2013),
+    ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "orderId": "1", "quantity": "0.01", "priceMatch": "QUEUE"}, -1106),
+    (
+        "POST",
+        "/api/v3/order/cancelReplace",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+            "timeInForce": "GTC",
+            "quantity": "0.001",
+            "price": "50000",
+        },
+        -1102,
+    ),
+    (
+        "POST",
+        "/api/v3/order/cancelReplace",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "cancelReplaceMode": "SOMETIMES",
+            "timeInForce": "GTC",
+            "quantity": "0.001",
+            "price": "50000",
+            "cancelOrderId": "1",
+        },
+        -1130,
+    ),
+    (
+        "POST",
+        "/api/v3/order/cancelReplace",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+            "timeInForce": "GTC",
+            "quantity": "0.001",
+            "price": "50000",
+            "cancelOrderId": "1",
+            "cancelRestrictions": "ONLY_OLD",
+        },
+        -1130,
+    ),
+    (
+        "POST",
+        "/api/v3/order/cancelReplace",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "STOP_LOSS",
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+            "quantity": "0.001",
+            "cancelOrderId": "1",
+        },
+        -1020,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("method", "path", "params", "code"), SIGNED)
-def test_signed_parameters_are_validated(fsim: FuturesSim, method: str, path: str, params: dict[str, Any],
-                                         code: int) -> None:
+def test_signed_parameters_are_validated(fsim: FuturesSim, method: str, path: str, params: dict[str, Any], code: int) -> None:
     status, body = call(fsim, method, path, params, signed=True)
     assert (status, body["code"]) == (400, code), body
 

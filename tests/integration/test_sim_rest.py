@@ -1,4 +1,5 @@
 """Raw HTTP against the simulator: bad input gets Binance's own answer, never a 500; headers; admin."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,9 @@ def signed(secret: str, query: str) -> str:
     return query + "&signature=" + hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
 
 
-async def request(sim: InProcessSim, method: str, path: str, query: str = "", key: str | None = None,
-                  body: str | None = None) -> tuple[int, Any, Any]:
+async def request(
+    sim: InProcessSim, method: str, path: str, query: str = "", key: str | None = None, body: str | None = None
+) -> tuple[int, Any, Any]:
     headers = {"X-MBX-APIKEY": key} if key else {}
     if body is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -67,9 +69,9 @@ async def test_auth_errors(sim: InProcessSim) -> None:
     unknown_key = await request(sim, "GET", "/api/v3/account", signed(key.secret or "", ""), "nobody")
     no_sig = await request(sim, "GET", "/api/v3/account", f"timestamp={int(time.time() * 1000)}", key.api_key)
     no_ts = await request(sim, "GET", "/api/v3/account", "", key.api_key)
-    old = await request(sim, "GET", "/api/v3/account",
-                        signed(key.secret or "", f"recvWindow=1000&timestamp={int(time.time() * 1000) - 5000}"),
-                        key.api_key)
+    old = await request(
+        sim, "GET", "/api/v3/account", signed(key.secret or "", f"recvWindow=1000&timestamp={int(time.time() * 1000) - 5000}"), key.api_key
+    )
 
     assert (no_key[0], no_key[1]["code"]) == (401, -2014)
     assert (unknown_key[0], unknown_key[1]["code"]) == (401, -2015)
@@ -85,8 +87,7 @@ async def test_signature_over_query_and_body(sim: InProcessSim) -> None:
     body = f"type=MARKET&quantity=0.001&timestamp={int(time.time() * 1000)}"
     sig = hmac.new((key.secret or "").encode(), (query + body).encode(), hashlib.sha256).hexdigest()
 
-    status, placed, headers = await request(sim, "POST", "/api/v3/order", query, key.api_key,
-                                            body=f"{body}&signature={sig}")
+    status, placed, headers = await request(sim, "POST", "/api/v3/order", query, key.api_key, body=f"{body}&signature={sig}")
 
     assert status == 200 and placed["status"] == "FILLED"
     assert headers["X-MBX-USED-WEIGHT-1M"] and headers["X-MBX-ORDER-COUNT-10S"] == "1"
@@ -126,8 +127,7 @@ async def test_wsapi_garbage_never_kills_the_connection(sim: InProcessSim) -> No
 async def test_admin_orders_carry_arrival_ns_and_bad_admin_input(sim: InProcessSim) -> None:
     key = sim.key("slave01")
     before = time.monotonic_ns()
-    await request(sim, "POST", "/api/v3/order",
-                  signed(key.secret or "", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"), key.api_key)
+    await request(sim, "POST", "/api/v3/order", signed(key.secret or "", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"), key.api_key)
     orders = await sim.aadmin("GET", "/_sim/orders?account=slave01")
     trades = await sim.aadmin("GET", "/_sim/trades?account=slave01")
     async with aiohttp.ClientSession() as session:
@@ -145,8 +145,15 @@ async def test_admin_balance_change_sends_balance_update(sim: InProcessSim) -> N
     payload = f"apiKey={key.api_key}&timestamp={ts}"
     sig = hmac.new((key.secret or "").encode(), payload.encode(), hashlib.sha256).hexdigest()
     async with aiohttp.ClientSession() as session, session.ws_connect(sim.ws_api_url) as ws:
-        await ws.send_str(orjson.dumps({"id": 1, "method": "userDataStream.subscribe.signature",
-                                        "params": {"apiKey": key.api_key, "timestamp": ts, "signature": sig}}).decode())
+        await ws.send_str(
+            orjson.dumps(
+                {
+                    "id": 1,
+                    "method": "userDataStream.subscribe.signature",
+                    "params": {"apiKey": key.api_key, "timestamp": ts, "signature": sig},
+                }
+            ).decode()
+        )
         sub = orjson.loads((await ws.receive(timeout=5)).data)
         await sim.aadmin("POST", "/_sim/balances", {"account": "slave01", "asset": "USDT", "free": "10100"})
         update = orjson.loads((await ws.receive(timeout=5)).data)

@@ -10,6 +10,7 @@
   balance change, not the time of the request.
 - Margin `GET /sapi/v1/margin/account` has no time field (spot_api.yaml): nothing to check.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,8 +34,9 @@ async def sim():  # type: ignore[no-untyped-def]
 async def call(sim: InProcessSim, method: str, path: str, account: str = "slave01", query: str = "") -> Any:
     key = sim.key(account, "HMAC")
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, f"{sim.http_url}{path}?{signed(key.secret or '', query)}",
-                                   headers={"X-MBX-APIKEY": key.api_key}) as resp:
+        async with session.request(
+            method, f"{sim.http_url}{path}?{signed(key.secret or '', query)}", headers={"X-MBX-APIKEY": key.api_key}
+        ) as resp:
             body = orjson.loads(await resp.read())
             assert resp.status == 200, body
             return body
@@ -46,8 +48,10 @@ def now_ms() -> int:
 
 async def clock_past(ms: int) -> None:
     """Wait until the wall clock has moved past `ms`, so a later change gets a later time."""
+
     async def moved() -> bool:
         return now_ms() > ms
+
     await aeventually(moved, timeout=5, interval=0.002)
 
 
@@ -60,8 +64,15 @@ async def futures_times(sim: InProcessSim, account: str = "slave01") -> dict[str
     (a3,) = [a for a in v3["assets"] if a["asset"] == "USDT"]
     (r2,) = [b for b in b2 if b["asset"] == "USDT"]
     (r3,) = [b for b in b3 if b["asset"] == "USDT"]
-    return {"top": v2["updateTime"], "v2": a2["updateTime"], "v3": a3["updateTime"], "b2": r2["updateTime"],
-            "b3": r3["updateTime"], "wallet": a3["walletBalance"], "positions": v2["positions"]}
+    return {
+        "top": v2["updateTime"],
+        "v2": a2["updateTime"],
+        "v3": a3["updateTime"],
+        "b2": r2["updateTime"],
+        "b3": r3["updateTime"],
+        "wallet": a3["walletBalance"],
+        "positions": v2["positions"],
+    }
 
 
 async def test_a_fresh_funded_futures_asset_carries_its_funding_time_and_moves_with_the_wallet(sim: InProcessSim) -> None:
@@ -91,8 +102,7 @@ async def test_a_fresh_funded_futures_asset_carries_its_funding_time_and_moves_w
 async def test_a_futures_deposit_moves_updatetime(sim: InProcessSim) -> None:
     funded = (await futures_times(sim))["v3"]
     await clock_past(funded)
-    await sim.aadmin("POST", "/_sim/balances", {"account": "slave01", "market": "futures", "asset": "USDT",
-                                                 "free": "25000"})
+    await sim.aadmin("POST", "/_sim/balances", {"account": "slave01", "market": "futures", "asset": "USDT", "free": "25000"})
     after = await futures_times(sim)
     assert after["wallet"] == "25000.00000000" and after["v3"] > funded
 
@@ -104,14 +114,12 @@ async def test_spot_account_updatetime_is_the_last_balance_change_not_the_reques
     await clock_past(funded)
     assert (await call(sim, "GET", "/api/v3/account"))["updateTime"] == funded  # asking changes nothing
 
-    order = await call(sim, "POST", "/api/v3/order",
-                       query="symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newOrderRespType=FULL")
+    order = await call(sim, "POST", "/api/v3/order", query="symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newOrderRespType=FULL")
     assert order["status"] == "FILLED"
     traded = (await call(sim, "GET", "/api/v3/account"))["updateTime"]
     assert funded < traded <= now_ms()
     assert traded >= order["transactTime"]
 
     await clock_past(traded)
-    await sim.aadmin("POST", "/_sim/balances", {"account": "slave01", "market": "spot", "asset": "USDT",
-                                                 "free": "12345"})
+    await sim.aadmin("POST", "/_sim/balances", {"account": "slave01", "market": "spot", "asset": "USDT", "free": "12345"})
     assert (await call(sim, "GET", "/api/v3/account"))["updateTime"] > traded

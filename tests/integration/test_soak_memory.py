@@ -20,6 +20,7 @@ per slave and master fill, never forgotten) control grew 3.2 MB/min; with the bo
 stayed within 0 to 16 KiB/min. SOAK_WARMUP_S / SOAK_MEASURE_S change the durations; SOAK_OUT=FILE
 writes the figures (Private_Dirty per process at start, after warm-up and at the end, slopes) as JSON.
 """
+
 from __future__ import annotations
 
 import os
@@ -106,11 +107,17 @@ def soak(monkeypatch: pytest.MonkeyPatch) -> Iterator[Soak]:
         dep = Deployment(root / "d", sim, SLAVES, sim_config=config, with_control=True)
         s = Soak(root / "d", sim, dep)
         try:
-            dep._spawn("control", ["actors.control", "--config", str(dep.config_path), "--no-supervisor",
-                                   "--programs-dir", str(root / "d" / "programs")])
+            dep._spawn(
+                "control",
+                ["actors.control", "--config", str(dep.config_path), "--no-supervisor", "--programs-dir", str(root / "d" / "programs")],
+            )
             dep.start_all()
-            eventually(lambda: s.slave_states() == {c.id: "running" for c in SLAVES}, timeout=90, interval=0.5,
-                       what="every slave running (asked of control)")
+            eventually(
+                lambda: s.slave_states() == {c.id: "running" for c in SLAVES},
+                timeout=90,
+                interval=0.5,
+                what="every slave running (asked of control)",
+            )
             yield s
         finally:
             if s.trader is not None and s.trader.poll() is None:
@@ -124,9 +131,28 @@ def test_no_process_keeps_growing_under_a_high_order_rate(soak: Soak) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     log = open(soak.root / "logs" / "trader.log", "ab")
     soak.trader = subprocess.Popen(
-        [sys.executable, "-m", "simulator.trader", "--url", soak.sim.http_url, "--config", str(soak.sim.config),
-         "--account", "master", "--interval", "0.02", "--markets", "usdm", "--seed", "11"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "simulator.trader",
+            "--url",
+            soak.sim.http_url,
+            "--config",
+            str(soak.sim.config),
+            "--account",
+            "master",
+            "--interval",
+            "0.02",
+            "--markets",
+            "usdm",
+            "--seed",
+            "11",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     pids = soak.pids()
     samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pids}
@@ -149,9 +175,14 @@ def test_no_process_keeps_growing_under_a_high_order_rate(soak: Soak) -> None:
     total = order_requests(soak)
     assert warm_at is not None
     fits: dict[str, Growth] = {name: growth(s, warm_at) for name, s in samples.items()}
-    report = {"warmup_s": round(warm_at, 1), "measure_s": MEASURE_S, "order_requests": total,
-              "order_requests_per_s": round(total / (time.monotonic() - t0), 1),
-              "history": health["history"], "processes": {n: msgspec_dict(g) for n, g in fits.items()}}
+    report = {
+        "warmup_s": round(warm_at, 1),
+        "measure_s": MEASURE_S,
+        "order_requests": total,
+        "order_requests_per_s": round(total / (time.monotonic() - t0), 1),
+        "history": health["history"],
+        "processes": {n: msgspec_dict(g) for n, g in fits.items()},
+    }
     text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
     print(text)
     if os.environ.get("SOAK_OUT"):  # with every sample, for a plot

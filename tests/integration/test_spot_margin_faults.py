@@ -7,6 +7,7 @@ Spot orders go over the WebSocket API (lookup: order.status), margin orders over
 GET /sapi/v1/margin/order), both by origClientOrderId. No periodic check runs within a test
 (COPY_ONLY); a corrective order must be explained by the test's fault (tests/helpers/corrections.py).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -77,8 +78,11 @@ def expect_k_times_master(d, timeout: float = 30) -> None:
 
 
 def copied_executions(d, slave_id: str) -> Counter:
-    return Counter(o["clientOrderId"] for o in d.sim.orders(slave_id, d.market)
-                   if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0)
+    return Counter(
+        o["clientOrderId"]
+        for o in d.sim.orders(slave_id, d.market)
+        if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0
+    )
 
 
 def test_slave_killed_mid_burst_and_restarted_converges_without_doubles(dep):
@@ -105,8 +109,9 @@ def test_slave_killed_mid_burst_and_restarted_converges_without_doubles(dep):
 @pytest.mark.parametrize("executed", [True, False])
 def test_order_answered_minus_1007_executes_exactly_once(dep, executed):
     d = dep
-    d.sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": executed,
-                                                 "account": "slave01", "market": d.market})
+    d.sim.admin(
+        "POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": executed, "account": "slave01", "market": d.market}
+    )
     master_order(d, "0.1")
     expect_k_times_master(d)
     trade = [(int(t["orderId"]), int(t["id"])) for t in d.sim.trades("master", d.market)][-1]
@@ -114,8 +119,7 @@ def test_order_answered_minus_1007_executes_exactly_once(dep, executed):
     assert [o["status"] for o in orders if Decimal(o["executedQty"]) > 0] == ["FILLED"]
 
     def reported():
-        return [r for r in d.collector.of(OrderMirrored, slave_id="slave01")
-                if (r.master_order_id, r.master_trade_id) == trade]
+        return [r for r in d.collector.of(OrderMirrored, slave_id="slave01") if (r.master_order_id, r.master_trade_id) == trade]
 
     eventually(reported, timeout=20, what="the copy reported")  # the lookup may finish after the fill
     report = reported()
@@ -146,7 +150,8 @@ def test_user_data_dropped_reconnects_and_resyncs(dep):
 
     eventually(resynced, timeout=20, what="every slave rebuilt its state after the stream came back")
     # Only the reconnects' resyncs correct, at most one order (one symbol was traded meanwhile).
-    assert_explained(d, {sid: {"reconnect"} for sid in RATIOS}, at_most={sid: 1 for sid in RATIOS},
-                     what="after the user-data streams dropped")
+    assert_explained(
+        d, {sid: {"reconnect"} for sid in RATIOS}, at_most={sid: 1 for sid in RATIOS}, what="after the user-data streams dropped"
+    )
     for sid in RATIOS:
         assert max(copied_executions(d, sid).values()) == 1

@@ -7,6 +7,7 @@ balance multiplier, whose k moves with equity), no slave sent a corrective order
 runs within the test), and every master fill produced one decision per slave, executed once at the
 exchange.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -57,12 +58,12 @@ def spot_dep(tmp_path):
 
 
 def master_spot_order(dep, side: str, qty: str, symbol: str = "BTCUSDT") -> dict:
-    return signed(dep.sim, "master", "POST", "/api/v3/order",
-                  {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
+    return signed(dep.sim, "master", "POST", "/api/v3/order", {"symbol": symbol, "side": side, "type": "MARKET", "quantity": qty})
 
 
-def expect_spot(dep, k: dict[str, Decimal], assets: tuple[str, ...] = ("BTC",), timeout: float = 20,
-                corrections: bool = False) -> dict[str, Decimal]:
+def expect_spot(
+    dep, k: dict[str, Decimal], assets: tuple[str, ...] = ("BTC",), timeout: float = 20, corrections: bool = False
+) -> dict[str, Decimal]:
     """Every slave holds k x the master's `assets` (exactly at a fixed ratio, within one step at a
     balance multiplier) and sent no corrective order; with `corrections` (a test whose slave must
     correct, e.g. at its start) within one step (a correcting buy is grossed up for the commission
@@ -94,9 +95,12 @@ def one_decision_per_fill(dep, market: str = "spot") -> None:
 
     def check():
         for s in dep.slaves:
-            decided = Counter((r.master_order_id, r.master_trade_id)
-                              for r in dep.collector.of(OrderMirrored, slave_id=s.id, market=market)
-                              + dep.collector.of(MirrorSkipped, slave_id=s.id, market=market) if r.master_trade_id)
+            decided = Counter(
+                (r.master_order_id, r.master_trade_id)
+                for r in dep.collector.of(OrderMirrored, slave_id=s.id, market=market)
+                + dep.collector.of(MirrorSkipped, slave_id=s.id, market=market)
+                if r.master_trade_id
+            )
             missing = [t for t in trades if not decided.get(t)]
             assert not missing, f"{s.id}: no decision for master trades {missing}"
             failed = dep.collector.of(OrderFailed, slave_id=s.id)
@@ -105,8 +109,11 @@ def one_decision_per_fill(dep, market: str = "spot") -> None:
 
     eventually(check, timeout=20, interval=0.1, what="one decision per master fill")
     for s in dep.slaves:
-        execs = Counter(o["clientOrderId"] for o in dep.sim.orders(s.id, sim_market)
-                        if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0)
+        execs = Counter(
+            o["clientOrderId"]
+            for o in dep.sim.orders(s.id, sim_market)
+            if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0
+        )
         assert all(n == 1 for n in execs.values()), f"{s.id} executed a copied order twice: {execs}"
 
 
@@ -152,7 +159,8 @@ def test_slave_joining_while_the_master_holds_an_asset_it_never_traded(tmp_path)
             assert first.orders >= 1, "the start sync itself bought the ETH (not a later periodic check)"
             # The start explains exactly one correction: the ETH buy, and nothing else.
             found = deployment_corrections(dep)
-            assert [(c.cause, c.side, c.symbol, c.accepted) for c in found] == [("start", "BUY", "ETHUSDT", True)], \
-                [c.describe() for c in found]
+            assert [(c.cause, c.side, c.symbol, c.accepted) for c in found] == [("start", "BUY", "ETHUSDT", True)], [
+                c.describe() for c in found
+            ]
         finally:
             dep.stop()

@@ -8,6 +8,7 @@ decision report per master trade. No periodic check runs within a test (COPY_ONL
 corrective order must be explained by the test's fault: by cause (the restarted slave's start
 sync, the master's restart, a stream's reconnect) and by count (tests/helpers/corrections.py).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -24,22 +25,29 @@ from tests.helpers.sim import REPO, TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 
 STEP = Decimal("0.001")
-SYMBOL_STEPS = {"BTCUSDT": Decimal("0.001"), "ETHUSDT": Decimal("0.001"), "SOLUSDT": Decimal("1"),
-                "BNBUSDT": Decimal("0.01"), "XRPUSDT": Decimal("0.1"), "DOGEUSDT": Decimal("1")}
-PRICES = {"BTCUSDT": "50000", "ETHUSDT": "3000", "SOLUSDT": "150", "BNBUSDT": "600", "XRPUSDT": "0.6",
-          "DOGEUSDT": "0.15"}
+SYMBOL_STEPS = {
+    "BTCUSDT": Decimal("0.001"),
+    "ETHUSDT": Decimal("0.001"),
+    "SOLUSDT": Decimal("1"),
+    "BNBUSDT": Decimal("0.01"),
+    "XRPUSDT": Decimal("0.1"),
+    "DOGEUSDT": Decimal("1"),
+}
+PRICES = {"BTCUSDT": "50000", "ETHUSDT": "3000", "SOLUSDT": "150", "BNBUSDT": "600", "XRPUSDT": "0.6", "DOGEUSDT": "0.15"}
 QTY = {"BTCUSDT": "0.01", "ETHUSDT": "0.2", "SOLUSDT": "4", "BNBUSDT": "1", "XRPUSDT": "1000", "DOGEUSDT": "4000"}
 
 
 def fresh_sim(config: pathlib.Path, tmp_path: pathlib.Path) -> SimProcess:
     """The config with generous rate limits and no random walk (prices set by the test)."""
     text = config.read_text()
-    for old, new in (("weight_per_minute = 2400", "weight_per_minute = 1000000"),
-                     ("weight_per_minute = 6000", "weight_per_minute = 1000000"),
-                     ("orders_per_10s = 300", "orders_per_10s = 100000"),
-                     ("orders_per_minute = 1200", "orders_per_minute = 1000000"),
-                     ("tick_interval = 0.25", "tick_interval = 0"),
-                     ("slippage_bps = 5", "slippage_bps = 0")):
+    for old, new in (
+        ("weight_per_minute = 2400", "weight_per_minute = 1000000"),
+        ("weight_per_minute = 6000", "weight_per_minute = 1000000"),
+        ("orders_per_10s = 300", "orders_per_10s = 100000"),
+        ("orders_per_minute = 1200", "orders_per_minute = 1000000"),
+        ("tick_interval = 0.25", "tick_interval = 0"),
+        ("slippage_bps = 5", "slippage_bps = 0"),
+    ):
         text = text.replace(old, new)
     path = tmp_path / "sim.toml"
     path.write_text(text)
@@ -73,8 +81,9 @@ def expect_k_times_master(dep: Deployment, k: dict[str, Decimal], timeout: float
 
 def copied_executions(sim, slave_id: str) -> Counter:
     """Executed copied orders per client id at the exchange (a count > 1 would be a double)."""
-    return Counter(o["clientOrderId"] for o in sim.orders(slave_id, "futures")
-                   if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0)
+    return Counter(
+        o["clientOrderId"] for o in sim.orders(slave_id, "futures") if o["clientOrderId"].startswith("ct") and Decimal(o["executedQty"]) > 0
+    )
 
 
 def master_trades(sim) -> list[tuple[int, int]]:
@@ -94,9 +103,12 @@ def test_twenty_slaves_mirror_a_burst_of_fifty_fills(tmp_path):
             dep.wait_running(timeout=120)
             symbols = list(QTY)
             for burst in range(5):  # 5 bursts of 10 orders sent at once
-                threads = [threading.Thread(target=master_order, args=(sim, symbols[(burst + i) % 6],
-                                                                        "BUY" if i % 3 else "SELL", QTY[symbols[(burst + i) % 6]]))
-                           for i in range(10)]
+                threads = [
+                    threading.Thread(
+                        target=master_order, args=(sim, symbols[(burst + i) % 6], "BUY" if i % 3 else "SELL", QTY[symbols[(burst + i) % 6]])
+                    )
+                    for i in range(10)
+                ]
                 for t in threads:
                     t.start()
                 for t in threads:
@@ -107,8 +119,10 @@ def test_twenty_slaves_mirror_a_burst_of_fifty_fills(tmp_path):
 
             def decided():
                 for sid in ids:
-                    got = {(r.master_order_id, r.master_trade_id) for r in
-                           dep.collector.of(OrderMirrored, slave_id=sid) + dep.collector.of(MirrorSkipped, slave_id=sid)}
+                    got = {
+                        (r.master_order_id, r.master_trade_id)
+                        for r in dep.collector.of(OrderMirrored, slave_id=sid) + dep.collector.of(MirrorSkipped, slave_id=sid)
+                    }
                     assert set(trades) <= got, f"{sid} has no decision for {set(trades) - got}"
                 return True
 
@@ -174,14 +188,21 @@ def test_master_restarted_with_positions_open(dep3):
     dep3.start_master("usdm")
     expect_k_times_master(dep3, K3)  # slaves see a new epoch, take a snapshot, correct the difference
     # The one unpublished fill explains one BTCUSDT buy per slave, at the resync of the new epoch.
-    found = assert_explained(dep3, {sid: {"restart", "reconnect"} for sid in K3}, at_most={sid: 1 for sid in K3},
-                             what="after the master restart")
+    found = assert_explained(
+        dep3, {sid: {"restart", "reconnect"} for sid in K3}, at_most={sid: 1 for sid in K3}, what="after the master restart"
+    )
     assert sorted((c.slave_id, c.symbol, c.side) for c in found) == [(sid, "BTCUSDT", "BUY") for sid in sorted(K3)]
     master_order(sim, "BTCUSDT", "SELL", "0.15")
     master_order(sim, "ETHUSDT", "BUY", "1")
     expect_k_times_master(dep3, K3)
-    assert len(assert_explained(dep3, {sid: {"restart", "reconnect"} for sid in K3}, at_most={sid: 1 for sid in K3},
-                                what="after the fills that followed the restart")) == len(K3)
+    assert len(
+        assert_explained(
+            dep3,
+            {sid: {"restart", "reconnect"} for sid in K3},
+            at_most={sid: 1 for sid in K3},
+            what="after the fills that followed the restart",
+        )
+    ) == len(K3)
     for sid in K3:
         assert max(copied_executions(sim, sid).values(), default=1) == 1
 
@@ -203,8 +224,7 @@ def test_streams_dropped_or_expired_reconnect_and_rebuild(dep3, fault):
 
     eventually(resynced, timeout=20, what="every slave rebuilt its state after the stream came back")
     # Only the reconnects' resyncs correct, at most once per symbol the master traded meanwhile.
-    assert_explained(dep3, {sid: {"reconnect"} for sid in K3}, at_most={sid: 2 for sid in K3},
-                     what=f"after {fault}")
+    assert_explained(dep3, {sid: {"reconnect"} for sid in K3}, at_most={sid: 2 for sid in K3}, what=f"after {fault}")
     for sid in K3:
         assert max(copied_executions(sim, sid).values()) == 1
 
@@ -219,9 +239,11 @@ def test_order_answered_minus_1007_executes_exactly_once(dep3, executed):
     orders = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("ct")]
     assert [o["status"] for o in orders if Decimal(o["executedQty"]) > 0] == ["FILLED"]
     # the position can match before the report arrives (the slave may still be looking the order up)
-    report = eventually(lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01")
-                                 if (r.master_order_id, r.master_trade_id) == trade],
-                        timeout=20, what="slave01's report for the master trade")
+    report = eventually(
+        lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01") if (r.master_order_id, r.master_trade_id) == trade],
+        timeout=20,
+        what="slave01's report for the master trade",
+    )
     assert len(report) == 1
     requests = [r for r in sim.admin("GET", "/_sim/requests?account=slave01") if r.get("fault")]
     assert requests, "the fault was injected"
@@ -239,16 +261,20 @@ def test_an_original_reaching_the_exchange_late_executes_exactly_once(dep3, late
     send it again (its old ~2.5 s grace re-sent it and both executed). Past recvWindow Binance drops
     it: the slave sends it again, once."""
     sim = dep3.sim
-    sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": True, "delay_s": late_s,
-                                              "account": "slave01"})
+    sim.admin("POST", "/_sim/faults/orders", {"count": 1, "kind": "timeout", "executed": True, "delay_s": late_s, "account": "slave01"})
     master_order(sim, "BTCUSDT", "BUY", "0.1")
     trade = master_trades(sim)[-1]
     faulted = lambda: [r for r in sim.admin("GET", "/_sim/requests?account=slave01") if r.get("fault")]  # noqa: E731
-    eventually(lambda: faulted() and (faulted()[0]["orderId"] is not None or faulted()[0]["errorCode"] == -1021),
-               timeout=20, what="the late original reached the matching engine (executed or dropped)")
-    report = eventually(lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01")
-                                 if (r.master_order_id, r.master_trade_id) == trade],
-                        timeout=30, what="slave01's report for the master trade")
+    eventually(
+        lambda: faulted() and (faulted()[0]["orderId"] is not None or faulted()[0]["errorCode"] == -1021),
+        timeout=20,
+        what="the late original reached the matching engine (executed or dropped)",
+    )
+    report = eventually(
+        lambda: [r for r in dep3.collector.of(OrderMirrored, slave_id="slave01") if (r.master_order_id, r.master_trade_id) == trade],
+        timeout=30,
+        what="slave01's report for the master trade",
+    )
     expect_k_times_master(dep3, K3)
     orders = [o for o in sim.orders("slave01", "futures") if o["clientOrderId"].startswith("ct")]
     assert [o["status"] for o in orders if Decimal(o["executedQty"]) > 0] == ["FILLED"]
@@ -262,16 +288,22 @@ def test_new_only_slave_never_buys_into_a_position_older_than_itself(tmp_path):
     with fresh_sim(TEST_CONFIG, tmp_path) as sim:
         prepare(sim, ["master", "slave01"], usdt="100000")
         master_order(sim, "BTCUSDT", "BUY", "0.1")  # before the slave exists
-        dep = Deployment(tmp_path / "deploy", sim, [SlaveConfig(id="slave01", sizing="fixed_ratio",
-                                                                ratio=Decimal("1"), on_start="new_only")],
-                         snapshot_interval_s=COPY_ONLY)
+        dep = Deployment(
+            tmp_path / "deploy",
+            sim,
+            [SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"), on_start="new_only")],
+            snapshot_interval_s=COPY_ONLY,
+        )
         dep.start_all()
         try:
             dep.wait_running(timeout=60)
             dep.kill("master-usdm")
             dep.start_master("usdm")  # new epoch: the slave resyncs
-            eventually(lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2, timeout=30,
-                       what="the slave resynced after the master restart")
+            eventually(
+                lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2,
+                timeout=30,
+                what="the slave resynced after the master restart",
+            )
             master_order(sim, "ETHUSDT", "BUY", "1")  # a new position: copied
             eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)
             assert ("BTCUSDT", "BOTH") not in positions(sim, "slave01")

@@ -6,6 +6,7 @@ The slave tracks it, says so (journalled, notified), does not buy it back while 
 position stays open (periodic checks run meanwhile), copies the master's later reductions from what
 is left with reduce-only orders that all succeed, and copies normally once the master closed. A
 restart in between keeps it so (the liquidated set is saved in the state dir)."""
+
 from __future__ import annotations
 
 import time
@@ -40,18 +41,19 @@ def test_a_liquidated_slave_is_not_bought_back_and_copies_from_what_is_left(tmp_
             master_order(sim, "BTCUSDT", "BUY", "0.2")
             eventually(lambda: positions(sim, "slave01") == {BTC: Decimal("0.2")}, timeout=20, what="the copy")
 
-            sim.admin("POST", "/_sim/futures/liquidate", {"account": "slave01", "symbol": "BTCUSDT", "qty": "0.1",
-                                                          "kind": kind})
+            sim.admin("POST", "/_sim/futures/liquidate", {"account": "slave01", "symbol": "BTCUSDT", "qty": "0.1", "kind": kind})
             assert positions(sim, "slave01") == {BTC: Decimal("0.1")}
-            told = eventually(lambda: [e for e in dep.collector.of(SlaveError, slave_id="slave01") if e.code == code],
-                              timeout=20, what="the liquidation journalled and notified")
+            told = eventually(
+                lambda: [e for e in dep.collector.of(SlaveError, slave_id="slave01") if e.code == code],
+                timeout=20,
+                what="the liquidation journalled and notified",
+            )
             assert "BTCUSDT" in told[0].message
             periodic_after(sub, time.monotonic(), count=2)  # the master's periodic snapshots: checks ran
             assert positions(sim, "slave01") == {BTC: Decimal("0.1")}, "the liquidated part was bought back"
             dep.kill("slave-slave01")  # a restart: its first sync must not buy it back either
             dep.start_slave("slave01")
-            eventually(lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2, timeout=30,
-                       what="the restarted slave synced")
+            eventually(lambda: len(dep.collector.of(Reconciled, slave_id="slave01")) >= 2, timeout=30, what="the restarted slave synced")
             periodic_after(sub, time.monotonic(), count=1)
             assert positions(sim, "slave01") == {BTC: Decimal("0.1")}, "bought back after a restart"
 

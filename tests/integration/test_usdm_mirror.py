@@ -8,6 +8,7 @@ the balance multiplier, whose k moves with equity), no slave sent a corrective o
 check runs within the test: a wrong copy is not repaired behind its back), and every master fill
 produced exactly one decision (order or recorded skip) per slave.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -138,8 +139,21 @@ def test_hedge_mode_scenario(deployment):
     eventually(leverage_followed, timeout=10, what="slaves follow the leverage change")
 
     # A resting master limit order filled in parts as the price walks through it.
-    signed(dep.sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "positionSide": "LONG",
-                                                          "type": "LIMIT", "timeInForce": "GTC", "quantity": "1.2", "price": "49990"})
+    signed(
+        dep.sim,
+        "master",
+        "POST",
+        "/fapi/v1/order",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "positionSide": "LONG",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "1.2",
+            "price": "49990",
+        },
+    )
     # A small move (as in a real book): balance-multiplier k follows mark-to-market equity, so a big
     # move between the master's and the slave's equity updates would shift k by its percentage.
     for price in ("49985", "49980", "49975", "49970"):

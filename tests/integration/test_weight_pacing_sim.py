@@ -3,6 +3,7 @@
 The simulator counts weight per IP in fixed windows, as Binance does; here the futures limit is 60
 per 2 s so the test takes seconds, not minutes. Four clients read positions (weight 5) six times
 each at once: 120 weight. Paced, none gets a 429; unpaced (the control), some do."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,9 @@ READS = 6
 
 def _limits() -> dict[str, RateLimitConfig]:
     limits = default_rate_limits()
-    limits["futures"] = RateLimitConfig(weight=[Limit("REQUEST_WEIGHT", "SECOND", 2, 60)],
-                                        orders=limits["futures"].orders, ban_after=1000, ban_seconds=1)
+    limits["futures"] = RateLimitConfig(
+        weight=[Limit("REQUEST_WEIGHT", "SECOND", 2, 60)], orders=limits["futures"].orders, ban_after=1000, ban_seconds=1
+    )
     return limits
 
 

@@ -1,4 +1,5 @@
 """Fixtures of the TUI tests: a short runtime dir (ipc paths < 108 bytes) and a fake control."""
+
 from __future__ import annotations
 
 import shutil

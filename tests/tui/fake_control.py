@@ -1,6 +1,7 @@
 """A fake control actor for TUI tests: a ROUTER socket on its own thread answering each request
 type with a fixed reply (or a function of the request), recording every request, and pushing
 events to connections that subscribed. Same wire as the real one (protocol.codec)."""
+
 from __future__ import annotations
 
 import queue

@@ -1,4 +1,5 @@
 """Fixed control replies for the TUI's deterministic tests (snapshots, tmux, pilot)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -19,54 +20,90 @@ def drift(symbol: str, side: str, actual: str, expected: str, in_sync: bool | No
     return m.PositionDrift(symbol=symbol, position_side=side, actual=a, expected=e, in_sync=in_sync)  # type: ignore[arg-type]
 
 
-def status_report(slave_id: str, state: str = "running", equity: str = "10000", latency_ms: float | None = 12.5,
-                  positions: tuple[m.PositionDrift, ...] = (), errors: tuple[str, ...] = ()) -> m.SlaveStatusReport:
+def status_report(
+    slave_id: str,
+    state: str = "running",
+    equity: str = "10000",
+    latency_ms: float | None = 12.5,
+    positions: tuple[m.PositionDrift, ...] = (),
+    errors: tuple[str, ...] = (),
+) -> m.SlaveStatusReport:
     return m.SlaveStatusReport(
-        slave_id=slave_id, state=state,  # type: ignore[arg-type]
+        slave_id=slave_id,
+        state=state,  # type: ignore[arg-type]
         markets=(m.MarketStatus(market="usdm", connected=True, equity=D(equity), k=D("0.5"), positions=positions),),
-        last_latency_ns=int(latency_ms * MS) if latency_ms is not None else None, errors=errors, t_ns=1,
+        last_latency_ns=int(latency_ms * MS) if latency_ms is not None else None,
+        errors=errors,
+        t_ns=1,
     )
 
 
 SLAVES: tuple[api.SlaveSummary, ...] = (
     api.SlaveSummary(
         config=m.SlaveConfig(id="alice", name="Alice (desk 1)", sizing="fixed_ratio", ratio=D("0.5")),
-        process_state="RUNNING", state="running",
-        status=status_report("alice", positions=(drift("BTCUSDT", "LONG", "0.050", "0.05"),
-                                                 drift("ETHUSDT", "SHORT", "1.20", "1.2"))),
+        process_state="RUNNING",
+        state="running",
+        status=status_report("alice", positions=(drift("BTCUSDT", "LONG", "0.050", "0.05"), drift("ETHUSDT", "SHORT", "1.20", "1.2"))),
     ),
     api.SlaveSummary(
         config=m.SlaveConfig(id="bob", name="Bob", multiplier=D("2"), symbols_deny=("DOGEUSDT",)),
-        process_state="RUNNING", state="paused",
-        status=status_report("bob", state="paused", equity="2500.5", latency_ms=30.25,
-                             positions=(drift("BTCUSDT", "LONG", "0.010", "0.02"),)),
+        process_state="RUNNING",
+        state="paused",
+        status=status_report(
+            "bob", state="paused", equity="2500.5", latency_ms=30.25, positions=(drift("BTCUSDT", "LONG", "0.010", "0.02"),)
+        ),
     ),
     api.SlaveSummary(
         config=m.SlaveConfig(id="carol", name="Carol", sizing="fixed_ratio", ratio=D("2"), max_leverage=10),
-        process_state="FATAL", state="error", last_error="API key refused (-2015): trading stopped",
+        process_state="FATAL",
+        state="error",
+        last_error="API key refused (-2015): trading stopped",
     ),
-    api.SlaveSummary(
-        config=m.SlaveConfig(id="dave", sizing="fixed_ratio", ratio=D("0.25")),
-        process_state="STOPPED", state="stopped",
-    ),
+    api.SlaveSummary(config=m.SlaveConfig(id="dave", sizing="fixed_ratio", ratio=D("0.25")), process_state="STOPPED", state="stopped"),
 )
 
 STATUS = api.StatusResult(
-    actors=(api.ActorInfo(name="control", state="RUNNING", pid=4242, uptime_s=100),
-            api.ActorInfo(name="master-usdm", state="RUNNING", pid=4243, uptime_s=100, heartbeat_age_ms=200)),
-    slaves_total=4, slaves_running=1, paused_all=False, unacked_errors=2, t_ns=1,
-    masters=(api.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=200, equity=D("100000.123"),
-                            positions=(m.PositionEntry(symbol="BTCUSDT", position_side="LONG", qty=D("0.1")),
-                                       m.PositionEntry(symbol="ETHUSDT", position_side="SHORT", qty=D("2.4")))),),
+    actors=(
+        api.ActorInfo(name="control", state="RUNNING", pid=4242, uptime_s=100),
+        api.ActorInfo(name="master-usdm", state="RUNNING", pid=4243, uptime_s=100, heartbeat_age_ms=200),
+    ),
+    slaves_total=4,
+    slaves_running=1,
+    paused_all=False,
+    unacked_errors=2,
+    t_ns=1,
+    masters=(
+        api.MasterStatus(
+            market="usdm",
+            connected=True,
+            heartbeat_age_ms=200,
+            equity=D("100000.123"),
+            positions=(
+                m.PositionEntry(symbol="BTCUSDT", position_side="LONG", qty=D("0.1")),
+                m.PositionEntry(symbol="ETHUSDT", position_side="SHORT", qty=D("2.4")),
+            ),
+        ),
+    ),
 )
 
 
 def mirrored(slave_id: str, trade: int, latency_ms: float, symbol: str = "BTCUSDT") -> m.OrderMirrored:
     return m.OrderMirrored(
-        slave_id=slave_id, market="usdm", symbol=symbol, position_side="LONG", side="BUY", master_order_id=100 + trade,
-        master_trade_id=trade, qty=D("0.005"), exchange_order_id=9000 + trade, status="FILLED",
-        executed_qty=D("0.005"), avg_price=D("65000"), t_master_recv_ns=1_000 * MS,
-        t_order_sent_ns=1_000 * MS + int(latency_ms * MS) - MS, t_order_acked_ns=1_000 * MS + int(latency_ms * MS),
+        slave_id=slave_id,
+        market="usdm",
+        symbol=symbol,
+        position_side="LONG",
+        side="BUY",
+        master_order_id=100 + trade,
+        master_trade_id=trade,
+        qty=D("0.005"),
+        exchange_order_id=9000 + trade,
+        status="FILLED",
+        executed_qty=D("0.005"),
+        avg_price=D("65000"),
+        t_master_recv_ns=1_000 * MS,
+        t_order_sent_ns=1_000 * MS + int(latency_ms * MS) - MS,
+        t_order_acked_ns=1_000 * MS + int(latency_ms * MS),
     )
 
 
@@ -79,17 +116,47 @@ def journal_entries(slave_id: str = "alice") -> tuple[api.JournalEntry, ...]:
     entries: list[api.JournalEntry] = []
     for i, ms in enumerate(LATENCIES_MS, start=1):
         report = mirrored(slave_id, i, ms)
-        entries.append(api.JournalEntry(id=i, ts_ms=JOURNAL_TS + i * 1000, slave_id=slave_id, market="usdm",
-                                      symbol="BTCUSDT", kind="mirrored",
-                                      summary=f"BUY 0.005 BTCUSDT LONG -> #{9000 + i} FILLED 0.005 @ 65000", report=report))
-    skipped = m.MirrorSkipped(slave_id=slave_id, market="usdm", symbol="ETHUSDT", position_side="SHORT", side="SELL",
-                              master_order_id=300, master_trade_id=30, qty=D("0.001"), reason="below_min_notional",
-                              text="3.2 < 5 USDT")
-    entries.append(api.JournalEntry(id=11, ts_ms=JOURNAL_TS + 11_000, slave_id=slave_id, market="usdm", symbol="ETHUSDT",
-                                  kind="skipped", summary="skip SELL 0.001 ETHUSDT: below_min_notional (3.2 < 5 USDT)",
-                                  report=skipped))
-    entries.append(api.JournalEntry(id=12, ts_ms=JOURNAL_TS + 12_000, slave_id=slave_id, kind="slaveerr",
-                                  summary="ws_down: user data stream lost", acked=False))
+        entries.append(
+            api.JournalEntry(
+                id=i,
+                ts_ms=JOURNAL_TS + i * 1000,
+                slave_id=slave_id,
+                market="usdm",
+                symbol="BTCUSDT",
+                kind="mirrored",
+                summary=f"BUY 0.005 BTCUSDT LONG -> #{9000 + i} FILLED 0.005 @ 65000",
+                report=report,
+            )
+        )
+    skipped = m.MirrorSkipped(
+        slave_id=slave_id,
+        market="usdm",
+        symbol="ETHUSDT",
+        position_side="SHORT",
+        side="SELL",
+        master_order_id=300,
+        master_trade_id=30,
+        qty=D("0.001"),
+        reason="below_min_notional",
+        text="3.2 < 5 USDT",
+    )
+    entries.append(
+        api.JournalEntry(
+            id=11,
+            ts_ms=JOURNAL_TS + 11_000,
+            slave_id=slave_id,
+            market="usdm",
+            symbol="ETHUSDT",
+            kind="skipped",
+            summary="skip SELL 0.001 ETHUSDT: below_min_notional (3.2 < 5 USDT)",
+            report=skipped,
+        )
+    )
+    entries.append(
+        api.JournalEntry(
+            id=12, ts_ms=JOURNAL_TS + 12_000, slave_id=slave_id, kind="slaveerr", summary="ws_down: user data stream lost", acked=False
+        )
+    )
     return tuple(reversed(entries))
 
 
@@ -101,8 +168,10 @@ def replies(**over: Any) -> dict[type, Any]:
     table: dict[type, Any] = {
         api.GetStatus: STATUS,
         api.ListSlaves: api.SlaveListResult(slaves=SLAVES),
-        api.GetSlave: lambda req: next((api.SlaveResult(slave=s) for s in SLAVES if s.config.id == req.slave_id),
-                                     m.Error(id=0, code=6, reason=f"no slave {req.slave_id!r}")),
+        api.GetSlave: lambda req: next(
+            (api.SlaveResult(slave=s) for s in SLAVES if s.config.id == req.slave_id),
+            m.Error(id=0, code=6, reason=f"no slave {req.slave_id!r}"),
+        ),
         api.QueryJournal: lambda req: api.JournalResult(entries=journal_entries(req.slave_id or "alice")),
         api.GetLogTail: api.LogTailResult(name="slave-alice", lines=LOG_LINES),
     }

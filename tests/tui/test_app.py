@@ -1,4 +1,5 @@
 """The TUI driven by pilot key presses against a fake control actor (same wire as the real one)."""
+
 from __future__ import annotations
 
 import sys
@@ -113,8 +114,13 @@ async def test_actions_ask_first_and_send_only_on_yes(fake: FakeControl, endpoin
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await pilot.press("r", "n", "f", "n", "P", "n", "D", "n")
-        assert not (fake.of(api.PauseSlave) or fake.of(api.RestartActor) or fake.of(api.FlattenSlave) or fake.of(api.PauseAll)
-                    or fake.of(api.RemoveSlave))
+        assert not (
+            fake.of(api.PauseSlave)
+            or fake.of(api.RestartActor)
+            or fake.of(api.FlattenSlave)
+            or fake.of(api.PauseAll)
+            or fake.of(api.RemoveSlave)
+        )
 
         await pilot.press("p", "y")
         await until(pilot, lambda: fake.of(api.PauseSlave), "pause sent")
@@ -158,13 +164,16 @@ print("saved newbie: hmac key APIK...7890")
 """
 
 
-async def test_add_slave_wizard_hands_the_secret_to_the_keys_command_then_adds(
-        fake: FakeControl, endpoint: str, tmp_path: Path) -> None:
+async def test_add_slave_wizard_hands_the_secret_to_the_keys_command_then_adds(fake: FakeControl, endpoint: str, tmp_path: Path) -> None:
     script = tmp_path / "keys.py"
     script.write_text(WIZARD_KEYS)
     seen = tmp_path / "seen"
-    settings = TuiSettings(config_path=tmp_path / "c.toml", runtime_dir=tmp_path, exchange="http://127.0.0.1:9",
-                           keys_command=(sys.executable, str(script), str(seen)))
+    settings = TuiSettings(
+        config_path=tmp_path / "c.toml",
+        runtime_dir=tmp_path,
+        exchange="http://127.0.0.1:9",
+        keys_command=(sys.executable, str(script), str(seen)),
+    )
     app = make_app(endpoint, settings=settings)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: table(app).row_count == 4, "slaves listed")
@@ -225,8 +234,12 @@ async def test_says_control_unreachable_and_recovers_by_itself(endpoint: str) ->
             assert fake.of(api.Subscribe)
         await until(pilot, lambda: app.link_state == "unreachable", "control gone again")
         restarted = replies()
-        restarted[api.GetStatus] = api.StatusResult(actors=(api.ActorInfo(name="control", state="RUNNING", pid=99),),
-                                                masters=STATUS.masters)
+        restarted[api.GetStatus] = api.StatusResult(
+            actors=(api.ActorInfo(name="control", state="RUNNING", pid=99),), masters=STATUS.masters
+        )
         with FakeControl(endpoint, restarted) as again:
-            await until(pilot, lambda: app.link_state == "connected" and again.of(api.Subscribe) and again.of(api.ListSlaves),
-                        "resubscribed and reloaded after control came back")
+            await until(
+                pilot,
+                lambda: app.link_state == "connected" and again.of(api.Subscribe) and again.of(api.ListSlaves),
+                "resubscribed and reloaded after control came back",
+            )

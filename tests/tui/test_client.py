@@ -1,4 +1,5 @@
 """tui/client.py ControlLink (on protocol/client.py) against a fake control: errors, correlation, probe, resubscription."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Entry points: `python -m tui --config FILE` and `copytrader tui`; tui imports only protocol."""
+
 from __future__ import annotations
 
 import ast

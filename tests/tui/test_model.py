@@ -1,4 +1,5 @@
 """Pure parts of the TUI: cells, sparkline, percentiles, drift, forms, settings, key handoff argv."""
+
 from __future__ import annotations
 
 import sys
@@ -96,9 +97,15 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     assert config.symbol_max_notional == {"BTCUSDT": D("1000")} and config.max_leverage == 5
     assert config.name == "Alice (desk 1)" and config.sizing == "fixed_ratio"
 
-    for field, value, words in (("ratio", "-1", "ratio"), ("ratio", "abc", "ratio"), ("max_leverage", "x", "max_leverage"),
-                                ("max_leverage", "500", "max_leverage"), ("symbol_max_notional", "BTC", "SYMBOL=CAP"),
-                                ("margin_level_min", "1", "margin_level_min"), ("symbols_deny", "BTCUSDT", "both")):
+    for field, value, words in (
+        ("ratio", "-1", "ratio"),
+        ("ratio", "abc", "ratio"),
+        ("max_leverage", "x", "max_leverage"),
+        ("max_leverage", "500", "max_leverage"),
+        ("symbol_max_notional", "BTC", "SYMBOL=CAP"),
+        ("margin_level_min", "1", "margin_level_min"),
+        ("symbols_deny", "BTCUSDT", "both"),
+    ):
         bad = SlaveForm.of(config)
         setattr(bad, field, value)
         with pytest.raises(FormError) as info:
@@ -110,8 +117,10 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
 
 def test_settings_read_only_the_runtime_dir_and_the_exchange(tmp_path: Path) -> None:
     path = tmp_path / "copytrader.toml"
-    path.write_text('[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:9"\n[paths]\nruntime_dir = "rt"\n'
-                    '[[slaves]]\nid = "whatever"\nunknown_field = 1\n')
+    path.write_text(
+        '[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:9"\n[paths]\nruntime_dir = "rt"\n'
+        '[[slaves]]\nid = "whatever"\nunknown_field = 1\n'
+    )
     settings = load_settings(path)
     assert settings.runtime_dir == tmp_path / "rt" and settings.exchange == "http://127.0.0.1:9"
     assert settings.control_endpoint == f"ipc://{tmp_path / 'rt' / 'control.ctl'}"
@@ -137,8 +146,12 @@ async def test_key_handoff_puts_the_secret_on_stdin_never_on_the_command_line(tm
     script = tmp_path / "fake_keys.py"
     script.write_text(FAKE_KEYS)
     seen = tmp_path / "seen.txt"
-    settings = TuiSettings(config_path=tmp_path / "c.toml", runtime_dir=tmp_path, exchange="http://127.0.0.1:9",
-                           keys_command=(sys.executable, str(script), str(seen)))
+    settings = TuiSettings(
+        config_path=tmp_path / "c.toml",
+        runtime_dir=tmp_path,
+        exchange="http://127.0.0.1:9",
+        keys_command=(sys.executable, str(script), str(seen)),
+    )
     req = KeyRequest(account="slave9", key_type="hmac", api_key="APIKEY123456", markets=("usdm", "spot"))
     secret = "s3cr3t-value-never-shown"
 

@@ -8,6 +8,7 @@ the USD-M master listener and the slaves (written and added by control). Driven 
 
 Set TUI_SCREENSHOT=docs/tui-dashboard.svg to save the dashboard as the README's screenshot.
 """
+
 from __future__ import annotations
 
 import os
@@ -104,8 +105,9 @@ def stack() -> Iterator[Stack]:
         conf.write_text(SUPERVISORD.format(root=root, repo=REPO, python=sys.executable, config=dep.config_path))
         env = dict(os.environ, PYTHONPATH=str(REPO))
         env.pop("COPYTRADER_PASSPHRASE", None)
-        proc = subprocess.Popen([str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "supervisord"), "-n", "-c", str(conf)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             s = Stack(sim, dep, f"unix://{root}/s.sock")
 
@@ -118,8 +120,12 @@ def stack() -> Iterator[Stack]:
             eventually(up, timeout=20, what="supervisord up")
             yield s
         finally:
-            subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(conf), "shutdown"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run(
+                [str(VENV_BIN / "supervisorctl"), "-c", str(conf), "shutdown"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -155,8 +161,7 @@ def pid_of(app: CopyTraderApp, name: str) -> int | None:
 
 
 def master_buy(stack: Stack, qty: str) -> None:
-    signed(stack.sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                          "quantity": qty})
+    signed(stack.sim, "master", "POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": qty})
 
 
 def slave_btc(stack: Stack, account: str) -> Decimal:
@@ -168,8 +173,9 @@ async def test_tui_drives_a_real_deployment(stack: Stack) -> None:
     app = CopyTraderApp(settings.control_endpoint, settings=settings, timeout=20, probe_interval=0.5)
     async with app.run_test(size=(120, 32)) as pilot:
         table = app.screen.query_one("#slaves", SlaveTable)
-        await until(pilot, lambda: state(app, "slave02") == "running" and state(app, "slave03") == "running",
-                    "both slaves running", timeout=90)
+        await until(
+            pilot, lambda: state(app, "slave02") == "running" and state(app, "slave03") == "running", "both slaves running", timeout=90
+        )
         await until(pilot, lambda: app.store.status and app.store.status.masters[0].connected, "master connected")
 
         # -- edit slave02's ratio 0.5 -> 0.2 in the form; the next master fill is sized by it
@@ -225,8 +231,9 @@ async def test_tui_drives_a_real_deployment(stack: Stack) -> None:
         if os.environ.get("TUI_SCREENSHOT"):  # a few more fills, for the sparklines
             for qty in ("0.01", "0.02", "0.01", "0.03", "0.01"):
                 master_buy(stack, qty)
-            await until(pilot, lambda: all(len(app.store.latencies.get(s, ())) >= 5 for s in ("slave01", "slave02")),
-                        "latencies of the extra fills")
+            await until(
+                pilot, lambda: all(len(app.store.latencies.get(s, ())) >= 5 for s in ("slave01", "slave02")), "latencies of the extra fills"
+            )
             await pilot.pause(1.5)
             path = Path(os.environ["TUI_SCREENSHOT"])
             app.save_screenshot(filename=path.name, path=str((REPO / path).parent))

@@ -2,6 +2,7 @@
 
 Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-update
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,6 +1,7 @@
 """The TUI in a real terminal: `python -m tui --config FILE` inside tmux (80x24 and 200x50), keys
 sent with `tmux send-keys`, the screen read with `tmux capture-pane`. Skipped when tmux is absent
 (CI: `apt-get install tmux`)."""
+
 from __future__ import annotations
 
 import os
@@ -86,6 +87,7 @@ def test_tui_in_a_real_terminal(terminal: Tmux, fake: FakeControl) -> None:
     terminal.keys("/")
     terminal.keys("-l", "stopped")
     terminal.keys("Enter")
+
     def filtered() -> bool:
         screen = terminal.screen()
         assert "alice" not in screen and "dave" in screen, screen

@@ -1,5 +1,6 @@
 """actors/slave/accounts: every market's account has what the `Account` protocol promises the mirror,
 with the same kind of member (data, property, coroutine or plain method) and the protocol's parameters."""
+
 from __future__ import annotations
 
 import inspect
@@ -17,8 +18,11 @@ DATA = ("market", "ws", "filters", "equity_stale")
 
 
 def _members() -> dict[str, object]:
-    return {name: value for name, value in vars(Account).items()
-            if not name.startswith("_") and (callable(value) or isinstance(value, property))}
+    return {
+        name: value
+        for name, value in vars(Account).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    }
 
 
 @pytest.mark.parametrize("cls", [UsdmAccount, SpotAccount, MarginAccount], ids=lambda c: c.__name__)
@@ -36,8 +40,9 @@ def test_account_satisfies_the_protocol(cls: type) -> None:
             assert isinstance(ours, property) or not callable(ours), f"{cls.__name__}.{name} is not a value"
             continue
         assert callable(ours), f"{cls.__name__} lacks {name}()"
-        assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(proto), \
+        assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(proto), (
             f"{cls.__name__}.{name}: async in one, not in the other"
+        )
         wanted = [p for p in inspect.signature(proto).parameters if p != "self"]
         have = inspect.signature(getattr(acct, name)).parameters
         assert all(p in have for p in wanted), f"{cls.__name__}.{name} takes {list(have)}, not {wanted}"

@@ -1,4 +1,5 @@
 """actors/base.py: runtime dir permissions, ZmqReader draining from the loop."""
+
 from __future__ import annotations
 
 import asyncio

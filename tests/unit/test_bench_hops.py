@@ -1,4 +1,5 @@
 """The benchmark's hop breakdown, from the stamps the slaves' reports carry."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,8 +8,15 @@ from bench.run import hop_breakdown
 
 
 def _m(order: int, recv: int, sent: int) -> SimpleNamespace:
-    return SimpleNamespace(master_order_id=order, master_trade_id=1, t_master_recv_ns=1_000, t_master_pub_ns=1_100,
-                           t_slave_recv_ns=recv, t_order_sent_ns=sent, t_order_acked_ns=sent + 5_000)
+    return SimpleNamespace(
+        master_order_id=order,
+        master_trade_id=1,
+        t_master_recv_ns=1_000,
+        t_master_pub_ns=1_100,
+        t_slave_recv_ns=recv,
+        t_order_sent_ns=sent,
+        t_order_acked_ns=sent + 5_000,
+    )
 
 
 def test_fanout_by_the_slaves_own_stamps_is_the_last_order_sent_per_master_event() -> None:

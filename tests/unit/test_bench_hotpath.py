@@ -1,6 +1,7 @@
 """The hot-path changes the benchmark led to: reports batched per ZeroMQ wake-up, the SUB drain that
 asks ZMQ_EVENTS instead of catching zmq.Again, the simulator's batched stream frames, its read-time
 arrival stamps and its open-order index. Behaviour only: speed is measured by scripts/bench."""
+
 from __future__ import annotations
 
 import asyncio
@@ -126,9 +127,20 @@ def test_text_frame_headers_for_each_length_form():
 
 
 def _order(oid: int, symbol: str = "BTCUSDT") -> FuturesOrder:
-    return FuturesOrder(order_id=oid, symbol=symbol, client_order_id=f"c{oid}", side="BUY", position_side="BOTH",
-                        type="LIMIT", time_in_force="GTC", orig_qty=Decimal(1), price=Decimal(1), reduce_only=False,
-                        time=0, update_time=0)
+    return FuturesOrder(
+        order_id=oid,
+        symbol=symbol,
+        client_order_id=f"c{oid}",
+        side="BUY",
+        position_side="BOTH",
+        type="LIMIT",
+        time_in_force="GTC",
+        orig_qty=Decimal(1),
+        price=Decimal(1),
+        reduce_only=False,
+        time=0,
+        update_time=0,
+    )
 
 
 def test_open_orders_forget_closed_ones_and_see_orders_stored_directly():

@@ -1,4 +1,5 @@
 """Memory and CPU figures read from /proc: parsing and a look at this very process."""
+
 from __future__ import annotations
 
 import os
@@ -87,7 +88,7 @@ def test_thread_cpu_names_each_thread_and_counts_its_runs():
     finally:
         stop.set()
         worker.join()
-    assert thread_cpu(2 ** 22 + 12345) == {}  # no such process
+    assert thread_cpu(2**22 + 12345) == {}  # no such process
 
 
 def test_theil_sen_slope_ignores_outliers_that_move_least_squares():

@@ -1,4 +1,5 @@
 """The hand-written SVG histogram: bins, counts, and a well-formed picture."""
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ def test_log_bins_cover_the_range_with_the_asked_density():
 
     assert edges[0] <= 120.0 and edges[-1] >= 35_000.0
     ratios = {round(b / a, 6) for a, b in zip(edges, edges[1:], strict=False)}
-    assert ratios == {round(10 ** 0.1, 6)}
+    assert ratios == {round(10**0.1, 6)}
 
 
 def test_log_bins_refuse_non_positive_bounds():
@@ -31,8 +32,7 @@ def test_histogram_counts_and_clamps_outliers_into_the_end_bins():
 
 
 def test_svg_is_well_formed_with_one_line_per_series_and_a_legend():
-    svg = render_svg([("ours", [200.0, 300.0, 250.0, 4000.0]), ("naive", [9000.0, 12000.0]), ("empty", [])],
-                     "latency <N=20> & more")
+    svg = render_svg([("ours", [200.0, 300.0, 250.0, 4000.0]), ("naive", [9000.0, 12000.0]), ("empty", [])], "latency <N=20> & more")
 
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"

@@ -1,5 +1,6 @@
 """One quick run of the benchmark harness (2 slaves, 20 events): it starts everything, measures,
 compares with the naive copier and writes its files. Figures are printed, never asserted."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -9,9 +10,21 @@ import pytest
 
 from bench.run import Options, run, table
 
-REQUIRED = ("slaves", "events", "first_hop_p50_us", "fanout_last_p50_us", "fanout_last_p99_us", "end_to_end_p50_us",
-            "cpu_per_order_us", "uss_mb_per_slave", "pss_mb_total", "lost", "doubled", "naive_fanout_last_p50_us",
-            "speedup_vs_naive")
+REQUIRED = (
+    "slaves",
+    "events",
+    "first_hop_p50_us",
+    "fanout_last_p50_us",
+    "fanout_last_p99_us",
+    "end_to_end_p50_us",
+    "cpu_per_order_us",
+    "uss_mb_per_slave",
+    "pss_mb_total",
+    "lost",
+    "doubled",
+    "naive_fanout_last_p50_us",
+    "speedup_vs_naive",
+)
 
 
 @pytest.mark.timeout(180)
@@ -25,8 +38,16 @@ def test_two_slaves_twenty_events_mirror_everything_once_and_write_the_report(tm
     assert (written["slaves"], written["events"]) == (2, 20)
     assert written["lost"] == 0 and written["doubled"] == 0
     assert written["detail"]["accounting"]["copied"] == 2 * 20
-    for key in ("first_hop_p50_us", "fanout_last_p50_us", "end_to_end_p50_us", "naive_fanout_last_p50_us",
-                "cpu_per_order_us", "uss_mb_per_slave", "pss_mb_total", "speedup_vs_naive"):
+    for key in (
+        "first_hop_p50_us",
+        "fanout_last_p50_us",
+        "end_to_end_p50_us",
+        "naive_fanout_last_p50_us",
+        "cpu_per_order_us",
+        "uss_mb_per_slave",
+        "pss_mb_total",
+        "speedup_vs_naive",
+    ):
         assert written[key] is not None and written[key] > 0, key
     ET.parse(tmp_path / "bench.svg")
     threads = written["detail"]["threads"]

@@ -1,4 +1,5 @@
 """The benchmark's pure figures: percentiles, fan-out per event, lost/doubled accounting."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,9 +37,11 @@ def _copy(slave: str, event: int, recv: int, arrival: int, **kw: int) -> Copy:
 
 def test_fanout_is_the_last_slave_of_each_event_and_skips_incomplete_events():
     copies = [
-        _copy("a", 0, 1_000, 2_000), _copy("b", 0, 1_000, 5_000),   # event 0: last at +4 us
-        _copy("a", 1, 10_000, 13_000), _copy("b", 1, 10_000, 11_000),  # event 1: last at +3 us
-        _copy("a", 2, 20_000, 21_000),                                  # event 2: b missing
+        _copy("a", 0, 1_000, 2_000),
+        _copy("b", 0, 1_000, 5_000),  # event 0: last at +4 us
+        _copy("a", 1, 10_000, 13_000),
+        _copy("b", 1, 10_000, 11_000),  # event 1: last at +3 us
+        _copy("a", 2, 20_000, 21_000),  # event 2: b missing
     ]
 
     assert stats.fanout_last_us(copies, slaves=2) == [4.0, 3.0]

@@ -1,4 +1,5 @@
 """Medians of several runs as the Markdown table of docs/bench/README.md."""
+
 from __future__ import annotations
 
 import orjson
@@ -7,8 +8,13 @@ from bench import summary
 
 
 def _run(n: int, fan: float, lost: int = 0) -> dict:
-    return {"slaves": n, "fanout_last_p50_us": fan, "lost": lost, "speedup_vs_naive": None,
-            "detail": {"isolated": {"internal_us": {"p50": fan / 2}}}}
+    return {
+        "slaves": n,
+        "fanout_last_p50_us": fan,
+        "lost": lost,
+        "speedup_vs_naive": None,
+        "detail": {"isolated": {"internal_us": {"p50": fan / 2}}},
+    }
 
 
 def test_medians_per_group_skip_missing_figures():
@@ -16,8 +22,7 @@ def test_medians_per_group_skip_missing_figures():
 
     m = summary.medians(runs, ["fanout_last_p50_us", "lost", "speedup_vs_naive", "detail.isolated.internal_us.p50"])
 
-    assert m == {"fanout_last_p50_us": 4000.0, "lost": 0, "speedup_vs_naive": None,
-                 "detail.isolated.internal_us.p50": 2000.0}
+    assert m == {"fanout_last_p50_us": 4000.0, "lost": 0, "speedup_vs_naive": None, "detail.isolated.internal_us.p50": 2000.0}
 
 
 def test_markdown_has_one_column_per_slave_count(tmp_path, capsys):

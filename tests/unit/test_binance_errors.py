@@ -1,5 +1,6 @@
 """Error classification: may the request have executed? (rest-api.md "HTTP Return Codes", errors.md,
 usdm/authentication.md "HTTP 503 Status: Message Variants")."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,5 @@
 """Parameter formatting (no floats, no exponents) and endpoint URLs."""
+
 from __future__ import annotations
 
 import pathlib
@@ -80,15 +81,19 @@ def test_endpoints_local_serves_everything_on_one_port() -> None:
     assert local.spot_ws_api == "ws://127.0.0.1:8123/ws-api/v3"
     assert local.futures_ws_api == "ws://127.0.0.1:8123/ws-fapi/v1"
     assert local.futures_user_stream_url("K", ["ORDER_TRADE_UPDATE"]) == (
-        "ws://127.0.0.1:8123/private/ws?listenKey=K&events=ORDER_TRADE_UPDATE")
+        "ws://127.0.0.1:8123/private/ws?listenKey=K&events=ORDER_TRADE_UPDATE"
+    )
     assert Endpoints.local("127.0.0.1:9").spot_rest == "http://127.0.0.1:9"
 
 
-@pytest.mark.parametrize("events, what", [
-    ([], "at least one event name"),
-    (["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE&x=1"], "ACCOUNT_UPDATE&x=1"),
-    (["ORDER/TRADE"], "ORDER/TRADE"),
-])
+@pytest.mark.parametrize(
+    "events, what",
+    [
+        ([], "at least one event name"),
+        (["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE&x=1"], "ACCOUNT_UPDATE&x=1"),
+        (["ORDER/TRADE"], "ORDER/TRADE"),
+    ],
+)
 def test_futures_user_stream_url_refuses_bad_event_names(events: list[str], what: str) -> None:
     with pytest.raises(ValueError, match=re.escape(what)):
         futures_user_stream_url("wss://fstream.binance.com", "KEY", events)
@@ -96,7 +101,8 @@ def test_futures_user_stream_url_refuses_bad_event_names(events: list[str], what
 
 def test_futures_user_stream_url_quotes_the_listen_key() -> None:
     assert futures_user_stream_url("ws://h:1/", "a/b?c", ["ACCOUNT_UPDATE"]) == (
-        "ws://h:1/private/ws?listenKey=a%2Fb%3Fc&events=ACCOUNT_UPDATE")
+        "ws://h:1/private/ws?listenKey=a%2Fb%3Fc&events=ACCOUNT_UPDATE"
+    )
 
 
 def test_no_actor_uses_the_retired_path_form() -> None:

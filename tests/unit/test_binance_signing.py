@@ -1,4 +1,5 @@
 """Signatures against the examples of Binance's docs (rest-api.md, web-socket-api.md "SIGNED ... examples")."""
+
 from __future__ import annotations
 
 import base64
@@ -16,12 +17,16 @@ DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
 REST_ASCII_PARAMS = [
-    ("symbol", "LTCBTC"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-    ("quantity", "1"), ("price", "0.1"), ("recvWindow", 5000), ("timestamp", 1499827319559),
+    ("symbol", "LTCBTC"),
+    ("side", "BUY"),
+    ("type", "LIMIT"),
+    ("timeInForce", "GTC"),
+    ("quantity", "1"),
+    ("price", "0.1"),
+    ("recvWindow", 5000),
+    ("timestamp", 1499827319559),
 ]
-REST_ASCII_QUERY = (
-    "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
-)
+REST_ASCII_QUERY = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
 REST_ASCII_SIG = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
 REST_UNICODE_QUERY = (
     "symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&side=BUY&type=LIMIT&timeInForce=GTC"
@@ -30,8 +35,15 @@ REST_UNICODE_QUERY = (
 REST_UNICODE_SIG = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
 
 WS_ASCII_PARAMS = {
-    "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000000",
-    "price": "52000.00", "recvWindow": 100, "timestamp": 1645423376532, "apiKey": DOC_API_KEY,
+    "symbol": "BTCUSDT",
+    "side": "SELL",
+    "type": "LIMIT",
+    "timeInForce": "GTC",
+    "quantity": "0.01000000",
+    "price": "52000.00",
+    "recvWindow": 100,
+    "timestamp": 1645423376532,
+    "apiKey": DOC_API_KEY,
 }
 WS_ASCII_PAYLOAD = (
     f"apiKey={DOC_API_KEY}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT"
@@ -39,8 +51,15 @@ WS_ASCII_PAYLOAD = (
 )
 WS_ASCII_SIG = "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
 WS_UNICODE_PARAMS = {
-    "symbol": "１２３４５６", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1.00000000",
-    "price": "0.10000000", "recvWindow": 5000, "timestamp": 1645423376532, "apiKey": DOC_API_KEY,
+    "symbol": "１２３４５６",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTC",
+    "quantity": "1.00000000",
+    "price": "0.10000000",
+    "recvWindow": 5000,
+    "timestamp": 1645423376532,
+    "apiKey": DOC_API_KEY,
 }
 WS_UNICODE_SIG = "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd"
 
@@ -80,9 +99,7 @@ def test_ws_payload_ignores_signature_param() -> None:
 
 def _ed25519_pem() -> tuple[str, ed25519.Ed25519PrivateKey]:
     key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     return pem, key
 
 
@@ -98,8 +115,7 @@ def test_ed25519_signature_is_base64_of_the_raw_signature_and_verifies() -> None
 def test_encrypted_ed25519_pem_needs_its_password() -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"pass-phrase"),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pass-phrase")
     ).decode()
     with pytest.raises(ValueError, match="could not be loaded"):
         make_signer("ED25519", "key", pem)
@@ -109,9 +125,7 @@ def test_encrypted_ed25519_pem_needs_its_password() -> None:
 
 def test_rsa_signature_is_pkcs1v15_sha256_base64() -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     signer = make_signer("RSA", "key", pem)
     sig = signer.sign(REST_ASCII_QUERY)
     key.public_key().verify(base64.b64decode(sig), REST_ASCII_QUERY.encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -1,4 +1,5 @@
 """Wire structs decode every documented payload in tests/fixtures/userdata_*.json."""
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,7 @@ def test_account_update_positions_and_balances() -> None:
     assert ev.a.m == "ORDER"
     assert [b.a for b in ev.a.B] == ["USDT", "BUSD"] and ev.a.B[1].bc == Decimal("-49.12345678")
     short = ev.a.P[2]
-    assert (short.s, short.ps, short.pa, short.ep, short.mt) == (
-        "BTCUSDT", "SHORT", Decimal("-10"), Decimal("6563.86000"), "isolated",
-    )
+    assert (short.s, short.ps, short.pa, short.ep, short.mt) == ("BTCUSDT", "SHORT", Decimal("-10"), Decimal("6563.86000"), "isolated")
     assert short.iw == Decimal("6570.42511771") and short.cr == Decimal("-45.04000000")
 
 

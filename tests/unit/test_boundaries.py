@@ -1,4 +1,5 @@
 """The package boundaries of STYLE.md: each side imports only what it may."""
+
 from __future__ import annotations
 
 import ast
@@ -47,8 +48,23 @@ def test_boundary_check_sees_a_violation(tmp_path: pathlib.Path) -> None:
 
 # The domain package (pure: no I/O, no asyncio) imports only these: the standard library's pure
 # modules, msgspec, `protocol`, itself, and the exchange's filters (parsing and rounding, no I/O).
-DOMAIN_MAY_IMPORT = {"__future__", "abc", "base64", "collections", "dataclasses", "decimal", "enum", "functools",
-                     "hashlib", "itertools", "math", "operator", "typing", "msgspec", "protocol"}
+DOMAIN_MAY_IMPORT = {
+    "__future__",
+    "abc",
+    "base64",
+    "collections",
+    "dataclasses",
+    "decimal",
+    "enum",
+    "functools",
+    "hashlib",
+    "itertools",
+    "math",
+    "operator",
+    "typing",
+    "msgspec",
+    "protocol",
+}
 DOMAIN_OURS = ("actors.domain", "actors.binance.filters")
 
 

@@ -1,4 +1,5 @@
 """A correction refused for capital (-2019) is not re-sent (nor re-paged) every periodic check."""
+
 from __future__ import annotations
 
 import time
@@ -26,19 +27,35 @@ class _Account:
         self.sent.append(intent)
         if self.refuse:
             raise classify_payload(400, -2019, "Margin is insufficient.")
-        return Executed(result={"orderId": 1, "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "100"},
-                        sends=1, recovered=False)
+        return Executed(
+            result={"orderId": 1, "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "100"}, sends=1, recovered=False
+        )
 
 
 def _slave() -> SimpleNamespace:
     reports: list = []
-    return SimpleNamespace(slave_id="s1", report=reports.append, reports=reports, fatal=False,
-                           notify_error=lambda *a: None, fatal_key_error=lambda *a: None, last_latency_ns=0)
+    return SimpleNamespace(
+        slave_id="s1",
+        report=reports.append,
+        reports=reports,
+        fatal=False,
+        notify_error=lambda *a: None,
+        fatal_key_error=lambda *a: None,
+        last_latency_ns=0,
+    )
 
 
 def _intent(qty: str = "0.048", side: str = "BUY") -> OrderIntent:
-    return OrderIntent(market="usdm", symbol="BTCUSDT", side=side, position_side="LONG", qty=Decimal(qty), kind="open",
-                       client_order_id="crX", ref_price=Decimal("60000"))
+    return OrderIntent(
+        market="usdm",
+        symbol="BTCUSDT",
+        side=side,
+        position_side="LONG",
+        qty=Decimal(qty),
+        kind="open",
+        client_order_id="crX",
+        ref_price=Decimal("60000"),
+    )
 
 
 async def test_refused_correction_waits_until_equity_grows_or_time_passes(monkeypatch):
@@ -63,8 +80,9 @@ async def test_refused_correction_waits_until_equity_grows_or_time_passes(monkey
 async def test_a_filled_correction_or_a_refused_copy_does_not_hold_back_corrections():
     acct = _Account(refuse=True)
     mirror = MarketMirror(_slave(), acct)  # type: ignore[arg-type]
-    fill = SimpleNamespace(symbol="BTCUSDT", order_id=1, trade_id=2, epoch=1, seq=1, t_master_recv_ns=0,
-                           t_master_pub_ns=0, position_side="LONG", side="BUY")
+    fill = SimpleNamespace(
+        symbol="BTCUSDT", order_id=1, trade_id=2, epoch=1, seq=1, t_master_recv_ns=0, t_master_pub_ns=0, position_side="LONG", side="BUY"
+    )
     assert not await mirror._send(_intent(), fill, 0)  # a copy of a fill refused: a decision, not a gap
     assert not mirror._capital_still_short(_intent())
     assert not await mirror._send(_intent(), None, 0)
@@ -76,10 +94,17 @@ async def test_a_filled_correction_or_a_refused_copy_does_not_hold_back_correcti
     assert not mirror._capital_still_short(_intent())  # the fill cleared the memory
 
 
-@pytest.mark.parametrize("market, side, code, capital", [
-    ("usdm", "BUY", -2019, True), ("usdm", "SELL", -2019, True), ("spot", "BUY", -2010, True),
-    ("margin", "BUY", -2010, True), ("margin", "SELL", -2010, False), ("usdm", "BUY", -2010, False),
-    ("usdm", "BUY", -1013, False),
-])
+@pytest.mark.parametrize(
+    "market, side, code, capital",
+    [
+        ("usdm", "BUY", -2019, True),
+        ("usdm", "SELL", -2019, True),
+        ("spot", "BUY", -2010, True),
+        ("margin", "BUY", -2010, True),
+        ("margin", "SELL", -2010, False),
+        ("usdm", "BUY", -2010, False),
+        ("usdm", "BUY", -1013, False),
+    ],
+)
 def test_which_refusals_mean_capital(market, side, code, capital):
     assert slave_mod._is_capital_refusal(market, side, code) is capital

@@ -1,6 +1,7 @@
 """The chaos checker's `short_of_margin` rule: a position under k x master is the account's capital
 (not the copier) only when the slave's last order on it was refused for capital for the gap, or for
 a gap the slave does not retry yet (CAPITAL_RICHER / CAPITAL_SMALLER in actors/slave/rules.py)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -11,9 +12,20 @@ XRP = Filters(step=D("0.1"), min_notional=D("5"))
 
 
 def refused(qty: str, side: str = "SELL", code: int = -2019, kind: str = "failed") -> OrderRow:
-    return OrderRow(id=1, ts_ms=0, kind=kind, slave_id="slave02", market="usdm", symbol="XRPUSDT",
-                    position_side="SHORT", side=side, qty=D(qty), client_order_id="ct-x", error_code=code,
-                    error_msg="Margin is insufficient.")
+    return OrderRow(
+        id=1,
+        ts_ms=0,
+        kind=kind,
+        slave_id="slave02",
+        market="usdm",
+        symbol="XRPUSDT",
+        position_side="SHORT",
+        side=side,
+        qty=D(qty),
+        client_order_id="ct-x",
+        error_code=code,
+        error_msg="Margin is insufficient.",
+    )
 
 
 def test_the_gap_itself_refused_and_paged_is_short_of_margin():
@@ -37,5 +49,4 @@ def test_not_paged_not_capital_wrong_side_or_over_is_out_of_sync():
     assert short_of_margin(D("-2837.7"), D("-3680.4"), "SHORT", refused("842.7", code=-1013), XRP, paged=True) is None
     assert short_of_margin(D("-2837.7"), D("-3680.4"), "SHORT", refused("842.7", side="BUY"), XRP, paged=True) is None
     assert short_of_margin(D("-3700"), D("-3680.4"), "SHORT", refused("842.7"), XRP, paged=True) is None
-    assert short_of_margin(D("-2837.7"), D("-3680.4"), "SHORT", refused("842.7", kind="mirrored"), XRP,
-                           paged=True) is None
+    assert short_of_margin(D("-2837.7"), D("-3680.4"), "SHORT", refused("842.7", kind="mirrored"), XRP, paged=True) is None

@@ -1,4 +1,5 @@
 """actors/config.py: the deployment's TOML config, validated with messages naming the field."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -41,11 +42,11 @@ def test_good_config_parses_with_decimals_and_relative_paths(tmp_path):
         ("[exchange\nnetwork=1", "not valid TOML"),
         (GOOD + "\nbogus = 1\n", "bogus"),
         (GOOD.replace('ratio = "0.5"', 'ratio = "-1"'), "ratio"),
-        (GOOD.replace('[masters.usdm]', '[masters.options]'), "masters"),
+        (GOOD.replace("[masters.usdm]", "[masters.options]"), "masters"),
         (GOOD.replace('id = "s2"', 'id = "s1"'), "appears twice"),
         (GOOD.replace('id = "s2"', 'id = "s2"\nmarkets = ["spot"]'), "masters.spot"),
-        (GOOD.replace('url = "http://127.0.0.1:9"', ''), "exchange.url"),
-        (GOOD.replace('ratio = 2', 'ratio = "lots"'), "ratio"),
+        (GOOD.replace('url = "http://127.0.0.1:9"', ""), "exchange.url"),
+        (GOOD.replace("ratio = 2", 'ratio = "lots"'), "ratio"),
     ],
 )
 def test_bad_config_is_refused_with_a_message_naming_the_field(text, names):
@@ -85,7 +86,8 @@ def test_init_writes_a_starter_deployment_and_never_overwrites(tmp_path):
 
 
 REVERSE_SPOT = GOOD.replace(
-    "[masters.usdm]", "[masters.spot]\naccount = \"master\"\n\n[masters.margin]\naccount = \"master\"\n\n[masters.usdm]")
+    "[masters.usdm]", '[masters.spot]\naccount = "master"\n\n[masters.margin]\naccount = "master"\n\n[masters.usdm]'
+)
 
 
 @pytest.mark.parametrize("markets, named", [('["usdm", "spot"]', "spot"), ('["margin"]', "margin")])

@@ -15,6 +15,7 @@ The reference model (`Model`, below) is written from ARCHITECTURE.md "Copy seman
 target", not from actors/; faults (the slave's liquidation / ADL) and edits that let a slave trade
 again are followed by one check, whose corrections are then allowed.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -29,14 +30,18 @@ from protocol.messages import AccountConfigChanged, SlaveConfig
 from tests.helpers.mirror import Harness, futures_filters, run_sync
 
 ZERO = Decimal(0)
-FILTERS = {"BTCUSDT": futures_filters("BTCUSDT", "0.001", "100"), "SOLUSDT": futures_filters("SOLUSDT", "0.01", "5"),
-           "ETHUSDT": futures_filters("ETHUSDT", "0.001", "20")}
+FILTERS = {
+    "BTCUSDT": futures_filters("BTCUSDT", "0.001", "100"),
+    "SOLUSDT": futures_filters("SOLUSDT", "0.01", "5"),
+    "ETHUSDT": futures_filters("ETHUSDT", "0.001", "20"),
+}
 KEYS = [("BTCUSDT", "BOTH"), ("SOLUSDT", "BOTH"), ("ETHUSDT", "LONG"), ("ETHUSDT", "SHORT")]  # ETH: hedge mode
 PRICES = {"BTCUSDT": ["50000", "20000", "99999.9"], "SOLUSDT": ["125", "12.5", "300"], "ETHUSDT": ["3000", "1000", "4800"]}
 SWAP = {"BOTH": "BOTH", "LONG": "SHORT", "SHORT": "LONG"}
 
 
 # --------------------------------------------------------------------------- the reference model (< 200 lines)
+
 
 def sgn(x: Decimal) -> int:
     return (x > 0) - (x < 0)
@@ -82,8 +87,18 @@ class Model:
         # whole-step result stays exact in 28 digits (else a one-step edge comes out under a step)
         return intended * abs(after) / abs(before)
 
-    def on_fill(self, cfg: SlaveConfig, mkey: tuple[str, str], before: Decimal, after: Decimal, k: Decimal,
-                actual: Decimal, f: SymbolFilters, price: Decimal, trading: bool) -> None:
+    def on_fill(
+        self,
+        cfg: SlaveConfig,
+        mkey: tuple[str, str],
+        before: Decimal,
+        after: Decimal,
+        k: Decimal,
+        actual: Decimal,
+        f: SymbolFilters,
+        price: Decimal,
+        trading: bool,
+    ) -> None:
         """`actual`: the slave's signed position before the fill; `trading`: not paused / filtered."""
         flip = -1 if cfg.reverse else 1
         skey = (mkey[0], SWAP[mkey[1]] if cfg.reverse else mkey[1])
@@ -133,8 +148,9 @@ class Model:
         else:
             self.intended.pop(skey, None)
 
-    def acceptable(self, cfg: SlaveConfig, skey: tuple[str, str], intended: Decimal, actual: Decimal,
-                   f: SymbolFilters, price: Decimal) -> bool:
+    def acceptable(
+        self, cfg: SlaveConfig, skey: tuple[str, str], intended: Decimal, actual: Decimal, f: SymbolFilters, price: Decimal
+    ) -> bool:
         """The slave's position is on target: within one step, or short of it by an increase the
         exchange refuses (deferred / skipped) or the cap leaves no room for, or over it by less
         than one minimum (round_up)."""
@@ -169,8 +185,7 @@ def signed_pos(key: tuple[str, str], qty: Decimal) -> Decimal:
 
 
 class CopyMachine(RuleBasedStateMachine):
-    @initialize(configs=st.lists(CONFIGS, min_size=3, max_size=3),
-                pre=st.lists(st.integers(-300, 300), min_size=4, max_size=4))
+    @initialize(configs=st.lists(CONFIGS, min_size=3, max_size=3), pre=st.lists(st.integers(-300, 300), min_size=4, max_size=4))
     def start(self, configs: list[dict], pre: list[int]) -> None:
         self.master: dict[tuple[str, str], Decimal] = {}
         self.price: dict[str, Decimal] = {s: Decimal(p[0]) for s, p in PRICES.items()}
@@ -182,8 +197,14 @@ class CopyMachine(RuleBasedStateMachine):
             if q:
                 self.master[key] = q
         for i, raw in enumerate(configs):
-            cfg = SlaveConfig(id=f"s{i}", markets=("usdm",), **{k: (Decimal(v) if k in ("ratio", "multiplier",
-                              "max_position_notional") and v is not None else v) for k, v in raw.items()})
+            cfg = SlaveConfig(
+                id=f"s{i}",
+                markets=("usdm",),
+                **{
+                    k: (Decimal(v) if k in ("ratio", "multiplier", "max_position_notional") and v is not None else v)
+                    for k, v in raw.items()
+                },
+            )
             h = Harness(cfg, FILTERS)
             h.master, h.price = self.master, self.price  # one master for all
             h.account.equity = Decimal(10000 + 1000 * i)
@@ -256,7 +277,13 @@ class CopyMachine(RuleBasedStateMachine):
             actual = signed_pos(skey, h.account.positions.get(skey, ZERO))
             want = model.intended.get(skey, ZERO)
             assert model.acceptable(cfg, skey, want, actual, FILTERS[skey[0]], self.price[skey[0]]), (
-                skey, "position", actual, "target", want, cfg.min_notional_policy)
+                skey,
+                "position",
+                actual,
+                "target",
+                want,
+                cfg.min_notional_policy,
+            )
             self.accepted[(h.slave.config.id, skey)] = actual
         assert h.corrections() == [], h.corrections()
 
@@ -290,23 +317,52 @@ class CopyMachine(RuleBasedStateMachine):
     @rule(symbol=st.sampled_from(sorted(FILTERS)), leverage=st.integers(1, 125), isolated=st.booleans())
     def leverage(self, symbol: str, leverage: int, isolated: bool) -> None:
         for h, _ in self.slaves:
-            run_sync(h.mirror._follow_config(AccountConfigChanged(
-                market="usdm", epoch=5, seq=max(h.seq, 1), symbol=symbol, leverage=leverage,
-                margin_type="ISOLATED" if isolated else "CROSSED")))
+            run_sync(
+                h.mirror._follow_config(
+                    AccountConfigChanged(
+                        market="usdm",
+                        epoch=5,
+                        seq=max(h.seq, 1),
+                        symbol=symbol,
+                        leverage=leverage,
+                        margin_type="ISOLATED" if isolated else "CROSSED",
+                    )
+                )
+            )
 
     @rule(equity=st.sampled_from(["10000", "5000", "25000"]))
     def master_equity(self, equity: str) -> None:
         self.equity = Decimal(equity)
 
     # -- the slaves: live edits, faults
-    @rule(i=st.integers(0, 2), edit=st.sampled_from([
-        ("ratio", Decimal("0.37")), ("ratio", Decimal("2")), ("multiplier", Decimal("0.5")),
-        ("sizing", "fixed_ratio"), ("sizing", "balance_multiplier"), ("min_notional_policy", "defer"),
-        ("min_notional_policy", "round_up"), ("min_notional_policy", "skip"), ("paused", True),
-        ("paused", False), ("enabled", False), ("enabled", True), ("symbols_deny", ("SOLUSDT",)),
-        ("symbols_deny", ()), ("max_leverage", 5), ("max_leverage", None), ("on_start", "new_only"),
-        ("max_position_notional", Decimal("800")), ("max_position_notional", None), ("reverse", True),
-        ("reverse", False)]))
+    @rule(
+        i=st.integers(0, 2),
+        edit=st.sampled_from(
+            [
+                ("ratio", Decimal("0.37")),
+                ("ratio", Decimal("2")),
+                ("multiplier", Decimal("0.5")),
+                ("sizing", "fixed_ratio"),
+                ("sizing", "balance_multiplier"),
+                ("min_notional_policy", "defer"),
+                ("min_notional_policy", "round_up"),
+                ("min_notional_policy", "skip"),
+                ("paused", True),
+                ("paused", False),
+                ("enabled", False),
+                ("enabled", True),
+                ("symbols_deny", ("SOLUSDT",)),
+                ("symbols_deny", ()),
+                ("max_leverage", 5),
+                ("max_leverage", None),
+                ("on_start", "new_only"),
+                ("max_position_notional", Decimal("800")),
+                ("max_position_notional", None),
+                ("reverse", True),
+                ("reverse", False),
+            ]
+        ),
+    )
     def edit(self, i: int, edit: tuple[str, object]) -> None:
         h, model = self.slaves[i]
         field, value = edit
@@ -315,8 +371,7 @@ class CopyMachine(RuleBasedStateMachine):
         was = h.slave.config
         h.set_config(**{field: value})
         now = h.slave.config
-        if (was.paused and not now.paused) or (not was.enabled and now.enabled) or (
-                was.symbols_deny and not now.symbols_deny):
+        if (was.paused and not now.paused) or (not was.enabled and now.enabled) or (was.symbols_deny and not now.symbols_deny):
             h.correct()  # trading again: one check catches up what the pause / filter left
             for skey in set(model.intended) | set(h.account.positions):
                 self.check(h, model, skey)
@@ -336,8 +391,9 @@ class CopyMachine(RuleBasedStateMachine):
         if cfg.enabled and not cfg.paused and key[0] not in cfg.symbols_deny:
             h.correct()  # the check puts back what the fault took: where the last fill had left it
             actual = signed_pos(key, h.account.positions.get(key, ZERO))
-            assert Model().acceptable(msgspec.structs.replace(cfg, min_notional_policy="defer"), key, before, actual,
-                                      FILTERS[key[0]], self.price[key[0]]), (key, "restored to", actual, "not", before)
+            assert Model().acceptable(
+                msgspec.structs.replace(cfg, min_notional_policy="defer"), key, before, actual, FILTERS[key[0]], self.price[key[0]]
+            ), (key, "restored to", actual, "not", before)
             self.accepted[(cfg.id, key)] = actual
             self.check(h, model)
 
@@ -348,7 +404,10 @@ class CopyMachine(RuleBasedStateMachine):
             assert all(o.qty > 0 for o in h.account.sent)
 
 
-CopyMachine.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "500")),
-                                         stateful_step_count=25, deadline=None,
-                                         suppress_health_check=[HealthCheck.too_slow])
+CopyMachine.TestCase.settings = settings(
+    max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "500")),
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TestCopyModel = CopyMachine.TestCase

@@ -14,6 +14,7 @@ After every master fill, for each slave:
   a round_up over-copy, an unsellable dust holding).
 An outside change of the holding is a fault: one check puts the slave back on the target.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -43,8 +44,7 @@ CONFIGS = st.builds(
 
 
 class SpotMarginMachine(RuleBasedStateMachine):
-    @initialize(market=st.sampled_from(["spot", "margin"]), configs=st.lists(CONFIGS, min_size=2, max_size=2),
-                pre=st.integers(0, 3000))
+    @initialize(market=st.sampled_from(["spot", "margin"]), configs=st.lists(CONFIGS, min_size=2, max_size=2), pre=st.integers(0, 3000))
     def start(self, market: str, configs: list[dict], pre: int) -> None:
         self.market = market
         self.master: dict[tuple[str, str], Decimal] = {}
@@ -54,8 +54,13 @@ class SpotMarginMachine(RuleBasedStateMachine):
         if pre:
             self.master[KEY] = pre * STEP  # held before the slaves started: synced (k x it)
         for i, raw in enumerate(configs):
-            cfg = SlaveConfig(id=f"s{i}", markets=(market,), **{  # type: ignore[arg-type]
-                k: (Decimal(v) if k in ("ratio", "multiplier") else v) for k, v in raw.items()})
+            cfg = SlaveConfig(
+                id=f"s{i}",
+                markets=(market,),
+                **{  # type: ignore[arg-type]
+                    k: (Decimal(v) if k in ("ratio", "multiplier") else v) for k, v in raw.items()
+                },
+            )
             h = Harness(cfg, {"BTCUSDT": SPOT}, market=market)
             h.master, h.price = self.master, self.price
             h.account.equity = Decimal(10000 + 1000 * i)
@@ -104,7 +109,12 @@ class SpotMarginMachine(RuleBasedStateMachine):
         # a holding under the minimum order cannot be sold: dust may stay on the other side of a flip
         dust = not same_side and abs(actual) < LOOSEST and abs(want) < most
         assert diff <= STEP or (same_side and diff < most) or dust, (
-            "position", actual, "intended", want, h.slave.config.min_notional_policy)
+            "position",
+            actual,
+            "intended",
+            want,
+            h.slave.config.min_notional_policy,
+        )
         assert h.corrections() == [], h.corrections()
 
     # -- the master's actions
@@ -136,10 +146,23 @@ class SpotMarginMachine(RuleBasedStateMachine):
         self.equity = Decimal(equity)
 
     # -- the slaves: live edits, faults
-    @rule(i=st.integers(0, 1), edit=st.sampled_from([
-        ("ratio", Decimal("0.37")), ("ratio", Decimal("2")), ("multiplier", Decimal("0.5")),
-        ("sizing", "fixed_ratio"), ("sizing", "balance_multiplier"), ("min_notional_policy", "defer"),
-        ("min_notional_policy", "round_up"), ("min_notional_policy", "skip"), ("paused", True), ("paused", False)]))
+    @rule(
+        i=st.integers(0, 1),
+        edit=st.sampled_from(
+            [
+                ("ratio", Decimal("0.37")),
+                ("ratio", Decimal("2")),
+                ("multiplier", Decimal("0.5")),
+                ("sizing", "fixed_ratio"),
+                ("sizing", "balance_multiplier"),
+                ("min_notional_policy", "defer"),
+                ("min_notional_policy", "round_up"),
+                ("min_notional_policy", "skip"),
+                ("paused", True),
+                ("paused", False),
+            ]
+        ),
+    )
     def edit(self, i: int, edit: tuple[str, object]) -> None:
         h, model = self.slaves[i]
         was = h.slave.config
@@ -165,6 +188,9 @@ class SpotMarginMachine(RuleBasedStateMachine):
 
 
 SpotMarginMachine.TestCase.settings = settings(
-    max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "200")), stateful_step_count=25, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "200")),
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TestSpotMarginModel = SpotMarginMachine.TestCase

@@ -1,4 +1,5 @@
 """actors/control/coverage.py: which master fills a slave's reconciliation covers, and which stay lost."""
+
 from __future__ import annotations
 
 from actors.control.coverage import Coverage, FillRef, fill_ref, is_covering_skip

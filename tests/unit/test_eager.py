@@ -1,4 +1,5 @@
 """actors/slave/eager.py: a coroutine's first step runs in the caller; the rest runs as a Task would."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """actors/slave/accounts/execution.py: an order executes at most once whatever the exchange answers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,9 @@ async def test_unknown_but_executed_is_found_not_resent():
 async def test_unknown_and_not_executed_is_sent_again_once():
     ex = FakeExchange(["unknown-not-executed"])
     clock = Clock()  # the re-send waits out recvWindow + 1 s (issue 21 defect 8): a fake clock
-    done = await place_exactly_once(ex.place, ex.query, ExecutionPolicy(lookup_delays=(0.0, 0.5), deadline_s=30),
-                                    sleep=clock.sleep, clock=clock)
+    done = await place_exactly_once(
+        ex.place, ex.query, ExecutionPolicy(lookup_delays=(0.0, 0.5), deadline_s=30), sleep=clock.sleep, clock=clock
+    )
     assert (ex.sends, ex.executions, done.recovered) == (2, 1, False)
 
 
@@ -168,8 +170,7 @@ async def test_an_original_delayed_within_recv_window_is_found_never_sent_twice(
 async def test_an_original_that_never_arrives_is_resent_only_after_recv_window_and_clock_margin():
     clock = Clock()
     ex = DelayedOriginal(clock, arrives_after=1e9, recv_window_s=5.0)
-    done = await place_exactly_once(ex.place, ex.query, ExecutionPolicy(recv_window_s=5.0), sleep=clock.sleep,
-                                    clock=clock)
+    done = await place_exactly_once(ex.place, ex.query, ExecutionPolicy(recv_window_s=5.0), sleep=clock.sleep, clock=clock)
     assert (ex.sends, ex.executions, done.recovered) == (2, 1, False)
     assert clock.now >= 5.0 + 1.0  # recvWindow, plus the 1 s Binance accepts a timestamp ahead of its clock
 
@@ -182,7 +183,6 @@ def test_accounts_tie_the_lookup_window_to_the_recv_window_they_sign_with():
     from actors.slave.accounts.usdm import UsdmAccount
 
     for cls in (UsdmAccount, SpotAccount, MarginAccount):
-        acct = cls("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"),
-                   on_state=lambda s: None, recv_window=12_000)
+        acct = cls("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"), on_state=lambda s: None, recv_window=12_000)
         assert acct.policy.recv_window_s == 12.0 and acct.ws.recv_window == 12_000
         assert acct.policy.deadline_s > acct.policy.recv_window_s + 1.0

@@ -1,4 +1,5 @@
 """actors/binance/filters.py: exchangeInfo parsing (real payloads), rounding, formatting."""
+
 from __future__ import annotations
 
 import json
@@ -81,28 +82,48 @@ def test_market_min_notional_respects_apply_to_market() -> None:
     assert market_min_notional(spot["ETHBTC"]) == 0  # applyMinToMarket false
 
 
-@pytest.mark.parametrize("raw", [
-    {},
-    {"symbols": "x"},
-    {"symbols": [1]},
-    {"symbols": [{"baseAsset": "BTC", "quoteAsset": "USDT"}]},
-    {"symbols": [{"symbol": "BTCUSDT", "quoteAsset": "USDT"}]},
-    {"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "filters": {}}]},
-    {"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT",
-                  "filters": [{"filterType": "LOT_SIZE", "stepSize": "abc"}]}]},
-    {"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT",
-                  "filters": [{"filterType": "LOT_SIZE", "stepSize": "-1"}]}]},
-    {"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT",
-                  "filters": [{"filterType": "PRICE_FILTER", "tickSize": "NaN"}]}]},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {},
+        {"symbols": "x"},
+        {"symbols": [1]},
+        {"symbols": [{"baseAsset": "BTC", "quoteAsset": "USDT"}]},
+        {"symbols": [{"symbol": "BTCUSDT", "quoteAsset": "USDT"}]},
+        {"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "filters": {}}]},
+        {
+            "symbols": [
+                {"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "filters": [{"filterType": "LOT_SIZE", "stepSize": "abc"}]}
+            ]
+        },
+        {
+            "symbols": [
+                {"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "filters": [{"filterType": "LOT_SIZE", "stepSize": "-1"}]}
+            ]
+        },
+        {
+            "symbols": [
+                {
+                    "symbol": "BTCUSDT",
+                    "baseAsset": "BTC",
+                    "quoteAsset": "USDT",
+                    "filters": [{"filterType": "PRICE_FILTER", "tickSize": "NaN"}],
+                }
+            ]
+        },
+    ],
+)
 def test_malformed_exchange_info_raises_a_named_error(raw: dict) -> None:
     with pytest.raises(ExchangeInfoError):
         parse_futures_exchange_info(raw)
 
 
 def test_error_names_the_symbol_and_field() -> None:
-    raw = {"symbols": [{"symbol": "XYZUSDT", "baseAsset": "XYZ", "quoteAsset": "USDT",
-                        "filters": [{"filterType": "LOT_SIZE", "stepSize": "abc"}]}]}
+    raw = {
+        "symbols": [
+            {"symbol": "XYZUSDT", "baseAsset": "XYZ", "quoteAsset": "USDT", "filters": [{"filterType": "LOT_SIZE", "stepSize": "abc"}]}
+        ]
+    }
 
     with pytest.raises(ExchangeInfoError, match=r"XYZUSDT.*LOT_SIZE\.stepSize"):
         parse_spot_exchange_info(raw)
@@ -111,24 +132,28 @@ def test_error_names_the_symbol_and_field() -> None:
 # --------------------------------------------------------------------------- rounding
 
 
-@pytest.mark.parametrize(("qty", "step", "down", "up", "nearest"), [
-    ("0.0155", "0.001", "0.015", "0.016", "0.016"),
-    ("0.0154", "0.001", "0.015", "0.016", "0.015"),
-    ("0.015", "0.001", "0.015", "0.015", "0.015"),
-    ("0.0005", "0.001", "0", "0.001", "0.001"),
-    ("123.456", "1", "123", "124", "123"),
-    ("7", "5", "5", "10", "5"),
-    ("0.123456789", "0", "0.123456789", "0.123456789", "0.123456789"),
-    ("12.5", "0.00001000", "12.5", "12.5", "12.5"),
-])
+@pytest.mark.parametrize(
+    ("qty", "step", "down", "up", "nearest"),
+    [
+        ("0.0155", "0.001", "0.015", "0.016", "0.016"),
+        ("0.0154", "0.001", "0.015", "0.016", "0.015"),
+        ("0.015", "0.001", "0.015", "0.015", "0.015"),
+        ("0.0005", "0.001", "0", "0.001", "0.001"),
+        ("123.456", "1", "123", "124", "123"),
+        ("7", "5", "5", "10", "5"),
+        ("0.123456789", "0", "0.123456789", "0.123456789", "0.123456789"),
+        ("12.5", "0.00001000", "12.5", "12.5", "12.5"),
+    ],
+)
 def test_qty_rounding(qty: str, step: str, down: str, up: str, nearest: str) -> None:
     assert round_qty_down(D(qty), D(step)) == D(down)
     assert round_qty_up(D(qty), D(step)) == D(up)
     assert round_qty_nearest(D(qty), D(step)) == D(nearest)
 
 
-@given(qty=st.decimals(min_value=0, max_value=10_000, places=8),
-       step=st.sampled_from([D("0.001"), D("0.00001000"), D("0.1"), D("1"), D("5")]))
+@given(
+    qty=st.decimals(min_value=0, max_value=10_000, places=8), step=st.sampled_from([D("0.001"), D("0.00001000"), D("0.1"), D("1"), D("5")])
+)
 def test_rounded_quantities_are_multiples_of_the_step_and_bracket_the_input(qty: D, step: D) -> None:
     down, up = round_qty_down(qty, step), round_qty_up(qty, step)
 
@@ -137,13 +162,16 @@ def test_rounded_quantities_are_multiples_of_the_step_and_bracket_the_input(qty:
     assert up - down in (0, step)
 
 
-@pytest.mark.parametrize(("price", "tick", "rounding", "expected"), [
-    ("67250.17", "0.10", None, "67250.2"),
-    ("67250.14", "0.10", None, "67250.1"),
-    ("67250.19", "0.10", ROUND_FLOOR, "67250.1"),
-    ("67250.11", "0.10", ROUND_CEILING, "67250.2"),
-    ("0.00012345", "0", None, "0.00012345"),
-])
+@pytest.mark.parametrize(
+    ("price", "tick", "rounding", "expected"),
+    [
+        ("67250.17", "0.10", None, "67250.2"),
+        ("67250.14", "0.10", None, "67250.1"),
+        ("67250.19", "0.10", ROUND_FLOOR, "67250.1"),
+        ("67250.11", "0.10", ROUND_CEILING, "67250.2"),
+        ("0.00012345", "0", None, "0.00012345"),
+    ],
+)
 def test_round_price(price: str, tick: str, rounding: str | None, expected: str) -> None:
     args = (D(price), D(tick)) if rounding is None else (D(price), D(tick), rounding)
     assert round_price(*args) == D(expected)
@@ -152,22 +180,25 @@ def test_round_price(price: str, tick: str, rounding: str | None, expected: str)
 # --------------------------------------------------------------------------- formatting
 
 
-@pytest.mark.parametrize(("value", "step", "text"), [
-    ("1E-5", None, "0.00001"),
-    ("0.00001000", None, "0.00001"),
-    ("100", None, "100"),
-    ("1E+2", None, "100"),
-    ("0.0100", None, "0.01"),
-    ("-0", None, "0"),
-    ("0E-8", None, "0"),
-    ("-1.50", None, "-1.5"),
-    ("0.015", "0.00100000", "0.015"),
-    ("0.01500000", "0.001", "0.015"),
-    ("1", "0.01", "1.00"),
-    ("3", "1", "3"),
-    ("1E-7", "0.00000001", "0.00000010"),
-    ("67250.2", "0.10", "67250.2"),
-])
+@pytest.mark.parametrize(
+    ("value", "step", "text"),
+    [
+        ("1E-5", None, "0.00001"),
+        ("0.00001000", None, "0.00001"),
+        ("100", None, "100"),
+        ("1E+2", None, "100"),
+        ("0.0100", None, "0.01"),
+        ("-0", None, "0"),
+        ("0E-8", None, "0"),
+        ("-1.50", None, "-1.5"),
+        ("0.015", "0.00100000", "0.015"),
+        ("0.01500000", "0.001", "0.015"),
+        ("1", "0.01", "1.00"),
+        ("3", "1", "3"),
+        ("1E-7", "0.00000001", "0.00000010"),
+        ("67250.2", "0.10", "67250.2"),
+    ],
+)
 def test_format_decimal_is_plain_and_step_precise(value: str, step: str | None, text: str) -> None:
     assert format_decimal(D(value), None if step is None else D(step)) == text
 
@@ -183,7 +214,7 @@ def test_format_decimal_refuses_non_finite(bad: str) -> None:
         format_decimal(D(bad))
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12, places=10))
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=10))
 def test_format_decimal_never_uses_an_exponent_and_keeps_the_value(value: D) -> None:
     text = format_decimal(value)
 

@@ -4,6 +4,7 @@
 Covered: ZeroMQ messages (every protocol union), user-data events, REST/WS-API replies and their
 error classification, exchange filters, the deployment config, keystore files.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 BYTE_DECODERS = [
-    codec.decode_master_event, codec.decode_snapshot_request, codec.decode_snapshot_reply,
-    codec.decode_slave_report, codec.decode_control_request, codec.decode_control_server_msg,
+    codec.decode_master_event,
+    codec.decode_snapshot_request,
+    codec.decode_snapshot_reply,
+    codec.decode_slave_report,
+    codec.decode_control_request,
+    codec.decode_control_server_msg,
     codec.decode_control_event,
 ]
 
@@ -53,7 +58,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         return raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
     if how == "flip":
         i = draw(st.integers(0, len(raw) - 1))
-        return raw[:i] + bytes([raw[i] ^ draw(st.integers(1, 255))]) + raw[i + 1:]
+        return raw[:i] + bytes([raw[i] ^ draw(st.integers(1, 255))]) + raw[i + 1 :]
     doc = json.loads(raw)
     target = doc.get("event", doc) if isinstance(doc, dict) else doc
     if isinstance(target, dict) and target:
@@ -120,11 +125,14 @@ def test_oversized_user_data_event_is_a_clear_error():
         wire.decode_user_event(raw)
 
 
-REPLY_TYPES = [t for t in (getattr(wire, n) for n in dir(wire)) if isinstance(t, type)
-               and issubclass(t, msgspec.Struct) and t.__name__.startswith("Binance")]
+REPLY_TYPES = [
+    t
+    for t in (getattr(wire, n) for n in dir(wire))
+    if isinstance(t, type) and issubclass(t, msgspec.Struct) and t.__name__.startswith("Binance")
+]
 
 
-@pytest.mark.parametrize("raw, at", [(b'{"d":"\x80"}', 6), (b'{"d":"ok","e":"a\xc3"}', 16), (b'[\xff]', 1)])
+@pytest.mark.parametrize("raw, at", [(b'{"d":"\x80"}', 6), (b'{"d":"ok","e":"a\xc3"}', 16), (b"[\xff]", 1)])
 def test_invalid_utf8_in_a_reply_is_a_decode_error_naming_the_byte(raw, at):
     # found by the fuzz test below: msgspec (before 0.23) let it escape as UnicodeDecodeError, and
     # its own wording changed between releases: the message is ours and names the offset
@@ -134,10 +142,13 @@ def test_invalid_utf8_in_a_reply_is_a_decode_error_naming_the_byte(raw, at):
     assert str(info.value).endswith("in the JSON reply")
 
 
-@pytest.mark.parametrize("raw, words", [
-    (b'{"e":"\x80"}', "could not be decoded: invalid UTF-8 at byte 6:"),
-    (b'{"e":"ORDER_TRADE_UPDATE","o":{"s":"\x80"}}', "malformed ORDER_TRADE_UPDATE event: invalid UTF-8 at byte 36:"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (b'{"e":"\x80"}', "could not be decoded: invalid UTF-8 at byte 6:"),
+        (b'{"e":"ORDER_TRADE_UPDATE","o":{"s":"\x80"}}', "malformed ORDER_TRADE_UPDATE event: invalid UTF-8 at byte 36:"),
+    ],
+)
 def test_invalid_utf8_in_a_user_event_is_malformed_naming_the_byte(raw, words):
     with pytest.raises(wire.MalformedEvent) as info:
         wire.decode_user_event(raw)
@@ -160,11 +171,13 @@ def test_rest_reply_decoders_raise_only_msgspec_errors(raw, idx):
 
 
 @SETTINGS
-@given(status=st.integers(100, 599), body=st.one_of(st.none(), st.binary(max_size=200), st.text(max_size=200), json_values),
-       retry_after=st.one_of(st.none(), st.text(max_size=8), st.floats(allow_nan=True)))
+@given(
+    status=st.integers(100, 599),
+    body=st.one_of(st.none(), st.binary(max_size=200), st.text(max_size=200), json_values),
+    retry_after=st.one_of(st.none(), st.text(max_size=8), st.floats(allow_nan=True)),
+)
 def test_error_classification_never_raises(status, body, retry_after):
-    err = classify(status, body if not isinstance(body, (list, int, float, bool)) else json.dumps(body),
-                   retry_after=retry_after)
+    err = classify(status, body if not isinstance(body, (list, int, float, bool)) else json.dumps(body), retry_after=retry_after)
     assert isinstance(err, BinanceAPIError)
 
 
@@ -190,7 +203,7 @@ def test_config_parser_raises_only_config_error(text):
 @SETTINGS
 @given(cut=st.integers(0, 2000), junk=st.binary(max_size=40))
 def test_truncated_or_mangled_config_is_a_config_error(cut, junk):
-    good = (pathlib.Path(__file__).resolve().parents[2] / "copytrader.example.toml")
+    good = pathlib.Path(__file__).resolve().parents[2] / "copytrader.example.toml"
     text = good.read_bytes() if good.exists() else b'[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:1"\n'
     try:
         parse_config(text[:cut] + junk)

@@ -1,4 +1,5 @@
 """actors/control/journal.py: rows for every report, queries by slave / symbol / kind, acks, batching."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -9,23 +10,29 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.control.journal import (
-    Journal,
-    JournalStore,
-    record_for_event,
-    record_for_master_event,
-    record_for_report,
-)
+from actors.control.journal import Journal, JournalStore, record_for_event, record_for_master_event, record_for_report
 from protocol import messages as m
 
 
 def mirrored(slave: str = "s1", symbol: str = "BTCUSDT", trade: int = 1, **over: Any) -> m.OrderMirrored:
     fields: dict[str, Any] = dict(
-        slave_id=slave, market="usdm", symbol=symbol, position_side="BOTH", side="BUY",
-        master_order_id=10, master_trade_id=trade, qty=Decimal("0.005"), exchange_order_id=77,
-        status="FILLED", executed_qty=Decimal("0.005"), avg_price=Decimal("65000.1"),
-        t_master_recv_ns=1_000, t_master_pub_ns=1_100, t_slave_recv_ns=1_200,
-        t_order_sent_ns=1_300, t_order_acked_ns=5_000,
+        slave_id=slave,
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=10,
+        master_trade_id=trade,
+        qty=Decimal("0.005"),
+        exchange_order_id=77,
+        status="FILLED",
+        executed_qty=Decimal("0.005"),
+        avg_price=Decimal("65000.1"),
+        t_master_recv_ns=1_000,
+        t_master_pub_ns=1_100,
+        t_slave_recv_ns=1_200,
+        t_order_sent_ns=1_300,
+        t_order_acked_ns=5_000,
     )
     fields.update(over)
     return m.OrderMirrored(**fields)
@@ -33,16 +40,32 @@ def mirrored(slave: str = "s1", symbol: str = "BTCUSDT", trade: int = 1, **over:
 
 def failed(slave: str = "s1", symbol: str = "ETHUSDT") -> m.OrderFailed:
     return m.OrderFailed(
-        slave_id=slave, market="usdm", symbol=symbol, position_side="BOTH", side="SELL",
-        master_order_id=11, master_trade_id=2, qty=Decimal("0.1"), error_code=-2019,
-        error_msg="Margin is insufficient.", t_master_recv_ns=1_000, t_failed_ns=9_000,
+        slave_id=slave,
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="SELL",
+        master_order_id=11,
+        master_trade_id=2,
+        qty=Decimal("0.1"),
+        error_code=-2019,
+        error_msg="Margin is insufficient.",
+        t_master_recv_ns=1_000,
+        t_failed_ns=9_000,
     )
 
 
 def skipped(slave: str = "s2") -> m.MirrorSkipped:
     return m.MirrorSkipped(
-        slave_id=slave, market="usdm", symbol="BTCUSDT", position_side="BOTH", side="BUY",
-        master_order_id=10, master_trade_id=1, qty=Decimal("0.00001"), reason="below_min_notional",
+        slave_id=slave,
+        market="usdm",
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=10,
+        master_trade_id=1,
+        qty=Decimal("0.00001"),
+        reason="below_min_notional",
     )
 
 
@@ -98,10 +121,26 @@ def test_errors_are_unacked_until_acknowledged(store: JournalStore) -> None:
 
 def test_master_fill_is_journalled_and_heartbeat_is_not() -> None:
     fill = m.MasterFill(
-        market="usdm", epoch=1, seq=3, symbol="BTCUSDT", position_side="BOTH", side="BUY", order_id=5,
-        trade_id=6, client_order_id="abc", order_type="MARKET", price=Decimal("65000"), qty=Decimal("0.01"),
-        cum_qty=Decimal("0.01"), status="FILLED", position_before=Decimal(0), position_after=Decimal("0.01"),
-        equity=Decimal("1000"), t_exchange_ms=1, t_master_recv_ns=2, t_master_pub_ns=3,
+        market="usdm",
+        epoch=1,
+        seq=3,
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        order_id=5,
+        trade_id=6,
+        client_order_id="abc",
+        order_type="MARKET",
+        price=Decimal("65000"),
+        qty=Decimal("0.01"),
+        cum_qty=Decimal("0.01"),
+        status="FILLED",
+        position_before=Decimal(0),
+        position_after=Decimal("0.01"),
+        equity=Decimal("1000"),
+        t_exchange_ms=1,
+        t_master_recv_ns=2,
+        t_master_pub_ns=3,
     )
     row = record_for_master_event(fill)
     assert row is not None and row.kind == "master.fill" and row.master_trade_id == 6

@@ -1,4 +1,5 @@
 """keycheck's rules, against a fake signed client (no network)."""
+
 from __future__ import annotations
 
 from typing import Any

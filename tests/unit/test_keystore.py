@@ -1,4 +1,5 @@
 """The keystore: envelope encryption, record binding, errors that change nothing, file modes."""
+
 from __future__ import annotations
 
 import base64
@@ -39,9 +40,7 @@ API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 
 
 def _pem(key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +122,7 @@ def test_each_record_has_its_own_nonce(ksdir: Path) -> None:
 
 def test_kdf_parameters_are_stored_beside_the_salt(store: Path) -> None:
     kdf = orjson.loads((store / "keystore.json").read_bytes())["kdf"]
-    assert kdf == {
-        "algorithm": "argon2id",
-        "iterations": 1,
-        "memory_kib": 8,
-        "lanes": 1,
-        "length": 32,
-        "salt": kdf["salt"],
-    }
+    assert kdf == {"algorithm": "argon2id", "iterations": 1, "memory_kib": 8, "lanes": 1, "length": 32, "salt": kdf["salt"]}
     assert len(base64.b64decode(kdf["salt"])) == 16
 
 
@@ -166,11 +158,7 @@ def test_tampered_ciphertext_is_detected_and_changes_nothing(store: Path) -> Non
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [
-        ("permissions", {"enableWithdrawals": False, "markets": ["usdm", "spot"]}),
-        ("key_type", "ed25519"),
-        ("created_at", 1),
-    ],
+    [("permissions", {"enableWithdrawals": False, "markets": ["usdm", "spot"]}), ("key_type", "ed25519"), ("created_at", 1)],
 )
 def test_tampered_header_is_detected(store: Path, field: str, value: object) -> None:
     path = record_file(store, "slave01")

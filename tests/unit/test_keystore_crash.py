@@ -1,6 +1,7 @@
 """`change-passphrase` killed mid-way: every key opens with the old passphrase, or every key with the
 new one, never a mix. The change runs in a subprocess that SIGKILLs itself at a chosen step of the
 atomic write, or is killed by the test at an arbitrary moment while it changes passphrases in a loop."""
+
 from __future__ import annotations
 
 import os
@@ -108,13 +109,7 @@ def assert_all_old_or_all_new(directory: Path) -> str:
 
 @pytest.mark.parametrize(
     ("stage", "expected"),
-    [
-        ("mid-write", "old"),
-        ("before-fsync", "old"),
-        ("before-rename", "old"),
-        ("after-rename", "new"),
-        ("after-return", "new"),
-    ],
+    [("mid-write", "old"), ("before-fsync", "old"), ("before-rename", "old"), ("after-rename", "new"), ("after-return", "new")],
 )
 def test_change_passphrase_killed_at_each_step(ksdir: Path, stage: str, expected: str) -> None:
     script = CRASH_AT.format(root=str(ROOT), old=OLD, new=NEW)
@@ -133,9 +128,7 @@ def test_change_passphrase_killed_at_arbitrary_moments(ksdir: Path) -> None:
     script = FLIP_FLOP.format(root=str(ROOT), old=OLD, new=NEW)
     outcomes = []
     for changes_before_kill in (1, 3, 8):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script, str(ksdir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        proc = subprocess.Popen([sys.executable, "-c", script, str(ksdir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             for _ in range(changes_before_kill):
                 assert proc.stdout is not None and proc.stdout.readline() == b"changed\n", proc.stderr

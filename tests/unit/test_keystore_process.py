@@ -1,4 +1,5 @@
 """A slave-like process unlocks only its own key and leaks it nowhere; public listing needs no passphrase."""
+
 from __future__ import annotations
 
 import os
@@ -70,25 +71,22 @@ def test_a_slave_process_leaks_its_key_nowhere(ksdir: Path, tmp_path: Path, pem:
     env = {**os.environ, "COPYTRADER_PASSPHRASE": PASS}
     script = SLAVE.format(root=str(ROOT))
 
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(ksdir), str(log_file)], capture_output=True, timeout=60, env=env
-    )
+    proc = subprocess.run([sys.executable, "-c", script, str(ksdir), str(log_file)], capture_output=True, timeout=60, env=env)
 
     assert b"ok edKEY" in proc.stdout, proc.stderr.decode()[-2000:]
     assert proc.returncode == 1 and b"RuntimeError: dying with" in proc.stderr  # the crash was reported
     log_text = log_file.read_text()
     assert "loaded AccountKey(account_id='slave07'" in log_text and "careless: " in log_text
     needles = secret_needles(pem, "private key") + secret_needles(PASS, "passphrase")
-    hits = scan_for_secrets([log_file.parent], needles) + scan_blobs(
-        {"stdout": proc.stdout, "stderr": proc.stderr}, needles
-    )
+    hits = scan_for_secrets([log_file.parent], needles) + scan_blobs({"stdout": proc.stdout, "stderr": proc.stderr}, needles)
     assert not hits, hits
 
 
 def test_unlock_without_a_passphrase_is_a_clear_error(ksdir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "COPYTRADER_PASSPHRASE"}
-    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom keystore import unlock_own_key\n"
-              f"unlock_own_key({str(ksdir)!r}, 'slave07')")
+    script = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom keystore import unlock_own_key\nunlock_own_key({str(ksdir)!r}, 'slave07')"
+    )
 
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, env=env)
 

@@ -1,4 +1,5 @@
 """FuturesState (actors/master_state.py): pure transitions of the master's USD-M state."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -20,30 +21,70 @@ from actors.master.usdm_state import FuturesState
 D = Decimal
 
 
-def risk(symbol: str = "BTCUSDT", side: str = "BOTH", amt: str = "0", update: int = 0, leverage: str = "20",
-         margin: str = "cross", up: str = "0") -> BinanceFuturesPositionRisk:
-    return convert({"symbol": symbol, "positionSide": side, "positionAmt": amt, "entryPrice": "60000",
-                    "unRealizedProfit": up, "leverage": leverage, "marginType": margin, "updateTime": update},
-                   BinanceFuturesPositionRisk)
+def risk(
+    symbol: str = "BTCUSDT", side: str = "BOTH", amt: str = "0", update: int = 0, leverage: str = "20", margin: str = "cross", up: str = "0"
+) -> BinanceFuturesPositionRisk:
+    return convert(
+        {
+            "symbol": symbol,
+            "positionSide": side,
+            "positionAmt": amt,
+            "entryPrice": "60000",
+            "unRealizedProfit": up,
+            "leverage": leverage,
+            "marginType": margin,
+            "updateTime": update,
+        },
+        BinanceFuturesPositionRisk,
+    )
 
 
 def account(margin_balance: str = "1000", wallet: str = "1000") -> BinanceFuturesAccount:
-    return convert({"totalWalletBalance": wallet, "totalMarginBalance": margin_balance,
-                    "assets": [{"asset": "USDT", "walletBalance": wallet}]}, BinanceFuturesAccount)
+    return convert(
+        {"totalWalletBalance": wallet, "totalMarginBalance": margin_balance, "assets": [{"asset": "USDT", "walletBalance": wallet}]},
+        BinanceFuturesAccount,
+    )
 
 
-def trade(side: str, qty: str, ps: str = "BOTH", *, order_id: int = 1, trade_id: int = 1, t: int = 100,
-          symbol: str = "BTCUSDT", x: str = "TRADE") -> BinanceFuturesOrderData:
-    return convert({"s": symbol, "c": "c1", "S": side, "o": "MARKET", "q": qty, "p": "0", "x": x, "X": "FILLED",
-                    "i": order_id, "l": qty, "z": qty, "L": "60000", "T": t, "t": trade_id, "ps": ps},
-                   BinanceFuturesOrderData)
+def trade(
+    side: str, qty: str, ps: str = "BOTH", *, order_id: int = 1, trade_id: int = 1, t: int = 100, symbol: str = "BTCUSDT", x: str = "TRADE"
+) -> BinanceFuturesOrderData:
+    return convert(
+        {
+            "s": symbol,
+            "c": "c1",
+            "S": side,
+            "o": "MARKET",
+            "q": qty,
+            "p": "0",
+            "x": x,
+            "X": "FILLED",
+            "i": order_id,
+            "l": qty,
+            "z": qty,
+            "L": "60000",
+            "T": t,
+            "t": trade_id,
+            "ps": ps,
+        },
+        BinanceFuturesOrderData,
+    )
 
 
 def account_update(reason: str, positions: list[dict[str, Any]], wb: str = "1000", t: int = 100) -> BinanceFuturesAccountUpdate:
-    return convert({"e": "ACCOUNT_UPDATE", "E": t, "T": t, "a": {
-        "m": reason, "B": [{"a": "USDT", "wb": wb, "cw": wb}],
-        "P": [{"s": "BTCUSDT", "ep": "60000", "up": "0", "mt": "cross", "ps": "BOTH", **p} for p in positions]}},
-        BinanceFuturesAccountUpdate)
+    return convert(
+        {
+            "e": "ACCOUNT_UPDATE",
+            "E": t,
+            "T": t,
+            "a": {
+                "m": reason,
+                "B": [{"a": "USDT", "wb": wb, "cw": wb}],
+                "P": [{"s": "BTCUSDT", "ep": "60000", "up": "0", "mt": "cross", "ps": "BOTH", **p} for p in positions],
+            },
+        },
+        BinanceFuturesAccountUpdate,
+    )
 
 
 def one_way(*risks: BinanceFuturesPositionRisk) -> FuturesState:
@@ -58,10 +99,17 @@ def hedge(*risks: BinanceFuturesPositionRisk) -> FuturesState:
     return state
 
 
-@pytest.mark.parametrize(("side", "ps", "delta"), [
-    ("BUY", "BOTH", "1"), ("SELL", "BOTH", "-1"), ("BUY", "LONG", "1"), ("SELL", "LONG", "-1"),
-    ("SELL", "SHORT", "1"), ("BUY", "SHORT", "-1"),
-])
+@pytest.mark.parametrize(
+    ("side", "ps", "delta"),
+    [
+        ("BUY", "BOTH", "1"),
+        ("SELL", "BOTH", "-1"),
+        ("BUY", "LONG", "1"),
+        ("SELL", "LONG", "-1"),
+        ("SELL", "SHORT", "1"),
+        ("BUY", "SHORT", "-1"),
+    ],
+)
 def test_signed_delta_per_position_side(side: str, ps: str, delta: str) -> None:
     assert signed_delta(side, ps, D(1)) == D(delta)
 
@@ -81,12 +129,22 @@ def test_one_way_fills_and_flip_through_zero() -> None:
 def test_hedge_fills_keep_sizes_per_side() -> None:
     state = hedge()
 
-    results = [state.apply_trade(t) for t in (
-        trade("BUY", "2", "LONG", trade_id=1), trade("SELL", "1", "SHORT", trade_id=2),
-        trade("SELL", "0.5", "LONG", trade_id=3), trade("BUY", "1", "SHORT", trade_id=4))]
+    results = [
+        state.apply_trade(t)
+        for t in (
+            trade("BUY", "2", "LONG", trade_id=1),
+            trade("SELL", "1", "SHORT", trade_id=2),
+            trade("SELL", "0.5", "LONG", trade_id=3),
+            trade("BUY", "1", "SHORT", trade_id=4),
+        )
+    ]
 
     assert [(r.position_side, r.before, r.after) for r in results if r] == [
-        ("LONG", 0, 2), ("SHORT", 0, 1), ("LONG", 2, D("1.5")), ("SHORT", 1, 0)]
+        ("LONG", 0, 2),
+        ("SHORT", 0, 1),
+        ("LONG", 2, D("1.5")),
+        ("SHORT", 1, 0),
+    ]
     assert [(e.position_side, e.qty) for e in state.entries()] == [("LONG", D("1.5"))]
 
 

@@ -1,5 +1,6 @@
 """The master actor's shell (actors/master.py, actors/master_pub.py) with a scripted exchange side:
 sequencing, buffering during a REST rebuild, draining, snapshot requests. No simulator, no network."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,17 +34,45 @@ def rest_state(amt: str = "0", update: int = 0, dual: bool = False) -> UsdmRest:
     """REST as Binance answers it: positionRisk v2 lists BOTH in one-way mode, LONG and SHORT in
     hedge mode (the master reads the mode from it)."""
     sides = [("LONG", amt), ("SHORT", "0")] if dual else [("BOTH", amt)]
-    risks = [convert({"symbol": "BTCUSDT", "positionSide": ps, "positionAmt": a, "leverage": "10",
-                      "marginType": "cross", "updateTime": update}, BinanceFuturesPositionRisk) for ps, a in sides]
-    account = convert({"totalWalletBalance": "500", "totalMarginBalance": "500",
-                       "assets": [{"asset": "USDT", "walletBalance": "500"}]}, BinanceFuturesAccount)
+    risks = [
+        convert(
+            {"symbol": "BTCUSDT", "positionSide": ps, "positionAmt": a, "leverage": "10", "marginType": "cross", "updateTime": update},
+            BinanceFuturesPositionRisk,
+        )
+        for ps, a in sides
+    ]
+    account = convert(
+        {"totalWalletBalance": "500", "totalMarginBalance": "500", "assets": [{"asset": "USDT", "walletBalance": "500"}]},
+        BinanceFuturesAccount,
+    )
     return UsdmRest(dual, risks, account)
 
 
 def trade_event(side: str, qty: str, t: int, trade_id: int, order_id: int = 1) -> bytes:
-    return orjson.dumps({"e": "ORDER_TRADE_UPDATE", "E": t, "T": t, "o": {
-        "s": "BTCUSDT", "c": "c", "S": side, "o": "MARKET", "q": qty, "p": "0", "x": "TRADE", "X": "FILLED",
-        "i": order_id, "l": qty, "z": qty, "L": "60000", "T": t, "t": trade_id, "ps": "BOTH"}})
+    return orjson.dumps(
+        {
+            "e": "ORDER_TRADE_UPDATE",
+            "E": t,
+            "T": t,
+            "o": {
+                "s": "BTCUSDT",
+                "c": "c",
+                "S": side,
+                "o": "MARKET",
+                "q": qty,
+                "p": "0",
+                "x": "TRADE",
+                "X": "FILLED",
+                "i": order_id,
+                "l": qty,
+                "z": qty,
+                "L": "60000",
+                "T": t,
+                "t": trade_id,
+                "ps": "BOTH",
+            },
+        }
+    )
 
 
 class ScriptedUsdm(UsdmAdapter):
@@ -263,8 +292,7 @@ def test_publisher_does_not_consume_a_number_when_building_fails() -> None:
         pub = Publisher(sock, "usdm", epoch=5)
         with pytest.raises(ValueError):
             pub.publish(lambda seq: (_ for _ in ()).throw(ValueError("bad")))
-        msg = pub.publish(lambda seq: PositionSnapshot(market="usdm", epoch=5, seq=seq, equity=D(1),
-                                                       reason="periodic", t_ns=1))
+        msg = pub.publish(lambda seq: PositionSnapshot(market="usdm", epoch=5, seq=seq, equity=D(1), reason="periodic", t_ns=1))
         assert (msg.seq, pub.seq) == (1, 1)
     finally:
         sock.close(0)

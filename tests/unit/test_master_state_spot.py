@@ -1,39 +1,68 @@
 """SpotState (actors/master_state.py): spot holdings and cross margin net positions, pure."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.binance.wire import (
-    BinanceExecutionReport,
-    BinanceMarginUserAsset,
-    BinanceOutboundAccountPosition,
-    BinanceSpotBalance,
-    convert,
-)
+from actors.binance.wire import BinanceExecutionReport, BinanceMarginUserAsset, BinanceOutboundAccountPosition, BinanceSpotBalance, convert
 from actors.master.spot_state import SpotState, SymbolInfo
 
 D = Decimal
 SYMBOLS = {"BTCUSDT": SymbolInfo("BTC", "USDT"), "ETHUSDT": SymbolInfo("ETH", "USDT")}
 
 
-def report(side: str, qty: str, price: str = "100", *, fee: str = "0", fee_asset: str | None = None, t: int = 1000,
-           order_id: int = 1, trade_id: int = 1, symbol: str = "BTCUSDT") -> BinanceExecutionReport:
+def report(
+    side: str,
+    qty: str,
+    price: str = "100",
+    *,
+    fee: str = "0",
+    fee_asset: str | None = None,
+    t: int = 1000,
+    order_id: int = 1,
+    trade_id: int = 1,
+    symbol: str = "BTCUSDT",
+) -> BinanceExecutionReport:
     q, p = D(qty), D(price)
-    return convert({"e": "executionReport", "E": t, "s": symbol, "c": "c", "S": side, "o": "MARKET", "q": qty,
-                    "p": "0", "x": "TRADE", "X": "FILLED", "i": order_id, "l": qty, "z": qty, "L": price,
-                    "n": fee, "N": fee_asset, "T": t, "t": trade_id, "Y": str(q * p)}, BinanceExecutionReport)
+    return convert(
+        {
+            "e": "executionReport",
+            "E": t,
+            "s": symbol,
+            "c": "c",
+            "S": side,
+            "o": "MARKET",
+            "q": qty,
+            "p": "0",
+            "x": "TRADE",
+            "X": "FILLED",
+            "i": order_id,
+            "l": qty,
+            "z": qty,
+            "L": price,
+            "n": fee,
+            "N": fee_asset,
+            "T": t,
+            "t": trade_id,
+            "Y": str(q * p),
+        },
+        BinanceExecutionReport,
+    )
 
 
 def balances(u: int, **rows: tuple[str, str]) -> BinanceOutboundAccountPosition:
-    return convert({"e": "outboundAccountPosition", "E": u, "u": u,
-                    "B": [{"a": a, "f": f, "l": lk} for a, (f, lk) in rows.items()]}, BinanceOutboundAccountPosition)
+    return convert(
+        {"e": "outboundAccountPosition", "E": u, "u": u, "B": [{"a": a, "f": f, "l": lk} for a, (f, lk) in rows.items()]},
+        BinanceOutboundAccountPosition,
+    )
 
 
 def spot_state(btc: str = "2", usdt: str = "1000", rest_ms: int = 500) -> SpotState:
     state = SpotState(kind="spot")
     state.set_symbols(SYMBOLS)
-    state.rebuild_spot([BinanceSpotBalance(asset="BTC", free=D(btc), locked=D(0)),
-                        BinanceSpotBalance(asset="USDT", free=D(usdt), locked=D(0))], rest_ms)
+    state.rebuild_spot(
+        [BinanceSpotBalance(asset="BTC", free=D(btc), locked=D(0)), BinanceSpotBalance(asset="USDT", free=D(usdt), locked=D(0))], rest_ms
+    )
     state.set_prices({"BTCUSDT": D(100)})
     return state
 

@@ -1,4 +1,5 @@
 """actors/control/notify.py: alert policy (pure) and delivery through apprise to a local HTTP receiver."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -10,22 +11,23 @@ from aiohttp import web
 
 from actors.config import NotificationsConfig
 from actors.control.journal import Journal
-from actors.control.notify import (
-    Alert,
-    AlertBatcher,
-    Notifier,
-    alert_for_report,
-    alert_process_down,
-    render,
-)
+from actors.control.notify import Alert, AlertBatcher, Notifier, alert_for_report, alert_process_down, render
 from protocol import messages as m
 from tests.helpers.wait import aeventually
 
 
 def order_failed(slave: str, code: int = -2019, symbol: str = "BTCUSDT") -> m.OrderFailed:
     return m.OrderFailed(
-        slave_id=slave, market="usdm", symbol=symbol, position_side="BOTH", side="BUY", master_order_id=1,
-        master_trade_id=1, qty=Decimal("0.01"), error_code=code, error_msg="Margin is insufficient.",
+        slave_id=slave,
+        market="usdm",
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=1,
+        master_trade_id=1,
+        qty=Decimal("0.01"),
+        error_code=code,
+        error_msg="Margin is insufficient.",
     )
 
 
@@ -34,6 +36,7 @@ def slave_error(slave: str, code: str = "key_invalid") -> m.SlaveError:
 
 
 # ------------------------------------------------------------------------------------ pure policy
+
 
 def test_alerts_for_reports_need_a_person_only() -> None:
     rejected = alert_for_report(order_failed("s1"))
@@ -74,6 +77,7 @@ def test_render_caps_the_listed_lines() -> None:
 
 
 # ------------------------------------------------------------------------------------ delivery
+
 
 class Receiver:
     def __init__(self) -> None:

@@ -1,5 +1,6 @@
 """actors/control/notify.py + actors/control/journal.py: accepted alerts survive a control crash inside the grouping
 window (journalled pending, re-offered by the next start), and are sent once in the normal path."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -42,8 +43,16 @@ def config(window: float = 5.0, interval: float = 60.0) -> NotificationsConfig:
 
 def order_failed(slave: str) -> m.OrderFailed:
     return m.OrderFailed(
-        slave_id=slave, market="usdm", symbol="BTCUSDT", position_side="BOTH", side="BUY", master_order_id=1,
-        master_trade_id=1, qty=Decimal("0.01"), error_code=-2019, error_msg="Margin is insufficient.",
+        slave_id=slave,
+        market="usdm",
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=1,
+        master_trade_id=1,
+        qty=Decimal("0.01"),
+        error_code=-2019,
+        error_msg="Margin is insufficient.",
     )
 
 
@@ -86,6 +95,7 @@ async def _async(value: bool) -> bool:
 
 
 # ------------------------------------------------------------------------------------ crash inside the window
+
 
 async def test_alert_pending_at_a_crash_is_sent_after_restart_once(journal: Journal) -> None:
     sender = FakeSender()
@@ -184,6 +194,7 @@ async def test_a_failed_delivery_stays_pending_and_is_resent_after_restart(journ
 
 # ------------------------------------------------------------------------------------ the normal path
 
+
 async def test_a_delivered_alert_is_not_resent_after_a_restart(journal: Journal) -> None:
     sender = FakeSender()
     first = Notifier(config(window=0.01), journal, sender)
@@ -267,17 +278,23 @@ async def test_a_resent_alert_absorbs_the_same_alert_raised_again_after_restart(
 
 # ------------------------------------------------------------------------------------ bounds and bad rows
 
+
 def test_store_expires_pending_alerts_past_the_bound_and_prunes_old_finished_ones(db: Path) -> None:
     store = JournalStore(db)
     try:
         now = now_ms()
         body = msgspec.msgpack.encode(died("s1"))
-        store.write([], [
-            ("INSERT INTO alerts (alert_id, ts_ms, key, body) VALUES (?, ?, ?, ?)", ("old", now - 7_200_000, "k1", body)),
-            ("INSERT INTO alerts (alert_id, ts_ms, key, body) VALUES (?, ?, ?, ?)", ("new", now - 1_000, "k2", body)),
-            ("INSERT INTO alerts (alert_id, ts_ms, key, state, body) VALUES (?, ?, ?, 'sent', ?)",
-             ("ancient", now - 30 * 86_400_000, "k3", body)),
-        ])
+        store.write(
+            [],
+            [
+                ("INSERT INTO alerts (alert_id, ts_ms, key, body) VALUES (?, ?, ?, ?)", ("old", now - 7_200_000, "k1", body)),
+                ("INSERT INTO alerts (alert_id, ts_ms, key, body) VALUES (?, ?, ?, ?)", ("new", now - 1_000, "k2", body)),
+                (
+                    "INSERT INTO alerts (alert_id, ts_ms, key, state, body) VALUES (?, ?, ?, 'sent', ?)",
+                    ("ancient", now - 30 * 86_400_000, "k3", body),
+                ),
+            ],
+        )
 
         found = store.alerts_for_restart(now, resend_within_ms=3_600_000, dedup_within_ms=60_000)
 

@@ -4,6 +4,7 @@ Each test is one defect of the issue, driven through the real MarketMirror (test
 fill by fill. BTCUSDT: step 0.001, min notional 100, price 50,000 (0.002 is the smallest opening).
 SOLUSDT: step 0.01, min notional 5, price 125 (0.04 is the smallest opening). ETHUSDT: step 0.001,
 min notional 20, price 3,000 (0.007 is the smallest opening)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -56,9 +57,14 @@ def test_defer_is_the_default_policy() -> None:
 
 
 def test_defect_10_flip_with_the_slave_already_on_the_new_side_sends_only_the_difference() -> None:
-    d = decide_fill(mfill("0.2", "-0.1"), slave_id="s1", k=D("0.5"), filters=BTC,
-                    config=SlaveConfig(id="s1", sizing="fixed_ratio", ratio=D("0.5")),
-                    holding=SlaveHolding(position=D("-0.03")))
+    d = decide_fill(
+        mfill("0.2", "-0.1"),
+        slave_id="s1",
+        k=D("0.5"),
+        filters=BTC,
+        config=SlaveConfig(id="s1", sizing="fixed_ratio", ratio=D("0.5")),
+        holding=SlaveHolding(position=D("-0.03")),
+    )
     assert legs(d) == [("SELL", "BOTH", "0.02", "open", False)]  # -0.03 -> -0.05 = k x -0.1
 
 

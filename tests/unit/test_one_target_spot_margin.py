@@ -4,6 +4,7 @@ intended position (the base-asset holding on spot, the net position on margin).
 Driven through the real MarketMirror (tests/helpers/mirror.py) fill by fill, on the real spot
 BTCUSDT filters of tests/fixtures: step 0.00001, min notional 10 USDT, so at 50,000 the smallest
 order is 0.0002 BTC. Expected orders are computed here from the copy rule, not by the engine."""
+
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP
@@ -131,8 +132,7 @@ def test_spot_buys_gross_up_the_commission_taken_from_the_base_bought() -> None:
 def test_margin_short_defer_reduce_cover_and_flip() -> None:
     h = slave("margin")
     assert orders(h.fill("BTCUSDT", "-0.0002")) == []  # 0.0001 short: deferred
-    assert [(i.side, fmt(i.qty), i.side_effect) for i in h.fill("BTCUSDT", "-0.0004")] == [
-        ("SELL", "0.0002", "MARGIN_BUY")]
+    assert [(i.side, fmt(i.qty), i.side_effect) for i in h.fill("BTCUSDT", "-0.0004")] == [("SELL", "0.0002", "MARGIN_BUY")]
     assert h.corrections() == []
     h.fill("BTCUSDT", "-0.02")  # slave -0.01
     assert h.position("BTCUSDT") == D("-0.01")
@@ -187,8 +187,7 @@ def test_a_sell_refused_for_balance_reads_the_balances_again() -> None:
             self.refreshes += 1
             self.positions[("BTCUSDT", "BOTH")] = self.real
 
-    h = Harness(SlaveConfig(id="s1", markets=("spot",), sizing="fixed_ratio", ratio=D("1")),
-                {"BTCUSDT": SPOT}, market="spot")
+    h = Harness(SlaveConfig(id="s1", markets=("spot",), sizing="fixed_ratio", ratio=D("1")), {"BTCUSDT": SPOT}, market="spot")
     h.account.__class__ = Stale
     h.fill("BTCUSDT", "0.03")
     h.account.real = D("0.002")  # type: ignore[attr-defined]  # sold outside our books' sight

@@ -1,6 +1,7 @@
 """actors/binance/orders.py: the one builder of new-order parameters, per market (the endpoint
 docs in binance-reference: USD-M `POST /fapi/v1/order`, spot `order.place`, margin
 `POST /sapi/v1/margin/order`)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -11,16 +12,30 @@ from tests.helpers.mirror import BTC
 
 
 def intent(market: str, **kw: object) -> OrderIntent:
-    base: dict[str, object] = dict(market=market, symbol="BTCUSDT", side="SELL", position_side="BOTH",
-                                   qty=D("0.0100"), kind="reduce", client_order_id="ct" + "x" * 24, ref_price=D("50000"))
+    base: dict[str, object] = dict(
+        market=market,
+        symbol="BTCUSDT",
+        side="SELL",
+        position_side="BOTH",
+        qty=D("0.0100"),
+        kind="reduce",
+        client_order_id="ct" + "x" * 24,
+        ref_price=D("50000"),
+    )
     base.update(kw)
     return OrderIntent(**base)  # type: ignore[arg-type]
 
 
 def test_usdm_one_way_reduction_sends_reduce_only_and_a_result_reply() -> None:
     assert order_params(intent("usdm", reduce_only=True), BTC, position_mode="one_way") == {
-        "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.010",
-        "newClientOrderId": "ct" + "x" * 24, "newOrderRespType": "RESULT", "reduceOnly": "true"}
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": "MARKET",
+        "quantity": "0.010",
+        "newClientOrderId": "ct" + "x" * 24,
+        "newOrderRespType": "RESULT",
+        "reduceOnly": "true",
+    }
 
 
 def test_usdm_hedge_sends_the_position_side_never_reduce_only() -> None:

@@ -4,6 +4,7 @@ Seen at 100 slaves in the benchmark: periodic snapshot (master flat), then the m
 slave's worker copied the open at once (eager start), then the check compared the open position
 with the older, flat snapshot and closed it as a drift; the master's close was then skipped
 (no_position)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,9 +17,16 @@ from actors.slave.accounts.execution import Executed
 from protocol.messages import PositionSnapshot, SlaveConfig
 
 EPOCH = 7
-BTC = SymbolFilters(symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", step_size=Decimal("0.001"),
-                    min_qty=Decimal("0.001"), market_step_size=Decimal("0.001"), market_min_qty=Decimal("0.001"),
-                    min_notional=Decimal("5"))
+BTC = SymbolFilters(
+    symbol="BTCUSDT",
+    base_asset="BTC",
+    quote_asset="USDT",
+    step_size=Decimal("0.001"),
+    min_qty=Decimal("0.001"),
+    market_step_size=Decimal("0.001"),
+    market_min_qty=Decimal("0.001"),
+    min_notional=Decimal("5"),
+)
 
 
 class _Account:
@@ -39,14 +47,23 @@ class _Account:
     async def execute(self, intent):  # noqa: ANN001
         self.sent.append(intent)
         self.positions.pop((intent.symbol, intent.position_side), None)
-        return Executed(result={"orderId": 1, "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "1"},
-                        sends=1, recovered=False)
+        return Executed(
+            result={"orderId": 1, "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "1"}, sends=1, recovered=False
+        )
 
 
 def _mirror() -> tuple[MarketMirror, _Account]:
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=Decimal("1"))
-    slave = SimpleNamespace(slave_id="s1", report=lambda msg: None, fatal=False, paused_all=False, config=config,
-                            notify_error=lambda *a: None, fatal_key_error=lambda *a: None, last_latency_ns=0)
+    slave = SimpleNamespace(
+        slave_id="s1",
+        report=lambda msg: None,
+        fatal=False,
+        paused_all=False,
+        config=config,
+        notify_error=lambda *a: None,
+        fatal_key_error=lambda *a: None,
+        last_latency_ns=0,
+    )
     acct = _Account()
     mirror = MarketMirror(slave, acct)  # type: ignore[arg-type]
     mirror.syncing = False

@@ -1,5 +1,6 @@
 """protocol/topics.py and protocol/seq.py: topics per market and kind, and the sequence tracker's verdicts
 (gaps, duplicates, restarts, lost trailing events); protocol/errors.py codes."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,8 +43,7 @@ def test_control_topics_do_not_leak_to_slaves_sharing_a_prefix() -> None:
     assert topic == b"control.slave.a10.config"
     assert topic.startswith(topics.control_slave_prefix("a10"))
     assert not topic.startswith(topics.control_slave_prefix("a1"))
-    assert topics.topic_for_control_event(m.PauseAllChanged(paused=True)).startswith(
-        topics.control_subscriptions("a1")[1])
+    assert topics.topic_for_control_event(m.PauseAllChanged(paused=True)).startswith(topics.control_subscriptions("a1")[1])
     with pytest.raises(ValueError):
         topics.control_slave_prefix("a.b")
 

@@ -1,6 +1,7 @@
 """actors/slave/accounts/spot.py BalanceAccount.read_quietly: the balances are read over REST only while no order
 of ours is in flight; a read that one of our orders started or finished during is read again, so a
 read holds exactly the trades of the orders finished before it (issue 21, chaos seed 101)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,16 @@ def account() -> SpotAccount:
 
 
 def intent(cid: str) -> OrderIntent:
-    return OrderIntent(market="spot", symbol="BTCUSDT", side="SELL", position_side="BOTH", qty=Decimal("0.1"),
-                       kind="reduce", client_order_id=cid, ref_price=Decimal("50000"))
+    return OrderIntent(
+        market="spot",
+        symbol="BTCUSDT",
+        side="SELL",
+        position_side="BOTH",
+        qty=Decimal("0.1"),
+        kind="reduce",
+        client_order_id=cid,
+        ref_price=Decimal("50000"),
+    )
 
 
 def test_a_read_waits_for_our_order_in_flight_and_a_read_it_overlaps_is_read_again() -> None:

@@ -1,4 +1,5 @@
 """Redaction of key material in text, log records, exceptions, streams and reports."""
+
 from __future__ import annotations
 
 import io
@@ -46,7 +47,7 @@ def assert_clean(text: str, *secrets: str) -> None:
 # --- redact() --------------------------------------------------------------------------------------
 def test_registered_secret_is_masked_in_every_form() -> None:
     redact.register_secret(Secret(SECRET))
-    text = f"a {SECRET} b {SECRET!r} c {{\"s\": \"{SECRET}\"}} d"
+    text = f'a {SECRET} b {SECRET!r} c {{"s": "{SECRET}"}} d'
 
     out = redact.redact(text)
 
@@ -254,9 +255,6 @@ def test_scan_for_secrets_finds_planted_material(tmp_path: Path, pem: str) -> No
 
     hits = scan_for_secrets([tmp_path, tmp_path / "missing"], needles)
 
-    assert sorted({(Path(h.where).name, h.label.split(" ")[0]) for h in hits}) == [
-        ("journal.sqlite-wal", "hmac"),
-        ("leak.log", "pem"),
-    ]
+    assert sorted({(Path(h.where).name, h.label.split(" ")[0]) for h in hits}) == [("journal.sqlite-wal", "hmac"), ("leak.log", "pem")]
     assert all(SECRET not in repr(h) for h in hits)
     assert SECRET not in repr(Needle("n", SECRET.encode()))

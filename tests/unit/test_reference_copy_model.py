@@ -1,5 +1,6 @@
 """The integration oracle's reference model (tests/helpers/copy_model.py) on the examples of
 ARCHITECTURE.md "One target" and issue 21 (BTCUSDT step 0.001, min notional 100, price 50,000)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -23,11 +24,14 @@ def walk(book, fills, k, policy, f=BTC, price=PX):
     return out
 
 
-@pytest.mark.parametrize(("policy", "want"), [
-    ("defer", ["0", "0.003", "0.003", "0.005"]),    # carried, sent with the fill that makes it copyable
-    ("skip", ["0", "0", "0", "0"]),                 # each k x q dropped; never placed later
-    ("round_up", ["0.002", "0.004", "0.004", "0.006"]),  # the minimum now; a sub-step remainder carried
-])
+@pytest.mark.parametrize(
+    ("policy", "want"),
+    [
+        ("defer", ["0", "0.003", "0.003", "0.005"]),  # carried, sent with the fill that makes it copyable
+        ("skip", ["0", "0", "0", "0"]),  # each k x q dropped; never placed later
+        ("round_up", ["0.002", "0.004", "0.004", "0.006"]),  # the minimum now; a sub-step remainder carried
+    ],
+)
 def test_small_partial_fills_from_flat(policy, want):
     got = walk(Book(), ["0.003", "0.006", "0.009", "0.01"], "0.5", policy)
     assert got == [D(w) for w in want]

@@ -1,6 +1,7 @@
 """A resync after a master restart: fills of the earlier master session still waiting in the slave
 are covered by the new session's snapshot, not fed to the sequence tracker as a gap (which asked
 for a resync again after every resync: a tight loop seen in chaos seed 55)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,17 +32,41 @@ def _slave(snap: PositionSnapshot) -> SimpleNamespace:
     async def request_snapshot(market: str) -> PositionSnapshot:
         return snap
 
-    return SimpleNamespace(slave_id="s1", report=reports.append, reports=reports, fatal=False, paused_all=False,
-                           request_snapshot=request_snapshot, notify_error=lambda *a: None,
-                           config=SlaveConfig(id="s1", markets=("usdm",)))
+    return SimpleNamespace(
+        slave_id="s1",
+        report=reports.append,
+        reports=reports,
+        fatal=False,
+        paused_all=False,
+        request_snapshot=request_snapshot,
+        notify_error=lambda *a: None,
+        config=SlaveConfig(id="s1", markets=("usdm",)),
+    )
 
 
 def _fill(epoch: int, seq: int) -> MasterFill:
-    return MasterFill(market="usdm", epoch=epoch, seq=seq, symbol="BTCUSDT", position_side="LONG", side="BUY",
-                      order_id=seq, trade_id=seq, client_order_id="m", order_type="MARKET", price=Decimal("60000"),
-                      qty=Decimal("0.1"), cum_qty=Decimal("0.1"), status="FILLED", position_before=Decimal(0),
-                      position_after=Decimal("0.1"), equity=Decimal("100000"), t_exchange_ms=0,
-                      t_master_recv_ns=0, t_master_pub_ns=0)
+    return MasterFill(
+        market="usdm",
+        epoch=epoch,
+        seq=seq,
+        symbol="BTCUSDT",
+        position_side="LONG",
+        side="BUY",
+        order_id=seq,
+        trade_id=seq,
+        client_order_id="m",
+        order_type="MARKET",
+        price=Decimal("60000"),
+        qty=Decimal("0.1"),
+        cum_qty=Decimal("0.1"),
+        status="FILLED",
+        position_before=Decimal(0),
+        position_after=Decimal("0.1"),
+        equity=Decimal("100000"),
+        t_exchange_ms=0,
+        t_master_recv_ns=0,
+        t_master_pub_ns=0,
+    )
 
 
 async def test_fills_of_the_earlier_master_session_are_covered_and_the_resync_ends():

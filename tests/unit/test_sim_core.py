@@ -1,4 +1,5 @@
 """Pure parts of the simulator: signatures, timestamps, filters, matching, prices, rate limits, config."""
+
 from __future__ import annotations
 
 import time
@@ -83,12 +84,15 @@ def test_query_wins_over_body_and_percent_decoding() -> None:
     assert values == {"symbol": "BTCUSDT", "newClientOrderId": "a/b", "quantity": "1"}
 
 
-@pytest.mark.parametrize("qty,price,failure", [
-    (D("0.000001"), D("65000"), "-1013 Filter failure: LOT_SIZE"),
-    (D("0.000015"), D("65000"), "-1013 Filter failure: LOT_SIZE"),
-    (D("0.00005"), D("65000"), "-1013 Filter failure: NOTIONAL"),
-    (D("0.001"), D("65000.001"), "-1013 Filter failure: PRICE_FILTER"),
-])
+@pytest.mark.parametrize(
+    "qty,price,failure",
+    [
+        (D("0.000001"), D("65000"), "-1013 Filter failure: LOT_SIZE"),
+        (D("0.000015"), D("65000"), "-1013 Filter failure: LOT_SIZE"),
+        (D("0.00005"), D("65000"), "-1013 Filter failure: NOTIONAL"),
+        (D("0.001"), D("65000.001"), "-1013 Filter failure: PRICE_FILTER"),
+    ],
+)
 def test_filters(qty: Decimal, price: Decimal, failure: str) -> None:
     with pytest.raises(errors.BinanceError) as exc:
         BTC.check_price(price)

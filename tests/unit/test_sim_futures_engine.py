@@ -3,6 +3,7 @@
 Every expected number below is computed in the test itself with Decimal, step by step, so a
 reader can redo it on paper. Rates: taker 0.0005, maker 0.0002 (the engine's defaults).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -27,8 +28,17 @@ def new_engine(usdt: str = "10000", dual: bool = False) -> FuturesEngine:
     return engine
 
 
-def trade(engine: FuturesEngine, side: str, qty: str, price: str, *, ps: str | None = None,
-          maker: bool = False, reduce_only: bool | None = None, symbol: str = "BTCUSDT"):
+def trade(
+    engine: FuturesEngine,
+    side: str,
+    qty: str,
+    price: str,
+    *,
+    ps: str | None = None,
+    maker: bool = False,
+    reduce_only: bool | None = None,
+    symbol: str = "BTCUSDT",
+):
     """Place an order at `price` (mark moved there first) and fill it completely."""
     engine.set_mark(symbol, D(price))
     params = {"symbol": symbol, "side": side, "quantity": qty}
@@ -137,9 +147,21 @@ def test_balances_with_open_positions_are_consistent() -> None:
     assert t.available == t.wallet + t.unrealized - im == D("9712.5")
 
     # a resting opening limit order reserves notional / leverage
-    engine.place_order("a", parse_order_params(
-        {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "50000",
-         "timeInForce": "GTC", "positionSide": "LONG"}), NOW)
+    engine.place_order(
+        "a",
+        parse_order_params(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "quantity": "0.010",
+                "price": "50000",
+                "timeInForce": "GTC",
+                "positionSide": "LONG",
+            }
+        ),
+        NOW,
+    )
     t2 = engine.totals(acct)
     assert t2.open_order_im == D("0.010") * D("50000") / 10 == D("50")
     assert t2.initial_margin == t2.position_im + t2.open_order_im
@@ -163,9 +185,19 @@ def test_one_way_flip_through_zero_and_reduce_only() -> None:
     assert engine.account("a").wallet == wallet == D("10018.97")
     update = events[1]
     assert update["e"] == "ACCOUNT_UPDATE" and update["a"]["m"] == "ORDER"
-    assert update["a"]["P"] == [{
-        "s": "BTCUSDT", "pa": "-0.020", "ep": "52000", "bep": update["a"]["P"][0]["bep"], "cr": "20",
-        "up": "0.00000000", "mt": "cross", "iw": "0.00000000", "ps": "BOTH"}]
+    assert update["a"]["P"] == [
+        {
+            "s": "BTCUSDT",
+            "pa": "-0.020",
+            "ep": "52000",
+            "bep": update["a"]["P"][0]["bep"],
+            "cr": "20",
+            "up": "0.00000000",
+            "mt": "cross",
+            "iw": "0.00000000",
+            "ps": "BOTH",
+        }
+    ]
     assert update["a"]["B"] == [{"a": "USDT", "wb": "10018.97000000", "cw": "10018.97000000", "bc": "0"}]
 
     # reduce-only in the position's direction (would increase) is refused
@@ -175,8 +207,9 @@ def test_one_way_flip_through_zero_and_reduce_only() -> None:
 
     # reduce-only BUY 0.050 can only close the 0.020 short: filled 0.020, remainder expired
     engine.set_mark("BTCUSDT", D("51000"))
-    order, _ = engine.place_order("a", parse_order_params(
-        {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.050", "reduceOnly": "true"}), NOW)
+    order, _ = engine.place_order(
+        "a", parse_order_params({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.050", "reduceOnly": "true"}), NOW
+    )
     fill, events = engine.fill("a", order.order_id, D("0.050"), D("51000"), False, NOW)
     pnl2 = D("0.020") * (D("52000") - D("51000"))  # 20
     fee2 = D("0.020") * D("51000") * TAKER  # 0.51
@@ -272,9 +305,13 @@ def test_mode_and_margin_type_changes_are_refused_like_binance() -> None:
         engine.set_margin_type("a", "BTCUSDT", "CROSSED", NOW)
     assert exc.value.code == -4046
 
-    order, _ = engine.place_order("a", parse_order_params(
-        {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "49000",
-         "timeInForce": "GTC"}), NOW)
+    order, _ = engine.place_order(
+        "a",
+        parse_order_params(
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "49000", "timeInForce": "GTC"}
+        ),
+        NOW,
+    )
     with pytest.raises(FuturesReject) as exc:
         engine.set_position_mode("a", True, NOW)
     assert exc.value.code == -4067
@@ -307,16 +344,61 @@ def test_leverage_bounds_and_config_event() -> None:
 
 
 ORDER_EVENT_FIELDS = {
-    "s", "c", "S", "o", "f", "q", "p", "ap", "sp", "x", "X", "i", "l", "z", "L", "n", "N", "T", "t",
-    "b", "a", "m", "R", "wt", "ot", "ps", "cp", "rp", "pP", "si", "ss", "V", "pm", "gtd", "er",
+    "s",
+    "c",
+    "S",
+    "o",
+    "f",
+    "q",
+    "p",
+    "ap",
+    "sp",
+    "x",
+    "X",
+    "i",
+    "l",
+    "z",
+    "L",
+    "n",
+    "N",
+    "T",
+    "t",
+    "b",
+    "a",
+    "m",
+    "R",
+    "wt",
+    "ot",
+    "ps",
+    "cp",
+    "rp",
+    "pP",
+    "si",
+    "ss",
+    "V",
+    "pm",
+    "gtd",
+    "er",
 }
 
 
 def test_order_events_carry_binance_fields() -> None:
     engine = new_engine()
-    order, new_events = engine.place_order("a", parse_order_params(
-        {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "50000",
-         "timeInForce": "GTC", "newClientOrderId": "my-1"}), NOW)
+    order, new_events = engine.place_order(
+        "a",
+        parse_order_params(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "quantity": "0.010",
+                "price": "50000",
+                "timeInForce": "GTC",
+                "newClientOrderId": "my-1",
+            }
+        ),
+        NOW,
+    )
     (new,) = new_events
     assert new["e"] == "ORDER_TRADE_UPDATE" and set(new) == {"e", "E", "T", "o"}
     assert set(new["o"]) == ORDER_EVENT_FIELDS
@@ -333,11 +415,17 @@ def test_order_events_carry_binance_fields() -> None:
     canceled, cancel_events = engine.cancel_order("a", "BTCUSDT", None, "my-1", NOW + 2)
     assert canceled.status == "CANCELED" and cancel_events[0]["o"]["X"] == "CANCELED"
     # a client id is free again once its order is closed
-    engine.place_order("a", parse_order_params(
-        {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010", "newClientOrderId": "my-1"}), NOW)
+    engine.place_order(
+        "a",
+        parse_order_params({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010", "newClientOrderId": "my-1"}),
+        NOW,
+    )
     with pytest.raises(FuturesReject) as exc:
-        engine.place_order("a", parse_order_params(
-            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010", "newClientOrderId": "my-1"}), NOW)
+        engine.place_order(
+            "a",
+            parse_order_params({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010", "newClientOrderId": "my-1"}),
+            NOW,
+        )
     assert exc.value.code == -4116
 
 

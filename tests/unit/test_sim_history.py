@@ -1,4 +1,5 @@
 """simulator/history.py: the bounded request log, trade lists and order histories, and [history]."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -100,13 +101,16 @@ def test_history_config_defaults_and_values():
     assert parse_config({"history": {"requests": 0, "orders": 50}}).history == HistoryConfig(0, 10_000, 50)
 
 
-@pytest.mark.parametrize("table,needle", [
-    ({"requests": -1}, "history.requests: -1 is not a whole number >= 0"),
-    ({"trades": "many"}, "history.trades: 'many' is not a whole number"),
-    ({"orders": True}, "history.orders: True is not a whole number"),
-    ({"fills": 10}, "history.fills: unknown field"),
-    ("big", "[history] must be a table"),
-])
+@pytest.mark.parametrize(
+    "table,needle",
+    [
+        ({"requests": -1}, "history.requests: -1 is not a whole number >= 0"),
+        ({"trades": "many"}, "history.trades: 'many' is not a whole number"),
+        ({"orders": True}, "history.orders: True is not a whole number"),
+        ({"fills": 10}, "history.fills: unknown field"),
+        ("big", "[history] must be a table"),
+    ],
+)
 def test_bad_history_config_names_the_field(table: object, needle: str):
     with pytest.raises(ConfigError) as err:
         parse_config({"history": table})

@@ -1,4 +1,5 @@
 """simulator.market_history: candles in ring buffers, kline windows, time zones (pure, no server)."""
+
 from __future__ import annotations
 
 import calendar
@@ -39,23 +40,25 @@ def test_bars_fill_gaps_with_the_last_close_and_count_trades() -> None:
     h.record("X", D(100), T0)
     h.record("X", D(110), T0 + 30_000)
     h.record("X", D(90), T0 + 3 * MINUTE_MS + 5_000)  # minutes 1 and 2 are quiet
-    trades = [Trade(1, T0 + 1_000, D(100), D(2), buyer_maker=False), Trade(2, T0 + 3 * MINUTE_MS + 6_000, D(90), D(1),
-                                                                          buyer_maker=True)]
+    trades = [Trade(1, T0 + 1_000, D(100), D(2), buyer_maker=False), Trade(2, T0 + 3 * MINUTE_MS + 6_000, D(90), D(1), buyer_maker=True)]
     now = T0 + 3 * MINUTE_MS + 10_000
     out = bars(h.candles("X", MINUTE_MS), trades, "1m", None, None, 10, now)
     assert [b.open_time - T0 for b in out] == [0, MINUTE_MS, 2 * MINUTE_MS, 3 * MINUTE_MS]
     first, quiet, _, last = out
     assert (first.open, first.high, first.low, first.close) == (D(100), D(110), D(100), D(110))
     assert (first.volume, first.quote_volume, first.count, first.taker_buy_volume) == (D(2), D(200), 1, D(2))
-    assert (quiet.open, quiet.high, quiet.low, quiet.close, quiet.volume, quiet.count) == (
-        D(110), D(110), D(110), D(110), D(0), 0)
+    assert (quiet.open, quiet.high, quiet.low, quiet.close, quiet.volume, quiet.count) == (D(110), D(110), D(110), D(110), D(0), 0)
     assert (last.open, last.high, last.low, last.close) == (D(110), D(110), D(90), D(90))  # opens at the carried price
     assert (last.count, last.taker_buy_volume) == (1, D(0)) and last.close_time == last.open_time + MINUTE_MS - 1
     # limit keeps the most recent windows; startTime counts forward from it
     assert [b.open_time for b in bars(h.candles("X", MINUTE_MS), trades, "1m", None, None, 2, now)] == [
-        T0 + 2 * MINUTE_MS, T0 + 3 * MINUTE_MS]
+        T0 + 2 * MINUTE_MS,
+        T0 + 3 * MINUTE_MS,
+    ]
     assert [b.open_time for b in bars(h.candles("X", MINUTE_MS), trades, "1m", T0 + 61_000, None, 2, now)] == [
-        T0 + MINUTE_MS, T0 + 2 * MINUTE_MS]
+        T0 + MINUTE_MS,
+        T0 + 2 * MINUTE_MS,
+    ]
     # windows before the history starts are left out; 5m aggregates the minute candles
     (five,) = bars(h.candles("X", MINUTE_MS), trades, "5m", T0 - 3_600_000, None, 50, now)
     assert (five.open_time, five.open, five.high, five.low, five.close, five.count) == (T0, D(100), D(110), D(90), D(90), 2)

@@ -1,4 +1,5 @@
 """simulator/README.md "Endpoints served" names every REST route and WebSocket-API method registered."""
+
 from __future__ import annotations
 
 import pathlib
@@ -14,8 +15,11 @@ METHODS = {"GET", "POST", "PUT", "DELETE"}
 def table_rows() -> list[list[str]]:
     text = README.read_text(encoding="utf-8")
     section = text.split("## Endpoints served", 1)[1].split("\n## ", 1)[0]
-    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
-            if line.startswith("| ") and not line.startswith("| ---") and not line.startswith("| endpoint")]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| ---") and not line.startswith("| endpoint")
+    ]
 
 
 def rest_named(cell: str) -> set[tuple[str, str]]:
@@ -68,6 +72,10 @@ def test_every_route_and_ws_method_is_in_the_table() -> None:
 
 def test_the_parsers() -> None:
     assert rest_named("`GET /a`, `/b` / `DELETE`, `GET/POST /c`") == {
-        ("GET", "/a"), ("GET", "/b"), ("DELETE", "/b"), ("GET", "/c"), ("POST", "/c")}
-    assert ws_named("`session.logon` / `status`, `user.sub` (`.sig`)") == {
-        "session.logon", "session.status", "user.sub", "user.sub.sig"}
+        ("GET", "/a"),
+        ("GET", "/b"),
+        ("DELETE", "/b"),
+        ("GET", "/c"),
+        ("POST", "/c"),
+    }
+    assert ws_named("`session.logon` / `status`, `user.sub` (`.sig`)") == {"session.logon", "session.status", "user.sub", "user.sub.sig"}

@@ -1,4 +1,5 @@
 """The simulator's request recorder: one file per instance, shapes not values, secrets redacted."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -23,17 +24,30 @@ def test_each_instance_writes_its_own_file_with_secrets_redacted(tmp_path):
     sim = fake_sim(tmp_path)
     one, two = Recorder.from_config(sim), Recorder.from_config(sim)  # type: ignore[arg-type]
     assert one is not None and two is not None and one.path != two.path
-    one.write("rest", "POST", "/fapi/v1/order", [("symbol", "BTCUSDT"), ("signature", "abc"), ("apiKey", "k1")],
-              "copytrader/0.1.0 (slave-slave01)", one.account_of("k1"), 200, {"orderId": 1})
-    one.write("wsapi", "order.place", "/ws-fapi/v1", [("listenKey", "L"), ("listenToken", "T")], "", None, 400,
-              {"code": -1102})
+    one.write(
+        "rest",
+        "POST",
+        "/fapi/v1/order",
+        [("symbol", "BTCUSDT"), ("signature", "abc"), ("apiKey", "k1")],
+        "copytrader/0.1.0 (slave-slave01)",
+        one.account_of("k1"),
+        200,
+        {"orderId": 1},
+    )
+    one.write("wsapi", "order.place", "/ws-fapi/v1", [("listenKey", "L"), ("listenToken", "T")], "", None, 400, {"code": -1102})
     one.close()
     one.write("rest", "GET", "/late", [], "", None, 200, None)  # after close: dropped, never raises
     lines = [orjson.loads(line) for line in one.path.read_bytes().splitlines()]
-    assert lines[0] == {"transport": "rest", "method": "POST", "path": "/fapi/v1/order",
-                        "params": [["symbol", "BTCUSDT"], ["signature", "<redacted>"], ["apiKey", "<redacted>"]],
-                        "agent": "copytrader/0.1.0 (slave-slave01)", "account": "slave01", "status": 200,
-                        "reply": {"orderId": None}}
+    assert lines[0] == {
+        "transport": "rest",
+        "method": "POST",
+        "path": "/fapi/v1/order",
+        "params": [["symbol", "BTCUSDT"], ["signature", "<redacted>"], ["apiKey", "<redacted>"]],
+        "agent": "copytrader/0.1.0 (slave-slave01)",
+        "account": "slave01",
+        "status": 200,
+        "reply": {"orderId": None},
+    }
     assert lines[1]["params"] == [["listenKey", "<redacted>"], ["listenToken", "<redacted>"]]
     assert lines[1]["reply"] is None  # an error reply's shape is not kept
     assert len(lines) == 2 and two.path.read_bytes() == b""

@@ -1,4 +1,5 @@
 """actors/domain/sizing.py: k for both sizing modes, caps, leverage, symbol lists."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -30,14 +31,17 @@ def test_balance_multiplier_default_multiplier_is_one() -> None:
     assert ratio_k(cfg, D("2500"), D("10000")) == D("0.25")
 
 
-@pytest.mark.parametrize(("slave", "master", "who"), [
-    (D("500"), D("0"), "master"),
-    (D("500"), D("-1"), "master"),
-    (D("500"), None, "master"),
-    (D("500"), D("NaN"), "master"),
-    (D("0"), D("1000"), "slave"),
-    (None, D("1000"), "slave"),
-])
+@pytest.mark.parametrize(
+    ("slave", "master", "who"),
+    [
+        (D("500"), D("0"), "master"),
+        (D("500"), D("-1"), "master"),
+        (D("500"), None, "master"),
+        (D("500"), D("NaN"), "master"),
+        (D("0"), D("1000"), "slave"),
+        (None, D("1000"), "slave"),
+    ],
+)
 def test_balance_multiplier_without_usable_equity_cannot_size(slave: D | None, master: D | None, who: str) -> None:
     cfg = SlaveConfig(id="a")
 

@@ -3,6 +3,7 @@
 The account's tracked position follows the forced fill; the slave journals and notifies it, does
 not buy the liquidated part back by itself (no correction while the master's position stays open),
 and later copies scale from what is left, so reduce-only orders never exceed the position."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,16 +22,23 @@ from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, Slave
 
 D = Decimal
 EPOCH = 3
-BTC = SymbolFilters(symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", step_size=D("0.001"),
-                    min_qty=D("0.001"), market_step_size=D("0.001"), market_min_qty=D("0.001"), min_notional=D("5"))
+BTC = SymbolFilters(
+    symbol="BTCUSDT",
+    base_asset="BTC",
+    quote_asset="USDT",
+    step_size=D("0.001"),
+    min_qty=D("0.001"),
+    market_step_size=D("0.001"),
+    market_min_qty=D("0.001"),
+    min_notional=D("5"),
+)
 
 
 class _Account(UsdmAccount):
     """The real USD-M account state; orders fill at once, reduce-only ones only up to the position."""
 
     def __init__(self) -> None:
-        super().__init__("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"),
-                         on_state=lambda state: None)
+        super().__init__("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"), on_state=lambda state: None)
         self.filters = {"BTCUSDT": BTC}
         self.equity = D("10000")
         self.sent: list[Any] = []
@@ -45,8 +53,15 @@ class _Account(UsdmAccount):
             raise AssertionError(f"reduce-only {intent.qty} over the position {held}: Binance refuses it (-2022)")
         self.sent.append(intent)
         self.next_id += 1
-        reply = {"orderId": self.next_id, "symbol": intent.symbol, "side": intent.side, "positionSide": "BOTH",
-                 "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "50000"}
+        reply = {
+            "orderId": self.next_id,
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "positionSide": "BOTH",
+            "status": "FILLED",
+            "executedQty": str(intent.qty),
+            "avgPrice": "50000",
+        }
         self.apply_order(reply)
         return Executed(result=reply, sends=1, recovered=False)
 
@@ -54,9 +69,17 @@ class _Account(UsdmAccount):
 def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
     reports: list[Any] = []
-    slave = SimpleNamespace(slave_id="s1", report=reports.append, fatal=False, paused_all=False, config=config,
-                            notify_error=lambda *a: None, fatal_key_error=lambda *a: None, last_latency_ns=0,
-                            forced_changed=lambda: None)
+    slave = SimpleNamespace(
+        slave_id="s1",
+        report=reports.append,
+        fatal=False,
+        paused_all=False,
+        config=config,
+        notify_error=lambda *a: None,
+        fatal_key_error=lambda *a: None,
+        last_latency_ns=0,
+        forced_changed=lambda: None,
+    )
     acct = _Account()
     mirror = MarketMirror(slave, acct)  # type: ignore[arg-type]
     acct.on_forced = mirror.on_forced
@@ -72,20 +95,60 @@ def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
 
 
 def _liquidation(qty: str) -> bytes:
-    return json.dumps({"e": "ORDER_TRADE_UPDATE", "E": 1, "T": 1, "o": {
-        "s": "BTCUSDT", "c": "autoclose-1700000000001", "S": "SELL", "o": "LIQUIDATION", "f": "IOC", "q": qty,
-        "p": "0", "x": "CALCULATED", "X": "FILLED", "i": 9, "l": qty, "z": qty, "L": "45000", "T": 1, "t": 1,
-        "ps": "BOTH"}}).encode()
+    return json.dumps(
+        {
+            "e": "ORDER_TRADE_UPDATE",
+            "E": 1,
+            "T": 1,
+            "o": {
+                "s": "BTCUSDT",
+                "c": "autoclose-1700000000001",
+                "S": "SELL",
+                "o": "LIQUIDATION",
+                "f": "IOC",
+                "q": qty,
+                "p": "0",
+                "x": "CALCULATED",
+                "X": "FILLED",
+                "i": 9,
+                "l": qty,
+                "z": qty,
+                "L": "45000",
+                "T": 1,
+                "t": 1,
+                "ps": "BOTH",
+            },
+        }
+    ).encode()
 
 
 def _fill(seq: int, before: str, after: str) -> MasterFill:
     qty = abs(D(before) - D(after))
-    return MasterFill(market="usdm", epoch=EPOCH, seq=seq, symbol="BTCUSDT", position_side="BOTH",
-                      side="SELL" if D(after) < D(before) else "BUY", order_id=seq, trade_id=seq,
-                      client_order_id=f"m{seq}", order_type="MARKET", price=D("50000"), qty=qty, cum_qty=qty,
-                      status="FILLED", reduce_only=D(after) < D(before), position_before=D(before),
-                      position_after=D(after), equity=D("10000"), leverage=20, margin_type="CROSSED",
-                      t_exchange_ms=1, t_master_recv_ns=1, t_master_pub_ns=1)
+    return MasterFill(
+        market="usdm",
+        epoch=EPOCH,
+        seq=seq,
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="SELL" if D(after) < D(before) else "BUY",
+        order_id=seq,
+        trade_id=seq,
+        client_order_id=f"m{seq}",
+        order_type="MARKET",
+        price=D("50000"),
+        qty=qty,
+        cum_qty=qty,
+        status="FILLED",
+        reduce_only=D(after) < D(before),
+        position_before=D(before),
+        position_after=D(after),
+        equity=D("10000"),
+        leverage=20,
+        margin_type="CROSSED",
+        t_exchange_ms=1,
+        t_master_recv_ns=1,
+        t_master_pub_ns=1,
+    )
 
 
 async def _settle(mirror: MarketMirror) -> None:
@@ -101,9 +164,15 @@ async def test_own_liquidation_is_tracked_notified_and_not_bought_back() -> None
     errors = [r for r in reports if isinstance(r, SlaveError)]
     assert [e.code for e in errors] == ["liquidated"] and "BTCUSDT" in errors[0].message
     # the master still holds 1.0: a periodic check must not restore the liquidated half
-    snap = PositionSnapshot(market="usdm", epoch=EPOCH, seq=11, equity=D("10000"), reason="periodic", t_ns=0,
-                            positions=(PositionEntry(symbol="BTCUSDT", position_side="BOTH", qty=D("1.0"),
-                                                     entry_price=D("50000")),))
+    snap = PositionSnapshot(
+        market="usdm",
+        epoch=EPOCH,
+        seq=11,
+        equity=D("10000"),
+        reason="periodic",
+        t_ns=0,
+        positions=(PositionEntry(symbol="BTCUSDT", position_side="BOTH", qty=D("1.0"), entry_price=D("50000")),),
+    )
     mirror.on_event(snap, 0)
     await _settle(mirror)
     assert acct.sent == []
@@ -133,9 +202,12 @@ async def test_the_liquidated_set_survives_a_restart_and_is_released_by_the_mast
     from actors.slave.markets import build_mirror
 
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
-    app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},
-                    paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
-                    slaves=(config,))
+    app = AppConfig(
+        exchange=ExchangeConfig(url="http://127.0.0.1:9"),
+        masters={"usdm": MasterConfig(account="m")},
+        paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
+        slaves=(config,),
+    )
 
     def started() -> tuple[Slave, MarketMirror]:
         slave = Slave(app, config)
@@ -169,9 +241,12 @@ async def test_an_unreadable_liquidation_record_is_reported_by_name_and_ignored(
     from actors.slave.forced_state import forced_path
 
     config = SlaveConfig(id="s1", markets=("usdm",), sizing="fixed_ratio", ratio=D("1"))
-    app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), masters={"usdm": MasterConfig(account="m")},
-                    paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
-                    slaves=(config,))
+    app = AppConfig(
+        exchange=ExchangeConfig(url="http://127.0.0.1:9"),
+        masters={"usdm": MasterConfig(account="m")},
+        paths=PathsConfig(runtime_dir=str(tmp_path / "run"), state_dir=str(tmp_path / "var")),
+        slaves=(config,),
+    )
     path = forced_path(tmp_path / "var", "s1")
     path.parent.mkdir(parents=True)
     path.write_text('{"usdm": [["BTCUSDT"]]}')

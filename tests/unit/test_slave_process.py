@@ -6,6 +6,7 @@
   once and every later opening is aligned again (the `aligned` set used to be kept forever);
 - 9: adding a market to a running slave builds, starts and syncs its mirror; removing one stops it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,16 @@ EPOCH = 5
 
 
 def _f(symbol: str, base: str) -> SymbolFilters:
-    return SymbolFilters(symbol=symbol, base_asset=base, quote_asset="USDT", step_size=D("0.001"), min_qty=D("0.001"),
-                         market_step_size=D("0.001"), market_min_qty=D("0.001"), min_notional=D("5"))
+    return SymbolFilters(
+        symbol=symbol,
+        base_asset=base,
+        quote_asset="USDT",
+        step_size=D("0.001"),
+        min_qty=D("0.001"),
+        market_step_size=D("0.001"),
+        market_min_qty=D("0.001"),
+        min_notional=D("5"),
+    )
 
 
 FILTERS = {"BTCUSDT": _f("BTCUSDT", "BTC"), "ETHUSDT": _f("ETHUSDT", "ETH")}
@@ -40,8 +49,12 @@ FILTERS = {"BTCUSDT": _f("BTCUSDT", "BTC"), "ETHUSDT": _f("ETHUSDT", "ETH")}
 
 def _slave(tmp_path: Any, **cfg: Any) -> Slave:
     config = SlaveConfig(id="s1", sizing="fixed_ratio", ratio=D("1"), **cfg)
-    app = AppConfig(exchange=ExchangeConfig(url="http://127.0.0.1:9"), paths=PathsConfig(runtime_dir=str(tmp_path / "run")),
-                    masters={m: MasterConfig(account="master") for m in ("usdm", "spot", "margin")}, slaves=(config,))
+    app = AppConfig(
+        exchange=ExchangeConfig(url="http://127.0.0.1:9"),
+        paths=PathsConfig(runtime_dir=str(tmp_path / "run")),
+        masters={m: MasterConfig(account="master") for m in ("usdm", "spot", "margin")},
+        slaves=(config,),
+    )
     return Slave(app, config)
 
 
@@ -149,8 +162,7 @@ class _Usdm(UsdmAccount):
     """The real USD-M account logic; REST and orders answered here."""
 
     def __init__(self) -> None:
-        super().__init__("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"),
-                         on_state=lambda state: None)
+        super().__init__("s1", Endpoints.local("http://127.0.0.1:9"), make_signer("HMAC", "k", "s"), on_state=lambda state: None)
         self.filters = dict(FILTERS)
         self.equity = D("10000")
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -161,6 +173,7 @@ class _Usdm(UsdmAccount):
             self.calls.append((path, params))
             if path == "/fapi/v1/leverage" and params["symbol"] in self.refuse_leverage:
                 from actors.binance.errors import Rejected
+
                 raise Rejected(400, -2027, "Exceeded the maximum allowable position at current leverage.")
             return {}
 
@@ -168,18 +181,44 @@ class _Usdm(UsdmAccount):
 
     async def execute(self, intent: Any) -> Executed:
         self.calls.append(("order", {"symbol": intent.symbol, "qty": intent.qty}))
-        reply = {"orderId": len(self.calls), "symbol": intent.symbol, "side": intent.side, "positionSide": "BOTH",
-                 "status": "FILLED", "executedQty": str(intent.qty), "avgPrice": "50000"}
+        reply = {
+            "orderId": len(self.calls),
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "positionSide": "BOTH",
+            "status": "FILLED",
+            "executedQty": str(intent.qty),
+            "avgPrice": "50000",
+        }
         self.apply_order(reply)
         return Executed(result=reply, sends=1, recovered=False)
 
 
 def _open(seq: int, symbol: str, qty: str) -> MasterFill:
-    return MasterFill(market="usdm", epoch=EPOCH, seq=seq, symbol=symbol, position_side="BOTH", side="BUY",
-                      order_id=seq, trade_id=seq, client_order_id=f"m{seq}", order_type="MARKET", price=D("2000"),
-                      qty=D(qty), cum_qty=D(qty), status="FILLED", position_before=D(0), position_after=D(qty),
-                      equity=D("10000"), leverage=20, margin_type="CROSSED", t_exchange_ms=1, t_master_recv_ns=1,
-                      t_master_pub_ns=1)
+    return MasterFill(
+        market="usdm",
+        epoch=EPOCH,
+        seq=seq,
+        symbol=symbol,
+        position_side="BOTH",
+        side="BUY",
+        order_id=seq,
+        trade_id=seq,
+        client_order_id=f"m{seq}",
+        order_type="MARKET",
+        price=D("2000"),
+        qty=D(qty),
+        cum_qty=D(qty),
+        status="FILLED",
+        position_before=D(0),
+        position_after=D(qty),
+        equity=D("10000"),
+        leverage=20,
+        margin_type="CROSSED",
+        t_exchange_ms=1,
+        t_master_recv_ns=1,
+        t_master_pub_ns=1,
+    )
 
 
 async def test_a_lowered_leverage_cap_applies_at_once_and_to_later_opens(tmp_path) -> None:
@@ -193,20 +232,27 @@ async def test_a_lowered_leverage_cap_applies_at_once_and_to_later_opens(tmp_pat
     acct.leverage = {"BTCUSDT": 20, "ETHUSDT": 20, "XRPUSDT": 20}
     acct.positions = {("BTCUSDT", "BOTH"): D("0.1")}
     mirror.aligned = {"BTCUSDT", "ETHUSDT"}  # both opened (and aligned at 20) before; ETH since closed
-    mirror.last_snapshot = PositionSnapshot(market="usdm", epoch=EPOCH, seq=10, equity=D("10000"), reason="periodic",
-                                            t_ns=0, positions=(PositionEntry(symbol="BTCUSDT", position_side="BOTH",
-                                                                             qty=D("0.1"), leverage=20),))
+    mirror.last_snapshot = PositionSnapshot(
+        market="usdm",
+        epoch=EPOCH,
+        seq=10,
+        equity=D("10000"),
+        reason="periodic",
+        t_ns=0,
+        positions=(PositionEntry(symbol="BTCUSDT", position_side="BOTH", qty=D("0.1"), leverage=20),),
+    )
     try:
-        slave.on_control(SlaveConfigChanged(slave_id="s1", config=msgspec.structs.replace(slave.config, max_leverage=5),
-                                            version=2))
+        slave.on_control(SlaveConfigChanged(slave_id="s1", config=msgspec.structs.replace(slave.config, max_leverage=5), version=2))
         await _until(lambda: not slave.tasks, "the cap applied")
         # the open BTC position's leverage is lowered at once; XRP (nothing held) waits for an opening
         assert acct.calls == [("/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 5})]
         assert acct.leverage["BTCUSDT"] == 5 and acct.leverage["XRPUSDT"] == 20
         mirror.on_event(_open(11, "ETHUSDT", "1"), 0)  # a new ETH position: opened at the new cap
         await _until(lambda: any(c[0] == "order" for c in acct.calls), "the ETH copy")
-        assert acct.calls[1:] == [("/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": 5}),
-                                  ("order", {"symbol": "ETHUSDT", "qty": D("1.000")})]
+        assert acct.calls[1:] == [
+            ("/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": 5}),
+            ("order", {"symbol": "ETHUSDT", "qty": D("1.000")}),
+        ]
     finally:
         await slave.close()
 
@@ -215,8 +261,15 @@ async def test_a_lowering_binance_refuses_is_said_and_tried_again_at_the_next_op
     slave = _slave(tmp_path, markets=("usdm",), max_leverage=20)
     reports: list[Any] = []
     real = slave.report
-    slave.report = type("Rec", (), {"__call__": lambda self, m: reports.append(m), "flush": lambda self: None,  # type: ignore[assignment]
-                                    "sock": real.sock})()
+    slave.report = type(
+        "Rec",
+        (),
+        {
+            "__call__": lambda self, m: reports.append(m),
+            "flush": lambda self: None,  # type: ignore[assignment]
+            "sock": real.sock,
+        },
+    )()
     acct = _Usdm()
     acct.refuse_leverage = {"BTCUSDT"}  # margin would not suffice at 5x
     mirror = MarketMirror(slave, acct)
@@ -225,8 +278,7 @@ async def test_a_lowering_binance_refuses_is_said_and_tried_again_at_the_next_op
     acct.positions = {("BTCUSDT", "BOTH"): D("0.1")}
     mirror.aligned = {"BTCUSDT"}
     try:
-        slave.on_control(SlaveConfigChanged(slave_id="s1", config=msgspec.structs.replace(slave.config, max_leverage=5),
-                                            version=2))
+        slave.on_control(SlaveConfigChanged(slave_id="s1", config=msgspec.structs.replace(slave.config, max_leverage=5), version=2))
         await _until(lambda: not slave.tasks, "the cap tried")
         assert acct.leverage["BTCUSDT"] == 20 and "BTCUSDT" not in mirror.aligned
         assert any(getattr(r, "code", "") == "align" and "-2027" in r.message for r in reports)
@@ -243,16 +295,16 @@ async def test_a_market_added_live_is_started_and_synced_and_a_removed_one_stopp
         await slave.start(lambda: None)
         await _until(lambda: not slave.mirrors["usdm"].syncing, "usdm synced")
         assert list(slave.mirrors) == ["usdm"]
-        slave.on_control(SlaveConfigChanged(slave_id="s1", version=2,
-                                            config=msgspec.structs.replace(slave.config, markets=("usdm", "spot"))))
+        slave.on_control(
+            SlaveConfigChanged(slave_id="s1", version=2, config=msgspec.structs.replace(slave.config, markets=("usdm", "spot")))
+        )
         await _until(lambda: "spot" in slave.mirrors and not slave.mirrors["spot"].syncing, "spot started and synced")
         spot = slave.mirrors["spot"]
         assert spot.account.started and spot.account.market == "spot" and "spot" in slave.market_readers
         assert {m.market for m in slave.status().markets} == {"usdm", "spot"}
         usdm = slave.mirrors["usdm"]
         usdm_readers = list(slave.market_readers["usdm"])
-        slave.on_control(SlaveConfigChanged(slave_id="s1", version=3,
-                                            config=msgspec.structs.replace(slave.config, markets=("spot",))))
+        slave.on_control(SlaveConfigChanged(slave_id="s1", version=3, config=msgspec.structs.replace(slave.config, markets=("spot",))))
         await _until(lambda: "usdm" not in slave.mirrors and usdm.account.closed, "usdm stopped")
         assert all(r.sock.closed for r in usdm_readers) and not any(r in slave.readers for r in usdm_readers)
         assert "usdm" not in slave.snapshot_socks and {m.market for m in slave.status().markets} == {"spot"}

@@ -1,5 +1,6 @@
 """actors/slave/accounts/spot.py Ledger and reply parsing (pure): each trade moves the balances exactly once,
 whether the order reply or the user data stream reports it first; REST contains older trades."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -9,11 +10,23 @@ from actors.slave.accounts.execution import Executed
 from actors.slave.accounts.spot import Ledger, Trade, trade_of_report, trades_of_reply, with_avg_price
 
 FULL_BUY = {  # a FULL reply as the spot WebSocket API / margin REST give it (rest-api.md "Response FULL")
-    "symbol": "BTCUSDT", "orderId": 28, "orderListId": -1, "clientOrderId": "ctabc", "transactTime": 1000,
-    "price": "0", "origQty": "0.3", "executedQty": "0.3", "cummulativeQuoteQty": "15000", "status": "FILLED",
-    "timeInForce": "GTC", "type": "MARKET", "side": "BUY",
-    "fills": [{"price": "50000", "qty": "0.2", "commission": "0.0002", "commissionAsset": "BTC", "tradeId": 7},
-              {"price": "50000", "qty": "0.1", "commission": "0.0001", "commissionAsset": "BTC", "tradeId": 8}],
+    "symbol": "BTCUSDT",
+    "orderId": 28,
+    "orderListId": -1,
+    "clientOrderId": "ctabc",
+    "transactTime": 1000,
+    "price": "0",
+    "origQty": "0.3",
+    "executedQty": "0.3",
+    "cummulativeQuoteQty": "15000",
+    "status": "FILLED",
+    "timeInForce": "GTC",
+    "type": "MARKET",
+    "side": "BUY",
+    "fills": [
+        {"price": "50000", "qty": "0.2", "commission": "0.0002", "commissionAsset": "BTC", "tradeId": 7},
+        {"price": "50000", "qty": "0.1", "commission": "0.0001", "commissionAsset": "BTC", "tradeId": 8},
+    ],
 }
 
 
@@ -24,10 +37,30 @@ def ledger(btc: str = "0", usdt: str = "20000", rest_ms: int = 500) -> Ledger:
 
 
 def report(trade_id: int, qty: str, t: int = 1000) -> wire.BinanceExecutionReport:
-    return wire.convert({"e": "executionReport", "E": t, "s": "BTCUSDT", "c": "ctabc", "S": "BUY", "o": "MARKET",
-                         "q": "0.3", "p": "0", "x": "TRADE", "X": "FILLED", "i": 28, "l": qty, "z": "0.3",
-                         "L": "50000", "n": str(D(qty) / 1000), "N": "BTC", "T": t, "t": trade_id,
-                         "Y": str(D(qty) * 50000)}, wire.BinanceExecutionReport)
+    return wire.convert(
+        {
+            "e": "executionReport",
+            "E": t,
+            "s": "BTCUSDT",
+            "c": "ctabc",
+            "S": "BUY",
+            "o": "MARKET",
+            "q": "0.3",
+            "p": "0",
+            "x": "TRADE",
+            "X": "FILLED",
+            "i": 28,
+            "l": qty,
+            "z": "0.3",
+            "L": "50000",
+            "n": str(D(qty) / 1000),
+            "N": "BTC",
+            "T": t,
+            "t": trade_id,
+            "Y": str(D(qty) * 50000),
+        },
+        wire.BinanceExecutionReport,
+    )
 
 
 def apply_all(book: Ledger, trades: list[Trade]) -> None:
@@ -65,9 +98,26 @@ def test_a_trade_not_after_the_rest_read_is_already_in_it() -> None:
 
 def test_a_lookup_reply_has_no_trades_and_other_executions_are_not_trades() -> None:
     lookup = {k: v for k, v in FULL_BUY.items() if k != "fills"}
-    new = wire.convert({"e": "executionReport", "E": 1, "s": "BTCUSDT",
-                        "c": "c", "S": "BUY", "o": "MARKET", "q": "1", "p": "0", "x": "NEW", "X": "NEW", "i": 1,
-                        "l": "0", "z": "0", "L": "0", "T": 1}, wire.BinanceExecutionReport)
+    new = wire.convert(
+        {
+            "e": "executionReport",
+            "E": 1,
+            "s": "BTCUSDT",
+            "c": "c",
+            "S": "BUY",
+            "o": "MARKET",
+            "q": "1",
+            "p": "0",
+            "x": "NEW",
+            "X": "NEW",
+            "i": 1,
+            "l": "0",
+            "z": "0",
+            "L": "0",
+            "T": 1,
+        },
+        wire.BinanceExecutionReport,
+    )
 
     assert trades_of_reply(lookup) is None
     assert trade_of_report(new) is None
@@ -77,8 +127,17 @@ def test_margin_loans_move_free_and_borrowed_together() -> None:
     book = ledger(usdt="25000")
 
     book.borrow("USDT", D("12500"))
-    apply_all(book, trades_of_reply(dict(FULL_BUY, cummulativeQuoteQty="37500", fills=[
-        {"price": "50000", "qty": "0.75", "commission": "0.00075", "commissionAsset": "BTC", "tradeId": 9}])) or [])
+    apply_all(
+        book,
+        trades_of_reply(
+            dict(
+                FULL_BUY,
+                cummulativeQuoteQty="37500",
+                fills=[{"price": "50000", "qty": "0.75", "commission": "0.00075", "commissionAsset": "BTC", "tradeId": 9}],
+            )
+        )
+        or [],
+    )
 
     usdt, btc = book.holding("USDT"), book.holding("BTC")
     assert (usdt.free, usdt.borrowed, usdt.net) == (D(0), D("12500"), D("-12500"))
@@ -117,8 +176,11 @@ def test_our_own_trade_counts_even_when_its_time_is_not_after_the_rest_read() ->
 
     assert book.holding("BTC").free == D("0")
     # an order of someone else at that time stays "contained in the read"
-    book.apply_trade(Trade(symbol="BTCUSDT", order_id=99, trade_id=1, side="BUY", qty=D("1"), quote_qty=D("50000"),
-                           time_ms=2000, price=D("50000")), "BTC", "USDT")
+    book.apply_trade(
+        Trade(symbol="BTCUSDT", order_id=99, trade_id=1, side="BUY", qty=D("1"), quote_qty=D("50000"), time_ms=2000, price=D("50000")),
+        "BTC",
+        "USDT",
+    )
     assert book.holding("BTC").free == D("0")
 
 

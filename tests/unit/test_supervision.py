@@ -1,4 +1,5 @@
 """actors/control/supervision.py against a real supervisord started in a temporary directory."""
+
 from __future__ import annotations
 
 import shutil
@@ -73,11 +74,7 @@ def supervisord() -> Iterator[Supervisord]:
     sd.slaves.mkdir()
     sd.logs.mkdir()
     sd.conf.write_text(CONF.format(waiter=WAITER))
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "supervisord"), "-n", "-c", str(sd.conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen([str(VENV_BIN / "supervisord"), "-n", "-c", str(sd.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         sup = Supervisor(sd.url, timeout=10)
 
@@ -171,8 +168,7 @@ def _fake_python(directory: Path) -> Path:
 def test_add_and_remove_a_slave_program_live(supervisord: Supervisord, sup: Supervisor) -> None:
     others = {p.name: p.pid for p in sup.processes()}
     path = write_slave_program(
-        supervisord.slaves, "t1", supervisord.dir / "copytrader.toml", _fake_python(supervisord.dir),
-        supervisord.logs, startsecs=0,
+        supervisord.slaves, "t1", supervisord.dir / "copytrader.toml", _fake_python(supervisord.dir), supervisord.logs, startsecs=0
     )
     assert path == slave_program_path(supervisord.slaves, "t1")
 
@@ -230,8 +226,14 @@ def test_program_file_has_rotation_no_secret_and_escapes_percent(tmp_path: Path)
     assert "[program:slave-s01]" in text
     assert "-m actors.slave --config" in text and "--id s01" in text
     assert "c%%fg.toml" in text
-    for line in ("autorestart=true", "stopasgroup=true", "killasgroup=true", "redirect_stderr=true",
-                 "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=5"):
+    for line in (
+        "autorestart=true",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "redirect_stderr=true",
+        "stdout_logfile_maxbytes=20MB",
+        "stdout_logfile_backups=5",
+    ):
         assert line in text
     assert f"stdout_logfile={tmp_path / 'logs' / 'slave-s01.log'}" in text
     assert "PASSPHRASE" not in text.upper()
@@ -248,11 +250,12 @@ def test_actor_log_rotates_at_the_configured_size(supervisord: Supervisord, sup:
     chatty = supervisord.dir / "chatty"
     # Lines paced by the child (supervisord rotates once per write: one 20 KB burst read at once
     # would rotate once), so the log crosses 2 KB several times.
-    chatty.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import time,signal\n"
-                      f"[(print('x' * 99, flush=True), time.sleep(0.005)) for _ in range(200)]\nsignal.pause()\"\n")
+    chatty.write_text(
+        f'#!/bin/sh\nexec {sys.executable} -c "import time,signal\n'
+        f"[(print('x' * 99, flush=True), time.sleep(0.005)) for _ in range(200)]\nsignal.pause()\"\n"
+    )
     chatty.chmod(0o755)
-    text = render_program("chatty", [str(chatty)], log_dir=supervisord.logs, startsecs=0,
-                          log_maxbytes="2KB", log_backups=2)
+    text = render_program("chatty", [str(chatty)], log_dir=supervisord.logs, startsecs=0, log_maxbytes="2KB", log_backups=2)
     (supervisord.slaves / "chatty.conf").write_text(text)
     sup.add_group("chatty")
     try:

@@ -1,4 +1,5 @@
 """The one-word state of a slave (actors/control/commands/status.py), from supervisor + report + config."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """actors/domain/target.py (the copy rule on the intended position) and actors/slave/target_store.py (kept
 across restarts): hand-computed, and through a restart of the real MarketMirror."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,17 +16,20 @@ from tests.helpers.mirror import Harness
 from tests.helpers.wait import aeventually
 
 
-@pytest.mark.parametrize("intended,before,after,k,flip,want", [
-    ("0.05", "0.1", "0.3", "0.5", 1, "0.15"),  # increase: + k x q
-    ("0.0015", "0.003", "0.006", "0.5", 1, "0.003"),  # a carried remainder is kept
-    ("0.15", "0.3", "0.1", "0.5", 1, "0.05"),  # decrease by f = 2/3: x 1/3
-    ("0.0499", "0.3", "0.1", "0.5", 1, "0.01663333333333333333333333333"),  # the remainder scales too
-    ("0.15", "0.3", "0", "0.5", 1, "0"),  # flat: zero
-    ("0.1", "0.2", "-0.1", "0.5", 1, "-0.05"),  # flip: k x the new side
-    ("-0.03", "0.2", "-0.1", "0.5", 1, "-0.05"),  # whatever the slave's position was
-    ("0", "0", "0.2", "0.5", -1, "-0.1"),  # reverse
-    ("0.1", "0.2", "0.4", None, 1, "0.1"),  # k unknown: an increase leaves it
-])
+@pytest.mark.parametrize(
+    "intended,before,after,k,flip,want",
+    [
+        ("0.05", "0.1", "0.3", "0.5", 1, "0.15"),  # increase: + k x q
+        ("0.0015", "0.003", "0.006", "0.5", 1, "0.003"),  # a carried remainder is kept
+        ("0.15", "0.3", "0.1", "0.5", 1, "0.05"),  # decrease by f = 2/3: x 1/3
+        ("0.0499", "0.3", "0.1", "0.5", 1, "0.01663333333333333333333333333"),  # the remainder scales too
+        ("0.15", "0.3", "0", "0.5", 1, "0"),  # flat: zero
+        ("0.1", "0.2", "-0.1", "0.5", 1, "-0.05"),  # flip: k x the new side
+        ("-0.03", "0.2", "-0.1", "0.5", 1, "-0.05"),  # whatever the slave's position was
+        ("0", "0", "0.2", "0.5", -1, "-0.1"),  # reverse
+        ("0.1", "0.2", "0.4", None, 1, "0.1"),  # k unknown: an increase leaves it
+    ],
+)
 def test_move(intended: str, before: str, after: str, k: str | None, flip: int, want: str) -> None:
     assert move(D(intended), D(before), D(after), None if k is None else D(k), flip) == D(want)
 

@@ -1,4 +1,5 @@
 """Request-weight pacing (actors/binance/pacing.py): the IP's count, the window, 429s."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,14 @@ class Clock:
 
 
 def _pacer(clock: Clock, **kw: object) -> WeightPacer:
-    return WeightPacer(kw.pop("limit", 1000), clock=clock, sleep=clock.sleep, rand=lambda: 0.5,  # type: ignore[arg-type]
-                       spread_s=2.0, **kw)  # type: ignore[arg-type]
+    return WeightPacer(
+        kw.pop("limit", 1000),
+        clock=clock,
+        sleep=clock.sleep,
+        rand=lambda: 0.5,  # type: ignore[arg-type]
+        spread_s=2.0,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_weights_of_the_requests_our_actors_make() -> None:
@@ -85,13 +92,15 @@ async def test_a_ban_without_retry_after_waits_out_the_window() -> None:
 
 def test_the_limit_comes_from_exchange_info() -> None:
     p = WeightPacer(FUTURES_WEIGHT_LIMIT)
-    p.configure([
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "HOUR", "intervalNum": 1, "limit": 99999},
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1},
-        "garbage",  # type: ignore[list-item]
-    ])
+    p.configure(
+        [
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "HOUR", "intervalNum": 1, "limit": 99999},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1},
+            "garbage",  # type: ignore[list-item]
+        ]
+    )
     assert (p.limit, p.window_s, p.header) == (6000, 60.0, "1m")
     p.configure(None)  # nothing usable: unchanged
     assert p.limit == 6000

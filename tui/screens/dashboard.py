@@ -1,4 +1,5 @@
 """Dashboard: the masters per market and every slave at a glance, live."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -64,8 +65,9 @@ class SlaveActions:
         if summary.config.paused:
             self.app.confirm_then_send(f"Resume slave {slave_id}?", ResumeSlave(id=0, slave_id=slave_id), refresh=slave_id)
         else:
-            self.app.confirm_then_send(f"Pause slave {slave_id}? It copies nothing until resumed.",
-                                       PauseSlave(id=0, slave_id=slave_id), refresh=slave_id)
+            self.app.confirm_then_send(
+                f"Pause slave {slave_id}? It copies nothing until resumed.", PauseSlave(id=0, slave_id=slave_id), refresh=slave_id
+            )
 
     def action_restart(self) -> None:
         slave_id = self._slave_actions_target()
@@ -87,7 +89,9 @@ class SlaveActions:
             return
         self.app.confirm_then_send(
             f"FLATTEN slave {slave_id}: close all its copied positions with reduce-only market orders?",
-            FlattenSlave(id=0, slave_id=slave_id), refresh=slave_id)
+            FlattenSlave(id=0, slave_id=slave_id),
+            refresh=slave_id,
+        )
 
 
 class DashboardScreen(SlaveActions, Screen[None]):
@@ -112,8 +116,7 @@ class DashboardScreen(SlaveActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield MastersPanel(id="masters")
-        yield Input(placeholder="filter: words in id, name, state, market (enter to apply, esc to clear)",
-                    id="filter")
+        yield Input(placeholder="filter: words in id, name, state, market (enter to apply, esc to clear)", id="filter")
         yield SlaveTable(id="slaves")
         yield Footer(compact=True)
 
@@ -172,7 +175,9 @@ class DashboardScreen(SlaveActions, Screen[None]):
         self.app.confirm_then_send(
             f"REMOVE slave {slave_id}? Its process is stopped and its settings are deleted "
             "(its positions stay open on the exchange; flatten first if needed).",
-            RemoveSlave(id=0, slave_id=slave_id), refresh=slave_id)
+            RemoveSlave(id=0, slave_id=slave_id),
+            refresh=slave_id,
+        )
 
     def action_toggle_pause_all(self) -> None:
         if self.app.store.paused_all:
@@ -215,5 +220,3 @@ class DashboardScreen(SlaveActions, Screen[None]):
     def action_sort(self) -> None:
         column = self.table.cycle_sort(self.app.store, SORTS)
         self.notify(f"sorted by {column}", timeout=2)
-
-

@@ -1,4 +1,5 @@
 """Slave detail: settings, positions next to the expected size, latency, decisions, log tail."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -42,8 +43,9 @@ DECISION_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "desync", "r
 def settings_text(summary: SlaveSummary) -> Text:
     c = summary.config
     state = state_of(summary)
-    sizing = (f"fixed ratio {plain(c.ratio)}" if c.sizing == "fixed_ratio"
-              else f"balance x{plain(c.multiplier)} (slave equity / master equity)")
+    sizing = (
+        f"fixed ratio {plain(c.ratio)}" if c.sizing == "fixed_ratio" else f"balance x{plain(c.multiplier)} (slave equity / master equity)"
+    )
     caps = ", ".join(f"{k}={plain(v)}" for k, v in c.symbol_max_notional.items())
     rows = [
         ("state", Text(state, style=STATE_STYLES.get(state, "")), f"process {summary.process_state}"),
@@ -52,8 +54,11 @@ def settings_text(summary: SlaveSummary) -> Text:
         ("sizing", sizing, ""),
         ("symbols", f"allow {', '.join(c.symbols_allow) or 'all'}", f"deny {', '.join(c.symbols_deny) or '-'}"),
         ("caps", f"max notional {plain(c.max_position_notional)}  max lev {c.max_leverage or '-'}", caps),
-        ("policy", f"min notional {c.min_notional_policy}  on start {c.on_start}  reverse {'yes' if c.reverse else 'no'}",
-         f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else ""),
+        (
+            "policy",
+            f"min notional {c.min_notional_policy}  on start {c.on_start}  reverse {'yes' if c.reverse else 'no'}",
+            f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else "",
+        ),
     ]
     if summary.last_error:
         rows.append(("last error", Text(summary.last_error, style="red"), ""))
@@ -71,8 +76,10 @@ def settings_text(summary: SlaveSummary) -> Text:
 def latency_summary(values: list[int]) -> str:
     if not values:
         return "latency: no mirrored order yet"
-    return (f"latency master->ack  p50 {latency_text(percentile(values, 50))}  p99 {latency_text(percentile(values, 99))}"
-            f"  last {latency_text(values[-1])}  (n={len(values)})")
+    return (
+        f"latency master->ack  p50 {latency_text(percentile(values, 50))}  p99 {latency_text(percentile(values, 99))}"
+        f"  last {latency_text(values[-1])}  (n={len(values)})"
+    )
 
 
 class DetailScreen(SlaveActions, Screen[None]):
@@ -112,12 +119,17 @@ class DetailScreen(SlaveActions, Screen[None]):
 
     def on_mount(self) -> None:
         positions = self.query_one("#positions", DataTable)
-        for title, key, width in (("Market", "market", 6), ("Symbol", "symbol", 12), ("Side", "side", 5),
-                                  ("Actual", "actual", 12), ("Expected", "expected", 12), ("", "sync", 6)):
+        for title, key, width in (
+            ("Market", "market", 6),
+            ("Symbol", "symbol", 12),
+            ("Side", "side", 5),
+            ("Actual", "actual", 12),
+            ("Expected", "expected", 12),
+            ("", "sync", 6),
+        ):
             positions.add_column(title, key=key, width=width)
         decisions = self.query_one("#decisions", DataTable)
-        for title, key, width in (("Time", "time", 8), ("Kind", "kind", 10), ("Symbol", "symbol", 10),
-                                  ("Decision", "summary", 60)):
+        for title, key, width in (("Time", "time", 8), ("Kind", "kind", 10), ("Symbol", "symbol", 10), ("Decision", "summary", 60)):
             decisions.add_column(title, key=key, width=width)
         self.app.store_changed.subscribe(self, self.on_store_changed)
         self.app.live_event.subscribe(self, self.on_live_event)
@@ -201,8 +213,14 @@ class DetailScreen(SlaveActions, Screen[None]):
             table.remove_row(key)
         for key, (market, p) in wanted.items():
             drift = is_drift(p)
-            cells = (market, p.symbol, p.position_side, qty_text(p.actual), qty_text(p.expected),
-                     Text("drift" if drift else "ok", style="bold yellow" if drift else "green"))
+            cells = (
+                market,
+                p.symbol,
+                p.position_side,
+                qty_text(p.actual),
+                qty_text(p.expected),
+                Text("drift" if drift else "ok", style="bold yellow" if drift else "green"),
+            )
             if key in {k.value for k in table.rows}:
                 for column, value in zip(("market", "symbol", "side", "actual", "expected", "sync"), cells, strict=False):
                     table.update_cell(key, column, value)

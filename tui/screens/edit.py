@@ -3,6 +3,7 @@
 The screen returns the new `SlaveConfig` (or None when cancelled); the caller sends it as
 `SetSlaveConfig`, which control applies to that slave alone (no other slave restarts).
 """
+
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -18,10 +19,7 @@ from ..widgets.slave_form import SlaveFormFields
 
 
 class EditSlaveScreen(ModalScreen[SlaveConfig | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("escape", "cancel", "Cancel"),
-    ]
+    BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True), Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, config: SlaveConfig, *, markets: tuple[str, ...] = ()) -> None:
         super().__init__()

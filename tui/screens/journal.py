@@ -1,5 +1,6 @@
 """Journal and notifications: recent events across all actors, newest at the bottom, filterable,
 live; errors can be acknowledged one by one or all at once."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
@@ -21,8 +22,15 @@ if TYPE_CHECKING:
 
 LIMIT: Final = 500
 ERROR_KINDS: Final = frozenset({"failed", "desync", "slaveerr"})
-KIND_STYLES: Final = {"failed": "red", "slaveerr": "bold red", "desync": "yellow", "skipped": "yellow",
-                      "mirrored": "green", "control": "cyan", "notify": "magenta"}
+KIND_STYLES: Final = {
+    "failed": "red",
+    "slaveerr": "bold red",
+    "desync": "yellow",
+    "skipped": "yellow",
+    "mirrored": "green",
+    "control": "cyan",
+    "notify": "magenta",
+}
 
 
 def entry_matches(entry: JournalEntry, text: str) -> bool:
@@ -51,15 +59,19 @@ class JournalScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
-        yield Input(placeholder="filter: words in kind, slave, market, symbol, text; 'unacked' for open errors",
-                    id="journal-filter")
+        yield Input(placeholder="filter: words in kind, slave, market, symbol, text; 'unacked' for open errors", id="journal-filter")
         yield DataTable(id="journal", cursor_type="row", zebra_stripes=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#journal", DataTable)
-        for title, key, width in (("Time", "time", 8), ("Kind", "kind", 11), ("Slave", "slave", 10),
-                                  ("Symbol", "symbol", 10), ("Event", "summary", 80)):
+        for title, key, width in (
+            ("Time", "time", 8),
+            ("Kind", "kind", 11),
+            ("Slave", "slave", 10),
+            ("Symbol", "symbol", 10),
+            ("Event", "summary", 80),
+        ):
             table.add_column(title, key=key, width=width)
         self.query_one("#journal-filter", Input).display = False
         self.app.live_event.subscribe(self, self.on_live_event)
@@ -96,8 +108,14 @@ class JournalScreen(Screen[None]):
             self._next_live -= 1
         style = KIND_STYLES.get(entry.kind, "")
         summary = Text(entry.summary, style="bold" if not entry.acked else "")
-        table.add_row(local_time(entry.ts_ms), Text(entry.kind + ("" if entry.acked else " !"), style=style),
-                      entry.slave_id or "", entry.symbol or "", summary, key=key)
+        table.add_row(
+            local_time(entry.ts_ms),
+            Text(entry.kind + ("" if entry.acked else " !"), style=style),
+            entry.slave_id or "",
+            entry.symbol or "",
+            summary,
+            key=key,
+        )
 
     def on_live_event(self, entry: JournalEntry) -> None:
         self.entries.append(entry)

@@ -5,6 +5,7 @@ tui/keys.py: the secret never travels on our sockets, never reaches a log, and t
 is cleared as soon as it is read), then sends `AddSlave`. The screen returns the new slave's id,
 or None when cancelled.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,27 +50,37 @@ class AddSlaveWizard(ModalScreen[str | None]):
             yield Static("", id="wizard-title", classes="form-title")
             with ContentSwitcher(initial=STEPS[0], id="wizard-steps"):
                 with VerticalScroll(id="step-account"):
-                    yield Horizontal(Label("slave id", classes="form-label"),
-                                     Input(compact=True, id="w-id", placeholder="a-z 0-9 _ - (max 32)", max_length=32),
-                                     classes="form-row")
+                    yield Horizontal(
+                        Label("slave id", classes="form-label"),
+                        Input(compact=True, id="w-id", placeholder="a-z 0-9 _ - (max 32)", max_length=32),
+                        classes="form-row",
+                    )
                     yield SlaveFormFields(blank, parts=("identity",), markets=self.markets, id="w-identity")
                 with VerticalScroll(id="step-sizing"):
                     yield SlaveFormFields(blank, parts=("sizing", "limits"), markets=self.markets, id="w-sizing")
                 with VerticalScroll(id="step-key"):
-                    yield Horizontal(Label("key type", classes="form-label"),
-                                     Select(compact=True, options=[(t, t) for t in KEY_TYPES], value="hmac",
-                                            allow_blank=False, id="w-type"),
-                                     classes="form-row")
+                    yield Horizontal(
+                        Label("key type", classes="form-label"),
+                        Select(compact=True, options=[(t, t) for t in KEY_TYPES], value="hmac", allow_blank=False, id="w-type"),
+                        classes="form-row",
+                    )
                     yield Horizontal(Label("API key", classes="form-label"), Input(compact=True, id="w-api-key"), classes="form-row")
-                    yield Horizontal(Label("secret (hmac)", classes="form-label"),
-                                     Input(compact=True, id="w-secret", password=True, placeholder="typed or pasted, never shown"),
-                                     classes="form-row")
-                    yield Horizontal(Label("or PEM file", classes="form-label"),
-                                     Input(compact=True, id="w-pem", placeholder="ed25519/rsa: path of the private key file"),
-                                     classes="form-row")
+                    yield Horizontal(
+                        Label("secret (hmac)", classes="form-label"),
+                        Input(compact=True, id="w-secret", password=True, placeholder="typed or pasted, never shown"),
+                        classes="form-row",
+                    )
+                    yield Horizontal(
+                        Label("or PEM file", classes="form-label"),
+                        Input(compact=True, id="w-pem", placeholder="ed25519/rsa: path of the private key file"),
+                        classes="form-row",
+                    )
                     yield Checkbox(compact=True, label="the key is already in the keystore", id="w-have-key")
-                    yield Static("The secret goes to `copytrader keys add` on its stdin; it is validated with "
-                                 "the exchange and stored encrypted. It never leaves this machine.", classes="hint")
+                    yield Static(
+                        "The secret goes to `copytrader keys add` on its stdin; it is validated with "
+                        "the exchange and stored encrypted. It never leaves this machine.",
+                        classes="hint",
+                    )
             yield Static("", id="wizard-error", classes="form-error")
             with Horizontal(classes="form-buttons"):
                 yield Button(compact=True, label="Back", id="back")
@@ -103,8 +114,7 @@ class AddSlaveWizard(ModalScreen[str | None]):
             raise FormError(f"slave id: {slave_id!r} exists already")
         identity = self.query_one("#w-identity", SlaveFormFields).read()
         sizing = self.query_one("#w-sizing", SlaveFormFields).read()
-        form = dataclasses.replace(sizing, id=slave_id, name=identity.name, enabled=identity.enabled,
-                                   markets=identity.markets)
+        form = dataclasses.replace(sizing, id=slave_id, name=identity.name, enabled=identity.enabled, markets=identity.markets)
         return build_config(form)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -161,8 +171,17 @@ class AddSlaveWizard(ModalScreen[str | None]):
             if self.app.settings is None:
                 self._error("no config file: the key cannot be handed to the keystore from here")
                 return
-        request = None if have_key else KeyRequest(account=config.id, key_type=key_type, api_key=api_key,  # type: ignore[arg-type]
-                                                   markets=tuple(config.markets), secret_file=pem if not secret else "")
+        request = (
+            None
+            if have_key
+            else KeyRequest(
+                account=config.id,
+                key_type=key_type,
+                api_key=api_key,  # type: ignore[arg-type]
+                markets=tuple(config.markets),
+                secret_file=pem if not secret else "",
+            )
+        )
         self.busy = True
         self._error("validating the key with the exchange..." if request else "adding...")
         self.add(config, request, secret)

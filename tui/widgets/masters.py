@@ -1,4 +1,5 @@
 """The master accounts, one line per market: connection, equity, open positions."""
+
 from __future__ import annotations
 
 from rich.text import Text

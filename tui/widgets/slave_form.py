@@ -1,4 +1,5 @@
 """The per-slave settings as form fields (used by the edit screen and the add-slave wizard)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -26,8 +27,7 @@ class SlaveFormFields(Vertical):
     """Fields of `parts` ("identity": name, enabled, markets; "sizing": mode, ratio, multiplier;
     "limits": symbols, caps, reverse, policies). `read()` gives a SlaveForm to validate."""
 
-    def __init__(self, form: SlaveForm, *, parts: Iterable[str] = PARTS, markets: tuple[str, ...] = (),
-                 **kwargs: object) -> None:
+    def __init__(self, form: SlaveForm, *, parts: Iterable[str] = PARTS, markets: tuple[str, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.form = form
         self.parts = tuple(parts)
@@ -50,8 +50,9 @@ class SlaveFormFields(Vertical):
             yield _row("max notional", Input(compact=True, value=f.max_position_notional, id="f-max-notional", placeholder="no cap"))
             yield _row("symbol caps", Input(compact=True, value=f.symbol_max_notional, id="f-caps", placeholder="BTCUSDT=1000, ..."))
             yield _row("reverse (usdm)", Checkbox(compact=True, label="", value=f.reverse, id="f-reverse"))
-            yield _row("min notional", Select(compact=True, options=POLICIES, value=f.min_notional_policy,
-                                              allow_blank=False, id="f-policy"))
+            yield _row(
+                "min notional", Select(compact=True, options=POLICIES, value=f.min_notional_policy, allow_blank=False, id="f-policy")
+            )
             yield _row("on start", Select(compact=True, options=ON_START, value=f.on_start, allow_blank=False, id="f-on-start"))
             yield _row("margin level min", Input(compact=True, value=f.margin_level_min, id="f-margin-level", placeholder="none"))
 
@@ -75,12 +76,21 @@ class SlaveFormFields(Vertical):
         if "identity" in self.parts:
             markets = tuple(m for m in self.markets if self.query_one(f"#f-market-{m}", Checkbox).value)
         return SlaveForm(
-            id=f.id, name=text("f-name", f.name), enabled=flag("f-enabled", f.enabled), paused=f.paused,
-            markets=markets, sizing=choice("f-sizing", f.sizing), ratio=text("f-ratio", f.ratio),
-            multiplier=text("f-multiplier", f.multiplier), symbols_allow=text("f-allow", f.symbols_allow),
-            symbols_deny=text("f-deny", f.symbols_deny), max_leverage=text("f-max-leverage", f.max_leverage),
+            id=f.id,
+            name=text("f-name", f.name),
+            enabled=flag("f-enabled", f.enabled),
+            paused=f.paused,
+            markets=markets,
+            sizing=choice("f-sizing", f.sizing),
+            ratio=text("f-ratio", f.ratio),
+            multiplier=text("f-multiplier", f.multiplier),
+            symbols_allow=text("f-allow", f.symbols_allow),
+            symbols_deny=text("f-deny", f.symbols_deny),
+            max_leverage=text("f-max-leverage", f.max_leverage),
             max_position_notional=text("f-max-notional", f.max_position_notional),
-            symbol_max_notional=text("f-caps", f.symbol_max_notional), reverse=flag("f-reverse", f.reverse),
-            min_notional_policy=choice("f-policy", f.min_notional_policy), on_start=choice("f-on-start", f.on_start),
+            symbol_max_notional=text("f-caps", f.symbol_max_notional),
+            reverse=flag("f-reverse", f.reverse),
+            min_notional_policy=choice("f-policy", f.min_notional_policy),
+            on_start=choice("f-on-start", f.on_start),
             margin_level_min=text("f-margin-level", f.margin_level_min),
         )

@@ -1,5 +1,6 @@
 """The table of slaves: one row per slave, updated cell by cell (only cells whose text changed),
 filtered by words and sorted on demand, so 100 slaves reporting every second redraw little."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """One line at the top: connection to control, slave counts, pause-all, unacknowledged errors."""
+
 from __future__ import annotations
 
 from rich.text import Text

@@ -5,6 +5,7 @@ Errors become `Error` replies in one place (`dispatch`): a `CommandError` keeps 
 reason; any other exception is INTERNAL with only its type name (never its text, which could
 carry data we do not control).
 """
+
 from __future__ import annotations
 
 import logging

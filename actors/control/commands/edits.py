@@ -2,6 +2,7 @@
 
 Each returns a new AppConfig; `write_config_atomic` validates it as a whole before it is written.
 """
+
 from __future__ import annotations
 
 import msgspec
@@ -25,8 +26,7 @@ def check_markets(config: AppConfig, slave: SlaveConfig) -> None:
     missing = [market for market in slave.markets if market not in config.masters]
     if missing:
         raise CommandError(
-            ErrorCode.INVALID_ARGUMENT,
-            f"config.markets: {missing} not followed by any master (configured: {sorted(config.masters)})",
+            ErrorCode.INVALID_ARGUMENT, f"config.markets: {missing} not followed by any master (configured: {sorted(config.masters)})"
         )
 
 

@@ -1,4 +1,5 @@
 """QueryJournal, AckError."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -14,9 +15,7 @@ if TYPE_CHECKING:
 
 @command(QueryJournal)
 async def query_journal(actor: "ControlActor", req: QueryJournal) -> JournalResult:
-    entries = await actor.journal.query(
-        req.limit, slave_id=req.slave_id, symbol=req.symbol, kind=req.kind, before_id=req.before_id
-    )
+    entries = await actor.journal.query(req.limit, slave_id=req.slave_id, symbol=req.symbol, kind=req.kind, before_id=req.before_id)
     return JournalResult(entries=tuple(entries))
 
 

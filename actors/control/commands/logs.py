@@ -1,4 +1,5 @@
 """GetLogTail: the last lines of one program's log file (logs/<name>.log), redacted."""
+
 from __future__ import annotations
 
 import asyncio

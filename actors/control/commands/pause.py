@@ -1,4 +1,5 @@
 """PauseSlave, ResumeSlave, PauseAll, ResumeAll."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,4 +1,5 @@
 """RestartActor, FlattenSlave: acting on processes."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

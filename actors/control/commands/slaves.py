@@ -1,4 +1,5 @@
 """ListSlaves, GetSlave, SetSlaveConfig, AddSlave, RemoveSlave."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -38,8 +39,7 @@ async def add_slave(actor: "ControlActor", req: AddSlave) -> Done:
         raise CommandError(ErrorCode.ALREADY_EXISTS, f"slave {slave.id!r} already exists")
     if not actor.has_key(slave.id):
         raise CommandError(
-            ErrorCode.NOT_FOUND,
-            f"no API key for account {slave.id!r} in the keystore: add it first (copytrader keys add {slave.id})",
+            ErrorCode.NOT_FOUND, f"no API key for account {slave.id!r} in the keystore: add it first (copytrader keys add {slave.id})"
         )
     await actor.update_config(lambda cfg: edits.add_slave(cfg, slave))
     actor.publish_slave_config(slave.id)

@@ -1,4 +1,5 @@
 """GetStatus, the derived state of one slave (pure), and control's view of each master (pure)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -73,15 +74,23 @@ class MasterView:
             if event.position_after:
                 before = self.positions.get(key)
                 entry_price = before.entry_price if before is not None else event.price
-                self.positions[key] = PositionEntry(symbol=event.symbol, position_side=event.position_side,
-                                                    qty=event.position_after, entry_price=entry_price,
-                                                    leverage=event.leverage, margin_type=event.margin_type)
+                self.positions[key] = PositionEntry(
+                    symbol=event.symbol,
+                    position_side=event.position_side,
+                    qty=event.position_after,
+                    entry_price=entry_price,
+                    leverage=event.leverage,
+                    margin_type=event.margin_type,
+                )
             else:
                 self.positions.pop(key, None)
 
     def status(self, market: str, connected: bool, heartbeat_age_ms: int | None) -> MasterStatus:
         return MasterStatus(
-            market=market, connected=connected, heartbeat_age_ms=heartbeat_age_ms,  # type: ignore[arg-type]
-            equity=self.equity, equity_asset=self.equity_asset,
+            market=market,
+            connected=connected,
+            heartbeat_age_ms=heartbeat_age_ms,  # type: ignore[arg-type]
+            equity=self.equity,
+            equity_asset=self.equity_asset,
             positions=tuple(self.positions[k] for k in sorted(self.positions)),
         )

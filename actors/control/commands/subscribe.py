@@ -1,4 +1,5 @@
 """Subscribe, Unsubscribe: live Pushes on the asking connection."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final

@@ -9,6 +9,7 @@ The mirror (actors/slave/mirror.py) and its parts see only `Account`; what one m
 it (USD-M's `on_forced`, spot's `observe_master`) is wired where the mirror is built
 (actors/slave/markets.py, rules.py).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -42,8 +43,7 @@ class Account(Protocol):
     def holding(self, symbol: str, position_side: str) -> SlaveHolding: ...
     def snapshot_positions(self) -> dict[PositionKey, Decimal]: ...
     async def align_position_mode(self, master_mode: PositionMode) -> str | None: ...
-    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None,
-                           config: SlaveConfig) -> list[str]: ...
+    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None, config: SlaveConfig) -> list[str]: ...
     async def execute(self, intent: OrderIntent) -> Executed: ...  # exactly once (execution.py)
 
 

@@ -15,6 +15,7 @@ order's id can be used again, so blindly re-sending after a timeout could execut
   clients sign with (`for_recv_window`), and "does not exist" counts only from a lookup made after
   that moment (measured from when the unknown answer came, which is after the send).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,7 @@ def for_recv_window(policy: ExecutionPolicy, recv_window_ms: int | float | None)
     """`policy` for orders signed with `recv_window_ms` (Binance's default 5000 when None); the
     deadline leaves room for the whole window and a few lookups after it."""
     window = (recv_window_ms if recv_window_ms is not None else 5000) / 1000
-    return msgspec.structs.replace(policy, recv_window_s=window,
-                                   deadline_s=max(policy.deadline_s, window + CLOCK_MARGIN_S + 15.0))
+    return msgspec.structs.replace(policy, recv_window_s=window, deadline_s=max(policy.deadline_s, window + CLOCK_MARGIN_S + 15.0))
 
 
 class ExecutionFailed(Exception):
@@ -72,8 +72,7 @@ class Executed(msgspec.Struct, frozen=True):
 
 
 async def place_exactly_once(
-    place: Place, query: Query, policy: ExecutionPolicy = ExecutionPolicy(), *, sleep: Sleep = asyncio.sleep,
-    clock: Clock = time.monotonic,
+    place: Place, query: Query, policy: ExecutionPolicy = ExecutionPolicy(), *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic
 ) -> Executed:
     """Place one order so that it executes at most once, and report what happened."""
     deadline = clock() + policy.deadline_s
@@ -109,8 +108,7 @@ async def place_exactly_once(
 _ABSENT = object()  # every lookup said "no such order"
 
 
-async def _look_up(query: Query, policy: ExecutionPolicy, deadline: float, window_end: float, sleep: Sleep,
-                   clock: Clock) -> object:
+async def _look_up(query: Query, policy: ExecutionPolicy, deadline: float, window_end: float, sleep: Sleep, clock: Clock) -> object:
     """The order (a dict) if the exchange knows it; `_ABSENT` when every lookup said it does not
     exist, the last of them asked after `window_end` (when the original can no longer reach the
     matching engine); None when that could not be established before the deadline.

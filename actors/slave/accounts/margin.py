@@ -16,6 +16,7 @@ once: on an unknown status the order is looked up with `GET /sapi/v1/margin/orde
 origClientOrderId (actors/slave/accounts/execution.py). User data: `MarginUserStream` (POST
 /sapi/v1/userListenToken + `userDataStream.subscribe.listenToken` over the WebSocket API).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,7 @@ class MarginAccount(BalanceAccount):
         return await self.read_quietly(lambda: spot_api.margin_account(self.rest)), sent_ms
 
     def _take(self, acct: wire.BinanceMarginAccount, sent_ms: int) -> None:
-        self.ledger.set_from_rest(((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets),
-                                  sent_ms)
+        self.ledger.set_from_rest(((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets), sent_ms)
         self.margin_level = acct.marginLevel
 
     async def refresh(self) -> None:
@@ -121,9 +121,12 @@ class MarginAccount(BalanceAccount):
         bal = self.ledger.holding(base) if base else Balance()
         assets, liabilities = self.values()
         return SlaveHolding(
-            position=bal.net, free=bal.free, margin_level=self.margin_level,
+            position=bal.net,
+            free=bal.free,
+            margin_level=self.margin_level,
             quote_free=self.ledger.holding(self.quote_asset).free,
-            assets_value=assets, liabilities_value=liabilities,
+            assets_value=assets,
+            liabilities_value=liabilities,
         )
 
     # -- orders -----------------------------------------------------------------------------------

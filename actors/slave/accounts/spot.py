@@ -24,6 +24,7 @@ order would let the exchange choose the quantity, which breaks "k x the master's
 the WebSocket API (`order.place`, newOrderRespType FULL), exactly once: on an unknown status the
 order is looked up with `order.status` by origClientOrderId (actors/slave/accounts/execution.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -170,9 +171,18 @@ def trades_of_reply(order: dict[str, Any]) -> list[Trade] | None:
     reply = wire.convert(order, wire.BinanceSpotOrder)
     t = reply.transactTime or reply.updateTime or 0
     return [
-        Trade(symbol=reply.symbol, order_id=reply.orderId, trade_id=f.tradeId, side=str(reply.side),
-              qty=f.qty, quote_qty=f.qty * f.price, commission=f.commission,
-              commission_asset=f.commissionAsset, time_ms=t, price=f.price)
+        Trade(
+            symbol=reply.symbol,
+            order_id=reply.orderId,
+            trade_id=f.tradeId,
+            side=str(reply.side),
+            qty=f.qty,
+            quote_qty=f.qty * f.price,
+            commission=f.commission,
+            commission_asset=f.commissionAsset,
+            time_ms=t,
+            price=f.price,
+        )
         for f in reply.fills
     ]
 
@@ -181,8 +191,18 @@ def trade_of_report(ev: wire.BinanceExecutionReport) -> Trade | None:
     if ev.x != "TRADE" or ev.l <= 0:
         return None
     quote = ev.Y if ev.Y is not None and ev.Y > 0 else ev.l * ev.L
-    return Trade(symbol=ev.s, order_id=ev.i, trade_id=ev.t, side=ev.S, qty=ev.l, quote_qty=quote,
-                 commission=ev.n or ZERO, commission_asset=ev.N, time_ms=ev.T, price=ev.L)
+    return Trade(
+        symbol=ev.s,
+        order_id=ev.i,
+        trade_id=ev.t,
+        side=ev.S,
+        qty=ev.l,
+        quote_qty=quote,
+        commission=ev.n or ZERO,
+        commission_asset=ev.N,
+        time_ms=ev.T,
+        price=ev.L,
+    )
 
 
 def with_avg_price(done: Executed) -> Executed:
@@ -204,9 +224,17 @@ class BalanceAccount:
 
     market = "spot"
 
-    def __init__(self, slave_id: str, endpoints: Endpoints, signer: Signer, *,
-                 on_state: Callable[[str], None], recv_window: int = 5000,
-                 policy: ExecutionPolicy = ExecutionPolicy(), quote_asset: str = QUOTE) -> None:
+    def __init__(
+        self,
+        slave_id: str,
+        endpoints: Endpoints,
+        signer: Signer,
+        *,
+        on_state: Callable[[str], None],
+        recv_window: int = 5000,
+        policy: ExecutionPolicy = ExecutionPolicy(),
+        quote_asset: str = QUOTE,
+    ) -> None:
         self.slave_id = slave_id
         self.endpoints = endpoints
         self.rest = RestClient(endpoints.spot_rest, signer, recv_window=recv_window)
@@ -270,8 +298,7 @@ class BalanceAccount:
             if self.in_flight == 0 and done == self.orders_done:
                 return result
             self.rest_rereads += 1
-        log.warning("balances read while orders were in flight (%d reads): the next read settles them",
-                    QUIET_READS)
+        log.warning("balances read while orders were in flight (%d reads): the next read settles them", QUIET_READS)
         return result
 
     @contextlib.contextmanager
@@ -374,8 +401,7 @@ class BalanceAccount:
     async def align_position_mode(self, master_mode: Any) -> str | None:
         return None
 
-    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None,
-                           config: SlaveConfig) -> list[str]:
+    async def align_symbol(self, symbol: str, leverage: int | None, margin_type: str | None, config: SlaveConfig) -> list[str]:
         return []
 
     # -- trades -----------------------------------------------------------------------------------
@@ -454,8 +480,7 @@ class SpotAccount(BalanceAccount):
         sent_ms = self.rest.now_ms()
         acct = await self.read_quietly(lambda: spot_api.account(self.rest))
         self.buy_commission = taker_commission(acct)
-        self.ledger.set_from_rest(((b.asset, b.free, b.locked, ZERO, ZERO) for b in acct.balances),
-                                  acct.updateTime or sent_ms)
+        self.ledger.set_from_rest(((b.asset, b.free, b.locked, ZERO, ZERO) for b in acct.balances), acct.updateTime or sent_ms)
         await self.refresh_equity()
 
     def order_params(self, intent: OrderIntent) -> dict[str, Any]:

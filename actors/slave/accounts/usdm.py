@@ -16,6 +16,7 @@ What it keeps (all from the exchange, never guessed):
 Orders go over the WebSocket API connection opened (and, for Ed25519 keys, logged on) at start;
 REST with keep-alive is used for set-up, alignment and reconciliation.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,7 +72,6 @@ def forced_kind(o: wire.BinanceFuturesOrderData) -> str | None:
     if o.x == "CALCULATED" or o.o == "LIQUIDATION" or o.ot == "LIQUIDATION":
         return "liquidation"
     return None
-
 
 
 class OrderBook:
@@ -296,7 +296,6 @@ class UsdmAccount:
         elif isinstance(event, wire.BinanceFuturesAccountConfigUpdate) and event.ac is not None:
             self.leverage[event.ac.s] = event.ac.l
 
-
     def _on_account_update(self, event: wire.BinanceFuturesAccountUpdate) -> None:
         """Wallets from `B`, unrealized PnL of each listed position from `P` (positions not listed
         keep their last value). Equity = the last REST equity + what the USD stablecoin wallets
@@ -313,8 +312,7 @@ class UsdmAccount:
             elif p.up is not None:
                 self.unrealized[key] = p.up
         if self.equity is not None:
-            value = (self._equity_base + (self._usd_wallet() - self._usd_wallet_base)
-                     + (sum(self.unrealized.values(), ZERO) - self._up_base))
+            value = self._equity_base + (self._usd_wallet() - self._usd_wallet_base) + (sum(self.unrealized.values(), ZERO) - self._up_base)
             self.equity = max(value, ZERO)  # as the master's
 
 

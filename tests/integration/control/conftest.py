@@ -1,4 +1,5 @@
 """Fixtures of the tests in tests/integration/control/."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,10 +14,7 @@ from aiohttp import web
 
 from actors.control import ControlActor
 from protocol.client import AsyncControlClient
-from tests.helpers.control_actor import (
-    FakeSupervisor,
-    Setup,
-)
+from tests.helpers.control_actor import FakeSupervisor, Setup
 
 
 @pytest.fixture
@@ -28,8 +26,15 @@ def setup() -> typing.Iterator[Setup]:
 
 @pytest.fixture
 async def actor(setup: Setup) -> AsyncIterator[ControlActor]:
-    control = ControlActor(setup.config_path, require_key=False, tick_s=0.05, republish_s=0.05,
-                           supervisor=FakeSupervisor(), programs_dir=setup.programs, poll_interval_s=0.05)  # type: ignore[arg-type]
+    control = ControlActor(
+        setup.config_path,
+        require_key=False,
+        tick_s=0.05,
+        republish_s=0.05,
+        supervisor=FakeSupervisor(),
+        programs_dir=setup.programs,
+        poll_interval_s=0.05,
+    )  # type: ignore[arg-type]
     await control.start()
     yield control
     await control.stop()
@@ -42,6 +47,7 @@ async def client(actor: ControlActor) -> AsyncIterator[AsyncControlClient]:
 
 
 # ------------------------------------------------------------------------------------ notifications
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:

@@ -1,6 +1,7 @@
 """The control socket from other processes: malformed frames from a second process get errors
 (or are dropped) and control keeps serving; a client running as another OS user cannot reach
 the socket at all (the runtime directory is 0700)."""
+
 from __future__ import annotations
 
 import os
@@ -40,14 +41,18 @@ CLIENT = textwrap.dedent("""
 
 def client(endpoint: str, mode: str, **kw) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-c", CLIENT, endpoint, mode], capture_output=True, text=True, env=env,
-                          timeout=60, **kw)
+    return subprocess.run([sys.executable, "-c", CLIENT, endpoint, mode], capture_output=True, text=True, env=env, timeout=60, **kw)
 
 
 @pytest.fixture
 async def control(setup: Setup):  # noqa: F811
-    actor = ControlActor(setup.config_path, require_key=False, supervisor=FakeSupervisor(),  # type: ignore[arg-type]
-                         programs_dir=setup.programs, poll_interval_s=0.2)
+    actor = ControlActor(
+        setup.config_path,
+        require_key=False,
+        supervisor=FakeSupervisor(),  # type: ignore[arg-type]
+        programs_dir=setup.programs,
+        poll_interval_s=0.2,
+    )
     await actor.start()
     yield actor
     await actor.stop()
@@ -75,8 +80,10 @@ CONNECT_AS_OTHER = textwrap.dedent("""
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON),
-                    reason="needs root (to run a client as another user) and a system python that user can run")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON),
+    reason="needs root (to run a client as another user) and a system python that user can run",
+)
 async def test_a_client_of_another_user_cannot_reach_the_control_socket(control):
     """The client is the system python (our venv may be unreadable to that user): a plain
     connect() on the ipc socket path, which is what any ZeroMQ client does underneath."""
@@ -86,8 +93,7 @@ async def test_a_client_of_another_user_cannot_reach_the_control_socket(control)
     path = control.endpoints.control.removeprefix("ipc://")
 
     def connect(**kw):
-        return subprocess.run([SYSTEM_PYTHON, "-c", CONNECT_AS_OTHER, path], capture_output=True, text=True,
-                              timeout=30, **kw)
+        return subprocess.run([SYSTEM_PYTHON, "-c", CONNECT_AS_OTHER, path], capture_output=True, text=True, timeout=30, **kw)
 
     other = await asyncio.to_thread(connect, user=65534, group=65534, extra_groups=[])
     assert other.returncode == 1 and "REFUSED" in other.stdout, other.stdout + other.stderr

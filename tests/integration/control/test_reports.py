@@ -1,6 +1,7 @@
 """The control actor (actors/control/): reports in the journal, live pushes, master events journalled,
 notifications (one for twenty failing slaves, lost streams, flapping and fatal slaves), client timeouts.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -20,13 +21,7 @@ from protocol import messages as m
 from protocol.client import AsyncControlClient, ControlTimeout
 from protocol.codec import encode
 from protocol.topics import master_topic
-from tests.helpers.control_actor import (
-    Setup,
-    failed,
-    mirrored,
-    pusher,
-    ready,
-)
+from tests.helpers.control_actor import Setup, failed, mirrored, pusher, ready
 from tests.helpers.wait import aeventually
 
 
@@ -86,12 +81,29 @@ async def test_master_events_are_journalled(actor: ControlActor, client: AsyncCo
     pub.setsockopt(zmq.LINGER, 0)
     pub.bind(actor.endpoints.master_pub("usdm"))
     fill = m.MasterFill(
-        market="usdm", epoch=1, seq=1, symbol="BTCUSDT", position_side="BOTH", side="BUY", order_id=1, trade_id=2,
-        client_order_id="x", order_type="MARKET", price=Decimal("65000"), qty=Decimal("0.01"),
-        cum_qty=Decimal("0.01"), status="FILLED", position_before=Decimal(0), position_after=Decimal("0.01"),
-        equity=Decimal(1000), t_exchange_ms=1, t_master_recv_ns=2, t_master_pub_ns=3,
+        market="usdm",
+        epoch=1,
+        seq=1,
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        order_id=1,
+        trade_id=2,
+        client_order_id="x",
+        order_type="MARKET",
+        price=Decimal("65000"),
+        qty=Decimal("0.01"),
+        cum_qty=Decimal("0.01"),
+        status="FILLED",
+        position_before=Decimal(0),
+        position_after=Decimal("0.01"),
+        equity=Decimal(1000),
+        t_exchange_ms=1,
+        t_master_recv_ns=2,
+        t_master_pub_ns=3,
     )
     try:
+
         async def journalled() -> tuple[api.JournalEntry, ...]:
             hb = m.Heartbeat(market="usdm", epoch=1, seq=0, t_ns=1, connected=True)
             pub.send_multipart([master_topic("usdm", "hb"), encode(hb)])
@@ -108,9 +120,7 @@ async def test_master_events_are_journalled(actor: ControlActor, client: AsyncCo
     assert [(p.symbol, p.qty) for p in master.positions] == [("BTCUSDT", Decimal("0.01"))]
 
 
-async def test_twenty_failing_slaves_give_one_notification_journalled(
-    receiver: tuple[str, list[dict[str, Any]]]
-) -> None:
+async def test_twenty_failing_slaves_give_one_notification_journalled(receiver: tuple[str, list[dict[str, Any]]]) -> None:
     url, posts = receiver
     root = Path(tempfile.mkdtemp(prefix="ct-"))
     setup = Setup(root, [url])
@@ -155,6 +165,7 @@ async def test_flapping_and_fatal_slaves_raise_alerts(setup: Setup) -> None:
     control = ControlActor(setup.config_path, require_key=False, sender=lambda t, b: sent.append((t, b)) or True)
     await control.start()
     try:
+
         def info(state: str) -> ProcessInfo:
             return ProcessInfo(name="slave-s1", group="slave-s1", state=state)
 

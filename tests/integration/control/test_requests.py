@@ -1,6 +1,7 @@
 """The control actor (actors/control/) over its real sockets: every request answered, typed errors,
 malformed frames, and config changes (atomic, backed up, published).
 """
+
 from __future__ import annotations
 
 import typing
@@ -19,14 +20,10 @@ from protocol import messages as m
 from protocol.client import AsyncControlClient
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event
 from protocol.errors import ErrorCode
-from tests.helpers.control_actor import (
-    Setup,
-    expect_error,
-    raw_set,
-    slave,
-)
+from tests.helpers.control_actor import Setup, expect_error, raw_set, slave
 
 # ------------------------------------------------------------------------------------ requests
+
 
 async def test_every_control_request_is_answered(actor: ControlActor, client: AsyncControlClient) -> None:
     answered: set[type] = set()
@@ -64,7 +61,10 @@ async def test_every_control_request_is_answered(actor: ControlActor, client: As
 
     assert answered == set(typing.get_args(api.ControlRequest))  # a new request type needs a line here
     assert [c for c in actor.supervisor.calls if c[0] != "update"] == [  # type: ignore[union-attr]
-        ("add", "slave-s3"), ("restart", "slave-s1"), ("remove", "slave-s3")]
+        ("add", "slave-s3"),
+        ("restart", "slave-s1"),
+        ("remove", "slave-s3"),
+    ]
 
 
 async def test_typed_errors(actor: ControlActor, client: AsyncControlClient) -> None:
@@ -99,6 +99,7 @@ async def test_malformed_frames_get_an_error_and_the_actor_keeps_serving(actor: 
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(actor.endpoints.control)
     try:
+
         async def ask(*frames: bytes) -> m.Error | api.Ok:
             await sock.send_multipart(list(frames))
             reply = decode_control_server_msg((await sock.recv_multipart())[-1])

@@ -1,27 +1,15 @@
 """Spot and margin: the rounding remainder kept in the intended position, covers sized like the
 master's order, the first borrow of a master without debt, the margin level after a borrowing order.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal as D
 from typing import Any
 
-from actors.domain.decisions import (
-    decide_fill,
-    reconcile_target,
-)
+from actors.domain.decisions import decide_fill, reconcile_target
 from protocol.messages import PositionEntry
-from tests.helpers.decisions import (
-    CFG,
-    PRICE,
-    SPOT,
-    cfg,
-    decide,
-    legs,
-    margin_effects,
-    margin_holding,
-    mfill,
-)
+from tests.helpers.decisions import CFG, PRICE, SPOT, cfg, decide, legs, margin_effects, margin_holding, mfill
 
 # --------------------------------------------------------------------------- spot/margin: carry, covers, loans, margin level
 
@@ -80,10 +68,8 @@ def test_an_order_that_would_take_the_margin_level_under_the_floor_is_skipped_an
     holding = margin_holding()
 
     blocked = decide_fill(fill, slave_id="s1", config=guarded, k=D("0.5"), filters=SPOT, holding=holding)
-    allowed = decide_fill(fill, slave_id="s1", config=cfg(margin_level_min=D("2.5")), k=D("0.5"), filters=SPOT,
-                          holding=holding)
-    too_low_now = decide_fill(fill, slave_id="s1", config=guarded, k=D("0.5"), filters=SPOT,
-                              holding=margin_holding(margin_level=D("1.2")))
+    allowed = decide_fill(fill, slave_id="s1", config=cfg(margin_level_min=D("2.5")), k=D("0.5"), filters=SPOT, holding=holding)
+    too_low_now = decide_fill(fill, slave_id="s1", config=guarded, k=D("0.5"), filters=SPOT, holding=margin_holding(margin_level=D("1.2")))
 
     assert blocked.skip is not None and blocked.skip.reason == "cap_reached"
     assert blocked.skip.notify == "margin_level_low" and not blocked.intents
@@ -92,12 +78,16 @@ def test_an_order_that_would_take_the_margin_level_under_the_floor_is_skipped_an
 
 
 def test_spot_and_margin_corrections_that_buy_are_grossed_up_by_the_commission() -> None:
-    kw: dict[str, Any] = dict(slave_id="s1", config=CFG, nonce="n", prices={"BTCUSDT": PRICE},
-                              buy_commission=D("0.001"))
-    spot = reconcile_target([PositionEntry(symbol="BTCUSDT", position_side="BOTH", qty=D("0.1"))],
-                            {("BTCUSDT", "BOTH"): D("0.015")}, D("0.5"), {"BTCUSDT": SPOT}, market="spot", **kw)
-    cover = reconcile_target([], {("BTCUSDT", "BOTH"): D("-0.02")}, D("0.5"), {"BTCUSDT": SPOT},
-                             market="margin", **kw)
+    kw: dict[str, Any] = dict(slave_id="s1", config=CFG, nonce="n", prices={"BTCUSDT": PRICE}, buy_commission=D("0.001"))
+    spot = reconcile_target(
+        [PositionEntry(symbol="BTCUSDT", position_side="BOTH", qty=D("0.1"))],
+        {("BTCUSDT", "BOTH"): D("0.015")},
+        D("0.5"),
+        {"BTCUSDT": SPOT},
+        market="spot",
+        **kw,
+    )
+    cover = reconcile_target([], {("BTCUSDT", "BOTH"): D("-0.02")}, D("0.5"), {"BTCUSDT": SPOT}, market="margin", **kw)
     sell = reconcile_target([], {("BTCUSDT", "BOTH"): D("0.02")}, D("0.5"), {"BTCUSDT": SPOT}, market="margin", **kw)
 
     assert [(i.side, i.qty) for i in spot] == [("BUY", D("0.03503"))]  # 0.035 / 0.999, rounded down

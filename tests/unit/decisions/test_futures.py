@@ -1,6 +1,7 @@
 """actors/domain/decisions.py on USD-M fills: one-way, hedge, reverse, caps, k and the gates; every
 decision against the filters (pure: no I/O).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -8,22 +9,10 @@ from typing import Any
 
 import pytest
 
-from actors.domain.decisions import (
-    SlaveHolding,
-    client_order_id,
-    decide_fill,
-)
+from actors.domain.decisions import SlaveHolding, client_order_id, decide_fill
 from actors.domain.sizing import CannotSize
 from protocol.messages import SlaveConfig
-from tests.helpers.decisions import (
-    CFG,
-    PRICE,
-    cfg,
-    decide,
-    legs,
-    mfill,
-    only_skip,
-)
+from tests.helpers.decisions import CFG, PRICE, cfg, decide, legs, mfill, only_skip
 
 # --------------------------------------------------------------------------- futures: one-way
 
@@ -103,8 +92,7 @@ def test_close_of_a_dust_position_below_min_notional_still_goes_reduce_only() ->
     assert legs(d) == [("SELL", "BOTH", "0.001", "close", True)]
 
 
-@pytest.mark.parametrize(("before", "after", "slave"), [("0.2", "0", "0"), ("0.2", "0.1", "0"),
-                                                       ("0.2", "0", "-0.1")])
+@pytest.mark.parametrize(("before", "after", "slave"), [("0.2", "0", "0"), ("0.2", "0.1", "0"), ("0.2", "0", "-0.1")])
 def test_reduce_or_close_without_a_slave_position_is_skipped(before: str, after: str, slave: str) -> None:
     assert only_skip(decide(mfill(before, after), slave)) == "no_position"
 
@@ -228,9 +216,9 @@ def test_cap_reached_skips() -> None:
 
     full = decide(mfill("0", "0.1"), "0.02", cfg=capped)
     tiny_room = decide(mfill("0", "0.1"), "0.019", cfg=capped)  # room 0.001 = 50 USDT < 100
-    tiny_room_up = decide(mfill("0", "0.1"), "0.019",
-                          cfg=cfg(ratio=D("1"), max_position_notional=D("1000"),
-                                  min_notional_policy="round_up"))
+    tiny_room_up = decide(
+        mfill("0", "0.1"), "0.019", cfg=cfg(ratio=D("1"), max_position_notional=D("1000"), min_notional_policy="round_up")
+    )
 
     assert only_skip(full) == "cap_reached"
     assert only_skip(tiny_room) == "cap_reached"
@@ -274,22 +262,24 @@ def test_an_order_needing_too_many_legs_is_refused() -> None:
     assert only_skip(d) == "exchange_rejected"
 
 
-@pytest.mark.parametrize(("config", "kw", "reason"), [
-    (cfg(enabled=False), {}, "disabled"),
-    (cfg(markets=("spot",)), {}, "disabled"),
-    (cfg(paused=True), {}, "paused"),
-    (CFG, {"paused_all": True}, "paused"),
-    (CFG, {"refused": "position mode differs (hedge vs one-way) and slave not flat"}, "market_refused"),
-    (cfg(symbols_allow=("ETHUSDT",)), {}, "symbol_filtered"),
-    (cfg(symbols_deny=("BTCUSDT",)), {}, "symbol_filtered"),
-])
+@pytest.mark.parametrize(
+    ("config", "kw", "reason"),
+    [
+        (cfg(enabled=False), {}, "disabled"),
+        (cfg(markets=("spot",)), {}, "disabled"),
+        (cfg(paused=True), {}, "paused"),
+        (CFG, {"paused_all": True}, "paused"),
+        (CFG, {"refused": "position mode differs (hedge vs one-way) and slave not flat"}, "market_refused"),
+        (cfg(symbols_allow=("ETHUSDT",)), {}, "symbol_filtered"),
+        (cfg(symbols_deny=("BTCUSDT",)), {}, "symbol_filtered"),
+    ],
+)
 def test_gates_skip_with_their_reason(config: SlaveConfig, kw: dict[str, Any], reason: str) -> None:
     for fill, pos in ((mfill("0", "0.1"), "0"), (mfill("0.1", "0"), "0.05")):
         assert only_skip(decide(fill, pos, cfg=config, **kw)) == reason
 
 
 def test_unknown_symbol_is_skipped() -> None:
-    d = decide_fill(mfill("0", "0.1"), slave_id="s1", config=CFG, k=D(1), filters=None,
-                    holding=SlaveHolding())
+    d = decide_fill(mfill("0", "0.1"), slave_id="s1", config=CFG, k=D(1), filters=None, holding=SlaveHolding())
 
     assert only_skip(d) == "unknown_symbol"

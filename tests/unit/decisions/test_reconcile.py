@@ -1,6 +1,7 @@
 """Client order ids (deterministic, unique, in Binance's charset) and reconciliation against the one
 target (actors/domain/decisions.py reconcile_target), and the rounding carry.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -8,26 +9,8 @@ from decimal import Decimal as D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.domain.decisions import (
-    client_order_id,
-    reconcile_client_order_id,
-    reconcile_target,
-)
-from tests.helpers.decisions import (
-    CFG,
-    FUT,
-    FUTURES_CID,
-    PRICE,
-    SAFE_CID,
-    SPOT,
-    cfg,
-    decide,
-    legs,
-    mfill,
-    pos,
-    reconcile,
-    rlegs,
-)
+from actors.domain.decisions import client_order_id, reconcile_client_order_id, reconcile_target
+from tests.helpers.decisions import CFG, FUT, FUTURES_CID, PRICE, SAFE_CID, SPOT, cfg, decide, legs, mfill, pos, reconcile, rlegs
 
 # --------------------------------------------------------------------------- client order ids
 
@@ -43,16 +26,21 @@ def test_client_order_id_is_deterministic_short_and_in_charset() -> None:
 
 def test_client_order_id_differs_by_every_input() -> None:
     base = dict(slave_id="s1", master_order_id=123, master_trade_id=456, leg=0, market="usdm", symbol="BTCUSDT")
-    variants = [dict(base, slave_id="s2"), dict(base, master_order_id=124), dict(base, master_trade_id=457),
-                dict(base, leg=1), dict(base, market="spot"), dict(base, symbol="ETHUSDT")]
+    variants = [
+        dict(base, slave_id="s2"),
+        dict(base, master_order_id=124),
+        dict(base, master_trade_id=457),
+        dict(base, leg=1),
+        dict(base, market="spot"),
+        dict(base, symbol="ETHUSDT"),
+    ]
 
     ids = {client_order_id(**base)} | {client_order_id(**v) for v in variants}  # type: ignore[arg-type]
 
     assert len(ids) == 7
 
 
-@given(keys=st.sets(st.tuples(st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 3)),
-                    min_size=2, max_size=60))
+@given(keys=st.sets(st.tuples(st.integers(0, 2**40), st.integers(0, 2**40), st.integers(0, 3)), min_size=2, max_size=60))
 def test_client_order_ids_are_unique_across_fills_and_legs(keys: set[tuple[int, int, int]]) -> None:
     ids = {client_order_id("s1", o, t, leg, market="usdm", symbol="BTCUSDT") for o, t, leg in keys}
 
@@ -122,8 +110,7 @@ def test_reconcile_reverse_one_way_expects_the_opposite_sign() -> None:
 
 
 def test_reconcile_skips_filtered_and_unknown_symbols() -> None:
-    out = reconcile([pos("0.2"), pos("5", symbol="ETHUSDT")], {},
-                    config=cfg(symbols_deny=("BTCUSDT",)))
+    out = reconcile([pos("0.2"), pos("5", symbol="ETHUSDT")], {}, config=cfg(symbols_deny=("BTCUSDT",)))
 
     assert out == []  # BTCUSDT denied, ETHUSDT has no filters
 
@@ -144,8 +131,7 @@ def test_reconcile_increase_below_min_notional_is_left_out() -> None:
 
 
 def test_reconcile_margin_short_uses_side_effects() -> None:
-    out = reconcile_target([pos("-0.02")], {}, D("0.5"), {"BTCUSDT": SPOT}, market="margin",
-                           slave_id="s1", config=CFG, nonce="n")
+    out = reconcile_target([pos("-0.02")], {}, D("0.5"), {"BTCUSDT": SPOT}, market="margin", slave_id="s1", config=CFG, nonce="n")
 
     assert rlegs(out) == [("SELL", "BOTH", "0.01", "open", False)]
     assert [i.side_effect for i in out] == ["MARGIN_BUY"]
@@ -158,8 +144,7 @@ def test_rounding_remainder_is_carried_so_scale_ins_do_not_drift():
     k = D("1.9999")
     held, intended, master = D(0), D(0), D(0)
     for i in range(5):
-        d = decide(mfill(str(master), str(master + D("0.5")), order_id=i, trade_id=i), str(held),
-                   k=k, intended=intended)
+        d = decide(mfill(str(master), str(master + D("0.5")), order_id=i, trade_id=i), str(held), k=k, intended=intended)
         qty = sum((x.qty for x in d.intents), D(0))
         held += qty
         master += D("0.5")

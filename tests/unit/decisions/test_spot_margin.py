@@ -1,6 +1,7 @@
 """actors/domain/decisions.py on spot and cross margin fills (loans, side effects, margin level), and
 every futures fill yields valid intents or exactly one skip (hypothesis).
 """
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -8,17 +9,7 @@ from decimal import Decimal as D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.decisions import (
-    FUT,
-    FUTURES_CID,
-    PRICE,
-    cfg,
-    decide,
-    legs,
-    margin_effects,
-    mfill,
-    only_skip,
-)
+from tests.helpers.decisions import FUT, FUTURES_CID, PRICE, cfg, decide, legs, margin_effects, mfill, only_skip
 
 # --------------------------------------------------------------------------- spot
 
@@ -69,15 +60,13 @@ def test_spot_sell_without_holding_is_no_position() -> None:
 
 
 def test_spot_buy_is_capped_by_notional() -> None:
-    d = decide(mfill("0", "0.1", market="spot"), "0.01", k=D(1),
-               cfg=cfg(max_position_notional=D("1000")))  # held 500, room 500 = 0.01
+    d = decide(mfill("0", "0.1", market="spot"), "0.01", k=D(1), cfg=cfg(max_position_notional=D("1000")))  # held 500, room 500 = 0.01
 
     assert legs(d) == [("BUY", "BOTH", "0.01", "open", False)]
 
 
 def test_margin_short_open_borrows_and_close_repays() -> None:
-    opened = decide(mfill("0", "-0.02", market="margin", borrowed_before=D(0),
-                          borrowed_after=D("0.02"), side_effect="MARGIN_BUY"))
+    opened = decide(mfill("0", "-0.02", market="margin", borrowed_before=D(0), borrowed_after=D("0.02"), side_effect="MARGIN_BUY"))
     opened_no_hint = decide(mfill("0", "-0.02", market="margin"))
     closed = decide(mfill("-0.02", "0", market="margin", side_effect="AUTO_REPAY"), "-0.01")
 
@@ -97,8 +86,7 @@ def test_margin_long_borrows_only_when_the_master_did() -> None:
 
 
 def test_margin_repay_is_inferred_from_the_master_loan_shrinking() -> None:
-    d = decide(mfill("-0.02", "-0.01", market="margin", borrowed_before=D("0.02"),
-                     borrowed_after=D("0.01")), "-0.01")
+    d = decide(mfill("-0.02", "-0.01", market="margin", borrowed_before=D("0.02"), borrowed_after=D("0.01")), "-0.01")
 
     assert legs(d) == [("BUY", "BOTH", "0.005", "reduce", False)]
     assert margin_effects(d) == ["AUTO_REPAY"]
@@ -140,12 +128,18 @@ def test_margin_master_dust_counts_as_flat() -> None:
 # --------------------------------------------------------------------------- every fill: intents or one skip
 
 
-@given(before=st.integers(-300, 300), after=st.integers(-300, 300), slave=st.integers(-300, 300),
-       k=st.sampled_from([D("0.001"), D("0.1"), D("0.5"), D("1"), D("3")]),
-       policy=st.sampled_from(["skip", "round_up"]), reverse=st.booleans(),
-       ps=st.sampled_from(["BOTH", "LONG", "SHORT"]))
+@given(
+    before=st.integers(-300, 300),
+    after=st.integers(-300, 300),
+    slave=st.integers(-300, 300),
+    k=st.sampled_from([D("0.001"), D("0.1"), D("0.5"), D("1"), D("3")]),
+    policy=st.sampled_from(["skip", "round_up"]),
+    reverse=st.booleans(),
+    ps=st.sampled_from(["BOTH", "LONG", "SHORT"]),
+)
 def test_every_futures_fill_yields_valid_intents_or_exactly_one_skip(
-        before: int, after: int, slave: int, k: D, policy: str, reverse: bool, ps: str) -> None:
+    before: int, after: int, slave: int, k: D, policy: str, reverse: bool, ps: str
+) -> None:
     step = D("0.001")
     b, a, s = before * step, after * step, slave * step
     if ps != "BOTH":

@@ -1,4 +1,5 @@
 """Fixtures of the tests in tests/unit/transport/."""
+
 from __future__ import annotations
 
 import datetime
@@ -14,15 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from actors.binance.websocket import WebSocket
-from tests.helpers.raw_server import (
-    BYE_CODES,
-    Cert,
-    Handler,
-    RawServer,
-    bye_ws,
-    echo_ws,
-    hello,
-)
+from tests.helpers.raw_server import BYE_CODES, Cert, Handler, RawServer, bye_ws, echo_ws, hello
 
 
 @pytest.fixture
@@ -58,19 +51,24 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> Cert:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "copytrader test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                    x509.DNSName("localhost")]), critical=False)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     folder = tmp_path_factory.mktemp("tls")
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return Cert(folder / "cert.pem", folder / "key.pem")
 
 

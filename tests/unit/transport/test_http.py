@@ -1,6 +1,7 @@
 """The HTTP client (actors/binance/httpclient.py, rest.py) against raw servers started here on 127.0.0.1,
 port 0 that write exact bytes: heads and bodies, connections that break, malformed replies.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,16 +15,7 @@ import pytest
 from actors.binance.httpclient import HttpClient
 from actors.binance.rest import RestClient, _path_of
 from actors.binance.transport import ConnectFailed, ConnectionLost, ProtocolError, split_url
-from tests.helpers.raw_server import (
-    CLOSE,
-    HANG,
-    Request,
-    SrvConn,
-    http_server,
-    ok,
-    reset,
-    until,
-)
+from tests.helpers.raw_server import CLOSE, HANG, Request, SrvConn, http_server, ok, reset, until
 
 
 # -- HTTP: request head and bodies ---------------------------------------------------------------
@@ -43,16 +35,17 @@ async def test_request_head_and_content_length_body(serve: Any, cleanup: list[An
     assert first.headers["host"] == f"127.0.0.1:{server.port}"
     assert first.headers["x-mbx-apikey"] == "k"
     assert "content-length" not in first.headers
-    assert (second.method, second.target, second.headers["content-length"]) == (
-        "POST", "/api/v3/order?symbol=BTCUSDT", "0")
+    assert (second.method, second.target, second.headers["content-length"]) == ("POST", "/api/v3/order?symbol=BTCUSDT", "0")
 
 
 async def test_chunked_body_with_extensions_and_trailers_then_reuse(serve: Any, cleanup: list[Any]) -> None:
-    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5;name=value\r\nhello\r\n"
-               b"1\r\n \r\n"
-               b"A; a=1; b=\"x\"\r\n0123456789\r\n"
-               b"0;last\r\nX-Trailer: one\r\nX-Other: two\r\n\r\n")
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;name=value\r\nhello\r\n"
+        b"1\r\n \r\n"
+        b'A; a=1; b="x"\r\n0123456789\r\n'
+        b"0;last\r\nX-Trailer: one\r\nX-Other: two\r\n\r\n"
+    )
     server = await serve(http_server(lambda c, r, n: chunked if n == 0 else ok(b"next")))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -67,9 +60,8 @@ async def test_chunked_body_with_extensions_and_trailers_then_reuse(serve: Any, 
 
 async def test_chunked_body_split_over_many_writes_and_large_chunk(serve: Any, cleanup: list[Any]) -> None:
     big = random.Random(1).randbytes(300_000)
-    wire = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
-            + f"{len(big):x}\r\n".encode() + big + b"\r\n0\r\n\r\n")
-    writes = [wire[i:i + 1] for i in range(60)] + [wire[60:100_000], wire[100_000:]]
+    wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n" + f"{len(big):x}\r\n".encode() + big + b"\r\n0\r\n\r\n"
+    writes = [wire[i : i + 1] for i in range(60)] + [wire[60:100_000], wire[100_000:]]
     server = await serve(http_server(lambda c, r, n: writes if n == 0 else ok()))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -129,10 +121,12 @@ async def test_keep_alive_reuses_one_connection(serve: Any, cleanup: list[Any]) 
 
 
 async def test_no_body_responses_keep_the_connection_in_sync(serve: Any, cleanup: list[Any]) -> None:
-    replies = [b"HTTP/1.1 204 No Content\r\n\r\n",
-               b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",  # answer to HEAD: no body follows
-               b"HTTP/1.1 304 Not Modified\r\n\r\n",
-               ok(b"last")]
+    replies = [
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",  # answer to HEAD: no body follows
+        b"HTTP/1.1 304 Not Modified\r\n\r\n",
+        ok(b"last"),
+    ]
     server = await serve(http_server(lambda c, r, n: replies[n]))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -142,8 +136,7 @@ async def test_no_body_responses_keep_the_connection_in_sync(serve: Any, cleanup
     r304 = await client.request("GET", "/c")
     last = await client.request("GET", "/d")
 
-    assert (r204.status, r204.body, head.status, head.body, r304.status, r304.body) == (
-        204, b"", 200, b"", 304, b"")
+    assert (r204.status, r204.body, head.status, head.body, r304.status, r304.body) == (204, b"", 200, b"", 304, b"")
     assert last.body == b"last" and len(server.conns) == 1
 
 
@@ -223,13 +216,15 @@ async def test_get_retried_only_once(serve: Any, cleanup: list[Any]) -> None:
     assert server.targets() == [(0, "GET", "/a"), (0, "GET", "/b"), (1, "GET", "/b")]
 
 
-@pytest.mark.parametrize("reply", [
-    b"HTTP/1.1 200 OK\r\nContent-Le",  # part of the head
-    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",  # part of the body
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",  # part of a chunk
-])
-async def test_connection_closed_mid_response_is_connection_lost(serve: Any, cleanup: list[Any],
-                                                                 reply: bytes) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Le",  # part of the head
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",  # part of the body
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",  # part of a chunk
+    ],
+)
+async def test_connection_closed_mid_response_is_connection_lost(serve: Any, cleanup: list[Any], reply: bytes) -> None:
     server = await serve(http_server(lambda c, r, n: ok() if n == 0 else (reply, CLOSE)))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -285,12 +280,10 @@ async def test_reset_before_the_post_response_is_connection_lost(serve: Any, cle
     assert server.targets() == [(0, "GET", "/a"), (0, "POST", "/order")]
 
 
-@pytest.mark.parametrize("partial", [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
-])
-async def test_reset_in_the_middle_of_the_body_is_connection_lost(serve: Any, cleanup: list[Any],
-                                                                 partial: bytes) -> None:
+@pytest.mark.parametrize(
+    "partial", [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"]
+)
+async def test_reset_in_the_middle_of_the_body_is_connection_lost(serve: Any, cleanup: list[Any], partial: bytes) -> None:
     """The module's contract: every network failure is a TransportError (ConnectionLost here)."""
 
     async def handler(conn: SrvConn) -> None:
@@ -310,9 +303,10 @@ async def test_interim_1xx_responses_are_skipped(serve: Any, cleanup: list[Any])
     """RFC 9110 15.2: a client MUST parse 1xx responses before the final one, even unexpected ones
     (103 Early Hints from a CDN). Taking the 103 as the answer would leave the 200 in the buffer and
     hand it to the NEXT request on the connection: every later reply one request off."""
-    replies = [b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-               b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"first"),
-               ok(b"second")]
+    replies = [
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" + ok(b"first"),
+        ok(b"second"),
+    ]
     server = await serve(http_server(lambda c, r, n: replies[n]))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -389,13 +383,16 @@ async def test_response_head_over_64_kib_is_protocol_error(serve: Any, cleanup: 
         await client.request("GET", "/huge")
 
 
-@pytest.mark.parametrize("head", [
-    b"garbage\r\n\r\n",
-    b"SSH-2.0-OpenSSH_9.0\r\n\r\n",
-    b"HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/2 200\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"garbage\r\n\r\n",
+        b"SSH-2.0-OpenSSH_9.0\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/2 200\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
 async def test_garbage_head_is_protocol_error(serve: Any, cleanup: list[Any], head: bytes) -> None:
     server = await serve(http_server(lambda c, r, n: head))
     client = HttpClient(server.http)
@@ -421,8 +418,7 @@ async def test_bad_content_length_is_protocol_error(serve: Any, cleanup: list[An
 @pytest.mark.parametrize("size_line", [b"zz", b"", b"-1", b"0x5"])
 async def test_bad_chunk_size_is_protocol_error(serve: Any, cleanup: list[Any], size_line: bytes) -> None:
     """RFC 9112 7.1: chunk-size is 1*HEXDIG."""
-    reply = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size_line
-             + b"\r\nhello\r\n0\r\n\r\n")
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size_line + b"\r\nhello\r\n0\r\n\r\n"
     server = await serve(http_server(lambda c, r, n: reply))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -431,12 +427,14 @@ async def test_bad_chunk_size_is_protocol_error(serve: Any, cleanup: list[Any], 
         await client.request("GET", "/a")
 
 
-@pytest.mark.parametrize("reply", [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n" + b"x" * 101,
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + b"x" * 64 + b"\r\n40\r\n" + b"x" * 64
-    + b"\r\n0\r\n\r\n",
-    (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 101, CLOSE),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n" + b"x" * 101,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + b"x" * 64 + b"\r\n40\r\n" + b"x" * 64 + b"\r\n0\r\n\r\n",
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 101, CLOSE),
+    ],
+)
 async def test_body_over_max_body_is_protocol_error(serve: Any, cleanup: list[Any], reply: Any) -> None:
     server = await serve(http_server(lambda c, r, n: reply))
     client = HttpClient(server.http, max_body=100)
@@ -446,14 +444,10 @@ async def test_body_over_max_body_is_protocol_error(serve: Any, cleanup: list[An
         await client.request("GET", "/a")
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-Evil": "a\r\nX-Injected: 1"},
-    {"X-Evil": "a\nX-Injected: 1"},
-    {"X-Evil": "a\rb"},
-    {"X-Evil\r\nX-Injected": "1"},
-])
-async def test_header_injection_is_refused_before_sending(serve: Any, cleanup: list[Any],
-                                                          headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers", [{"X-Evil": "a\r\nX-Injected: 1"}, {"X-Evil": "a\nX-Injected: 1"}, {"X-Evil": "a\rb"}, {"X-Evil\r\nX-Injected": "1"}]
+)
+async def test_header_injection_is_refused_before_sending(serve: Any, cleanup: list[Any], headers: dict[str, str]) -> None:
     server = await serve(http_server(lambda c, r, n: ok()))
     client = HttpClient(server.http)
     cleanup.append(client)
@@ -492,5 +486,4 @@ async def test_rest_client_keeps_the_base_url_path_prefix(serve: Any, suffix: st
 
     assert reply == {"serverTime": 1}
     assert rest.used_weight == {"1m": 7}
-    assert server.targets() == [(0, "GET", f"{prefix}/api/v3/depth?symbol=BTCUSDT&limit=5"),
-                                (0, "GET", f"{prefix}/api/v3/time")]
+    assert server.targets() == [(0, "GET", f"{prefix}/api/v3/depth?symbol=BTCUSDT&limit=5"), (0, "GET", f"{prefix}/api/v3/time")]

@@ -1,6 +1,7 @@
 """TLS (wss/https with a self-signed certificate made here) and interop with aiohttp, an
 implementation we did not write, on 127.0.0.1 port 0.
 """
+
 from __future__ import annotations
 
 import random
@@ -13,17 +14,12 @@ from actors.binance import transport
 from actors.binance.httpclient import HttpClient
 from actors.binance.transport import ConnectFailed
 from actors.binance.websocket import ws_connect
-from tests.helpers.raw_server import (
-    Cert,
-    Inbox,
-    random_text,
-    until,
-)
+from tests.helpers.raw_server import Cert, Inbox, random_text, until
 
 
-async def test_wss_round_trip_with_trusted_self_signed_cert(aiohttp_server: Any, self_signed: Cert,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            cleanup: list[Any]) -> None:
+async def test_wss_round_trip_with_trusted_self_signed_cert(
+    aiohttp_server: Any, self_signed: Cert, monkeypatch: pytest.MonkeyPatch, cleanup: list[Any]
+) -> None:
     port = await aiohttp_server(self_signed.server_context())
     monkeypatch.setattr(transport, "_ssl_context", self_signed.client_context())
     inbox = Inbox()
@@ -42,9 +38,9 @@ async def test_wss_round_trip_with_trusted_self_signed_cert(aiohttp_server: Any,
     assert ws.close_code == 1000
 
 
-async def test_tls_with_an_untrusted_cert_is_connect_failed(aiohttp_server: Any, self_signed: Cert,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            cleanup: list[Any]) -> None:
+async def test_tls_with_an_untrusted_cert_is_connect_failed(
+    aiohttp_server: Any, self_signed: Cert, monkeypatch: pytest.MonkeyPatch, cleanup: list[Any]
+) -> None:
     port = await aiohttp_server(self_signed.server_context())
     monkeypatch.setattr(transport, "_ssl_context", None)  # the module's own default: system CAs
     client = HttpClient(f"https://127.0.0.1:{port}")
@@ -56,8 +52,7 @@ async def test_tls_with_an_untrusted_cert_is_connect_failed(aiohttp_server: Any,
         await client.request("GET", "/hello")
 
 
-async def test_tls_to_a_plain_tcp_server_is_connect_failed(serve: Any, self_signed: Cert,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_tls_to_a_plain_tcp_server_is_connect_failed(serve: Any, self_signed: Cert, monkeypatch: pytest.MonkeyPatch) -> None:
     server = await serve(lambda conn: conn.write(b"HTTP/1.1 400 Bad Request\r\n\r\n"))
     monkeypatch.setattr(transport, "_ssl_context", self_signed.client_context())
 
@@ -78,8 +73,11 @@ async def test_interop_aiohttp_echo_1000_random_messages(aiohttp_server: Any, cl
     window = 16
     for i, message in enumerate(messages):
         if i - len(inbox) >= window:
-            await until(lambda: i - len(inbox) < window,  # noqa: B023 - awaited in the iteration
-                        timeout=30.0, what=f"echo of message {i - window}")
+            await until(
+                lambda: i - len(inbox) < window,  # noqa: B023 - awaited in the iteration
+                timeout=30.0,
+                what=f"echo of message {i - window}",
+            )
         ws.send_text(message)
     await until(lambda: len(inbox) == len(messages), timeout=60.0, what="all echoes")
 

@@ -1,6 +1,7 @@
 """The WebSocket client (actors/binance/websocket.py) against raw servers started here on 127.0.0.1,
 port 0: the upgrade, framing, closing, the heartbeat.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,18 +15,7 @@ import pytest
 
 from actors.binance.transport import ConnectFailed, ConnectionLost, HandshakeFailed, ProtocolError, TransportError
 from actors.binance.websocket import ws_connect
-from tests.helpers.raw_server import (
-    WS_GUID,
-    Inbox,
-    SrvConn,
-    close_payload,
-    random_text,
-    sframe,
-    until,
-    until_eof,
-    ws_pair,
-    ws_server,
-)
+from tests.helpers.raw_server import WS_GUID, Inbox, SrvConn, close_payload, random_text, sframe, until, until_eof, ws_pair, ws_server
 
 
 async def test_upgrade_request_and_message_round_trip(serve: Any, cleanup: list[Any]) -> None:
@@ -71,11 +61,10 @@ async def test_upgrade_refused_is_handshake_failed_with_status(serve: Any, statu
     await until(lambda: server.conns[0].eof, what="client dropped the refused connection")
 
 
-@pytest.mark.parametrize("accept", [
-    {"accept": base64.b64encode(b"x" * 20).decode()},
-    {"accept": ""},
-    {"extra": b"Sec-WebSocket-Extensions: permessage-deflate\r\n"},
-])
+@pytest.mark.parametrize(
+    "accept",
+    [{"accept": base64.b64encode(b"x" * 20).decode()}, {"accept": ""}, {"extra": b"Sec-WebSocket-Extensions: permessage-deflate\r\n"}],
+)
 async def test_bad_upgrade_reply_is_protocol_error(serve: Any, accept: dict[str, Any]) -> None:
     server = await serve(ws_server(until_eof, **accept))
 
@@ -135,8 +124,7 @@ async def test_frames_in_the_same_write_as_the_upgrade_reply_are_delivered(serve
     assert inbox == [b"early", b"bird"]
 
 
-@pytest.mark.parametrize("size, form", [(0, 7), (1, 7), (125, 7), (126, 16), (65535, 16), (65536, 64),
-                                        (300_000, 64), (5, 16), (5, 64)])
+@pytest.mark.parametrize("size, form", [(0, 7), (1, 7), (125, 7), (126, 16), (65535, 16), (65536, 64), (300_000, 64), (5, 16), (5, 64)])
 async def test_server_frame_lengths(serve: Any, cleanup: list[Any], size: int, form: int) -> None:
     payload = random.Random(size).randbytes(size)
 
@@ -178,8 +166,7 @@ async def test_frames_split_byte_by_byte(serve: Any, cleanup: list[Any]) -> None
     """Every byte of three frames (7-, 16- and 64-bit lengths, one masked) arrives in its own
     `data_received` call: the server writes the next byte only once the client has read the last."""
     messages = [b"small", b"m" * 130, b"L" * 20]
-    wire = (sframe(0x1, messages[0], mask_key=b"abcd") + sframe(0x1, messages[1])
-            + sframe(0x2, messages[2], length_form=64))
+    wire = sframe(0x1, messages[0], mask_key=b"abcd") + sframe(0x1, messages[1]) + sframe(0x2, messages[2], length_form=64)
     go = asyncio.Event()
     reads: list[bytes] = []
     read = asyncio.Event()
@@ -188,7 +175,7 @@ async def test_frames_split_byte_by_byte(serve: Any, cleanup: list[Any]) -> None
         await go.wait()
         for i in range(len(wire)):
             read.clear()
-            await conn.write(wire[i:i + 1])
+            await conn.write(wire[i : i + 1])
             await asyncio.wait_for(read.wait(), 5.0)  # deadline: the client read byte i
         await conn.read_frames_until_eof()
 
@@ -239,10 +226,8 @@ async def test_server_ping_is_answered_with_same_payload(serve: Any, cleanup: li
     assert inbox == []
 
 
-@pytest.mark.parametrize("size, length_code", [(0, 0), (125, 125), (126, 126), (65535, 126), (65536, 127),
-                                               (70_000, 127)])
-async def test_client_frames_are_masked_with_minimal_length(serve: Any, cleanup: list[Any], size: int,
-                                                            length_code: int) -> None:
+@pytest.mark.parametrize("size, length_code", [(0, 0), (125, 125), (126, 126), (65535, 126), (65536, 127), (70_000, 127)])
+async def test_client_frames_are_masked_with_minimal_length(serve: Any, cleanup: list[Any], size: int, length_code: int) -> None:
     payload = random_text(random.Random(size), size)
     server, ws, _ = await ws_pair(serve, cleanup, until_eof)
 
@@ -259,8 +244,7 @@ async def test_client_frames_are_masked_with_minimal_length(serve: Any, cleanup:
 # -- WebSocket: closing --------------------------------------------------------------------------
 async def test_server_close_is_answered_and_closed_completes(serve: Any, cleanup: list[Any]) -> None:
     async def script(conn: SrvConn) -> None:
-        await conn.write(sframe(0x1, b"last") + sframe(0x8, close_payload(1001, b"going away"))
-                         + sframe(0x1, b"after close"))
+        await conn.write(sframe(0x1, b"last") + sframe(0x8, close_payload(1001, b"going away")) + sframe(0x1, b"after close"))
         await conn.read_frames_until_eof()
 
     server, ws, inbox = await ws_pair(serve, cleanup, script)
@@ -344,19 +328,22 @@ async def test_server_dropping_tcp_is_1006(serve: Any, cleanup: list[Any]) -> No
         ws.send_text(b"x")
 
 
-@pytest.mark.parametrize("bad", [
-    sframe(0x1, b"rsv1", rsv=0x40),
-    sframe(0x1, b"rsv3", rsv=0x10),
-    sframe(0x3, b"unknown data opcode"),
-    sframe(0xB, b"unknown control opcode"),
-    sframe(0x2, b"z" * 1001),  # > max_size
-    sframe(0x2, b"z" * 70_000, length_form=64),  # > max_size
-    sframe(0x0, b"continuation without a start"),
-    sframe(0x1, b"a", fin=False) + sframe(0x1, b"b"),  # new message inside a fragmented one
-    sframe(0x1, b"a" * 600, fin=False) + sframe(0x0, b"b" * 600),  # fragments add up > max_size
-    sframe(0x9, b"p" * 126, length_form=16),  # control frame payload > 125
-    sframe(0x9, b"p", fin=False),  # fragmented control frame
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        sframe(0x1, b"rsv1", rsv=0x40),
+        sframe(0x1, b"rsv3", rsv=0x10),
+        sframe(0x3, b"unknown data opcode"),
+        sframe(0xB, b"unknown control opcode"),
+        sframe(0x2, b"z" * 1001),  # > max_size
+        sframe(0x2, b"z" * 70_000, length_form=64),  # > max_size
+        sframe(0x0, b"continuation without a start"),
+        sframe(0x1, b"a", fin=False) + sframe(0x1, b"b"),  # new message inside a fragmented one
+        sframe(0x1, b"a" * 600, fin=False) + sframe(0x0, b"b" * 600),  # fragments add up > max_size
+        sframe(0x9, b"p" * 126, length_form=16),  # control frame payload > 125
+        sframe(0x9, b"p", fin=False),  # fragmented control frame
+    ],
+)
 async def test_protocol_violation_closes_with_1002(serve: Any, cleanup: list[Any], bad: bytes) -> None:
     async def script(conn: SrvConn) -> None:
         await conn.write(sframe(0x1, b"before") + bad + sframe(0x1, b"after"))
