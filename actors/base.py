@@ -21,8 +21,10 @@ from pathlib import Path
 
 import zmq
 
-from protocol.endpoints import Endpoints as Endpoints  # re-exported: actors import it from here
-from protocol.endpoints import ipc_endpoint as ipc_endpoint
+from protocol.endpoints import (
+    Endpoints as Endpoints,  # re-exported: actors import it from here
+    ipc_endpoint as ipc_endpoint,
+)
 
 # Plain ints: `int & zmq.POLLIN` goes through enum.Flag (a new PollEvent member each time), ~3 us
 # per test on the hot path, seen in profiles of a slave.

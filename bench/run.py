@@ -30,18 +30,22 @@ import msgspec
 import orjson
 
 from . import stats
-from .figures import _failure_kinds as _failure_kinds  # re-exported: callers import them from here
-from .figures import _first_arrivals as _first_arrivals
-from .figures import figures as figures
-from .figures import hop_breakdown as hop_breakdown
-from .figures import naive_copies as naive_copies
-from .figures import ours_copies as ours_copies
-from .figures import table as table
+from .figures import (
+    _failure_kinds as _failure_kinds,  # re-exported: callers import them from here
+    _first_arrivals as _first_arrivals,
+    figures as figures,
+    hop_breakdown as hop_breakdown,
+    naive_copies as naive_copies,
+    ours_copies as ours_copies,
+    table as table,
+)
 from .memory import cpu_ns, machine_busy_ns, read_memory, thread_cpu, thread_delta
 from .naive import SyncRest
-from .options import BURST as BURST  # re-exported: callers import them from here
-from .options import Event as Event
-from .options import Options as Options
+from .options import (
+    BURST as BURST,  # re-exported: callers import them from here
+    Event as Event,
+    Options as Options,
+)
 from .plot import render_svg
 from .setup import (
     PRICES,

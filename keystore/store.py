@@ -46,16 +46,18 @@ from keystore.files import (
 from keystore.keytypes import KeyType, check_account_id, check_api_key, fingerprint, mask_api_key, normalise_secret
 from keystore.secret import Secret
 
-from .records import ACCOUNTS_DIR as ACCOUNTS_DIR  # re-exported: callers import them from here
-from .records import FORMAT_VERSION as FORMAT_VERSION
-from .records import KEYSTORE_FILE as KEYSTORE_FILE
-from .records import RECORD_AAD_PREFIX as RECORD_AAD_PREFIX
-from .records import AccountKey as AccountKey
-from .records import KeyPermissions as KeyPermissions
-from .records import KeystoreFile as KeystoreFile
-from .records import RecordFile as RecordFile
-from .records import RecordInfo as RecordInfo
-from .records import WrappedKey as WrappedKey
+from .records import (
+    ACCOUNTS_DIR as ACCOUNTS_DIR,  # re-exported: callers import them from here
+    FORMAT_VERSION as FORMAT_VERSION,
+    KEYSTORE_FILE as KEYSTORE_FILE,
+    RECORD_AAD_PREFIX as RECORD_AAD_PREFIX,
+    AccountKey as AccountKey,
+    KeyPermissions as KeyPermissions,
+    KeystoreFile as KeystoreFile,
+    RecordFile as RecordFile,
+    RecordInfo as RecordInfo,
+    WrappedKey as WrappedKey,
+)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ Unions (one typed decoder each, see codec.py):
 - `ControlEvent`     control PUB -> actors                     (topics: topics.control_topic)
 
 Sequencing (see seq.py): every master message carries `epoch` (a random id drawn when the
-publisher starts) and `seq`. Fills, snapshots and config changes published on PUB consume one
+publisher starts) and `seq`. Fills, resting orders, snapshots and config changes on PUB consume one
 number each, gapless from 1 per epoch. A `Heartbeat` consumes none: its `seq` is the last number
 used, so a subscriber that lost the last event learns it within one heartbeat. A snapshot's state
 includes every event with seq <= its `seq` (for a `SnapshotReply` that is the last seq published
@@ -28,88 +28,38 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 
-# --------------------------------------------------------------------------- shared vocabulary
-
-Market = Literal["usdm", "spot", "margin"]
-MARKETS: tuple[Market, ...] = ("usdm", "spot", "margin")
-Side = Literal["BUY", "SELL"]
-PositionSide = Literal["BOTH", "LONG", "SHORT"]
-# one position of an account: (symbol, position side); spot and margin: (symbol, "BOTH"). The one
-# definition, used by master and slave alike.
-PositionKey = tuple[str, PositionSide]
-FillStatus = Literal["PARTIALLY_FILLED", "FILLED"]
-SideEffect = Literal["NO_SIDE_EFFECT", "MARGIN_BUY", "AUTO_REPAY"]
-MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType takes
-PositionMode = Literal["one_way", "hedge"]
-SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
-SizingMode = Literal["balance_multiplier", "fixed_ratio"]
-MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
-OnStart = Literal["sync", "new_only"]
-SlaveState = Literal["starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"]
-SkipReason = Literal[
-    "below_min_notional",  # order value under the symbol's min notional (deferred or skipped by policy)
-    "below_min_qty",  # quantity rounds to zero or under LOT_SIZE minQty
-    "symbol_filtered",  # not in symbols_allow / in symbols_deny
-    "unknown_symbol",  # no exchange filters for the symbol on this market
-    "paused",  # slave (or everything) paused
-    "disabled",  # slave disabled, or market not followed by this slave
-    "cap_reached",  # max_position_notional leaves no room
-    "no_position",  # master reduces/closes but the slave holds nothing to reduce
-    "market_refused",  # slave refuses the market (e.g. position mode differs and not flat)
-    "cannot_size",  # k unavailable (master equity <= 0, slave equity unknown)
-    "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
-    "exchange_rejected",  # any other exchange refusal
-    "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)
-]
-
-# Constrained scalar types, checked on decode and on construction.
-SlaveId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{2,32}$")]
-Asset = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,20}$")]
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
-RequestId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-Leverage = Annotated[int, msgspec.Meta(ge=1, le=125)]
-
-
-_MAX_ADJUSTED_EXPONENT = 40  # |value| in [1e-40, 1e41): anything outside is not a price/qty
-
-
-def _bad_decimal(value: Decimal) -> bool:
-    """NaN/Infinity (msgspec accepts "NaN" as a Decimal string) or an absurd exponent, which
-    would overflow later arithmetic ("1e999999999" is a finite Decimal)."""
-    if not value.is_finite():
-        return True
-    return bool(value) and abs(value.adjusted()) > _MAX_ADJUSTED_EXPONENT
-
-
-def _check_finite(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None and _bad_decimal(value):
-            raise ValueError(f"`{name}` must be a finite decimal of sane size, got {value}")
-
-
-def _check_non_negative(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None and (_bad_decimal(value) or value < 0):
-            raise ValueError(f"`{name}` must be a finite decimal >= 0, got {value}")
-
-
-def _check_positive(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None and (_bad_decimal(value) or value <= 0):
-            raise ValueError(f"`{name}` must be a finite decimal > 0, got {value}")
-
-
-class Msg(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="t"):
-    """Base of every tagged message (tag in field "t")."""
-
-
-class Part(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Base of untagged parts embedded in messages."""
-
+from .vocabulary import (
+    MARKETS as MARKETS,
+    Asset as Asset,
+    FillStatus as FillStatus,
+    Leverage as Leverage,
+    MarginType as MarginType,
+    Market as Market,
+    MinNotionalPolicy as MinNotionalPolicy,
+    Msg as Msg,
+    NonNegInt as NonNegInt,
+    OnStart as OnStart,
+    OrderAction as OrderAction,
+    Part as Part,
+    PositionKey as PositionKey,
+    PositionMode as PositionMode,
+    PositionSide as PositionSide,
+    RequestId as RequestId,
+    RestingOrderType as RestingOrderType,
+    Side as Side,
+    SideEffect as SideEffect,
+    SizingMode as SizingMode,
+    SkipReason as SkipReason,
+    SlaveId as SlaveId,
+    SlaveState as SlaveState,
+    SnapshotReason as SnapshotReason,
+    Symbol as Symbol,
+    TimeInForce as TimeInForce,
+    _bad_decimal as _bad_decimal,
+    _check_finite as _check_finite,
+    _check_non_negative as _check_non_negative,
+    _check_positive as _check_positive,
+)
 
 # --------------------------------------------------------------------------- master events (PUB)
 
@@ -183,6 +133,53 @@ class AssetHolding(Part, frozen=True, kw_only=True):
         _check_non_negative(self, "free", "locked", "borrowed", "interest")
 
 
+class RestingOrder(Part, frozen=True, kw_only=True):
+    """One open (resting) order of the master, as Binance last reported it."""
+
+    symbol: Symbol
+    position_side: PositionSide  # spot/margin: "BOTH"
+    side: Side
+    order_id: int  # master's exchange order id
+    client_order_id: str
+    order_type: RestingOrderType
+    time_in_force: TimeInForce
+    price: Decimal  # limit price
+    orig_qty: Decimal  # the order's quantity (after the last amendment)
+    cum_qty: Decimal = Decimal(0)  # filled so far
+    reduce_only: bool = False
+    # the master's position of (symbol, position_side) when the order was placed (after a
+    # restart: when the listener first saw it), the base of the fraction a reducing order copies
+    position_at_place: Decimal
+    update_ms: int = 0  # exchange time of the last change
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "price", "orig_qty")
+        _check_non_negative(self, "cum_qty")
+        _check_finite(self, "position_at_place")
+
+
+class MasterOrder(Msg, tag="order", frozen=True, kw_only=True):
+    """A resting order of the master was placed, amended, canceled or expired (ORDER_TRADE_UPDATE
+    x NEW / AMENDMENT / CANCELED / EXPIRED). Its fills are MasterFill events, numbered in the
+    same sequence; the fill with status FILLED ends it."""
+
+    market: Market
+    epoch: int
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    action: OrderAction
+    order: RestingOrder
+    position: Decimal  # the master's position of the order's (symbol, position_side) now
+    equity: Decimal
+    equity_asset: Asset = "USDT"
+    t_exchange_ms: int
+    t_master_recv_ns: int
+    t_master_pub_ns: int
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "equity")
+        _check_finite(self, "position")
+
+
 class PositionSnapshot(Msg, tag="snap", frozen=True, kw_only=True):
     """The master's whole state for one market; includes every event with seq <= `seq`."""
 
@@ -194,6 +191,7 @@ class PositionSnapshot(Msg, tag="snap", frozen=True, kw_only=True):
     positions: tuple[PositionEntry, ...] = ()
     holdings: tuple[AssetHolding, ...] = ()  # spot/margin
     position_mode: PositionMode | None = None  # usdm
+    open_orders: tuple[RestingOrder, ...] = ()  # the master's resting orders of the types published
     reason: SnapshotReason
     t_ns: int  # monotonic ns when taken
 
@@ -226,7 +224,7 @@ class Heartbeat(Msg, tag="hb", frozen=True, kw_only=True):
     last_event_ms: int = 0  # exchange time of the last event seen (0 = none yet)
 
 
-MasterEvent = Union[MasterFill, PositionSnapshot, AccountConfigChanged, Heartbeat]
+MasterEvent = Union[MasterFill, MasterOrder, PositionSnapshot, AccountConfigChanged, Heartbeat]
 
 # --------------------------------------------------------------------------- generic replies
 

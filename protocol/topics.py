@@ -4,7 +4,7 @@ ZeroMQ matches subscriptions by byte prefix, so every prefix we hand out ends wi
 subscription to b"master.usdm." never matches another market, and b"control.slave.a1." never
 matches slave "a10".
 
-Master PUB (one publisher per market):   master.<market>.<kind>   kind: fill | snapshot | config | hb
+Master PUB (one publisher per market):   master.<market>.<kind>   kind: fill | order | snapshot | config | hb
 Control PUB (config to actors):          control.slave.<slave_id>.<kind>   kind: config | flatten
                                          control.all.pause
 """
@@ -22,13 +22,14 @@ from .messages import (
     Market,
     MasterEvent,
     MasterFill,
+    MasterOrder,
     PauseAllChanged,
     PositionSnapshot,
     SlaveConfigChanged,
 )
 
-MasterKind = Literal["fill", "snapshot", "config", "hb"]
-MASTER_KINDS: Final[tuple[MasterKind, ...]] = ("fill", "snapshot", "config", "hb")
+MasterKind = Literal["fill", "order", "snapshot", "config", "hb"]
+MASTER_KINDS: Final[tuple[MasterKind, ...]] = ("fill", "order", "snapshot", "config", "hb")
 MASTER_ALL: Final = b"master."
 CONTROL_ALL_PAUSE: Final = b"control.all.pause"
 
@@ -37,6 +38,7 @@ _MASTER_TOPICS: Final[dict[tuple[str, str], bytes]] = {
 }
 _KIND_OF_EVENT: Final[dict[type, MasterKind]] = {
     MasterFill: "fill",
+    MasterOrder: "order",
     PositionSnapshot: "snapshot",
     AccountConfigChanged: "config",
     Heartbeat: "hb",

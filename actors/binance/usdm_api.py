@@ -10,7 +10,7 @@ from typing import Any
 
 from .filters import SymbolFilters, parse_futures_exchange_info
 from .rest import RestClient
-from .wire import BinanceFuturesAccount, BinanceFuturesPositionMode, BinanceFuturesPositionRisk, convert
+from .wire import BinanceFuturesAccount, BinanceFuturesOrder, BinanceFuturesPositionMode, BinanceFuturesPositionRisk, convert
 
 TIME_PATH = "/fapi/v1/time"
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
@@ -58,6 +58,11 @@ async def positions_and_mode(rest: RestClient) -> tuple[list[BinanceFuturesPosit
 async def account(rest: RestClient) -> BinanceFuturesAccount:
     """GET /fapi/v2/account (weight 5): wallet and margin balances, unrealized PnL."""
     return convert(await rest.signed("GET", ACCOUNT_PATH), BinanceFuturesAccount)
+
+
+async def open_orders(rest: RestClient) -> list[BinanceFuturesOrder]:
+    """GET /fapi/v1/openOrders, every symbol (weight 40)."""
+    return convert(await rest.signed("GET", OPEN_ORDERS_PATH), list[BinanceFuturesOrder])
 
 
 async def has_open_orders(rest: RestClient) -> bool:

@@ -15,7 +15,7 @@ waiting in its grouping window survives a control crash (re-offered by the next 
            attempts (failed deliveries), done_ms, body BLOB (the alert, msgpack; notify.py decodes it))
 
 `kind` is a SlaveReport tag ("mirrored", "skipped", "failed", "status", "desync", "reconciled",
-"slaveerr"), a master event kind ("master.fill", "master.cfg", "master.snap"), "notify" (a
+"slaveerr"), a master event kind ("master.fill", "master.order", "master.cfg", "master.snap"), "notify" (a
 notification sent) or "control" (an operator action). Errors ("failed", "desync", "slaveerr") are
 journalled unacknowledged until `ack`.
 
@@ -42,18 +42,20 @@ from protocol.control_api import JournalEntry
 from protocol.errors import ProtocolError
 from protocol.messages import SlaveReport
 
-from .records import ERROR_KINDS as ERROR_KINDS  # re-exported: callers import them from here
-from .records import REPORT_KINDS as REPORT_KINDS
-from .records import CoveredBody as CoveredBody
-from .records import JournalRecord as JournalRecord
-from .records import _nz as _nz
-from .records import now_ms as now_ms
-from .records import record_for_covered as record_for_covered
-from .records import record_for_event as record_for_event
-from .records import record_for_master_event as record_for_master_event
-from .records import record_for_report as record_for_report
-from .records import summarize_report as summarize_report
-from .records import tag_of as tag_of
+from .records import (
+    ERROR_KINDS as ERROR_KINDS,  # re-exported: callers import them from here
+    REPORT_KINDS as REPORT_KINDS,
+    CoveredBody as CoveredBody,
+    JournalRecord as JournalRecord,
+    _nz as _nz,
+    now_ms as now_ms,
+    record_for_covered as record_for_covered,
+    record_for_event as record_for_event,
+    record_for_master_event as record_for_master_event,
+    record_for_report as record_for_report,
+    summarize_report as summarize_report,
+    tag_of as tag_of,
+)
 
 log = logging.getLogger("copytrader.journal")
 

@@ -16,6 +16,7 @@ from protocol.messages import (
     Heartbeat,
     MasterEvent,
     MasterFill,
+    MasterOrder,
     MirrorSkipped,
     OrderFailed,
     OrderMirrored,
@@ -176,6 +177,23 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
                 master_order_id=event.order_id,
                 master_trade_id=event.trade_id,
                 client_order_id=event.client_order_id or None,
+                t_master_recv_ns=event.t_master_recv_ns,
+                t_master_pub_ns=event.t_master_pub_ns,
+                body=encode(event),
+            )
+        case MasterOrder():
+            o = event.order
+            return JournalRecord(
+                ts_ms=ts,
+                kind="master.order",
+                market=event.market,
+                symbol=o.symbol,
+                summary=(
+                    f"master order {event.action}: {o.side} {o.orig_qty} {o.symbol} {o.position_side} {o.order_type} {o.time_in_force}"
+                    f" @ {o.price}{' reduce-only' if o.reduce_only else ''}, filled {o.cum_qty} (seq {event.seq})"
+                ),
+                master_order_id=o.order_id,
+                client_order_id=o.client_order_id or None,
                 t_master_recv_ns=event.t_master_recv_ns,
                 t_master_pub_ns=event.t_master_pub_ns,
                 body=encode(event),

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from protocol.messages import SnapshotReason
+from protocol.messages import OrderAction, RestingOrder, SnapshotReason
 
 
 class Fill(NamedTuple):
     """Publish a `MasterFill` (its fields but market, epoch, seq, t_master_pub_ns; `order_qty`
     decides the status when Binance's is not a fill status)."""
 
+    fields: dict[str, Any]
+
+
+class Order(NamedTuple):
+    """Publish a `MasterOrder`: a resting order was placed, amended, canceled or expired (`fields`:
+    position, equity and the times)."""
+
+    action: OrderAction
+    order: RestingOrder
     fields: dict[str, Any]
 
 
@@ -45,5 +54,5 @@ class Recheck(NamedTuple):
     delay_s: float
 
 
-Output = Fill | Config | Snapshot | Resync | Duplicate | Recheck
+Output = Fill | Order | Config | Snapshot | Resync | Duplicate | Recheck
 Outputs = list[Output]

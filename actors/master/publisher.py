@@ -31,7 +31,10 @@ from protocol.messages import (
     Market,
     MasterEvent,
     MasterFill,
+    MasterOrder,
+    OrderAction,
     PositionSnapshot,
+    RestingOrder,
     SnapshotReason,
     SnapshotReply,
     SnapshotRequest,
@@ -163,6 +166,7 @@ class Publishing:
     market: Market
     adapter: Any
     fills_published: int
+    orders_published: int
     snapshots_published: int
     handler_errors: int
     _started_snapshot: bool
@@ -221,6 +225,48 @@ class Publishing:
                     "after": msg.position_after,
                     "order_id": msg.order_id,
                     "trade_id": msg.trade_id,
+                }
+            },
+        )
+        return msg
+
+    def publish_order(self, action: OrderAction, order: RestingOrder, **fields: Any) -> MasterOrder | None:
+        """Build, number and send one MasterOrder (a resting order placed, amended, canceled...)."""
+        assert self.pub is not None
+        if not symbol_ok(order.symbol):
+            return None  # a symbol the protocol cannot carry (its fills are not published either)
+        try:
+            msg = self.pub.publish(
+                lambda seq: MasterOrder(
+                    market=self.market,
+                    epoch=self.pub.epoch,  # type: ignore[union-attr]
+                    seq=seq,
+                    action=action,
+                    order=order,
+                    t_master_pub_ns=monotonic_ns(),
+                    **fields,
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            self.handler_errors += 1
+            log.error("order not publishable", extra={"fields": {"order_id": order.order_id, "error": str(exc)[:200]}})
+            return None
+        self.orders_published += 1
+        assert isinstance(msg, MasterOrder)
+        log.info(
+            "order",
+            extra={
+                "fields": {
+                    "seq": msg.seq,
+                    "action": action,
+                    "symbol": order.symbol,
+                    "ps": order.position_side,
+                    "side": order.side,
+                    "type": order.order_type,
+                    "price": order.price,
+                    "qty": order.orig_qty,
+                    "filled": order.cum_qty,
+                    "order_id": order.order_id,
                 }
             },
         )

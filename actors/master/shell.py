@@ -17,7 +17,7 @@ from protocol.messages import Heartbeat, Market, SnapshotReason
 
 from ..base import Endpoints, ensure_private_dir, monotonic_ns
 from ..binance.wire import MalformedEvent, decode_user_event
-from .outputs import Config, Duplicate, Fill, Outputs, Recheck, Resync, Snapshot
+from .outputs import Config, Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
 from .publisher import PUB_HWM, Publisher, Publishing, SnapshotServer
 
 log = logging.getLogger("copytrader.master")
@@ -83,6 +83,7 @@ class MasterActor(Publishing):
         self.buffer: deque[tuple[Any, int]] = deque()
         self.snapshots_published = 0
         self.fills_published = 0
+        self.orders_published = 0
         self.duplicates = 0
         self.bad_events = 0
         self.handler_errors = 0
@@ -209,6 +210,8 @@ class MasterActor(Publishing):
             match output:
                 case Fill(fields):
                     self.publish_fill(**fields)
+                case Order(action, order, fields):
+                    self.publish_order(action, order, **fields)
                 case Config(fields):
                     self.publish_config(**fields)
                 case Snapshot(reason):

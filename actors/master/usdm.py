@@ -2,7 +2,8 @@
 
 REST used (usdm/endpoints/private/*): GET /fapi/v1/positionSide/dual (weight 30), GET
 /fapi/v2/positionRisk (weight 5: every symbol with `leverage`, `marginType`, `updateTime`; v3 lacks
-leverage and margin type), GET /fapi/v2/account (weight 5: `totalMarginBalance`). A poll every
+leverage and margin type), GET /fapi/v2/account (weight 5: `totalMarginBalance`), and at each
+(re)build GET /fapi/v1/openOrders (weight 40: the resting orders, resting.py). A poll every
 `poll_s` (default 10 s) costs 5 weight (positionRisk; +5 for the account every snapshot interval;
 +30 for the mode only when positionRisk lists nothing), about 30 a minute of the 2,400 per IP.
 
@@ -28,11 +29,13 @@ from ..binance.wire import (
     BinanceFuturesAccount,
     BinanceFuturesAccountConfigUpdate,
     BinanceFuturesAccountUpdate,
+    BinanceFuturesOrder,
     BinanceFuturesOrderTradeUpdate,
     BinanceFuturesPositionRisk,
 )
 from ..limits import LIMITS
-from .outputs import Config, Duplicate, Fill, Outputs, Resync, Snapshot
+from .outputs import Config, Duplicate, Fill, Order, Outputs, Resync, Snapshot
+from .resting import RestingBook
 from .usdm_state import Drift, FuturesState
 
 
@@ -40,6 +43,7 @@ class UsdmRest(NamedTuple):
     dual: bool
     risks: list[BinanceFuturesPositionRisk]
     account: BinanceFuturesAccount
+    open_orders: list[BinanceFuturesOrder] = []
 
 
 class UsdmPoll(NamedTuple):
@@ -58,6 +62,7 @@ class UsdmAdapter:
         self.endpoints = endpoints
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.state = state or FuturesState(LIMITS.master_dedupe)
+        self.resting = RestingBook()
         self.stream: FuturesUserStream | None = None
         self._suspects: dict[PositionKey, Drift] = {}
         self.corrections = 0
@@ -103,10 +108,14 @@ class UsdmAdapter:
 
     async def fetch(self) -> UsdmRest:
         risks, dual = await self._risks_and_mode()
-        return UsdmRest(dual, risks, await self._account())
+        return UsdmRest(dual, risks, await self._account(), await self._open_orders())
+
+    async def _open_orders(self) -> list[BinanceFuturesOrder]:
+        return await usdm_api.open_orders(self.rest)
 
     def rebuild(self, fetched: UsdmRest) -> None:
         self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
+        self.resting.rebuild(fetched.open_orders, self.state.position)
         self._suspects.clear()
 
     async def poll(self, full: bool) -> UsdmPoll:
@@ -159,10 +168,17 @@ class UsdmAdapter:
             state.last_event_ms = max(state.last_event_ms, event.E)
             o = event.o
             if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
-                return []
+                change = self.resting.on_event(o, state.position)
+                if change is None:
+                    return []
+                action, order = change
+                position = state.position(o.s, o.ps)
+                fields = {"position": position, "equity": state.equity(), "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}
+                return [Order(action, order, fields)]
             res = state.apply_trade(o)
             if res is None:
                 return [Duplicate()]
+            self.resting.on_event(o, state.position)  # its filled quantity; FILLED ends it
             out: Outputs = []
             if res.mode_changed is not None:
                 self._config_seen[""] = time.monotonic()
@@ -219,4 +235,10 @@ class UsdmAdapter:
         return []
 
     def snapshot_fields(self) -> dict[str, Any]:
-        return {"equity": self.state.equity(), "positions": self.state.entries(), "position_mode": self.state.position_mode}
+        state = self.state
+        return {
+            "equity": state.equity(),
+            "positions": state.entries(),
+            "position_mode": state.position_mode,
+            "open_orders": self.resting.entries(),
+        }

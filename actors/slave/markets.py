@@ -23,7 +23,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from protocol.messages import SlaveConfig, SlaveError
+from protocol.messages import MasterFill, SlaveConfig, SlaveError
 
 from ..binance.errors import AuthError, BinanceAPIError
 from ..domain.sizing import capped_leverage
@@ -179,7 +179,8 @@ async def stop_market(slave: "Slave", market: str) -> None:
         if isinstance(task, asyncio.Task):
             task.cancel()
     for fill, t_recv in mirror._drain_queued() + mirror.pending:
-        mirror._skip(fill, t_recv, "not_copied", f"market {market} removed from this slave's configuration")
+        if isinstance(fill, MasterFill):
+            mirror._skip(fill, t_recv, "not_copied", f"market {market} removed from this slave's configuration")
     mirror.pending = []
     await mirror.account.close()
     slave.equity_read_at.pop(market, None)

@@ -9,7 +9,16 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from protocol.messages import AccountConfigChanged, Heartbeat, MasterFill, OrderMirrored, PositionSnapshot, SlaveConfig, SlaveError
+from protocol.messages import (
+    AccountConfigChanged,
+    Heartbeat,
+    MasterFill,
+    MasterOrder,
+    OrderMirrored,
+    PositionSnapshot,
+    SlaveConfig,
+    SlaveError,
+)
 from protocol.seq import SeqTracker, SeqVerdict
 
 from ..binance.errors import AuthError, BinanceAPIError
@@ -28,7 +37,7 @@ if TYPE_CHECKING:
 from .follow import Follow
 from .reports import Reports
 from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, log, now_ns
-from .sync import Resync
+from .sync import Resync, Sequenced
 
 
 class MarketMirror(Resync, Follow, Reports, TargetView):
@@ -49,7 +58,9 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         self.resync_failing_since: float | None = None
         self.filters_refreshing = False
         self.resync_again: str | None = None
-        self.pending: list[tuple[MasterFill, int]] = []
+        # sequenced events that came during a (re)sync or after a gap: fills, and resting orders
+        # and config changes, which take their numbers in the same sequence
+        self.pending: list[tuple[Sequenced, int]] = []
         self.queues: dict[str, collections.deque[tuple[MasterFill, int]]] = {}
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
@@ -98,7 +109,11 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
                 self.request_resync("gap" if verdict is SeqVerdict.GAP else "restart")
         elif isinstance(event, PositionSnapshot):
             self._on_published_snapshot(event)
+        elif isinstance(event, MasterOrder):
+            self._on_order(event, t_recv)
         elif isinstance(event, AccountConfigChanged):
+            if self.syncing:
+                self.pending.append((event, t_recv))  # followed now, numbered when the sync ends
             if self._sequence_ok(event.epoch, event.seq):
                 asyncio.get_running_loop().create_task(self._follow_config(event))
 
@@ -131,6 +146,20 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
             self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
             return
         self._enqueue(fill, t_recv)
+
+    def _on_order(self, order: MasterOrder, t_recv: int) -> None:
+        """A resting order of the master (placed, amended, canceled, expired). It takes a number in
+        the master's sequence, so it is counted; the slave copies its fills, as of any order (the
+        mirror of the resting orders themselves is the orders issue's next step)."""
+        if self.syncing:
+            self.pending.append((order, t_recv))
+            return
+        verdict = self.tracker.feed(order.epoch, order.seq).verdict
+        if verdict is SeqVerdict.DUPLICATE:
+            return
+        if verdict is not SeqVerdict.OK:
+            self.pending.append((order, t_recv))
+            self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
 
     def _on_published_snapshot(self, snap: PositionSnapshot) -> None:
         if self.syncing:

@@ -9,7 +9,7 @@ import random
 import time
 from decimal import Decimal
 
-from protocol.messages import DesyncDetected, MasterFill, PositionSnapshot, Reconciled, SlaveError
+from protocol.messages import AccountConfigChanged, DesyncDetected, MasterFill, MasterOrder, PositionSnapshot, Reconciled, SlaveError
 from protocol.seq import SeqVerdict
 
 from ..binance.errors import AuthError, RateLimited
@@ -31,6 +31,9 @@ from .rules import (
     now_ns,
 )
 from .target_view import PERIODIC_TOLERANCE
+
+# What takes a number in a master's sequence and waits in `pending` during a (re)sync
+Sequenced = MasterFill | MasterOrder | AccountConfigChanged
 
 
 class Resync:
@@ -130,33 +133,39 @@ class Resync:
         self._move_target(snap)
         if not new_only and self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
-        # Resume: fills the snapshot covers are reported, newer ones go to the workers in order.
+        # Resume: fills the snapshot covers are reported, newer ones go to the workers in order;
+        # orders and config changes are numbered (the snapshot holds those it covers).
         self.tracker.reset(snap.epoch, snap.seq)
         waiting = self._drain_queued() + self.pending
         self.pending = []
         covered = 0
-        for fill, t_recv in sorted(waiting, key=lambda ft: (ft[0].epoch != snap.epoch, ft[0].seq)):
-            if fill.epoch == snap.epoch and fill.seq <= snap.seq:
+        for event, t_recv in sorted(waiting, key=lambda ft: (ft[0].epoch != snap.epoch, ft[0].seq)):
+            if event.epoch == snap.epoch and event.seq <= snap.seq:
+                if not isinstance(event, MasterFill):
+                    continue  # an order or config change the snapshot holds
                 covered += 1
-                self._skip(fill, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq}")
+                self._skip(event, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq}")
                 continue
-            if fill.epoch != snap.epoch and t_recv <= t_snap:
+            if event.epoch != snap.epoch and t_recv <= t_snap:
                 # Published by an earlier session of the master (it restarted): the new session's
                 # snapshot, read from the exchange, already holds its effect. Feeding it to the
                 # tracker would call it a gap, again after every resync (a resync loop, seen).
+                if not isinstance(event, MasterFill):
+                    continue
                 covered += 1
                 self._skip(
-                    fill, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq} of a newer master session"
+                    event, t_recv, "not_copied", f"covered by reconciliation ({cause}) at snapshot seq {snap.seq} of a newer master session"
                 )
                 continue
-            verdict = self.tracker.feed(fill.epoch, fill.seq).verdict
+            verdict = self.tracker.feed(event.epoch, event.seq).verdict
             if verdict is SeqVerdict.DUPLICATE:
                 continue
             if verdict is not SeqVerdict.OK:
                 self.resync_again = "gap"
-                self.pending.append((fill, t_recv))
+                self.pending.append((event, t_recv))
                 continue
-            self._enqueue(fill, t_recv)
+            if isinstance(event, MasterFill):
+                self._enqueue(event, t_recv)  # a config change was followed when it came; an order is numbered only
         self.slave.report(
             Reconciled(
                 slave_id=self.slave.slave_id,
@@ -177,8 +186,8 @@ class Resync:
         cfg = self.config
         return cfg.enabled and not cfg.paused and not self.slave.paused_all and not self.refused and self.market in cfg.markets
 
-    def _drain_queued(self) -> list[tuple[MasterFill, int]]:
-        out: list[tuple[MasterFill, int]] = []
+    def _drain_queued(self) -> list[tuple[Sequenced, int]]:
+        out: list[tuple[Sequenced, int]] = []
         for q in self.queues.values():
             out.extend(q)
             q.clear()

@@ -43,16 +43,18 @@ from actors.slave import CAPITAL_RICHER, CAPITAL_SMALLER
 from tests.chaos.deploy import Service
 from tests.helpers.deploy import margin_assets, positions, spot_holdings
 
-from .alerts import _CATEGORIES as _CATEGORIES
-from .alerts import CONVERGE_KINDS as CONVERGE_KINDS
-from .alerts import FLAP_STARTS as FLAP_STARTS  # re-exported: callers import them from here
-from .alerts import FLAP_WINDOW_S as FLAP_WINDOW_S
-from .alerts import _category as _category
-from .alerts import alert_lines as alert_lines
-from .alerts import check_notifications as check_notifications
-from .alerts import convergence as convergence
-from .alerts import flapped as flapped
-from .alerts import journal_rows as journal_rows
+from .alerts import (
+    _CATEGORIES as _CATEGORIES,
+    CONVERGE_KINDS as CONVERGE_KINDS,
+    FLAP_STARTS as FLAP_STARTS,  # re-exported: callers import them from here
+    FLAP_WINDOW_S as FLAP_WINDOW_S,
+    _category as _category,
+    alert_lines as alert_lines,
+    check_notifications as check_notifications,
+    convergence as convergence,
+    flapped as flapped,
+    journal_rows as journal_rows,
+)
 
 ZERO = Decimal(0)
 BM_TOLERANCE = Decimal("0.05")

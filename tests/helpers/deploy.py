@@ -82,6 +82,29 @@ class Collector:
         self.sock.close(0)
 
 
+class MasterEvents:
+    """SUB socket on a master's PUB: its decoded events in a list (what every slave receives)."""
+
+    def __init__(self, endpoint: str, market: str = "usdm") -> None:
+        from protocol.topics import master_prefix
+
+        self.sock = zmq.Context.instance().socket(zmq.SUB)
+        self.sock.setsockopt(zmq.SUBSCRIBE, master_prefix(market))
+        self.sock.connect(endpoint)
+        self.events: list[Any] = []
+
+    def drain(self, timeout_ms: int = 50) -> list[Any]:
+        while self.sock.poll(timeout_ms):
+            self.events.append(codec.unpack_master_event(self.sock.recv_multipart()))
+        return self.events
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.drain() if isinstance(e, kind)]
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
 class Deployment:
     """Config, keystore and actor processes in `root`, against the simulator `sim`."""
 

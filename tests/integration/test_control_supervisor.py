@@ -14,8 +14,7 @@ import pytest
 
 from actors.control import ControlActor
 from actors.control.supervision import AsyncSupervisor, SupervisionError, Supervisor
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 from protocol.client import AsyncControlClient
 from tests.helpers.wait import aeventually, eventually
 from tests.unit.test_notify import Receiver, receiver  # noqa: F401 (fixture)

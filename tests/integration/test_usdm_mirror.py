@@ -1,7 +1,8 @@
 """USD-M futures mirrored end to end: simulator, master listener and slaves as real processes.
 
 Three slaves in different sizing modes follow the master through open, scale in, scale out, a
-short on the same symbol (hedge mode), a leverage change, a partially filled limit order and a
+short on the same symbol (hedge mode), a leverage change, a limit order placed and canceled (the
+master publishes both; the slaves count them in its sequence), a partially filled limit order and a
 full close; the same in one-way mode with a flip through zero. After each step every slave's
 positions at the exchange equal k x the master's (exactly for a fixed ratio; within one step for
 the balance multiplier, whose k moves with equity), no slave sent a corrective order (no periodic
@@ -15,9 +16,9 @@ from decimal import Decimal
 
 import pytest
 
-from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored, SlaveConfig
+from protocol.messages import Heartbeat, MasterOrder, MirrorSkipped, OrderFailed, OrderMirrored, Reconciled, SlaveConfig
 from tests.helpers.corrections import assert_no_corrections
-from tests.helpers.deploy import COPY_ONLY, Deployment, positions, signed
+from tests.helpers.deploy import COPY_ONLY, Deployment, MasterEvents, positions, signed
 from tests.helpers.sim import TEST_CONFIG, SimProcess
 from tests.helpers.wait import eventually
 
@@ -138,7 +139,13 @@ def test_hedge_mode_scenario(deployment):
 
     eventually(leverage_followed, timeout=10, what="slaves follow the leverage change")
 
-    # A resting master limit order filled in parts as the price walks through it.
+    # A resting master limit order filled in parts as the price walks through it; before it, one
+    # placed and canceled (published as MasterOrder events: slaves copying fills count them).
+    events = MasterEvents(dep.ends.master_pub("usdm"))
+    eventually(lambda: events.of(Heartbeat), timeout=10, what="the test's subscription to the master live (a heartbeat came)")
+    params = {"symbol": "BTCUSDT", "side": "BUY", "positionSide": "LONG", "type": "LIMIT", "timeInForce": "GTC"}
+    far = signed(dep.sim, "master", "POST", "/fapi/v1/order", params | {"quantity": "0.1", "price": "40000"})
+    signed(dep.sim, "master", "DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": far["orderId"]})
     signed(
         dep.sim,
         "master",
@@ -161,6 +168,16 @@ def test_hedge_mode_scenario(deployment):
     fills = [t for t in master_fills(dep) if t.get("maker")]
     assert len(fills) >= 2, f"the limit order should fill in parts, got {fills}"
     expect(dep, {L: Decimal("1.4"), S: Decimal("0.1")})
+    orders = [(e.action, e.order.order_id, e.order.price) for e in events.of(MasterOrder)]
+    events.close()
+    limit_id = max(int(t["orderId"]) for t in fills)
+    assert orders[-3:] == [
+        ("placed", int(far["orderId"]), Decimal("40000")),
+        ("canceled", int(far["orderId"]), Decimal("40000")),
+        ("placed", limit_id, Decimal("49990")),
+    ], orders
+    for s in SLAVES:  # the orders took numbers in the master's sequence: no slave saw a gap
+        assert len(dep.collector.of(Reconciled, slave_id=s.id)) == 1, (s.id, dep.collector.of(Reconciled, slave_id=s.id))
 
     master_order(dep, symbol="BTCUSDT", side="SELL", positionSide="LONG", quantity="1.4")
     master_order(dep, symbol="BTCUSDT", side="BUY", positionSide="SHORT", quantity="0.1")

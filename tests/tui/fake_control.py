@@ -10,8 +10,7 @@ from typing import Any
 
 import zmq
 
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 from protocol.codec import decode_control_request, encode
 from protocol.errors import ProtocolError
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 
 MS = 1_000_000
 

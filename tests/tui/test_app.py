@@ -11,8 +11,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Log
 
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 from tests.helpers.wait import aeventually
 from tests.tui.fake_control import FakeControl
 from tests.tui.samples import STATUS, mirrored, replies, status_report

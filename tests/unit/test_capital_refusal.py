@@ -10,8 +10,7 @@ import pytest
 
 from actors.binance.errors import classify_payload
 from actors.domain.decisions import OrderIntent
-from actors.slave import MarketMirror
-from actors.slave import rules as slave_mod
+from actors.slave import MarketMirror, rules as slave_mod
 from actors.slave.accounts.execution import Executed
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import pathlib
-from decimal import ROUND_CEILING, ROUND_FLOOR
-from decimal import Decimal as D
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal as D
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from actors.binance.filters import (
     ExchangeInfoError,

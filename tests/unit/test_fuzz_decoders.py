@@ -12,8 +12,7 @@ import pathlib
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from actors.binance import wire
 from actors.binance.errors import BinanceAPIError, classify

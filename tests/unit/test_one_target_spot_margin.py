@@ -7,8 +7,7 @@ order is 0.0002 BTC. Expected orders are computed here from the copy rule, not b
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP
-from decimal import Decimal as D
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal as D
 from pathlib import Path
 from types import SimpleNamespace
 

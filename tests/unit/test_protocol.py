@@ -10,236 +10,11 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from protocol import codec, topics
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import codec, control_api as api, messages as m, topics
 from protocol.errors import ErrorCode, ProtocolError
-
-# --------------------------------------------------------------------------- samples
-
-
-def fill(**over: Any) -> m.MasterFill:
-    fields: dict[str, Any] = dict(
-        market="usdm",
-        epoch=77,
-        seq=5,
-        symbol="BTCUSDT",
-        position_side="BOTH",
-        side="BUY",
-        order_id=8886774,
-        trade_id=1234,
-        client_order_id="web_x1",
-        order_type="MARKET",
-        price=D("67250.10"),
-        qty=D("0.015"),
-        cum_qty=D("0.015"),
-        status="FILLED",
-        position_before=D("0.010"),
-        position_after=D("0.025"),
-        equity=D("10234.55"),
-        leverage=20,
-        margin_type="CROSSED",
-        trade_time_ms=1_700_000_000_000,
-        t_exchange_ms=1_700_000_000_001,
-        t_master_recv_ns=111,
-        t_master_pub_ns=222,
-    )
-    fields.update(over)
-    return m.MasterFill(**fields)
-
-
-CONFIG = m.SlaveConfig(
-    id="alice-1",
-    name="Alice",
-    markets=("usdm", "margin"),
-    sizing="fixed_ratio",
-    ratio=D("0.5"),
-    symbols_allow=("BTCUSDT", "ETHUSDT"),
-    symbols_deny=("DOGEUSDT",),
-    max_leverage=10,
-    max_position_notional=D("5000"),
-    symbol_max_notional={"ETHUSDT": D("1000")},
-    reverse=True,
-    min_notional_policy="round_up",
-    on_start="new_only",
-    margin_level_min=D("1.5"),
-)
-SNAP = m.PositionSnapshot(
-    market="usdm",
-    epoch=77,
-    seq=9,
-    equity=D("1000.5"),
-    positions=(
-        m.PositionEntry(symbol="BTCUSDT", position_side="LONG", qty=D("0.5"), entry_price=D("60000"), leverage=5, margin_type="ISOLATED"),
-    ),
-    holdings=(m.AssetHolding(asset="BTC", free=D("1"), locked=D("0.1"), borrowed=D("0.2"), interest=D("0.0001")),),
-    position_mode="hedge",
-    reason="reconnect",
-    t_ns=5,
-)
-MIRROR_KEYS: dict[str, Any] = dict(
-    slave_id="alice-1",
-    market="usdm",
-    symbol="BTCUSDT",
-    position_side="SHORT",
-    side="SELL",
-    master_order_id=1,
-    master_trade_id=2,
-    master_epoch=77,
-    master_seq=5,
-    client_order_id="ctABC",
-    leg=1,
-    qty=D("0.007"),
-    t_master_recv_ns=1,
-    t_master_pub_ns=2,
-    t_slave_recv_ns=3,
-)
-DRIFT = m.PositionDrift(symbol="BTCUSDT", position_side="BOTH", actual=D("0.1"), expected=D("0.2"))
-STATUS = m.SlaveStatusReport(
-    slave_id="alice-1",
-    state="running",
-    last_latency_ns=1_500_000,
-    errors=("ws reconnect",),
-    markets=(m.MarketStatus(market="usdm", connected=True, equity=D("500"), k=D("0.05"), positions=(DRIFT,)),),
-    t_ns=9,
-)
-MIRRORED = m.OrderMirrored(
-    **MIRROR_KEYS,
-    reduce_only=True,
-    exchange_order_id=99,
-    status="FILLED",
-    executed_qty=D("0.007"),
-    avg_price=D("67000.1"),
-    summary="filled",
-    t_order_sent_ns=4,
-    t_order_acked_ns=5,
-)
-SKIPPED = m.MirrorSkipped(**MIRROR_KEYS, reason="below_min_notional", text="3.2 < 5 USDT")
-SUMMARY = api.SlaveSummary(config=CONFIG, process_state="RUNNING", status=STATUS, state="running", last_error="ws reconnect")
-
-MASTER_EVENTS: list[Any] = [
-    fill(),
-    fill(
-        market="margin",
-        position_side="BOTH",
-        side="SELL",
-        reduce_only=False,
-        position_before=D("-1"),
-        position_after=D("-1.5"),
-        borrowed_before=D("1"),
-        borrowed_after=D("1.5"),
-        side_effect="MARGIN_BUY",
-        leverage=None,
-        margin_type=None,
-    ),
-    SNAP,
-    m.PositionSnapshot(market="spot", epoch=1, seq=0, equity=D("0"), reason="start", t_ns=1),
-    m.AccountConfigChanged(
-        market="usdm", epoch=77, seq=6, symbol="BTCUSDT", leverage=25, margin_type="CROSSED", t_exchange_ms=1, t_master_recv_ns=2
-    ),
-    m.AccountConfigChanged(market="usdm", epoch=77, seq=7, position_mode="one_way"),
-    m.Heartbeat(market="spot", epoch=77, seq=0, t_ns=3, connected=False),
-    m.Heartbeat(market="usdm", epoch=77, seq=7, t_ns=3, connected=True, last_event_ms=10),
-]
-SLAVE_REPORTS: list[Any] = [
-    MIRRORED,
-    SKIPPED,
-    m.OrderFailed(
-        **MIRROR_KEYS, error_code=-2019, error_msg="Margin is insufficient.", status_unknown=False, t_order_sent_ns=4, t_failed_ns=6
-    ),
-    STATUS,
-    m.DesyncDetected(slave_id="alice-1", market="usdm", cause="gap", detail="5..7", drifts=(DRIFT,), t_ns=1),
-    m.Reconciled(slave_id="alice-1", market="spot", orders=2, t_ns=1),
-    m.SlaveError(slave_id="alice-1", code="key_invalid", message="-2015", market="usdm", fatal=True, t_ns=1),
-]
-CONTROL_REQUESTS: list[Any] = [
-    api.GetStatus(id=1),
-    api.ListSlaves(id=2),
-    api.GetSlave(id=3, slave_id="alice-1"),
-    api.SetSlaveConfig(id=4, config=CONFIG),
-    api.AddSlave(id=5, config=m.SlaveConfig(id="bob")),
-    api.RemoveSlave(id=6, slave_id="bob"),
-    api.PauseSlave(id=7, slave_id="bob"),
-    api.ResumeSlave(id=8, slave_id="bob"),
-    api.PauseAll(id=9),
-    api.ResumeAll(id=10),
-    api.RestartActor(id=11, name="master-usdm"),
-    api.FlattenSlave(id=12, slave_id="bob", market="usdm", symbol="BTCUSDT"),
-    api.QueryJournal(id=13, limit=50, slave_id="bob", symbol="ETHUSDT", kind="skipped", before_id=9),
-    api.AckError(id=14, error_id=3),
-    api.AckError(id=15),
-    api.Subscribe(id=16, kinds=("mirrored",)),
-    api.Unsubscribe(id=17),
-    api.GetLogTail(id=18, name="slave-bob", lines=20),
-]
-CONTROL_SERVER_MSGS: list[Any] = [
-    api.Ok(id=1, result=api.Done(detail="paused")),
-    api.Ok(
-        id=2,
-        result=api.StatusResult(
-            actors=(api.ActorInfo(name="master-usdm", state="RUNNING", pid=42, uptime_s=9, heartbeat_age_ms=300),),
-            slaves_total=3,
-            slaves_running=2,
-            paused_all=True,
-            unacked_errors=1,
-            t_ns=5,
-            masters=(api.MasterStatus(market="usdm", connected=True, heartbeat_age_ms=300, equity=D("1000.5"), positions=SNAP.positions),),
-        ),
-    ),
-    api.Ok(id=3, result=api.SlaveListResult(slaves=(SUMMARY,))),
-    api.Ok(id=4, result=api.SlaveResult(slave=api.SlaveSummary(config=CONFIG))),
-    api.Ok(
-        id=5,
-        result=api.JournalResult(
-            entries=(
-                api.JournalEntry(
-                    id=1,
-                    ts_ms=5,
-                    slave_id="alice-1",
-                    market="usdm",
-                    symbol="BTCUSDT",
-                    kind="skipped",
-                    summary="below min notional",
-                    report=SKIPPED,
-                    acked=False,
-                ),
-                api.JournalEntry(id=2, ts_ms=6, kind="pause_all"),
-            )
-        ),
-    ),
-    api.Ok(id=6, result=api.SubscribedResult(kinds=("mirrored", "failed"))),
-    api.Ok(id=8, result=api.LogTailResult(name="slave-bob", lines=("started", "running"))),
-    m.Error(id=7, code=ErrorCode.NOT_FOUND, reason="no slave 'zed'"),
-    api.Push(event=MIRRORED),
-    api.Push(event=STATUS),
-    api.Push(event=api.ActorStateChanged(name="slave-bob", state="FATAL", t_ns=1)),
-    api.Push(event=m.SlaveConfigChanged(slave_id="bob", config=None, version=3)),
-]
-CONTROL_EVENTS: list[Any] = [
-    m.SlaveConfigChanged(slave_id="alice-1", config=CONFIG, version=2),
-    m.SlaveConfigChanged(slave_id="bob", config=None, version=3),
-    m.PauseAllChanged(paused=True, version=1),
-    m.FlattenCommand(request_id=12, slave_id="bob", market="usdm", symbol="BTCUSDT"),
-]
-SNAPSHOT_REQUESTS: list[Any] = [m.SnapshotRequest(id=1, market="usdm")]
-SNAPSHOT_REPLIES: list[Any] = [
-    m.SnapshotReply(id=1, snapshot=SNAP),
-    m.ErrorReply(id=1, code=ErrorCode.WRONG_MARKET, reason="this is master-usdm"),
-]
-
-DECODERS: list[tuple[str, Callable[[bytes], Any], list[Any]]] = [
-    ("master_event", codec.decode_master_event, MASTER_EVENTS),
-    ("slave_report", codec.decode_slave_report, SLAVE_REPORTS),
-    ("control_request", codec.decode_control_request, CONTROL_REQUESTS),
-    ("control_server_msg", codec.decode_control_server_msg, CONTROL_SERVER_MSGS),
-    ("control_event", codec.decode_control_event, CONTROL_EVENTS),
-    ("snapshot_request", codec.decode_snapshot_request, SNAPSHOT_REQUESTS),
-    ("snapshot_reply", codec.decode_snapshot_reply, SNAPSHOT_REPLIES),
-]
-ALL_SAMPLES = [(name, dec, msg) for name, dec, msgs in DECODERS for msg in msgs]
+from tests.helpers.protocol_samples import ALL_SAMPLES, CONTROL_EVENTS, CONTROL_SERVER_MSGS, DECODERS, MASTER_EVENTS, RESTING, SNAP, fill
 
 # --------------------------------------------------------------------------- round trips
 
@@ -484,8 +259,18 @@ def test_slave_config_from_toml_like_dict_uses_defaults_and_exact_decimals() -> 
     assert cfg.min_notional_policy == "defer" and cfg.on_start == "sync"
 
 
+def test_a_resting_order_names_its_bad_field() -> None:
+    fields = msgspec.to_builtins(RESTING)
+    for name, value in (("price", "0"), ("orig_qty", "-1"), ("cum_qty", "-0.1"), ("position_at_place", "NaN")):
+        with pytest.raises(msgspec.ValidationError, match=name):
+            msgspec.convert(fields | {name: value}, m.RestingOrder, strict=False)
+    with pytest.raises(msgspec.ValidationError, match="order_type"):
+        msgspec.convert(fields | {"order_type": "STOP_MARKET"}, m.RestingOrder, strict=False)
+
+
 def test_topic_for_event_follows_type_and_market() -> None:
     assert topics.topic_for_master_event(fill(market="spot")) == b"master.spot.fill"
     assert topics.topic_for_master_event(SNAP) == b"master.usdm.snapshot"
-    assert topics.topic_for_master_event(MASTER_EVENTS[4]) == b"master.usdm.config"
-    assert topics.topic_for_master_event(MASTER_EVENTS[6]) == b"master.spot.hb"
+    assert topics.topic_for_master_event(MASTER_EVENTS[4]) == b"master.usdm.order"
+    assert topics.topic_for_master_event(MASTER_EVENTS[5]) == b"master.usdm.config"
+    assert topics.topic_for_master_event(MASTER_EVENTS[7]) == b"master.spot.hb"

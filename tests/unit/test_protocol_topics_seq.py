@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from protocol import messages as m
-from protocol import topics
+from protocol import messages as m, topics
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.seq import SeqTracker, SeqVerdict
 

@@ -6,8 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from simulator import errors
 from simulator.auth import HmacVerifier, check_timestamp

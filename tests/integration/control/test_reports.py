@@ -16,8 +16,7 @@ import zmq.asyncio
 
 from actors.control import ControlActor
 from actors.control.supervision import ProcessInfo
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 from protocol.client import AsyncControlClient, ControlTimeout
 from protocol.codec import encode
 from protocol.topics import master_topic

@@ -15,8 +15,7 @@ import zmq.asyncio
 
 from actors.config import load_config
 from actors.control import ControlActor
-from protocol import control_api as api
-from protocol import messages as m
+from protocol import control_api as api, messages as m
 from protocol.client import AsyncControlClient
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event
 from protocol.errors import ErrorCode

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from actors.domain.decisions import client_order_id, reconcile_client_order_id, reconcile_target
 from tests.helpers.decisions import CFG, FUT, FUTURES_CID, PRICE, SAFE_CID, SPOT, cfg, decide, legs, mfill, pos, reconcile, rlegs

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from tests.helpers.decisions import FUT, FUTURES_CID, PRICE, cfg, decide, legs, margin_effects, mfill, only_skip
 
