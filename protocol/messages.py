@@ -40,6 +40,7 @@ from .vocabulary import (
     NonNegInt as NonNegInt,
     OnStart as OnStart,
     OrderAction as OrderAction,
+    OrdersMode as OrdersMode,
     Part as Part,
     PositionKey as PositionKey,
     PositionMode as PositionMode,
@@ -285,9 +286,15 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     min_notional_policy: MinNotionalPolicy = "defer"
     on_start: OnStart = "sync"
     margin_level_min: Decimal | None = None
+    # mirror: the master's resting USD-M LIMIT orders are placed, amended and canceled on this
+    # slave too (actors/slave/resting.py); spot and margin copy fills either way
+    orders: OrdersMode = "fills"
+    settle_after_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0  # mirror: wait before settling a done order
 
     def __post_init__(self) -> None:
         _check_positive(self, "ratio", "multiplier", "max_position_notional")
+        if self.orders == "mirror" and self.reverse:
+            raise ValueError('`orders = "mirror"` cannot be combined with `reverse` (a reversed resting order is not copied yet)')
         for symbol, cap in self.symbol_max_notional.items():
             if _bad_decimal(cap) or cap <= 0:
                 raise ValueError(f"`symbol_max_notional[{symbol}]` must be > 0, got {cap}")

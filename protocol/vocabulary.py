@@ -26,6 +26,7 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
+OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: USD-M resting orders copied too
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
 RestingOrderType = Literal["LIMIT"]  # the master order types published as resting orders
 TimeInForce = Literal["GTC", "IOC", "FOK", "GTX", "GTD"]

@@ -28,7 +28,7 @@ from simulator.params import Params
 from simulator.util import now_ms
 
 from .futures_admin import _FuturesAdmin
-from .futures_json import _fail, order_query, order_result
+from .futures_json import _fail, cancel_result, order_query, order_result
 from .futures_reads import _FuturesReads
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ class FuturesService(_FuturesReads, _FuturesAdmin):
             raise _fail(exc) from None
         self._unrest(order)
         self.publish(fa.account_id, events)
-        return order_result(self.engine, order)
+        return cancel_result(self.engine, order)
 
     def cancel_all(self, ctx: Ctx, p: Params) -> dict[str, Any]:
         fa = self._ctx_account(ctx)

@@ -68,6 +68,15 @@ def order_result(engine: FuturesEngine, o: FuturesOrder) -> dict[str, Any]:
     return out
 
 
+def cancel_result(engine: FuturesEngine, o: FuturesOrder) -> dict[str, Any]:
+    """DELETE /fapi/v1/order (order.cancel) result: the new order's fields but `avgPrice`, which
+    neither the docs' examples (REST and WebSocket API "Cancel Order") nor the official SDK's
+    CancelOrderResponse(Result) models carry."""
+    out = order_result(engine, o)
+    out.pop("avgPrice", None)
+    return out
+
+
 def order_query(engine: FuturesEngine, o: FuturesOrder) -> dict[str, Any]:
     """GET /fapi/v1/order, openOrders, allOrders (and order.status) result."""
     out = _order_common(engine, o)

@@ -37,6 +37,8 @@ class SlaveForm:
     min_notional_policy: str = "defer"
     on_start: str = "sync"
     margin_level_min: str = ""
+    orders: str = "fills"
+    settle_after_ms: str = "0"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -62,6 +64,8 @@ class SlaveForm:
             min_notional_policy=c.min_notional_policy,
             on_start=c.on_start,
             margin_level_min=text(c.margin_level_min),
+            orders=c.orders,
+            settle_after_ms=text(c.settle_after_ms),
         )
 
 
@@ -94,6 +98,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "reverse": form.reverse,
         "min_notional_policy": form.min_notional_policy,
         "on_start": form.on_start,
+        "orders": form.orders,
         "symbols_allow": _words(form.symbols_allow),
         "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),
@@ -107,11 +112,14 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         value = getattr(form, name).strip()
         if value:
             raw[name] = value
-    if form.max_leverage.strip():
+    for name in ("max_leverage", "settle_after_ms"):
+        value = getattr(form, name).strip()
+        if not value:
+            continue
         try:
-            raw["max_leverage"] = int(form.max_leverage.strip())
+            raw[name] = int(value)
         except ValueError:
-            raise FormError(f"max_leverage: not a whole number: {form.max_leverage.strip()!r}") from None
+            raise FormError(f"{name}: not a whole number: {value!r}") from None
     raw.update(form.extra)
     try:
         return msgspec.convert(raw, SlaveConfig, strict=False)

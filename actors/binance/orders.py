@@ -2,8 +2,9 @@
 (the endpoints: USD-M `POST /fapi/v1/order` / `order.place`, spot `order.place`, cross margin
 `POST /sapi/v1/margin/order`; binance-reference endpoints/*order*.md).
 
-- `type` is the intent's `order_type` (today MARKET, whose `quantity` is the step-rounded
-  decision of actors/domain/; no `quoteOrderQty`, which would let the exchange choose it);
+- `type` is the intent's `order_type`: MARKET, whose `quantity` is the step-rounded decision of
+  actors/domain/ (no `quoteOrderQty`, which would let the exchange choose it), or LIMIT with its
+  `price` (on the tick) and `timeInForce` (the copy of a resting master order);
 - the reply: USD-M RESULT (the executed quantity and average price); spot and margin FULL (the
   fills, with their commissions, which move the slave's balances);
 - USD-M: `positionSide` in hedge mode, where `reduceOnly` cannot be sent; `reduceOnly=true` for
@@ -32,6 +33,10 @@ def order_params(
         "quantity": format_decimal(intent.qty, filters.step_size if filters else None),
         "newClientOrderId": intent.client_order_id,
     }
+    if intent.order_type == "LIMIT":
+        assert intent.price is not None and intent.time_in_force is not None, "a LIMIT intent carries its price and time in force"
+        params["price"] = format_decimal(intent.price, filters.tick_size if filters else None)
+        params["timeInForce"] = intent.time_in_force
     match intent.market:
         case "usdm":
             params["newOrderRespType"] = "RESULT"

@@ -97,6 +97,8 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paused", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--min-notional-policy", choices=("defer", "round_up", "skip"))
     p.add_argument("--on-start", choices=("sync", "new_only"))
+    p.add_argument("--orders", choices=("fills", "mirror"), help="mirror: copy the master's resting USD-M LIMIT orders too")
+    p.add_argument("--settle-after-ms", type=int, help="orders = mirror: wait this long before settling a done order")
     p.add_argument("--margin-level-min")
 
 
@@ -149,6 +151,8 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "min_notional_policy": "min_notional_policy",
         "on_start": "on_start",
         "margin_level_min": "margin_level_min",
+        "orders": "orders",
+        "settle_after_ms": "settle_after_ms",
     }
     for option, name in simple.items():
         value = getattr(args, option)

@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from protocol.messages import Market, PositionSide, Side, SideEffect, SkipReason, SlaveConfig
+from protocol.messages import Market, PositionSide, Side, SideEffect, SkipReason, SlaveConfig, TimeInForce
 
 from ..binance.filters import (
     QtyRules,
@@ -32,7 +32,8 @@ IntentKind = Literal["open", "reduce", "close"]
 
 
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
-    """One order the slave should place (always MARKET)."""
+    """One order the slave should place: MARKET (a copied fill, a correction), or LIMIT (the copy
+    of a resting master order, actors/domain/resting.py)."""
 
     market: Market
     symbol: str
@@ -45,7 +46,9 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str
     leg: int = 0
     ref_price: Decimal  # price used for notional checks (master's fill price or mark)
-    order_type: Literal["MARKET"] = "MARKET"
+    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    price: Decimal | None = None  # LIMIT: on the tick grid
+    time_in_force: TimeInForce | None = None  # LIMIT
 
 
 class Skip(msgspec.Struct, frozen=True):

@@ -96,6 +96,8 @@ class Follow:
         """Close this slave's positions (all, or one symbol) with reduce-only orders: every one it
         holds, whatever the symbol filters (they choose what is copied, not what may be closed)."""
         async with self._held():
+            if self.resting:  # a copy of a master's resting order would open it again
+                await self.drop_copies(f"flattened (request {cmd.request_id})", cmd.symbol)
             await self.account.refresh()
             positions = {k: v for k, v in self.account.snapshot_positions().items() if cmd.symbol is None or k[0] == cmd.symbol}
             unfiltered = msgspec_replace(self.config, symbols_allow=(), symbols_deny=())

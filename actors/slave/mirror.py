@@ -36,11 +36,12 @@ if TYPE_CHECKING:
 
 from .follow import Follow
 from .reports import Reports
+from .resting import Copy, RestingMirror
 from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, log, now_ns
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView):
+class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:
@@ -61,7 +62,8 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         # sequenced events that came during a (re)sync or after a gap: fills, and resting orders
         # and config changes, which take their numbers in the same sequence
         self.pending: list[tuple[Sequenced, int]] = []
-        self.queues: dict[str, collections.deque[tuple[MasterFill, int]]] = {}
+        self.queues: dict[str, collections.deque[tuple[MasterFill | MasterOrder, int]]] = {}
+        self.resting: dict[int, Copy] = {}  # orders = "mirror": master order id -> its copy (resting.py)
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.fills_received = 0  # master fills seen (a periodic check is void if one came after its snapshot)
@@ -147,20 +149,6 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
             return
         self._enqueue(fill, t_recv)
 
-    def _on_order(self, order: MasterOrder, t_recv: int) -> None:
-        """A resting order of the master (placed, amended, canceled, expired). It takes a number in
-        the master's sequence, so it is counted; the slave copies its fills, as of any order (the
-        mirror of the resting orders themselves is the orders issue's next step)."""
-        if self.syncing:
-            self.pending.append((order, t_recv))
-            return
-        verdict = self.tracker.feed(order.epoch, order.seq).verdict
-        if verdict is SeqVerdict.DUPLICATE:
-            return
-        if verdict is not SeqVerdict.OK:
-            self.pending.append((order, t_recv))
-            self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
-
     def _on_published_snapshot(self, snap: PositionSnapshot) -> None:
         if self.syncing:
             return
@@ -175,16 +163,17 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
             asyncio.get_running_loop().create_task(self._periodic_check(snap, self.fills_received))
 
     # -- per-symbol workers ------------------------------------------------------------------------
-    def _enqueue(self, fill: MasterFill, t_recv: int) -> None:
-        q = self.queues.get(fill.symbol)
+    def _enqueue(self, fill: MasterFill | MasterOrder, t_recv: int) -> None:
+        symbol = fill.symbol if isinstance(fill, MasterFill) else fill.order.symbol
+        q = self.queues.get(symbol)
         if q is None:
-            q = self.queues[fill.symbol] = collections.deque()
+            q = self.queues[symbol] = collections.deque()
         q.append((fill, t_recv))
-        if self.market != "usdm":
+        if self.market != "usdm" and isinstance(fill, MasterFill):
             if self.equity_in_order is not None:
                 self.equity_before[(fill.epoch, fill.seq)] = self.equity_in_order
             self.equity_in_order = fill.equity
-        self._kick(fill.symbol)
+        self._kick(symbol)
 
     def _kick(self, symbol: str) -> None:
         """Start the symbol's worker unless it runs, or the mirror takes no fill now (syncing,
@@ -210,10 +199,14 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
                 self.in_flight += 1
                 self.idle.clear()
                 try:
-                    await self._mirror(fill, t_recv)
+                    if isinstance(fill, MasterOrder):
+                        await self._mirror_order(fill, t_recv)
+                    else:
+                        await self._mirror(fill, t_recv)
                 except Exception as exc:  # noqa: BLE001 - one fill's failure never stops the worker
-                    log.exception("mirroring %s seq %d failed", fill.symbol, fill.seq)
-                    self.slave.report(self._failed(fill, t_recv, None, 0, str(exc)[:200], unknown=False))
+                    log.exception("mirroring %s seq %d failed", symbol, fill.seq)
+                    if isinstance(fill, MasterFill):
+                        self.slave.report(self._failed(fill, t_recv, None, 0, str(exc)[:200], unknown=False))
                 finally:
                     self.in_flight -= 1
                     if self.in_flight == 0:
@@ -234,6 +227,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         self.last_price[fill.symbol] = fill.price
         key = slave_key(fill.symbol, fill.position_side, self.reverse)
         book = self.book
+        copy = self._fill_of_copy(fill)
         if key in book.ignored:
             if fill.position_after == 0 or fill.position_before * fill.position_after < 0:
                 book.ignored.discard(key)  # flat, or flipped: what the master opens from now on is ours
@@ -255,6 +249,13 @@ class MarketMirror(Resync, Follow, Reports, TargetView):
         )
         if decision.intended is not None:
             book.record(key, decision.intended, (fill.symbol, fill.position_side), fill.position_after)
+        if copy is not None and decision.intended is not None:  # the copy of the master's resting order fills on its own
+            book.settle(key, None)
+            self._skip(fill, t_recv, "not_copied", f"filled by the copy of master order {fill.order_id} (orders = mirror)")
+            if fill.status == "FILLED":
+                del self.resting[fill.order_id]
+                await self._settle(copy, t_recv)
+            return
         if decision.skip is not None:
             self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))
             if decision.skip.notify:  # e.g. margin_level_low: the control actor notifies a person

@@ -211,12 +211,21 @@ class Slave:
                     self.spawn(sync_markets(self))  # markets added or removed: started / stopped live
             for m in self.mirrors.values():
                 m._wake_all()
+            self._pause_copies()
         elif isinstance(event, PauseAllChanged):
             self.paused_all = event.paused
+            self._pause_copies()
         elif isinstance(event, FlattenCommand) and event.slave_id == self.slave_id:
             for market, mirror in self.mirrors.items():
                 if event.market in (None, market):
                     asyncio.get_running_loop().create_task(mirror.flatten(event))
+
+    def _pause_copies(self) -> None:
+        """Paused (this slave or all): the copies of the master's resting orders are canceled."""
+        if self.config.paused or self.paused_all or not self.config.enabled:
+            for mirror in self.mirrors.values():
+                if mirror.resting:
+                    self.spawn(mirror.drop_copies("paused"))
 
     def forced_changed(self) -> None:
         """A mirror's liquidated set changed: save every market's (actors/slave/forced_state.py)."""

@@ -130,9 +130,13 @@ class Resync:
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
+        if self.resting or self._mirrors_orders():
+            await self._cancel_copies()
         self._move_target(snap)
         if not new_only and self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
+            if self._mirrors_orders():
+                await self._place_snapshot_copies(snap)
         # Resume: fills the snapshot covers are reported, newer ones go to the workers in order;
         # orders and config changes are numbered (the snapshot holds those it covers).
         self.tracker.reset(snap.epoch, snap.seq)
@@ -164,7 +168,7 @@ class Resync:
                 self.resync_again = "gap"
                 self.pending.append((event, t_recv))
                 continue
-            if isinstance(event, MasterFill):
+            if isinstance(event, MasterFill) or (isinstance(event, MasterOrder) and self._mirrors_orders()):
                 self._enqueue(event, t_recv)  # a config change was followed when it came; an order is numbered only
         self.slave.report(
             Reconciled(
@@ -217,10 +221,15 @@ class Resync:
         # on_start = new_only: positions the master held when we started are not ours to copy,
         # whatever resync comes later (master restart, gap, periodic check); one the exchange
         # liquidated is not bought back by a correction (`on_forced`)
+        # a position with a live copy of a master's resting order drifts by the copy's queue: it is
+        # settled when the master's order is done (resting.py)
+        live = self.resting_keys() if self.resting else set()
         intents = [
             i
             for i in intents
-            if (i.symbol, i.position_side) not in self.ignored and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)
+            if (i.symbol, i.position_side) not in self.ignored
+            and (i.kind != "open" or (i.symbol, i.position_side) not in self.forced)
+            and (i.symbol, i.position_side) not in live
         ]
         if tolerance:
             expected = self._target_at(snap)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from tests.contract.specs import FUTURES_WS, SPOT_WS, Key, Spec
 
 _SDK_QUERY = "binance-sdk-derivatives-trading-usds-futures websocket_api/models/query_order_response_result.py"
+_SDK_CANCEL = "binance-sdk-derivatives-trading-usds-futures websocket_api/models/cancel_order_response_result.py"
 
 # Endpoints Binance documents that no file in the reference folder describes.
 _EXTRA: list[tuple[Key, dict[str, bool], str]] = [
@@ -67,4 +68,8 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     # fields of the order that the same page's "Modify Order" example and post_fapi_v1_order.md
     # show, and the official SDK's websocket_api QueryOrderResponseResult has.
     ("wsapi", "order.status", FUTURES_WS): {"priceMatch": _SDK_QUERY, "selfTradePreventionMode": _SDK_QUERY, "goodTillDate": _SDK_QUERY},
+    # usdm private_websocket_api.md "Cancel Order": its example cancels a TRAILING_STOP_MARKET
+    # order, whose activatePrice and priceRate a LIMIT order has not (the official SDK's
+    # CancelOrderResponseResult has both optional); ours cancel LIMIT copies.
+    ("wsapi", "order.cancel", FUTURES_WS): {"activatePrice": _SDK_CANCEL, "priceRate": _SDK_CANCEL},
 }

@@ -55,6 +55,7 @@ CONFIG = m.SlaveConfig(
     min_notional_policy="round_up",
     on_start="new_only",
     margin_level_min=D("1.5"),
+    settle_after_ms=250,
 )
 RESTING = m.RestingOrder(
     symbol="BTCUSDT",

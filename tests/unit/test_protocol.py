@@ -257,6 +257,9 @@ def test_slave_config_from_toml_like_dict_uses_defaults_and_exact_decimals() -> 
     assert cfg.ratio == D("0.1")
     assert cfg.markets == ("usdm",) and cfg.enabled and not cfg.paused
     assert cfg.min_notional_policy == "defer" and cfg.on_start == "sync"
+    assert cfg.orders == "fills" and cfg.settle_after_ms == 0
+    with pytest.raises(msgspec.ValidationError, match="reverse"):
+        msgspec.convert({"id": "carol", "orders": "mirror", "reverse": True}, m.SlaveConfig)
 
 
 def test_a_resting_order_names_its_bad_field() -> None:

@@ -60,6 +60,8 @@ def settings_text(summary: SlaveSummary) -> Text:
             f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else "",
         ),
     ]
+    if c.orders == "mirror":
+        rows.append(("orders", f"mirror (usdm resting orders)  settle after {c.settle_after_ms} ms", ""))
     if summary.last_error:
         rows.append(("last error", Text(summary.last_error, style="red"), ""))
     out = Text()

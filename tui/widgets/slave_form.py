@@ -16,6 +16,7 @@ from ..forms import SlaveForm
 SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multiplier")]
 POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
+ORDERS = [("copy fills", "fills"), ("mirror orders (usdm)", "mirror")]
 PARTS = ("identity", "sizing", "limits")
 
 
@@ -55,6 +56,8 @@ class SlaveFormFields(Vertical):
             )
             yield _row("on start", Select(compact=True, options=ON_START, value=f.on_start, allow_blank=False, id="f-on-start"))
             yield _row("margin level min", Input(compact=True, value=f.margin_level_min, id="f-margin-level", placeholder="none"))
+            yield _row("orders", Select(compact=True, options=ORDERS, value=f.orders, allow_blank=False, id="f-orders"))
+            yield _row("settle after ms", Input(compact=True, value=f.settle_after_ms, id="f-settle", placeholder="0"))
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -93,4 +96,6 @@ class SlaveFormFields(Vertical):
             min_notional_policy=choice("f-policy", f.min_notional_policy),
             on_start=choice("f-on-start", f.on_start),
             margin_level_min=text("f-margin-level", f.margin_level_min),
+            orders=choice("f-orders", f.orders),
+            settle_after_ms=text("f-settle", f.settle_after_ms),
         )

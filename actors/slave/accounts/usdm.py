@@ -250,6 +250,33 @@ class UsdmAccount:
         self.apply_order(done.result)
         return done
 
+    # -- resting orders (the copies of the master's, orders = "mirror") ----------------------------
+    async def open_orders(self) -> list[wire.BinanceFuturesOrder]:
+        """Our open orders (GET /fapi/v1/openOrders, weight 40)."""
+        return await usdm_api.open_orders(self.rest)
+
+    async def cancel(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        """Cancel one of our resting orders; the order as it ended (its executed quantity applied
+        to the positions). An order that is no longer open (filled meanwhile: -2011) is read back."""
+        try:
+            order = await self.ws.cancel_order(symbol, orig_client_order_id=client_order_id)
+        except Rejected as exc:
+            if exc.code != -2011:
+                raise
+            order = await self.ws.order_status(symbol, orig_client_order_id=client_order_id)
+        self.apply_order(order)
+        return dict(order)
+
+    async def amend(self, intent: OrderIntent) -> dict[str, Any]:
+        """Amend a resting order of ours to the intent's price and quantity (`order.modify`: symbol,
+        side, quantity, price and the order; no positionSide, which the order keeps)."""
+        params = self.order_params(intent)
+        modify = {k: params[k] for k in ("symbol", "side", "quantity", "price")}
+        modify["origClientOrderId"] = intent.client_order_id
+        order = await self.ws.request("order.modify", modify)
+        self.apply_order(order)
+        return dict(order)
+
     def apply_order(self, order: dict[str, Any]) -> None:
         """Apply an order reply (or lookup) to the positions, once per executed quantity."""
         try:

@@ -1,0 +1,238 @@
+"""The copies of the master's resting orders (`orders = "mirror"`, USD-M LIMIT today).
+
+The master places a resting order: the slave places its copy (actors/domain/resting.py sizes it).
+The master amends it: the slave amends its copy (`order.modify`: price, and its own filled quantity
+plus its share of what the master has left). The master's order fills: the target moves by the
+copy rule as for any fill, and no market order is sent: the copy fills on its own queue position.
+The master's order is done (filled, canceled, expired): the slave cancels what is left of its copy
+and settles the difference to the target with a market order ("cs" client ids, after
+`settle_after_ms`). A (re)sync cancels every copy and places the snapshot's open orders again.
+
+An order the slave cannot copy (under the minimum, filtered, no k...) is not mirrored: its fills
+are copied as market orders, as in `orders = "fills"`; an amendment that makes the copy impossible
+cancels it and settles, and the fills after it are copied as market orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+
+from protocol.messages import MasterFill, MasterOrder, OrderMirrored, PositionSnapshot, RestingOrder
+from protocol.seq import SeqVerdict
+
+from ..binance.errors import BinanceAPIError
+from ..domain.decisions import OrderIntent, Skip, reconcile_target
+from ..domain.orders import _cid
+from ..domain.resting import resting_intent
+from ..domain.sizing import CannotSize, ratio_k
+from .rules import ZERO, log, now_ns
+
+if TYPE_CHECKING:
+    from .mirror import MarketMirror
+
+
+class Copy(NamedTuple):
+    """A master resting order and the slave's copy of it (`intent` None: not mirrored, `why`)."""
+
+    master: RestingOrder
+    intent: OrderIntent | None
+    order_id: int = 0  # the copy's exchange order id
+    why: str = ""
+
+
+def settle_client_order_id(slave_id: str, market: str, symbol: str, master_order_id: int, leg: int) -> str:
+    """newClientOrderId of the market order that settles a done mirrored order: "cs" + 24 chars."""
+    return _cid("cs", slave_id, market, symbol, master_order_id, leg)
+
+
+class RestingMirror:
+    """Mixin of MarketMirror: `self.resting` maps a master order id to its Copy."""
+
+    resting: dict[int, Copy]
+
+    def _mirrors_orders(self: "MarketMirror") -> bool:
+        return self.market == "usdm" and self.config.orders == "mirror"
+
+    def _on_order(self: "MarketMirror", order: MasterOrder, t_recv: int) -> None:
+        """A resting order of the master (placed, amended, canceled, expired). It takes a number in
+        the master's sequence, so it is counted; with `orders = "mirror"` (USD-M) it goes to its
+        symbol's worker, in order with the fills (resting.py), else only its fills are copied."""
+        if self.syncing:
+            self.pending.append((order, t_recv))
+            return
+        verdict = self.tracker.feed(order.epoch, order.seq).verdict
+        if verdict is SeqVerdict.DUPLICATE:
+            return
+        if verdict is not SeqVerdict.OK:
+            self.pending.append((order, t_recv))
+            self.request_resync("restart" if verdict is SeqVerdict.RESTART else "gap")
+        elif self._mirrors_orders():
+            self._enqueue(order, t_recv)
+
+    def resting_keys(self: "MarketMirror") -> set[tuple[str, str]]:
+        """Positions with a live copy: their drift is the copy's queue, settled when it is done."""
+        return {(c.master.symbol, c.master.position_side) for c in self.resting.values() if c.intent is not None}
+
+    def _copy_of(self: "MarketMirror", order: RestingOrder, equity: Decimal, nonce: str) -> OrderIntent | Skip:
+        k = ratio_k(self.config, self.account.equity, equity)
+        if isinstance(k, CannotSize):
+            return Skip("cannot_size", k.reason)
+        if self.slave.paused_all or self.config.paused:
+            return Skip("paused", "paused: the master's order is not mirrored (its fills are decided as fills)")
+        held = self.account.holding(order.symbol, order.position_side).position
+        return resting_intent(
+            order,
+            market=self.market,
+            slave_id=self.slave.slave_id,
+            config=self.config,
+            k=k,
+            filters=self.account.filters.get(order.symbol),
+            held=held,
+            nonce=nonce,
+        )
+
+    async def _mirror_order(self: "MarketMirror", event: MasterOrder, t_recv: int) -> None:
+        order = event.order
+        known = self.resting.get(order.order_id)
+        if event.action == "placed" or (event.action == "amended" and known is None):
+            if known is None:
+                await self._place_copy(order, event.equity, "live", t_recv)
+            return
+        if known is None:
+            return
+        if event.action == "amended":
+            if known.intent is None:
+                self.resting[order.order_id] = known._replace(master=order)
+                return
+            await self._amend_copy(known, order, event.equity, t_recv)
+            return
+        del self.resting[order.order_id]  # canceled / expired
+        if known.intent is not None:
+            await self._settle(known, t_recv)
+
+    async def _place_copy(self: "MarketMirror", order: RestingOrder, equity: Decimal, nonce: str, t_recv: int) -> None:
+        intent = self._copy_of(order, equity, nonce)
+        if isinstance(intent, Skip):
+            log.info("master order %d not mirrored: %s", order.order_id, intent.text)
+            self.resting[order.order_id] = Copy(order, None, why=intent.text)
+            return
+        if intent.kind == "open" and order.symbol not in self.aligned:
+            await self._align(order.symbol, None, None)
+        result = await self._send_resting(intent, order, t_recv)
+        if result is None:
+            self.resting[order.order_id] = Copy(order, None, why="the copy was refused")
+            return
+        self.resting[order.order_id] = Copy(order, intent, int(result.get("orderId", 0)))
+
+    async def _amend_copy(self: "MarketMirror", known: Copy, order: RestingOrder, equity: Decimal, t_recv: int) -> None:
+        assert known.intent is not None
+        intent = self._copy_of(order, equity, "live")
+        if isinstance(intent, Skip):
+            log.info("master order %d amended beyond what this slave can copy: %s", order.order_id, intent.text)
+            self.resting[order.order_id] = Copy(order, None, why=intent.text)
+            await self._settle(known, t_recv)
+            return
+        filled = self.account.orders.applied.get(known.order_id, ZERO)
+        amended = msgspec.structs.replace(intent, client_order_id=known.intent.client_order_id, qty=filled + intent.qty)
+        try:
+            await self.account.amend(amended)
+        except BinanceAPIError as exc:
+            if exc.code == -5027:  # "No need to modify the order": our copy is already so
+                self.resting[order.order_id] = known._replace(master=order)
+                return
+            log.warning("amending the copy of master order %d failed (%s): cancelled and settled", order.order_id, exc)
+            self.resting[order.order_id] = Copy(order, None, why=f"amendment refused: {exc.msg}")
+            await self._settle(known, t_recv)
+            return
+        self.resting[order.order_id] = known._replace(master=order, intent=amended)
+
+    async def _send_resting(self: "MarketMirror", intent: OrderIntent, order: RestingOrder, t_recv: int) -> dict[str, Any] | None:
+        t_sent = now_ns()
+        try:
+            done = await self.account.execute(intent)
+        except BinanceAPIError as exc:
+            log.warning("copy of master order %d refused: %s", order.order_id, exc)
+            self.slave.report(self._failed(None, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
+            return None
+        r = done.result
+        self.slave.report(
+            OrderMirrored(
+                **self._keys(None, t_recv, intent) | {"master_order_id": order.order_id},
+                reduce_only=intent.reduce_only,
+                exchange_order_id=int(r.get("orderId", 0)),
+                status=str(r.get("status", "")),
+                executed_qty=Decimal(str(r.get("executedQty") or 0)),
+                summary=f"LIMIT {intent.time_in_force} {intent.qty}@{intent.price} (copy of master order {order.order_id})",
+                t_order_sent_ns=t_sent,
+                t_order_acked_ns=now_ns(),
+            )
+        )
+        return r
+
+    def _fill_of_copy(self: "MarketMirror", fill: MasterFill) -> Copy | None:
+        copy = self.resting.get(fill.order_id) if self.resting else None
+        return copy if copy is not None and copy.intent is not None else None
+
+    async def _settle(self: "MarketMirror", copy: Copy, t_recv: int) -> None:
+        """The master's order is done: cancel what is left of the copy, then bring the position to
+        the target (moved by every master fill of the order) with a market order."""
+        assert copy.intent is not None
+        if self.config.settle_after_ms:
+            await asyncio.sleep(self.config.settle_after_ms / 1000)
+        acct = self.account
+        symbol, ps = copy.master.symbol, copy.master.position_side
+        try:
+            await acct.cancel(symbol, copy.intent.client_order_id)
+        except BinanceAPIError as exc:
+            log.warning("cancel of the copy of master order %d failed (%s): position read again", copy.master.order_id, exc)
+            await acct.refresh()
+        key = (symbol, ps)
+        intended = self.book.intended.get(key, ZERO)
+        intents = reconcile_target(
+            [],
+            {key: acct.positions.get(key, ZERO)},
+            Decimal(1),
+            acct.filters,
+            market=self.market,
+            slave_id=self.slave.slave_id,
+            config=self.config,
+            nonce=f"settle-{copy.master.order_id}",
+            prices={symbol: copy.master.price},
+            expected={key: intended},
+        )
+        for leg, intent in enumerate(intents):
+            cid = settle_client_order_id(self.slave.slave_id, self.market, symbol, copy.master.order_id, leg)
+            await self._send(msgspec.structs.replace(intent, client_order_id=cid), None, t_recv)
+
+    async def drop_copies(self: "MarketMirror", why: str, symbol: str | None = None) -> None:
+        """Cancel our live copies (all, or one symbol's): paused, or flattened. Their master
+        orders stay known as not mirrored: their fills are decided as fills from now on."""
+        for order_id, copy in list(self.resting.items()):
+            if copy.intent is None or (symbol is not None and copy.master.symbol != symbol):
+                continue
+            self.resting[order_id] = Copy(copy.master, None, why=why)
+            try:
+                await self.account.cancel(copy.master.symbol, copy.intent.client_order_id)
+            except BinanceAPIError as exc:
+                log.warning("cancel of the copy of master order %d failed: %s", order_id, exc)
+
+    async def _cancel_copies(self: "MarketMirror") -> None:
+        """A (re)sync: cancel every copy we have open (the sync's corrections then run, and
+        `_place_snapshot_copies` copies the snapshot's open orders again: what the master has left)."""
+        self.resting = {}
+        for o in await self.account.open_orders():
+            if o.clientOrderId.startswith("cm") and o.status in ("NEW", "PARTIALLY_FILLED"):
+                try:
+                    await self.account.cancel(o.symbol, o.clientOrderId)
+                except BinanceAPIError as exc:
+                    log.warning("cancel of an earlier copy %s failed: %s", o.clientOrderId, exc)
+
+    async def _place_snapshot_copies(self: "MarketMirror", snap: PositionSnapshot) -> None:
+        for order in snap.open_orders:
+            if order.order_id in self.resting:
+                continue
+            await self._place_copy(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())
