@@ -221,11 +221,14 @@ class Slave:
                     asyncio.get_running_loop().create_task(mirror.flatten(event))
 
     def _pause_copies(self) -> None:
-        """Paused (this slave or all): the copies of the master's resting orders are canceled."""
-        if self.config.paused or self.paused_all or not self.config.enabled:
+        """Paused (this slave or all), disabled, or `orders` back to "fills": the copies of the
+        master's resting orders are canceled."""
+        stopped = self.config.paused or self.paused_all or not self.config.enabled
+        why = "paused" if stopped else "orders = fills"
+        if stopped or self.config.orders != "mirror":
             for mirror in self.mirrors.values():
-                if mirror.resting:
-                    self.spawn(mirror.drop_copies("paused"))
+                if any(c.intent is not None for c in mirror.resting.values()):
+                    self.spawn(mirror.drop_copies(why))
 
     def forced_changed(self) -> None:
         """A mirror's liquidated set changed: save every market's (actors/slave/forced_state.py)."""

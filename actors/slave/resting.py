@@ -6,7 +6,8 @@ plus its share of what the master has left). The master's order fills: the targe
 copy rule as for any fill, and no market order is sent: the copy fills on its own queue position.
 The master's order is done (filled, canceled, expired): the slave cancels what is left of its copy
 and settles the difference to the target with a market order ("cs" client ids, after
-`settle_after_ms`). A (re)sync cancels every copy and places the snapshot's open orders again.
+`settle_after_ms`). A (re)sync cancels every copy (those of the last run too: copies_state.py) and places the
+snapshot's open orders again.
 
 An order the slave cannot copy (under the minimum, filtered, no k...) is not mirrored: its fills
 are copied as market orders, as in `orders = "fills"`; an amendment that makes the copy impossible
@@ -24,11 +25,12 @@ import msgspec
 from protocol.messages import MasterFill, MasterOrder, OrderMirrored, PositionSnapshot, RestingOrder
 from protocol.seq import SeqVerdict
 
-from ..binance.errors import BinanceAPIError
+from ..binance.errors import BinanceAPIError, OrderNotFound
 from ..domain.decisions import OrderIntent, Skip, reconcile_target
 from ..domain.orders import _cid
 from ..domain.resting import resting_intent
 from ..domain.sizing import CannotSize, ratio_k
+from .copies_state import copies_path, load_copies, save_copies
 from .rules import ZERO, log, now_ns
 
 if TYPE_CHECKING:
@@ -122,11 +124,13 @@ class RestingMirror:
             return
         if intent.kind == "open" and order.symbol not in self.aligned:
             await self._align(order.symbol, None, None)
+        self._save_copies(sending=intent)  # listed before it exists: a restart cancels it whatever happens
         result = await self._send_resting(intent, order, t_recv)
         if result is None:
             self.resting[order.order_id] = Copy(order, None, why="the copy was refused")
-            return
-        self.resting[order.order_id] = Copy(order, intent, int(result.get("orderId", 0)))
+        else:
+            self.resting[order.order_id] = Copy(order, intent, int(result.get("orderId", 0)))
+        self._save_copies()
 
     async def _amend_copy(self: "MarketMirror", known: Copy, order: RestingOrder, equity: Decimal, t_recv: int) -> None:
         assert known.intent is not None
@@ -173,6 +177,12 @@ class RestingMirror:
         )
         return r
 
+    def _save_copies(self: "MarketMirror", sending: OrderIntent | None = None) -> None:
+        live = [(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None]
+        if sending is not None:
+            live.append((sending.symbol, sending.client_order_id))
+        save_copies(copies_path(self.slave, self.market), live)
+
     def _fill_of_copy(self: "MarketMirror", fill: MasterFill) -> Copy | None:
         copy = self.resting.get(fill.order_id) if self.resting else None
         return copy if copy is not None and copy.intent is not None else None
@@ -190,6 +200,7 @@ class RestingMirror:
         except BinanceAPIError as exc:
             log.warning("cancel of the copy of master order %d failed (%s): position read again", copy.master.order_id, exc)
             await acct.refresh()
+        self._save_copies()
         key = (symbol, ps)
         intended = self.book.intended.get(key, ZERO)
         intents = reconcile_target(
@@ -219,17 +230,24 @@ class RestingMirror:
                 await self.account.cancel(copy.master.symbol, copy.intent.client_order_id)
             except BinanceAPIError as exc:
                 log.warning("cancel of the copy of master order %d failed: %s", order_id, exc)
+        self._save_copies()
 
     async def _cancel_copies(self: "MarketMirror") -> None:
-        """A (re)sync: cancel every copy we have open (the sync's corrections then run, and
-        `_place_snapshot_copies` copies the snapshot's open orders again: what the master has left)."""
+        """A (re)sync: cancel every copy we have open, those of this run and those the last run
+        recorded (the sync's corrections then run, and `_place_snapshot_copies` copies the
+        snapshot's open orders again: what the master has left of each)."""
+        listed = {(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None}
+        listed |= set(load_copies(copies_path(self.slave, self.market)))
         self.resting = {}
-        for o in await self.account.open_orders():
-            if o.clientOrderId.startswith("cm") and o.status in ("NEW", "PARTIALLY_FILLED"):
-                try:
-                    await self.account.cancel(o.symbol, o.clientOrderId)
-                except BinanceAPIError as exc:
-                    log.warning("cancel of an earlier copy %s failed: %s", o.clientOrderId, exc)
+        for symbol, cid in sorted(listed):
+            try:
+                await self.account.cancel(symbol, cid)
+            except OrderNotFound:
+                pass  # listed before it was sent, and never reached the exchange
+            except BinanceAPIError as exc:
+                log.warning("cancel of an earlier copy %s failed: %s", cid, exc)
+        if listed:
+            self._save_copies()
 
     async def _place_snapshot_copies(self: "MarketMirror", snap: PositionSnapshot) -> None:
         for order in snap.open_orders:

@@ -130,8 +130,8 @@ class Resync:
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
-        if self.resting or self._mirrors_orders():
-            await self._cancel_copies()
+        if self.resting or self._mirrors_orders() or (cause == "start" and self.market == "usdm"):
+            await self._cancel_copies()  # at start also those a run with orders = mirror left
         self._move_target(snap)
         if not new_only and self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from protocol.messages import SlaveConfig
@@ -161,3 +162,29 @@ def test_one_way_a_slave_restarted_while_an_order_rests_then_the_copies_fill_in_
     # 1.4 once the master's order is filled; slave01 settles all of its 0.4
     dep.sim.set_price("BTCUSDT", "49988", pause=True)
     expect(dep, D("0.8"), [], {"slave01": [("BUY", D("0.4"))], "slave02": [("BUY", D("1.4"))]}, ps="BOTH")
+
+
+@pytest.mark.parametrize("dep", ["one_way"], indirect=True)
+def test_a_slave_restarted_with_orders_fills_cancels_the_copies_it_left_and_copies_fills(dep):
+    D = Decimal
+    signed(dep.sim, "master", "POST", "/fapi/v1/order", LIMIT | {"side": "BUY", "quantity": "0.8", "price": "49990"})
+    resting = [("LIMIT", "BUY", "BOTH", D("49990"), D("0.8"), "GTC")]
+    expect(dep, D(0), resting, {}, ps="BOTH")
+
+    dep.kill("slave-slave02")
+    dep.slaves[1] = msgspec.structs.replace(dep.slaves[1], orders="fills")
+    dep.write_config()
+    dep.start_slave("slave02")
+    eventually(lambda: copy_ids(dep, "slave02") == [], timeout=60, what="slave02's copy canceled at its start")
+
+    dep.sim.set_price("BTCUSDT", "49989", pause=True)  # 0.5 of the master's order fills
+
+    def copied() -> bool:
+        assert positions(dep.sim, "slave02").get(("BTCUSDT", "BOTH"), D(0)) == D("1.0")  # 2 x 0.5, at market
+        assert open_orders(dep, "slave02") == []
+        assert positions(dep.sim, "slave01").get(("BTCUSDT", "BOTH"), D(0)) == D(0)  # its copy still rests
+        assert open_orders(dep, "slave01") == [("LIMIT", "BUY", "BOTH", D("49990"), D("0.4"), "GTC")]
+        return True
+
+    eventually(copied, timeout=20, interval=0.1, what="slave02 copies fills, slave01's copy rests")
+    assert_no_corrections(dep, "after a switch from mirror to fills")

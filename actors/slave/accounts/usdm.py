@@ -251,10 +251,6 @@ class UsdmAccount:
         return done
 
     # -- resting orders (the copies of the master's, orders = "mirror") ----------------------------
-    async def open_orders(self) -> list[wire.BinanceFuturesOrder]:
-        """Our open orders (GET /fapi/v1/openOrders, weight 40)."""
-        return await usdm_api.open_orders(self.rest)
-
     async def cancel(self, symbol: str, client_order_id: str) -> dict[str, Any]:
         """Cancel one of our resting orders; the order as it ended (its executed quantity applied
         to the positions). An order that is no longer open (filled meanwhile: -2011) is read back."""
