@@ -208,17 +208,18 @@ class BinanceSpotBalance(_Wire, kw_only=True):
 
 
 class BinanceCommissionRates(_Wire, kw_only=True):
-    """`commissionRates` of GET /api/v3/account: rates as text, read leniently (taker_commission)."""
+    """`commissionRates` of GET /api/v3/account: rates as text (a number is taken too), read
+    leniently by taker_commission: a malformed rate must not fail the whole account read."""
 
-    maker: str | None = None  # maker rate
-    taker: str | None = None  # taker rate
+    maker: str | float | int | None = None  # maker rate
+    taker: str | float | int | None = None  # taker rate
 
 
 class BinanceSpotAccount(_Wire, kw_only=True):
     """GET /api/v3/account."""
 
     commissionRates: BinanceCommissionRates | None = None  # commission rates
-    takerCommission: Decimal | None = None  # taker commission, basis points (the older field)
+    takerCommission: str | float | int | None = None  # taker commission, basis points (the older field)
 
     canTrade: bool | None = None  # trading enabled
     canWithdraw: bool | None = None  # withdrawals enabled

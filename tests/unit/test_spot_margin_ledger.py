@@ -161,6 +161,14 @@ def test_taker_commission_from_the_spot_account() -> None:
     assert rate({"takerCommission": 10}) == D("0.001")
     assert rate({"commissionRates": {"taker": "bad"}}) == 0
     assert rate({}) == 0
+    # a number where Binance sends text, or text where it sends a number, still reads (helper
+    # review, session 9: the typed struct failed the whole spot/margin account read on these)
+    assert rate({"commissionRates": {"maker": 0.0009, "taker": 0.001}}) == D("0.001")
+    assert rate({"takerCommission": "7.5"}) == D("0.00075")
+    assert rate({"takerCommission": "bad"}) == 0
+    assert rate({"commissionRates": {"taker": "NaN"}}) == 0
+    assert rate({"commissionRates": {"taker": "-0.001"}}) == 0
+    assert rate({"commissionRates": {"taker": "1e999999"}}) == 0
 
 
 def test_our_own_trade_counts_even_when_its_time_is_not_after_the_rest_read() -> None:
