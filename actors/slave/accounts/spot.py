@@ -459,16 +459,10 @@ class BalanceAccount:
 
 def taker_commission(account: wire.BinanceSpotAccount) -> Decimal:
     """The taker commission rate of GET /api/v3/account (`commissionRates.taker`, else
-    `takerCommission` in basis points); 0 when absent or malformed (a bad rate never fails the
-    account read: the wire struct takes text or a number, the conversion happens here)."""
+    `takerCommission` in basis points); 0 when absent or malformed (never fails the read)."""
+    rates, bps = account.commissionRates, account.takerCommission
     try:
-        rates = account.commissionRates
-        if rates is not None and rates.taker is not None:
-            rate = Decimal(str(rates.taker))
-        elif account.takerCommission is not None:
-            rate = Decimal(str(account.takerCommission)) / 10000
-        else:
-            return ZERO
+        rate = Decimal(str(rates.taker)) if rates and rates.taker is not None else Decimal(str(bps or 0)) / 10000
     except (ArithmeticError, ValueError, TypeError):
         return ZERO
     return rate if rate.is_finite() and ZERO <= rate < 1 else ZERO
