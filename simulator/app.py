@@ -18,6 +18,7 @@ from aiohttp import web
 
 from simulator import (
     coinm,
+    futures_algo_api,
     futures_api,
     futures_history,
     futures_modify,
@@ -41,7 +42,17 @@ log = logging.getLogger("simulator")
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
 TASKS_KEY: web.AppKey[list] = web.AppKey("sim_tasks", list)
 # registered after spot, margin and wallet, in this order (the later ones use sim.futures)
-PLUGINS: tuple[ModuleType, ...] = (futures_api, futures_history, futures_modify, market_data, spot_replace, wallet_info, coinm, liquidation)
+PLUGINS: tuple[ModuleType, ...] = (
+    futures_api,
+    futures_algo_api,
+    futures_history,
+    futures_modify,
+    market_data,
+    spot_replace,
+    wallet_info,
+    coinm,
+    liquidation,
+)
 
 
 def _register_plugins(sim: Sim) -> list[str]:

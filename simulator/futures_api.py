@@ -59,6 +59,9 @@ class FuturesService(_FuturesReads, _FuturesAdmin):
         self.arrivals: dict[int, tuple[int, str]] = {}  # order id -> (monotonic ns at arrival, transport)
         self.trades = sim.history.trades()  # the newest fills (a Ring of dicts), for the admin API
         self._synced: dict[str, Decimal] = {}  # account id -> futures USDT balance last mirrored
+        # called after every publish with (account id, events): the Algo Service follows the
+        # orders its triggered algo orders placed (simulator/futures_algo.py)
+        self.publish_hooks: list[Callable[[str, list[dict[str, Any]]], None]] = []
         for symbol in self.engine.symbols:
             if symbol in sim.prices.prices:
                 self.engine.set_mark(symbol, sim.prices.mark(symbol))
@@ -113,6 +116,8 @@ class FuturesService(_FuturesReads, _FuturesAdmin):
     def publish(self, account_id: str, events: list[dict[str, Any]]) -> None:
         for event in events:
             self.sim.hub.publish(account_id, "futures", event)
+        for hook in self.publish_hooks:
+            hook(account_id, events)
 
     # -- prices and execution -------------------------------------------------------------------------
     def on_prices(self, prices: dict[str, Decimal]) -> None:

@@ -57,7 +57,7 @@ class _FuturesEvents:
                 "m": fill.maker if fill else False,  # is maker
                 "R": order.reduce_only,  # reduce only
                 "wt": order.working_type,  # stop price working type
-                "ot": order.type,  # original order type
+                "ot": order.orig_type or order.type,  # original order type
                 "ps": order.position_side,  # position side
                 "cp": False,  # close-all
                 "rp": plain(fill.realized_pnl) if fill else "0",  # realized profit of the trade

@@ -53,7 +53,7 @@ def _order_common(engine: FuturesEngine, o: FuturesOrder) -> dict[str, Any]:
         "stopPrice": "0",
         "workingType": o.working_type,
         "priceProtect": False,
-        "origType": o.type,
+        "origType": o.orig_type or o.type,
         "priceMatch": o.price_match,
         "selfTradePreventionMode": o.stp_mode,
         "goodTillDate": o.good_till_date,

@@ -111,6 +111,7 @@ class FuturesOrder(msgspec.Struct):
     price_match: str = "NONE"
     working_type: str = "CONTRACT_PRICE"
     expire_reason: str = "0"
+    orig_type: str = ""  # the algo order type (STOP_MARKET ...) of an order an algo order placed
 
     @property
     def remaining(self) -> Decimal:

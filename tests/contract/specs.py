@@ -49,6 +49,10 @@ WS_REST: dict[tuple[str, str], tuple[str, str]] = {
     (FUTURES_WS, "order.cancel"): ("DELETE", "/fapi/v1/order"),
     (FUTURES_WS, "order.status"): ("GET", "/fapi/v1/order"),
     (FUTURES_WS, "order.modify"): ("PUT", "/fapi/v1/order"),
+    # the Algo Service (USD-M change log 2025-11-06): the scrape has no section for them; the official
+    # SDK's websocket_api new_algo_order / cancel_algo_order send the REST endpoints' parameters
+    (FUTURES_WS, "algoOrder.place"): ("POST", "/fapi/v1/algoOrder"),
+    (FUTURES_WS, "algoOrder.cancel"): ("DELETE", "/fapi/v1/algoOrder"),
 }
 WS_AUTH = frozenset({"apiKey", "signature"})
 
