@@ -28,9 +28,12 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 
+from .conditional import ConditionalOrder as ConditionalOrder, MasterAlgoOrder as MasterAlgoOrder
 from .vocabulary import (
     MARKETS as MARKETS,
+    AlgoAction as AlgoAction,
     Asset as Asset,
+    ConditionalType as ConditionalType,
     FillStatus as FillStatus,
     Leverage as Leverage,
     MarginType as MarginType,
@@ -45,6 +48,7 @@ from .vocabulary import (
     PositionKey as PositionKey,
     PositionMode as PositionMode,
     PositionSide as PositionSide,
+    ProtectiveMode as ProtectiveMode,
     RequestId as RequestId,
     RestingOrderType as RestingOrderType,
     Side as Side,
@@ -56,6 +60,7 @@ from .vocabulary import (
     SnapshotReason as SnapshotReason,
     Symbol as Symbol,
     TimeInForce as TimeInForce,
+    WorkingType as WorkingType,
     _bad_decimal as _bad_decimal,
     _check_finite as _check_finite,
     _check_non_negative as _check_non_negative,
@@ -193,6 +198,7 @@ class PositionSnapshot(Msg, tag="snap", frozen=True, kw_only=True):
     holdings: tuple[AssetHolding, ...] = ()  # spot/margin
     position_mode: PositionMode | None = None  # usdm
     open_orders: tuple[RestingOrder, ...] = ()  # the master's resting orders of the types published
+    open_algo_orders: tuple[ConditionalOrder, ...] = ()  # usdm: its conditional orders not yet triggered
     reason: SnapshotReason
     t_ns: int  # monotonic ns when taken
 
@@ -225,7 +231,7 @@ class Heartbeat(Msg, tag="hb", frozen=True, kw_only=True):
     last_event_ms: int = 0  # exchange time of the last event seen (0 = none yet)
 
 
-MasterEvent = Union[MasterFill, MasterOrder, PositionSnapshot, AccountConfigChanged, Heartbeat]
+MasterEvent = Union[MasterFill, MasterOrder, MasterAlgoOrder, PositionSnapshot, AccountConfigChanged, Heartbeat]
 
 # --------------------------------------------------------------------------- generic replies
 
@@ -290,6 +296,9 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # slave too (actors/slave/resting.py); spot and margin copy fills either way
     orders: OrdersMode = "fills"
     settle_after_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0  # mirror: wait before settling a done order
+    # with orders = "mirror": the master's USD-M stop-loss / take-profit orders are copied too
+    # (actors/slave/protective.py); "off": they are not, and their fills are copied as fills
+    protective: ProtectiveMode = "mirror"
 
     def __post_init__(self) -> None:
         _check_positive(self, "ratio", "multiplier", "max_position_notional")

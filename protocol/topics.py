@@ -20,6 +20,7 @@ from .messages import (
     FlattenCommand,
     Heartbeat,
     Market,
+    MasterAlgoOrder,
     MasterEvent,
     MasterFill,
     MasterOrder,
@@ -39,6 +40,7 @@ _MASTER_TOPICS: Final[dict[tuple[str, str], bytes]] = {
 _KIND_OF_EVENT: Final[dict[type, MasterKind]] = {
     MasterFill: "fill",
     MasterOrder: "order",
+    MasterAlgoOrder: "order",
     PositionSnapshot: "snapshot",
     AccountConfigChanged: "config",
     Heartbeat: "hb",

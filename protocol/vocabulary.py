@@ -30,6 +30,14 @@ OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
 RestingOrderType = Literal["LIMIT"]  # the master order types published as resting orders
 TimeInForce = Literal["GTC", "IOC", "FOK", "GTX", "GTD"]
+# USD-M conditional orders, on Binance's Algo Service since 2025-12-02 (POST /fapi/v1/algoOrder)
+ConditionalType = Literal["STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"]
+WorkingType = Literal["MARK_PRICE", "CONTRACT_PRICE"]
+# placed / canceled / expired / rejected: as the Algo Service says (ALGO_UPDATE X NEW, CANCELED,
+# EXPIRED, REJECTED); triggered: it is in the matching engine as order `actual_order_id`; finished:
+# that order is done (filled or canceled there)
+AlgoAction = Literal["placed", "canceled", "triggered", "finished", "rejected", "expired"]
+ProtectiveMode = Literal["mirror", "off"]  # orders = "mirror": copy the master's conditional (stop / take-profit) orders too
 SlaveState = Literal["starting", "syncing", "running", "paused", "disabled", "degraded", "stopping", "stopped"]
 SkipReason = Literal[
     "below_min_notional",  # order value under the symbol's min notional (deferred or skipped by policy)

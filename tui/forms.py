@@ -39,6 +39,7 @@ class SlaveForm:
     margin_level_min: str = ""
     orders: str = "fills"
     settle_after_ms: str = "0"
+    protective: str = "mirror"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +67,7 @@ class SlaveForm:
             margin_level_min=text(c.margin_level_min),
             orders=c.orders,
             settle_after_ms=text(c.settle_after_ms),
+            protective=c.protective,
         )
 
 
@@ -99,6 +101,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "min_notional_policy": form.min_notional_policy,
         "on_start": form.on_start,
         "orders": form.orders,
+        "protective": form.protective,
         "symbols_allow": _words(form.symbols_allow),
         "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),

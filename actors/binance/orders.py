@@ -9,7 +9,8 @@
   fills, with their commissions, which move the slave's balances);
 - USD-M: `positionSide` in hedge mode, where `reduceOnly` cannot be sent; `reduceOnly=true` for
   one-way reductions;
-- margin: `sideEffectType` (NO_SIDE_EFFECT unless the decision borrows or repays).
+- margin: `sideEffectType` (NO_SIDE_EFFECT unless the decision borrows or repays);
+- USD-M conditional orders (the Algo Service, `POST /fapi/v1/algoOrder`): `algo_order_params`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..domain.orders import OrderIntent
+from ..domain.protective import GuardIntent
 from .filters import SymbolFilters, format_decimal
 
-__all__ = ["order_params"]
+__all__ = ["order_params", "algo_order_params"]
 
 
 def order_params(
@@ -49,4 +51,32 @@ def order_params(
             params["sideEffectType"] = intent.side_effect or "NO_SIDE_EFFECT"
         case _:
             params["newOrderRespType"] = "FULL"
+    return params
+
+
+def algo_order_params(intent: GuardIntent, filters: SymbolFilters | None, *, position_mode: str | None = None) -> dict[str, Any]:
+    """POST /fapi/v1/algoOrder (WS algoOrder.place) parameters of a conditional order."""
+    tick = filters.tick_size if filters else None
+    params: dict[str, Any] = {
+        "algoType": "CONDITIONAL",
+        "symbol": intent.symbol,
+        "side": intent.side,
+        "type": intent.order_type,
+        "triggerPrice": format_decimal(intent.trigger_price, tick),
+        "workingType": intent.working_type,
+        "clientAlgoId": intent.client_algo_id,
+    }
+    if intent.price is not None:
+        params["price"] = format_decimal(intent.price, tick)
+        params["timeInForce"] = intent.time_in_force
+    if intent.price_protect:
+        params["priceProtect"] = "true"
+    if intent.close_position:
+        params["closePosition"] = "true"  # no quantity, no reduceOnly (Binance refuses both with it)
+    else:
+        params["quantity"] = format_decimal(intent.qty, filters.step_size if filters else None)
+    if position_mode == "hedge":
+        params["positionSide"] = intent.position_side
+    elif intent.reduce_only and not intent.close_position:
+        params["reduceOnly"] = "true"
     return params

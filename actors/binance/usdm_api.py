@@ -10,7 +10,14 @@ from typing import Any
 
 from .filters import SymbolFilters, parse_futures_exchange_info
 from .rest import RestClient
-from .wire import BinanceFuturesAccount, BinanceFuturesOrder, BinanceFuturesPositionMode, BinanceFuturesPositionRisk, convert
+from .wire import (
+    BinanceAlgoOrder,
+    BinanceFuturesAccount,
+    BinanceFuturesOrder,
+    BinanceFuturesPositionMode,
+    BinanceFuturesPositionRisk,
+    convert,
+)
 
 TIME_PATH = "/fapi/v1/time"
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
@@ -18,6 +25,8 @@ POSITION_MODE_PATH = "/fapi/v1/positionSide/dual"
 POSITION_RISK_PATH = "/fapi/v2/positionRisk"  # v2: v3 lacks leverage and margin type
 ACCOUNT_PATH = "/fapi/v2/account"
 OPEN_ORDERS_PATH = "/fapi/v1/openOrders"
+ALGO_ORDER_PATH = "/fapi/v1/algoOrder"  # the Algo Service (conditional orders) since 2025-12-02
+OPEN_ALGO_ORDERS_PATH = "/fapi/v1/openAlgoOrders"
 MARGIN_TYPE_PATH = "/fapi/v1/marginType"
 LEVERAGE_PATH = "/fapi/v1/leverage"
 
@@ -63,6 +72,26 @@ async def account(rest: RestClient) -> BinanceFuturesAccount:
 async def open_orders(rest: RestClient) -> list[BinanceFuturesOrder]:
     """GET /fapi/v1/openOrders, every symbol (weight 40)."""
     return convert(await rest.signed("GET", OPEN_ORDERS_PATH), list[BinanceFuturesOrder])
+
+
+async def open_algo_orders(rest: RestClient) -> list[BinanceAlgoOrder]:
+    """GET /fapi/v1/openAlgoOrders, every symbol: the conditional orders not yet done."""
+    return convert(await rest.signed("GET", OPEN_ALGO_ORDERS_PATH), list[BinanceAlgoOrder])
+
+
+async def place_algo_order(rest: RestClient, params: dict[str, Any]) -> BinanceAlgoOrder:
+    """POST /fapi/v1/algoOrder: place a conditional order."""
+    return convert(await rest.signed("POST", ALGO_ORDER_PATH, params), BinanceAlgoOrder)
+
+
+async def cancel_algo_order(rest: RestClient, client_algo_id: str) -> Any:
+    """DELETE /fapi/v1/algoOrder by clientAlgoId; an error when it is not open (triggered, done)."""
+    return await rest.signed("DELETE", ALGO_ORDER_PATH, {"clientAlgoId": client_algo_id})
+
+
+async def algo_order(rest: RestClient, client_algo_id: str) -> BinanceAlgoOrder:
+    """GET /fapi/v1/algoOrder by clientAlgoId: its status, whatever it is."""
+    return convert(await rest.signed("GET", ALGO_ORDER_PATH, {"clientAlgoId": client_algo_id}), BinanceAlgoOrder)
 
 
 async def has_open_orders(rest: RestClient) -> bool:

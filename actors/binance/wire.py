@@ -18,6 +18,8 @@ from .wire_base import convert, decode, decoder
 from .wire_events import (
     EVENT_TYPES,
     BinanceAccountBalance,
+    BinanceAlgoOrderData,
+    BinanceAlgoUpdate,
     BinanceBalanceUpdate,
     BinanceEventStreamTerminated,
     BinanceExecutionReport,
@@ -46,6 +48,7 @@ from .wire_events import (
     decode_user_event,
 )
 from .wire_replies import (
+    BinanceAlgoOrder,
     BinanceApiRestrictions,
     BinanceCommissionRates,
     BinanceErrorBody,
@@ -71,6 +74,8 @@ __all__ = [
     # futures events
     "BinanceFuturesOrderData",
     "BinanceFuturesOrderTradeUpdate",
+    "BinanceAlgoOrderData",
+    "BinanceAlgoUpdate",
     "BinanceFuturesBalance",
     "BinanceFuturesPosition",
     "BinanceFuturesAccountUpdateData",
@@ -98,6 +103,7 @@ __all__ = [
     "EVENT_TYPES",
     "decode_stats",
     # REST / WS-API replies
+    "BinanceAlgoOrder",
     "BinanceFuturesOrder",
     "BinanceFuturesPositionRisk",
     "BinanceFuturesAccountAsset",

@@ -68,6 +68,46 @@ class BinanceFuturesOrderTradeUpdate(_Wire, kw_only=True):
     o: BinanceFuturesOrderData  # the order
 
 
+class BinanceAlgoOrderData(_Wire, kw_only=True):
+    """`o` of ALGO_UPDATE (the Algo Service's conditional orders; "Event: Algo Order Update")."""
+
+    caid: str  # client algo id
+    aid: int  # algo id
+    at: str | None = None  # algo type: CONDITIONAL
+    o: str  # order type STOP_MARKET / TAKE_PROFIT_MARKET / STOP / TAKE_PROFIT / TRAILING_STOP_MARKET
+    s: str  # symbol
+    S: str  # side
+    ps: str = "BOTH"  # position side
+    f: str | None = None  # time in force
+    q: Decimal = Decimal(0)  # quantity (0 with close-all)
+    X: str  # algo status NEW / CANCELED / TRIGGERING / TRIGGERED / FINISHED / REJECTED / EXPIRED
+    ai: str | int | None = None  # the order in the matching engine once triggered ("" before)
+    ap: Decimal | None = None  # its average price
+    aq: Decimal | None = None  # its executed quantity
+    act: str | None = None  # its order type
+    tp: Decimal = Decimal(0)  # trigger price
+    p: Decimal = Decimal(0)  # order price
+    V: str | None = None  # self-trade prevention mode
+    wt: str | None = None  # working type MARK_PRICE / CONTRACT_PRICE
+    pm: str | None = None  # price match mode
+    cp: bool = False  # close-all
+    pP: bool = False  # price protection
+    R: bool = False  # reduce only
+    tt: int | None = None  # trigger time
+    gtd: int | None = None  # GTD auto cancel time
+    rm: str | None = None  # why it failed
+    ia: bool | None = None  # trailing: activated
+
+
+class BinanceAlgoUpdate(_Wire, kw_only=True):
+    """ALGO_UPDATE: a conditional order was placed or changed status."""
+
+    e: str  # "ALGO_UPDATE"
+    E: int  # event time
+    T: int = 0  # transaction time
+    o: BinanceAlgoOrderData  # the algo order
+
+
 class BinanceFuturesBalance(_Wire, kw_only=True):
     """`a.B[]` of ACCOUNT_UPDATE."""
 
@@ -346,6 +386,7 @@ decode_stats = DecodeStats()
 
 EVENT_TYPES: dict[str, type] = {
     "ORDER_TRADE_UPDATE": BinanceFuturesOrderTradeUpdate,
+    "ALGO_UPDATE": BinanceAlgoUpdate,
     "ACCOUNT_UPDATE": BinanceFuturesAccountUpdate,
     "ACCOUNT_CONFIG_UPDATE": BinanceFuturesAccountConfigUpdate,
     "TRADE_LITE": BinanceFuturesTradeLite,

@@ -43,6 +43,34 @@ class BinanceListenToken(_Wire, kw_only=True):
     expirationTime: int  # ms
 
 
+class BinanceAlgoOrder(_Wire, kw_only=True):
+    """USD-M conditional order (POST/GET/DELETE /fapi/v1/algoOrder, GET /fapi/v1/openAlgoOrders,
+    WS algoOrder.place). Prices and quantities as text: Binance sends "" for those an order type
+    has not (activatePrice of a stop...); the master's book reads them leniently."""
+
+    algoId: int  # algo id
+    clientAlgoId: str  # client algo id
+    algoType: str | None = None  # CONDITIONAL
+    orderType: str | None = None  # STOP_MARKET / TAKE_PROFIT_MARKET / STOP / TAKE_PROFIT / TRAILING_STOP_MARKET
+    symbol: str | None = None  # symbol
+    side: str | None = None  # BUY / SELL
+    positionSide: str = "BOTH"  # BOTH / LONG / SHORT
+    timeInForce: str | None = None  # time in force
+    quantity: str | None = None  # quantity (0 with close-all)
+    algoStatus: str | None = None  # NEW / CANCELED / TRIGGERING / TRIGGERED / FINISHED / REJECTED / EXPIRED
+    actualOrderId: str | int | None = None  # the order in the matching engine once triggered
+    triggerPrice: str | None = None  # trigger price
+    price: str | None = None  # limit price (STOP / TAKE_PROFIT)
+    workingType: str | None = None  # MARK_PRICE / CONTRACT_PRICE
+    closePosition: bool | None = None  # close-all
+    priceProtect: bool | None = None  # trigger protection
+    reduceOnly: bool | None = None  # reduce only
+    activatePrice: str | None = None  # trailing: activation price
+    callbackRate: str | None = None  # trailing: callback rate %
+    createTime: int | None = None  # created
+    updateTime: int | None = None  # last change
+
+
 class BinanceFuturesOrder(_Wire, kw_only=True):
     """USD-M order (POST/GET/DELETE /fapi/v1/order, WS order.place/status/cancel)."""
 

@@ -99,6 +99,7 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-start", choices=("sync", "new_only"))
     p.add_argument("--orders", choices=("fills", "mirror"), help="mirror: copy the master's resting USD-M LIMIT orders too")
     p.add_argument("--settle-after-ms", type=int, help="orders = mirror: wait this long before settling a done order")
+    p.add_argument("--protective", choices=("mirror", "off"), help="orders = mirror: copy the master's USD-M stops too")
     p.add_argument("--margin-level-min")
 
 
@@ -153,6 +154,7 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "margin_level_min": "margin_level_min",
         "orders": "orders",
         "settle_after_ms": "settle_after_ms",
+        "protective": "protective",
     }
     for option, name in simple.items():
         value = getattr(args, option)

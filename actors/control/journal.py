@@ -15,7 +15,7 @@ waiting in its grouping window survives a control crash (re-offered by the next 
            attempts (failed deliveries), done_ms, body BLOB (the alert, msgpack; notify.py decodes it))
 
 `kind` is a SlaveReport tag ("mirrored", "skipped", "failed", "status", "desync", "reconciled",
-"slaveerr"), a master event kind ("master.fill", "master.order", "master.cfg", "master.snap"), "notify" (a
+"slaveerr"), a master event kind ("master.fill", "master.order", "master.algo", "master.cfg", "master.snap"), "notify" (a
 notification sent) or "control" (an operator action). Errors ("failed", "desync", "slaveerr") are
 journalled unacknowledged until `ack`.
 

@@ -14,6 +14,7 @@ from protocol.messages import (
     AccountConfigChanged,
     DesyncDetected,
     Heartbeat,
+    MasterAlgoOrder,
     MasterEvent,
     MasterFill,
     MasterOrder,
@@ -177,6 +178,26 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
                 master_order_id=event.order_id,
                 master_trade_id=event.trade_id,
                 client_order_id=event.client_order_id or None,
+                t_master_recv_ns=event.t_master_recv_ns,
+                t_master_pub_ns=event.t_master_pub_ns,
+                body=encode(event),
+            )
+        case MasterAlgoOrder():
+            a = event.order
+            qty = "close-all" if a.close_position else str(a.quantity)
+            limit = f" limit {a.price}" if a.price else ""
+            return JournalRecord(
+                ts_ms=ts,
+                kind="master.algo",
+                market=event.market,
+                symbol=a.symbol,
+                summary=(
+                    f"master stop {event.action}: {a.side} {qty} {a.symbol} {a.position_side} {a.order_type}"
+                    f" trigger {a.trigger_price} ({a.working_type}){limit}{' reduce-only' if a.reduce_only else ''}"
+                    f"{f', order {a.actual_order_id}' if a.actual_order_id else ''} (seq {event.seq})"
+                ),
+                master_order_id=a.algo_id,
+                client_order_id=a.client_algo_id or None,
                 t_master_recv_ns=event.t_master_recv_ns,
                 t_master_pub_ns=event.t_master_pub_ns,
                 body=encode(event),

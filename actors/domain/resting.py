@@ -33,17 +33,22 @@ def resting_client_order_id(slave_id: str, market: str, symbol: str, master_orde
     return _cid("cm", slave_id, market, symbol, master_order_id, nonce)
 
 
-def _reducing(order: RestingOrder) -> Decimal:
-    """How much of the master's remaining order reduces its position (the rest adds)."""
-    remaining = order.orig_qty - order.cum_qty
-    p = order.position_at_place
-    if order.position_side != "BOTH":
-        closing = (order.position_side == "LONG") == (order.side == "SELL")
+def reducing_part(remaining: Decimal, side: str, position_side: str, reduce_only: bool, position_at_place: Decimal) -> Decimal:
+    """How much of a master order's `remaining` quantity reduces its position (the rest adds):
+    hedge SELL LONG / BUY SHORT all of it; one-way what goes against the position, all of a
+    reduce-only order. Resting and conditional orders alike."""
+    p = position_at_place
+    if position_side != "BOTH":
+        closing = (position_side == "LONG") == (side == "SELL")
         return remaining if closing else ZERO
-    against = (p > 0 and order.side == "SELL") or (p < 0 and order.side == "BUY")
-    if order.reduce_only:
+    against = (p > 0 and side == "SELL") or (p < 0 and side == "BUY")
+    if reduce_only:
         return remaining
     return min(remaining, abs(p)) if against else ZERO
+
+
+def _reducing(order: RestingOrder) -> Decimal:
+    return reducing_part(order.orig_qty - order.cum_qty, order.side, order.position_side, order.reduce_only, order.position_at_place)
 
 
 def resting_intent(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from protocol.messages import OrderAction, RestingOrder, SnapshotReason
+from protocol.messages import AlgoAction, ConditionalOrder, OrderAction, RestingOrder, SnapshotReason
 
 
 class Fill(NamedTuple):
@@ -25,6 +25,15 @@ class Order(NamedTuple):
 
     action: OrderAction
     order: RestingOrder
+    fields: dict[str, Any]
+
+
+class AlgoOrder(NamedTuple):
+    """Publish a `MasterAlgoOrder`: a conditional order was placed, canceled, triggered, finished,
+    rejected or expired (`fields`: position, equity and the times)."""
+
+    action: AlgoAction
+    order: ConditionalOrder
     fields: dict[str, Any]
 
 
@@ -54,5 +63,5 @@ class Recheck(NamedTuple):
     delay_s: float
 
 
-Output = Fill | Order | Config | Snapshot | Resync | Duplicate | Recheck
+Output = Fill | Order | AlgoOrder | Config | Snapshot | Resync | Duplicate | Recheck
 Outputs = list[Output]

@@ -27,8 +27,11 @@ from protocol.codec import MAX_SNAPSHOT_REQUEST, decode_snapshot_request, encode
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
     AccountConfigChanged,
+    AlgoAction,
+    ConditionalOrder,
     Error,
     Market,
+    MasterAlgoOrder,
     MasterEvent,
     MasterFill,
     MasterOrder,
@@ -267,6 +270,48 @@ class Publishing:
                     "qty": order.orig_qty,
                     "filled": order.cum_qty,
                     "order_id": order.order_id,
+                }
+            },
+        )
+        return msg
+
+    def publish_algo_order(self, action: AlgoAction, order: ConditionalOrder, **fields: Any) -> MasterAlgoOrder | None:
+        """Build, number and send one MasterAlgoOrder (a conditional order placed, triggered...)."""
+        assert self.pub is not None
+        if not symbol_ok(order.symbol):
+            return None
+        try:
+            msg = self.pub.publish(
+                lambda seq: MasterAlgoOrder(
+                    market=self.market,
+                    epoch=self.pub.epoch,  # type: ignore[union-attr]
+                    seq=seq,
+                    action=action,
+                    order=order,
+                    t_master_pub_ns=monotonic_ns(),
+                    **fields,
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            self.handler_errors += 1
+            log.error("algo order not publishable", extra={"fields": {"algo_id": order.algo_id, "error": str(exc)[:200]}})
+            return None
+        self.orders_published += 1
+        assert isinstance(msg, MasterAlgoOrder)
+        log.info(
+            "algo order",
+            extra={
+                "fields": {
+                    "seq": msg.seq,
+                    "action": action,
+                    "symbol": order.symbol,
+                    "ps": order.position_side,
+                    "side": order.side,
+                    "type": order.order_type,
+                    "trigger": order.trigger_price,
+                    "qty": "close-all" if order.close_position else order.quantity,
+                    "algo_id": order.algo_id,
+                    "actual_order_id": order.actual_order_id,
                 }
             },
         )

@@ -17,7 +17,7 @@ from protocol.messages import Heartbeat, Market, SnapshotReason
 
 from ..base import Endpoints, ensure_private_dir, monotonic_ns
 from ..binance.wire import MalformedEvent, decode_user_event
-from .outputs import Config, Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
+from .outputs import AlgoOrder, Config, Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
 from .publisher import PUB_HWM, Publisher, Publishing, SnapshotServer
 
 log = logging.getLogger("copytrader.master")
@@ -212,6 +212,8 @@ class MasterActor(Publishing):
                     self.publish_fill(**fields)
                 case Order(action, order, fields):
                     self.publish_order(action, order, **fields)
+                case AlgoOrder(action, algo, fields):
+                    self.publish_algo_order(action, algo, **fields)
                 case Config(fields):
                     self.publish_config(**fields)
                 case Snapshot(reason):

@@ -3,7 +3,8 @@
 REST used (usdm/endpoints/private/*): GET /fapi/v1/positionSide/dual (weight 30), GET
 /fapi/v2/positionRisk (weight 5: every symbol with `leverage`, `marginType`, `updateTime`; v3 lacks
 leverage and margin type), GET /fapi/v2/account (weight 5: `totalMarginBalance`), and at each
-(re)build GET /fapi/v1/openOrders (weight 40: the resting orders, resting.py). A poll every
+(re)build GET /fapi/v1/openOrders (weight 40: the resting orders, resting.py) and GET
+/fapi/v1/openAlgoOrders (the conditional orders, conditional.py). A poll every
 `poll_s` (default 10 s) costs 5 weight (positionRisk; +5 for the account every snapshot interval;
 +30 for the mode only when positionRisk lists nothing), about 30 a minute of the 2,400 per IP.
 
@@ -26,6 +27,8 @@ from ..binance.rest import RestClient
 from ..binance.signing import Signer
 from ..binance.userdata import FuturesUserStream
 from ..binance.wire import (
+    BinanceAlgoOrder,
+    BinanceAlgoUpdate,
     BinanceFuturesAccount,
     BinanceFuturesAccountConfigUpdate,
     BinanceFuturesAccountUpdate,
@@ -34,7 +37,8 @@ from ..binance.wire import (
     BinanceFuturesPositionRisk,
 )
 from ..limits import LIMITS
-from .outputs import Config, Duplicate, Fill, Order, Outputs, Resync, Snapshot
+from .conditional import ConditionalBook
+from .outputs import AlgoOrder, Config, Duplicate, Fill, Order, Outputs, Resync, Snapshot
 from .resting import RestingBook
 from .usdm_state import Drift, FuturesState
 
@@ -44,6 +48,7 @@ class UsdmRest(NamedTuple):
     risks: list[BinanceFuturesPositionRisk]
     account: BinanceFuturesAccount
     open_orders: list[BinanceFuturesOrder] = []
+    open_algo_orders: list[BinanceAlgoOrder] = []
 
 
 class UsdmPoll(NamedTuple):
@@ -63,6 +68,7 @@ class UsdmAdapter:
         self.rest = RestClient(endpoints.futures_rest, signer, recv_window=recv_window)
         self.state = state or FuturesState(LIMITS.master_dedupe)
         self.resting = RestingBook()
+        self.conditional = ConditionalBook()
         self.stream: FuturesUserStream | None = None
         self._suspects: dict[PositionKey, Drift] = {}
         self.corrections = 0
@@ -108,14 +114,18 @@ class UsdmAdapter:
 
     async def fetch(self) -> UsdmRest:
         risks, dual = await self._risks_and_mode()
-        return UsdmRest(dual, risks, await self._account(), await self._open_orders())
+        return UsdmRest(dual, risks, await self._account(), await self._open_orders(), await self._open_algo_orders())
 
     async def _open_orders(self) -> list[BinanceFuturesOrder]:
         return await usdm_api.open_orders(self.rest)
 
+    async def _open_algo_orders(self) -> list[BinanceAlgoOrder]:
+        return await usdm_api.open_algo_orders(self.rest)
+
     def rebuild(self, fetched: UsdmRest) -> None:
         self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
         self.resting.rebuild(fetched.open_orders, self.state.position)
+        self.conditional.rebuild(fetched.open_algo_orders, self.state.position)
         self._suspects.clear()
 
     async def poll(self, full: bool) -> UsdmPoll:
@@ -167,19 +177,24 @@ class UsdmAdapter:
         if isinstance(event, BinanceFuturesOrderTradeUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             o = event.o
+            out: Outputs = []
+            linked = self.conditional.link_fill(o)  # a triggered stop's order seen before its ALGO_UPDATE
+            if linked is not None:
+                out.append(self._algo_output(linked, event.E, t_recv_ns))
+            triggered = self.conditional.is_triggered_order(o)
             if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
-                change = self.resting.on_event(o, state.position)
+                change = None if triggered else self.resting.on_event(o, state.position)
                 if change is None:
-                    return []
+                    return out
                 action, order = change
                 position = state.position(o.s, o.ps)
                 fields = {"position": position, "equity": state.equity(), "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}
-                return [Order(action, order, fields)]
+                return [*out, Order(action, order, fields)]
             res = state.apply_trade(o)
             if res is None:
-                return [Duplicate()]
-            self.resting.on_event(o, state.position)  # its filled quantity; FILLED ends it
-            out: Outputs = []
+                return [*out, Duplicate()]
+            if not triggered:
+                self.resting.on_event(o, state.position)  # its filled quantity; FILLED ends it
             if res.mode_changed is not None:
                 self._config_seen[""] = time.monotonic()
                 out.append(Config({"position_mode": res.mode_changed, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}))
@@ -216,6 +231,10 @@ class UsdmAdapter:
             if res.clamped:
                 out.append(Resync())  # our LONG/SHORT size was wrong: take REST's
             return out
+        if isinstance(event, BinanceAlgoUpdate):
+            state.last_event_ms = max(state.last_event_ms, event.E)
+            change = self.conditional.on_event(event.o, state.position, event.E)
+            return [] if change is None else [self._algo_output(change, event.E, t_recv_ns)]
         if isinstance(event, BinanceFuturesAccountUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
             outcome = state.apply_account_update(event)
@@ -234,6 +253,12 @@ class UsdmAdapter:
                 return [Config({"symbol": ac.s, "leverage": ac.l, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns})]
         return []
 
+    def _algo_output(self, change: tuple[Any, Any], event_ms: int, t_recv_ns: int) -> AlgoOrder:
+        action, order = change
+        position = self.state.position(order.symbol, order.position_side)
+        fields = {"position": position, "equity": self.state.equity(), "t_exchange_ms": event_ms, "t_master_recv_ns": t_recv_ns}
+        return AlgoOrder(action, order, fields)
+
     def snapshot_fields(self) -> dict[str, Any]:
         state = self.state
         return {
@@ -241,4 +266,5 @@ class UsdmAdapter:
             "positions": state.entries(),
             "position_mode": state.position_mode,
             "open_orders": self.resting.entries(),
+            "open_algo_orders": self.conditional.entries(),
         }

@@ -98,6 +98,8 @@ class Follow:
         async with self._held():
             if self.resting:  # a copy of a master's resting order would open it again
                 await self.drop_copies(f"flattened (request {cmd.request_id})", cmd.symbol)
+            if self.guards:  # nothing left to protect (and a stop entry would open it again)
+                await self.drop_guards(f"flattened (request {cmd.request_id})", cmd.symbol)
             await self.account.refresh()
             positions = {k: v for k, v in self.account.snapshot_positions().items() if cmd.symbol is None or k[0] == cmd.symbol}
             unfiltered = msgspec_replace(self.config, symbols_allow=(), symbols_deny=())

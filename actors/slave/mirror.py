@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.messages import (
     AccountConfigChanged,
     Heartbeat,
+    MasterAlgoOrder,
     MasterFill,
     MasterOrder,
     OrderMirrored,
@@ -35,13 +36,14 @@ if TYPE_CHECKING:
     from .process import Slave
 
 from .follow import Follow
+from .protective import ProtectiveMirror
 from .reports import Reports
 from .resting import Copy, RestingMirror
 from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, log, now_ns
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
+class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ProtectiveMirror):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:
@@ -62,8 +64,9 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
         # sequenced events that came during a (re)sync or after a gap: fills, and resting orders
         # and config changes, which take their numbers in the same sequence
         self.pending: list[tuple[Sequenced, int]] = []
-        self.queues: dict[str, collections.deque[tuple[MasterFill | MasterOrder, int]]] = {}
+        self.queues: dict[str, collections.deque[tuple[MasterFill | MasterOrder | MasterAlgoOrder, int]]] = {}
         self.resting: dict[int, Copy] = {}  # orders = "mirror": master order id -> its copy (resting.py)
+        self.guards, self.guard_fills = {}, {}  # protective = "mirror": our stops (protective.py)
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.fills_received = 0  # master fills seen (a periodic check is void if one came after its snapshot)
@@ -111,7 +114,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
                 self.request_resync("gap" if verdict is SeqVerdict.GAP else "restart")
         elif isinstance(event, PositionSnapshot):
             self._on_published_snapshot(event)
-        elif isinstance(event, MasterOrder):
+        elif isinstance(event, (MasterOrder, MasterAlgoOrder)):
             self._on_order(event, t_recv)
         elif isinstance(event, AccountConfigChanged):
             if self.syncing:
@@ -163,7 +166,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
             asyncio.get_running_loop().create_task(self._periodic_check(snap, self.fills_received))
 
     # -- per-symbol workers ------------------------------------------------------------------------
-    def _enqueue(self, fill: MasterFill | MasterOrder, t_recv: int) -> None:
+    def _enqueue(self, fill: MasterFill | MasterOrder | MasterAlgoOrder, t_recv: int) -> None:
         symbol = fill.symbol if isinstance(fill, MasterFill) else fill.order.symbol
         q = self.queues.get(symbol)
         if q is None:
@@ -201,6 +204,8 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
                 try:
                     if isinstance(fill, MasterOrder):
                         await self._mirror_order(fill, t_recv)
+                    elif isinstance(fill, MasterAlgoOrder):
+                        await self._mirror_algo(fill, t_recv)
                     else:
                         await self._mirror(fill, t_recv)
                 except Exception as exc:  # noqa: BLE001 - one fill's failure never stops the worker
@@ -228,6 +233,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
         key = slave_key(fill.symbol, fill.position_side, self.reverse)
         book = self.book
         copy = self._fill_of_copy(fill)
+        guard = self._fill_of_guard(fill)
         if key in book.ignored:
             if fill.position_after == 0 or fill.position_before * fill.position_after < 0:
                 book.ignored.discard(key)  # flat, or flipped: what the master opens from now on is ours
@@ -255,6 +261,10 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror):
             if fill.status == "FILLED":
                 del self.resting[fill.order_id]
                 await self._settle(copy, t_recv)
+            return
+        if guard is not None and decision.intended is not None:  # the master's stop: ours closes the same
+            book.settle(key, None)
+            await self._fill_by_guard(guard, fill, t_recv)
             return
         if decision.skip is not None:
             self._skip(fill, t_recv, decision.skip.reason, decision.skip.text, leg=len(decision.intents))

@@ -229,6 +229,12 @@ class Slave:
             for mirror in self.mirrors.values():
                 if any(c.intent is not None for c in mirror.resting.values()):
                     self.spawn(mirror.drop_copies(why))
+        # the copies of the master's stops stay while paused (they protect what the slave holds)
+        if not self.config.enabled or self.config.orders != "mirror" or self.config.protective != "mirror":
+            why = "disabled" if not self.config.enabled else "protective mirroring off"
+            for mirror in self.mirrors.values():
+                if any(g.intent is not None for g in mirror.guards.values()):
+                    self.spawn(mirror.drop_guards(why))
 
     def forced_changed(self) -> None:
         """A mirror's liquidated set changed: save every market's (actors/slave/forced_state.py)."""

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from protocol.messages import MasterFill, MasterOrder, OrderMirrored, PositionSnapshot, RestingOrder
+from protocol.messages import MasterAlgoOrder, MasterFill, MasterOrder, OrderMirrored, PositionSnapshot, RestingOrder
 from protocol.seq import SeqVerdict
 
 from ..binance.errors import BinanceAPIError, OrderNotFound
 from ..domain.decisions import OrderIntent, Skip, reconcile_target
 from ..domain.orders import _cid
+from ..domain.protective import GUARD_PREFIX
 from ..domain.resting import resting_intent
 from ..domain.sizing import CannotSize, ratio_k
 from .copies_state import copies_path, load_copies, save_copies
@@ -59,7 +60,7 @@ class RestingMirror:
     def _mirrors_orders(self: "MarketMirror") -> bool:
         return self.market == "usdm" and self.config.orders == "mirror"
 
-    def _on_order(self: "MarketMirror", order: MasterOrder, t_recv: int) -> None:
+    def _on_order(self: "MarketMirror", order: MasterOrder | MasterAlgoOrder, t_recv: int) -> None:
         """A resting order of the master (placed, amended, canceled, expired). It takes a number in
         the master's sequence, so it is counted; with `orders = "mirror"` (USD-M) it goes to its
         symbol's worker, in order with the fills (resting.py), else only its fills are copied."""
@@ -76,8 +77,10 @@ class RestingMirror:
             self._enqueue(order, t_recv)
 
     def resting_keys(self: "MarketMirror") -> set[tuple[str, str]]:
-        """Positions with a live copy: their drift is the copy's queue, settled when it is done."""
-        return {(c.master.symbol, c.master.position_side) for c in self.resting.values() if c.intent is not None}
+        """Positions with a live copy: their drift is the copy's queue, settled when it is done;
+        and positions a stop is closing now (protective.py)."""
+        keys = {(c.master.symbol, c.master.position_side) for c in self.resting.values() if c.intent is not None}
+        return keys | self.guard_keys() if (self.guards or self.guard_fills) else keys
 
     def _copy_of(self: "MarketMirror", order: RestingOrder, equity: Decimal, nonce: str) -> OrderIntent | Skip:
         k = ratio_k(self.config, self.account.equity, equity)
@@ -179,6 +182,7 @@ class RestingMirror:
 
     def _save_copies(self: "MarketMirror", sending: OrderIntent | None = None) -> None:
         live = [(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None]
+        live += self.guard_cids()  # the copies of the master's stops ("ca" ids, protective.py)
         if sending is not None:
             live.append((sending.symbol, sending.client_order_id))
         save_copies(copies_path(self.slave, self.market), live)
@@ -201,6 +205,11 @@ class RestingMirror:
             log.warning("cancel of the copy of master order %d failed (%s): position read again", copy.master.order_id, exc)
             await acct.refresh()
         self._save_copies()
+        await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price, t_recv)
+
+    async def _settle_to_target(self: "MarketMirror", symbol: str, ps: str, master_order_id: int, price: Decimal, t_recv: int) -> None:
+        """Bring one position to the target with market orders ("cs" ids of the master's order)."""
+        acct = self.account
         key = (symbol, ps)
         intended = self.book.intended.get(key, ZERO)
         intents = reconcile_target(
@@ -211,12 +220,12 @@ class RestingMirror:
             market=self.market,
             slave_id=self.slave.slave_id,
             config=self.config,
-            nonce=f"settle-{copy.master.order_id}",
-            prices={symbol: copy.master.price},
+            nonce=f"settle-{master_order_id}",
+            prices={symbol: price},
             expected={key: intended},
         )
         for leg, intent in enumerate(intents):
-            cid = settle_client_order_id(self.slave.slave_id, self.market, symbol, copy.master.order_id, leg)
+            cid = settle_client_order_id(self.slave.slave_id, self.market, symbol, master_order_id, leg)
             await self._send(msgspec.structs.replace(intent, client_order_id=cid), None, t_recv)
 
     async def drop_copies(self: "MarketMirror", why: str, symbol: str | None = None) -> None:
@@ -237,10 +246,14 @@ class RestingMirror:
         recorded (the sync's corrections then run, and `_place_snapshot_copies` copies the
         snapshot's open orders again: what the master has left of each)."""
         listed = {(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None}
+        listed |= set(self.guard_cids())
         listed |= set(load_copies(copies_path(self.slave, self.market)))
-        self.resting = {}
+        self.resting, self.guards = {}, {}
         for symbol, cid in sorted(listed):
             try:
+                if cid.startswith(GUARD_PREFIX):
+                    await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
+                    continue
                 await self.account.cancel(symbol, cid)
             except OrderNotFound:
                 pass  # listed before it was sent, and never reached the exchange
@@ -254,3 +267,4 @@ class RestingMirror:
             if order.order_id in self.resting:
                 continue
             await self._place_copy(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())
+        await self._place_snapshot_guards(snap)

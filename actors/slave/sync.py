@@ -9,7 +9,16 @@ import random
 import time
 from decimal import Decimal
 
-from protocol.messages import AccountConfigChanged, DesyncDetected, MasterFill, MasterOrder, PositionSnapshot, Reconciled, SlaveError
+from protocol.messages import (
+    AccountConfigChanged,
+    DesyncDetected,
+    MasterAlgoOrder,
+    MasterFill,
+    MasterOrder,
+    PositionSnapshot,
+    Reconciled,
+    SlaveError,
+)
 from protocol.seq import SeqVerdict
 
 from ..binance.errors import AuthError, RateLimited
@@ -33,7 +42,7 @@ from .rules import (
 from .target_view import PERIODIC_TOLERANCE
 
 # What takes a number in a master's sequence and waits in `pending` during a (re)sync
-Sequenced = MasterFill | MasterOrder | AccountConfigChanged
+Sequenced = MasterFill | MasterOrder | MasterAlgoOrder | AccountConfigChanged
 
 
 class Resync:
@@ -130,7 +139,7 @@ class Resync:
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
-        if self.resting or self._mirrors_orders() or (cause == "start" and self.market == "usdm"):
+        if self.resting or self.guards or self._mirrors_orders() or (cause == "start" and self.market == "usdm"):
             await self._cancel_copies()  # at start also those a run with orders = mirror left
         self._move_target(snap)
         if not new_only and self._may_trade():
@@ -168,7 +177,7 @@ class Resync:
                 self.resync_again = "gap"
                 self.pending.append((event, t_recv))
                 continue
-            if isinstance(event, MasterFill) or (isinstance(event, MasterOrder) and self._mirrors_orders()):
+            if isinstance(event, MasterFill) or (isinstance(event, (MasterOrder, MasterAlgoOrder)) and self._mirrors_orders()):
                 self._enqueue(event, t_recv)  # a config change was followed when it came; an order is numbered only
         self.slave.report(
             Reconciled(
@@ -223,7 +232,7 @@ class Resync:
         # liquidated is not bought back by a correction (`on_forced`)
         # a position with a live copy of a master's resting order drifts by the copy's queue: it is
         # settled when the master's order is done (resting.py)
-        live = self.resting_keys() if self.resting else set()
+        live = self.resting_keys() if (self.resting or self.guards or self.guard_fills) else set()
         intents = [
             i
             for i in intents

@@ -72,6 +72,35 @@ RESTING = m.RestingOrder(
     position_at_place=D("0.5"),
     update_ms=1_700_000_000_100,
 )
+STOP = m.ConditionalOrder(
+    symbol="BTCUSDT",
+    position_side="LONG",
+    side="SELL",
+    algo_id=2148719,
+    client_algo_id="web_sl1",
+    order_type="STOP_MARKET",
+    trigger_price=D("65000.1"),
+    close_position=True,
+    working_type="MARK_PRICE",
+    price_protect=True,
+    position_at_place=D("0.5"),
+    actual_order_id=99001,
+    update_ms=1_700_000_000_200,
+)
+TAKE_PROFIT = m.ConditionalOrder(
+    symbol="ETHUSDT",
+    position_side="BOTH",
+    side="BUY",
+    algo_id=7,
+    client_algo_id="tp",
+    order_type="TAKE_PROFIT",
+    trigger_price=D("3000"),
+    price=D("2999.5"),
+    quantity=D("1.5"),
+    reduce_only=True,
+    time_in_force="GTX",
+    position_at_place=D("-3"),
+)
 SNAP = m.PositionSnapshot(
     market="usdm",
     epoch=77,
@@ -161,6 +190,19 @@ MASTER_EVENTS: list[Any] = [
     m.AccountConfigChanged(market="usdm", epoch=77, seq=7, position_mode="one_way"),
     m.Heartbeat(market="spot", epoch=77, seq=0, t_ns=3, connected=False),
     m.Heartbeat(market="usdm", epoch=77, seq=7, t_ns=3, connected=True, last_event_ms=10),
+    m.MasterAlgoOrder(
+        market="usdm",
+        epoch=77,
+        seq=8,
+        action="triggered",
+        order=STOP,
+        position=D("0.5"),
+        equity=D("10234.55"),
+        t_exchange_ms=1_700_000_000_201,
+        t_master_recv_ns=3,
+        t_master_pub_ns=4,
+    ),
+    m.PositionSnapshot(market="usdm", epoch=3, seq=2, equity=D("5"), open_algo_orders=(TAKE_PROFIT,), reason="request", t_ns=1),
 ]
 SLAVE_REPORTS: list[Any] = [
     MIRRORED,

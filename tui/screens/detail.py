@@ -62,6 +62,7 @@ def settings_text(summary: SlaveSummary) -> Text:
     ]
     if c.orders == "mirror":
         rows.append(("orders", f"mirror (usdm resting orders)  settle after {c.settle_after_ms} ms", ""))
+        rows.append(("stops", "mirrored on the exchange" if c.protective == "mirror" else "off (their fills are copied)", ""))
     if summary.last_error:
         rows.append(("last error", Text(summary.last_error, style="red"), ""))
     out = Text()

@@ -17,6 +17,7 @@ SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multi
 POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
 ORDERS = [("copy fills", "fills"), ("mirror orders (usdm)", "mirror")]
+PROTECTIVE = [("mirror stops (usdm)", "mirror"), ("off", "off")]
 PARTS = ("identity", "sizing", "limits")
 
 
@@ -58,6 +59,7 @@ class SlaveFormFields(Vertical):
             yield _row("margin level min", Input(compact=True, value=f.margin_level_min, id="f-margin-level", placeholder="none"))
             yield _row("orders", Select(compact=True, options=ORDERS, value=f.orders, allow_blank=False, id="f-orders"))
             yield _row("settle after ms", Input(compact=True, value=f.settle_after_ms, id="f-settle", placeholder="0"))
+            yield _row("stops", Select(compact=True, options=PROTECTIVE, value=f.protective, allow_blank=False, id="f-protective"))
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -98,4 +100,5 @@ class SlaveFormFields(Vertical):
             margin_level_min=text("f-margin-level", f.margin_level_min),
             orders=choice("f-orders", f.orders),
             settle_after_ms=text("f-settle", f.settle_after_ms),
+            protective=choice("f-protective", f.protective),
         )

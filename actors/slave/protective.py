@@ -1,0 +1,243 @@
+"""The copies of the master's conditional orders: stop-loss and take-profit on the exchange
+(`orders = "mirror"`, `protective = "mirror"`, USD-M; Binance's Algo Service).
+
+The master places a stop: the slave places its own (actors/domain/protective.py sizes it), so the
+follower is protected on the exchange whatever happens to the copier. The master cancels it, or it
+expires or is rejected: the slave cancels its own. Binance cannot amend an untriggered conditional
+order: the master's "amendment" is a cancel and a new order, copied as such.
+
+The master's stop triggers ("triggered": the order it became, `actual_order_id`): the fills of that
+order move the target by the copy rule, and no market order is sent for them; the slave's own stop
+triggered on the same price, or will. When the master's triggered order is done (its fill with
+status FILLED, or "finished"), the slave settles: it cancels its own stop if that has not
+triggered (a different mark price, refused...), waits for its own triggered order to be done, reads
+it, and brings the position to the target with a market order ("cs" ids) — nothing when both
+stops did the same.
+
+Client ids "ca" + 24 chars; each copy is listed in copies-<market>.json before it is sent (a
+restart or a sync cancels them all, then places the snapshot's open conditional orders again).
+A copy the slave cannot make (under the minimum, filtered...) is not mirrored: the fills of the
+master's triggered order are then copied as fills, as in `orders = "fills"`.
+A pause keeps the stops (they protect the positions the slave still holds); flatten and
+`orders` / `protective` back to off cancel them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
+
+from protocol.messages import ConditionalOrder, MasterAlgoOrder, MasterFill, OrderFailed, OrderMirrored, PositionSnapshot
+
+from ..binance.errors import BinanceAPIError
+from ..domain.decisions import Skip
+from ..domain.protective import GuardIntent, guard_intent
+from ..domain.sizing import CannotSize, ratio_k
+from .rules import log, now_ns
+
+if TYPE_CHECKING:
+    from .mirror import MarketMirror
+
+_OWN_DONE = frozenset({"FINISHED", "CANCELED", "EXPIRED", "REJECTED", "UNKNOWN"})
+_OWN_TRIGGERED = frozenset({"TRIGGERING", "TRIGGERED", "FINISHED"})
+_SETTLE_WAIT_S = 5.0  # the longest the slave waits for its own triggered stop to be done
+_MAX_TRIGGERED = 1000  # triggered master stops remembered (their late fills are still theirs)
+
+
+class Guard(NamedTuple):
+    """A master conditional order and the slave's copy of it (`intent` None: not mirrored, `why`)."""
+
+    master: ConditionalOrder
+    intent: GuardIntent | None
+    why: str = ""
+    settled: bool = False
+
+
+class ProtectiveMirror:
+    """Mixin of MarketMirror: `self.guards` maps a master algo id to its Guard, `self.guard_fills`
+    the order a master stop became when it triggered to the same Guard."""
+
+    guards: dict[int, Guard]
+    guard_fills: dict[int, Guard]
+
+    def _mirrors_protective(self: "MarketMirror") -> bool:
+        return self._mirrors_orders() and self.config.protective == "mirror"
+
+    def guard_keys(self: "MarketMirror") -> set[tuple[str, str]]:
+        """Positions a stop is closing now (the master's triggered, or our own): not corrected
+        until it is settled."""
+        keys = {(g.master.symbol, g.master.position_side) for g in self.guard_fills.values() if not g.settled}
+        own = getattr(self.account, "algo_status", {})
+        for g in self.guards.values():
+            if g.intent is not None and own.get(g.intent.client_algo_id) in _OWN_TRIGGERED:
+                keys.add((g.master.symbol, g.master.position_side))
+        return keys
+
+    def guard_cids(self: "MarketMirror") -> list[tuple[str, str]]:
+        return [(g.master.symbol, g.intent.client_algo_id) for g in self.guards.values() if g.intent is not None]
+
+    async def _mirror_algo(self: "MarketMirror", event: MasterAlgoOrder, t_recv: int) -> None:
+        order = event.order
+        known = self.guards.get(order.algo_id)
+        if event.action == "placed":
+            if known is None and self._mirrors_protective():
+                await self._place_guard(order, event.equity, "live", t_recv)
+            return
+        if known is None:
+            return  # not mirrored (placed before protective = mirror, or off): its fills are copied as fills
+        if event.action == "triggered":
+            guard = known._replace(master=order)
+            self.guards[order.algo_id] = guard
+            if guard.intent is not None and order.actual_order_id:
+                self._remember_triggered(order.actual_order_id, guard)
+            return
+        del self.guards[order.algo_id]
+        if event.action == "finished":
+            guard = self.guard_fills.get(order.actual_order_id)
+            if guard is not None and not guard.settled:  # done without a FILLED fill (yet): settle now
+                await self._settle_guard(guard, order.actual_order_id, t_recv)
+            return
+        if known.intent is not None:  # canceled / expired / rejected: ours goes too
+            await self._cancel_guard(known)
+            self._save_copies()
+
+    def _remember_triggered(self: "MarketMirror", actual_order_id: int, guard: Guard) -> None:
+        if len(self.guard_fills) >= _MAX_TRIGGERED:
+            del self.guard_fills[next(iter(self.guard_fills))]
+        self.guard_fills[actual_order_id] = guard
+
+    def _copy_of_guard(self: "MarketMirror", order: ConditionalOrder, equity: Decimal, nonce: str) -> GuardIntent | Skip:
+        k = ratio_k(self.config, self.account.equity, equity)
+        if isinstance(k, CannotSize):
+            return Skip("cannot_size", k.reason)
+        held = self.account.holding(order.symbol, order.position_side).position
+        return guard_intent(
+            order,
+            market=self.market,
+            slave_id=self.slave.slave_id,
+            config=self.config,
+            k=k,
+            filters=self.account.filters.get(order.symbol),
+            held=held,
+            nonce=nonce,
+        )
+
+    async def _place_guard(self: "MarketMirror", order: ConditionalOrder, equity: Decimal, nonce: str, t_recv: int) -> None:
+        intent = self._copy_of_guard(order, equity, nonce)
+        if isinstance(intent, Skip):
+            log.info("master conditional order %d not mirrored: %s", order.algo_id, intent.text)
+            self.guards[order.algo_id] = Guard(order, None, why=intent.text)
+            return
+        self.guards[order.algo_id] = Guard(order, intent)  # listed before it exists: a restart cancels it
+        self._save_copies()
+        t_sent = now_ns()
+        try:
+            done = await self.account.place_algo(intent)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - ExecutionFailed or a refusal: not mirrored, reported
+            error = getattr(exc, "error", exc)
+            code, msg = getattr(error, "code", 0), getattr(error, "msg", str(exc))
+            log.warning("copy of master conditional order %d refused: %s", order.algo_id, msg)
+            self.guards[order.algo_id] = Guard(order, None, why=f"refused: {msg}"[:200])
+            self._save_copies()
+            self.slave.report(
+                OrderFailed(
+                    **_report_keys(self, order, intent, t_recv),
+                    error_code=int(code or 0),
+                    error_msg=str(msg)[:200],
+                    status_unknown=bool(getattr(exc, "unknown", False)),
+                    t_order_sent_ns=t_sent,
+                    t_failed_ns=now_ns(),
+                )
+            )
+            self.slave.notify_error("stop_not_copied", f"{order.symbol} {order.order_type}: {msg}"[:200])
+            return
+        r = done.result
+        qty = "close-all" if intent.close_position else intent.qty
+        self.slave.report(
+            OrderMirrored(
+                **_report_keys(self, order, intent, t_recv),
+                reduce_only=intent.reduce_only,
+                exchange_order_id=int(r.get("algoId", 0) or 0),
+                status=str(r.get("algoStatus", "")),
+                executed_qty=Decimal(0),
+                summary=f"{intent.order_type} {qty} trigger {intent.trigger_price} (copy of master algo order {order.algo_id})",
+                t_order_sent_ns=t_sent,
+                t_order_acked_ns=now_ns(),
+            )
+        )
+
+    async def _cancel_guard(self: "MarketMirror", guard: Guard) -> str:
+        assert guard.intent is not None
+        try:
+            return str(await self.account.cancel_algo(guard.intent.client_algo_id))  # type: ignore[attr-defined]
+        except (BinanceAPIError, ValueError) as exc:  # msgspec's ValidationError is a ValueError
+            log.warning("cancel of the copy of master conditional order %d failed: %s", guard.master.algo_id, exc)
+            return "UNKNOWN"
+
+    async def _settle_guard(self: "MarketMirror", guard: Guard, actual_order_id: int, t_recv: int) -> None:
+        """The master's triggered stop is done: make sure ours is done too (canceled if it did not
+        trigger, read when it did), then bring the position to the target."""
+        assert guard.intent is not None
+        self.guard_fills[actual_order_id] = guard._replace(settled=True)
+        if self.config.settle_after_ms:
+            await asyncio.sleep(self.config.settle_after_ms / 1000)
+        acct = self.account
+        cid = guard.intent.client_algo_id
+        status = await self._cancel_guard(guard)
+        deadline = time.monotonic() + _SETTLE_WAIT_S
+        while status not in _OWN_DONE and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            status = await acct.algo_state(cid)  # type: ignore[attr-defined]
+        self._save_copies()
+        if status == "CANCELED":
+            log.info("our copy of master stop %d had not triggered: settled with a market order", guard.master.algo_id)
+        await acct.refresh()  # our own triggered order's fills are in REST's positions now
+        await self._settle_to_target(guard.master.symbol, guard.master.position_side, actual_order_id, guard.master.trigger_price, t_recv)
+
+    def _fill_of_guard(self: "MarketMirror", fill: MasterFill) -> Guard | None:
+        return self.guard_fills.get(fill.order_id) if self.guard_fills else None
+
+    async def _fill_by_guard(self: "MarketMirror", guard: Guard, fill: MasterFill, t_recv: int) -> None:
+        """A fill of the master's triggered stop (the target moved already): ours closes the same."""
+        why = f"closed by the slave's own copy of master stop {guard.master.algo_id} (protective = mirror)"
+        self._skip(fill, t_recv, "not_copied", why)
+        if fill.status == "FILLED":
+            if not self.guard_fills.get(fill.order_id, guard).settled:
+                await self._settle_guard(guard, fill.order_id, t_recv)
+            else:  # settled at "finished" before this (late) fill: settle again to the moved target
+                await self._settle_to_target(fill.symbol, fill.position_side, fill.order_id, fill.price, t_recv)
+            self.guard_fills.pop(fill.order_id, None)
+
+    async def drop_guards(self: "MarketMirror", why: str, symbol: str | None = None) -> None:
+        """Cancel our stops (all, or one symbol's): flattened, or protective mirroring turned off."""
+        for algo_id, guard in list(self.guards.items()):
+            if guard.intent is None or (symbol is not None and guard.master.symbol != symbol):
+                continue
+            self.guards[algo_id] = Guard(guard.master, None, why=why)
+            await self._cancel_guard(guard)
+        self._save_copies()
+
+    async def _place_snapshot_guards(self: "MarketMirror", snap: PositionSnapshot) -> None:
+        if not self._mirrors_protective():
+            return
+        for order in snap.open_algo_orders:
+            if order.algo_id not in self.guards:
+                await self._place_guard(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())
+
+
+def _report_keys(mirror: "MarketMirror", order: ConditionalOrder, intent: GuardIntent, t_recv: int) -> dict[str, object]:
+    """The report keys of a stop's copy (master_order_id: the master's algo id; no trade)."""
+    return {
+        "slave_id": mirror.slave.slave_id,
+        "market": mirror.market,
+        "symbol": order.symbol,
+        "position_side": intent.position_side,
+        "side": intent.side,
+        "master_order_id": order.algo_id,
+        "master_trade_id": 0,
+        "qty": intent.qty,
+        "client_order_id": intent.client_algo_id,
+        "t_slave_recv_ns": t_recv,
+    }

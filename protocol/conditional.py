@@ -1,0 +1,82 @@
+"""The master's conditional orders (USD-M stop-loss / take-profit, Binance's Algo Service) as
+published to the slaves: `ConditionalOrder` (embedded in `MasterAlgoOrder` and in every
+`PositionSnapshot`) and `MasterAlgoOrder` (one change of one, numbered in the master's sequence).
+
+Import them from `protocol.messages` (which re-exports both) or from here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+from .vocabulary import (
+    AlgoAction,
+    Asset,
+    ConditionalType,
+    Market,
+    Msg,
+    Part,
+    PositionSide,
+    Side,
+    Symbol,
+    TimeInForce,
+    WorkingType,
+    _check_finite,
+    _check_non_negative,
+)
+
+
+class ConditionalOrder(Part, frozen=True, kw_only=True):
+    """One conditional (algo) order of the master, as the Algo Service last reported it."""
+
+    symbol: Symbol
+    position_side: PositionSide
+    side: Side
+    algo_id: int  # the master's algo id (its own number space, not an order id)
+    client_algo_id: str
+    order_type: ConditionalType
+    trigger_price: Decimal
+    price: Decimal = Decimal(0)  # STOP / TAKE_PROFIT: the limit price once triggered
+    quantity: Decimal = Decimal(0)  # 0 with close_position
+    close_position: bool = False  # "close-all": the whole position of its side when triggered
+    reduce_only: bool = False
+    working_type: WorkingType = "CONTRACT_PRICE"
+    price_protect: bool = False
+    time_in_force: TimeInForce = "GTC"
+    # the master's position of (symbol, position_side) when the order was placed (after a
+    # restart: when the listener first saw it): the base of the fraction a quantity stop copies
+    position_at_place: Decimal
+    actual_order_id: int = 0  # once triggered: the order it became in the matching engine
+    update_ms: int = 0  # exchange time of the last change
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "trigger_price", "price", "quantity")
+        _check_finite(self, "position_at_place")
+        if not self.close_position and self.quantity <= 0:
+            raise ValueError("a conditional order without close_position needs a quantity > 0")
+        if self.trigger_price <= 0:
+            raise ValueError("a conditional order needs a trigger price > 0")
+
+
+class MasterAlgoOrder(Msg, tag="algo", frozen=True, kw_only=True):
+    """A conditional order of the master was placed, canceled, triggered, finished, rejected or
+    expired (ALGO_UPDATE). The fills of the order it triggers are MasterFill events with its
+    `actual_order_id`, numbered in the same sequence after the "triggered" event."""
+
+    market: Market
+    epoch: int
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    action: AlgoAction
+    order: ConditionalOrder
+    position: Decimal  # the master's position of the order's (symbol, position_side) now
+    equity: Decimal
+    equity_asset: Asset = "USDT"
+    t_exchange_ms: int
+    t_master_recv_ns: int
+    t_master_pub_ns: int
+
+    def __post_init__(self) -> None:
+        _check_non_negative(self, "equity")
+        _check_finite(self, "position")

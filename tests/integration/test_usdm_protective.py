@@ -1,0 +1,172 @@
+"""`orders = "mirror"` with `protective = "mirror"` on USD-M, end to end (simulator, master listener
+and slaves as processes): the master's stop-loss / take-profit orders (Binance's Algo Service,
+POST /fapi/v1/algoOrder) are placed and canceled on each slave; when the master's stop triggers, each
+slave's own stop triggers on the same price and the master's fills are not copied again; a slave
+whose stop did not trigger (it was canceled behind the copier's back) settles with a market order
+("cs"). Checked at the exchange after every step: each slave's open conditional orders (type,
+side, trigger, quantity or close-all, reduce-only) and positions, every market order each slave
+sent, and no corrective order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from protocol.messages import SlaveConfig
+from tests.helpers.corrections import assert_no_corrections
+from tests.helpers.deploy import COPY_ONLY, Deployment, positions, signed
+from tests.helpers.sim import TEST_CONFIG, SimProcess
+from tests.helpers.wait import eventually
+
+pytestmark = pytest.mark.timeout(240)
+D = Decimal
+
+SLAVES = [
+    SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=D("0.5"), orders="mirror"),
+    SlaveConfig(id="slave02", sizing="fixed_ratio", ratio=D("2"), orders="mirror"),
+]
+K = {s.id: s.ratio for s in SLAVES}
+
+
+@pytest.fixture(params=["hedge", "one_way"])
+def dep(tmp_path, request):
+    hedge = request.param == "hedge"
+    with SimProcess(TEST_CONFIG) as sim:
+        sim.set_price("BTCUSDT", "50000", pause=True)
+        for account in ["master"] + [s.id for s in SLAVES]:
+            sim.admin("POST", "/_sim/balances", {"account": account, "market": "futures", "asset": "USDT", "free": "400000"})
+            if hedge:
+                signed(sim, account, "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+        deployment = Deployment(tmp_path / "deploy", sim, SLAVES, snapshot_interval_s=COPY_ONLY)
+        deployment.hedge = hedge  # type: ignore[attr-defined]
+        deployment.start_all()
+        try:
+            deployment.wait_running(timeout=60)
+            yield deployment
+        finally:
+            deployment.stop()
+
+
+def ps_of(dep) -> str:
+    return "LONG" if dep.hedge else "BOTH"
+
+
+def market(dep, side: str, qty: str) -> None:
+    params = {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty}
+    if dep.hedge:
+        params["positionSide"] = "LONG"
+    signed(dep.sim, "master", "POST", "/fapi/v1/order", params)
+
+
+def algo(dep, order_type: str, trigger: str, qty: str | None = None) -> dict:
+    """The master's SELL stop / take-profit on its long: close-all (which the exchange reports as
+    reduce-only), or `qty` (reduce-only one-way)."""
+    params = {"algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": order_type, "triggerPrice": trigger}
+    if qty is None:
+        params["closePosition"] = "true"
+    else:
+        params["quantity"] = qty
+        if not dep.hedge:
+            params["reduceOnly"] = "true"
+    if dep.hedge:
+        params["positionSide"] = "LONG"
+    return signed(dep.sim, "master", "POST", "/fapi/v1/algoOrder", params)
+
+
+def open_algos(dep, account: str) -> list[tuple]:
+    rows = signed(dep.sim, account, "GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"})
+    return sorted(
+        (
+            o["orderType"],
+            o["side"],
+            o["positionSide"],
+            D(o["triggerPrice"]),
+            D(o["quantity"] or 0),
+            bool(o["closePosition"]),
+            bool(o["reduceOnly"]),
+        )
+        for o in rows
+    )
+
+
+def market_orders(dep, account: str) -> list[tuple[str, str, Decimal]]:
+    """The slave's own market orders: copies of fills ("ct"), settles ("cs"), anything else."""
+    return [
+        (o["clientOrderId"][:2], o["side"], D(o["origQty"]))
+        for o in dep.sim.orders(account, "futures")
+        if o["type"] == "MARKET" and not o["clientOrderId"].startswith("ca")
+    ]
+
+
+def expect(dep, master_long: Decimal, stops: list[tuple], sent: dict[str, list]) -> None:
+    """The master holds `master_long` with the conditional orders `stops` open; each slave holds k x
+    that, has the master's stops (k x a quantity; close-all as is) and sent exactly `sent`."""
+    key = ("BTCUSDT", ps_of(dep))
+
+    def check() -> bool:
+        assert positions(dep.sim, "master").get(key, D(0)) == master_long
+        assert open_algos(dep, "master") == sorted(stops)
+        for s in SLAVES:
+            k = K[s.id]
+            assert positions(dep.sim, s.id).get(key, D(0)) == k * master_long, (s.id, positions(dep.sim, s.id))
+            want = sorted((t, side, ps, trig, k * qty, cp, ro) for t, side, ps, trig, qty, cp, ro in stops)
+            assert open_algos(dep, s.id) == want, (s.id, open_algos(dep, s.id))
+            assert market_orders(dep, s.id) == sent.get(s.id, []), (s.id, market_orders(dep, s.id))
+        return True
+
+    eventually(check, timeout=20, interval=0.1, what=f"slaves at k x long {master_long} with k x {stops}")
+    assert_no_corrections(dep, "mirroring stops")
+
+
+def test_stop_loss_and_take_profit_placed_canceled_and_triggered(dep):
+    ps, ro = ps_of(dep), not dep.hedge
+    entry = {s.id: [("ct", "BUY", K[s.id] * D("1"))] for s in SLAVES}
+    market(dep, "BUY", "1")
+    expect(dep, D(1), [], entry)
+
+    # A: a close-all stop-loss at 49000 and a take-profit of 0.4 at 51000: each slave has both
+    sl = ("STOP_MARKET", "SELL", ps, D("49000"), D(0), True, True)
+    algo(dep, "STOP_MARKET", "49000")
+    tp = algo(dep, "TAKE_PROFIT_MARKET", "51000", "0.4")
+    expect(dep, D(1), [sl, ("TAKE_PROFIT_MARKET", "SELL", ps, D("51000"), D("0.4"), False, ro)], entry)
+
+    # B: the master cancels its take-profit (a move is a cancel and a new order): the copies follow
+    signed(dep.sim, "master", "DELETE", "/fapi/v1/algoOrder", {"algoId": tp["algoId"]})
+    expect(dep, D(1), [sl], entry)
+    algo(dep, "TAKE_PROFIT_MARKET", "50500", "0.4")
+    tp2 = ("TAKE_PROFIT_MARKET", "SELL", ps, D("50500"), D("0.4"), False, ro)
+    expect(dep, D(1), [sl, tp2], entry)
+
+    # C: the price reaches the take-profit: every account's own order closes 40%, no market order
+    dep.sim.set_price("BTCUSDT", "50501", pause=True)
+    expect(dep, D("0.6"), [sl], entry)
+
+    # D: the price falls through the stop: every account is closed by its own stop
+    dep.sim.set_price("BTCUSDT", "48999", pause=True)
+    expect(dep, D(0), [], entry)
+
+
+@pytest.mark.parametrize("dep", ["hedge"], indirect=True)
+def test_a_slave_whose_stop_did_not_trigger_settles_at_market_and_a_restart_keeps_one_stop(dep):
+    ps = ps_of(dep)
+    entry = {s.id: [("ct", "BUY", K[s.id] * D("1"))] for s in SLAVES}
+    market(dep, "BUY", "1")
+    algo(dep, "STOP_MARKET", "49000")
+    sl = ("STOP_MARKET", "SELL", ps, D("49000"), D(0), True, True)
+    expect(dep, D(1), [sl], entry)
+
+    # slave02 restarts: its sync cancels the stop it had and places one again (never two)
+    dep.kill("slave-slave02")
+    dep.start_slave("slave02")
+    dep.wait_running(["slave02"], timeout=60)
+    expect(dep, D(1), [sl], entry)
+    ids = [o["clientAlgoId"] for o in signed(dep.sim, "slave02", "GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"})]
+    assert len(ids) == 1
+
+    # someone cancels slave01's stop behind the copier's back: when the master's stop triggers,
+    # slave01 closes at market ("cs", the copy rule), slave02's own stop closes it
+    signed(dep.sim, "slave01", "DELETE", "/fapi/v1/algoOpenOrders", {"symbol": "BTCUSDT"})
+    dep.sim.set_price("BTCUSDT", "48999", pause=True)
+    sent = {"slave01": entry["slave01"] + [("cs", "SELL", D("0.5"))], "slave02": entry["slave02"]}
+    expect(dep, D(0), [], sent)
