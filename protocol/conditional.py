@@ -7,7 +7,7 @@ Import them from `protocol.messages` (which re-exports both) or from here."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -58,6 +58,23 @@ class ConditionalOrder(Part, frozen=True, kw_only=True):
             raise ValueError("a conditional order without close_position needs a quantity > 0")
         if self.trigger_price <= 0:
             raise ValueError("a conditional order needs a trigger price > 0")
+
+
+class MirroredOrder(Part, frozen=True, kw_only=True):
+    """One open copy a slave holds of a master order, beside the master's (its status report:
+    `copytrader status`, the TUI): a resting order ("limit") or a stop ("stop")."""
+
+    kind: Literal["limit", "stop"]
+    symbol: Symbol
+    position_side: PositionSide
+    side: Side
+    order_type: str
+    master_id: int  # the master's order id (limit) or algo id (stop)
+    price: Decimal  # the limit price, or a stop's trigger price
+    qty: Decimal = Decimal(0)  # ours (0: close-all)
+    master_qty: Decimal = Decimal(0)  # the master's (what it has left; 0: close-all)
+    close_position: bool = False
+    triggered: bool = False  # a stop whose master order triggered (settling)
 
 
 class MasterAlgoOrder(Msg, tag="algo", frozen=True, kw_only=True):

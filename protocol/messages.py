@@ -28,7 +28,7 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 
-from .conditional import ConditionalOrder as ConditionalOrder, MasterAlgoOrder as MasterAlgoOrder
+from .conditional import ConditionalOrder as ConditionalOrder, MasterAlgoOrder as MasterAlgoOrder, MirroredOrder as MirroredOrder
 from .vocabulary import (
     MARKETS as MARKETS,
     AlgoAction as AlgoAction,
@@ -397,6 +397,7 @@ class MarketStatus(Part, frozen=True, kw_only=True):
     k: Decimal | None = None  # current sizing ratio; None: cannot size
     refused: str = ""  # why this market is not copied (e.g. position mode differs), "" if copied
     positions: tuple[PositionDrift, ...] = ()
+    mirrored: tuple[MirroredOrder, ...] = ()  # orders = "mirror": its open copies of the master's orders
 
     def __post_init__(self) -> None:
         _check_finite(self, "equity", "k")

@@ -238,6 +238,21 @@ def print_tracking(io: Io, result: SlaveListResult, paused_all: bool = False) ->
             )
 
 
+def print_mirrored(io: Io, result: SlaveListResult) -> None:
+    """Each slave's open copies of the master's orders (orders = "mirror"), beside the master's."""
+    rows = [(s.config.id, m.market, o) for s in result.slaves if s.status for m in s.status.markets for o in m.mirrored]
+    if not rows:
+        return
+    io.out("")
+    io.out(f"{'SLAVE':<12} {'MARKET':<7} {'SYMBOL':<12} {'ORDER':<20} {'SIDE':<11} {'PRICE':>14} {'OURS':>12} {'MASTER':>12}  MASTER ID")
+    for slave_id, market, o in rows:
+        ours = "close-all" if o.close_position else f"{o.qty}"
+        master = "close-all" if o.close_position else f"{o.master_qty}"
+        kind = f"{o.order_type}{' (triggered)' if o.triggered else ''}"
+        side = f"{o.side} {o.position_side}"
+        io.out(f"{slave_id:<12} {market:<7} {o.symbol:<12} {kind:<20} {side:<11} {o.price:>14} {ours:>12} {master:>12}  {o.master_id}")
+
+
 def _json(io: Io, obj: Any) -> None:
     io.out(msgspec.json.encode(obj).decode())
 
@@ -275,6 +290,7 @@ def _status(s: Session, args: argparse.Namespace, io: Io) -> int:
             print_status(io, result)
             io.out("")
             print_tracking(io, slaves, result.paused_all)
+            print_mirrored(io, slaves)
         return EXIT_OK
     io.err(f"control actor not running ({s.endpoint}): showing the configuration only")
     listing = SlaveListResult(slaves=tuple(SlaveSummary(config=c) for c in s.config.slaves))

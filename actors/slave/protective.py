@@ -29,7 +29,9 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from protocol.messages import ConditionalOrder, MasterAlgoOrder, MasterFill, OrderFailed, OrderMirrored, PositionSnapshot
+import msgspec
+
+from protocol.messages import ConditionalOrder, MasterAlgoOrder, MasterFill, MirroredOrder, OrderFailed, OrderMirrored, PositionSnapshot
 
 from ..binance.errors import BinanceAPIError
 from ..domain.decisions import Skip
@@ -74,6 +76,42 @@ class ProtectiveMirror:
             if g.intent is not None and own.get(g.intent.client_algo_id) in _OWN_TRIGGERED:
                 keys.add((g.master.symbol, g.master.position_side))
         return keys
+
+    def mirrored_orders(self: "MarketMirror") -> tuple[MirroredOrder, ...]:
+        """Our open copies beside the master's orders (the status report; at most 50)."""
+        rows = [
+            MirroredOrder(
+                kind="limit",
+                symbol=c.master.symbol,
+                position_side=c.master.position_side,
+                side=c.master.side,
+                order_type=c.master.order_type,
+                master_id=c.master.order_id,
+                price=c.intent.price or c.master.price,
+                qty=c.intent.qty,
+                master_qty=c.master.orig_qty - c.master.cum_qty,
+            )
+            for c in self.resting.values()
+            if c.intent is not None
+        ]
+        rows += [
+            MirroredOrder(
+                kind="stop",
+                symbol=g.master.symbol,
+                position_side=g.master.position_side,
+                side=g.master.side,
+                order_type=g.master.order_type,
+                master_id=g.master.algo_id,
+                price=g.intent.trigger_price,
+                qty=g.intent.qty,
+                master_qty=g.master.quantity,
+                close_position=g.intent.close_position,
+                triggered=bool(g.master.actual_order_id),
+            )
+            for g in self.guards.values()
+            if g.intent is not None
+        ]
+        return tuple(sorted(rows, key=lambda r: (r.symbol, r.kind, r.master_id))[:50])
 
     def guard_cids(self: "MarketMirror") -> list[tuple[str, str]]:
         return [(g.master.symbol, g.intent.client_algo_id) for g in self.guards.values() if g.intent is not None]
@@ -219,12 +257,44 @@ class ProtectiveMirror:
             await self._cancel_guard(guard)
         self._save_copies()
 
-    async def _place_snapshot_guards(self: "MarketMirror", snap: PositionSnapshot) -> None:
+    async def _reconcile_guards(self: "MarketMirror", snap: PositionSnapshot) -> None:
+        """A (re)sync, after its corrections: our stops against the snapshot's open conditional
+        orders. A stop whose master order is still open and whose copy is still the same (size
+        after the corrections, k) stays; one whose master order is gone is canceled; one that
+        differs is canceled and placed again; a master order without a copy gets one. Triggered
+        ones are left to their fills."""
         if not self._mirrors_protective():
+            if any(g.intent is not None for g in self.guards.values()):
+                await self.drop_guards("protective mirroring off")
             return
+        open_now = {o.algo_id: o for o in snap.open_algo_orders}
+        nonce = f"{snap.epoch}-{snap.seq}"
+        for algo_id, guard in list(self.guards.items()):
+            if guard.master.actual_order_id:
+                continue  # triggered: its fills (or "finished") settle it
+            master = open_now.get(algo_id)
+            if master is None:
+                del self.guards[algo_id]
+                if guard.intent is not None:
+                    await self._cancel_guard(guard)
+                continue
+            again = self._copy_of_guard(master, snap.equity, nonce)
+            same = isinstance(again, GuardIntent) and guard.intent is not None and _same(again, guard.intent)
+            if same or (guard.intent is None and isinstance(again, Skip)):
+                self.guards[algo_id] = guard._replace(master=master)
+                continue
+            del self.guards[algo_id]
+            if guard.intent is not None:
+                await self._cancel_guard(guard)
+        self._save_copies()
         for order in snap.open_algo_orders:
             if order.algo_id not in self.guards:
-                await self._place_guard(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())
+                await self._place_guard(order, snap.equity, nonce, now_ns())
+
+
+def _same(a: GuardIntent, b: GuardIntent) -> bool:
+    """The same stop on the exchange (client ids aside)."""
+    return msgspec.structs.replace(a, client_algo_id="") == msgspec.structs.replace(b, client_algo_id="")
 
 
 def _report_keys(mirror: "MarketMirror", order: ConditionalOrder, intent: GuardIntent, t_recv: int) -> dict[str, object]:

@@ -80,4 +80,5 @@ class Reports:
             k=None if isinstance(k, CannotSize) else k,
             refused=self.refused or "",
             positions=self.drifts(),
+            mirrored=self.mirrored_orders() if (self.resting or self.guards) else (),
         )

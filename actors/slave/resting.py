@@ -244,11 +244,13 @@ class RestingMirror:
     async def _cancel_copies(self: "MarketMirror") -> None:
         """A (re)sync: cancel every copy we have open, those of this run and those the last run
         recorded (the sync's corrections then run, and `_place_snapshot_copies` copies the
-        snapshot's open orders again: what the master has left of each)."""
+        snapshot's open orders again: what the master has left of each). This run's stops stay:
+        `_reconcile_guards` keeps those the snapshot still holds (a follower is never without its
+        stop while it resyncs); the last run's are canceled."""
         listed = {(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None}
-        listed |= set(self.guard_cids())
         listed |= set(load_copies(copies_path(self.slave, self.market)))
-        self.resting, self.guards = {}, {}
+        listed -= set(self.guard_cids())
+        self.resting = {}
         for symbol, cid in sorted(listed):
             try:
                 if cid.startswith(GUARD_PREFIX):
@@ -267,4 +269,3 @@ class RestingMirror:
             if order.order_id in self.resting:
                 continue
             await self._place_copy(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())
-        await self._place_snapshot_guards(snap)

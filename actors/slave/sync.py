@@ -146,6 +146,8 @@ class Resync:
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")
             if self._mirrors_orders():
                 await self._place_snapshot_copies(snap)
+        if self.guards or self._mirrors_protective():
+            await self._reconcile_guards(snap)  # the stops stay through a resync where they still match
         # Resume: fills the snapshot covers are reported, newer ones go to the workers in order;
         # orders and config changes are numbered (the snapshot holds those it covers).
         self.tracker.reset(snap.epoch, snap.seq)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from protocol.messages import SlaveConfig
+from protocol.messages import Reconciled, SlaveConfig
 from tests.helpers.corrections import assert_no_corrections
 from tests.helpers.deploy import COPY_ONLY, Deployment, positions, signed
 from tests.helpers.sim import TEST_CONFIG, SimProcess
@@ -90,6 +90,10 @@ def open_algos(dep, account: str) -> list[tuple]:
     )
 
 
+def algo_ids(dep, account: str) -> list[str]:
+    return sorted(o["clientAlgoId"] for o in signed(dep.sim, account, "GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"}))
+
+
 def market_orders(dep, account: str) -> list[tuple[str, str, Decimal]]:
     """The slave's own market orders: copies of fills ("ct"), settles ("cs"), anything else."""
     return [
@@ -131,6 +135,18 @@ def test_stop_loss_and_take_profit_placed_canceled_and_triggered(dep):
     tp = algo(dep, "TAKE_PROFIT_MARKET", "51000", "0.4")
     expect(dep, D(1), [sl, ("TAKE_PROFIT_MARKET", "SELL", ps, D("51000"), D("0.4"), False, ro)], entry)
 
+    def reported() -> bool:  # each slave's status report lists its stops beside the master's
+        for s in SLAVES:
+            status = dep.collector.latest_status(s.id)
+            rows = sorted((o.order_type, o.price, o.qty, o.master_qty, o.close_position) for m in status.markets for o in m.mirrored)
+            assert rows == [
+                ("STOP_MARKET", D("49000"), D(0), D(0), True),
+                ("TAKE_PROFIT_MARKET", D("51000"), K[s.id] * D("0.4"), D("0.4"), False),
+            ]
+        return True
+
+    eventually(reported, timeout=10, interval=0.2, what="the stops in each slave's status report")
+
     # B: the master cancels its take-profit (a move is a cancel and a new order): the copies follow
     signed(dep.sim, "master", "DELETE", "/fapi/v1/algoOrder", {"algoId": tp["algoId"]})
     expect(dep, D(1), [sl], entry)
@@ -148,7 +164,7 @@ def test_stop_loss_and_take_profit_placed_canceled_and_triggered(dep):
 
 
 @pytest.mark.parametrize("dep", ["hedge"], indirect=True)
-def test_a_slave_whose_stop_did_not_trigger_settles_at_market_and_a_restart_keeps_one_stop(dep):
+def test_stops_survive_a_resync_a_restart_keeps_one_and_a_slave_whose_stop_did_not_trigger_settles_at_market(dep):
     ps = ps_of(dep)
     entry = {s.id: [("ct", "BUY", K[s.id] * D("1"))] for s in SLAVES}
     market(dep, "BUY", "1")
@@ -156,13 +172,25 @@ def test_a_slave_whose_stop_did_not_trigger_settles_at_market_and_a_restart_keep
     sl = ("STOP_MARKET", "SELL", ps, D("49000"), D(0), True, True)
     expect(dep, D(1), [sl], entry)
 
+    # the master listener restarts (a new epoch): every slave resyncs and keeps its stop as it is
+    before = {s.id: algo_ids(dep, s.id) for s in SLAVES}
+    epochs = {r.master_epoch for r in dep.collector.of(Reconciled)}
+    dep.kill("master-usdm")
+    dep.start_master("usdm")
+
+    def resynced() -> bool:
+        return all(any(r.master_epoch not in epochs for r in dep.collector.of(Reconciled, slave_id=s.id)) for s in SLAVES)
+
+    eventually(resynced, timeout=60, interval=0.2, what="every slave resynced with the restarted master")
+    assert {s.id: algo_ids(dep, s.id) for s in SLAVES} == before  # the same orders: never without a stop
+    expect(dep, D(1), [sl], entry)
+
     # slave02 restarts: its sync cancels the stop it had and places one again (never two)
     dep.kill("slave-slave02")
     dep.start_slave("slave02")
-    dep.wait_running(["slave02"], timeout=60)
+    eventually(lambda: algo_ids(dep, "slave02") not in ([], before["slave02"]), timeout=60, what="slave02's stop placed again")
     expect(dep, D(1), [sl], entry)
-    ids = [o["clientAlgoId"] for o in signed(dep.sim, "slave02", "GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"})]
-    assert len(ids) == 1
+    assert len(algo_ids(dep, "slave02")) == 1
 
     # someone cancels slave01's stop behind the copier's back: when the master's stop triggers,
     # slave01 closes at market ("cs", the copy rule), slave02's own stop closes it

@@ -63,6 +63,14 @@ def settings_text(summary: SlaveSummary) -> Text:
     if c.orders == "mirror":
         rows.append(("orders", f"mirror (usdm resting orders)  settle after {c.settle_after_ms} ms", ""))
         rows.append(("stops", "mirrored on the exchange" if c.protective == "mirror" else "off (their fills are copied)", ""))
+    mirrored = [o for m in (summary.status.markets if summary.status else ()) for o in m.mirrored]
+    for o in mirrored[:8]:
+        ours = "close-all" if o.close_position else plain(o.qty)
+        master = "close-all" if o.close_position else plain(o.master_qty)
+        what = f"{o.symbol} {o.side} {o.position_side} {o.order_type} @ {plain(o.price)}{' triggered' if o.triggered else ''}"
+        rows.append(("copy of master", what, f"ours {ours}  master {master} (#{o.master_id})"))
+    if len(mirrored) > 8:
+        rows.append(("", f"... {len(mirrored) - 8} more (copytrader status)", ""))
     if summary.last_error:
         rows.append(("last error", Text(summary.last_error, style="red"), ""))
     out = Text()
