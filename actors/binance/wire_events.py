@@ -79,14 +79,14 @@ class BinanceAlgoOrderData(_Wire, kw_only=True):
     S: str  # side
     ps: str = "BOTH"  # position side
     f: str | None = None  # time in force
-    q: Decimal = Decimal(0)  # quantity (0 with close-all)
+    q: str | None = None  # quantity (0 with close-all); text: "" where an order type has none
     X: str  # algo status NEW / CANCELED / TRIGGERING / TRIGGERED / FINISHED / REJECTED / EXPIRED
     ai: str | int | None = None  # the order in the matching engine once triggered ("" before)
-    ap: Decimal | None = None  # its average price
-    aq: Decimal | None = None  # its executed quantity
+    ap: str | None = None  # its average price
+    aq: str | None = None  # its executed quantity
     act: str | None = None  # its order type
-    tp: Decimal = Decimal(0)  # trigger price
-    p: Decimal = Decimal(0)  # order price
+    tp: str | None = None  # trigger price
+    p: str | None = None  # order price
     V: str | None = None  # self-trade prevention mode
     wt: str | None = None  # working type MARK_PRICE / CONTRACT_PRICE
     pm: str | None = None  # price match mode

@@ -73,6 +73,8 @@ def guard_intent(
         return Skip("symbol_filtered", f"{order.symbol} is not copied by this slave (symbols_allow / symbols_deny)")
     if filters is None:
         return Skip("unknown_symbol", f"no exchange filters for {order.symbol}")
+    if order.time_in_force == "GTD":  # its goodTillDate is not published: not copied rather than refused
+        return Skip("not_copied", "a GTD conditional order is not mirrored (its fills are copied as fills)")
     buy = order.side == "BUY"
     trigger = round_price(order.trigger_price, filters.tick_size)
     price = round_price(order.price, filters.tick_size, ROUND_FLOOR if buy else ROUND_CEILING) if order.price else None

@@ -57,10 +57,13 @@ class ConditionalBook:
     def __init__(self) -> None:
         self.orders: dict[int, ConditionalOrder] = {}  # algo id -> order (untriggered and triggered)
         self.by_actual: dict[int, int] = {}  # actual order id -> algo id (triggered)
+        self.actual_done: set[int] = set()  # triggered orders whose last update came (FILLED, CANCELED...)
+        self.held_finish: set[int] = set()  # ... and those whose FINISHED waits for it
 
     def rebuild(self, open_algo: Iterable[BinanceAlgoOrder], position: Position) -> None:
         """Replace the book with REST's untriggered conditional orders (of the types mirrored)."""
         self.orders, self.by_actual = {}, {}
+        self.actual_done, self.held_finish = set(), set()
         for a in open_algo:
             if a.algoStatus not in (None, "NEW") or a.orderType not in MIRRORED_TYPES or not a.symbol or a.side not in ("BUY", "SELL"):
                 continue
@@ -109,9 +112,9 @@ class ConditionalBook:
                 algo_id=o.aid,
                 client_algo_id=o.caid,
                 order_type=o.o,
-                trigger_price=o.tp,
-                price=o.p,
-                quantity=o.q,
+                trigger_price=_dec(o.tp),
+                price=_dec(o.p),
+                quantity=_dec(o.q),
                 close_position=o.cp,
                 reduce_only=o.R,
                 working_type=o.wt,
@@ -134,11 +137,34 @@ class ConditionalBook:
         end = _ENDS.get(o.X)
         if end is None:
             return None  # TRIGGERING, or a status we do not know
-        self._forget(o.aid)
-        if known.actual_order_id == 0 and end == "finished":
-            actual = _actual_id(o.ai)
+        if end == "finished":
+            actual = known.actual_order_id or _actual_id(o.ai)
+            if actual and actual not in self.actual_done:
+                # its order's last update has not come yet (event types are not ordered): the
+                # slaves learn "finished" after the last fill, from `order_done`
+                if not known.actual_order_id:
+                    self._trigger(known, actual)
+                self.held_finish.add(actual)
+                return None
             known = msgspec.structs.replace(known, actual_order_id=actual)
+        self._forget(o.aid)
         return end, known
+
+    def order_done(self, o: BinanceFuturesOrderData) -> Change | None:
+        """The last update (FILLED, CANCELED, EXPIRED) of an order a stop triggered: the held
+        "finished", if FINISHED came first."""
+        if o.X not in ("FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"):
+            return None
+        if o.i not in self.held_finish or o.i not in self.by_actual:
+            if o.i in self.by_actual or (o.ot is not None and o.ot in CONDITIONAL_TYPES):
+                if len(self.actual_done) >= 1000:
+                    self.actual_done.pop()
+                self.actual_done.add(o.i)
+            return None
+        self.held_finish.discard(o.i)
+        order = self.orders[self.by_actual[o.i]]
+        self._forget(order.algo_id)
+        return "finished", order
 
     def _trigger(self, known: ConditionalOrder, actual: int) -> Change:
         order = msgspec.structs.replace(known, actual_order_id=actual)
@@ -156,7 +182,9 @@ class ConditionalBook:
             match = [
                 c
                 for c in self.orders.values()
-                if c.actual_order_id == 0 and (c.symbol, c.side, c.position_side, c.order_type) == (o.s, o.S, o.ps, o.ot)
+                if c.actual_order_id == 0
+                and (c.symbol, c.side, c.position_side, c.order_type) == (o.s, o.S, o.ps, o.ot)
+                and (not o.sp or o.sp == c.trigger_price)
             ]
         return self._trigger(match[0], o.i) if len(match) == 1 else None
 
@@ -168,6 +196,8 @@ class ConditionalBook:
     def _forget(self, algo_id: int) -> None:
         order = self.orders.pop(algo_id)
         self.by_actual.pop(order.actual_order_id, None)
+        self.actual_done.discard(order.actual_order_id)
+        self.held_finish.discard(order.actual_order_id)
 
     def entries(self) -> tuple[ConditionalOrder, ...]:
         """The untriggered ones (a snapshot's `open_algo_orders`)."""

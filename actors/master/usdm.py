@@ -185,7 +185,8 @@ class UsdmAdapter:
             if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
                 change = None if triggered else self.resting.on_event(o, state.position)
                 if change is None:
-                    return out
+                    done = self.conditional.order_done(o) if triggered else None  # canceled in the engine
+                    return out if done is None else [*out, self._algo_output(done, event.E, t_recv_ns)]
                 action, order = change
                 position = state.position(o.s, o.ps)
                 fields = {"position": position, "equity": state.equity(), "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}
@@ -228,6 +229,10 @@ class UsdmAdapter:
                     }
                 )
             )
+            if triggered:  # the last fill of a triggered stop's order: a held "finished" follows it
+                done = self.conditional.order_done(o)
+                if done is not None:
+                    out.append(self._algo_output(done, event.E, t_recv_ns))
             if res.clamped:
                 out.append(Resync())  # our LONG/SHORT size was wrong: take REST's
             return out

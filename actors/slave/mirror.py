@@ -66,7 +66,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, Protectiv
         self.pending: list[tuple[Sequenced, int]] = []
         self.queues: dict[str, collections.deque[tuple[MasterFill | MasterOrder | MasterAlgoOrder, int]]] = {}
         self.resting: dict[int, Copy] = {}  # orders = "mirror": master order id -> its copy (resting.py)
-        self.guards, self.guard_fills = {}, {}  # protective = "mirror": our stops (protective.py)
+        self.guards, self.guard_fills, self.guard_leftovers = {}, {}, set()  # protective = "mirror": our stops (protective.py)
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.fills_received = 0  # master fills seen (a periodic check is void if one came after its snapshot)

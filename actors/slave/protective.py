@@ -63,6 +63,7 @@ class ProtectiveMirror:
 
     guards: dict[int, Guard]
     guard_fills: dict[int, Guard]
+    guard_leftovers: set[tuple[str, str]]  # (symbol, client id) of stops whose end is not established
 
     def _mirrors_protective(self: "MarketMirror") -> bool:
         return self._mirrors_orders() and self.config.protective == "mirror"
@@ -77,44 +78,11 @@ class ProtectiveMirror:
                 keys.add((g.master.symbol, g.master.position_side))
         return keys
 
-    def mirrored_orders(self: "MarketMirror") -> tuple[MirroredOrder, ...]:
-        """Our open copies beside the master's orders (the status report; at most 50)."""
-        rows = [
-            MirroredOrder(
-                kind="limit",
-                symbol=c.master.symbol,
-                position_side=c.master.position_side,
-                side=c.master.side,
-                order_type=c.master.order_type,
-                master_id=c.master.order_id,
-                price=c.intent.price or c.master.price,
-                qty=c.intent.qty,
-                master_qty=c.master.orig_qty - c.master.cum_qty,
-            )
-            for c in self.resting.values()
-            if c.intent is not None
-        ]
-        rows += [
-            MirroredOrder(
-                kind="stop",
-                symbol=g.master.symbol,
-                position_side=g.master.position_side,
-                side=g.master.side,
-                order_type=g.master.order_type,
-                master_id=g.master.algo_id,
-                price=g.intent.trigger_price,
-                qty=g.intent.qty,
-                master_qty=g.master.quantity,
-                close_position=g.intent.close_position,
-                triggered=bool(g.master.actual_order_id),
-            )
-            for g in self.guards.values()
-            if g.intent is not None
-        ]
-        return tuple(sorted(rows, key=lambda r: (r.symbol, r.kind, r.master_id))[:50])
-
-    def guard_cids(self: "MarketMirror") -> list[tuple[str, str]]:
-        return [(g.master.symbol, g.intent.client_algo_id) for g in self.guards.values() if g.intent is not None]
+    def guard_cids(self: "MarketMirror", saved: bool = False) -> list[tuple[str, str]]:
+        """Our live stops' (symbol, client id); `saved`: with those whose end is not established
+        (a cancel or a placement with no definite answer), which the next sync cancels."""
+        live = [(g.master.symbol, g.intent.client_algo_id) for g in self.guards.values() if g.intent is not None]
+        return live + sorted(self.guard_leftovers) if saved else live
 
     async def _mirror_algo(self: "MarketMirror", event: MasterAlgoOrder, t_recv: int) -> None:
         order = event.order
@@ -132,9 +100,11 @@ class ProtectiveMirror:
                 self._remember_triggered(order.actual_order_id, guard)
             return
         del self.guards[order.algo_id]
-        if event.action == "finished":
-            guard = self.guard_fills.get(order.actual_order_id)
-            if guard is not None and not guard.settled:  # done without a FILLED fill (yet): settle now
+        if event.action == "finished":  # the master publishes it after the triggered order's last update
+            guard = self.guard_fills.get(order.actual_order_id)  # settled at its FILLED fill, usually
+            if guard is None and known.intent is not None and order.actual_order_id not in self.guard_fills:
+                guard = known  # never told "triggered" (or forgotten): ours is canceled and settled
+            if guard is not None and not guard.settled:  # done without a FILLED fill: settle now
                 await self._settle_guard(guard, order.actual_order_id, t_recv)
             return
         if known.intent is not None:  # canceled / expired / rejected: ours goes too
@@ -147,11 +117,13 @@ class ProtectiveMirror:
         self.guard_fills[actual_order_id] = guard
 
     def _copy_of_guard(self: "MarketMirror", order: ConditionalOrder, equity: Decimal, nonce: str) -> GuardIntent | Skip:
+        if self.refused:
+            return Skip("market_refused", self.refused)
         k = ratio_k(self.config, self.account.equity, equity)
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
         held = self.account.holding(order.symbol, order.position_side).position
-        return guard_intent(
+        intent = guard_intent(
             order,
             market=self.market,
             slave_id=self.slave.slave_id,
@@ -161,6 +133,9 @@ class ProtectiveMirror:
             held=held,
             nonce=nonce,
         )
+        if (self.config.paused or self.slave.paused_all) and isinstance(intent, GuardIntent) and not _only_reduces(intent):
+            return Skip("paused", "paused: a stop that would open a position is not copied")
+        return intent
 
     async def _place_guard(self: "MarketMirror", order: ConditionalOrder, equity: Decimal, nonce: str, t_recv: int) -> None:
         intent = self._copy_of_guard(order, equity, nonce)
@@ -178,6 +153,8 @@ class ProtectiveMirror:
             code, msg = getattr(error, "code", 0), getattr(error, "msg", str(exc))
             log.warning("copy of master conditional order %d refused: %s", order.algo_id, msg)
             self.guards[order.algo_id] = Guard(order, None, why=f"refused: {msg}"[:200])
+            if getattr(exc, "unknown", False):  # it may exist: canceled at the next sync
+                self.guard_leftovers.add((order.symbol, intent.client_algo_id))
             self._save_copies()
             self.slave.report(
                 OrderFailed(
@@ -207,16 +184,24 @@ class ProtectiveMirror:
         )
 
     async def _cancel_guard(self: "MarketMirror", guard: Guard) -> str:
+        """Cancel our stop; its status after ("": not established, kept for the next sync)."""
         assert guard.intent is not None
+        cid = guard.intent.client_algo_id
         try:
-            return str(await self.account.cancel_algo(guard.intent.client_algo_id))  # type: ignore[attr-defined]
+            status = str(await self.account.cancel_algo(cid))  # type: ignore[attr-defined]
         except (BinanceAPIError, ValueError) as exc:  # msgspec's ValidationError is a ValueError
             log.warning("cancel of the copy of master conditional order %d failed: %s", guard.master.algo_id, exc)
-            return "UNKNOWN"
+            status = ""
+        if status:
+            self.guard_leftovers.discard((guard.master.symbol, cid))
+        else:
+            self.guard_leftovers.add((guard.master.symbol, cid))
+        return status
 
-    async def _settle_guard(self: "MarketMirror", guard: Guard, actual_order_id: int, t_recv: int) -> None:
+    async def _settle_guard(self: "MarketMirror", guard: Guard, actual_order_id: int, t_recv: int, again: int = 0) -> None:
         """The master's triggered stop is done: make sure ours is done too (canceled if it did not
-        trigger, read when it did), then bring the position to the target."""
+        trigger; its triggered order waited for, or canceled: a limit may rest), then bring the
+        position to the target."""
         assert guard.intent is not None
         self.guard_fills[actual_order_id] = guard._replace(settled=True)
         if self.config.settle_after_ms:
@@ -224,15 +209,18 @@ class ProtectiveMirror:
         acct = self.account
         cid = guard.intent.client_algo_id
         status = await self._cancel_guard(guard)
-        deadline = time.monotonic() + _SETTLE_WAIT_S
+        deadline = time.monotonic() + (0 if guard.intent.price is not None else _SETTLE_WAIT_S)
         while status not in _OWN_DONE and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             status = await acct.algo_state(cid)  # type: ignore[attr-defined]
+        if status not in _OWN_DONE:  # triggered and still working (a resting limit): cancel that order
+            status = await acct.cancel_triggered(guard.master.symbol, cid)  # type: ignore[attr-defined]
         self._save_copies()
         if status == "CANCELED":
             log.info("our copy of master stop %d had not triggered: settled with a market order", guard.master.algo_id)
         await acct.refresh()  # our own triggered order's fills are in REST's positions now
-        await self._settle_to_target(guard.master.symbol, guard.master.position_side, actual_order_id, guard.master.trigger_price, t_recv)
+        price = self.last_price.get(guard.master.symbol, guard.master.trigger_price)
+        await self._settle_to_target(guard.master.symbol, guard.master.position_side, actual_order_id, price, t_recv, again)
 
     def _fill_of_guard(self: "MarketMirror", fill: MasterFill) -> Guard | None:
         return self.guard_fills.get(fill.order_id) if self.guard_fills else None
@@ -244,9 +232,21 @@ class ProtectiveMirror:
         if fill.status == "FILLED":
             if not self.guard_fills.get(fill.order_id, guard).settled:
                 await self._settle_guard(guard, fill.order_id, t_recv)
-            else:  # settled at "finished" before this (late) fill: settle again to the moved target
-                await self._settle_to_target(fill.symbol, fill.position_side, fill.order_id, fill.price, t_recv)
-            self.guard_fills.pop(fill.order_id, None)
+            else:  # settled before this (late) fill: settle again to the moved target, other ids
+                await self._settle_to_target(fill.symbol, fill.position_side, fill.order_id, fill.price, t_recv, again=fill.trade_id)
+            # the entry stays (settled, bounded): the "finished" that follows must not settle again
+
+    async def release_triggered(self: "MarketMirror") -> None:
+        """A (re)sync, before its corrections: the snapshot holds every fill of the master's
+        triggered stops, so the sync's corrections settle them (our own triggered or not: ours
+        is canceled if it still rests)."""
+        for actual, guard in list(self.guard_fills.items()):
+            self.guard_fills[actual] = guard._replace(settled=True)
+        for algo_id, guard in list(self.guards.items()):
+            if guard.master.actual_order_id:
+                del self.guards[algo_id]
+                if guard.intent is not None:
+                    await self._cancel_guard(guard)
 
     async def drop_guards(self: "MarketMirror", why: str, symbol: str | None = None) -> None:
         """Cancel our stops (all, or one symbol's): flattened, or protective mirroring turned off."""
@@ -262,7 +262,7 @@ class ProtectiveMirror:
         orders. A stop whose master order is still open and whose copy is still the same (size
         after the corrections, k) stays; one whose master order is gone is canceled; one that
         differs is canceled and placed again; a master order without a copy gets one. Triggered
-        ones are left to their fills."""
+        ones were released before the corrections; one of ours that triggered alone is replaced."""
         if not self._mirrors_protective():
             if any(g.intent is not None for g in self.guards.values()):
                 await self.drop_guards("protective mirroring off")
@@ -270,8 +270,6 @@ class ProtectiveMirror:
         open_now = {o.algo_id: o for o in snap.open_algo_orders}
         nonce = f"{snap.epoch}-{snap.seq}"
         for algo_id, guard in list(self.guards.items()):
-            if guard.master.actual_order_id:
-                continue  # triggered: its fills (or "finished") settle it
             master = open_now.get(algo_id)
             if master is None:
                 del self.guards[algo_id]
@@ -279,7 +277,8 @@ class ProtectiveMirror:
                     await self._cancel_guard(guard)
                 continue
             again = self._copy_of_guard(master, snap.equity, nonce)
-            same = isinstance(again, GuardIntent) and guard.intent is not None and _same(again, guard.intent)
+            own = getattr(self.account, "algo_status", {}).get(guard.intent.client_algo_id) if guard.intent else None
+            same = isinstance(again, GuardIntent) and guard.intent is not None and own in (None, "NEW") and _same(again, guard.intent)
             if same or (guard.intent is None and isinstance(again, Skip)):
                 self.guards[algo_id] = guard._replace(master=master)
                 continue
@@ -290,6 +289,48 @@ class ProtectiveMirror:
         for order in snap.open_algo_orders:
             if order.algo_id not in self.guards:
                 await self._place_guard(order, snap.equity, nonce, now_ns())
+
+
+def mirrored_orders(self: "MarketMirror") -> tuple[MirroredOrder, ...]:  # noqa: N805 - the mirror, as in its mixins
+    """Our open copies beside the master's orders (the status report; at most 50)."""
+    rows = [
+        MirroredOrder(
+            kind="limit",
+            symbol=c.master.symbol,
+            position_side=c.master.position_side,
+            side=c.master.side,
+            order_type=c.master.order_type,
+            master_id=c.master.order_id,
+            price=c.intent.price or c.master.price,
+            qty=c.intent.qty,
+            master_qty=c.master.orig_qty - c.master.cum_qty,
+        )
+        for c in self.resting.values()
+        if c.intent is not None
+    ]
+    rows += [
+        MirroredOrder(
+            kind="stop",
+            symbol=g.master.symbol,
+            position_side=g.master.position_side,
+            side=g.master.side,
+            order_type=g.master.order_type,
+            master_id=g.master.algo_id,
+            price=g.intent.trigger_price,
+            qty=g.intent.qty,
+            master_qty=g.master.quantity,
+            close_position=g.intent.close_position,
+            triggered=bool(g.master.actual_order_id),
+        )
+        for g in self.guards.values()
+        if g.intent is not None
+    ]
+    return tuple(sorted(rows, key=lambda r: (r.symbol, r.kind, r.master_id))[:50])
+
+
+def _only_reduces(g: GuardIntent) -> bool:
+    closing = (g.position_side == "LONG") == (g.side == "SELL")
+    return g.close_position or g.reduce_only or (g.position_side != "BOTH" and closing)
 
 
 def _same(a: GuardIntent, b: GuardIntent) -> bool:

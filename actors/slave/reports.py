@@ -9,6 +9,7 @@ from protocol.messages import MarketStatus, MasterFill, MirrorSkipped, OrderFail
 
 from ..domain.decisions import OrderIntent
 from ..domain.sizing import CannotSize, ratio_k
+from .protective import mirrored_orders
 from .rules import ZERO, log, now_ns
 
 
@@ -80,5 +81,5 @@ class Reports:
             k=None if isinstance(k, CannotSize) else k,
             refused=self.refused or "",
             positions=self.drifts(),
-            mirrored=self.mirrored_orders() if (self.resting or self.guards) else (),
+            mirrored=mirrored_orders(self) if (self.resting or self.guards) else (),  # type: ignore[arg-type]
         )

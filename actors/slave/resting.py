@@ -47,8 +47,11 @@ class Copy(NamedTuple):
     why: str = ""
 
 
-def settle_client_order_id(slave_id: str, market: str, symbol: str, master_order_id: int, leg: int) -> str:
-    """newClientOrderId of the market order that settles a done mirrored order: "cs" + 24 chars."""
+def settle_client_order_id(slave_id: str, market: str, symbol: str, master_order_id: int, leg: int, again: int = 0) -> str:
+    """newClientOrderId of the market order that settles a done mirrored order: "cs" + 24 chars
+    (`again`: a second settle of the same order, e.g. after a fill that came late)."""
+    if again:
+        return _cid("cs", slave_id, market, symbol, master_order_id, leg, again)
     return _cid("cs", slave_id, market, symbol, master_order_id, leg)
 
 
@@ -182,7 +185,7 @@ class RestingMirror:
 
     def _save_copies(self: "MarketMirror", sending: OrderIntent | None = None) -> None:
         live = [(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None]
-        live += self.guard_cids()  # the copies of the master's stops ("ca" ids, protective.py)
+        live += self.guard_cids(saved=True)  # the copies of the master's stops ("ca" ids, protective.py)
         if sending is not None:
             live.append((sending.symbol, sending.client_order_id))
         save_copies(copies_path(self.slave, self.market), live)
@@ -207,8 +210,11 @@ class RestingMirror:
         self._save_copies()
         await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price, t_recv)
 
-    async def _settle_to_target(self: "MarketMirror", symbol: str, ps: str, master_order_id: int, price: Decimal, t_recv: int) -> None:
-        """Bring one position to the target with market orders ("cs" ids of the master's order)."""
+    async def _settle_to_target(
+        self: "MarketMirror", symbol: str, ps: str, master_order_id: int, price: Decimal, t_recv: int, again: int = 0
+    ) -> None:
+        """Bring one position to the target with market orders ("cs" ids of the master's order;
+        `again`: a later settle of the same order, other ids)."""
         acct = self.account
         key = (symbol, ps)
         intended = self.book.intended.get(key, ZERO)
@@ -225,7 +231,7 @@ class RestingMirror:
             expected={key: intended},
         )
         for leg, intent in enumerate(intents):
-            cid = settle_client_order_id(self.slave.slave_id, self.market, symbol, master_order_id, leg)
+            cid = settle_client_order_id(self.slave.slave_id, self.market, symbol, master_order_id, leg, again)
             await self._send(msgspec.structs.replace(intent, client_order_id=cid), None, t_recv)
 
     async def drop_copies(self: "MarketMirror", why: str, symbol: str | None = None) -> None:
@@ -248,19 +254,22 @@ class RestingMirror:
         `_reconcile_guards` keeps those the snapshot still holds (a follower is never without its
         stop while it resyncs); the last run's are canceled."""
         listed = {(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None}
-        listed |= set(load_copies(copies_path(self.slave, self.market)))
+        listed |= set(load_copies(copies_path(self.slave, self.market))) | self.guard_leftovers
         listed -= set(self.guard_cids())
         self.resting = {}
         for symbol, cid in sorted(listed):
             try:
-                if cid.startswith(GUARD_PREFIX):
-                    await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
+                if cid.startswith(GUARD_PREFIX):  # a stop: kept on record until its end is known
+                    status = await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
+                    (self.guard_leftovers.discard if status else self.guard_leftovers.add)((symbol, cid))
                     continue
                 await self.account.cancel(symbol, cid)
             except OrderNotFound:
                 pass  # listed before it was sent, and never reached the exchange
             except BinanceAPIError as exc:
                 log.warning("cancel of an earlier copy %s failed: %s", cid, exc)
+                if cid.startswith(GUARD_PREFIX):
+                    self.guard_leftovers.add((symbol, cid))
         if listed:
             self._save_copies()
 

@@ -141,6 +141,8 @@ class Resync:
             }
         if self.resting or self.guards or self._mirrors_orders() or (cause == "start" and self.market == "usdm"):
             await self._cancel_copies()  # at start also those a run with orders = mirror left
+        if self.guard_fills or self.guards:
+            await self.release_triggered()  # the snapshot holds the triggered stops' fills: corrected below
         self._move_target(snap)
         if not new_only and self._may_trade():
             orders = await self._correct(snap, nonce=f"{snap.epoch}-{snap.seq}-{cause}")

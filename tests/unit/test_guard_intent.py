@@ -83,6 +83,7 @@ def test_a_stop_entry_adds_k_times_and_takes_the_limit_price_never_more_aggressi
         (stop(qty="0.4", reduce_only=True), "0", "no_position"),
         (stop(qty="0.001", reduce_only=True, at_place="1"), "0.5", "below_min_qty"),
         (stop(order_type="STOP"), "0.5", "exchange_rejected"),  # a STOP without its limit price
+        (stop(time_in_force="GTD"), "0.5", "not_copied"),  # its goodTillDate is not published
     ],
 )
 def test_what_cannot_be_copied_says_why(o: ConditionalOrder, held: str, reason: str) -> None:

@@ -203,3 +203,44 @@ def test_the_rebuild_reads_the_untriggered_stops() -> None:
         "LONG",
     )
     assert o.position_at_place == D("0.8") and o.price_protect
+
+
+def test_a_finished_that_comes_before_the_fill_is_published_after_it() -> None:
+    """Review finding (session 10): FINISHED published before the triggered order's fill made a
+    slave settle to the old target (buy back what its own stop sold), then sell again."""
+    a = resting_adapter(position="0.5")
+    a.handle(algo("NEW"), 1)
+    only_algo(a.handle(algo("TRIGGERED", ai="8001"), 2))
+    assert a.handle(algo("FINISHED", ai="8001", aq="0.5"), 3) == []  # held: its fill has not come
+    out = a.handle(trigger_fill(), 4)
+    assert [type(x) for x in out] == [Fill, AlgoOrder]
+    assert out[1].action == "finished" and out[1].order.actual_order_id == 8001  # type: ignore[union-attr]
+    assert a.conditional.orders == {} and a.conditional.held_finish == set()
+
+
+def test_a_triggered_limit_canceled_in_the_engine_finishes_at_its_cancel() -> None:
+    a = resting_adapter(position="0.5")
+    a.handle(algo("NEW", o="STOP", p="57900"), 1)
+    only_algo(a.handle(algo("TRIGGERED", ai="8001", o="STOP", p="57900"), 2))
+    a.handle(order_event("NEW", "NEW", i=8001, c="web_sl1", ot="STOP", S="SELL", q="0.5", price="57900"), 3)
+    assert a.handle(algo("FINISHED", ai="8001", o="STOP", p="57900"), 4) == []
+    out = a.handle(order_event("CANCELED", "CANCELED", i=8001, c="web_sl1", ot="STOP", S="SELL", q="0.5", price="57900"), 5)
+    assert len(out) == 1 and out[0].action == "finished"  # type: ignore[union-attr]
+    # a FINISHED after the order's last update is published at once
+    b = resting_adapter(position="0.5")
+    b.handle(algo("NEW"), 1)
+    b.handle(algo("TRIGGERED", ai="8001"), 2)
+    b.handle(trigger_fill(), 3)
+    assert only_algo(b.handle(algo("FINISHED", ai="8001"), 4)).action == "finished"
+
+
+def test_the_type_fallback_also_matches_the_stop_price() -> None:
+    a = resting_adapter(position="0.5")
+    a.handle(algo("NEW"), 1)  # trigger 58000
+    assert [type(x) for x in a.handle(trigger_fill(c="x-engine-1", sp="57000"), 2)] == [Fill]
+
+
+def test_empty_prices_in_an_algo_update_do_not_drop_the_event() -> None:
+    a = resting_adapter(position="0.5")
+    placed = only_algo(a.handle(algo("NEW", p="", q="", ap="", aq=""), 1))
+    assert placed.order.close_position and placed.order.price == 0

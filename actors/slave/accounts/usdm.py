@@ -31,17 +31,17 @@ from ...binance import usdm_api, wire
 from ...binance.endpoints import Endpoints
 from ...binance.errors import BinanceAPIError, RateLimited, Rejected
 from ...binance.filters import SymbolFilters
-from ...binance.orders import algo_order_params, order_params
+from ...binance.orders import order_params
 from ...binance.rest import RestClient
 from ...binance.signing import Signer
 from ...binance.userdata import FuturesUserStream
 from ...binance.wsapi import WsApiClient
 from ...domain.decisions import OrderIntent, SlaveHolding
 from ...domain.positions import moved
-from ...domain.protective import GuardIntent
 from ...domain.sizing import capped_leverage
 from ...limits import LIMITS
-from .execution import Executed, ExecutionPolicy, for_recv_window, place_exactly_once, place_via
+from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
+from .usdm_algo import AlgoOrders
 
 log = logging.getLogger("copytrader.usdm")
 
@@ -94,7 +94,7 @@ class OrderBook:
         return cumulative - done
 
 
-class UsdmAccount:
+class UsdmAccount(AlgoOrders):
     """One slave's USD-M account, as the exchange reports it."""
 
     market = "usdm"
@@ -274,43 +274,6 @@ class UsdmAccount:
         order = await self.ws.request("order.modify", modify)
         self.apply_order(order)
         return dict(order)
-
-    # -- conditional orders (the Algo Service: copies of the master's stops, protective = "mirror")
-    async def place_algo(self, intent: GuardIntent) -> Executed:
-        """Place one conditional order exactly once (a status-unknown answer is followed by a
-        lookup by its clientAlgoId before anything is sent again)."""
-        params = algo_order_params(intent, self.filters.get(intent.symbol), position_mode=self.position_mode)
-
-        async def place() -> dict[str, Any]:
-            return wire.convert(await self.rest.signed("POST", usdm_api.ALGO_ORDER_PATH, params), dict)
-
-        async def query() -> dict[str, Any]:
-            return wire.convert(await self.rest.signed("GET", usdm_api.ALGO_ORDER_PATH, {"clientAlgoId": intent.client_algo_id}), dict)
-
-        return await place_exactly_once(place, query, self.policy)
-
-    async def cancel_algo(self, client_algo_id: str) -> str:
-        """Cancel one of our conditional orders; its status when this returns: CANCELED, or what
-        it had become when the cancel came too late (TRIGGERING, TRIGGERED, FINISHED...), or
-        "UNKNOWN" when the exchange knows no such order."""
-        try:
-            await usdm_api.cancel_algo_order(self.rest, client_algo_id)
-            status = "CANCELED"
-        except Rejected:
-            status = await self.algo_state(client_algo_id)
-        self.algo_status[client_algo_id] = status
-        return status
-
-    async def algo_state(self, client_algo_id: str) -> str:
-        """The Algo Service's status of one of our conditional orders ("UNKNOWN": none such; ""
-        when it could not be read now: a timeout, a reply without the fields)."""
-        try:
-            return (await usdm_api.algo_order(self.rest, client_algo_id)).algoStatus or "UNKNOWN"
-        except Rejected:
-            return "UNKNOWN"
-        except (BinanceAPIError, ValueError) as exc:  # status unknown, or msgspec's ValidationError
-            log.warning("status of our conditional order %s not read: %s", client_algo_id, exc)
-            return ""
 
     def apply_order(self, order: dict[str, Any]) -> None:
         """Apply an order reply (or lookup) to the positions, once per executed quantity."""
