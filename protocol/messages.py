@@ -292,8 +292,8 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     min_notional_policy: MinNotionalPolicy = "defer"
     on_start: OnStart = "sync"
     margin_level_min: Decimal | None = None
-    # mirror: the master's resting USD-M LIMIT orders are placed, amended and canceled on this
-    # slave too (actors/slave/resting.py); spot and margin copy fills either way
+    # mirror: the master's resting limit orders (USD-M LIMIT, spot / margin LIMIT and LIMIT_MAKER)
+    # are placed, amended and canceled on this slave too (actors/slave/resting.py)
     orders: OrdersMode = "fills"
     settle_after_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0  # mirror: wait before settling a done order
     # with orders = "mirror": the master's USD-M stop-loss / take-profit orders are copied too

@@ -26,9 +26,9 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
-OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: USD-M resting orders copied too
+OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: resting orders copied too
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
-RestingOrderType = Literal["LIMIT"]  # the master order types published as resting orders
+RestingOrderType = Literal["LIMIT", "LIMIT_MAKER"]  # the master order types published as resting orders (LIMIT_MAKER: spot / margin)
 TimeInForce = Literal["GTC", "IOC", "FOK", "GTX", "GTD"]
 # USD-M conditional orders, on Binance's Algo Service since 2025-12-02 (POST /fapi/v1/algoOrder)
 ConditionalType = Literal["STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"]

@@ -181,7 +181,7 @@ def register(sim: "Sim") -> OrderEngine:
     def cancel_row(order: Order) -> dict[str, Any]:
         """DELETE /sapi/v1/margin/order response."""
         row = engine.cancel_result(order)
-        for name in ("orderListId", "transactTime", "selfTradePreventionMode"):
+        for name in ("orderListId", "transactTime", "selfTradePreventionMode", "origQuoteOrderQty"):
             del row[name]
         row["isIsolated"] = False
         return row

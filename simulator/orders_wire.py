@@ -144,6 +144,7 @@ class _OrderWire:
             "price": fmt(order.price),
             "origQty": fmt(order.orig_qty),
             "executedQty": fmt(order.executed_qty),
+            "origQuoteOrderQty": fmt(order.orig_quote_qty),
             "cummulativeQuoteQty": fmt(order.cum_quote),
             "status": order.status,
             "timeInForce": order.tif,

@@ -4,7 +4,8 @@
 
 - `type` is the intent's `order_type`: MARKET, whose `quantity` is the step-rounded decision of
   actors/domain/ (no `quoteOrderQty`, which would let the exchange choose it), or LIMIT with its
-  `price` (on the tick) and `timeInForce` (the copy of a resting master order);
+  `price` (on the tick) and `timeInForce`, or spot / margin LIMIT_MAKER with its price and no
+  timeInForce (the copy of a resting master order);
 - the reply: USD-M RESULT (the executed quantity and average price); spot and margin FULL (the
   fills, with their commissions, which move the slave's balances);
 - USD-M: `positionSide` in hedge mode, where `reduceOnly` cannot be sent; `reduceOnly=true` for
@@ -35,9 +36,11 @@ def order_params(
         "quantity": format_decimal(intent.qty, filters.step_size if filters else None),
         "newClientOrderId": intent.client_order_id,
     }
-    if intent.order_type == "LIMIT":
-        assert intent.price is not None and intent.time_in_force is not None, "a LIMIT intent carries its price and time in force"
+    if intent.order_type != "MARKET":
+        assert intent.price is not None, "a LIMIT / LIMIT_MAKER intent carries its price"
         params["price"] = format_decimal(intent.price, filters.tick_size if filters else None)
+    if intent.order_type == "LIMIT":
+        assert intent.time_in_force is not None, "a LIMIT intent carries its time in force"
         params["timeInForce"] = intent.time_in_force
     match intent.market:
         case "usdm":

@@ -13,7 +13,7 @@ import msgspec
 
 from .filters import SymbolFilters, parse_spot_exchange_info
 from .rest import RestClient
-from .wire import BinanceMarginAccount, BinanceSpotAccount, convert
+from .wire import BinanceMarginAccount, BinanceSpotAccount, BinanceSpotOrder, convert
 
 TIME_PATH = "/api/v3/time"
 EXCHANGE_INFO_PATH = "/api/v3/exchangeInfo"
@@ -21,6 +21,8 @@ TICKER_PRICE_PATH = "/api/v3/ticker/price"
 ACCOUNT_PATH = "/api/v3/account"
 MARGIN_ACCOUNT_PATH = "/sapi/v1/margin/account"
 MARGIN_ORDER_PATH = "/sapi/v1/margin/order"
+OPEN_ORDERS_PATH = "/api/v3/openOrders"
+MARGIN_OPEN_ORDERS_PATH = "/sapi/v1/margin/openOrders"
 API_RESTRICTIONS_PATH = "/sapi/v1/account/apiRestrictions"
 
 
@@ -92,3 +94,18 @@ async def place_margin_order(rest: RestClient, params: dict[str, Any]) -> Any:
 async def margin_order(rest: RestClient, symbol: str, client_order_id: str) -> Any:
     """GET /sapi/v1/margin/order by origClientOrderId (weight 10)."""
     return await rest.signed("GET", MARGIN_ORDER_PATH, {"symbol": symbol, "origClientOrderId": client_order_id})
+
+
+async def cancel_margin_order(rest: RestClient, symbol: str, client_order_id: str) -> Any:
+    """DELETE /sapi/v1/margin/order by origClientOrderId (weight 10): the order as it ended."""
+    return await rest.signed("DELETE", MARGIN_ORDER_PATH, {"symbol": symbol, "origClientOrderId": client_order_id})
+
+
+async def open_orders(rest: RestClient) -> list[BinanceSpotOrder]:
+    """GET /api/v3/openOrders, every symbol (weight 80)."""
+    return convert(await rest.signed("GET", OPEN_ORDERS_PATH), list[BinanceSpotOrder])
+
+
+async def margin_open_orders(rest: RestClient) -> list[BinanceSpotOrder]:
+    """GET /sapi/v1/margin/openOrders, every symbol of the cross margin account (weight 10)."""
+    return convert(await rest.signed("GET", MARGIN_OPEN_ORDERS_PATH), list[BinanceSpotOrder])

@@ -32,8 +32,8 @@ IntentKind = Literal["open", "reduce", "close"]
 
 
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
-    """One order the slave should place: MARKET (a copied fill, a correction), or LIMIT (the copy
-    of a resting master order, actors/domain/resting.py)."""
+    """One order the slave should place: MARKET (a copied fill, a correction), or LIMIT /
+    LIMIT_MAKER (the copy of a resting master order, actors/domain/resting.py)."""
 
     market: Market
     symbol: str
@@ -46,9 +46,9 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str
     leg: int = 0
     ref_price: Decimal  # price used for notional checks (master's fill price or mark)
-    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
-    price: Decimal | None = None  # LIMIT: on the tick grid
-    time_in_force: TimeInForce | None = None  # LIMIT
+    order_type: Literal["MARKET", "LIMIT", "LIMIT_MAKER"] = "MARKET"  # LIMIT_MAKER: spot / margin
+    price: Decimal | None = None  # LIMIT, LIMIT_MAKER: on the tick grid
+    time_in_force: TimeInForce | None = None  # LIMIT (a LIMIT_MAKER sends none)
 
 
 class Skip(msgspec.Struct, frozen=True):

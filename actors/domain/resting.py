@@ -8,7 +8,10 @@ The copy rule for a resting order (`orders = "mirror"`):
 - what is left of the order is copied (`orig_qty - cum_qty`): at placement all of it, after a
   resync what the master has not filled yet;
 - the price is the master's on the symbol's tick, never more aggressive (a BUY rounds down, a SELL
-  up); LOT_SIZE (not MARKET_LOT_SIZE) applies, and MIN_NOTIONAL except to an order that only reduces.
+  up); LOT_SIZE (not MARKET_LOT_SIZE) applies, and MIN_NOTIONAL except to an order that only
+  reduces (USD-M; spot and margin always apply it);
+- the order type is the master's (USD-M LIMIT; spot and margin LIMIT or LIMIT_MAKER), margin copies
+  borrow to add and repay to reduce (`margin_side_effect`).
 What cannot be copied is a `Skip` naming why; the master's fills of that order are then copied as
 fills (market orders), as in `orders = "fills"`.
 """
@@ -17,10 +20,10 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from protocol.messages import Market, RestingOrder, SlaveConfig
+from protocol.messages import Market, RestingOrder, SideEffect, SlaveConfig
 
 from ..binance.filters import SymbolFilters, format_decimal, round_price, round_qty_down
-from .orders import OrderIntent, Skip, _cid
+from .orders import IntentKind, OrderIntent, Skip, _cid
 from .sizing import notional_cap, symbol_allowed
 
 ZERO = Decimal(0)
@@ -61,9 +64,11 @@ def resting_intent(
     filters: SymbolFilters | None,
     held: Decimal,
     nonce: str = "live",
+    quote_free: Decimal | None = None,
 ) -> OrderIntent | Skip:
     """The slave's order for the master's resting `order`. `held`: the slave's position of the
-    order's (symbol, position_side) now (BOTH signed, LONG / SHORT the size)."""
+    order's (symbol, position_side) now (BOTH signed, LONG / SHORT the size); `quote_free`
+    (margin): its free quote asset."""
     if not symbol_allowed(config, order.symbol):
         return Skip("symbol_filtered", f"{order.symbol} is not copied by this slave (symbols_allow / symbols_deny)")
     if filters is None:
@@ -104,17 +109,33 @@ def resting_intent(
             "below_min_notional", f"{format_decimal(qty)} x {format_decimal(price)} is under the min notional {filters.min_notional}"
         )
     closes = only_reduces and qty >= slave_held and slave_held > 0
+    kind: IntentKind = "close" if closes else ("reduce" if only_reduces else "open")
     return OrderIntent(
         market=market,
         symbol=order.symbol,
         side=order.side,
         position_side=order.position_side,
         qty=qty,
-        kind="close" if closes else ("reduce" if only_reduces else "open"),
-        reduce_only=order.position_side == "BOTH" and (order.reduce_only or only_reduces),
+        kind=kind,
+        reduce_only=market == "usdm" and order.position_side == "BOTH" and (order.reduce_only or only_reduces),
+        side_effect=margin_side_effect(kind, order.side, qty * price, quote_free) if market == "margin" else None,
         client_order_id=resting_client_order_id(slave_id, market, order.symbol, order.order_id, nonce),
         ref_price=price,
-        order_type="LIMIT",
+        order_type=order.order_type,
         price=price,
-        time_in_force=order.time_in_force,
+        time_in_force=None if order.order_type == "LIMIT_MAKER" else order.time_in_force,
     )
+
+
+def margin_side_effect(kind: IntentKind, side: str, notional: Decimal, quote_free: Decimal | None) -> SideEffect:
+    """sideEffectType of a margin copy. One that opens a short borrows the base it sells
+    (MARGIN_BUY borrows only the shortfall, when the order is placed); one that adds to a long
+    borrows only when the free quote does not cover it (a loan taken for an order that may rest
+    for days costs interest); one that reduces repays the loan it frees (AUTO_REPAY: nothing
+    without one). The master's executionReport does not say which it sent, so the slave's own
+    balance decides."""
+    if kind != "open":
+        return "AUTO_REPAY"
+    if side == "BUY" and quote_free is not None and quote_free >= notional:
+        return "NO_SIDE_EFFECT"
+    return "MARGIN_BUY"

@@ -1,11 +1,16 @@
-"""The master's resting orders (USD-M LIMIT today): what slaves in `orders = "mirror"` mode copy.
+"""The master's resting orders (USD-M LIMIT; spot and cross margin LIMIT and LIMIT_MAKER): what
+slaves in `orders = "mirror"` mode copy.
 
-Fed by ORDER_TRADE_UPDATE: x NEW places, AMENDMENT amends (`PUT /fapi/v1/order`: price and
-quantity, same order id), CANCELED / EXPIRED end an order, TRADE moves its filled quantity and the
-fill with status FILLED ends it. Rebuilt from `GET /fapi/v1/openOrders` with the positions (the
-position of an order found there is the one at the rebuild: when it was placed is not on record).
-An amendment older than what the rebuild read (its time < the order's `updateTime`) changes
-nothing; a cancel always ends the order (REST saw it open).
+Fed by the order updates (USD-M ORDER_TRADE_UPDATE, spot / margin executionReport, read into one
+`OrderUpdate`): x NEW places, AMENDMENT (USD-M `PUT /fapi/v1/order`: price and quantity) or
+REPLACED (spot `order.amend.keepPriority`: a smaller quantity) amends with the same order id,
+CANCELED / EXPIRED end an order, TRADE moves its filled quantity and the fill with status FILLED
+ends it. A spot `cancelReplace` is a CANCELED and a NEW of another order id, so a cancel and a
+placement. Rebuilt from the open orders (USD-M `GET /fapi/v1/openOrders`, spot
+`GET /api/v3/openOrders`, margin `GET /sapi/v1/margin/openOrders`) with the positions (the position
+of an order found there is the one at the rebuild: when it was placed is not on record). An
+amendment older than what the rebuild read (its time < the order's `updateTime`) changes nothing;
+a cancel always ends the order (REST saw it open).
 Pure: no I/O; the adapter publishes what `on_event` returns.
 """
 
@@ -13,18 +18,102 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import get_args
+from typing import NamedTuple, get_args
 
 import msgspec
 
-from protocol.messages import OrderAction, RestingOrder, RestingOrderType, TimeInForce
+from protocol.messages import OrderAction, RestingOrder, RestingOrderType
 
-from ..binance.wire import BinanceFuturesOrder, BinanceFuturesOrderData
+from ..binance.wire import BinanceExecutionReport, BinanceFuturesOrder, BinanceFuturesOrderData, BinanceSpotOrder
 
 RESTING_TYPES: frozenset[str] = frozenset(get_args(RestingOrderType))
-TIME_IN_FORCE: frozenset[str] = frozenset(get_args(TimeInForce))
+_RESTS: frozenset[str] = frozenset({"GTC", "GTX"})  # IOC / FOK never rest; GTD copies would lack goodTillDate
 _ENDS: dict[str, OrderAction] = {"CANCELED": "canceled", "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired"}
+_AMENDS = frozenset({"AMENDMENT", "REPLACED"})
 Position = Callable[[str, str], Decimal]  # (symbol, position side) -> the master's position now
+
+
+class OrderUpdate(NamedTuple):
+    """One order update of any market, in the book's terms."""
+
+    x: str  # execution type
+    status: str  # order status
+    order_id: int
+    client_order_id: str
+    symbol: str
+    position_side: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: Decimal
+    qty: Decimal
+    cum_qty: Decimal
+    reduce_only: bool
+    time_ms: int
+
+
+def futures_update(o: BinanceFuturesOrderData) -> OrderUpdate:
+    return OrderUpdate(o.x, o.X, o.i, o.c, o.s, o.ps, o.S, o.o, o.f, o.p, o.q, o.z, o.R, o.T)
+
+
+def spot_update(e: BinanceExecutionReport) -> OrderUpdate:
+    """executionReport (spot and margin: one-way, no reduce-only; LIMIT_MAKER reported GTC)."""
+    return OrderUpdate(e.x, e.X, e.i, e.c, e.s, "BOTH", e.S, e.o, e.f or "GTC", e.p, e.q, e.z, False, e.T)
+
+
+class OpenOrder(NamedTuple):
+    """A row of the open orders read over REST, in the book's terms."""
+
+    order_id: int
+    client_order_id: str
+    symbol: str
+    position_side: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: Decimal
+    qty: Decimal
+    cum_qty: Decimal
+    reduce_only: bool
+    update_ms: int
+
+
+def futures_open_order(o: BinanceFuturesOrder) -> OpenOrder:
+    return OpenOrder(
+        o.orderId,
+        o.clientOrderId,
+        o.symbol,
+        o.positionSide,
+        o.side or "",
+        o.type or "",
+        o.timeInForce or "",
+        o.price or Decimal(0),
+        o.origQty or Decimal(0),
+        o.executedQty or Decimal(0),
+        bool(o.reduceOnly),
+        o.updateTime or 0,
+    )
+
+
+def spot_open_order(o: BinanceSpotOrder) -> OpenOrder:
+    return OpenOrder(
+        o.orderId,
+        o.clientOrderId,
+        o.symbol,
+        "BOTH",
+        o.side or "",
+        o.type or "",
+        o.timeInForce or "GTC",
+        o.price or Decimal(0),
+        o.origQty or Decimal(0),
+        o.executedQty or Decimal(0),
+        False,
+        o.updateTime or o.time or 0,
+    )
+
+
+def _mirrored(order_type: str, tif: str, price: Decimal, qty: Decimal) -> bool:
+    return order_type in RESTING_TYPES and tif in _RESTS and price > 0 and qty > 0
 
 
 class RestingBook:
@@ -32,73 +121,80 @@ class RestingBook:
         self.orders: dict[int, RestingOrder] = {}
         self.rest_time: dict[int, int] = {}  # order id -> updateTime of the rebuild that read it
 
-    def rebuild(self, open_orders: Iterable[BinanceFuturesOrder], position: Position) -> None:
+    def rebuild(self, open_orders: Iterable[OpenOrder], position: Position) -> None:
         """Replace the book with REST's open orders (those of the types mirrored)."""
         self.orders = {}
         self.rest_time = {}
         for o in open_orders:
-            if o.type not in RESTING_TYPES or o.timeInForce not in TIME_IN_FORCE or not o.price or not o.origQty:
+            if not _mirrored(o.order_type, o.time_in_force, o.price, o.qty):
                 continue
-            self.orders[o.orderId] = RestingOrder(
+            self.orders[o.order_id] = RestingOrder(
                 symbol=o.symbol,
-                position_side=o.positionSide,  # type: ignore[arg-type]
+                position_side=o.position_side,  # type: ignore[arg-type]
                 side=o.side,  # type: ignore[arg-type]
-                order_id=o.orderId,
-                client_order_id=o.clientOrderId,
-                order_type=o.type,  # type: ignore[arg-type]
-                time_in_force=o.timeInForce,  # type: ignore[arg-type]
+                order_id=o.order_id,
+                client_order_id=o.client_order_id,
+                order_type=o.order_type,  # type: ignore[arg-type]
+                time_in_force=o.time_in_force,  # type: ignore[arg-type]
                 price=o.price,
-                orig_qty=o.origQty,
-                cum_qty=o.executedQty or Decimal(0),
-                reduce_only=bool(o.reduceOnly),
-                position_at_place=position(o.symbol, o.positionSide),
-                update_ms=o.updateTime or 0,
+                orig_qty=o.qty,
+                cum_qty=o.cum_qty,
+                reduce_only=o.reduce_only,
+                position_at_place=position(o.symbol, o.position_side),
+                update_ms=o.update_ms,
             )
-            self.rest_time[o.orderId] = o.updateTime or 0
+            self.rest_time[o.order_id] = o.update_ms
 
-    def on_event(self, o: BinanceFuturesOrderData, position: Position) -> tuple[OrderAction, RestingOrder] | None:
-        """One ORDER_TRADE_UPDATE: what to publish (None: nothing changed for the slaves).
+    def on_event(self, o: OrderUpdate, position: Position) -> tuple[OrderAction, RestingOrder] | None:
+        """One order update: what to publish (None: nothing changed for the slaves).
 
         `position` is read after the adapter applied the event's fill, if any."""
-        known = self.orders.get(o.i)
+        known = self.orders.get(o.order_id)
         if o.x == "NEW":
-            if known is not None or o.o not in RESTING_TYPES or o.f not in TIME_IN_FORCE or o.p <= 0 or o.q <= 0:
+            if known is not None or not _mirrored(o.order_type, o.time_in_force, o.price, o.qty):
                 return None
             order = RestingOrder(
-                symbol=o.s,
-                position_side=o.ps,  # type: ignore[arg-type]
-                side=o.S,  # type: ignore[arg-type]
-                order_id=o.i,
-                client_order_id=o.c,
-                order_type=o.o,  # type: ignore[arg-type]
-                time_in_force=o.f,  # type: ignore[arg-type]
-                price=o.p,
-                orig_qty=o.q,
-                cum_qty=o.z,
-                reduce_only=o.R,
-                position_at_place=position(o.s, o.ps),
-                update_ms=o.T,
+                symbol=o.symbol,
+                position_side=o.position_side,  # type: ignore[arg-type]
+                side=o.side,  # type: ignore[arg-type]
+                order_id=o.order_id,
+                client_order_id=o.client_order_id,
+                order_type=o.order_type,  # type: ignore[arg-type]
+                time_in_force=o.time_in_force,  # type: ignore[arg-type]
+                price=o.price,
+                orig_qty=o.qty,
+                cum_qty=o.cum_qty,
+                reduce_only=o.reduce_only,
+                position_at_place=position(o.symbol, o.position_side),
+                update_ms=o.time_ms,
             )
-            self.orders[o.i] = order
+            self.orders[o.order_id] = order
             return "placed", order
         if known is None:
             return None
-        if o.x == "AMENDMENT":
-            if o.p <= 0 or o.q <= 0 or o.T < self.rest_time.get(o.i, 0):
+        if o.x in _AMENDS:
+            if o.price <= 0 or o.qty <= 0 or o.time_ms < self.rest_time.get(o.order_id, 0):
                 return None  # not a price and quantity, or older than what the rebuild read
-            order = msgspec.structs.replace(known, price=o.p, orig_qty=o.q, cum_qty=o.z, update_ms=o.T)
-            self.orders[o.i] = order
+            if o.status in ("FILLED", "CANCELED", "EXPIRED") or o.qty <= o.cum_qty:  # amended down to what filled: done
+                self._forget(o.order_id)
+                done = msgspec.structs.replace(known, orig_qty=o.qty, cum_qty=max(known.cum_qty, o.cum_qty), update_ms=o.time_ms)
+                return ("canceled" if o.status == "CANCELED" else "expired"), done
+            order = msgspec.structs.replace(
+                known, client_order_id=o.client_order_id, price=o.price, orig_qty=o.qty, cum_qty=o.cum_qty, update_ms=o.time_ms
+            )
+            self.orders[o.order_id] = order
             return "amended", order
         if o.x in ("TRADE", "CALCULATED"):
-            if o.X == "FILLED" or o.z >= known.orig_qty:
-                self._forget(o.i)  # done: the fill with status FILLED tells the slaves
+            if o.status == "FILLED" or o.cum_qty >= known.orig_qty:
+                self._forget(o.order_id)  # done: the fill with status FILLED tells the slaves
             else:
-                self.orders[o.i] = msgspec.structs.replace(known, cum_qty=max(known.cum_qty, o.z), update_ms=max(known.update_ms, o.T))
+                cum = max(known.cum_qty, o.cum_qty)
+                self.orders[o.order_id] = msgspec.structs.replace(known, cum_qty=cum, update_ms=max(known.update_ms, o.time_ms))
             return None
-        end = _ENDS.get(o.x) or _ENDS.get(o.X)
+        end = _ENDS.get(o.x) or _ENDS.get(o.status)
         if end is not None:
-            self._forget(o.i)
-            return end, msgspec.structs.replace(known, cum_qty=max(known.cum_qty, o.z), update_ms=o.T)
+            self._forget(o.order_id)
+            return end, msgspec.structs.replace(known, cum_qty=max(known.cum_qty, o.cum_qty), update_ms=o.time_ms)
         return None
 
     def _forget(self, order_id: int) -> None:

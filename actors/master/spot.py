@@ -3,7 +3,9 @@
 Spot (binance-spot-api-docs/user-data-stream.md, web-socket-api.md): `SpotUserStream`
 (`session.logon` + `userDataStream.subscribe` for Ed25519 keys, else
 `userDataStream.subscribe.signature`). State: GET /api/v3/account (weight 20) for balances,
-GET /api/v3/exchangeInfo once (symbol -> base/quote), GET /api/v3/ticker/price (weight 4) for equity.
+GET /api/v3/exchangeInfo once (symbol -> base/quote), GET /api/v3/ticker/price (weight 4) for equity,
+and at each (re)build GET /api/v3/openOrders (weight 80; margin GET /sapi/v1/margin/openOrders,
+weight 10): the resting orders (resting.py), published as they change from executionReport.
 
 Cross margin: `MarginUserStream` (POST /sapi/v1/userListenToken + `userDataStream.subscribe.listenToken`,
 renewed). State: GET /sapi/v1/margin/account (weight 10: free, locked, borrowed, interest, netAsset).
@@ -37,10 +39,12 @@ from ..binance.wire import (
     BinanceMarginAccount,
     BinanceOutboundAccountPosition,
     BinanceSpotAccount,
+    BinanceSpotOrder,
 )
 from ..binance.wsapi import WsApiClient
 from ..limits import LIMITS
-from .outputs import Duplicate, Fill, Outputs, Recheck, Resync, Snapshot
+from .outputs import Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
+from .resting import RestingBook, spot_open_order, spot_update
 from .spot_state import SpotState, SymbolInfo, UnknownSymbol
 from .state import Deduper
 
@@ -53,6 +57,7 @@ class SpotRest(NamedTuple):
     account: BinanceSpotAccount | BinanceMarginAccount
     prices: dict[str, Decimal]
     rest_ms: int  # trades with T <= rest_ms are contained in `account`
+    open_orders: list[BinanceSpotOrder] = []
 
 
 class SpotPoll(NamedTuple):
@@ -87,6 +92,7 @@ class SpotAdapter:
         )
         self.ws: WsApiClient | None = None
         self.stream: SpotUserStream | None = None
+        self.resting = RestingBook()
         self.fills_seen = 0
         self.corrections = 0
         self._spot_suspects: dict[str, tuple[Decimal, Decimal]] = {}
@@ -140,11 +146,16 @@ class SpotAdapter:
         account = await spot_api.account(self.rest)
         return account, account.updateTime or sent_ms
 
+    async def _open_orders(self) -> list[BinanceSpotOrder]:
+        if self.market == "margin":
+            return await spot_api.margin_open_orders(self.rest)
+        return await spot_api.open_orders(self.rest)
+
     async def fetch(self) -> SpotRest:
         await self._symbols()
         account, rest_ms = await self._account()
         prices = await self._prices()
-        return SpotRest(account, prices, rest_ms)
+        return SpotRest(account, prices, rest_ms, await self._open_orders())
 
     def rebuild(self, fetched: SpotRest) -> None:
         self.state.set_prices(fetched.prices)
@@ -152,7 +163,13 @@ class SpotAdapter:
             self.state.rebuild_margin(fetched.account.userAssets, fetched.rest_ms)
         else:
             self.state.rebuild_spot(fetched.account.balances, fetched.rest_ms)
+        self.resting.rebuild(map(spot_open_order, fetched.open_orders), self.position)
         self._spot_suspects.clear()
+
+    def position(self, symbol: str, position_side: str = "BOTH") -> Decimal:
+        """The master's position of a symbol: its base asset (margin: net of loans)."""
+        info = self.state.symbols.get(symbol)
+        return self.state.position(info.base) if info is not None else Decimal(0)
 
     async def poll(self, full: bool) -> SpotPoll | None:
         """Every snapshot interval: prices (equity) and the account, for a drift check."""
@@ -221,7 +238,7 @@ class SpotAdapter:
         if isinstance(event, BinanceExecutionReport):
             state.last_event_ms = max(state.last_event_ms, event.E)
             if event.x != "TRADE" or event.l <= 0:
-                return []
+                return self._order_change(event, t_recv_ns)
             try:
                 res = state.apply_trade(event)
             except UnknownSymbol:
@@ -231,6 +248,7 @@ class SpotAdapter:
             if res is None:
                 return [Duplicate()]
             self.fills_seen += 1
+            self.resting.on_event(spot_update(event), self.position)  # its filled quantity; FILLED ends it
             return [
                 Fill(
                     {
@@ -269,6 +287,21 @@ class SpotAdapter:
             return self._recheck()
         return []
 
+    def _order_change(self, event: BinanceExecutionReport, t_recv_ns: int) -> Outputs:
+        """A resting order placed, amended, canceled or expired (resting.py): published in order
+        with the fills, for the slaves in `orders = "mirror"`."""
+        change = self.resting.on_event(spot_update(event), self.position)
+        if change is None:
+            return []
+        action, order = change
+        fields = {
+            "position": self.position(order.symbol),
+            "equity": self.state.equity(),
+            "t_exchange_ms": event.E,
+            "t_master_recv_ns": t_recv_ns,
+        }
+        return [Order(action, order, fields)]
+
     def _recheck(self) -> Outputs:
         """Margin: loans are not in the stream, so read the account again shortly (debounced)."""
         return [Recheck(MARGIN_REFRESH_DELAY_S)] if self.market == "margin" else []
@@ -279,6 +312,7 @@ class SpotAdapter:
             "equity_asset": self.state.quote_asset,
             "positions": self.state.entries(),
             "holdings": self.state.holdings(),
+            "open_orders": self.resting.entries(),
         }
 
 

@@ -39,7 +39,7 @@ from ..binance.wire import (
 from ..limits import LIMITS
 from .conditional import ConditionalBook
 from .outputs import AlgoOrder, Config, Duplicate, Fill, Order, Outputs, Resync, Snapshot
-from .resting import RestingBook
+from .resting import RestingBook, futures_open_order, futures_update
 from .usdm_state import Drift, FuturesState
 
 
@@ -124,7 +124,7 @@ class UsdmAdapter:
 
     def rebuild(self, fetched: UsdmRest) -> None:
         self.state.rebuild(fetched.dual, fetched.risks, fetched.account)
-        self.resting.rebuild(fetched.open_orders, self.state.position)
+        self.resting.rebuild(map(futures_open_order, fetched.open_orders), self.state.position)
         self.conditional.rebuild(fetched.open_algo_orders, self.state.position)
         self._suspects.clear()
 
@@ -183,7 +183,7 @@ class UsdmAdapter:
                 out.append(self._algo_output(linked, event.E, t_recv_ns))
             triggered = self.conditional.is_triggered_order(o)
             if o.x not in ("TRADE", "CALCULATED") or o.l <= 0:
-                change = None if triggered else self.resting.on_event(o, state.position)
+                change = None if triggered else self.resting.on_event(futures_update(o), state.position)
                 if change is None:
                     done = self.conditional.order_done(o) if triggered else None  # canceled in the engine
                     return out if done is None else [*out, self._algo_output(done, event.E, t_recv_ns)]
@@ -195,7 +195,7 @@ class UsdmAdapter:
             if res is None:
                 return [*out, Duplicate()]
             if not triggered:
-                self.resting.on_event(o, state.position)  # its filled quantity; FILLED ends it
+                self.resting.on_event(futures_update(o), state.position)  # its filled quantity; FILLED ends it
             if res.mode_changed is not None:
                 self._config_seen[""] = time.monotonic()
                 out.append(Config({"position_mode": res.mode_changed, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns}))

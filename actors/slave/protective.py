@@ -63,7 +63,7 @@ class ProtectiveMirror:
 
     guards: dict[int, Guard]
     guard_fills: dict[int, Guard]
-    guard_leftovers: set[tuple[str, str]]  # (symbol, client id) of stops whose end is not established
+    guard_leftovers: set[tuple[str, str]]  # (symbol, client id) of stops and copies whose end is not established
 
     def _mirrors_protective(self: "MarketMirror") -> bool:
         return self._mirrors_orders() and self.config.protective == "mirror"

@@ -1,8 +1,13 @@
-"""The copies of the master's resting orders (`orders = "mirror"`, USD-M LIMIT today).
+"""The copies of the master's resting orders (`orders = "mirror"`: USD-M LIMIT, spot and cross
+margin LIMIT and LIMIT_MAKER).
 
 The master places a resting order: the slave places its copy (actors/domain/resting.py sizes it).
-The master amends it: the slave amends its copy (`order.modify`: price, and its own filled quantity
-plus its share of what the master has left). The master's order fills: the target moves by the
+The master amends it: on USD-M the slave amends its copy (`order.modify`: price, and its own filled
+quantity plus its share of what the master has left); on spot and margin (a master's
+`order.amend.keepPriority`, which only lowers the quantity) the slave cancels its copy and places
+its share of what the master has left as a new one (its priority is lost: Binance lets an order
+keep it only when its own quantity goes down, which a share of the master's need not). A spot
+`cancelReplace` of the master is a cancel and a placement, and copied as those. The master's order fills: the target moves by the
 copy rule as for any fill, and no market order is sent: the copy fills on its own queue position.
 The master's order is done (filled, canceled, expired): the slave cancels what is left of its copy
 and settles the difference to the target with a market order ("cs" client ids, after
@@ -26,7 +31,7 @@ from protocol.messages import MasterAlgoOrder, MasterFill, MasterOrder, OrderMir
 from protocol.seq import SeqVerdict
 
 from ..binance.errors import BinanceAPIError, OrderNotFound
-from ..domain.decisions import OrderIntent, Skip, reconcile_target
+from ..domain.decisions import OrderIntent, Skip, margin_guard, reconcile_target
 from ..domain.orders import _cid
 from ..domain.protective import GUARD_PREFIX
 from ..domain.resting import resting_intent
@@ -61,12 +66,12 @@ class RestingMirror:
     resting: dict[int, Copy]
 
     def _mirrors_orders(self: "MarketMirror") -> bool:
-        return self.market == "usdm" and self.config.orders == "mirror"
+        return self.config.orders == "mirror"
 
     def _on_order(self: "MarketMirror", order: MasterOrder | MasterAlgoOrder, t_recv: int) -> None:
         """A resting order of the master (placed, amended, canceled, expired). It takes a number in
-        the master's sequence, so it is counted; with `orders = "mirror"` (USD-M) it goes to its
-        symbol's worker, in order with the fills (resting.py), else only its fills are copied."""
+        the master's sequence, so it is counted; with `orders = "mirror"` it goes to its
+        symbol's worker, in order with the fills, else only its fills are copied."""
         if self.syncing:
             self.pending.append((order, t_recv))
             return
@@ -91,17 +96,21 @@ class RestingMirror:
             return Skip("cannot_size", k.reason)
         if self.slave.paused_all or self.config.paused:
             return Skip("paused", "paused: the master's order is not mirrored (its fills are decided as fills)")
-        held = self.account.holding(order.symbol, order.position_side).position
-        return resting_intent(
+        holding = self.account.holding(order.symbol, order.position_side)
+        intent = resting_intent(
             order,
             market=self.market,
             slave_id=self.slave.slave_id,
             config=self.config,
             k=k,
             filters=self.account.filters.get(order.symbol),
-            held=held,
+            held=holding.position,
             nonce=nonce,
+            quote_free=holding.quote_free,
         )
+        if isinstance(intent, OrderIntent) and intent.side_effect == "MARGIN_BUY":  # borrows under the slave's floor
+            return margin_guard(self.config, holding, [intent], holding.free) or intent
+        return intent
 
     async def _mirror_order(self: "MarketMirror", event: MasterOrder, t_recv: int) -> None:
         order = event.order
@@ -146,7 +155,10 @@ class RestingMirror:
             self.resting[order.order_id] = Copy(order, None, why=intent.text)
             await self._settle(known, t_recv)
             return
-        filled = self.account.orders.applied.get(known.order_id, ZERO)
+        if self.market != "usdm":
+            await self._replace_copy(known, order, equity, t_recv)
+            return
+        filled = self.account.orders.applied.get(known.order_id, ZERO)  # type: ignore[attr-defined]
         amended = msgspec.structs.replace(intent, client_order_id=known.intent.client_order_id, qty=filled + intent.qty)
         try:
             await self.account.amend(amended)
@@ -159,6 +171,23 @@ class RestingMirror:
             await self._settle(known, t_recv)
             return
         self.resting[order.order_id] = known._replace(master=order, intent=amended)
+
+    async def _replace_copy(self: "MarketMirror", known: Copy, order: RestingOrder, equity: Decimal, t_recv: int) -> None:
+        """Spot / margin: cancel the copy (its fills stay in the position), place the share of what
+        the master has left as a new copy ("cm" id of this amendment's time)."""
+        assert known.intent is not None
+        if not await self._cancel_copy(order.symbol, known.intent.client_order_id):
+            log.warning("amending the copy of master order %d: its cancel failed: settled", order.order_id)
+            self.resting[order.order_id] = Copy(order, None, why="amendment failed: the copy's cancel had no answer")
+            await self.account.refresh()
+            self._save_copies()
+            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price, t_recv)
+            return
+        del self.resting[order.order_id]
+        self._save_copies()
+        await self._place_copy(order, equity, f"a{order.update_ms}", t_recv)
+        if self.resting[order.order_id].intent is None:  # the new copy was refused: settle what the old one left
+            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price, t_recv)
 
     async def _send_resting(self: "MarketMirror", intent: OrderIntent, order: RestingOrder, t_recv: int) -> dict[str, Any] | None:
         t_sent = now_ns()
@@ -176,7 +205,7 @@ class RestingMirror:
                 exchange_order_id=int(r.get("orderId", 0)),
                 status=str(r.get("status", "")),
                 executed_qty=Decimal(str(r.get("executedQty") or 0)),
-                summary=f"LIMIT {intent.time_in_force} {intent.qty}@{intent.price} (copy of master order {order.order_id})",
+                summary=f"{intent.order_type} {intent.time_in_force or '-'} {intent.qty}@{intent.price} (copy of {order.order_id})",
                 t_order_sent_ns=t_sent,
                 t_order_acked_ns=now_ns(),
             )
@@ -202,13 +231,27 @@ class RestingMirror:
             await asyncio.sleep(self.config.settle_after_ms / 1000)
         acct = self.account
         symbol, ps = copy.master.symbol, copy.master.position_side
-        try:
-            await acct.cancel(symbol, copy.intent.client_order_id)
-        except BinanceAPIError as exc:
-            log.warning("cancel of the copy of master order %d failed (%s): position read again", copy.master.order_id, exc)
+        if not await self._cancel_copy(symbol, copy.intent.client_order_id):
             await acct.refresh()
         self._save_copies()
         await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price, t_recv)
+
+    async def _cancel_copy(self: "MarketMirror", symbol: str, cid: str) -> bool:
+        """Cancel one of our copies (tried twice). False: its end is not known (a timeout, the
+        connection down...): it stays on record (`guard_leftovers`, saved with the copies) and is
+        canceled at the next sync, so a copy is never left working unknown to us."""
+        for attempt in (1, 2):
+            try:
+                await self.account.cancel(symbol, cid)
+                self.guard_leftovers.discard((symbol, cid))
+                return True
+            except OrderNotFound:
+                self.guard_leftovers.discard((symbol, cid))
+                return True  # never reached the exchange
+            except BinanceAPIError as exc:
+                log.warning("cancel of our copy %s failed (attempt %d): %s", cid, attempt, exc)
+        self.guard_leftovers.add((symbol, cid))
+        return False
 
     async def _settle_to_target(
         self: "MarketMirror", symbol: str, ps: str, master_order_id: int, price: Decimal, t_recv: int, again: int = 0
@@ -228,6 +271,7 @@ class RestingMirror:
             config=self.config,
             nonce=f"settle-{master_order_id}",
             prices={symbol: price},
+            buy_commission=getattr(acct, "buy_commission", ZERO),  # spot / margin: a buy lands net of it
             expected={key: intended},
         )
         for leg, intent in enumerate(intents):
@@ -241,10 +285,7 @@ class RestingMirror:
             if copy.intent is None or (symbol is not None and copy.master.symbol != symbol):
                 continue
             self.resting[order_id] = Copy(copy.master, None, why=why)
-            try:
-                await self.account.cancel(copy.master.symbol, copy.intent.client_order_id)
-            except BinanceAPIError as exc:
-                log.warning("cancel of the copy of master order %d failed: %s", order_id, exc)
+            await self._cancel_copy(copy.master.symbol, copy.intent.client_order_id)
         self._save_copies()
 
     async def _cancel_copies(self: "MarketMirror") -> None:
@@ -263,13 +304,12 @@ class RestingMirror:
                     status = await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
                     (self.guard_leftovers.discard if status else self.guard_leftovers.add)((symbol, cid))
                     continue
-                await self.account.cancel(symbol, cid)
+                await self._cancel_copy(symbol, cid)
             except OrderNotFound:
                 pass  # listed before it was sent, and never reached the exchange
             except BinanceAPIError as exc:
                 log.warning("cancel of an earlier copy %s failed: %s", cid, exc)
-                if cid.startswith(GUARD_PREFIX):
-                    self.guard_leftovers.add((symbol, cid))
+                self.guard_leftovers.add((symbol, cid))
         if listed:
             self._save_copies()
 

@@ -139,7 +139,7 @@ class Resync:
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
-        if self.resting or self.guards or self._mirrors_orders() or (cause == "start" and self.market == "usdm"):
+        if self.resting or self.guards or self._mirrors_orders() or cause == "start":
             await self._cancel_copies()  # at start also those a run with orders = mirror left
         if self.guard_fills or self.guards:
             await self.release_triggered()  # the snapshot holds the triggered stops' fills: corrected below

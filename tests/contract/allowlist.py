@@ -72,4 +72,8 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     # order, whose activatePrice and priceRate a LIMIT order has not (the official SDK's
     # CancelOrderResponseResult has both optional); ours cancel LIMIT copies.
     ("wsapi", "order.cancel", FUTURES_WS): {"activatePrice": _SDK_CANCEL, "priceRate": _SDK_CANCEL},
+    # spot_api.yaml's DELETE /sapi/v1/margin/order example (schema marginOrder) lacks isIsolated,
+    # which the request takes and the replies carry (Binance.Net BinanceMarginCanceledOrder,
+    # binance4j CancelOrderResponse: `isIsolated`).
+    ("rest", "DELETE", "/sapi/v1/margin/order"): {"isIsolated": "JKorf/Binance.Net BinanceMarginCanceledOrder.IsIsolated"},
 }

@@ -373,6 +373,8 @@ class CopyMachine(RuleBasedStateMachine):
         if (was.paused and not now.paused) or (not was.enabled and now.enabled) or (was.symbols_deny and not now.symbols_deny):
             h.correct()  # trading again: one check catches up what the pause / filter left
             for skey in set(model.intended) | set(h.account.positions):
+                if skey[0] in now.symbols_deny:
+                    continue  # a denied symbol is not copied: what the slave holds of it stays its own
                 self.check(h, model, skey)
         self.check(h, model)
 

@@ -21,7 +21,15 @@ CONFIG = SlaveConfig(id="s1", sizing="fixed_ratio", ratio=D("0.5"), orders="mirr
 
 
 def order(
-    side: str, qty: str, *, ps: str = "BOTH", price: str = "50000", at_place: str = "0", filled: str = "0", **over: Any
+    side: str,
+    qty: str,
+    *,
+    ps: str = "BOTH",
+    price: str = "50000",
+    at_place: str = "0",
+    filled: str = "0",
+    order_type: str = "LIMIT",
+    **over: Any,
 ) -> RestingOrder:
     return RestingOrder(
         symbol="BTCUSDT",
@@ -29,7 +37,7 @@ def order(
         side=side,  # type: ignore[arg-type]
         order_id=42,
         client_order_id="web",
-        order_type="LIMIT",
+        order_type=order_type,  # type: ignore[arg-type]
         time_in_force="GTC",
         price=D(price),
         orig_qty=D(qty),
@@ -112,3 +120,31 @@ def test_the_symbol_filters_and_the_notional_cap_apply() -> None:
     capped = msgspec.structs.replace(CONFIG, max_position_notional=D("10000"))  # 0.2 BTC at 50000
     got = copy(order("BUY", "1", ps="LONG"), held="0.05", config=capped)
     assert isinstance(got, OrderIntent) and got.qty == D("0.15")
+
+
+def spot_copy(o: RestingOrder, market: str, held: str, k: str = "0.5") -> OrderIntent | Skip:
+    return resting_intent(o, market=market, slave_id="s1", config=CONFIG, k=D(k), filters=FILTERS, held=D(held))  # type: ignore[arg-type]
+
+
+def test_spot_a_limit_maker_keeps_its_type_and_sends_no_time_in_force_and_no_reduce_only() -> None:
+    got = spot_copy(order("BUY", "0.3", order_type="LIMIT_MAKER"), "spot", held="0")
+    assert isinstance(got, OrderIntent)
+    assert (got.order_type, got.time_in_force, got.qty, got.reduce_only, got.side_effect) == ("LIMIT_MAKER", None, D("0.15"), False, None)
+    sell = spot_copy(order("SELL", "1", at_place="2"), "spot", held="1")  # half the master's: half of ours
+    assert isinstance(sell, OrderIntent) and sell.qty == D("0.5") and not sell.reduce_only and sell.kind == "reduce"
+
+
+def test_margin_a_copy_that_adds_borrows_and_one_that_reduces_repays() -> None:
+    short = spot_copy(order("SELL", "3", at_place="2"), "margin", held="1")  # 2 reduce, 1 opens a short
+    assert isinstance(short, OrderIntent) and short.side_effect == "MARGIN_BUY" and short.kind == "open"
+    assert short.qty == D("1") + D("0.5")  # all of our 1, and k x the 1 the master adds
+    cover = spot_copy(order("BUY", "1", at_place="-1"), "margin", held="-0.5")
+    assert isinstance(cover, OrderIntent) and cover.side_effect == "AUTO_REPAY" and cover.kind == "close" and cover.qty == D("0.5")
+
+
+def test_margin_a_long_entry_borrows_only_when_the_free_quote_does_not_cover_it() -> None:
+    o = order("BUY", "1", price="50000")  # k 0.5: 0.5 x 50000 = 25000 of quote
+    covered = resting_intent(o, market="margin", slave_id="s1", config=CONFIG, k=D("0.5"), filters=FILTERS, held=D(0), quote_free=D(25000))
+    short = resting_intent(o, market="margin", slave_id="s1", config=CONFIG, k=D("0.5"), filters=FILTERS, held=D(0), quote_free=D(24999))
+    assert isinstance(covered, OrderIntent) and covered.side_effect == "NO_SIDE_EFFECT"
+    assert isinstance(short, OrderIntent) and short.side_effect == "MARGIN_BUY"

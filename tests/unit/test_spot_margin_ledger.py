@@ -200,3 +200,27 @@ def test_a_settled_order_never_applies_its_trades_again() -> None:
 
     assert book.apply_trade(trade_of_report(report(7, "0.2")), "BTC", "USDT", own=True) is False  # type: ignore[arg-type]
     assert book.holding("BTC").free == D("0.2997")
+
+
+def copy_trade(trade_id: int, qty: str, t: int) -> Trade:
+    """A trade of a resting copy (not `own`: judged by time against the REST reads)."""
+    q = D(qty)
+    return Trade(symbol="BTCUSDT", order_id=7, trade_id=trade_id, side="BUY", qty=q, quote_qty=q * 50000, time_ms=t, price=D("50000"))
+
+
+def test_a_copys_trade_applied_while_a_read_was_on_its_way_is_applied_again_over_it() -> None:
+    book = ledger(rest_ms=500)
+    assert book.apply_trade(copy_trade(1, "0.1", 900), "BTC", "USDT")  # arrives while the next read is out
+    book.set_from_rest([("BTC", D("0"), D("0"), D("0"), D("0")), ("USDT", D("20000"), D("0"), D("0"), D("0"))], 800)  # read before it
+    assert book.holding("BTC").free == D("0.1") and book.filled("BTCUSDT", 7) == D("0.1")
+    book.set_from_rest([("BTC", D("0.1"), D("0"), D("0"), D("0")), ("USDT", D("15000"), D("0"), D("0"), D("0"))], 950)  # holds it
+    assert book.holding("BTC").free == D("0.1") and not book.unsure
+
+
+def test_margin_a_copys_trade_inside_a_reads_window_asks_for_another_read() -> None:
+    book = ledger(rest_ms=500)
+    book.set_from_rest([("BTC", D("0"), D("0"), D("0"), D("0"))], 1000, 1040)  # sent at 1000, arrived at 1040
+    assert not book.apply_trade(copy_trade(1, "0.1", 1020), "BTC", "USDT")  # in it or not: unknown
+    assert book.unsure and book.holding("BTC").free == 0
+    assert book.apply_trade(copy_trade(2, "0.1", 1041), "BTC", "USDT")  # after it: not in it
+    assert book.filled("BTCUSDT", 7) == D("0.2")

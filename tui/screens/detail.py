@@ -61,7 +61,7 @@ def settings_text(summary: SlaveSummary) -> Text:
         ),
     ]
     if c.orders == "mirror":
-        rows.append(("orders", f"mirror (usdm resting orders)  settle after {c.settle_after_ms} ms", ""))
+        rows.append(("orders", f"mirror (resting limit orders)  settle after {c.settle_after_ms} ms", ""))
         rows.append(("stops", "mirrored on the exchange" if c.protective == "mirror" else "off (their fills are copied)", ""))
     mirrored = [o for m in (summary.status.markets if summary.status else ()) for o in m.mirrored]
     for o in mirrored[:8]:

@@ -16,7 +16,7 @@ from ..forms import SlaveForm
 SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multiplier")]
 POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
-ORDERS = [("copy fills", "fills"), ("mirror orders (usdm)", "mirror")]
+ORDERS = [("copy fills", "fills"), ("mirror orders", "mirror")]
 PROTECTIVE = [("mirror stops (usdm)", "mirror"), ("off", "off")]
 PARTS = ("identity", "sizing", "limits")
 

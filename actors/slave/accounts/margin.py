@@ -64,18 +64,32 @@ class MarginAccount(BalanceAccount):
         await super().close()
 
     # -- state from REST ------------------------------------------------------------------------
-    async def _read_account(self) -> tuple[wire.BinanceMarginAccount, int]:
-        sent_ms = self.rest.now_ms()
-        return await self.read_quietly(lambda: spot_api.margin_account(self.rest)), sent_ms
+    async def _read_account(self) -> tuple[wire.BinanceMarginAccount, tuple[int, int]]:
+        """The account and the read's window: (sent, arrived) in server time. The reply has no
+        time of its own, so a trade of another order (a resting copy) inside the window may or
+        may not be in it (the ledger asks for another read then)."""
+        window = [0, 0]
 
-    def _take(self, acct: wire.BinanceMarginAccount, sent_ms: int) -> None:
-        self.ledger.set_from_rest(((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets), sent_ms)
+        async def read() -> wire.BinanceMarginAccount:
+            window[0] = self.rest.now_ms()
+            acct = await spot_api.margin_account(self.rest)
+            window[1] = self.rest.now_ms()
+            return acct
+
+        return await self.read_quietly(read), (window[0], window[1])
+
+    def _take(self, acct: wire.BinanceMarginAccount, window: tuple[int, int]) -> None:
+        rows = ((a.asset, a.free, a.locked, a.borrowed, a.interest) for a in acct.userAssets)
+        self.ledger.set_from_rest(rows, window[0], window[1])
         self.margin_level = acct.marginLevel
 
     async def refresh(self) -> None:
-        acct, sent_ms = await self._read_account()
-        self._take(acct, sent_ms)
+        acct, window = await self._read_account()
+        self._take(acct, window)
         await self.refresh_equity()
+
+    def reread(self) -> None:
+        self.schedule_loan_refresh()
 
     def schedule_loan_refresh(self) -> None:
         """Re-read loans (and everything else) over REST soon, between two of our orders."""
@@ -89,13 +103,13 @@ class MarginAccount(BalanceAccount):
                 continue
             done = self.orders_done
             try:
-                acct, sent_ms = await self._read_account()
+                acct, window = await self._read_account()
             except Exception as exc:  # noqa: BLE001 - the next reconciliation reads it again
                 log.warning("margin account refresh failed: %s", exc)
                 return
             if self.in_flight or done != self.orders_done:
                 continue  # one of our orders ran meanwhile: read again
-            self._take(acct, sent_ms)
+            self._take(acct, window)
             self.loan_refreshes += 1
             return
 
@@ -152,6 +166,17 @@ class MarginAccount(BalanceAccount):
         elif params["sideEffectType"] != "NO_SIDE_EFFECT":
             self.schedule_loan_refresh()
         return with_avg_price(done)
+
+    async def _cancel_request(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        """DELETE /sapi/v1/margin/order (no WebSocket API method for margin). Binance repays
+        what a canceled MARGIN_BUY order borrowed and did not use (`autoRepayAtCancel`, default
+        true): the loan read that follows takes it."""
+        order = dict(await spot_api.cancel_margin_order(self.rest, symbol, client_order_id))
+        self.schedule_loan_refresh()
+        return order
+
+    async def _order_request(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        return dict(await spot_api.margin_order(self.rest, symbol, client_order_id))
 
     def _apply_borrow(self, order: dict[str, Any]) -> None:
         amount, asset = order.get("marginBuyBorrowAmount"), order.get("marginBuyBorrowAsset")

@@ -10,10 +10,15 @@ What it keeps (from the exchange, never guessed):
   unless already seen (or their order was settled by a read), never judged by time — a correction
   placed the millisecond after the read, or a clock offset off by a few ms, would otherwise have
   its trade taken as "already in REST" and lost (chaos seed 101, 2026-12-03). Only trades of
-  other orders (the account's owner trading by hand) fall back to time: one not after the last
-  REST read is already contained in it. `outboundAccountPosition` is not applied: it is not ordered against the
-  order replies, so taking it could undo or repeat a trade; REST at every reconciliation is the
-  final word (ARCHITECTURE.md "Reconciliation").
+  other orders (the account's owner trading by hand, and the resting copies of the master's
+  orders, `orders = "mirror"`, which fill at any time, REST reads included) fall back to time: one
+  not after the last REST read is already contained in it; one applied while a read was on its
+  way and after it is applied again over the read's balances; one in a read's window (margin:
+  the reply has no time) asks for another read (ledger.py). A canceled copy whose cancel reply
+  says it filled more than its trades seen so far has the balances read again (`cancel`).
+  `outboundAccountPosition` is not applied: it is not ordered against the order replies, so
+  taking it could undo or repeat a trade; REST at every reconciliation is the final word
+  (ARCHITECTURE.md "Reconciliation").
 - which symbols it mirrors: the master's (every symbol in its snapshots and fills). Holdings of
   other assets are the slave's own business and are never traded.
 - equity in the quote asset (USDT): sum of holdings x last price (as the master's listener counts
@@ -23,6 +28,8 @@ Orders: MARKET with `quantity` (the step-rounded decision of actors/domain/decis
 order would let the exchange choose the quantity, which breaks "k x the master's quantity") over
 the WebSocket API (`order.place`, newOrderRespType FULL), exactly once: on an unknown status the
 order is looked up with `order.status` by origClientOrderId (actors/slave/accounts/execution.py).
+The copies of the master's resting orders are LIMIT / LIMIT_MAKER orders placed the same way and
+canceled with `order.cancel` (margin: `DELETE /sapi/v1/margin/order`).
 """
 
 from __future__ import annotations
@@ -31,8 +38,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -42,6 +48,7 @@ from protocol.messages import PositionKey, PositionSnapshot, SlaveConfig
 
 from ...binance import spot_api, wire
 from ...binance.endpoints import Endpoints
+from ...binance.errors import Rejected
 from ...binance.filters import SymbolFilters, format_decimal
 from ...binance.orders import order_params
 from ...binance.rest import RestClient
@@ -51,116 +58,15 @@ from ...binance.wsapi import WsApiClient
 from ...domain.decisions import OrderIntent, SlaveHolding
 from ...limits import LIMITS
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
+from .ledger import Balance, Ledger, Trade
 
 log = logging.getLogger("copytrader.spot")
 
 ZERO = Decimal(0)
-TradeKey = tuple[str, int, int]  # (symbol, order id, trade id)
 QUOTE = "USDT"
+FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"})  # order statuses with no trade to come
 QUIET_READS = 20  # REST reads of the balances tried before one spanning an order is taken anyway
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Balance:
-    free: Decimal = ZERO
-    locked: Decimal = ZERO
-    borrowed: Decimal = ZERO  # margin only
-    interest: Decimal = ZERO  # margin only
-
-    @property
-    def total(self) -> Decimal:
-        return self.free + self.locked
-
-    @property
-    def net(self) -> Decimal:
-        return self.free + self.locked - self.borrowed - self.interest
-
-
-class Trade(msgspec.Struct, frozen=True, kw_only=True):
-    """One execution of one of the slave's orders, from a FULL reply or an executionReport."""
-
-    symbol: str
-    order_id: int
-    trade_id: int
-    side: str  # BUY / SELL
-    qty: Decimal  # base quantity
-    quote_qty: Decimal  # quote quantity (price x qty)
-    commission: Decimal = ZERO
-    commission_asset: str | None = None
-    time_ms: int = 0  # trade (transaction) time
-    price: Decimal = ZERO
-
-
-class Ledger:
-    """Balances per asset, moved once per trade (pure: no I/O, no clock)."""
-
-    def __init__(self, dedupe: int = 20_000) -> None:
-        self.balances: dict[str, Balance] = {}
-        self.rest_ms = 0  # other orders' trades with time <= rest_ms are contained in the last REST read
-        self._seen: set[TradeKey] = set()
-        self._order: deque[TradeKey] = deque()
-        self._limit = dedupe
-        self._settled: set[tuple[str, int]] = set()  # our orders whose trades a REST read holds
-        self._settled_order: deque[tuple[str, int]] = deque()
-
-    def set_from_rest(self, rows: Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal]], rest_ms: int) -> None:
-        """(asset, free, locked, borrowed, interest) rows: the whole account as REST reports it."""
-        self.balances = {a: Balance(f, lk, b, i) for a, f, lk, b, i in rows if f or lk or b or i}
-        self.rest_ms = max(self.rest_ms, rest_ms)
-
-    def bal(self, asset: str) -> Balance:
-        b = self.balances.get(asset)
-        if b is None:
-            b = self.balances[asset] = Balance()
-        return b
-
-    def seen(self, key: TradeKey) -> bool:
-        return key in self._seen
-
-    def _remember(self, key: TradeKey) -> None:
-        self._seen.add(key)
-        self._order.append(key)
-        if len(self._order) > self._limit:
-            self._seen.discard(self._order.popleft())
-
-    def settle_order(self, symbol: str, order_id: int) -> None:
-        """One of our orders finished without its trades (found by lookup): the REST read that
-        follows holds them, so none of its trades is applied from now on."""
-        key = (symbol, order_id)
-        if key not in self._settled:
-            self._settled.add(key)
-            self._settled_order.append(key)
-            if len(self._settled_order) > self._limit:
-                self._settled.discard(self._settled_order.popleft())
-
-    def apply_trade(self, trade: Trade, base: str, quote: str, *, own: bool = False) -> bool:
-        """Move the balances by one trade. False: already applied, or contained in REST.
-        `own`: a trade of one of our orders (never in flight during a REST read, so contained
-        in one only when its order was settled by it); else one not after the read is in it."""
-        key = (trade.symbol, trade.order_id, trade.trade_id)
-        if key in self._seen:
-            return False
-        self._remember(key)
-        if (trade.symbol, trade.order_id) in self._settled:
-            return False
-        if not own and trade.time_ms and trade.time_ms <= self.rest_ms:
-            return False
-        sign = 1 if trade.side == "BUY" else -1
-        self.bal(base).free += sign * trade.qty
-        self.bal(quote).free -= sign * trade.quote_qty
-        if trade.commission and trade.commission_asset:
-            self.bal(trade.commission_asset).free -= trade.commission
-        return True
-
-    def borrow(self, asset: str, amount: Decimal) -> None:
-        """Margin: a loan taken (MARGIN_BUY) arrives in free."""
-        b = self.bal(asset)
-        b.free += amount
-        b.borrowed += amount
-
-    def holding(self, asset: str) -> Balance:
-        return self.balances.get(asset) or Balance()
 
 
 def trades_of_reply(order: dict[str, Any]) -> list[Trade] | None:
@@ -305,7 +211,7 @@ class BalanceAccount:
     def placing(self, intent: OrderIntent) -> Iterator[None]:
         """Around one order's placement: REST reads wait for it; its stream trades count as ours."""
         cid = intent.client_order_id
-        if cid not in self._own:
+        if intent.order_type == "MARKET" and cid not in self._own:  # a resting copy's later trades are judged by time
             self._own.add(cid)
             self._own_order.append(cid)
             if len(self._own_order) > LIMITS.slave_trades:
@@ -397,6 +303,33 @@ class BalanceAccount:
     def is_flat(self) -> bool:
         return not self.snapshot_positions()
 
+    # -- resting copies (orders = "mirror") -------------------------------------------------------
+    async def cancel(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        """Cancel a resting copy of ours; the order as it ended. One no longer open (filled
+        meanwhile: -2011) is read back. When it filled more than its trades seen so far (their
+        events still on the way) the balances are read from REST, which holds them: a settle that
+        follows never counts a fill twice or misses one."""
+        try:
+            order = await self._cancel_request(symbol, client_order_id)
+        except Rejected as exc:
+            if exc.code != -2011:
+                raise
+            order = await self._order_request(symbol, client_order_id)
+        try:
+            executed, order_id = Decimal(str(order.get("executedQty") or "0")), int(order["orderId"])
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            log.warning("cancel reply without executedQty / orderId: balances read again")
+            executed, order_id = Decimal(1), 0
+        if executed > self.ledger.filled(symbol, order_id):
+            await self.refresh()
+        return dict(order)
+
+    async def _cancel_request(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        return dict(await self.ws.cancel_order(symbol, orig_client_order_id=client_order_id))
+
+    async def _order_request(self, symbol: str, client_order_id: str) -> dict[str, Any]:
+        return dict(await self.ws.order_status(symbol, orig_client_order_id=client_order_id))
+
     # -- alignment: nothing to align on spot / cross margin ---------------------------------------
     async def align_position_mode(self, master_mode: Any) -> str | None:
         return None
@@ -425,6 +358,8 @@ class BalanceAccount:
         if trades is None:
             if Decimal(str(order.get("executedQty") or "0")) == 0:
                 return True
+            if str(order.get("status")) not in FINAL:  # a resting copy: its later trades are judged by time
+                return False
             try:  # its trades are in the REST read the caller takes now: never apply them again
                 self.ledger.settle_order(str(order["symbol"]), int(order["orderId"]))
             except (KeyError, TypeError, ValueError):
@@ -445,8 +380,14 @@ class BalanceAccount:
             trade = trade_of_report(event)
             if trade is not None:  # equity follows from the ledger and the trade's price
                 self.apply_trade(trade, own=event.c in self._own)
+                if self.ledger.unsure:  # a trade REST may or may not hold: read it again
+                    self.ledger.unsure = False
+                    self.reread()
         else:
             self.on_other_event(event)
+
+    def reread(self) -> None:
+        """Read the balances again soon (margin: its loan refresh); spot's reads have no window."""
 
     def on_other_event(self, event: Any) -> None:
         if isinstance(event, wire.BinanceBalanceUpdate):
