@@ -37,7 +37,7 @@ class ConditionalOrder(Part, frozen=True, kw_only=True):
     algo_id: int  # the master's algo id (its own number space, not an order id)
     client_algo_id: str
     order_type: ConditionalType
-    trigger_price: Decimal
+    trigger_price: Decimal  # 0 for TRAILING_STOP_MARKET (it has none)
     price: Decimal = Decimal(0)  # STOP / TAKE_PROFIT: the limit price once triggered
     quantity: Decimal = Decimal(0)  # 0 with close_position
     close_position: bool = False  # "close-all": the whole position of its side when triggered
@@ -45,6 +45,10 @@ class ConditionalOrder(Part, frozen=True, kw_only=True):
     working_type: WorkingType = "CONTRACT_PRICE"
     price_protect: bool = False
     time_in_force: TimeInForce = "GTC"
+    # TRAILING_STOP_MARKET: the price that activates it (0: active from placement) and the
+    # callback rate in percent (0.1 .. 10), read from the Algo Service (ALGO_UPDATE lacks both)
+    activate_price: Decimal = Decimal(0)
+    callback_rate: Decimal = Decimal(0)
     # the master's position of (symbol, position_side) when the order was placed (after a
     # restart: when the listener first saw it): the base of the fraction a quantity stop copies
     position_at_place: Decimal
@@ -52,11 +56,16 @@ class ConditionalOrder(Part, frozen=True, kw_only=True):
     update_ms: int = 0  # exchange time of the last change
 
     def __post_init__(self) -> None:
-        _check_non_negative(self, "trigger_price", "price", "quantity")
+        _check_non_negative(self, "trigger_price", "price", "quantity", "activate_price", "callback_rate")
         _check_finite(self, "position_at_place")
         if not self.close_position and self.quantity <= 0:
             raise ValueError("a conditional order without close_position needs a quantity > 0")
-        if self.trigger_price <= 0:
+        if self.order_type == "TRAILING_STOP_MARKET":
+            if not Decimal("0.1") <= self.callback_rate <= Decimal(10):
+                raise ValueError("a trailing stop needs a callback rate of 0.1 to 10 (%)")
+            if self.close_position:
+                raise ValueError("a trailing stop cannot be close-all")
+        elif self.trigger_price <= 0:
             raise ValueError("a conditional order needs a trigger price > 0")
 
 

@@ -65,10 +65,15 @@ def algo_order_params(intent: GuardIntent, filters: SymbolFilters | None, *, pos
         "symbol": intent.symbol,
         "side": intent.side,
         "type": intent.order_type,
-        "triggerPrice": format_decimal(intent.trigger_price, tick),
         "workingType": intent.working_type,
         "clientAlgoId": intent.client_algo_id,
     }
+    if intent.callback_rate is not None:  # a trailing stop: no trigger price
+        params["callbackRate"] = format_decimal(intent.callback_rate)
+        if intent.activate_price is not None:
+            params["activatePrice"] = format_decimal(intent.activate_price, tick)
+    else:
+        params["triggerPrice"] = format_decimal(intent.trigger_price, tick)
     if intent.price is not None:
         params["price"] = format_decimal(intent.price, tick)
         params["timeInForce"] = intent.time_in_force

@@ -94,6 +94,12 @@ async def algo_order(rest: RestClient, client_algo_id: str) -> BinanceAlgoOrder:
     return convert(await rest.signed("GET", ALGO_ORDER_PATH, {"clientAlgoId": client_algo_id}), BinanceAlgoOrder)
 
 
+async def algo_order_by_id(rest: RestClient, algo_id: int) -> BinanceAlgoOrder:
+    """GET /fapi/v1/algoOrder by algoId (weight 1): one conditional order's whole record (what
+    ALGO_UPDATE lacks: a trailing stop's activatePrice and callbackRate)."""
+    return convert(await rest.signed("GET", ALGO_ORDER_PATH, {"algoId": algo_id}), BinanceAlgoOrder)
+
+
 async def has_open_orders(rest: RestClient) -> bool:
     """GET /fapi/v1/openOrders without a symbol (weight 40): any resting order at all?"""
     return bool(await rest.signed("GET", OPEN_ORDERS_PATH))

@@ -186,6 +186,9 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
             a = event.order
             qty = "close-all" if a.close_position else str(a.quantity)
             limit = f" limit {a.price}" if a.price else ""
+            trigger = f"trigger {a.trigger_price}"
+            if a.callback_rate:  # a trailing stop
+                trigger = f"callback {a.callback_rate}%" + (f" from {a.activate_price}" if a.activate_price else "")
             return JournalRecord(
                 ts_ms=ts,
                 kind="master.algo",
@@ -193,7 +196,7 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
                 symbol=a.symbol,
                 summary=(
                     f"master stop {event.action}: {a.side} {qty} {a.symbol} {a.position_side} {a.order_type}"
-                    f" trigger {a.trigger_price} ({a.working_type}){limit}{' reduce-only' if a.reduce_only else ''}"
+                    f" {trigger} ({a.working_type}){limit}{' reduce-only' if a.reduce_only else ''}"
                     f"{f', order {a.actual_order_id}' if a.actual_order_id else ''} (seq {event.seq})"
                 ),
                 master_order_id=a.algo_id,

@@ -10,7 +10,11 @@ The copy rule (`orders = "mirror"`, `protective = "mirror"`):
 - trigger price: the master's on the symbol's tick (nearest); a STOP / TAKE_PROFIT limit price
   never more aggressive than the master's (a BUY rounds down, a SELL up); working type, price
   protection, time in force and reduce-only carried over; LOT_SIZE applies to a quantity, and
-  MIN_NOTIONAL except to an order that only reduces.
+  MIN_NOTIONAL except to an order that only reduces;
+- a trailing stop (TRAILING_STOP_MARKET) has no trigger price: its callback rate is the master's
+  and its activation price the master's on the tick (none: it trails from its own placement, a few
+  milliseconds after the master's, so the two can trigger at slightly different prices; the
+  settle that follows the master's trigger evens out the difference).
 What cannot be copied is a `Skip` naming why; the fills of that order are then copied as fills.
 """
 
@@ -39,8 +43,10 @@ class GuardIntent(msgspec.Struct, frozen=True, kw_only=True):
     side: Side
     position_side: PositionSide
     order_type: ConditionalType
-    trigger_price: Decimal
+    trigger_price: Decimal  # 0: a trailing stop (none)
     price: Decimal | None = None  # STOP / TAKE_PROFIT
+    activate_price: Decimal | None = None  # TRAILING_STOP_MARKET (None: active at once)
+    callback_rate: Decimal | None = None  # TRAILING_STOP_MARKET, percent
     qty: Decimal = ZERO  # 0 with close_position
     close_position: bool = False
     reduce_only: bool = False  # one-way only (hedge mode refuses it)
@@ -66,9 +72,11 @@ def guard_intent(
     filters: SymbolFilters | None,
     held: Decimal,
     nonce: str = "live",
+    last_price: Decimal = ZERO,
 ) -> GuardIntent | Skip:
     """The slave's conditional order for the master's `order`. `held`: the slave's position of the
-    order's (symbol, position_side) now (BOTH signed, LONG / SHORT the size)."""
+    order's (symbol, position_side) now (BOTH signed, LONG / SHORT the size); `last_price` the
+    last price seen (a trailing stop's notional without an activation price; 0: unknown)."""
     if not symbol_allowed(config, order.symbol):
         return Skip("symbol_filtered", f"{order.symbol} is not copied by this slave (symbols_allow / symbols_deny)")
     if filters is None:
@@ -76,9 +84,11 @@ def guard_intent(
     if order.time_in_force == "GTD":  # its goodTillDate is not published: not copied rather than refused
         return Skip("not_copied", "a GTD conditional order is not mirrored (its fills are copied as fills)")
     buy = order.side == "BUY"
-    trigger = round_price(order.trigger_price, filters.tick_size)
+    trailing = order.order_type == "TRAILING_STOP_MARKET"
+    trigger = ZERO if trailing else round_price(order.trigger_price, filters.tick_size)
     price = round_price(order.price, filters.tick_size, ROUND_FLOOR if buy else ROUND_CEILING) if order.price else None
-    for what, value in (("trigger price", trigger), ("price", price)):
+    activate = round_price(order.activate_price, filters.tick_size) if trailing and order.activate_price else None
+    for what, value in (("trigger price", None if trailing else trigger), ("price", price), ("activation price", activate)):
         if value is not None and ((filters.min_price and value < filters.min_price) or (filters.max_price and value > filters.max_price)):
             return Skip("exchange_rejected", f"{what} {format_decimal(value)} is outside PRICE_FILTER")
     if order.order_type in ("STOP", "TAKE_PROFIT") and not price:
@@ -92,6 +102,8 @@ def guard_intent(
         order_type=order.order_type,
         trigger_price=trigger,
         price=price,
+        activate_price=activate,
+        callback_rate=order.callback_rate if trailing else None,
         close_position=True,
         working_type=order.working_type,
         price_protect=order.price_protect,
@@ -107,7 +119,7 @@ def guard_intent(
     master_held = abs(order.position_at_place)
     reducing_s = min(slave_held, slave_held * min(reducing_m / master_held, Decimal(1))) if reducing_m and master_held else ZERO
     adding_s = ZERO if order.reduce_only else k * adding_m
-    ref = price or trigger
+    ref = price or trigger or activate or last_price
     cap = notional_cap(config, order.symbol)
     if adding_s and cap is not None and ref > 0:
         adding_s = min(adding_s, max(cap / ref - abs(held), ZERO))
@@ -120,7 +132,7 @@ def guard_intent(
         return Skip("exchange_rejected", f"{format_decimal(qty)} is over LOT_SIZE maxQty {format_decimal(filters.max_qty)}")
     only_reduces = adding_s == 0
     exempt = only_reduces and filters.min_notional_exempt_reduce_only
-    if filters.min_notional and not exempt and qty * ref < filters.min_notional:
+    if filters.min_notional and not exempt and ref > 0 and qty * ref < filters.min_notional:
         return Skip("below_min_notional", f"{format_decimal(qty)} x {format_decimal(ref)} is under the min notional {filters.min_notional}")
     reduce_only = order.position_side == "BOTH" and (order.reduce_only or only_reduces)
     return msgspec.structs.replace(close_all, close_position=False, qty=qty, reduce_only=reduce_only)

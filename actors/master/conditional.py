@@ -13,8 +13,11 @@ client order id is the algo order's client id (what Binance and the simulator se
 one untriggered order of that symbol, side and position side whose type is the fill's original
 type; `link_fill` then returns the "triggered" change to publish before the fill.
 
-TRAILING_STOP_MARKET is not published: ALGO_UPDATE carries neither its activation price nor its
-callback rate, so its fills are copied as fills.
+TRAILING_STOP_MARKET: ALGO_UPDATE carries neither its activation price nor its callback rate
+(the official SDK's AlgoUpdateO has no such fields), so its NEW is held (`hold_trailing`) while the
+adapter reads the order (GET /fapi/v1/algoOrder, weight 1) and published from the reply
+(`detailed`); a held one canceled, triggered or ended before the reply is not published (its fills
+are copied as fills). openAlgoOrders carries both, so a rebuild has them at once.
 Pure: no I/O; the adapter publishes what `on_event` and `link_fill` return.
 """
 
@@ -29,12 +32,14 @@ from protocol.messages import AlgoAction, ConditionalOrder
 
 from ..binance.wire import BinanceAlgoOrder, BinanceAlgoOrderData, BinanceFuturesOrderData
 
-MIRRORED_TYPES: frozenset[str] = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT"})
-CONDITIONAL_TYPES: frozenset[str] = MIRRORED_TYPES | {"TRAILING_STOP_MARKET"}
+TRAILING = "TRAILING_STOP_MARKET"
+MIRRORED_TYPES: frozenset[str] = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", TRAILING})
+CONDITIONAL_TYPES = MIRRORED_TYPES
 _ENDS: dict[str, AlgoAction] = {"CANCELED": "canceled", "EXPIRED": "expired", "REJECTED": "rejected", "FINISHED": "finished"}
 _WORKING = frozenset({"MARK_PRICE", "CONTRACT_PRICE"})
 Position = Callable[[str, str], Decimal]  # (symbol, position side) -> the master's position now
 Change = tuple[AlgoAction, ConditionalOrder]
+ZERO = Decimal(0)
 
 
 def _dec(value: str | None) -> Decimal:
@@ -59,11 +64,12 @@ class ConditionalBook:
         self.by_actual: dict[int, int] = {}  # actual order id -> algo id (triggered)
         self.actual_done: set[int] = set()  # triggered orders whose last update came (FILLED, CANCELED...)
         self.held_finish: set[int] = set()  # ... and those whose FINISHED waits for it
+        self.held_trailing: dict[int, tuple[BinanceAlgoOrderData, Decimal, int]] = {}  # algo id -> (NEW, position, ms)
 
     def rebuild(self, open_algo: Iterable[BinanceAlgoOrder], position: Position) -> None:
         """Replace the book with REST's untriggered conditional orders (of the types mirrored)."""
         self.orders, self.by_actual = {}, {}
-        self.actual_done, self.held_finish = set(), set()
+        self.actual_done, self.held_finish, self.held_trailing = set(), set(), {}
         for a in open_algo:
             if a.algoStatus not in (None, "NEW") or a.orderType not in MIRRORED_TYPES or not a.symbol or a.side not in ("BUY", "SELL"):
                 continue
@@ -82,6 +88,8 @@ class ConditionalBook:
                 working_type=a.workingType,
                 price_protect=bool(a.priceProtect),
                 time_in_force=a.timeInForce,
+                activate_price=_dec(a.activatePrice),
+                callback_rate=_dec(a.callbackRate),
                 position_at_place=position(a.symbol, a.positionSide),
                 update_ms=a.updateTime or 0,
             )
@@ -99,30 +107,61 @@ class ConditionalBook:
         except msgspec.ValidationError:
             return None  # not an order a slave could copy (no trigger price, no quantity...)
 
+    def hold_trailing(self, o: BinanceAlgoOrderData, position: Position, event_ms: int = 0) -> bool:
+        """A new trailing stop's ALGO_UPDATE: held until its record is read (True: read it by algo
+        id and hand the reply to `detailed`)."""
+        if o.X != "NEW" or o.o != TRAILING or o.aid in self.orders or o.aid in self.held_trailing:
+            return False
+        if len(self.held_trailing) >= 1000:
+            self.held_trailing.pop(next(iter(self.held_trailing)))
+        self.held_trailing[o.aid] = (o, position(o.s, o.ps), event_ms)
+        return True
+
+    def detailed(self, a: BinanceAlgoOrder | None, algo_id: int) -> Change | None:
+        """The record of a held trailing stop (None: it could not be read; not published then)."""
+        held = self.held_trailing.pop(algo_id, None)
+        if held is None or a is None or a.algoId != algo_id or a.algoStatus not in (None, "NEW"):
+            return None  # ended meanwhile (its events said so), or a rebuild took REST's word
+        o, position_at_place, event_ms = held
+        order = self._from_event(o, position_at_place, event_ms, _dec(a.activatePrice), _dec(a.callbackRate))
+        if order is None:
+            return None
+        self.orders[o.aid] = order
+        return "placed", order
+
+    def _from_event(
+        self, o: BinanceAlgoOrderData, at_place: Decimal, event_ms: int, activate: Decimal = ZERO, callback: Decimal = ZERO
+    ) -> ConditionalOrder | None:
+        return self._order(
+            symbol=o.s,
+            position_side=o.ps,
+            side=o.S,
+            algo_id=o.aid,
+            client_algo_id=o.caid,
+            order_type=o.o,
+            trigger_price=ZERO if o.o == TRAILING else _dec(o.tp),
+            price=_dec(o.p),
+            quantity=_dec(o.q),
+            close_position=o.cp,
+            reduce_only=o.R,
+            working_type=o.wt,
+            price_protect=o.pP,
+            time_in_force=o.f,
+            activate_price=activate,
+            callback_rate=callback,
+            position_at_place=at_place,
+            update_ms=event_ms,
+        )
+
     def on_event(self, o: BinanceAlgoOrderData, position: Position, event_ms: int = 0) -> Change | None:
         """One ALGO_UPDATE (`event_ms` its time): what to publish (None: nothing changed for the slaves)."""
         known = self.orders.get(o.aid)
+        if o.X != "NEW" and self.held_trailing.pop(o.aid, None) is not None:
+            return None  # a trailing stop ended or triggered before the slaves were told of it
         if o.X == "NEW":
-            if known is not None or o.o not in MIRRORED_TYPES:
+            if known is not None or o.o not in MIRRORED_TYPES or o.o == TRAILING:
                 return None
-            order = self._order(
-                symbol=o.s,
-                position_side=o.ps,
-                side=o.S,
-                algo_id=o.aid,
-                client_algo_id=o.caid,
-                order_type=o.o,
-                trigger_price=_dec(o.tp),
-                price=_dec(o.p),
-                quantity=_dec(o.q),
-                close_position=o.cp,
-                reduce_only=o.R,
-                working_type=o.wt,
-                price_protect=o.pP,
-                time_in_force=o.f,
-                position_at_place=position(o.s, o.ps),
-                update_ms=event_ms,
-            )
+            order = self._from_event(o, position(o.s, o.ps), event_ms)
             if order is None:
                 return None
             self.orders[o.aid] = order
@@ -184,7 +223,7 @@ class ConditionalBook:
                 for c in self.orders.values()
                 if c.actual_order_id == 0
                 and (c.symbol, c.side, c.position_side, c.order_type) == (o.s, o.S, o.ps, o.ot)
-                and (not o.sp or o.sp == c.trigger_price)
+                and (not o.sp or o.sp == c.trigger_price or c.order_type == TRAILING)
             ]
         return self._trigger(match[0], o.i) if len(match) == 1 else None
 

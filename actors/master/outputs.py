@@ -63,5 +63,13 @@ class Recheck(NamedTuple):
     delay_s: float
 
 
-Output = Fill | Order | AlgoOrder | Config | Snapshot | Resync | Duplicate | Recheck
+class Lookup(NamedTuple):
+    """Read one order's record now (`adapter.lookup(key)`), then hand it to `adapter.looked_up`
+    (USD-M: a new trailing stop, whose ALGO_UPDATE lacks its activation price and callback rate)."""
+
+    key: int
+    t_recv_ns: int
+
+
+Output = Fill | Order | AlgoOrder | Config | Snapshot | Resync | Duplicate | Recheck | Lookup
 Outputs = list[Output]

@@ -12,7 +12,8 @@ import zmq
 from protocol.messages import MARKETS, Market
 
 from ..base import Endpoints, run, settle_gc, setup_logging
-from .shell import CONNECT_WAIT_S, DEFAULT_POLL_S, PUB_IO_THREADS, Adapter, MasterActor, _describe
+from .shell import CONNECT_WAIT_S, DEFAULT_POLL_S, PUB_IO_THREADS, Adapter, MasterActor
+from .side_reads import describe as _describe
 
 log = logging.getLogger("copytrader.master")
 

@@ -309,6 +309,8 @@ class Publishing:
                     "side": order.side,
                     "type": order.order_type,
                     "trigger": order.trigger_price,
+                    "callback": order.callback_rate,
+                    "activate": order.activate_price,
                     "qty": "close-all" if order.close_position else order.quantity,
                     "algo_id": order.algo_id,
                     "actual_order_id": order.actual_order_id,

@@ -17,8 +17,9 @@ from protocol.messages import Heartbeat, Market, SnapshotReason
 
 from ..base import Endpoints, ensure_private_dir, monotonic_ns
 from ..binance.wire import MalformedEvent, decode_user_event
-from .outputs import AlgoOrder, Config, Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
+from .outputs import AlgoOrder, Config, Duplicate, Fill, Lookup, Order, Outputs, Recheck, Resync, Snapshot
 from .publisher import PUB_HWM, Publisher, Publishing, SnapshotServer
+from .side_reads import SideReads, describe as _describe
 
 log = logging.getLogger("copytrader.master")
 
@@ -50,11 +51,13 @@ class Adapter(Protocol):
     async def poll(self, full: bool) -> Any: ...
     async def recheck(self) -> Any: ...
     def apply(self, reading: Any) -> Outputs: ...
+    async def lookup(self, key: int) -> Any: ...
+    def looked_up(self, key: int, reading: Any, t_recv_ns: int) -> Outputs: ...
     def snapshot_fields(self) -> dict[str, Any]: ...
     def last_event_ms(self) -> int: ...
 
 
-class MasterActor(Publishing):
+class MasterActor(SideReads, Publishing):
     """The market-independent shell: sockets, sequencing, buffering, resync, timers."""
 
     def __init__(
@@ -93,6 +96,7 @@ class MasterActor(Publishing):
         self._recheck_timer: asyncio.TimerHandle | None = None
         self._recheck_task: asyncio.Task[None] | None = None
         self._recheck_delay_s = 0.0
+        self._lookups: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def bind(self) -> None:
@@ -132,6 +136,7 @@ class MasterActor(Publishing):
             self._recheck_timer.cancel()
         if self._recheck_task is not None:
             self._tasks.append(self._recheck_task)
+        self._tasks.extend(self._lookups)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -224,36 +229,8 @@ class MasterActor(Publishing):
                     self.request_resync()
                 case Recheck(delay_s):
                     self._schedule_recheck(delay_s)
-
-    # -- rechecks (REST reads an adapter asks for after an event) ----------------------------------
-    def _schedule_recheck(self, delay_s: float) -> None:
-        """Debounced: one timer at a time; one read at a time (a request during a read waits for it)."""
-        if self._recheck_timer is not None:
-            return
-        self._recheck_delay_s = delay_s
-        self._recheck_timer = asyncio.get_running_loop().call_later(delay_s, self._start_recheck)
-
-    def _start_recheck(self) -> None:
-        self._recheck_timer = None
-        if self._recheck_task is None or self._recheck_task.done():
-            self._recheck_task = asyncio.get_running_loop().create_task(self._recheck(), name="recheck")
-        else:  # one is running: look again after it
-            self._schedule_recheck(self._recheck_delay_s)
-
-    async def _recheck(self) -> None:
-        generation = self.generation
-        try:
-            reading = await self.adapter.recheck()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the periodic poll will catch up
-            log.warning("REST recheck failed", extra={"fields": {"error": _describe(exc)}})
-            return
-        if self.generation == generation and not self.buffering:  # else stale: a rebuild came
-            try:
-                self._carry_out(self.adapter.apply(reading))
-            except Exception:  # never let a bad reply kill the task quietly; the poll catches up
-                log.exception("REST recheck not applied")
+                case Lookup(key, t_recv_ns):
+                    self._start_lookup(key, t_recv_ns)
 
     # -- resync ------------------------------------------------------------------------------------
     def request_resync(self) -> None:
@@ -342,13 +319,3 @@ class MasterActor(Publishing):
                 continue
             if full:
                 last_full = time.monotonic()
-
-
-def _describe(exc: BaseException) -> str:
-    """Exception text without key material (our client's errors never carry any; be sure anyway)."""
-    try:
-        from keystore.redact import describe_exception
-
-        return describe_exception(exc)
-    except Exception:
-        return type(exc).__name__

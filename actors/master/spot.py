@@ -185,6 +185,12 @@ class SpotAdapter:
         account, _ = await self._account()
         return MarginRecheck(account, fills) if isinstance(account, BinanceMarginAccount) else None
 
+    async def lookup(self, key: int) -> None:
+        return None  # spot and margin events carry everything: no Lookup is ever asked
+
+    def looked_up(self, key: int, reading: None, t_recv_ns: int) -> Outputs:
+        return []
+
     def apply(self, reading: SpotPoll | MarginRecheck | None) -> Outputs:
         """Take a REST read (the shell calls this only if no rebuild happened meanwhile)."""
         match reading:

@@ -38,7 +38,7 @@ from ..binance.wire import (
 )
 from ..limits import LIMITS
 from .conditional import ConditionalBook
-from .outputs import AlgoOrder, Config, Duplicate, Fill, Order, Outputs, Resync, Snapshot
+from .outputs import AlgoOrder, Config, Duplicate, Fill, Lookup, Order, Outputs, Resync, Snapshot
 from .resting import RestingBook, futures_open_order, futures_update
 from .usdm_state import Drift, FuturesState
 
@@ -238,6 +238,8 @@ class UsdmAdapter:
             return out
         if isinstance(event, BinanceAlgoUpdate):
             state.last_event_ms = max(state.last_event_ms, event.E)
+            if self.conditional.hold_trailing(event.o, state.position, event.E):
+                return [Lookup(event.o.aid, t_recv_ns)]
             change = self.conditional.on_event(event.o, state.position, event.E)
             return [] if change is None else [self._algo_output(change, event.E, t_recv_ns)]
         if isinstance(event, BinanceFuturesAccountUpdate):
@@ -257,6 +259,14 @@ class UsdmAdapter:
                 self._config_seen[ac.s] = time.monotonic()
                 return [Config({"symbol": ac.s, "leverage": ac.l, "t_exchange_ms": event.E, "t_master_recv_ns": t_recv_ns})]
         return []
+
+    async def lookup(self, key: int) -> BinanceAlgoOrder:
+        return await usdm_api.algo_order_by_id(self.rest, key)
+
+    def looked_up(self, key: int, reading: BinanceAlgoOrder | None, t_recv_ns: int) -> Outputs:
+        """A held trailing stop's record (None: not read): published as placed if still open."""
+        change = self.conditional.detailed(reading, key)
+        return [] if change is None else [self._algo_output(change, change[1].update_ms, t_recv_ns)]
 
     def _algo_output(self, change: tuple[Any, Any], event_ms: int, t_recv_ns: int) -> AlgoOrder:
         action, order = change

@@ -14,6 +14,10 @@ triggered (a different mark price, refused...), waits for its own triggered orde
 it, and brings the position to the target with a market order ("cs" ids) — nothing when both
 stops did the same.
 
+A trailing stop is copied with the master's callback rate and activation price; one the exchange
+refuses as "would immediately trigger" (-2021: the price passed the activation price before our
+copy was placed, the master's is active) is placed again without it, trailing from its placement.
+
 Client ids "ca" + 24 chars; each copy is listed in copies-<market>.json before it is sent (a
 restart or a sync cancels them all, then places the snapshot's open conditional orders again).
 A copy the slave cannot make (under the minimum, filtered...) is not mirrored: the fills of the
@@ -44,6 +48,8 @@ if TYPE_CHECKING:
 
 _OWN_DONE = frozenset({"FINISHED", "CANCELED", "EXPIRED", "REJECTED", "UNKNOWN"})
 _OWN_TRIGGERED = frozenset({"TRIGGERING", "TRIGGERED", "FINISHED"})
+_WOULD_TRIGGER = -2021  # "Order would immediately trigger."
+ZERO = Decimal(0)
 _SETTLE_WAIT_S = 5.0  # the longest the slave waits for its own triggered stop to be done
 _MAX_TRIGGERED = 1000  # triggered master stops remembered (their late fills are still theirs)
 
@@ -132,6 +138,7 @@ class ProtectiveMirror:
             filters=self.account.filters.get(order.symbol),
             held=held,
             nonce=nonce,
+            last_price=self.last_price.get(order.symbol, ZERO),
         )
         if (self.config.paused or self.slave.paused_all) and isinstance(intent, GuardIntent) and not _only_reduces(intent):
             return Skip("paused", "paused: a stop that would open a position is not copied")
@@ -147,7 +154,16 @@ class ProtectiveMirror:
         self._save_copies()
         t_sent = now_ns()
         try:
-            done = await self.account.place_algo(intent)  # type: ignore[attr-defined]
+            try:
+                done = await self.account.place_algo(intent)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - re-raised unless a trailing stop past its activation price
+                if intent.activate_price is None or _code(exc) != _WOULD_TRIGGER:
+                    raise
+                # the price passed the master's activation price (the master's is active): ours
+                # trails from now, as the master's does (the same id: the refused one does not exist)
+                intent = msgspec.structs.replace(intent, activate_price=None)
+                self.guards[order.algo_id] = Guard(order, intent)
+                done = await self.account.place_algo(intent)  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - ExecutionFailed or a refusal: not mirrored, reported
             error = getattr(exc, "error", exc)
             code, msg = getattr(error, "code", 0), getattr(error, "msg", str(exc))
@@ -170,6 +186,7 @@ class ProtectiveMirror:
             return
         r = done.result
         qty = "close-all" if intent.close_position else intent.qty
+        trigger = f"trigger {intent.trigger_price}" if intent.callback_rate is None else f"callback {intent.callback_rate}%"
         self.slave.report(
             OrderMirrored(
                 **_report_keys(self, order, intent, t_recv),
@@ -177,7 +194,7 @@ class ProtectiveMirror:
                 exchange_order_id=int(r.get("algoId", 0) or 0),
                 status=str(r.get("algoStatus", "")),
                 executed_qty=Decimal(0),
-                summary=f"{intent.order_type} {qty} trigger {intent.trigger_price} (copy of master algo order {order.algo_id})",
+                summary=f"{intent.order_type} {qty} {trigger} (copy of master algo order {order.algo_id})",
                 t_order_sent_ns=t_sent,
                 t_order_acked_ns=now_ns(),
             )
@@ -219,7 +236,7 @@ class ProtectiveMirror:
         if status == "CANCELED":
             log.info("our copy of master stop %d had not triggered: settled with a market order", guard.master.algo_id)
         await acct.refresh()  # our own triggered order's fills are in REST's positions now
-        price = self.last_price.get(guard.master.symbol, guard.master.trigger_price)
+        price = self.last_price.get(guard.master.symbol) or guard.master.trigger_price or guard.master.activate_price
         await self._settle_to_target(guard.master.symbol, guard.master.position_side, actual_order_id, price, t_recv, again)
 
     def _fill_of_guard(self: "MarketMirror", fill: MasterFill) -> Guard | None:
@@ -316,7 +333,7 @@ def mirrored_orders(self: "MarketMirror") -> tuple[MirroredOrder, ...]:  # noqa:
             side=g.master.side,
             order_type=g.master.order_type,
             master_id=g.master.algo_id,
-            price=g.intent.trigger_price,
+            price=g.intent.trigger_price or g.intent.activate_price or ZERO,
             qty=g.intent.qty,
             master_qty=g.master.quantity,
             close_position=g.intent.close_position,
@@ -334,8 +351,20 @@ def _only_reduces(g: GuardIntent) -> bool:
 
 
 def _same(a: GuardIntent, b: GuardIntent) -> bool:
-    """The same stop on the exchange (client ids aside)."""
+    """The same stop on the exchange (client ids aside; a trailing stop placed without its
+    activation price, the price having passed it, is the same as one with it)."""
+    if a.activate_price is None or b.activate_price is None:
+        a, b = msgspec.structs.replace(a, activate_price=None), msgspec.structs.replace(b, activate_price=None)
     return msgspec.structs.replace(a, client_algo_id="") == msgspec.structs.replace(b, client_algo_id="")
+
+
+def _code(exc: BaseException) -> int:
+    """The exchange's error code of a refusal (ExecutionFailed wraps it in `error`)."""
+    error = getattr(exc, "error", exc)
+    try:
+        return int(getattr(error, "code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _report_keys(mirror: "MarketMirror", order: ConditionalOrder, intent: GuardIntent, t_recv: int) -> dict[str, object]:

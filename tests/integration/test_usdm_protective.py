@@ -198,3 +198,45 @@ def test_stops_survive_a_resync_a_restart_keeps_one_and_a_slave_whose_stop_did_n
     dep.sim.set_price("BTCUSDT", "48999", pause=True)
     sent = {"slave01": entry["slave01"] + [("cs", "SELL", D("0.5"))], "slave02": entry["slave02"]}
     expect(dep, D(0), [], sent)
+
+
+def trailing_rows(dep, account: str) -> list[tuple]:
+    rows = signed(dep.sim, account, "GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"})
+    return sorted(
+        (o["orderType"], o["side"], o["positionSide"], D(o["quantity"]), D(o["activatePrice"] or 0), D(o["callbackRate"])) for o in rows
+    )
+
+
+def test_a_trailing_stop_is_copied_with_its_activation_price_and_callback_rate_and_closes_every_account(dep):
+    """ALGO_UPDATE carries neither price: the master reads the order (GET /fapi/v1/algoOrder) and
+    publishes it with both; a slave restarted after the price passed the activation price places
+    its copy without one (Binance refuses it with -2021), trailing from its placement."""
+    ps = ps_of(dep)
+    entry = {s.id: [("ct", "BUY", K[s.id] * D("1"))] for s in SLAVES}
+    market(dep, "BUY", "1")
+    expect(dep, D(1), [], entry)
+    params = {"algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": "TRAILING_STOP_MARKET"}
+    params |= {"quantity": "0.4", "activatePrice": "51000", "callbackRate": "1"}
+    params |= {"positionSide": "LONG"} if dep.hedge else {"reduceOnly": "true"}
+    signed(dep.sim, "master", "POST", "/fapi/v1/algoOrder", params)
+    row = ("TRAILING_STOP_MARKET", "SELL", ps)
+
+    def copied(activations: dict[str, Decimal]) -> bool:
+        assert trailing_rows(dep, "master") == [(*row, D("0.4"), D("51000"), D("1"))]
+        for s in SLAVES:
+            assert trailing_rows(dep, s.id) == [(*row, K[s.id] * D("0.4"), activations[s.id], D("1"))], s.id
+            assert market_orders(dep, s.id) == entry[s.id]
+        return True
+
+    eventually(lambda: copied({s.id: D("51000") for s in SLAVES}), timeout=20, interval=0.1, what="each slave's trailing stop")
+
+    # the price passes the activation price (every trailing stop is active, highest 51500);
+    # slave02 restarts: its copy is placed again, without an activation price (the price is past it)
+    dep.sim.set_price("BTCUSDT", "51500", pause=True)
+    dep.kill("slave-slave02")
+    dep.start_slave("slave02")
+    eventually(lambda: copied({"slave01": D("51000"), "slave02": D(0)}), timeout=60, interval=0.2, what="slave02's trailing stop again")
+
+    # 1 % under the highest price: every account's own trailing stop sells 40 %, no market order
+    dep.sim.set_price("BTCUSDT", "50980", pause=True)
+    expect(dep, D("0.6"), [], entry)

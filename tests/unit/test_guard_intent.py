@@ -128,3 +128,51 @@ def test_params_quantity_forms_one_way_and_hedge() -> None:
     assert isinstance(h, GuardIntent)
     hedge = algo_order_params(h, FILTERS, position_mode="hedge")
     assert hedge["positionSide"] == "LONG" and "reduceOnly" not in hedge and hedge["quantity"] == "0.200"
+
+
+def trailing_stop(qty: str = "0.4", activate: str = "51000.006", rate: str = "1.5", **over: Any) -> ConditionalOrder:
+    return stop(
+        qty=qty,
+        order_type="TRAILING_STOP_MARKET",
+        trigger_price=D(0),
+        activate_price=D(activate),
+        callback_rate=D(rate),
+        **{"reduce_only": True, **over},
+    )
+
+
+def test_a_trailing_stop_keeps_its_callback_rate_and_its_activation_price_on_the_tick() -> None:
+    g = copy(trailing_stop())
+    assert isinstance(g, GuardIntent)
+    assert (g.order_type, g.qty, g.reduce_only, g.close_position) == ("TRAILING_STOP_MARKET", D("0.2"), True, False)
+    assert (g.trigger_price, g.activate_price, g.callback_rate) == (0, D("51000.01"), D("1.5"))
+    p = algo_order_params(g, FILTERS, position_mode="one_way")
+    assert "triggerPrice" not in p and "closePosition" not in p  # Binance refuses both with a trailing stop
+    assert (p["type"], p["callbackRate"], p["activatePrice"], p["quantity"], p["reduceOnly"]) == (
+        "TRAILING_STOP_MARKET",
+        "1.5",
+        "51000.01",
+        "0.200",
+        "true",
+    )
+    # without an activation price it trails from its placement, and none is sent
+    bare = copy(trailing_stop(activate="0"))
+    assert isinstance(bare, GuardIntent) and bare.activate_price is None
+    assert "activatePrice" not in algo_order_params(bare, FILTERS, position_mode="one_way")
+
+
+def test_a_trailing_stop_is_refused_by_the_protocol_without_a_valid_callback_rate_or_as_close_all() -> None:
+    with pytest.raises(ValueError, match="callback rate"):
+        trailing_stop(rate="0")
+    with pytest.raises(ValueError, match="callback rate"):
+        trailing_stop(rate="11")
+    with pytest.raises(ValueError, match="close-all"):
+        stop(order_type="TRAILING_STOP_MARKET", trigger_price=D(0), callback_rate=D(1))
+
+
+def test_a_trailing_entry_without_an_activation_price_uses_the_last_price_for_the_minimum() -> None:
+    entry = trailing_stop(qty="0.001", activate="0", side="BUY", reduce_only=False, at_place="0")
+    tiny = guard_intent(entry, market="usdm", slave_id="s1", config=CONFIG, k=D(1), filters=FILTERS, held=D(0), last_price=D("50000"))
+    assert isinstance(tiny, Skip) and tiny.reason == "below_min_notional"  # 0.001 x 50000 = 50 < 100
+    unknown = guard_intent(entry, market="usdm", slave_id="s1", config=CONFIG, k=D(1), filters=FILTERS, held=D(0))
+    assert isinstance(unknown, GuardIntent)  # no price known: the exchange decides

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.binance.wire import BinanceAlgoOrder, BinanceAlgoUpdate, convert
-from actors.master.outputs import AlgoOrder, Fill, Order
+from actors.master.outputs import AlgoOrder, Fill, Lookup, Order
 from actors.master.usdm import UsdmAdapter, UsdmRest
 from tests.unit.test_master_resting import adapter as resting_adapter, event as order_event
 from tests.unit.test_master_state_futures import account, risk
@@ -126,9 +126,50 @@ def test_cancel_expire_and_reject_end_the_order() -> None:
     assert a.snapshot_fields()["open_algo_orders"] == ()
 
 
-def test_trailing_stops_and_orders_without_a_trigger_are_not_published() -> None:
+def trailing(aid: int, status: str = "NEW", activate: str = "61000", rate: str = "1.5") -> BinanceAlgoOrder:
+    """GET /fapi/v1/algoOrder's record of a trailing stop (what ALGO_UPDATE lacks: both its prices)."""
+    fields = {"algoId": aid, "clientAlgoId": "web_tr", "orderType": "TRAILING_STOP_MARKET", "symbol": "BTCUSDT", "side": "SELL"}
+    return convert({**fields, "algoStatus": status, "quantity": "0.2", "activatePrice": activate, "callbackRate": rate}, BinanceAlgoOrder)
+
+
+def test_a_trailing_stop_is_published_from_its_record_read_by_algo_id() -> None:
     a = resting_adapter(position="0.5")
-    assert a.handle(algo("NEW", o="TRAILING_STOP_MARKET"), 1) == []
+    new = algo("NEW", aid=7, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False, R=True, ia=False)
+    out = a.handle(new, 11)
+    assert out == [Lookup(7, 11)]  # held: ALGO_UPDATE has neither its activation price nor its callback rate
+    assert a.handle(new, 12) == []  # asked once
+    assert a.snapshot_fields()["open_algo_orders"] == ()
+    change = only_algo(a.looked_up(7, trailing(7), 11))
+    assert change.action == "placed" and change.fields["t_master_recv_ns"] == 11
+    o = change.order
+    assert (o.order_type, o.trigger_price, o.activate_price, o.callback_rate) == ("TRAILING_STOP_MARKET", 0, D("61000"), D("1.5"))
+    assert o.quantity == D("0.2")
+    assert o.position_at_place == D("0.5") and o.reduce_only
+    assert a.snapshot_fields()["open_algo_orders"] == (o,)
+    # it triggers: linked by its fill as any stop is
+    out = a.handle(trigger_fill(c="web_tr", ot="TRAILING_STOP_MARKET", q="0.2"), 13)
+    assert out[0].action == "triggered" and isinstance(out[1], Fill)
+
+
+def test_a_trailing_stop_that_ends_or_triggers_before_its_record_is_not_published() -> None:
+    a = resting_adapter(position="0.5")
+    for n, end in enumerate(["CANCELED", "TRIGGERING", "EXPIRED"]):
+        new = algo("NEW", aid=20 + n, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False)
+        assert a.handle(new, 1) == [Lookup(20 + n, 1)]
+        assert a.handle(algo(end, aid=20 + n, o="TRAILING_STOP_MARKET"), 2) == []
+        assert a.looked_up(20 + n, trailing(20 + n), 1) == []  # its fills are copied as fills
+    new = algo("NEW", aid=30, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False)
+    a.handle(new, 1)
+    assert a.looked_up(30, trailing(30, status="TRIGGERED"), 1) == []  # the record says it is gone
+    a.handle(algo("NEW", aid=31, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False), 1)
+    assert a.looked_up(31, None, 1) == []  # not read (twice): not mirrored
+    a.handle(algo("NEW", aid=32, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False), 1)
+    assert a.looked_up(32, trailing(32, rate=""), 1) == []  # a record without a callback rate: not copyable
+    assert a.snapshot_fields()["open_algo_orders"] == ()
+
+
+def test_orders_without_a_trigger_are_not_published() -> None:
+    a = resting_adapter(position="0.5")
     assert a.handle(algo("NEW", aid=5, tp="0"), 1) == []
     assert a.handle(algo("NEW", aid=6, cp=False, q="0"), 1) == []  # neither close-all nor a quantity
 
@@ -244,3 +285,12 @@ def test_empty_prices_in_an_algo_update_do_not_drop_the_event() -> None:
     a = resting_adapter(position="0.5")
     placed = only_algo(a.handle(algo("NEW", p="", q="", ap="", aq=""), 1))
     assert placed.order.close_position and placed.order.price == 0
+
+
+def test_the_rebuild_reads_a_trailing_stop_with_its_prices() -> None:
+    a = resting_adapter(position="0.5")
+    a.handle(algo("NEW", aid=40, o="TRAILING_STOP_MARKET", tp="0", q="0.2", cp=False), 1)  # held, then a rebuild
+    a.rebuild(UsdmRest(False, [risk(amt="0.5", update=50)], account(), [], [trailing(41, activate="", rate="2")]))
+    (o,) = a.snapshot_fields()["open_algo_orders"]
+    assert (o.algo_id, o.activate_price, o.callback_rate, o.position_at_place) == (41, 0, D("2"), D("0.5"))
+    assert a.looked_up(40, trailing(40), 1) == []  # the rebuild took REST's word (40 was not in it)
