@@ -155,10 +155,10 @@ class RestingMirror:
             self.resting[order.order_id] = Copy(order, None, why=intent.text)
             await self._settle(known, t_recv)
             return
-        if self.market != "usdm":
+        filled = self.account.orders.applied.get(known.order_id, ZERO) if self.market == "usdm" else ZERO  # type: ignore[attr-defined]
+        if self.market != "usdm" or filled >= known.intent.qty:  # spot / margin, or ours filled in full: a new copy
             await self._replace_copy(known, order, equity, t_recv)
             return
-        filled = self.account.orders.applied.get(known.order_id, ZERO)  # type: ignore[attr-defined]
         amended = msgspec.structs.replace(intent, client_order_id=known.intent.client_order_id, qty=filled + intent.qty)
         try:
             await self.account.amend(amended)
