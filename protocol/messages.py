@@ -31,6 +31,8 @@ import msgspec
 from .conditional import ConditionalOrder as ConditionalOrder, MasterAlgoOrder as MasterAlgoOrder, MirroredOrder as MirroredOrder
 from .vocabulary import (
     MARKETS as MARKETS,
+    SPOT_MARKET_STOPS as SPOT_MARKET_STOPS,
+    SPOT_STOP_TYPES as SPOT_STOP_TYPES,
     AlgoAction as AlgoAction,
     Asset as Asset,
     ConditionalType as ConditionalType,
@@ -157,11 +159,16 @@ class RestingOrder(Part, frozen=True, kw_only=True):
     # restart: when the listener first saw it), the base of the fraction a reducing order copies
     position_at_place: Decimal
     update_ms: int = 0  # exchange time of the last change
+    stop_price: Decimal = Decimal(0)  # spot / margin STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT): its trigger; else 0
 
     def __post_init__(self) -> None:
-        _check_positive(self, "price", "orig_qty")
-        _check_non_negative(self, "cum_qty")
+        _check_positive(self, "orig_qty")
+        _check_non_negative(self, "cum_qty", "price", "stop_price")
         _check_finite(self, "position_at_place")
+        if (self.price == 0) != (self.order_type in SPOT_MARKET_STOPS):
+            raise ValueError(f"`price` of a {self.order_type} order must be {'0' if self.order_type in SPOT_MARKET_STOPS else '> 0'}")
+        if (self.stop_price > 0) != (self.order_type in SPOT_STOP_TYPES):
+            raise ValueError(f"`stop_price` of a {self.order_type} order must be {'> 0' if self.order_type in SPOT_STOP_TYPES else '0'}")
 
 
 class MasterOrder(Msg, tag="order", frozen=True, kw_only=True):

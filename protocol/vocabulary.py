@@ -28,7 +28,11 @@ MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target
 OnStart = Literal["sync", "new_only"]
 OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: resting orders copied too
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
-RestingOrderType = Literal["LIMIT", "LIMIT_MAKER"]  # the master order types published as resting orders (LIMIT_MAKER: spot / margin)
+# the master order types published as resting orders (all but LIMIT: spot / margin; the stop types
+# wait for their stop price: STOP_LOSS / TAKE_PROFIT then trade at market, the _LIMIT ones rest at `price`)
+RestingOrderType = Literal["LIMIT", "LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"]
+SPOT_STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+SPOT_MARKET_STOPS = ("STOP_LOSS", "TAKE_PROFIT")  # no limit price: a market order once triggered
 TimeInForce = Literal["GTC", "IOC", "FOK", "GTX", "GTD"]
 # USD-M conditional orders, on Binance's Algo Service since 2025-12-02 (POST /fapi/v1/algoOrder)
 ConditionalType = Literal["STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"]

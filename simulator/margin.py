@@ -146,6 +146,7 @@ def register(sim: "Sim") -> OrderEngine:
             ctx.arrival_ns,
             ctx.transport,
             before_lock=before_lock,
+            stop_price=req.stop_price,
         )
         return order_result(order, req.resp_type)
 

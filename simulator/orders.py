@@ -21,6 +21,7 @@ from simulator.util import ZERO, now_ms
 
 from .order_state import AccountOrders, Fill, Order
 from .orders_wire import _OrderWire
+from .spot_stops import STOP_TYPES, _StopOrders, check_stop
 
 if TYPE_CHECKING:
     from simulator.accounts import Account
@@ -28,14 +29,14 @@ if TYPE_CHECKING:
 
 SIDES = ("BUY", "SELL")
 ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
-SUPPORTED_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")
+SUPPORTED_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", *STOP_TYPES)
 TIFS = ("GTC", "IOC", "FOK")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
 
 
-class OrderEngine(_OrderWire):
-    """One market's orders and balances (market = "spot" or "margin")."""
+class OrderEngine(_OrderWire, _StopOrders):
+    """One market's orders and balances (market = "spot" or "margin"); stops: spot_stops.py."""
 
     def __init__(self, sim: "Sim", market: str) -> None:
         self.sim = sim
@@ -44,6 +45,8 @@ class OrderEngine(_OrderWire):
         self.client_id_seq = 0
         # margin: called after a fill to auto-repay (set by margin.py)
         self.after_fill: Callable[[Order, "Account", str, Decimal], None] | None = None
+        self.stops: dict[int, Order] = {}  # untriggered stop orders by order id
+        sim.prices.add_listener(self.on_stop_prices)  # after the matcher's (core.py)
 
     # -- helpers ----------------------------------------------------------------------------------------
     def book(self, account_id: str) -> AccountOrders:
@@ -102,12 +105,14 @@ class OrderEngine(_OrderWire):
         arrival_ns: int,
         transport: str,
         before_lock: Callable[[Order, str, Decimal], None] | None = None,
+        stop_price: Decimal | None = None,
     ) -> Order:
         """Validate, lock, create and (maybe) fill an order. Raises BinanceError like Binance."""
         book = self.book(account.id)
         if client_id is not None and client_id in book.open_client:
             raise errors.duplicate_order()
         market = type_ == "MARKET"
+        stop = type_ in STOP_TYPES
         current = self.sim.prices.price(spec.symbol)
         slip = self.sim.slippage
         if market:
@@ -122,6 +127,9 @@ class OrderEngine(_OrderWire):
                     raise errors.filter_failure("LOT_SIZE")
             spec.check_lot(quantity, market=True)
             spec.check_notional(quantity * current, market=True)
+        elif stop:
+            assert quantity is not None and stop_price is not None
+            fill_price = check_stop(spec, side, type_, quantity, price, stop_price, current)
         else:
             assert price is not None and quantity is not None
             spec.check_price(price)
@@ -147,11 +155,12 @@ class OrderEngine(_OrderWire):
             orig_quote_qty=quote_qty or ZERO,
             stp=stp,
             update_time=now,
+            stop_price=stop_price or ZERO,
         )
         # what this order needs locked
         if side == "BUY":
             asset = spec.quote
-            need = quantity * fill_price if market else quantity * price  # type: ignore[operator]
+            need = quantity * fill_price if market or stop else quantity * price  # type: ignore[operator]
             if market and quote_qty is not None and need > quote_qty:
                 need = quote_qty
         else:
@@ -171,6 +180,10 @@ class OrderEngine(_OrderWire):
         book.by_id[order.order_id] = order
         book.by_client[order.client_order_id] = order
         book.open_client[order.client_order_id] = order
+        if stop:  # not working until triggered (spot_stops.py)
+            self.stops[order.order_id] = order
+            self._publish_new_and_state(account, order, True)
+            return order
         order.working_time = now
         events_only_new = True
         if market:
@@ -270,6 +283,7 @@ class OrderEngine(_OrderWire):
         if order.resting is not None:
             self.sim.matcher.remove(order.resting)
             order.resting = None
+        self.stops.pop(order.order_id, None)
         book = self.book(account.id)
         if book.open_client.get(order.client_order_id) is order:
             del book.open_client[order.client_order_id]

@@ -32,7 +32,7 @@ class _OrderWire:
             "f": order.tif,
             "q": fmt(order.orig_qty),
             "p": fmt(order.price),
-            "P": fmt(ZERO),
+            "P": fmt(order.stop_price),
             "F": fmt(ZERO),
             "g": -1,
             "C": order.client_order_id if exec_type == "CANCELED" else "",
@@ -48,7 +48,7 @@ class _OrderWire:
             "T": fill.time if fill else order.update_time,
             "t": fill.trade_id if fill else -1,
             "I": self.sim.trade_ids(),
-            "w": status in OPEN_STATUSES and order.type != "MARKET",
+            "w": status in OPEN_STATUSES and order.type != "MARKET" and order.working_time != -1,
             "m": fill.maker if fill else False,
             "M": bool(fill),
             "O": order.time,
@@ -96,6 +96,8 @@ class _OrderWire:
                 "selfTradePreventionMode": order.stp,
             }
         )
+        if order.stop_price:  # only for the stop types (rest-api.md "Conditional fields in Order Responses")
+            out["stopPrice"] = fmt(order.stop_price)
         if resp_type == "FULL":
             out["fills"] = [
                 {
@@ -123,11 +125,11 @@ class _OrderWire:
             "timeInForce": order.tif,
             "type": order.type,
             "side": order.side,
-            "stopPrice": fmt(ZERO),
+            "stopPrice": fmt(order.stop_price),
             "icebergQty": fmt(ZERO),
             "time": order.time,
             "updateTime": order.update_time,
-            "isWorking": order.type != "MARKET",
+            "isWorking": order.type != "MARKET" and order.working_time != -1,
             "workingTime": order.working_time,
             "origQuoteOrderQty": fmt(order.orig_quote_qty),
             "selfTradePreventionMode": order.stp,
@@ -151,7 +153,7 @@ class _OrderWire:
             "type": order.type,
             "side": order.side,
             "selfTradePreventionMode": order.stp,
-        }
+        } | ({"stopPrice": fmt(order.stop_price)} if order.stop_price else {})
 
     def trade_row(self, order: Order, fill: Fill) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, Ctx
-from simulator.orders import ORDER_TYPES, RESP_TYPES, SIDES, STP_MODES, SUPPORTED_TYPES, TIFS, OrderEngine
+from simulator.orders import ORDER_TYPES, RESP_TYPES, SIDES, STOP_TYPES, STP_MODES, SUPPORTED_TYPES, TIFS, OrderEngine
 from simulator.params import Params
 from simulator.util import fmt, now_ms
 
@@ -34,6 +34,7 @@ class NewOrder:
     client_id: str | None
     resp_type: str
     stp: str
+    stop_price: Decimal | None = None  # STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT)
 
 
 def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
@@ -52,7 +53,10 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
     quantity = p.opt_decimal("quantity")
     quote_qty = p.opt_decimal("quoteOrderQty")
     price = p.opt_decimal("price")
-    if type_ == "LIMIT":
+    stop_price = p.opt_decimal("stopPrice")
+    if p.get("trailingDelta") is not None:  # trailing stops are not modelled: refused, never ignored
+        raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Trailing stop orders are not supported for this symbol.")
+    if type_ in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
         if tif is None:
             raise errors.mandatory("timeInForce")
         if tif not in TIFS:
@@ -63,13 +67,15 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
             raise errors.mandatory("price")
         if quote_qty is not None:
             raise errors.not_required("quoteOrderQty")
-    elif type_ == "LIMIT_MAKER":
+    elif type_ in ("LIMIT_MAKER", "STOP_LOSS", "TAKE_PROFIT"):
         if tif is not None:
             raise errors.not_required("timeInForce")
         if quantity is None:
             raise errors.mandatory("quantity")
-        if price is None:
+        if type_ == "LIMIT_MAKER" and price is None:
             raise errors.mandatory("price")
+        if type_ != "LIMIT_MAKER" and price is not None:
+            raise errors.not_required("price")
     else:  # MARKET
         if tif is not None:
             raise errors.not_required("timeInForce")
@@ -79,11 +85,19 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
             raise errors.either_mandatory("quantity", "quoteOrderQty")
         if quantity is not None and quote_qty is not None:
             raise errors.BinanceError(errors.OPTIONAL_PARAMS_BAD_COMBO, "Combination of optional parameters invalid.")
+    if type_ in STOP_TYPES:
+        if stop_price is None:
+            raise errors.either_mandatory("stopPrice", "trailingDelta")
+        if stop_price <= 0:
+            raise errors.invalid_param("stopPrice")
+    elif stop_price is not None:
+        raise errors.not_required("stopPrice")
     if quantity is not None and quantity <= 0 or quote_qty is not None and quote_qty <= 0:
         raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Price * QTY is zero or less.")
     if price is not None and price <= 0:
         raise errors.invalid_param("price")
     spec.check_precision(quantity, price)
+    spec.check_precision(None, stop_price)
     if quote_qty is not None and len(str(quote_qty).partition(".")[2]) > spec.quote_precision:
         raise errors.bad_precision("quoteOrderQty")
     client_id = p.opt_str("newClientOrderId")
@@ -92,8 +106,9 @@ def parse_new_order(sim: "Sim", p: Params) -> NewOrder:
     default_resp = "FULL" if type_ in ("LIMIT", "MARKET") else "ACK"
     resp_type = p.enum("newOrderRespType", RESP_TYPES, default_resp)
     stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
-    # Binance reports GTC for MARKET and LIMIT_MAKER orders
-    return NewOrder(symbol, side, type_, tif if type_ == "LIMIT" else "GTC", quantity, quote_qty, price, client_id, resp_type, stp)
+    # Binance reports GTC for MARKET, LIMIT_MAKER, STOP_LOSS and TAKE_PROFIT orders
+    tif = tif if type_ in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") else "GTC"
+    return NewOrder(symbol, side, type_, tif, quantity, quote_qty, price, client_id, resp_type, stp, stop_price)
 
 
 def order_ref(p: Params) -> tuple[int | None, str | None]:
@@ -124,6 +139,7 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
             req.stp,
             ctx.arrival_ns,
             ctx.transport,
+            stop_price=req.stop_price,
         )
         return engine.order_result(order, req.resp_type)
 

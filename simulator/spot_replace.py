@@ -44,6 +44,14 @@ def check_filters(sim: "Sim", spec: SymbolSpec, req: NewOrder) -> None:
             spec.check_lot(req.quantity, market=True)
             spec.check_notional(req.quantity * sim.prices.price(spec.symbol), market=True)
         return
+    if req.type in ("STOP_LOSS", "TAKE_PROFIT"):  # a market order once triggered
+        assert req.stop_price is not None and req.quantity is not None
+        spec.check_price(req.stop_price)
+        spec.check_lot(req.quantity, market=True)
+        spec.check_notional(req.stop_price * req.quantity, market=True)
+        return
+    if req.stop_price is not None:
+        spec.check_price(req.stop_price)
     assert req.price is not None and req.quantity is not None
     spec.check_price(req.price)
     spec.check_lot(req.quantity, market=False)
@@ -112,6 +120,7 @@ def make_cancel_replace(sim: "Sim", engine: OrderEngine) -> Any:
                 req.stp,
                 ctx.arrival_ns,
                 ctx.transport,
+                stop_price=req.stop_price,
             )
             new_response: dict[str, Any] = engine.order_result(new, req.resp_type)
             new_ok = True

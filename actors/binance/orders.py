@@ -36,12 +36,15 @@ def order_params(
         "quantity": format_decimal(intent.qty, filters.step_size if filters else None),
         "newClientOrderId": intent.client_order_id,
     }
-    if intent.order_type != "MARKET":
-        assert intent.price is not None, "a LIMIT / LIMIT_MAKER intent carries its price"
-        params["price"] = format_decimal(intent.price, filters.tick_size if filters else None)
-    if intent.order_type == "LIMIT":
-        assert intent.time_in_force is not None, "a LIMIT intent carries its time in force"
+    tick = filters.tick_size if filters else None
+    if intent.order_type not in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
+        assert intent.price is not None, "a limit intent carries its price"
+        params["price"] = format_decimal(intent.price, tick)
+    if intent.order_type in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+        assert intent.time_in_force is not None, "a limit intent carries its time in force"
         params["timeInForce"] = intent.time_in_force
+    if intent.stop_price is not None:  # spot / margin stop types
+        params["stopPrice"] = format_decimal(intent.stop_price, tick)
     match intent.market:
         case "usdm":
             params["newOrderRespType"] = "RESULT"

@@ -262,6 +262,7 @@ class BinanceExecutionReport(_Wire, kw_only=True):
     W: int | None = None  # working time
     V: str | None = None  # self-trade prevention mode
     eR: str | None = None  # expiry reason
+    d: int | None = None  # trailing delta (trailing stop orders only)
 
 
 class BinanceAccountBalance(_Wire, kw_only=True):

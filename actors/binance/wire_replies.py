@@ -218,6 +218,7 @@ class BinanceSpotOrder(_Wire, kw_only=True):
     type: str | None = None  # order type
     side: str | None = None  # side
     stopPrice: Decimal | None = None  # stop price
+    trailingDelta: int | None = None  # trailing stop orders only
     isWorking: bool | None = None  # on the book (query)
     workingTime: int | None = None  # working time
     selfTradePreventionMode: str | None = None  # STP mode

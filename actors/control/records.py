@@ -214,7 +214,8 @@ def record_for_master_event(event: MasterEvent, ts_ms: int | None = None) -> Jou
                 symbol=o.symbol,
                 summary=(
                     f"master order {event.action}: {o.side} {o.orig_qty} {o.symbol} {o.position_side} {o.order_type} {o.time_in_force}"
-                    f" @ {o.price}{' reduce-only' if o.reduce_only else ''}, filled {o.cum_qty} (seq {event.seq})"
+                    f" @ {o.price}{f' stop {o.stop_price}' if o.stop_price else ''}{' reduce-only' if o.reduce_only else ''},"
+                    f" filled {o.cum_qty} (seq {event.seq})"
                 ),
                 master_order_id=o.order_id,
                 client_order_id=o.client_order_id or None,

@@ -46,9 +46,11 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str
     leg: int = 0
     ref_price: Decimal  # price used for notional checks (master's fill price or mark)
-    order_type: Literal["MARKET", "LIMIT", "LIMIT_MAKER"] = "MARKET"  # LIMIT_MAKER: spot / margin
-    price: Decimal | None = None  # LIMIT, LIMIT_MAKER: on the tick grid
-    time_in_force: TimeInForce | None = None  # LIMIT (a LIMIT_MAKER sends none)
+    # all but MARKET and LIMIT: spot / margin (the copy of a master's resting order of that type)
+    order_type: Literal["MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"] = "MARKET"
+    price: Decimal | None = None  # LIMIT, LIMIT_MAKER, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT: on the tick grid
+    time_in_force: TimeInForce | None = None  # LIMIT and the _LIMIT stops (a LIMIT_MAKER sends none)
+    stop_price: Decimal | None = None  # the stop types: on the tick grid
 
 
 class Skip(msgspec.Struct, frozen=True):

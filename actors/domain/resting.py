@@ -10,7 +10,9 @@ The copy rule for a resting order (`orders = "mirror"`):
 - the price is the master's on the symbol's tick, never more aggressive (a BUY rounds down, a SELL
   up); LOT_SIZE (not MARKET_LOT_SIZE) applies, and MIN_NOTIONAL except to an order that only
   reduces (USD-M; spot and margin always apply it);
-- the order type is the master's (USD-M LIMIT; spot and margin LIMIT or LIMIT_MAKER), margin copies
+- the order type is the master's (USD-M LIMIT; spot and margin LIMIT, LIMIT_MAKER, STOP_LOSS(_LIMIT)
+  and TAKE_PROFIT(_LIMIT), whose stop price goes on the tick the same way; a STOP_LOSS or a
+  TAKE_PROFIT, which has no price, is checked against the filters at its stop price), margin copies
   borrow to add and repay to reduce (`margin_side_effect`).
 What cannot be copied is a `Skip` naming why; the master's fills of that order are then copied as
 fills (market orders), as in `orders = "fills"`.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from protocol.messages import Market, RestingOrder, SideEffect, SlaveConfig
+from protocol.messages import SPOT_MARKET_STOPS, Market, RestingOrder, SideEffect, SlaveConfig
 
 from ..binance.filters import SymbolFilters, format_decimal, round_price, round_qty_down
 from .orders import IntentKind, OrderIntent, Skip, _cid
@@ -88,7 +90,12 @@ def resting_intent(
     if reducing_m and master_held:
         reducing_s = min(slave_held, slave_held * min(reducing_m / master_held, Decimal(1)))
     adding_s = ZERO if order.reduce_only else k * adding_m
-    price = round_price(order.price, filters.tick_size, ROUND_FLOOR if order.side == "BUY" else ROUND_CEILING)
+    rounding = ROUND_FLOOR if order.side == "BUY" else ROUND_CEILING
+    stop_price = round_price(order.stop_price, filters.tick_size, rounding) if order.stop_price else None
+    at_market = order.order_type in SPOT_MARKET_STOPS  # no limit price: the filters see the stop price
+    limit = None if at_market else round_price(order.price, filters.tick_size, rounding)
+    price = stop_price if at_market else limit
+    assert price is not None
     cap = notional_cap(config, order.symbol)
     if adding_s and cap is not None and price > 0:  # the cap, against the position held now
         adding_s = min(adding_s, max(cap / price - abs(held), ZERO))
@@ -100,8 +107,9 @@ def resting_intent(
         return Skip("below_min_qty", f"k x the order is {format_decimal(reducing_s + adding_s)}, under the step or minQty")
     if filters.max_qty and qty > filters.max_qty:
         return Skip("exchange_rejected", f"{format_decimal(qty)} is over LOT_SIZE maxQty {format_decimal(filters.max_qty)}")
-    if (filters.min_price and price < filters.min_price) or (filters.max_price and price > filters.max_price):
-        return Skip("exchange_rejected", f"price {format_decimal(price)} is outside PRICE_FILTER")
+    for what, value in (("price", limit), ("stop price", stop_price)):
+        if value is not None and ((filters.min_price and value < filters.min_price) or (filters.max_price and value > filters.max_price)):
+            return Skip("exchange_rejected", f"{what} {format_decimal(value)} is outside PRICE_FILTER")
     only_reduces = adding_s == 0
     exempt = only_reduces and filters.min_notional_exempt_reduce_only
     if filters.min_notional and not exempt and qty * price < filters.min_notional:
@@ -122,8 +130,9 @@ def resting_intent(
         client_order_id=resting_client_order_id(slave_id, market, order.symbol, order.order_id, nonce),
         ref_price=price,
         order_type=order.order_type,
-        price=price,
-        time_in_force=None if order.order_type == "LIMIT_MAKER" else order.time_in_force,
+        price=limit,
+        time_in_force=None if order.order_type in ("LIMIT_MAKER", *SPOT_MARKET_STOPS) else order.time_in_force,
+        stop_price=stop_price,
     )
 
 

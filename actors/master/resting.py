@@ -1,5 +1,7 @@
-"""The master's resting orders (USD-M LIMIT; spot and cross margin LIMIT and LIMIT_MAKER): what
-slaves in `orders = "mirror"` mode copy.
+"""The master's resting orders (USD-M LIMIT; spot and cross margin LIMIT, LIMIT_MAKER and the stop
+types STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) with their stop price): what slaves in
+`orders = "mirror"` mode copy. A spot stop with a `trailingDelta` is not published (its fills are
+copied as fills): the copy would need the trailing rule, which the slave does not place.
 
 Fed by the order updates (USD-M ORDER_TRADE_UPDATE, spot / margin executionReport, read into one
 `OrderUpdate`): x NEW places, AMENDMENT (USD-M `PUT /fapi/v1/order`: price and quantity) or
@@ -22,7 +24,7 @@ from typing import NamedTuple, get_args
 
 import msgspec
 
-from protocol.messages import OrderAction, RestingOrder, RestingOrderType
+from protocol.messages import SPOT_MARKET_STOPS, SPOT_STOP_TYPES, OrderAction, RestingOrder, RestingOrderType
 
 from ..binance.wire import BinanceExecutionReport, BinanceFuturesOrder, BinanceFuturesOrderData, BinanceSpotOrder
 
@@ -50,6 +52,8 @@ class OrderUpdate(NamedTuple):
     cum_qty: Decimal
     reduce_only: bool
     time_ms: int
+    stop_price: Decimal = Decimal(0)
+    trailing: bool = False
 
 
 def futures_update(o: BinanceFuturesOrderData) -> OrderUpdate:
@@ -58,7 +62,8 @@ def futures_update(o: BinanceFuturesOrderData) -> OrderUpdate:
 
 def spot_update(e: BinanceExecutionReport) -> OrderUpdate:
     """executionReport (spot and margin: one-way, no reduce-only; LIMIT_MAKER reported GTC)."""
-    return OrderUpdate(e.x, e.X, e.i, e.c, e.s, "BOTH", e.S, e.o, e.f or "GTC", e.p, e.q, e.z, False, e.T)
+    stop = (e.P or Decimal(0)) if e.o in SPOT_STOP_TYPES else Decimal(0)
+    return OrderUpdate(e.x, e.X, e.i, e.c, e.s, "BOTH", e.S, e.o, e.f or "GTC", e.p, e.q, e.z, False, e.T, stop, e.d is not None)
 
 
 class OpenOrder(NamedTuple):
@@ -76,6 +81,8 @@ class OpenOrder(NamedTuple):
     cum_qty: Decimal
     reduce_only: bool
     update_ms: int
+    stop_price: Decimal = Decimal(0)
+    trailing: bool = False
 
 
 def futures_open_order(o: BinanceFuturesOrder) -> OpenOrder:
@@ -109,11 +116,17 @@ def spot_open_order(o: BinanceSpotOrder) -> OpenOrder:
         o.executedQty or Decimal(0),
         False,
         o.updateTime or o.time or 0,
+        (o.stopPrice or Decimal(0)) if o.type in SPOT_STOP_TYPES else Decimal(0),
+        o.trailingDelta is not None,
     )
 
 
-def _mirrored(order_type: str, tif: str, price: Decimal, qty: Decimal) -> bool:
-    return order_type in RESTING_TYPES and tif in _RESTS and price > 0 and qty > 0
+def _mirrored(o: OrderUpdate | OpenOrder) -> bool:
+    if o.order_type not in RESTING_TYPES or o.time_in_force not in _RESTS or o.qty <= 0 or o.trailing:
+        return False
+    if o.order_type in SPOT_STOP_TYPES and o.stop_price <= 0:
+        return False
+    return o.price == 0 if o.order_type in SPOT_MARKET_STOPS else o.price > 0
 
 
 class RestingBook:
@@ -126,7 +139,7 @@ class RestingBook:
         self.orders = {}
         self.rest_time = {}
         for o in open_orders:
-            if not _mirrored(o.order_type, o.time_in_force, o.price, o.qty):
+            if not _mirrored(o):
                 continue
             self.orders[o.order_id] = RestingOrder(
                 symbol=o.symbol,
@@ -142,6 +155,7 @@ class RestingBook:
                 reduce_only=o.reduce_only,
                 position_at_place=position(o.symbol, o.position_side),
                 update_ms=o.update_ms,
+                stop_price=o.stop_price,
             )
             self.rest_time[o.order_id] = o.update_ms
 
@@ -151,8 +165,8 @@ class RestingBook:
         `position` is read after the adapter applied the event's fill, if any."""
         known = self.orders.get(o.order_id)
         if o.x == "NEW":
-            if known is not None or not _mirrored(o.order_type, o.time_in_force, o.price, o.qty):
-                return None
+            if known is not None or not _mirrored(o):
+                return None  # known: a stop that triggered (Binance may report it NEW again), or a repeat
             order = RestingOrder(
                 symbol=o.symbol,
                 position_side=o.position_side,  # type: ignore[arg-type]
@@ -167,20 +181,27 @@ class RestingBook:
                 reduce_only=o.reduce_only,
                 position_at_place=position(o.symbol, o.position_side),
                 update_ms=o.time_ms,
+                stop_price=o.stop_price,
             )
             self.orders[o.order_id] = order
             return "placed", order
         if known is None:
             return None
         if o.x in _AMENDS:
-            if o.price <= 0 or o.qty <= 0 or o.time_ms < self.rest_time.get(o.order_id, 0):
+            if not _mirrored(o) or o.time_ms < self.rest_time.get(o.order_id, 0):
                 return None  # not a price and quantity, or older than what the rebuild read
             if o.status in ("FILLED", "CANCELED", "EXPIRED") or o.qty <= o.cum_qty:  # amended down to what filled: done
                 self._forget(o.order_id)
                 done = msgspec.structs.replace(known, orig_qty=o.qty, cum_qty=max(known.cum_qty, o.cum_qty), update_ms=o.time_ms)
                 return ("canceled" if o.status == "CANCELED" else "expired"), done
             order = msgspec.structs.replace(
-                known, client_order_id=o.client_order_id, price=o.price, orig_qty=o.qty, cum_qty=o.cum_qty, update_ms=o.time_ms
+                known,
+                client_order_id=o.client_order_id,
+                price=o.price,
+                orig_qty=o.qty,
+                cum_qty=o.cum_qty,
+                update_ms=o.time_ms,
+                stop_price=o.stop_price or known.stop_price,
             )
             self.orders[o.order_id] = order
             return "amended", order

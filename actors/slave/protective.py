@@ -312,13 +312,13 @@ def mirrored_orders(self: "MarketMirror") -> tuple[MirroredOrder, ...]:  # noqa:
     """Our open copies beside the master's orders (the status report; at most 50)."""
     rows = [
         MirroredOrder(
-            kind="limit",
+            kind="stop" if c.master.stop_price else "limit",  # a spot / margin stop: its stop price
             symbol=c.master.symbol,
             position_side=c.master.position_side,
             side=c.master.side,
             order_type=c.master.order_type,
             master_id=c.master.order_id,
-            price=c.intent.price or c.master.price,
+            price=c.intent.stop_price or c.intent.price or c.master.price,
             qty=c.intent.qty,
             master_qty=c.master.orig_qty - c.master.cum_qty,
         )

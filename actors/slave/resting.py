@@ -1,5 +1,11 @@
 """The copies of the master's resting orders (`orders = "mirror"`: USD-M LIMIT, spot and cross
-margin LIMIT and LIMIT_MAKER).
+margin LIMIT, LIMIT_MAKER and the stop types STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT)).
+
+A spot / margin stop is copied as the same stop (its stop price on the tick): the copy waits on the
+exchange, so a follower keeps its stop when the copier is down. When the master's stop triggers,
+the copy triggers at the same last price and fills on its own; the master's fills are not copied
+again, and when the master's order is done the copy's leftover (one that did not trigger, or a
+limit stop that did not fill) is canceled and the difference settled at market, as for a limit.
 
 The master places a resting order: the slave places its copy (actors/domain/resting.py sizes it).
 The master amends it: on USD-M the slave amends its copy (`order.modify`: price, and its own filled
@@ -181,13 +187,13 @@ class RestingMirror:
             self.resting[order.order_id] = Copy(order, None, why="amendment failed: the copy's cancel had no answer")
             await self.account.refresh()
             self._save_copies()
-            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price, t_recv)
+            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price or order.stop_price, t_recv)
             return
         del self.resting[order.order_id]
         self._save_copies()
         await self._place_copy(order, equity, f"a{order.update_ms}", t_recv)
         if self.resting[order.order_id].intent is None:  # the new copy was refused: settle what the old one left
-            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price, t_recv)
+            await self._settle_to_target(order.symbol, order.position_side, order.order_id, order.price or order.stop_price, t_recv)
 
     async def _send_resting(self: "MarketMirror", intent: OrderIntent, order: RestingOrder, t_recv: int) -> dict[str, Any] | None:
         t_sent = now_ns()
@@ -205,7 +211,9 @@ class RestingMirror:
                 exchange_order_id=int(r.get("orderId", 0)),
                 status=str(r.get("status", "")),
                 executed_qty=Decimal(str(r.get("executedQty") or 0)),
-                summary=f"{intent.order_type} {intent.time_in_force or '-'} {intent.qty}@{intent.price} (copy of {order.order_id})",
+                summary=f"{intent.order_type} {intent.time_in_force or '-'} {intent.qty}@{intent.price or '-'}"
+                + (f" stop {intent.stop_price}" if intent.stop_price else "")
+                + f" (copy of {order.order_id})",
                 t_order_sent_ns=t_sent,
                 t_order_acked_ns=now_ns(),
             )
@@ -234,7 +242,7 @@ class RestingMirror:
         if not await self._cancel_copy(symbol, copy.intent.client_order_id):
             await acct.refresh()
         self._save_copies()
-        await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price, t_recv)
+        await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price or copy.master.stop_price, t_recv)
 
     async def _cancel_copy(self: "MarketMirror", symbol: str, cid: str) -> bool:
         """Cancel one of our copies (tried twice). False: its end is not known (a timeout, the

@@ -131,3 +131,22 @@ def test_an_amendment_down_to_what_filled_ends_the_order() -> None:
     done = only_order(a.handle(report("REPLACED", "FILLED", qty="0.4", filled="0.4"), 3))
     assert done.action == "expired" and done.order.cum_qty == D("0.4")
     assert a.snapshot_fields()["open_orders"] == ()
+
+
+def test_stops_are_published_with_their_stop_price_a_trailing_one_is_not_and_a_repeated_new_changes_nothing() -> None:
+    a = adapter(orders=[{"symbol": "BTCUSDT", "orderId": 9, "clientOrderId": "w9", "price": "0", "origQty": "0.5", "executedQty": "0",
+                         "status": "NEW", "timeInForce": "GTC", "type": "STOP_LOSS", "side": "SELL", "stopPrice": "48000",
+                         "updateTime": 400}])  # fmt: skip
+    (rebuilt,) = a.resting.entries()
+    assert (rebuilt.order_type, rebuilt.price, rebuilt.stop_price, rebuilt.orig_qty) == ("STOP_LOSS", D(0), D(48000), D("0.5"))
+    placed = only_order(a.handle(report("NEW", "NEW", kind="STOP_LOSS_LIMIT", P="49000"), 1))
+    assert (placed.action, placed.order.order_type, placed.order.price, placed.order.stop_price) == (
+        "placed",
+        "STOP_LOSS_LIMIT",
+        D("50010"),
+        D(49000),
+    )
+    assert a.handle(report("NEW", "NEW", kind="STOP_LOSS_LIMIT", P="49000", w=True), 2) == []  # triggered: working now
+    trailing = report("NEW", "NEW", kind="STOP_LOSS", p="0", P="0", d=100, i=43)
+    assert a.handle(trailing, 3) == []  # trailingDelta: its fills are copied as fills
+    assert [o.order_id for o in a.resting.entries()] == [9, 42]

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from actors.binance.orders import order_params
 from actors.domain.orders import OrderIntent, Skip
 from actors.domain.resting import resting_client_order_id, resting_intent
 from protocol.messages import RestingOrder, SlaveConfig
@@ -148,3 +149,38 @@ def test_margin_a_long_entry_borrows_only_when_the_free_quote_does_not_cover_it(
     short = resting_intent(o, market="margin", slave_id="s1", config=CONFIG, k=D("0.5"), filters=FILTERS, held=D(0), quote_free=D(24999))
     assert isinstance(covered, OrderIntent) and covered.side_effect == "NO_SIDE_EFFECT"
     assert isinstance(short, OrderIntent) and short.side_effect == "MARGIN_BUY"
+
+
+def test_spot_stops_keep_their_type_and_stop_price_and_a_market_stop_sends_no_price_or_time_in_force() -> None:
+    sl = spot_copy(order("SELL", "1", price="0", order_type="STOP_LOSS", stop_price=D("49000.005"), at_place="2"), "spot", held="1")
+    assert isinstance(sl, OrderIntent)
+    assert (sl.order_type, sl.price, sl.stop_price, sl.time_in_force, sl.qty, sl.kind) == (
+        "STOP_LOSS",
+        None,
+        D("49000.01"),
+        None,
+        D("0.5"),
+        "reduce",
+    )
+    params = order_params(sl, FILTERS)
+    assert params["stopPrice"] == "49000.01" and "price" not in params and "timeInForce" not in params
+    tpl = spot_copy(order("BUY", "0.4", price="48000", order_type="TAKE_PROFIT_LIMIT", stop_price=D("48100")), "spot", held="0")
+    assert isinstance(tpl, OrderIntent) and (tpl.price, tpl.stop_price, tpl.time_in_force, tpl.qty) == (D(48000), D(48100), "GTC", D("0.2"))
+    assert order_params(tpl, FILTERS) | {"newClientOrderId": ""} == {
+        "symbol": "BTCUSDT", "side": "BUY", "type": "TAKE_PROFIT_LIMIT", "quantity": "0.200", "newClientOrderId": "", "price": "48000.00",
+        "timeInForce": "GTC", "stopPrice": "48100.00", "newOrderRespType": "FULL",
+    }  # fmt: skip
+
+
+def test_a_market_stop_is_checked_against_the_min_notional_at_its_stop_price() -> None:
+    tiny = spot_copy(order("BUY", "0.003", price="0", order_type="STOP_LOSS", stop_price=D("50000")), "spot", held="0")
+    assert isinstance(tiny, Skip) and tiny.reason == "below_min_notional", tiny  # 0.001 x 50000 = 50 < 100
+
+
+def test_a_resting_order_says_which_prices_its_type_needs() -> None:
+    with pytest.raises(ValueError, match="price"):
+        order("SELL", "1", price="50000", order_type="STOP_LOSS", stop_price=D(1))  # a market stop has no limit price
+    with pytest.raises(ValueError, match="stop_price"):
+        order("SELL", "1", order_type="STOP_LOSS_LIMIT")  # a stop without its stop price
+    with pytest.raises(ValueError, match="stop_price"):
+        order("SELL", "1", order_type="LIMIT", stop_price=D(1))
