@@ -160,6 +160,7 @@ class RestingOrder(Part, frozen=True, kw_only=True):
     position_at_place: Decimal
     update_ms: int = 0  # exchange time of the last change
     stop_price: Decimal = Decimal(0)  # spot / margin STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT): its trigger; else 0
+    list_id: int = -1  # spot / margin: the order list (OCO) the order is one of (executionReport `g`); -1: none
 
     def __post_init__(self) -> None:
         _check_positive(self, "orig_qty")

@@ -52,6 +52,7 @@ class Order:
     borrowed: Decimal = ZERO  # margin: amount borrowed for this order (MARGIN_BUY)
     borrowed_asset: str = ""
     cancel_client_id: str = ""
+    order_list_id: int = -1  # a leg of an order list (OCO: order_lists.py)
     stop_price: Decimal = ZERO  # STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT): working_time stays -1 until triggered
 
     @property

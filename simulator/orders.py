@@ -19,6 +19,7 @@ from simulator.matching import Resting
 from simulator.symbols import SymbolSpec
 from simulator.util import ZERO, now_ms
 
+from .order_lists import OrderList, _OrderLists
 from .order_state import AccountOrders, Fill, Order
 from .orders_wire import _OrderWire
 from .spot_stops import STOP_TYPES, _StopOrders, check_stop
@@ -35,8 +36,9 @@ RESP_TYPES = ("ACK", "RESULT", "FULL")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
 
 
-class OrderEngine(_OrderWire, _StopOrders):
-    """One market's orders and balances (market = "spot" or "margin"); stops: spot_stops.py."""
+class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
+    """One market's orders and balances (market = "spot" or "margin"); stops: spot_stops.py;
+    order lists (OCO): order_lists.py."""
 
     def __init__(self, sim: "Sim", market: str) -> None:
         self.sim = sim
@@ -46,6 +48,7 @@ class OrderEngine(_OrderWire, _StopOrders):
         # margin: called after a fill to auto-repay (set by margin.py)
         self.after_fill: Callable[[Order, "Account", str, Decimal], None] | None = None
         self.stops: dict[int, Order] = {}  # untriggered stop orders by order id
+        self.lists: dict[int, OrderList] = {}  # order lists by id (OCO)
         sim.prices.add_listener(self.on_stop_prices)  # after the matcher's (core.py)
 
     # -- helpers ----------------------------------------------------------------------------------------
@@ -234,6 +237,8 @@ class OrderEngine(_OrderWire, _StopOrders):
         self._fill(account, spec, order, qty, price, maker=True, publish=True)
 
     def _fill(self, account: "Account", spec: SymbolSpec, order: Order, qty: Decimal, price: Decimal, maker: bool, publish: bool) -> Fill:
+        if order.order_list_id >= 0:
+            self.activate(order)  # an OCO leg trades: the other leg expires
         quote_qty = qty * price
         rate = account.maker_commission if maker else account.taker_commission
         if order.side == "BUY":
@@ -290,10 +295,16 @@ class OrderEngine(_OrderWire, _StopOrders):
         if publish and self.sim.hub.has_subscribers(account.id, self.market):
             self.sim.hub.publish(account.id, self.market, self.execution_report(order, status, status, None))
             self.publish_balances(account, order)
+        if order.order_list_id >= 0:
+            self.list_closed(order)
 
     def cancel(self, account: "Account", order: Order, cancel_client_id: str | None) -> Order:
         if not order.is_open:
             raise errors.cancel_unknown()
+        ol = self.lists.get(order.order_list_id)
+        if ol is not None:  # a leg of an order list: the whole list is canceled
+            self.cancel_list(account, ol, cancel_client_id)
+            return order
         order.cancel_client_id = cancel_client_id or self.new_client_id()
         self._finish(account, order, "CANCELED", publish=True)
         return order

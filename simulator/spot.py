@@ -14,6 +14,7 @@ from simulator import errors
 from simulator.api import TRADE, USER_DATA, Ctx
 from simulator.orders import ORDER_TYPES, RESP_TYPES, SIDES, STOP_TYPES, STP_MODES, SUPPORTED_TYPES, TIFS, OrderEngine
 from simulator.params import Params
+from simulator.spot_lists import register_lists
 from simulator.util import fmt, now_ms
 
 if TYPE_CHECKING:
@@ -166,6 +167,9 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         if order is None or order.symbol != symbol:
             raise errors.cancel_unknown()
         engine.cancel(account, order, p.opt_str("newClientOrderId"))
+        ol = engine.lists.get(order.order_list_id)
+        if ol is not None:  # a leg of an order list: the list was canceled, and the reply is the list's
+            return engine.list_result(ol, [engine.cancel_result(o) for o in ol.orders])
         return engine.cancel_result(order)
 
     def open_orders(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
@@ -181,8 +185,9 @@ def make_spot_handlers(sim: "Sim", engine: OrderEngine) -> dict[str, Any]:
         sim.symbols.get(symbol, "spot")
         out = []
         for order in engine.open_orders(account.id, symbol):
-            engine.cancel(account, order, None)
-            out.append(engine.cancel_result(order))
+            if order.is_open:  # not the other leg of a list canceled with its first
+                engine.cancel(account, order, None)
+                out.append(engine.cancel_result(order))
         if not out:
             raise errors.cancel_unknown()
         return out
@@ -342,4 +347,5 @@ def register(sim: "Sim") -> OrderEngine:
     api.route("GET", "/api/v3/allOrders", h["all_orders"], security=USER_DATA, weight=20, ws=[(WS, "allOrders")])
     api.route("GET", "/api/v3/myTrades", h["my_trades"], security=USER_DATA, weight=20, ws=[(WS, "myTrades")])
     api.route("GET", "/api/v3/account", h["account_info"], security=USER_DATA, weight=20, ws=[(WS, "account.status")])
+    register_lists(sim, engine)
     return engine

@@ -82,6 +82,8 @@ class _StopOrders:
         account = self.sim.store.accounts[order.account_id]
         spec = self.sim.symbols.get(order.symbol, "spot")
         order.working_time = now_ms()
+        if order.order_list_id >= 0:
+            self.activate(order)  # type: ignore[attr-defined]  # an OCO leg triggers: the other expires
         if order.type in MARKET_STOPS:
             slip = self.sim.slippage
             fill_price = current * (1 + slip) if order.side == "BUY" else current * (1 - slip)

@@ -22,7 +22,7 @@ from ..domain.orders import OrderIntent
 from ..domain.protective import GuardIntent
 from .filters import SymbolFilters, format_decimal
 
-__all__ = ["order_params", "algo_order_params"]
+__all__ = ["order_params", "algo_order_params", "oco_params"]
 
 
 def order_params(
@@ -90,4 +90,30 @@ def algo_order_params(intent: GuardIntent, filters: SymbolFilters | None, *, pos
         params["positionSide"] = intent.position_side
     elif intent.reduce_only and not intent.close_position:
         params["reduceOnly"] = "true"
+    return params
+
+
+def oco_params(above: OrderIntent, below: OrderIntent, list_client_order_id: str, filters: SymbolFilters | None) -> dict[str, Any]:
+    """`orderList.place.oco` (`POST /api/v3/orderList/oco`) parameters of a spot OCO: one side and
+    one quantity; each order its type, client id, price (LIMIT_MAKER and the _LIMIT stops), stop
+    price and time in force (the _LIMIT stops)."""
+    assert above.side == below.side and above.qty == below.qty and above.symbol == below.symbol, "an OCO has one side and quantity"
+    tick = filters.tick_size if filters else None
+    params: dict[str, Any] = {
+        "symbol": above.symbol,
+        "side": above.side,
+        "quantity": format_decimal(above.qty, filters.step_size if filters else None),
+        "listClientOrderId": list_client_order_id,
+        "newOrderRespType": "RESULT",
+    }
+    for where, leg in (("above", above), ("below", below)):
+        params[f"{where}Type"] = leg.order_type
+        params[f"{where}ClientOrderId"] = leg.client_order_id
+        if leg.price is not None:
+            params[f"{where}Price"] = format_decimal(leg.price, tick)
+        if leg.stop_price is not None:
+            params[f"{where}StopPrice"] = format_decimal(leg.stop_price, tick)
+        if leg.order_type in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+            assert leg.time_in_force is not None, "a limit stop carries its time in force"
+            params[f"{where}TimeInForce"] = leg.time_in_force
     return params

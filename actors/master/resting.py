@@ -1,7 +1,9 @@
 """The master's resting orders (USD-M LIMIT; spot and cross margin LIMIT, LIMIT_MAKER and the stop
 types STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) with their stop price): what slaves in
 `orders = "mirror"` mode copy. A spot stop with a `trailingDelta` is not published (its fills are
-copied as fills): the copy would need the trailing rule, which the slave does not place.
+copied as fills): the copy would need the trailing rule, which the slave does not place. The
+orders of an order list (OCO) carry its id (executionReport `g`, openOrders `orderListId`): each
+is published as it changes, and the slave copies the pair as a list of its own.
 
 Fed by the order updates (USD-M ORDER_TRADE_UPDATE, spot / margin executionReport, read into one
 `OrderUpdate`): x NEW places, AMENDMENT (USD-M `PUT /fapi/v1/order`: price and quantity) or
@@ -54,6 +56,7 @@ class OrderUpdate(NamedTuple):
     time_ms: int
     stop_price: Decimal = Decimal(0)
     trailing: bool = False
+    list_id: int = -1
 
 
 def futures_update(o: BinanceFuturesOrderData) -> OrderUpdate:
@@ -63,7 +66,7 @@ def futures_update(o: BinanceFuturesOrderData) -> OrderUpdate:
 def spot_update(e: BinanceExecutionReport) -> OrderUpdate:
     """executionReport (spot and margin: one-way, no reduce-only; LIMIT_MAKER reported GTC)."""
     stop = (e.P or Decimal(0)) if e.o in SPOT_STOP_TYPES else Decimal(0)
-    return OrderUpdate(e.x, e.X, e.i, e.c, e.s, "BOTH", e.S, e.o, e.f or "GTC", e.p, e.q, e.z, False, e.T, stop, e.d is not None)
+    return OrderUpdate(e.x, e.X, e.i, e.c, e.s, "BOTH", e.S, e.o, e.f or "GTC", e.p, e.q, e.z, False, e.T, stop, e.d is not None, e.g)
 
 
 class OpenOrder(NamedTuple):
@@ -83,6 +86,7 @@ class OpenOrder(NamedTuple):
     update_ms: int
     stop_price: Decimal = Decimal(0)
     trailing: bool = False
+    list_id: int = -1
 
 
 def futures_open_order(o: BinanceFuturesOrder) -> OpenOrder:
@@ -118,6 +122,7 @@ def spot_open_order(o: BinanceSpotOrder) -> OpenOrder:
         o.updateTime or o.time or 0,
         (o.stopPrice or Decimal(0)) if o.type in SPOT_STOP_TYPES else Decimal(0),
         o.trailingDelta is not None,
+        o.orderListId,
     )
 
 
@@ -156,6 +161,7 @@ class RestingBook:
                 position_at_place=position(o.symbol, o.position_side),
                 update_ms=o.update_ms,
                 stop_price=o.stop_price,
+                list_id=o.list_id,
             )
             self.rest_time[o.order_id] = o.update_ms
 
@@ -182,6 +188,7 @@ class RestingBook:
                 position_at_place=position(o.symbol, o.position_side),
                 update_ms=o.time_ms,
                 stop_price=o.stop_price,
+                list_id=o.list_id,
             )
             self.orders[o.order_id] = order
             return "placed", order

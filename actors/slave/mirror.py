@@ -36,14 +36,15 @@ if TYPE_CHECKING:
     from .process import Slave
 
 from .follow import Follow
+from .order_lists import ListMirror
 from .protective import ProtectiveMirror
 from .reports import Reports
-from .resting import Copy, RestingMirror
+from .resting import RestingMirror
 from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, log, now_ns
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ProtectiveMirror):
+class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirror, ProtectiveMirror):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:
@@ -53,10 +54,9 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, Protectiv
         self.tracker = SeqTracker()
         self.syncing = True  # fills wait in `pending` while a (re)sync runs
         self.hold = False  # workers take no new fill (periodic check, flatten); fills still queue
-        # Our own positions are known: read from REST while our user-data stream was up, and the
-        # stream has not broken since. Then a resync the master side asks for (gap, master restart,
-        # master reconnect) needs no REST read unless a correction is due: when a master restarts,
-        # 100 slaves reading REST at once would exceed Binance's per-IP weight.
+        # Our own positions are known: read from REST while our user-data stream was up, and the stream has not broken
+        # since. Then a resync the master side asks for (gap, master restart, master reconnect) needs no REST read unless
+        # a correction is due: when a master restarts, 100 slaves reading REST at once would exceed Binance's per-IP weight.
         self.own_fresh = False
         self.resync_failing_since: float | None = None
         self.filters_refreshing = False
@@ -65,14 +65,15 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, Protectiv
         # and config changes, which take their numbers in the same sequence
         self.pending: list[tuple[Sequenced, int]] = []
         self.queues: dict[str, collections.deque[tuple[MasterFill | MasterOrder | MasterAlgoOrder, int]]] = {}
-        self.resting: dict[int, Copy] = {}  # orders = "mirror": master order id -> its copy (resting.py)
+        # orders = "mirror": master order id -> its copy (resting.py); a master's OCO order waiting for its sibling (order_lists.py)
+        self.resting, self.list_legs = {}, {}
         self.guards, self.guard_fills, self.guard_leftovers = {}, {}, set()  # protective = "mirror": our stops (protective.py)
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.fills_received = 0  # master fills seen (a periodic check is void if one came after its snapshot)
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self.idle = asyncio.Event()  # set: no fill in flight
         self.refused: str | None = None
+        self.idle.set()
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
@@ -260,7 +261,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, Protectiv
             self._skip(fill, t_recv, "not_copied", f"filled by the copy of master order {fill.order_id} (orders = mirror)")
             if fill.status == "FILLED":
                 del self.resting[fill.order_id]
-                await self._settle(copy, t_recv)
+                await self._order_done(copy, t_recv)
             return
         if guard is not None and decision.intended is not None:  # the master's stop: ours closes the same
             book.settle(key, None)

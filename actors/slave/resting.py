@@ -56,6 +56,7 @@ class Copy(NamedTuple):
     intent: OrderIntent | None
     order_id: int = 0  # the copy's exchange order id
     why: str = ""
+    oco: tuple[str, ...] = ()  # one order of our OCO (order_lists.py): (listClientOrderId, its orders' client ids...)
 
 
 def settle_client_order_id(slave_id: str, market: str, symbol: str, master_order_id: int, leg: int, again: int = 0) -> str:
@@ -121,21 +122,39 @@ class RestingMirror:
     async def _mirror_order(self: "MarketMirror", event: MasterOrder, t_recv: int) -> None:
         order = event.order
         known = self.resting.get(order.order_id)
-        if event.action == "placed" or (event.action == "amended" and known is None):
-            if known is None:
+        if event.action == "placed" or (event.action == "amended" and known is None and order.list_id < 0):
+            if known is None and order.list_id >= 0:
+                await self._place_list_leg(order, event.equity, "live", t_recv)  # order_lists.py
+            elif known is None:
                 await self._place_copy(order, event.equity, "live", t_recv)
             return
         if known is None:
+            waiting = self.list_legs.get(order.list_id)
+            if waiting is not None and waiting.order_id == order.order_id:  # ended before its sibling came
+                del self.list_legs[order.list_id]
             return
         if event.action == "amended":
             if known.intent is None:
                 self.resting[order.order_id] = known._replace(master=order)
                 return
+            if known.oco:  # an amended OCO order ends our copy: canceled and settled, its fills copied as fills
+                self.resting[order.order_id] = Copy(order, None, why="an amended OCO order is not mirrored")
+                for mid, c in list(self.resting.items()):
+                    if c.oco == known.oco:
+                        self.resting[mid] = Copy(c.master, None, why="the other order of its OCO was amended")
+                await self._settle(known, t_recv)
+                return
             await self._amend_copy(known, order, event.equity, t_recv)
             return
         del self.resting[order.order_id]  # canceled / expired
         if known.intent is not None:
-            await self._settle(known, t_recv)
+            await self._order_done(known, t_recv)
+
+    async def _order_done(self: "MarketMirror", copy: Copy, t_recv: int) -> None:
+        """The master's order of `copy` is done (its record gone): settle, unless it is one of an
+        OCO whose other order still works (ours works on too: order_lists.py)."""
+        if not self._list_open(copy):
+            await self._settle(copy, t_recv)
 
     async def _place_copy(self: "MarketMirror", order: RestingOrder, equity: Decimal, nonce: str, t_recv: int) -> None:
         intent = self._copy_of(order, equity, nonce)
@@ -145,7 +164,7 @@ class RestingMirror:
             return
         if intent.kind == "open" and order.symbol not in self.aligned:
             await self._align(order.symbol, None, None)
-        self._save_copies(sending=intent)  # listed before it exists: a restart cancels it whatever happens
+        self._save_copies(intent)  # listed before it exists: a restart cancels it whatever happens
         result = await self._send_resting(intent, order, t_recv)
         if result is None:
             self.resting[order.order_id] = Copy(order, None, why="the copy was refused")
@@ -220,11 +239,10 @@ class RestingMirror:
         )
         return r
 
-    def _save_copies(self: "MarketMirror", sending: OrderIntent | None = None) -> None:
+    def _save_copies(self: "MarketMirror", *sending: OrderIntent) -> None:
         live = [(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None]
         live += self.guard_cids(saved=True)  # the copies of the master's stops ("ca" ids, protective.py)
-        if sending is not None:
-            live.append((sending.symbol, sending.client_order_id))
+        live += [(intent.symbol, intent.client_order_id) for intent in sending]
         save_copies(copies_path(self.slave, self.market), live)
 
     def _fill_of_copy(self: "MarketMirror", fill: MasterFill) -> Copy | None:
@@ -239,7 +257,8 @@ class RestingMirror:
             await asyncio.sleep(self.config.settle_after_ms / 1000)
         acct = self.account
         symbol, ps = copy.master.symbol, copy.master.position_side
-        if not await self._cancel_copy(symbol, copy.intent.client_order_id):
+        canceled = await (self._cancel_oco(symbol, copy) if copy.oco else self._cancel_copy(symbol, copy.intent.client_order_id))
+        if not canceled:
             await acct.refresh()
         self._save_copies()
         await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price or copy.master.stop_price, t_recv)
@@ -306,6 +325,7 @@ class RestingMirror:
         listed |= set(load_copies(copies_path(self.slave, self.market))) | self.guard_leftovers
         listed -= set(self.guard_cids())
         self.resting = {}
+        self.list_legs = {}
         for symbol, cid in sorted(listed):
             try:
                 if cid.startswith(GUARD_PREFIX):  # a stop: kept on record until its end is known
@@ -322,7 +342,11 @@ class RestingMirror:
             self._save_copies()
 
     async def _place_snapshot_copies(self: "MarketMirror", snap: PositionSnapshot) -> None:
+        placed = await self._place_snapshot_lists(snap) if getattr(self.account, "order_lists", False) else set()
         for order in snap.open_orders:
-            if order.order_id in self.resting:
+            if order.order_id in self.resting or order.order_id in placed:
+                continue
+            if order.list_id >= 0 and not getattr(self.account, "order_lists", False):
+                self.resting[order.order_id] = Copy(order, None, why=f"an order list on {self.market} is not mirrored (its fills are)")
                 continue
             await self._place_copy(order, snap.equity, f"{snap.epoch}-{snap.seq}", now_ns())

@@ -128,3 +128,83 @@ async def test_executionreport_carries_the_stop_price(sim: SimProcess) -> None:
         assert (report.o, dec(report.P), dec(report.p), report.w) == ("TAKE_PROFIT_LIMIT", Decimal(59100), Decimal(59000), False)
     finally:
         await conn.close_connection(close_session=True)
+
+
+def test_an_oco_locks_once_one_leg_fills_and_the_other_expires(sim: SimProcess) -> None:
+    sim.set_price("BTCUSDT", "60000")
+    rest = rest_client(sim, sim.key("slave01", "HMAC"))  # 0.5 BTC
+    placed = rest.order_list_oco(
+        symbol="BTCUSDT", side="SELL", quantity=0.3, above_type="LIMIT_MAKER", above_price=61000, below_type="STOP_LOSS_LIMIT",
+        below_price=58900, below_stop_price=59000, below_time_in_force="GTC", list_client_order_id="oco-1",
+        above_client_order_id="oco-1-a", below_client_order_id="oco-1-b",
+    ).data()  # fmt: skip
+    assert (placed.contingency_type, placed.list_status_type, placed.list_order_status) == ("OCO", "EXEC_STARTED", "EXECUTING")
+    assert [r.type for r in placed.order_reports] == ["LIMIT_MAKER", "STOP_LOSS_LIMIT"]
+    assert balances(rest)["BTC"] == (Decimal("0.2"), Decimal("0.3"))  # one lock for the pair
+    assert rest.get_order_list(orig_client_order_id="oco-1").data().order_list_id == placed.order_list_id
+    assert [ol.order_list_id for ol in rest.open_order_list().data()] == [placed.order_list_id]
+    with pytest.raises(BadRequestError, match="relationship of the prices"):
+        rest.order_list_oco(symbol="BTCUSDT", side="SELL", quantity=0.1, above_type="LIMIT_MAKER", above_price=59500,
+                            below_type="STOP_LOSS", below_stop_price=59000)  # fmt: skip
+
+    sim.set_price("BTCUSDT", "61001")  # the LIMIT_MAKER fills (0.3 within the step's 0.5): the stop expires
+    legs = {o.client_order_id: o for o in rest.all_orders(symbol="BTCUSDT").data()}
+    assert (legs["oco-1-a"].status, dec(legs["oco-1-a"].executed_qty), legs["oco-1-a"].order_list_id) == (
+        "FILLED",
+        Decimal("0.3"),
+        placed.order_list_id,
+    )
+    assert legs["oco-1-b"].status == "EXPIRED"
+    assert balances(rest)["BTC"] == (Decimal("0.2"), Decimal(0))
+    assert rest.get_order_list(order_list_id=placed.order_list_id).data().list_order_status == "ALL_DONE"
+    assert rest.open_order_list().data() == []
+
+
+def test_an_oco_whose_stop_triggers_and_one_canceled_by_a_leg(sim: SimProcess) -> None:
+    sim.set_price("BTCUSDT", "60000")
+    rest = rest_client(sim, sim.key("slave01", "HMAC"))
+    first = rest.order_list_oco(symbol="BTCUSDT", side="SELL", quantity=0.1, above_type="LIMIT_MAKER", above_price=61000,
+                                below_type="STOP_LOSS", below_stop_price=59000).data()  # fmt: skip
+    sim.set_price("BTCUSDT", "58990")  # the stop triggers and sells at market: the LIMIT_MAKER expires
+    maker, stop = (rest.get_order(symbol="BTCUSDT", order_id=o.order_id).data() for o in first.orders)
+    assert (maker.status, stop.status, dec(stop.cummulative_quote_qty)) == ("EXPIRED", "FILLED", Decimal("5899"))
+    assert balances(rest)["BTC"] == (Decimal("0.4"), Decimal(0))
+
+    second = rest.order_list_oco(symbol="BTCUSDT", side="SELL", quantity=0.1, above_type="TAKE_PROFIT", above_stop_price=59500,
+                                 below_type="STOP_LOSS", below_stop_price=58000).data()  # fmt: skip
+    canceled = rest.delete_order(symbol="BTCUSDT", order_id=second.orders[1].order_id).data()  # one leg: the list goes
+    assert [o.status for o in (rest.get_order(symbol="BTCUSDT", order_id=o.order_id).data() for o in second.orders)] == [
+        "CANCELED",
+        "CANCELED",
+    ]
+    assert canceled is not None and balances(rest)["BTC"] == (Decimal("0.4"), Decimal(0))
+    with pytest.raises(BadRequestError, match="Unknown order list"):
+        rest.delete_order_list(symbol="BTCUSDT", order_list_id=second.order_list_id)
+
+
+async def test_an_oco_over_the_websocket_api_and_its_list_status_events(sim: SimProcess) -> None:
+    sim.set_price("BTCUSDT", "60000")
+    key = sim.key("slave02", "ED25519")
+    conn = await Spot(config_ws_api=ws_config(sim, key, sim.ws_api_url)).websocket_api.create_connection()
+    events: list[Any] = []
+    try:
+        await conn.session_logon()
+        sub = await conn.user_data_stream_subscribe()
+        sub.stream.on("message", lambda e: events.append(e.actual_instance))
+        request = await conn.order_list_place_oco(
+            symbol="BTCUSDT", side="BUY", quantity=0.01, above_type="STOP_LOSS", above_stop_price=61000,
+            below_type="TAKE_PROFIT", below_stop_price=59000, list_client_order_id="ws-oco",
+        )  # fmt: skip
+        placed = request.data().result
+        status = (await conn.order_list_status(orig_client_order_id="ws-oco")).data().result
+        assert status.order_list_id == placed.order_list_id
+        await conn.order_list_cancel(symbol="BTCUSDT", list_client_order_id="ws-oco")
+
+        async def got_both() -> bool:
+            return [e.l for e in events if type(e).__name__ == "ListStatus"] == ["EXEC_STARTED", "ALL_DONE"]
+
+        await aeventually(got_both, timeout=5, what="listStatus EXEC_STARTED then ALL_DONE")
+        legs = [e for e in events if type(e).__name__ == "ExecutionReport"]
+        assert {(e.g, e.x) for e in legs} == {(placed.order_list_id, "NEW"), (placed.order_list_id, "CANCELED")}
+    finally:
+        await conn.close_connection(close_session=True)

@@ -53,6 +53,10 @@ ENUMS: dict[Key, dict[str, tuple[str, ...]]] = {}
 # Reply fields (dotted paths, `[]` for list elements, or bare names) the docs' examples lack or
 # show that Binance's current docs explain: key -> {field: doc}.
 REPLY_FIELDS: dict[Key, dict[str, str]] = {
+    # web-socket-api.md "Cancel Order list": its example's orderReports lack origClientOrderId, which
+    # rest-api.md's "Cancel Order list" example (DELETE /api/v3/orderList, the same call) and
+    # web-socket-api.md's own `order.cancel` example of a canceled order list show in every report.
+    ("wsapi", "orderList.cancel", SPOT_WS): {"orderReports[].origClientOrderId": "binance-spot-api-docs/rest-api.md"},
     # rest-api.md "Exchange information": `sors` is an "Optional field. Present only when SOR is
     # available"; the simulator has no SOR.
     ("rest", "GET", "/api/v3/exchangeInfo"): {"sors": "binance-spot-api-docs/rest-api.md"},

@@ -59,6 +59,7 @@ from ...domain.decisions import OrderIntent, SlaveHolding
 from ...limits import LIMITS
 from .execution import Executed, ExecutionPolicy, for_recv_window, place_via
 from .ledger import Balance, Ledger, Trade
+from .spot_lists import OrderLists
 
 log = logging.getLogger("copytrader.spot")
 
@@ -315,6 +316,11 @@ class BalanceAccount:
             if exc.code != -2011:
                 raise
             order = await self._order_request(symbol, client_order_id)
+        reports = order.get("orderReports")
+        if isinstance(reports, list):  # a leg of an OCO of ours: the list was canceled, each order as it ended
+            rows = [dict(r) for r in reports if isinstance(r, dict)]
+            await self.read_back(symbol, rows)
+            return next((r for r in rows if r.get("origClientOrderId") == client_order_id), rows[0] if rows else dict(order))
         try:
             executed, order_id = Decimal(str(order.get("executedQty") or "0")), int(order["orderId"])
         except (KeyError, TypeError, ValueError, ArithmeticError):
@@ -323,6 +329,17 @@ class BalanceAccount:
         if executed > self.ledger.filled(symbol, order_id):
             await self.refresh()
         return dict(order)
+
+    async def read_back(self, symbol: str, orders: list[dict[str, Any]]) -> None:
+        """Read the balances from REST when one of `orders` executed more than its trades seen."""
+        for order in orders:
+            try:
+                executed, order_id = Decimal(str(order.get("executedQty") or "0")), int(order["orderId"])
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                executed, order_id = Decimal(1), 0
+            if executed > self.ledger.filled(symbol, order_id):
+                await self.refresh()
+                return
 
     async def _cancel_request(self, symbol: str, client_order_id: str) -> dict[str, Any]:
         return dict(await self.ws.cancel_order(symbol, orig_client_order_id=client_order_id))
@@ -409,8 +426,8 @@ def taker_commission(account: wire.BinanceSpotAccount) -> Decimal:
     return rate if rate.is_finite() and ZERO <= rate < 1 else ZERO
 
 
-class SpotAccount(BalanceAccount):
-    """One slave's spot account."""
+class SpotAccount(OrderLists, BalanceAccount):
+    """One slave's spot account (its OCO copies: spot_lists.py)."""
 
     market = "spot"
 

@@ -1,0 +1,118 @@
+"""Spot order list endpoints (OCO only; the engine side is order_lists.py):
+
+- `POST /api/v3/orderList/oco` / `orderList.place.oco` (weight 1),
+- `DELETE /api/v3/orderList` / `orderList.cancel` (weight 1),
+- `GET /api/v3/orderList` / `orderList.status` (weight 4),
+- `GET /api/v3/openOrderList` / `openOrderLists.status` (weight 6).
+
+Parameters and replies follow binance-spot-api-docs/rest-api.md and web-socket-api.md; an order list
+that is not known is -2011 "Unknown order list sent." for a cancel and -2013 "Order list does not
+exist." for a query.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.api import TRADE, USER_DATA, Ctx
+from simulator.order_lists import Leg, OrderList
+from simulator.orders import RESP_TYPES, SIDES, STP_MODES, TIFS, OrderEngine
+from simulator.params import Params
+
+if TYPE_CHECKING:
+    from simulator.core import Sim
+
+WS = "/ws-api/v3"
+_LIMIT_TYPES = ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")  # need a price and a time in force
+
+
+def _leg(p: Params, where: str) -> Leg:
+    type_ = p.str(f"{where}Type")
+    price = p.opt_decimal(f"{where}Price")
+    stop = p.opt_decimal(f"{where}StopPrice")
+    tif = p.opt_str(f"{where}TimeInForce")
+    if p.get(f"{where}TrailingDelta") is not None:
+        raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Trailing stop orders are not supported for this symbol.")
+    if type_ in _LIMIT_TYPES or type_ == "LIMIT_MAKER":
+        if price is None:
+            raise errors.mandatory(f"{where}Price")
+    elif price is not None:
+        raise errors.not_required(f"{where}Price")
+    if type_ == "LIMIT_MAKER":
+        if stop is not None:
+            raise errors.not_required(f"{where}StopPrice")
+    elif stop is None:
+        raise errors.either_mandatory(f"{where}StopPrice", f"{where}TrailingDelta")
+    if type_ in _LIMIT_TYPES:
+        if tif is None:
+            raise errors.mandatory(f"{where}TimeInForce")
+        if tif not in TIFS:
+            raise errors.invalid_tif()
+    elif tif is not None:
+        raise errors.not_required(f"{where}TimeInForce")
+    for name, value in ((f"{where}Price", price), (f"{where}StopPrice", stop)):
+        if value is not None and value <= 0:
+            raise errors.invalid_param(name)
+    return Leg(type_, price, stop, tif, p.opt_str(f"{where}ClientOrderId"))
+
+
+def register_lists(sim: "Sim", engine: OrderEngine) -> None:
+    api = sim.api
+    trade = "enableSpotAndMarginTrading"
+
+    def new_oco(ctx: Ctx, p: Params) -> dict[str, Any]:
+        account = ctx.require_account()
+        symbol = p.str("symbol")
+        spec = sim.symbols.get(symbol, "spot")
+        side = p.str("side")
+        if side not in SIDES:
+            raise errors.invalid_side()
+        quantity = p.decimal("quantity")
+        if quantity <= 0:
+            raise errors.invalid_param("quantity")
+        above, below = _leg(p, "above"), _leg(p, "below")
+        spec.check_precision(quantity, None)
+        for leg in (above, below):
+            spec.check_precision(None, leg.price)
+            spec.check_precision(None, leg.stop_price)
+        resp_type = p.enum("newOrderRespType", RESP_TYPES, "RESULT")
+        stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
+        ol = engine.place_oco(
+            account, spec, side, quantity, above, below, p.opt_str("listClientOrderId"), stp, ctx.arrival_ns, ctx.transport
+        )
+        return engine.list_result(ol, [engine.order_result(o, resp_type) for o in ol.orders])
+
+    def find(ctx: Ctx, p: Params, client_param: str) -> tuple[Any, OrderList | None]:
+        account = ctx.require_account()
+        list_id = p.opt_int("orderListId")
+        client = p.opt_str(client_param)
+        if list_id is None and client is None:
+            raise errors.either_mandatory("orderListId", client_param)
+        return account, engine.find_list(account.id, list_id, client)
+
+    def cancel_list(ctx: Ctx, p: Params) -> dict[str, Any]:
+        symbol = p.str("symbol")
+        sim.symbols.get(symbol, "spot")
+        account, ol = find(ctx, p, "listClientOrderId")
+        if ol is None or ol.symbol != symbol or ol.done:
+            raise errors.BinanceError(errors.CANCEL_REJECTED, "Unknown order list sent.")
+        engine.cancel_list(account, ol, p.opt_str("newClientOrderId"))
+        return engine.list_result(ol, [engine.cancel_result(o) for o in ol.orders])
+
+    def query_list(ctx: Ctx, p: Params) -> dict[str, Any]:
+        _, ol = find(ctx, p, "origClientOrderId")
+        if ol is None:
+            raise errors.BinanceError(errors.NO_SUCH_ORDER, "Order list does not exist.")
+        return engine.list_result(ol)
+
+    def open_lists(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
+        account = ctx.require_account()
+        return [engine.list_result(ol) for ol in engine.lists.values() if ol.account_id == account.id and not ol.done]
+
+    api.route(
+        "POST", "/api/v3/orderList/oco", new_oco, security=TRADE, weight=1, order=True, permission=trade, ws=[(WS, "orderList.place.oco")]
+    )
+    api.route("DELETE", "/api/v3/orderList", cancel_list, security=TRADE, weight=1, permission=trade, ws=[(WS, "orderList.cancel")])
+    api.route("GET", "/api/v3/orderList", query_list, security=USER_DATA, weight=4, ws=[(WS, "orderList.status")])
+    api.route("GET", "/api/v3/openOrderList", open_lists, security=USER_DATA, weight=6, ws=[(WS, "openOrderLists.status")])
