@@ -102,6 +102,8 @@ def demo_slaves(ids: list[str]) -> tuple[SlaveConfig, ...]:
             19: {"on_start": "new_only"},
         }.get(i, {})
         kw.update(extra)
+        if i in (4, 7, 10, 13, 18):  # the master's resting orders and stops too (maker fills, stops on the exchange)
+            kw["orders"] = "mirror"
         out.append(SlaveConfig(**kw))  # type: ignore[arg-type]
     return tuple(out)
 

@@ -419,8 +419,10 @@ def check_doubled(svc: Service) -> dict[str, Any]:
     for cfg in svc.slaves:
         for market in cfg.markets:
             rows = svc.admin("GET", f"/_sim/orders?account={cfg.id}&market={SIM_MARKET[market]}")
-            n = Counter(
-                o["clientOrderId"] for o in rows if str(o.get("clientOrderId", "")).startswith("ct") and Decimal(str(o["executedQty"])) > 0
+            n = Counter(  # copies of fills, settles of mirrored orders, copies of resting orders
+                o["clientOrderId"]
+                for o in rows
+                if str(o.get("clientOrderId", "")).startswith(("ct", "cs", "cm")) and Decimal(str(o["executedQty"])) > 0
             )
             executed += sum(n.values())
             doubled += [{"slave": cfg.id, "market": market, "client_order_id": c, "executed": k} for c, k in n.items() if k > 1]

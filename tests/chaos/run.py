@@ -28,6 +28,7 @@ from tests.chaos import checks
 from tests.chaos.corrections import check_corrections
 from tests.chaos.deploy import Service
 from tests.chaos.faults import Injector, schedule
+from tests.chaos.orphans import check_orphans
 from tests.chaos.trading import ChaosTrader
 from tests.helpers.deploy import signed_get
 
@@ -85,6 +86,20 @@ def settle(svc: Service, revoked: set[str], timeout: float) -> tuple[float, dict
     return time.monotonic() - t0, summaries, result
 
 
+def settle_orders(svc: Service, revoked: set[str], timeout: float) -> dict[str, Any]:
+    """Wait until no live slave has an order open (the master's were all canceled), or the timeout."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            found = check_orphans(svc, revoked)
+        except Exception as exc:  # noqa: BLE001 - a read timed out: try again
+            log.info("orphans: %s", exc)
+            found = {"orphans": [{"what": f"orders check failed: {exc}"}], "master_open": -1}
+        if (not found["orphans"] and found["master_open"] == 0) or time.monotonic() - t0 > timeout:
+            return found
+        time.sleep(2)  # poll interval (bounded by the timeout)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     svc = Service(args.slaves, pathlib.Path(args.root) if args.root else None)
@@ -100,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settle_s, summaries, pos = settle(svc, revoked, args.settle)
         if args.keep:
             dump_exchange_state(svc)
+        orphans = settle_orders(svc, revoked, timeout=60.0)
         doubled = checks.check_doubled(svc)
         rejected = checks.rejections(checks.journal_order_rows(svc))
         lost = checks.check_lost(svc, {s: injector.revoked_at or 0.0 for s in revoked})
@@ -126,6 +142,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lost": len(lost["lost"]),
             "doubled": len(doubled["doubled"]),
             "out_of_sync": len(pos.get("out_of_sync", [])) if pos else -1,
+            # after the master's wind-down: copies and stops still open on a live slave, and the
+            # master's own orders left (the wind-down failed)
+            "orphan_orders": len(orphans["orphans"]),
+            "master_orders_open_at_end": orphans["master_open"],
+            "master_wind_down": trader.wound_down,
             "positions_checked": pos.get("checked", 0),
             "self_reported_out_of_sync": len(pos.get("self_reported_out_of_sync", [])),
             # under k x master because the account could not carry it (refused -2019 / BUY -2010 for
@@ -154,6 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "lost": lost["lost"][:50],
                 "doubled": doubled["doubled"][:50],
                 "out_of_sync": pos.get("out_of_sync", [])[:50],
+                "orphan_orders": orphans["orphans"][:50],
                 "self_reported_out_of_sync": pos.get("self_reported_out_of_sync", [])[:50],
                 "short_of_margin": pos.get("short_of_margin", [])[:50],
                 "new_only_flat": pos.get("new_only_flat", [])[:50],
@@ -162,7 +184,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
         }
         result["passed"] = (
-            result["lost"] == 0 and result["doubled"] == 0 and result["out_of_sync"] == 0 and result["unexplained_corrections"] == 0
+            result["lost"] == 0
+            and result["doubled"] == 0
+            and result["out_of_sync"] == 0
+            and result["unexplained_corrections"] == 0
+            and result["orphan_orders"] == 0
+            and result["master_orders_open_at_end"] == 0
         )
         return result
     finally:
@@ -206,6 +233,8 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         f"order faults hit: {', '.join(f'{k} {v}' for k, v in r['order_faults_triggered'].items()) or 'none'}",
         f"lost {r['lost']}, doubled {r['doubled']}, out of sync {r['out_of_sync']} "
         f"(of {r['positions_checked']} positions; self-reported {r['self_reported_out_of_sync']}); settled in {r['settle_s']}s",
+        f"orders: {r['master_action_kinds']}; wound down {r['master_wind_down']}; orphan orders {r['orphan_orders']}, "
+        f"master's open at the end {r['master_orders_open_at_end']}",
         f"short of margin (refused for capital, paged; not out of sync): {r['short_of_margin']}; "
         f"rejections by code: {r['rejections'] or 'none'}",
         f"convergence after faults: p50 {r['convergence_p50_s']}s, max {r['convergence_max_s']}s "

@@ -1,6 +1,7 @@
 """The master's random trading for the chaos run: simulator.trader's actions (opens, scale-ins,
-partial and full closes, spot and margin), plus in hedge mode leverage changes, and bursts of 10
-orders sent at once (10 fills within ~100 ms)."""
+partial and full closes, spot and margin), plus in hedge mode leverage changes, bursts of 10
+orders sent at once (10 fills within ~100 ms), and resting and conditional orders (orders.py),
+all canceled when the trading ends (`wind_down`)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from decimal import Decimal
 import aiohttp
 
 from simulator.trader import SIZES, Trader
+from tests.chaos.orders import OrderActions
 
 log = logging.getLogger("chaos.trader")
 
 
-class ChaosTrader(Trader):
+class ChaosTrader(Trader, OrderActions):
     def __init__(self, url: str, api_key: str, secret: str, rng: random.Random) -> None:
         super().__init__(url, api_key, secret, rng)
         self.kinds: collections.Counter[str] = collections.Counter()
         self.failed = 0
+        self.wound_down: dict[str, int] | None = None  # what `wind_down` canceled (None: it failed)
 
     async def burst10(self) -> str:
         """Ten market orders at once (several per symbol; both position sides in hedge mode)."""
@@ -48,6 +51,8 @@ class ChaosTrader(Trader):
             return await self.spot_or_margin("spot")
         if r < 0.28:
             return await self.spot_or_margin("margin")
+        if r < 0.5:
+            return await self.order_action()
         return await self.act()
 
     async def run_for(self, actions: int, interval: float, stop: asyncio.Event) -> None:
@@ -68,5 +73,11 @@ class ChaosTrader(Trader):
                     await asyncio.wait_for(stop.wait(), self.rng.uniform(0.3, 1.7) * interval)
                 except TimeoutError:
                     pass
+            for attempt in range(3):  # the faults are still on: a cancel may fail
+                try:
+                    self.wound_down = await self.wind_down()
+                    break
+                except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:
+                    log.warning("wind-down attempt %d failed: %s", attempt + 1, exc)
         finally:
             await self.session.close()
