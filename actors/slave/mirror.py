@@ -71,9 +71,9 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirro
         self.workers: dict[str, Any] = {}  # symbol -> its running worker task
         self.in_flight = 0
         self.fills_received = 0  # master fills seen (a periodic check is void if one came after its snapshot)
-        self.idle = asyncio.Event()  # set: no fill in flight
-        self.refused: str | None = None
+        self.idle = asyncio.Event()
         self.idle.set()
+        self.refused: str | None = None
         # corrections the exchange refused for capital: (symbol, side) -> (order side, qty, equity, when)
         self.capital_refused: dict[tuple[str, str], tuple[str, Decimal, Decimal | None, float]] = {}
         self.forced: set[tuple[str, str]] = set()  # liquidated / ADL while the master's stays open: not restored
