@@ -42,6 +42,17 @@ class AlgoApi:
         self.svc = svc
         self.book = AlgoBook(svc)
 
+    def admin_algo_orders(self, body: dict[str, Any], query: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /_sim/algoOrders[?account=ID]: every algo order (open and the closed ones kept), as
+        `GET /fapi/v1/algoOrder` shows it, with its account; no weight (admin)."""
+        wanted = query.get("account")
+        return [
+            {"account": account_id, **query_algo_json(self._spec(a.symbol), a)}
+            for account_id in sorted(self.book.orders)
+            if wanted in (None, account_id)
+            for a in self.book.of_account(account_id)
+        ]
+
     def _account_id(self, ctx: Ctx) -> str:
         return self.svc.account(ctx.require_account()).account_id
 
@@ -155,4 +166,5 @@ def register(sim: "Sim") -> AlgoApi | None:
     route("GET", "/fapi/v1/algoOrder", algo.query_algo_order, USER_DATA, 1)
     route("GET", "/fapi/v1/openAlgoOrders", algo.open_algo_orders, USER_DATA, lambda p: 1 if p.get("symbol") else 40)
     route("GET", "/fapi/v1/allAlgoOrders", algo.all_algo_orders, USER_DATA, 5)
+    sim.admin.add("GET", "/_sim/algoOrders", algo.admin_algo_orders)
     return algo

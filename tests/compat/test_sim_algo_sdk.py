@@ -10,10 +10,12 @@ test_futures_sdk.py). Prices move only when the test sets them.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketAPI, ConfigurationWebSocketStreams
 from binance_common.errors import BadRequestError
@@ -70,6 +72,9 @@ def test_algo_orders_over_the_sdk_rest_api(env) -> None:
     query = rest.query_algo_order(algo_id=placed.algo_id).data()
     assert query.algo_status == "NEW" and query.actual_order_id == "" and query.client_algo_id == "sdk-sl"
     assert [o.algo_id for o in rows(rest.current_all_algo_open_orders(symbol="BTCUSDT").data())] == [placed.algo_id]
+    with urllib.request.urlopen(f"{env[0].http}/_sim/algoOrders?account=master") as resp:  # the admin listing, no weight
+        listed = orjson.loads(resp.read())
+    assert [(a["account"], a["algoId"], a["algoStatus"]) for a in listed] == [("master", placed.algo_id, "NEW")]
 
     with pytest.raises(BadRequestError) as exc:
         rest.new_algo_order(algo_type=COND, symbol="BTCUSDT", side=SELL, type=NewAlgoOrderTypeEnum.STOP_MARKET, quantity=0.01)
