@@ -46,6 +46,20 @@ def _level(order: RestingOrder) -> Decimal:
     return order.price if order.order_type == "LIMIT_MAKER" else order.stop_price
 
 
+_LIMIT_SIDE = frozenset({"LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+_STOP_SIDE = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT"})
+
+
+def oco_shaped(a: RestingOrder, b: RestingOrder) -> bool:
+    """Whether two orders of one list are an OCO's (one side and quantity, a LIMIT_MAKER or a
+    take-profit beside a stop-loss). An OTO's or OTOCO's orders are not (a working LIMIT and the
+    orders it places when filled: the executionReports do not name the list's type), and are not
+    mirrored: their fills are copied as fills."""
+    kinds = {a.order_type in _LIMIT_SIDE, b.order_type in _LIMIT_SIDE}
+    stops = (a.order_type in _STOP_SIDE) + (b.order_type in _STOP_SIDE)
+    return a.symbol == b.symbol and a.side == b.side and a.orig_qty == b.orig_qty and kinds == {True, False} and stops == 1
+
+
 class ListMirror:
     """Mixin of MarketMirror: `self.list_legs` holds a master's OCO order until its sibling comes."""
 
@@ -68,6 +82,11 @@ class ListMirror:
         from .resting import Copy
 
         above, below = (a, b) if _level(a) > _level(b) else (b, a)
+        if not oco_shaped(a, b):
+            log.info("master order list %d is not an OCO: not mirrored (its fills are copied as fills)", a.list_id)
+            for leg in (above, below):
+                self.resting[leg.order_id] = Copy(leg, None, why="an order list that is not an OCO (OTO, OTOCO) is not mirrored")
+            return
         ia, ib = self._copy_of(above, equity, nonce), self._copy_of(below, equity, nonce)
         if isinstance(ia, Skip) or isinstance(ib, Skip):
             why = (ia if isinstance(ia, Skip) else ib).text  # type: ignore[union-attr]

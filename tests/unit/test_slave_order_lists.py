@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from actors.slave.accounts.execution import Executed
 from protocol.messages import MasterOrder, PositionSnapshot, RestingOrder, SlaveConfig
 from tests.helpers.mirror import EPOCH, BalanceSimAccount, Harness, futures_filters, run_sync
@@ -130,3 +132,14 @@ def test_a_snapshot_places_its_open_pair_as_one_oco_and_a_lone_order_of_a_list_s
     run_sync(h.mirror._place_snapshot_copies(snap))
     assert len(account.lists) == 1 and [i.order_type for i in account.sent] == ["LIMIT_MAKER"]
     assert account.sent[0].qty == D("0.2") and h.mirror.resting[5].oco == ()
+
+
+def test_a_list_that_is_not_an_oco_is_not_mirrored() -> None:
+    account = ListAccount()
+    h = harness(account)
+    working = leg(11, "LIMIT", price="49000", list_id=8)  # an OTO: a working LIMIT and the order its fill places
+    pending = msgspec.structs.replace(leg(12, "LIMIT_MAKER", price="51000", list_id=8), side="BUY")
+    send(h, "placed", working)
+    send(h, "placed", pending)
+    assert account.lists == [] and account.sent == []
+    assert h.mirror.resting[11].intent is None and "not an OCO" in h.mirror.resting[11].why
