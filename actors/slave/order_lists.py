@@ -116,7 +116,7 @@ class ListMirror:
             done = await self.account.place_oco(ia, ib, list_cid)  # type: ignore[attr-defined]
         except BinanceAPIError as exc:
             log.warning("OCO copy of master order list %d refused: %s", above.list_id, exc)
-            self.slave.report(self._failed(None, t_recv, ia, exc.code, exc.msg, unknown=False, t_sent=t_sent))
+            self._refused(above, ia, exc, t_recv, t_sent)
             return None
         ids: dict[str, int] = {}
         for row in done.result.get("orders") or []:

@@ -35,13 +35,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
-from protocol.messages import ConditionalOrder, MasterAlgoOrder, MasterFill, MirroredOrder, OrderFailed, OrderMirrored, PositionSnapshot
+from protocol.messages import (
+    ConditionalOrder,
+    MasterAlgoOrder,
+    MasterFill,
+    MirroredOrder,
+    MirrorSkipped,
+    OrderFailed,
+    OrderMirrored,
+    PositionSnapshot,
+)
 
 from ..binance.errors import BinanceAPIError
 from ..domain.decisions import Skip
 from ..domain.protective import GuardIntent, guard_intent
 from ..domain.sizing import CannotSize, ratio_k
-from .rules import log, now_ns
+from .rules import log, now_ns, price_passed
 
 if TYPE_CHECKING:
     from .mirror import MarketMirror
@@ -172,6 +181,11 @@ class ProtectiveMirror:
             if getattr(exc, "unknown", False):  # it may exist: canceled at the next sync
                 self.guard_leftovers.add((order.symbol, intent.client_algo_id))
             self._save_copies()
+            if price_passed(int(code or 0), str(msg)):
+                text = f"the price passed its trigger before the copy came ({msg}): its fills are copied as fills"
+                self.guards[order.algo_id] = Guard(order, None, why=text[:200])
+                self.slave.report(MirrorSkipped(**_report_keys(self, order, intent, t_recv), reason="exchange_rejected", text=text[:300]))
+                return
             self.slave.report(
                 OrderFailed(
                     **_report_keys(self, order, intent, t_recv),

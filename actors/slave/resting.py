@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from protocol.messages import MasterAlgoOrder, MasterFill, MasterOrder, OrderMirrored, PositionSnapshot, RestingOrder
+from protocol.messages import MasterAlgoOrder, MasterFill, MasterOrder, MirrorSkipped, OrderMirrored, PositionSnapshot, RestingOrder
 from protocol.seq import SeqVerdict
 
 from ..binance.errors import BinanceAPIError, OrderNotFound
@@ -43,7 +43,7 @@ from ..domain.protective import GUARD_PREFIX
 from ..domain.resting import resting_intent
 from ..domain.sizing import CannotSize, ratio_k
 from .copies_state import copies_path, load_copies, save_copies
-from .rules import ZERO, log, now_ns
+from .rules import ZERO, log, now_ns, price_passed
 
 if TYPE_CHECKING:
     from .mirror import MarketMirror
@@ -220,7 +220,7 @@ class RestingMirror:
             done = await self.account.execute(intent)
         except BinanceAPIError as exc:
             log.warning("copy of master order %d refused: %s", order.order_id, exc)
-            self.slave.report(self._failed(None, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
+            self._refused(order, intent, exc, t_recv, t_sent)
             return None
         r = done.result
         self.slave.report(
@@ -238,6 +238,16 @@ class RestingMirror:
             )
         )
         return r
+
+    def _refused(self: "MarketMirror", order: RestingOrder, intent: OrderIntent, exc: BinanceAPIError, t_recv: int, t_sent: int) -> None:
+        """Report a copy the exchange refused: journalled and paged, or only journalled when the
+        price passed the stop's trigger before the copy came (its fills are copied as fills)."""
+        if price_passed(exc.code, exc.msg):
+            keys = self._keys(None, t_recv, intent) | {"master_order_id": order.order_id}
+            text = f"the price passed its trigger before the copy came ({exc.msg}): its fills are copied as fills"
+            self.slave.report(MirrorSkipped(**keys, reason="exchange_rejected", text=text[:300]))
+        else:
+            self.slave.report(self._failed(None, t_recv, intent, exc.code, exc.msg, unknown=False, t_sent=t_sent))
 
     def _save_copies(self: "MarketMirror", *sending: OrderIntent) -> None:
         live = [(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None]

@@ -35,6 +35,14 @@ RESYNC_PAGE_AFTER_S = 60.0  # a resync failing this long (rate limits, timeouts)
 _STARTING = object()  # placeholder worker while its first step runs
 
 
+def price_passed(code: int, msg: str) -> bool:
+    """The exchange refused a copy of a stop (or an OCO) because the price passed its trigger before
+    the copy came: USD-M -2021 "Order would immediately trigger.", spot -2010 "Order would trigger
+    immediately." / "The relationship of the prices for the orders is not correct." The master's
+    order triggers now or soon; its fills are copied as fills: journalled, nobody paged."""
+    return code == -2021 or (code == -2010 and ("trigger immediately" in msg or "relationship of the prices" in msg))
+
+
 def now_ns() -> int:
     return time.monotonic_ns()
 

@@ -26,7 +26,9 @@
   skipped, failed, or "covered" by the slave's reconciliation, see actors/control/coverage.py) for a slave
   that copies its market. A trade the master listener never published (it was dead, or its stream
   was down) is covered by the master's next start/reconnect snapshot once the slave reconciled after
-  it. The revoked slave is not counted after its revocation.
+  it. A trade whose copy is at the exchange (its "ct" id, leg 0) is decided too: its report was lost
+  with the control actor or the slave (both killed before it reached the journal). The revoked slave
+  is not counted after its revocation.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 
 import msgspec
 
+from actors.domain.orders import client_order_id
 from actors.slave import CAPITAL_RICHER, CAPITAL_SMALLER
 from tests.chaos.deploy import Service
 from tests.helpers.deploy import margin_assets, positions, spot_holdings
@@ -458,12 +461,13 @@ def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
         trades = svc.admin("GET", f"/_sim/trades?account=master&market={sim_market}")
         fills += len(trades)
         slaves = [c.id for c in svc.slaves if market in c.markets]
+        placed = {sid: {o["clientOrderId"] for o in svc.admin("GET", f"/_sim/orders?account={sid}&market={sim_market}")} for sid in slaves}
         for t in trades:
             key = (t["symbol"], int(t["orderId"]), int(t["id"]))
             was_published = (market, *key) in published
             unpublished += not was_published
             for sid in slaves:
-                if key in decided[(sid, market)]:
+                if key in decided[(sid, market)] or client_order_id(sid, key[1], key[2], 0, market=market, symbol=key[0]) in placed[sid]:
                     continue
                 if sid in revoked_at and t["time"] >= revoked_at[sid] * 1000 - 5000:
                     continue  # the revoked slave stopped (it must have notified instead)

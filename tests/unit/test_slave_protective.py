@@ -11,10 +11,10 @@ from typing import Any
 
 import msgspec
 
-from actors.binance.errors import StatusUnknown
+from actors.binance.errors import Rejected, StatusUnknown
 from actors.domain.protective import GuardIntent
 from actors.slave.accounts.execution import Executed
-from protocol.messages import ConditionalOrder, MasterAlgoOrder, SlaveConfig
+from protocol.messages import ConditionalOrder, MasterAlgoOrder, MirrorSkipped, OrderFailed, SlaveConfig
 from tests.helpers.mirror import EPOCH, Harness, SimAccount, run_sync
 
 D = Decimal
@@ -192,3 +192,29 @@ def test_paused_a_stop_that_would_open_is_not_copied_a_close_all_is() -> None:
     assert acct.algos == {} and h.mirror.guards[78].intent is None
     algo_event(h, "placed")
     assert len(acct.algos) == 1 and h.mirror.guards[77].intent is not None
+
+
+def test_a_stop_copy_refused_because_the_price_passed_its_trigger_is_journalled_not_paged() -> None:
+    h, acct = harness()
+    h.fill("BTCUSDT", "1")
+    errors: list[Any] = []
+    h.slave.notify_error = lambda *a: errors.append(a)
+
+    async def passed(intent: GuardIntent) -> Executed:
+        raise Rejected(400, -2021, "Order would immediately trigger.")
+
+    acct.place_algo = passed  # type: ignore[method-assign]
+    assert algo_event(h, "placed") == []
+    guard = h.mirror.guards[STOP.algo_id]
+    assert guard.intent is None and "passed its trigger" in guard.why
+    (skipped,) = [r for r in h.reports if isinstance(r, (MirrorSkipped, OrderFailed)) and r.master_order_id == STOP.algo_id]
+    assert isinstance(skipped, MirrorSkipped) and skipped.reason == "exchange_rejected" and errors == []
+    assert [i.qty for i in stop_fill(h)] == [D("0.5")]  # not mirrored: the master's stop's fill is copied as a fill
+
+    async def refused(intent: GuardIntent) -> Executed:
+        raise Rejected(400, -4045, "Reach max stop order limit.")
+
+    acct.place_algo = refused  # type: ignore[method-assign]
+    h.fill("BTCUSDT", "1")
+    algo_event(h, "placed", msgspec.structs.replace(STOP, algo_id=78))
+    assert [r.error_code for r in h.reports if isinstance(r, OrderFailed)] == [-4045] and [e[0] for e in errors] == ["stop_not_copied"]
