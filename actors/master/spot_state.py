@@ -7,9 +7,14 @@ Spot (`SpotState`): holdings per asset (free, locked). A fill (executionReport x
 base asset by +l (BUY) / -l (SELL), minus the commission when it is paid in the base asset, and the
 quote asset by -/+ l*L (minus a quote commission). outboundAccountPosition (time `u`) is
 authoritative for the assets it lists unless it is older than the last fill applied to that asset.
-A fill whose `T` is not after the last balance time of its base asset is already contained in the
+A fill whose `T` is before the last balance time of its base asset is already contained in the
 balances (the balance event came first): before/after are then computed backwards from the balance,
-so the trade is never counted twice whichever event comes first.
+so the trade is never counted twice whichever event comes first. A fill in the same millisecond as
+the last balance event is ambiguous (Binance sends a trade's balance event after its
+executionReport, but payloads are not guaranteed in order): that event may hold this trade or only
+an earlier one of the same millisecond (two resting orders filled by one taker). It holds this one
+when the change it brought that our fills did not explain (`Balance.jump`) covers the trade's: the
+trade then uses up that much of it.
 
 Cross margin (`MarginState`): the spot rules on (free, locked, borrowed, interest) per asset; the
 position is the net base holding free + locked - borrowed. Borrowing and repaying move free and
@@ -42,10 +47,24 @@ class Balance:
     net: Decimal = ZERO  # margin only: free + locked - borrowed - interest, driven by fills and REST
     update_ms: int = 0  # time of the balance event / REST we took free/locked from
     fill_ms: int = 0  # trade time of the last fill applied to it
+    jump: Decimal = ZERO  # spot: what the last balance event changed that no fill applied explains
 
     @property
     def total(self) -> Decimal:
         return self.free + self.locked
+
+
+def _contains(bal: Balance, t: int, delta: Decimal) -> tuple[bool, Decimal]:
+    """Whether the last balance event of an asset already holds a trade of time `t` that moves it
+    by `delta`, and what of that event's change is left for later trades. An event newer than the
+    trade holds it; one of the same millisecond when the change it brought covers the trade's (same
+    sign, at least as large). A trade it holds uses up its part of the change: with two trades in
+    one event, the first one's `after` is the event's holding less what the second brings."""
+    covers = bool(delta) and bool(bal.jump) and (bal.jump > 0) == (delta > 0) and abs(delta) <= abs(bal.jump)
+    if covers and t <= bal.update_ms:
+        bal.jump -= delta
+        return True, bal.jump
+    return t < bal.update_ms, ZERO
 
 
 class SymbolInfo(NamedTuple):
@@ -185,16 +204,18 @@ class SpotState:
             after = base.net
             effect, borrowed_after = self._margin_guess(report.S, before, after, base, self._bal(info.quote))
             return SpotFill(report.s, info.base, info.quote, before, after, borrowed_before, borrowed_after, effect)
-        # Spot: a balance event not older than this trade already contains it.
-        contained = report.T <= base.update_ms
+        # Spot: a balance event newer than this trade already contains it; one of the same ms, if
+        # what it brought covers the trade (`_contains`).
         after_known = base.total
+        held = {asset: _contains(self._bal(asset), report.T, delta) for asset, delta in deltas.items()}
         for asset, delta in deltas.items():
             bal = self._bal(asset)
-            if report.T > bal.update_ms:
+            if not held[asset][0]:
                 bal.free += delta
             bal.fill_ms = max(bal.fill_ms, report.T)
-        if contained:
-            return SpotFill(report.s, info.base, info.quote, after_known - deltas[info.base], after_known)
+        contained, later = held[info.base]
+        if contained:  # backwards from the balance, less what the event's later trades brought
+            return SpotFill(report.s, info.base, info.quote, after_known - later - deltas[info.base], after_known - later)
         return SpotFill(report.s, info.base, info.quote, after_known, base.total)
 
     @staticmethod
@@ -232,7 +253,9 @@ class SpotState:
             bal = self._bal(row.a)
             if event.u < bal.fill_ms:
                 continue  # older than a fill we applied already
+            before = bal.total
             bal.free, bal.locked = row.f, row.l
+            bal.jump = bal.total - before  # what no fill we applied explains (spot: `_contains`)
             bal.update_ms = max(bal.update_ms, event.u)
 
     def apply_balance_delta(self, asset: str, delta: Decimal, when_ms: int) -> None:

@@ -184,3 +184,28 @@ def test_margin_drift_finds_wrong_estimates_and_takes_rest() -> None:
     assert drifted == ["BTC"]
     assert (state.position("BTC"), state.balances["BTC"].borrowed) == (D(0), D("0.5"))
     assert state.margin_drift(rest) == []
+
+
+def test_spot_two_trades_in_one_millisecond_with_the_first_ones_balance_event_between() -> None:
+    # Two resting sells filled by one taker in the same millisecond: the first's balance event
+    # (u = that ms) comes before the second's report and does not hold the second trade.
+    state = spot_state()
+    first = state.apply_trade(report("SELL", "0.5", t=1000, order_id=1, trade_id=1))
+    state.apply_balances(balances(1000, BTC=("1.5", "0"), USDT=("1050", "0")))
+    second = state.apply_trade(report("SELL", "0.3", t=1000, order_id=2, trade_id=2))
+    state.apply_balances(balances(1000, BTC=("1.2", "0"), USDT=("1080", "0")))
+
+    assert first is not None and (first.before, first.after) == (D(2), D("1.5"))
+    assert second is not None and (second.before, second.after) == (D("1.5"), D("1.2"))
+    assert (state.position("BTC"), state.balances["USDT"].free) == (D("1.2"), D(1080))
+
+
+def test_spot_one_balance_event_first_holding_two_trades_of_its_millisecond() -> None:
+    state = spot_state()
+    state.apply_balances(balances(1000, BTC=("1.2", "0"), USDT=("1080", "0")))  # out of order: before both reports
+    first = state.apply_trade(report("SELL", "0.5", t=1000, order_id=1, trade_id=1))
+    second = state.apply_trade(report("SELL", "0.3", t=1000, order_id=2, trade_id=2))
+
+    assert first is not None and second is not None
+    assert (first.before, first.after, second.before, second.after) == (D(2), D("1.5"), D("1.5"), D("1.2"))
+    assert (state.position("BTC"), state.balances["USDT"].free) == (D("1.2"), D(1080))  # each counted once
