@@ -78,6 +78,11 @@ REPLY_FIELDS: dict[Key, dict[str, str]] = {
     ("wsapi", "order.cancel", FUTURES_WS): {"activatePrice": _SDK_CANCEL, "priceRate": _SDK_CANCEL},
     # spot_api.yaml's DELETE /sapi/v1/margin/order example (schema marginOrder) lacks isIsolated,
     # which the request takes and the replies carry (Binance.Net BinanceMarginCanceledOrder,
-    # binance4j CancelOrderResponse: `isIsolated`).
-    ("rest", "DELETE", "/sapi/v1/margin/order"): {"isIsolated": "JKorf/Binance.Net BinanceMarginCanceledOrder.IsIsolated"},
+    # binance4j CancelOrderResponse: `isIsolated`). Its example is of a LIMIT order: a canceled stop
+    # (STOP_LOSS_LIMIT ...) carries its stopPrice, as web-socket-api.md's `order.cancel` reply says of
+    # the same order model ("stopPrice: present only if stopPrice set for the order").
+    ("rest", "DELETE", "/sapi/v1/margin/order"): {
+        "isIsolated": "JKorf/Binance.Net BinanceMarginCanceledOrder.IsIsolated",
+        "stopPrice": "binance-spot-api-docs/web-socket-api.md",
+    },
 }

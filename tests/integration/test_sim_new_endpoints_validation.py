@@ -175,7 +175,7 @@ SIGNED = [
             "quantity": "0.001",
             "cancelOrderId": "1",
         },
-        -1020,
+        -1102,  # a stop without its stopPrice (or trailingDelta)
     ),
 ]
 
