@@ -351,6 +351,24 @@ class RestingMirror:
         if listed:
             self._save_copies()
 
+    async def _sweep_leftovers(self: "MarketMirror") -> None:
+        """Cancel again the copies and stops whose end is not established (a cancel or a placement
+        that got no answer), at every periodic check and not only at the next resync: none may stay
+        working on the exchange unknown to us for long (the chaos run found two stops of a follower
+        open after the master had canceled everything)."""
+        for symbol, cid in sorted(self.guard_leftovers):
+            try:
+                if cid.startswith(GUARD_PREFIX):
+                    status = await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
+                    (self.guard_leftovers.discard if status else self.guard_leftovers.add)((symbol, cid))
+                else:
+                    await self._cancel_copy(symbol, cid)
+            except OrderNotFound:
+                self.guard_leftovers.discard((symbol, cid))
+            except BinanceAPIError as exc:
+                log.warning("cancel of a leftover copy %s failed again: %s", cid, exc)
+        self._save_copies()
+
     async def _place_snapshot_copies(self: "MarketMirror", snap: PositionSnapshot) -> None:
         placed = await self._place_snapshot_lists(snap) if getattr(self.account, "order_lists", False) else set()
         for order in snap.open_orders:

@@ -308,6 +308,8 @@ class Resync:
             return
         tol = PERIODIC_TOLERANCE if self.config.sizing == "balance_multiplier" else ZERO
         async with self._held():
+            if self.guard_leftovers:  # copies / stops whose end is not known: canceled again (resting.py)
+                await self._sweep_leftovers()
             if self.fills_received != fills_at_snapshot:
                 # A fill came after the snapshot (its worker starts at once, before this task): our
                 # positions may be newer than the snapshot. Comparing them would "correct" the copy

@@ -218,3 +218,14 @@ def test_a_stop_copy_refused_because_the_price_passed_its_trigger_is_journalled_
     h.fill("BTCUSDT", "1")
     algo_event(h, "placed", msgspec.structs.replace(STOP, algo_id=78))
     assert [r.error_code for r in h.reports if isinstance(r, OrderFailed)] == [-4045] and [e[0] for e in errors] == ["stop_not_copied"]
+
+
+def test_a_stop_whose_cancel_got_no_answer_is_canceled_again_at_the_next_periodic_check() -> None:
+    h, acct = opened()
+    acct.cancel_fails = True
+    algo_event(h, "canceled")  # the master canceled its stop; ours did not answer
+    (cid,) = acct.algos
+    assert h.mirror.guard_leftovers == {("BTCUSDT", cid)}
+    acct.cancel_fails = False
+    run_sync(h.mirror._periodic_check(h.snapshot(), h.mirror.fills_received))  # no resync needed
+    assert acct.algos == {} and acct.algo_status[cid] == "CANCELED" and h.mirror.guard_leftovers == set()
