@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .process import Slave
 
 from .follow import Follow
+from .leftovers import Leftovers
 from .order_lists import ListMirror
 from .protective import ProtectiveMirror
 from .reports import Reports
@@ -44,7 +45,7 @@ from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, lo
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirror, ProtectiveMirror):
+class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirror, Leftovers, ProtectiveMirror):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:

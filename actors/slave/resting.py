@@ -36,13 +36,12 @@ import msgspec
 from protocol.messages import MasterAlgoOrder, MasterFill, MasterOrder, MirrorSkipped, OrderMirrored, PositionSnapshot, RestingOrder
 from protocol.seq import SeqVerdict
 
-from ..binance.errors import BinanceAPIError, OrderNotFound
+from ..binance.errors import BinanceAPIError
 from ..domain.decisions import OrderIntent, Skip, margin_guard, reconcile_target
 from ..domain.orders import _cid
-from ..domain.protective import GUARD_PREFIX
 from ..domain.resting import resting_intent
 from ..domain.sizing import CannotSize, ratio_k
-from .copies_state import copies_path, load_copies, save_copies
+from .copies_state import copies_path, save_copies
 from .rules import ZERO, log, now_ns, price_passed
 
 if TYPE_CHECKING:
@@ -273,23 +272,6 @@ class RestingMirror:
         self._save_copies()
         await self._settle_to_target(symbol, ps, copy.master.order_id, copy.master.price or copy.master.stop_price, t_recv)
 
-    async def _cancel_copy(self: "MarketMirror", symbol: str, cid: str) -> bool:
-        """Cancel one of our copies (tried twice). False: its end is not known (a timeout, the
-        connection down...): it stays on record (`guard_leftovers`, saved with the copies) and is
-        canceled at the next sync, so a copy is never left working unknown to us."""
-        for attempt in (1, 2):
-            try:
-                await self.account.cancel(symbol, cid)
-                self.guard_leftovers.discard((symbol, cid))
-                return True
-            except OrderNotFound:
-                self.guard_leftovers.discard((symbol, cid))
-                return True  # never reached the exchange
-            except BinanceAPIError as exc:
-                log.warning("cancel of our copy %s failed (attempt %d): %s", cid, attempt, exc)
-        self.guard_leftovers.add((symbol, cid))
-        return False
-
     async def _settle_to_target(
         self: "MarketMirror", symbol: str, ps: str, master_order_id: int, price: Decimal, t_recv: int, again: int = 0
     ) -> None:
@@ -323,50 +305,6 @@ class RestingMirror:
                 continue
             self.resting[order_id] = Copy(copy.master, None, why=why)
             await self._cancel_copy(copy.master.symbol, copy.intent.client_order_id)
-        self._save_copies()
-
-    async def _cancel_copies(self: "MarketMirror") -> None:
-        """A (re)sync: cancel every copy we have open, those of this run and those the last run
-        recorded (the sync's corrections then run, and `_place_snapshot_copies` copies the
-        snapshot's open orders again: what the master has left of each). This run's stops stay:
-        `_reconcile_guards` keeps those the snapshot still holds (a follower is never without its
-        stop while it resyncs); the last run's are canceled."""
-        listed = {(c.master.symbol, c.intent.client_order_id) for c in self.resting.values() if c.intent is not None}
-        listed |= set(load_copies(copies_path(self.slave, self.market))) | self.guard_leftovers
-        listed -= set(self.guard_cids())
-        self.resting = {}
-        self.list_legs = {}
-        for symbol, cid in sorted(listed):
-            try:
-                if cid.startswith(GUARD_PREFIX):  # a stop: kept on record until its end is known
-                    status = await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
-                    (self.guard_leftovers.discard if status else self.guard_leftovers.add)((symbol, cid))
-                    continue
-                await self._cancel_copy(symbol, cid)
-            except OrderNotFound:
-                pass  # listed before it was sent, and never reached the exchange
-            except BinanceAPIError as exc:
-                log.warning("cancel of an earlier copy %s failed: %s", cid, exc)
-                self.guard_leftovers.add((symbol, cid))
-        if listed:
-            self._save_copies()
-
-    async def _sweep_leftovers(self: "MarketMirror") -> None:
-        """Cancel again the copies and stops whose end is not established (a cancel or a placement
-        that got no answer), at every periodic check and not only at the next resync: none may stay
-        working on the exchange unknown to us for long (the chaos run found two stops of a follower
-        open after the master had canceled everything)."""
-        for symbol, cid in sorted(self.guard_leftovers):
-            try:
-                if cid.startswith(GUARD_PREFIX):
-                    status = await self.account.cancel_algo(cid)  # type: ignore[attr-defined]
-                    (self.guard_leftovers.discard if status else self.guard_leftovers.add)((symbol, cid))
-                else:
-                    await self._cancel_copy(symbol, cid)
-            except OrderNotFound:
-                self.guard_leftovers.discard((symbol, cid))
-            except BinanceAPIError as exc:
-                log.warning("cancel of a leftover copy %s failed again: %s", cid, exc)
         self._save_copies()
 
     async def _place_snapshot_copies(self: "MarketMirror", snap: PositionSnapshot) -> None:
