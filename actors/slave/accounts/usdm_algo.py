@@ -38,12 +38,18 @@ class AlgoOrders:
     async def cancel_algo(self: "UsdmAccount", client_algo_id: str) -> str:
         """Cancel one of our conditional orders; its status when this returns: CANCELED, or what
         it had become when the cancel came too late (TRIGGERING, TRIGGERED, FINISHED...), or
-        "UNKNOWN" when the exchange knows no such order."""
-        try:
-            await usdm_api.cancel_algo_order(self.rest, client_algo_id)
-            status = "CANCELED"
-        except Rejected:  # not open (triggered, done, never placed), or refused: read what it is
-            status = await self.algo_state(client_algo_id)
+        "UNKNOWN" when the exchange knows no such order; "" when its end is not established (a
+        cancel refused twice while the order is still open: the caller keeps it as a leftover)."""
+        status = ""
+        for _attempt in (1, 2):
+            try:
+                await usdm_api.cancel_algo_order(self.rest, client_algo_id)
+                status = "CANCELED"
+            except Rejected:  # not open (triggered, done, never placed), or refused: read what it is
+                status = await self.algo_state(client_algo_id)
+            if status != "NEW":
+                break
+            status = ""  # still open: the cancel was refused (a 5xx, 503...), not done: tried again, else not established
         if status:
             self.algo_status[client_algo_id] = status
         return status
