@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, USER_STREAM, Ctx
+from simulator.margin_lists import register_margin_lists
 from simulator.order_state import Order
 from simulator.orders import OrderEngine
 from simulator.params import Params
@@ -111,6 +112,16 @@ def register(sim: "Sim") -> OrderEngine:
             now = now_ms()
             sim.hub.publish(account.id, "margin", {"e": "balanceUpdate", "E": now, "a": asset, "d": fmt(delta), "T": now})
 
+    def borrow(side_effect: str, order: Order, asset: str, need: Decimal) -> None:
+        """MARGIN_BUY / AUTO_BORROW_REPAY: borrow the shortfall of what `order` locks."""
+        if side_effect in ("MARGIN_BUY", "AUTO_BORROW_REPAY"):
+            account = sim.store.accounts[order.account_id]
+            shortfall = need - account.margin_balance(asset).free
+            if shortfall > 0:
+                book.borrow(account, asset, shortfall)
+                order.borrowed = shortfall
+                order.borrowed_asset = asset
+
     def check_isolated(p: Params) -> None:
         if p.bool("isIsolated", False):
             raise errors.BinanceError(errors.UNSUPPORTED_OPERATION, "This operation is not supported.")
@@ -124,13 +135,7 @@ def register(sim: "Sim") -> OrderEngine:
 
         def before_lock(order: Order, asset: str, need: Decimal) -> None:
             order.side_effect = side_effect
-            if side_effect in ("MARGIN_BUY", "AUTO_BORROW_REPAY"):
-                bal = account.margin_balance(asset)
-                shortfall = need - bal.free
-                if shortfall > 0:
-                    book.borrow(account, asset, shortfall)
-                    order.borrowed = shortfall
-                    order.borrowed_asset = asset
+            borrow(side_effect, order, asset, need)
 
         order = engine.place(
             account,
@@ -324,4 +329,5 @@ def register(sim: "Sim") -> OrderEngine:
     api.route("POST", "/sapi/v1/margin/borrow-repay", borrow_repay, security=TRADE, weight=1, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/maxBorrowable", max_borrowable, security=USER_DATA, weight=50, market=mk)
     api.route("POST", "/sapi/v1/userListenToken", listen_token, security=USER_STREAM, weight=1, market=mk)
+    register_margin_lists(sim, engine, SIDE_EFFECTS, borrow)
     return engine

@@ -14,6 +14,7 @@ OTO and OTOCO are not modelled (their endpoints do not exist here).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,17 @@ def check_oco(side: str, above: Leg, below: Leg, current: Decimal) -> None:
         raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "The relationship of the prices for the orders is not correct.")
 
 
+def check_legacy_oco(side: str, above: Leg, below: Leg, current: Decimal) -> None:
+    """The older OCO form (cross margin `POST /sapi/v1/margin/order/oco`): a LIMIT_MAKER at `price`
+    and a STOP_LOSS(_LIMIT) at `stopPrice`; SELL: price > last price > stopPrice, BUY: price < last
+    price < stopPrice (the "above" order is the LIMIT_MAKER of a SELL, the stop of a BUY)."""
+    types = {above.type, below.type}
+    if "LIMIT_MAKER" not in types or not types & set(_STOP_SIDE):
+        raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Unsupported order combination")
+    if not _level(above) > current > _level(below):
+        raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "The relationship of the prices for the orders is not correct.")
+
+
 class _OrderLists:
     """The part of `OrderEngine` (orders.py) that places, activates and cancels order lists."""
 
@@ -101,7 +113,11 @@ class _OrderLists:
         stp: str,
         arrival_ns: int,
         transport: str,
+        check: Callable[[str, Leg, Leg, Decimal], None] = check_oco,
+        before_lock: Callable[[Order, str, Decimal], None] | None = None,
     ) -> OrderList:
+        """Place an OCO (`check`: which form's rules; `before_lock`: margin borrows the shortfall
+        of the pair's one lock, as for a single order)."""
         book = self.book(account.id)  # type: ignore[attr-defined]
         if list_client_id is not None and any(
             ol.list_client_id == list_client_id and not ol.done and ol.account_id == account.id for ol in self.lists.values()
@@ -111,7 +127,7 @@ class _OrderLists:
             if leg.client_id is not None and leg.client_id in book.open_client:
                 raise errors.duplicate_order()
         current = self.sim.prices.price(spec.symbol)
-        check_oco(side, above, below, current)
+        check(side, above, below, current)
         needs = []
         for leg in (above, below):
             if leg.type == "LIMIT_MAKER":
@@ -125,15 +141,11 @@ class _OrderLists:
                 needs.append(check_stop(spec, side, leg.type, quantity, leg.price, leg.stop_price, current))
         asset = spec.quote if side == "BUY" else spec.base
         need = quantity * max(needs) if side == "BUY" else quantity
-        bal = self.balance(account, asset)  # type: ignore[attr-defined]
-        if bal.free < need:
-            raise errors.insufficient_balance()
         now = now_ms()
-        list_id = self.sim.order_ids()
         orders = []
         for leg in (above, below):
             order = Order(
-                order_id=self.sim.order_ids(),
+                order_id=0,
                 account_id=account.id,
                 symbol=spec.symbol,
                 side=side,
@@ -148,13 +160,21 @@ class _OrderLists:
                 stp=stp,
                 update_time=now,
                 stop_price=leg.stop_price or ZERO,
-                order_list_id=list_id,
                 locked_asset=asset,
             )
+            orders.append(order)
+        if before_lock is not None:
+            before_lock(orders[0], asset, need)
+        bal = self.balance(account, asset)  # type: ignore[attr-defined]
+        if bal.free < need:
+            raise errors.insufficient_balance()
+        list_id = self.sim.order_ids()
+        for order in orders:
+            order.order_id = self.sim.order_ids()
+            order.order_list_id = list_id
             book.by_id[order.order_id] = order
             book.by_client[order.client_order_id] = order
             book.open_client[order.client_order_id] = order
-            orders.append(order)
         bal.free -= need
         bal.locked += need
         orders[0].locked = need  # the pair's one lock, moved to the order that starts working

@@ -117,3 +117,38 @@ def oco_params(above: OrderIntent, below: OrderIntent, list_client_order_id: str
             assert leg.time_in_force is not None, "a limit stop carries its time in force"
             params[f"{where}TimeInForce"] = leg.time_in_force
     return params
+
+
+def margin_oco_params(above: OrderIntent, below: OrderIntent, list_client_order_id: str, filters: SymbolFilters | None) -> dict[str, Any]:
+    """`POST /sapi/v1/margin/order/oco` parameters: the older OCO form cross margin has, a
+    LIMIT_MAKER at `price` and a STOP_LOSS at `stopPrice` (a STOP_LOSS_LIMIT with `stopLimitPrice`
+    and `stopLimitTimeInForce`), the list's `sideEffectType` the orders' (they are one side and
+    quantity). Only that pair can be sent (`margin_oco_shaped`)."""
+    assert margin_oco_shaped(above, below), "a margin OCO is a LIMIT_MAKER and a STOP_LOSS(_LIMIT)"
+    maker, stop = (above, below) if above.order_type == "LIMIT_MAKER" else (below, above)
+    tick = filters.tick_size if filters else None
+    assert maker.price is not None and stop.stop_price is not None
+    params: dict[str, Any] = {
+        "symbol": above.symbol,
+        "side": above.side,
+        "quantity": format_decimal(above.qty, filters.step_size if filters else None),
+        "listClientOrderId": list_client_order_id,
+        "limitClientOrderId": maker.client_order_id,
+        "price": format_decimal(maker.price, tick),
+        "stopClientOrderId": stop.client_order_id,
+        "stopPrice": format_decimal(stop.stop_price, tick),
+        "newOrderRespType": "RESULT",
+        "sideEffectType": next((i.side_effect for i in (above, below) if i.side_effect not in (None, "NO_SIDE_EFFECT")), "NO_SIDE_EFFECT"),
+    }
+    if stop.order_type == "STOP_LOSS_LIMIT":
+        assert stop.price is not None and stop.time_in_force is not None, "a limit stop carries its price and time in force"
+        params["stopLimitPrice"] = format_decimal(stop.price, tick)
+        params["stopLimitTimeInForce"] = stop.time_in_force
+    return params
+
+
+def margin_oco_shaped(a: OrderIntent, b: OrderIntent) -> bool:
+    """Whether a pair can be a cross margin OCO: a LIMIT_MAKER and a STOP_LOSS(_LIMIT) of one side
+    and quantity (no take-profit: the older OCO form has none)."""
+    types = {a.order_type, b.order_type}
+    return a.side == b.side and a.qty == b.qty and "LIMIT_MAKER" in types and bool(types & {"STOP_LOSS", "STOP_LOSS_LIMIT"})

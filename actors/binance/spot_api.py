@@ -23,6 +23,9 @@ MARGIN_ACCOUNT_PATH = "/sapi/v1/margin/account"
 MARGIN_ORDER_PATH = "/sapi/v1/margin/order"
 OPEN_ORDERS_PATH = "/api/v3/openOrders"
 MARGIN_OPEN_ORDERS_PATH = "/sapi/v1/margin/openOrders"
+MARGIN_OCO_PATH = "/sapi/v1/margin/order/oco"
+MARGIN_ORDER_LIST_PATH = "/sapi/v1/margin/orderList"
+MARGIN_OPEN_ORDER_LIST_PATH = "/sapi/v1/margin/openOrderList"
 API_RESTRICTIONS_PATH = "/sapi/v1/account/apiRestrictions"
 
 
@@ -99,6 +102,36 @@ async def margin_order(rest: RestClient, symbol: str, client_order_id: str) -> A
 async def cancel_margin_order(rest: RestClient, symbol: str, client_order_id: str) -> Any:
     """DELETE /sapi/v1/margin/order by origClientOrderId (weight 10): the order as it ended."""
     return await rest.signed("DELETE", MARGIN_ORDER_PATH, {"symbol": symbol, "origClientOrderId": client_order_id})
+
+
+async def place_margin_oco(rest: RestClient, params: dict[str, Any]) -> Any:
+    """POST /sapi/v1/margin/order/oco (weight 6; UID 1,500 with MARGIN_BUY / AUTO_BORROW_REPAY)."""
+    return await rest.signed("POST", MARGIN_OCO_PATH, params)
+
+
+async def margin_order_list(rest: RestClient, list_client_order_id: str) -> Any:
+    """GET /sapi/v1/margin/orderList by origClientOrderId (weight 10): -2013 when there is none."""
+    return await rest.signed("GET", MARGIN_ORDER_LIST_PATH, {"origClientOrderId": list_client_order_id})
+
+
+async def cancel_margin_order_list(rest: RestClient, symbol: str, list_client_order_id: str) -> Any:
+    """DELETE /sapi/v1/margin/orderList by listClientOrderId (weight 1): the list as it ended."""
+    return await rest.signed("DELETE", MARGIN_ORDER_LIST_PATH, {"symbol": symbol, "listClientOrderId": list_client_order_id})
+
+
+class _ListOrder(msgspec.Struct):
+    orderId: int
+
+
+class _OpenList(msgspec.Struct):
+    orderListId: int
+    orders: list[_ListOrder]
+
+
+async def margin_open_order_lists(rest: RestClient) -> dict[int, int]:
+    """GET /sapi/v1/margin/openOrderList (weight 10): the list id of each order of an open list."""
+    lists = convert(await rest.signed("GET", MARGIN_OPEN_ORDER_LIST_PATH), list[_OpenList])
+    return {o.orderId: ol.orderListId for ol in lists for o in ol.orders}
 
 
 async def open_orders(rest: RestClient) -> list[BinanceSpotOrder]:

@@ -28,6 +28,8 @@ import logging
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import msgspec
+
 from ..binance import spot_api
 from ..binance.endpoints import Endpoints as ExchangeEndpoints
 from ..binance.rest import RestClient
@@ -48,6 +50,7 @@ from .resting import RestingBook, spot_open_order, spot_update
 from .spot_state import SpotState, SymbolInfo, UnknownSymbol
 from .state import Deduper
 
+_LIST_TYPES = frozenset({"LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT"})  # a margin OCO's orders
 log = logging.getLogger("copytrader.master")
 
 MARGIN_REFRESH_DELAY_S = 0.2  # after a fill: let the balance events of the same trade arrive first
@@ -147,8 +150,12 @@ class SpotAdapter:
         return account, account.updateTime or sent_ms
 
     async def _open_orders(self) -> list[BinanceSpotOrder]:
-        if self.market == "margin":
-            return await spot_api.margin_open_orders(self.rest)
+        if self.market == "margin":  # its rows carry no orderListId: the open lists say which orders are an OCO's
+            orders = await spot_api.margin_open_orders(self.rest)
+            if any(o.type in _LIST_TYPES for o in orders):
+                lists = await spot_api.margin_open_order_lists(self.rest)
+                orders = [msgspec.structs.replace(o, orderListId=lists.get(o.orderId, -1)) for o in orders]
+            return orders
         return await spot_api.open_orders(self.rest)
 
     async def fetch(self) -> SpotRest:

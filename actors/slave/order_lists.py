@@ -2,7 +2,8 @@
 
 An OCO is two orders of one side and one quantity; when one starts working the other expires. Two
 single copies would not do that (and the second would find the balance locked by the first), so a
-slave copies the master's OCO as an OCO of its own (`orderList.place.oco`): each order the master's
+slave copies the master's OCO as an OCO of its own (spot `orderList.place.oco`, cross margin
+`POST /sapi/v1/margin/order/oco` with the orders' `sideEffectType`): each order the master's
 type, price and stop price (on the tick), the list's quantity the copy rule's (k x what it adds,
 the same share of the slave's holding for what it reduces; the smaller of the two orders' when
 their filters differ). The master's orders arrive one by one (executionReport NEW, then
@@ -13,8 +14,9 @@ Our OCO works on its own: when the master's stop triggers or its LIMIT_MAKER fil
 same at the same last price; the master's fills are not copied, and the master's other order
 expiring changes nothing here. When neither master order is left open, what is left of our list is
 canceled (`orderList.cancel`) and the position settled to the copy rule at market, once. An OCO the
-slave cannot copy (a filter, no position, cross margin, which has no OCO copies yet) is not
-mirrored: its fills are copied as fills. An amended OCO order ends the copy: canceled and settled.
+slave cannot copy (a filter, no position, a cross margin pair other than a LIMIT_MAKER and a
+STOP_LOSS(_LIMIT), which is all the older OCO form that margin has can place) is not mirrored: its
+fills are copied as fills. An amended OCO order ends the copy: canceled and settled.
 A resync places the snapshot's open pairs again as OCOs, and a lone open order of a list (its
 sibling done) as a single copy.
 """
@@ -96,6 +98,12 @@ class ListMirror:
             return
         qty = min(ia.qty, ib.qty)
         ia, ib = msgspec.structs.replace(ia, qty=qty), msgspec.structs.replace(ib, qty=qty)
+        refusal = self.account.oco_refusal(ia, ib)  # type: ignore[attr-defined]
+        if refusal:
+            log.info("master order list %d not mirrored: %s", above.list_id, refusal)
+            for leg in (above, below):
+                self.resting[leg.order_id] = Copy(leg, None, why=refusal)
+            return
         list_cid = list_client_order_id(self.slave.slave_id, self.market, above.symbol, above.list_id, nonce)
         self._save_copies(ia, ib)  # listed before they exist: a restart cancels them whatever happens
         ids = await self._send_oco(ia, ib, list_cid, above, below, t_recv)

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers.deploy import signed
+from tests.helpers.deploy import margin_assets, signed
 from tests.helpers.wait import eventually
 from tests.integration import test_spot_resting as resting
 from tests.integration.test_spot_resting import K, expect
@@ -104,3 +104,46 @@ def test_an_oco_the_master_filled_and_ours_did_not_is_settled_once_and_a_restart
     expect(dep, D("1.5"), [("LIMIT_MAKER", "SELL", D(50100), D(0), D(1))], {sid: oco(k) for sid, k in K.items()}, {}, held=held, view=lists)
     dep.sim.set_price("BTCUSDT", "50102", pause=True)
     expect(dep, D(1), [], {}, {sid: [("SELL", k)] for sid, k in K.items()}, view=lists)
+
+
+def margin_lists(dep, account: str) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+    """As `lists`, on cross margin: its open orders carry no orderListId, so they must be the
+    orders of its one open list (`GET /sapi/v1/margin/openOrderList`)."""
+    rows = signed(dep.sim, account, "GET", "/sapi/v1/margin/openOrders", {"symbol": "BTCUSDT"})
+    open_lists = signed(dep.sim, account, "GET", "/sapi/v1/margin/openOrderList", {})
+    in_lists = sorted(o["orderId"] for ol in open_lists for o in ol["orders"])
+    assert len(open_lists) <= 1 and in_lists == sorted(o["orderId"] for o in rows), (account, rows, open_lists)
+    return sorted((o["type"], o["side"], D(o["price"]), D(o["stopPrice"]), D(o["origQty"])) for o in rows)
+
+
+@pytest.mark.parametrize("dep", ["margin"], indirect=True)
+def test_margin_an_oco_that_opens_a_short_borrows_when_placed_survives_a_restart_and_triggers(dep):
+    # The master holds 2 BTC and sends the older OCO form margin has: SELL 3, a LIMIT_MAKER at
+    # 50100 or a STOP_LOSS at 49900, with MARGIN_BUY (the 1 BTC beyond what it holds is borrowed
+    # when placed). Each slave's OCO sells k x 3 with MARGIN_BUY: its loan of k x 1 is taken then.
+    params = {"symbol": "BTCUSDT", "side": "SELL", "quantity": "3", "price": "50100", "stopPrice": "49900", "sideEffectType": "MARGIN_BUY"}
+    signed(dep.sim, "master", "POST", "/sapi/v1/margin/order/oco", params)
+    expect(dep, D(2), oco(D(3)), {sid: oco(3 * k) for sid, k in K.items()}, {}, view=margin_lists)
+    for account, k in [("master", D(1)), *K.items()]:
+        assert margin_assets(dep.sim, account)["BTC"][1] == k, (account, margin_assets(dep.sim, account))
+
+    # The master listener and slave01 die and come back: the listener's snapshot names the list
+    # from the master's open lists (margin's open orders carry no list id); slave01's sync cancels
+    # its OCO and places one again.
+    def list_ids() -> list[str]:
+        return [ol["listClientOrderId"] for ol in signed(dep.sim, "slave01", "GET", "/sapi/v1/margin/openOrderList", {})]
+
+    before = list_ids()
+    dep.kill("master-margin")
+    dep.kill("slave-slave01")
+    dep.start_master("margin")
+    dep.start_slave("slave01")
+    eventually(lambda: list_ids() not in ([], before), timeout=60, what="slave01's OCO placed again")
+    expect(dep, D(2), oco(D(3)), {sid: oco(3 * k) for sid, k in K.items()}, {}, view=margin_lists)
+
+    # The stop triggers: every account sells at market and is short its share; every LIMIT_MAKER
+    # expires; nothing is sent.
+    dep.sim.set_price("BTCUSDT", "49890", pause=True)
+    expect(dep, D(-1), [], {}, {}, view=margin_lists)
+    for account, k in [("master", D(1)), *K.items()]:
+        assert margin_assets(dep.sim, account)["BTC"][1] >= k, (account, margin_assets(dep.sim, account))

@@ -64,6 +64,9 @@ class SpotBook(BalanceSimAccount):
 
     order_lists = True
 
+    def oco_refusal(self, above: OrderIntent, below: OrderIntent) -> str:
+        return ""
+
     def __init__(self) -> None:
         super().__init__("spot", {"BTCUSDT": FILTERS})
         self.open: dict[str, OrderIntent] = {}  # client order id -> intent

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from actors.slave.accounts.execution import Executed
+from actors.slave.accounts.spot_lists import MarginOrderLists
 from protocol.messages import MasterOrder, PositionSnapshot, RestingOrder, SlaveConfig
 from tests.helpers.mirror import EPOCH, BalanceSimAccount, Harness, futures_filters, run_sync
 
@@ -26,10 +27,13 @@ class ListAccount(BalanceSimAccount):
 
     order_lists = True
 
-    def __init__(self) -> None:
-        super().__init__("spot", {"BTCUSDT": BTC})
+    def __init__(self, market: str = "spot") -> None:
+        super().__init__(market, {"BTCUSDT": BTC})
         self.lists: list[tuple[Any, Any, str]] = []
         self.canceled: list[tuple[str, list[str]]] = []
+
+    def oco_refusal(self, above: Any, below: Any) -> str:  # cross margin: the real account's rule
+        return MarginOrderLists.oco_refusal(self, above, below) if self.market == "margin" else ""  # type: ignore[arg-type]
 
     async def place_oco(self, above: Any, below: Any, list_cid: str) -> Executed:
         self.lists.append((above, below, list_cid))
@@ -112,11 +116,26 @@ def test_the_pair_is_placed_once_as_an_oco_and_settled_when_the_masters_is_done(
     assert h.mirror.resting == {}
 
 
-def test_cross_margin_copies_an_oco_as_fills_and_an_order_ended_alone_leaves_nothing_waiting() -> None:
+def test_cross_margin_places_a_limit_maker_and_stop_pair_and_not_a_take_profit_one() -> None:
+    account = ListAccount("margin")
     h = Harness(CONFIG, {"BTCUSDT": BTC}, market="margin")
+    h.account = account
+    h.mirror.account = account  # type: ignore[assignment]
+    h.account.positions[("BTCUSDT", "BOTH")] = D(1)
+    h.master[("BTCUSDT", "BOTH")] = D(2)
     h.mirror.book.intended[("BTCUSDT", "BOTH")] = D(1)
+    send(h, "placed", STOP)
     send(h, "placed", MAKER)
-    assert h.mirror.resting[1].intent is None and "not mirrored" in h.mirror.resting[1].why
+    ((above, below, _),) = account.lists  # the older OCO form margin has: a LIMIT_MAKER and a STOP_LOSS
+    assert (above.order_type, below.order_type, above.qty) == ("LIMIT_MAKER", "STOP_LOSS", D("0.5"))
+    tp, sl = leg(11, "TAKE_PROFIT", stop="51000", list_id=8), leg(12, "STOP_LOSS", stop="48000", list_id=8)
+    send(h, "placed", tp)
+    send(h, "placed", sl)
+    assert len(account.lists) == 1  # a take-profit pair cannot be a margin OCO: its fills are copied as fills
+    assert h.mirror.resting[11].intent is None and "LIMIT_MAKER and a STOP_LOSS" in h.mirror.resting[11].why
+
+
+def test_an_order_of_a_list_ended_alone_leaves_nothing_waiting() -> None:
     spot = harness(ListAccount())
     send(spot, "placed", STOP)
     send(spot, "canceled", STOP)

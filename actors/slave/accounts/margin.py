@@ -31,13 +31,14 @@ from ...binance.userdata import MarginUserStream, SpotUserStream
 from ...domain.decisions import OrderIntent, SlaveHolding
 from .execution import Executed, place_exactly_once
 from .spot import ZERO, Balance, BalanceAccount, taker_commission, with_avg_price
+from .spot_lists import MarginOrderLists
 
 log = logging.getLogger("copytrader.margin")
 
 LOAN_REFRESH_DELAY_S = 0.2  # after an order with a side effect: let its stream events arrive first
 
 
-class MarginAccount(BalanceAccount):
+class MarginAccount(MarginOrderLists, BalanceAccount):
     """One slave's cross margin account."""
 
     market = "margin"
