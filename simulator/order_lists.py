@@ -9,7 +9,8 @@ once (what the larger of the two needs). When one order starts working (a stop t
 LIMIT_MAKER fills) the other expires (executionReport EXPIRED), and the list is ALL_DONE when
 neither is open. Canceling either order cancels the list. Every change of the list is also a
 `listStatus` event (EXEC_STARTED / EXECUTING when placed, ALL_DONE / ALL_DONE at the end).
-OTO and OTOCO are not modelled (their endpoints do not exist here).
+OTO and OTOCO (a working order and the pending orders it puts on the book when filled) are
+spot_oto.py's.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ class OrderList:
     list_client_id: str
     orders: list[Order]
     time: int
-    contingency: str = "OCO"
+    contingency: str = "OCO"  # or "OTO" (OTO and OTOCO: spot_oto.py)
     done: bool = False
+    placing: bool = False  # an OTO being placed: its pending orders do not exist yet
     reports: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -212,9 +214,15 @@ class _OrderLists:
                 self.sim.hub.publish(account.id, self.market, self.execution_report(other, "EXPIRED", "EXPIRED", None))  # type: ignore[attr-defined]
 
     def list_closed(self, order: Order) -> None:
-        """A leg ended (orders.py `_finish`): the list is done when no leg is open."""
+        """A leg ended (orders.py `_finish`): the list is done when no leg is open or pending. An
+        OTO's working order expired ends its pending orders (filled, it puts them on the book once
+        its fill is reported: spot_oto.py `working_filled`)."""
         ol = self.lists.get(order.order_list_id)
-        if ol is None or ol.done or any(o.is_open for o in ol.orders):
+        if ol is None or ol.done:
+            return
+        if ol.contingency == "OTO" and ol.orders and order is ol.orders[0] and order.status == "EXPIRED":
+            self.end_pending(ol, "EXPIRED")  # type: ignore[attr-defined]  # (a cancel cancels the whole list: cancel_list)
+        if ol.placing or any(o.is_open or o.status == "PENDING_NEW" for o in ol.orders):
             return
         ol.done = True
         if self.sim.hub.has_subscribers(ol.account_id, self.market):
@@ -225,7 +233,7 @@ class _OrderLists:
             raise errors.BinanceError(errors.CANCEL_REJECTED, "Unknown order list sent.")
         cid = cancel_client_id or self.new_client_id()  # type: ignore[attr-defined]
         for order in ol.orders:
-            if order.is_open:
+            if order.is_open or order.status == "PENDING_NEW":
                 order.cancel_client_id = cid
                 self._finish(account, order, "CANCELED", publish=True)  # type: ignore[attr-defined]
         return ol

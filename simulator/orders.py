@@ -22,6 +22,7 @@ from simulator.util import ZERO, now_ms
 from .order_lists import OrderList, _OrderLists
 from .order_state import AccountOrders, Fill, Order
 from .orders_wire import _OrderWire
+from .spot_oto import PENDING, _PendingOrders
 from .spot_stops import STOP_TYPES, _StopOrders, check_stop
 
 if TYPE_CHECKING:
@@ -36,9 +37,9 @@ RESP_TYPES = ("ACK", "RESULT", "FULL")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
 
 
-class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
+class OrderEngine(_OrderWire, _StopOrders, _OrderLists, _PendingOrders):
     """One market's orders and balances (market = "spot" or "margin"); stops: spot_stops.py;
-    order lists (OCO): order_lists.py."""
+    order lists (OCO): order_lists.py; OTO / OTOCO: spot_oto.py."""
 
     def __init__(self, sim: "Sim", market: str) -> None:
         self.sim = sim
@@ -109,8 +110,10 @@ class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
         transport: str,
         before_lock: Callable[[Order, str, Decimal], None] | None = None,
         stop_price: Decimal | None = None,
+        order_list_id: int = -1,
     ) -> Order:
-        """Validate, lock, create and (maybe) fill an order. Raises BinanceError like Binance."""
+        """Validate, lock, create and (maybe) fill an order (`order_list_id`: the working order of
+        an OTO / OTOCO, spot_oto.py). Raises BinanceError like Binance."""
         book = self.book(account.id)
         if client_id is not None and client_id in book.open_client:
             raise errors.duplicate_order()
@@ -159,6 +162,7 @@ class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
             stp=stp,
             update_time=now,
             stop_price=stop_price or ZERO,
+            order_list_id=order_list_id,
         )
         # what this order needs locked
         if side == "BUY":
@@ -274,6 +278,8 @@ class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
         if publish and self.sim.hub.has_subscribers(account.id, self.market):
             self.sim.hub.publish(account.id, self.market, self.execution_report(order, "TRADE", order.status, fill))
             self.publish_balances(account, order)
+        if publish and order.status == "FILLED" and order.order_list_id >= 0:
+            self.working_filled(order)  # an OTO's working order: its pending orders go on the book, after its fill's report
         return fill
 
     def _finish(self, account: "Account", order: Order, status: str, publish: bool) -> None:
@@ -299,7 +305,7 @@ class OrderEngine(_OrderWire, _StopOrders, _OrderLists):
             self.list_closed(order)
 
     def cancel(self, account: "Account", order: Order, cancel_client_id: str | None) -> Order:
-        if not order.is_open:
+        if not order.is_open and order.status != PENDING:  # a pending order of an OTO can be canceled (its list is)
             raise errors.cancel_unknown()
         ol = self.lists.get(order.order_list_id)
         if ol is not None:  # a leg of an order list: the whole list is canceled

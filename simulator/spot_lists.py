@@ -1,6 +1,8 @@
-"""Spot order list endpoints (OCO only; the engine side is order_lists.py):
+"""Spot order list endpoints (the engine side is order_lists.py, and spot_oto.py for OTO / OTOCO):
 
 - `POST /api/v3/orderList/oco` / `orderList.place.oco` (weight 1),
+- `POST /api/v3/orderList/oto` / `orderList.place.oto` and `POST /api/v3/orderList/otoco` /
+  `orderList.place.otoco` (weight 1),
 - `DELETE /api/v3/orderList` / `orderList.cancel` (weight 1),
 - `GET /api/v3/orderList` / `orderList.status` (weight 4),
 - `GET /api/v3/openOrderList` / `openOrderLists.status` (weight 6).
@@ -19,6 +21,7 @@ from simulator.api import TRADE, USER_DATA, Ctx
 from simulator.order_lists import Leg, OrderList
 from simulator.orders import RESP_TYPES, SIDES, STP_MODES, TIFS, OrderEngine
 from simulator.params import Params
+from simulator.spot_oto import WORKING_TYPES, Working
 
 if TYPE_CHECKING:
     from simulator.core import Sim
@@ -34,17 +37,17 @@ def _leg(p: Params, where: str) -> Leg:
     tif = p.opt_str(f"{where}TimeInForce")
     if p.get(f"{where}TrailingDelta") is not None:
         raise errors.BinanceError(errors.NEW_ORDER_REJECTED, "Trailing stop orders are not supported for this symbol.")
-    if type_ in _LIMIT_TYPES or type_ == "LIMIT_MAKER":
+    if type_ in _LIMIT_TYPES or type_ in ("LIMIT", "LIMIT_MAKER"):
         if price is None:
             raise errors.mandatory(f"{where}Price")
     elif price is not None:
         raise errors.not_required(f"{where}Price")
-    if type_ == "LIMIT_MAKER":
+    if type_ in ("LIMIT", "LIMIT_MAKER", "MARKET"):  # LIMIT, MARKET: an OTO's pending order (spot_oto.py)
         if stop is not None:
             raise errors.not_required(f"{where}StopPrice")
     elif stop is None:
         raise errors.either_mandatory(f"{where}StopPrice", f"{where}TrailingDelta")
-    if type_ in _LIMIT_TYPES:
+    if type_ in _LIMIT_TYPES or type_ == "LIMIT":
         if tif is None:
             raise errors.mandatory(f"{where}TimeInForce")
         if tif not in TIFS:
@@ -83,6 +86,39 @@ def register_lists(sim: "Sim", engine: OrderEngine) -> None:
         )
         return engine.list_result(ol, [engine.order_result(o, resp_type) for o in ol.orders])
 
+    def new_oto(ctx: Ctx, p: Params, otoco: bool) -> dict[str, Any]:
+        account = ctx.require_account()
+        spec = sim.symbols.get(p.str("symbol"), "spot")
+        wtype, wside = p.str("workingType"), p.str("workingSide")
+        if wtype not in WORKING_TYPES:
+            raise errors.invalid_type()
+        wprice, wqty = p.decimal("workingPrice"), p.decimal("workingQuantity")
+        wtif = p.opt_str("workingTimeInForce")
+        if wtype == "LIMIT" and wtif is None:
+            raise errors.mandatory("workingTimeInForce")
+        if wtif is not None and wtif not in TIFS:
+            raise errors.invalid_tif()
+        side = p.str("pendingSide")
+        if side not in SIDES or wside not in SIDES:
+            raise errors.invalid_side()
+        quantity = p.decimal("pendingQuantity")
+        for name, value in (("workingPrice", wprice), ("workingQuantity", wqty), ("pendingQuantity", quantity)):
+            if value <= 0:
+                raise errors.invalid_param(name)
+        pending = [_leg(p, "pendingAbove"), _leg(p, "pendingBelow")] if otoco else [_leg(p, "pending")]
+        spec.check_precision(wqty, wprice)
+        spec.check_precision(quantity, None)
+        for leg in pending:
+            spec.check_precision(None, leg.price)
+            spec.check_precision(None, leg.stop_price)
+        working = Working(wtype, wside, wqty, wprice, wtif, p.opt_str("workingClientOrderId"))
+        resp_type = p.enum("newOrderRespType", RESP_TYPES, "RESULT")
+        stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
+        ol = engine.place_oto(
+            account, spec, working, side, quantity, pending, p.opt_str("listClientOrderId"), stp, ctx.arrival_ns, ctx.transport, resp_type
+        )
+        return engine.list_result(ol, ol.reports)
+
     def find(ctx: Ctx, p: Params, client_param: str) -> tuple[Any, OrderList | None]:
         account = ctx.require_account()
         list_id = p.opt_int("orderListId")
@@ -113,6 +149,14 @@ def register_lists(sim: "Sim", engine: OrderEngine) -> None:
     api.route(
         "POST", "/api/v3/orderList/oco", new_oco, security=TRADE, weight=1, order=True, permission=trade, ws=[(WS, "orderList.place.oco")]
     )
+    api.route(
+        "POST", "/api/v3/orderList/oto", lambda ctx, p: new_oto(ctx, p, False), security=TRADE, weight=1, order=True, permission=trade,
+        ws=[(WS, "orderList.place.oto")],
+    )  # fmt: skip
+    api.route(
+        "POST", "/api/v3/orderList/otoco", lambda ctx, p: new_oto(ctx, p, True), security=TRADE, weight=1, order=True, permission=trade,
+        ws=[(WS, "orderList.place.otoco")],
+    )  # fmt: skip
     api.route("DELETE", "/api/v3/orderList", cancel_list, security=TRADE, weight=1, permission=trade, ws=[(WS, "orderList.cancel")])
     api.route("GET", "/api/v3/orderList", query_list, security=USER_DATA, weight=4, ws=[(WS, "orderList.status")])
     api.route("GET", "/api/v3/openOrderList", open_lists, security=USER_DATA, weight=6, ws=[(WS, "openOrderLists.status")])

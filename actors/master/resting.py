@@ -2,8 +2,9 @@
 types STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) with their stop price): what slaves in
 `orders = "mirror"` mode copy. A spot stop with a `trailingDelta` is not published (its fills are
 copied as fills): the copy would need the trailing rule, which the slave does not place. The
-orders of an order list (OCO) carry its id (executionReport `g`, openOrders `orderListId`): each
-is published as it changes, and the slave copies the pair as a list of its own.
+orders of an OCO carry its id (executionReport `g`, openOrders `orderListId`): each is published
+as it changes, and the slave copies the pair as a list of its own; an OTO's or OTOCO's orders are
+sorted first (order_lists.py: the working order on its own, the pending ones once on the book).
 
 Fed by the order updates (USD-M ORDER_TRADE_UPDATE, spot / margin executionReport, read into one
 `OrderUpdate`): x NEW places, AMENDMENT (USD-M `PUT /fapi/v1/order`: price and quantity) or
@@ -87,6 +88,7 @@ class OpenOrder(NamedTuple):
     stop_price: Decimal = Decimal(0)
     trailing: bool = False
     list_id: int = -1
+    status: str = ""  # spot / margin: PENDING_NEW for an OTO's order not on the book yet (order_lists.py)
 
 
 def futures_open_order(o: BinanceFuturesOrder) -> OpenOrder:
@@ -123,10 +125,13 @@ def spot_open_order(o: BinanceSpotOrder) -> OpenOrder:
         (o.stopPrice or Decimal(0)) if o.type in SPOT_STOP_TYPES else Decimal(0),
         o.trailingDelta is not None,
         o.orderListId,
+        o.status or "",
     )
 
 
 def _mirrored(o: OrderUpdate | OpenOrder) -> bool:
+    if o.status == "PENDING_NEW":  # not on the book: published when it is (order_lists.py)
+        return False
     if o.order_type not in RESTING_TYPES or o.time_in_force not in _RESTS or o.qty <= 0 or o.trailing:
         return False
     if o.order_type in SPOT_STOP_TYPES and o.stop_price <= 0:

@@ -38,6 +38,7 @@ from ..binance.userdata import MarginUserStream, SpotUserStream
 from ..binance.wire import (
     BinanceBalanceUpdate,
     BinanceExecutionReport,
+    BinanceListStatus,
     BinanceMarginAccount,
     BinanceOutboundAccountPosition,
     BinanceSpotAccount,
@@ -45,8 +46,9 @@ from ..binance.wire import (
 )
 from ..binance.wsapi import WsApiClient
 from ..limits import LIMITS
+from .order_lists import ListSorter
 from .outputs import Duplicate, Fill, Order, Outputs, Recheck, Resync, Snapshot
-from .resting import RestingBook, spot_open_order, spot_update
+from .resting import OrderUpdate, RestingBook, spot_open_order, spot_update
 from .spot_state import SpotState, SymbolInfo, UnknownSymbol
 from .state import Deduper
 
@@ -96,6 +98,7 @@ class SpotAdapter:
         self.ws: WsApiClient | None = None
         self.stream: SpotUserStream | None = None
         self.resting = RestingBook()
+        self.lists = ListSorter()  # which order-list orders go to the book, and with which list id
         self.fills_seen = 0
         self.corrections = 0
         self._spot_suspects: dict[str, tuple[Decimal, Decimal]] = {}
@@ -170,7 +173,9 @@ class SpotAdapter:
             self.state.rebuild_margin(fetched.account.userAssets, fetched.rest_ms)
         else:
             self.state.rebuild_spot(fetched.account.balances, fetched.rest_ms)
-        self.resting.rebuild(map(spot_open_order, fetched.open_orders), self.position)
+        rows = [spot_open_order(o) for o in fetched.open_orders]
+        relisted = self.lists.rebuild(rows)  # an OTO's working order goes out on its own
+        self.resting.rebuild((r._replace(list_id=relisted.get(r.order_id, r.list_id)) for r in rows), self.position)
         self._spot_suspects.clear()
 
     def position(self, symbol: str, position_side: str = "BOTH") -> Decimal:
@@ -261,7 +266,8 @@ class SpotAdapter:
             if res is None:
                 return [Duplicate()]
             self.fills_seen += 1
-            self.resting.on_event(spot_update(event), self.position)  # its filled quantity; FILLED ends it
+            for update in self.lists.sort(spot_update(event)):
+                self.resting.on_event(update, self.position)  # its filled quantity; FILLED ends it
             return [
                 Fill(
                     {
@@ -291,6 +297,8 @@ class SpotAdapter:
                 ),
                 *self._recheck(),
             ]
+        if isinstance(event, BinanceListStatus):  # an order list's type: what waited for it (order_lists.py)
+            return self._book(self.lists.on_list_status(event.g, event.c, event.L == "ALL_DONE"), event.E, t_recv_ns)
         if isinstance(event, BinanceOutboundAccountPosition):
             state.last_event_ms = max(state.last_event_ms, event.E)
             state.apply_balances(event)
@@ -303,17 +311,23 @@ class SpotAdapter:
     def _order_change(self, event: BinanceExecutionReport, t_recv_ns: int) -> Outputs:
         """A resting order placed, amended, canceled or expired (resting.py): published in order
         with the fills, for the slaves in `orders = "mirror"`."""
-        change = self.resting.on_event(spot_update(event), self.position)
-        if change is None:
-            return []
-        action, order = change
-        fields = {
-            "position": self.position(order.symbol),
-            "equity": self.state.equity(),
-            "t_exchange_ms": event.E,
-            "t_master_recv_ns": t_recv_ns,
-        }
-        return [Order(action, order, fields)]
+        return self._book(self.lists.sort(spot_update(event)), event.E, t_recv_ns)
+
+    def _book(self, updates: list[OrderUpdate], t_exchange_ms: int, t_recv_ns: int) -> Outputs:
+        out: Outputs = []
+        for update in updates:
+            change = self.resting.on_event(update, self.position)
+            if change is None:
+                continue
+            action, order = change
+            fields = {
+                "position": self.position(order.symbol),
+                "equity": self.state.equity(),
+                "t_exchange_ms": t_exchange_ms,
+                "t_master_recv_ns": t_recv_ns,
+            }
+            out.append(Order(action, order, fields))
+        return out
 
     def _recheck(self) -> Outputs:
         """Margin: loans are not in the stream, so read the account again shortly (debounced)."""

@@ -54,9 +54,10 @@ _STOP_SIDE = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT"})
 
 def oco_shaped(a: RestingOrder, b: RestingOrder) -> bool:
     """Whether two orders of one list are an OCO's (one side and quantity, a LIMIT_MAKER or a
-    take-profit beside a stop-loss). An OTO's or OTOCO's orders are not (a working LIMIT and the
-    orders it places when filled: the executionReports do not name the list's type), and are not
-    mirrored: their fills are copied as fills."""
+    take-profit beside a stop-loss). The master listener sends an OTO's or OTOCO's working order
+    and an OTO's lone pending order as orders on their own, and an OTOCO's pending pair, once on
+    the book, as an OCO pair (actors/master/order_lists.py); any other list is not mirrored: its
+    fills are copied as fills."""
     kinds = {a.order_type in _LIMIT_SIDE, b.order_type in _LIMIT_SIDE}
     stops = (a.order_type in _STOP_SIDE) + (b.order_type in _STOP_SIDE)
     return a.symbol == b.symbol and a.side == b.side and a.orig_qty == b.orig_qty and kinds == {True, False} and stops == 1
@@ -87,7 +88,7 @@ class ListMirror:
         if not oco_shaped(a, b):
             log.info("master order list %d is not an OCO: not mirrored (its fills are copied as fills)", a.list_id)
             for leg in (above, below):
-                self.resting[leg.order_id] = Copy(leg, None, why="an order list that is not an OCO (OTO, OTOCO) is not mirrored")
+                self.resting[leg.order_id] = Copy(leg, None, why="an order list that is not an OCO pair is not mirrored")
             return
         ia, ib = self._copy_of(above, equity, nonce), self._copy_of(below, equity, nonce)
         if isinstance(ia, Skip) or isinstance(ib, Skip):
