@@ -236,8 +236,9 @@ def register(sim: "Sim") -> OrderEngine:
         sim.symbols.get(symbol, "spot")
         out = []
         for order in engine.open_orders(account.id, symbol):
-            engine.cancel(account, order, None)
-            out.append(cancel_row(order))
+            if order.is_open:  # not the other order of an OCO canceled with its first
+                engine.cancel(account, order, None)
+                out.append(cancel_row(order))
         return out
 
     def my_trades(ctx: Ctx, p: Params) -> list[dict[str, Any]]:

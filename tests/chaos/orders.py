@@ -2,7 +2,8 @@
 "mirror"`): USD-M LIMIT GTC entries and reduce-only-side exits near the price, amended (`PUT
 /fapi/v1/order`) and canceled; USD-M stops on the Algo Service (STOP_MARKET close-all,
 TAKE_PROFIT_MARKET on a part, TRAILING_STOP_MARKET), canceled now and then; spot LIMIT,
-LIMIT_MAKER, STOP_LOSS_LIMIT and OCO; cross margin LIMIT with MARGIN_BUY / AUTO_REPAY. Prices sit
+LIMIT_MAKER, STOP_LOSS_LIMIT, OCO, OTO and OTOCO; cross margin LIMIT with MARGIN_BUY / AUTO_REPAY,
+STOP_LOSS_LIMIT and OCO. Prices sit
 within a few tenths of a percent of the last price, so the simulator's price walk fills limits in
 parts and triggers stops while the run goes on. `wind_down` cancels everything the master has open
 at the end, so the run's end state (every slave at the copy rule, no copy left open) is defined.
@@ -161,13 +162,19 @@ class OrderActions:
         path = "/api/v3/order" if market == "spot" else "/sapi/v1/margin/order"
         selling = held > qty * 3 and self.rng.random() < 0.6
         r = self.rng.random()
-        if selling and market == "spot" and r < 0.25:  # an OCO: take profit above or stop out below
-            above = await self._away("spot", symbol, up=True, lo=0.001, hi=0.004)
-            below = await self._away("spot", symbol, up=False, lo=0.001, hi=0.004)
+        if selling and r < 0.25:  # an OCO: take profit above or stop out below
+            above = await self._away(market, symbol, up=True, lo=0.001, hi=0.004)
+            below = await self._away(market, symbol, up=False, lo=0.001, hi=0.004)
+            if market == "margin":  # the older form margin has: a LIMIT_MAKER at price, a STOP_LOSS at stopPrice
+                params = {"symbol": symbol, "side": "SELL", "quantity": f"{qty:f}", "price": f"{above:f}", "stopPrice": f"{below:f}"}
+                await self.call("POST", "/sapi/v1/margin/order/oco", params | {"sideEffectType": "AUTO_REPAY"})
+                return "margin_oco"
             params = {"symbol": symbol, "side": "SELL", "quantity": f"{qty:f}", "aboveType": "LIMIT_MAKER", "abovePrice": f"{above:f}"}
             params |= {"belowType": "STOP_LOSS", "belowStopPrice": f"{below:f}"}
             await self.call("POST", "/api/v3/orderList/oco", params)
             return "spot_oco"
+        if not selling and market == "spot" and r < 0.2:  # an entry under the price with its exits pending
+            return await self._spot_oto(symbol, qty, otoco=r < 0.1)
         if selling and r < 0.5:  # a stop-loss limit under the price
             stop = await self._away(market, symbol, up=False, lo=0.001, hi=0.004)
             tick = (await self._ticks("spot"))[symbol]
@@ -187,6 +194,24 @@ class OrderActions:
             params["sideEffectType"] = "AUTO_REPAY" if side == "SELL" else "MARGIN_BUY"
         await self.call("POST", path, params)
         return f"{market}_{kind.lower()}"
+
+    async def _spot_oto(self, symbol: str, qty: Decimal, otoco: bool) -> str:
+        """An OTO (a BUY LIMIT under the price, then a STOP_LOSS_LIMIT under that) or an OTOCO (the
+        same buy, then a LIMIT_MAKER above it and a STOP_LOSS under it)."""
+        entry = await self._away("spot", symbol, up=False)
+        tick = (await self._ticks("spot"))[symbol]
+        params = {"symbol": symbol, "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": f"{entry:f}"}
+        params |= {"workingQuantity": f"{qty:f}", "workingTimeInForce": "GTC", "pendingSide": "SELL", "pendingQuantity": f"{qty:f}"}
+        stop = _on_tick(entry * Decimal("0.997"), tick, up=False)
+        if otoco:
+            maker = _on_tick(entry * Decimal("1.003"), tick, up=True)
+            params |= {"pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": f"{maker:f}"}
+            params |= {"pendingBelowType": "STOP_LOSS", "pendingBelowStopPrice": f"{stop:f}"}
+            await self.call("POST", "/api/v3/orderList/otoco", params)
+            return "spot_otoco"
+        params |= {"pendingType": "STOP_LOSS_LIMIT", "pendingStopPrice": f"{stop:f}", "pendingPrice": f"{stop - 5 * tick:f}"}
+        await self.call("POST", "/api/v3/orderList/oto", params | {"pendingTimeInForce": "GTC"})
+        return "spot_oto"
 
     async def spot_cancel(self, market: str) -> str:
         path = "/api/v3/openOrders" if market == "spot" else "/sapi/v1/margin/openOrders"
