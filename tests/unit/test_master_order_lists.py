@@ -76,3 +76,73 @@ def test_the_rebuild_names_an_otos_working_row_alone_and_knows_its_pending_rows(
     rows += [row(3, "LIMIT_MAKER", "NEW", g=8), row(4, "STOP_LOSS", "NEW", g=8)]
     assert s.rebuild(rows) == {1: -1}  # list 8 is an OCO: its rows keep their list id
     assert out(s.sort(up(2, "STOP_LOSS"))) == [(2, "NEW", -1, D(0))]
+
+
+# -- any interleaving (Hypothesis) ------------------------------------------------------------------
+# A reference model, per list: an OCO's two orders go out once each with the list's id; an OTO's or
+# OTOCO's working order once on its own; its pending orders never while pending, and once each
+# when on the book: an OTO's alone, an OTOCO's pair with the list's id. The events of each list come
+# in Binance's order (the working order's NEW, the pending orders' PENDING_NEW, later the working
+# order's fill and the pending orders' NEW), `listStatus` anywhere among them (before, between or
+# after), the lists' events interleaved in any way.
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def scenario(draw: st.DrawFn) -> tuple[list[tuple], dict[int, set[tuple[int, int]]]]:
+    lists = draw(st.lists(st.sampled_from(["OCO", "OTO", "OTOCO"]), min_size=1, max_size=4))
+    streams: list[list[tuple]] = []
+    want: dict[int, set[tuple[int, int]]] = {}
+    for n, kind in enumerate(lists):
+        g, base = 10 + n, 100 * (n + 1)
+        if kind == "OCO":
+            first, second = draw(st.permutations([(base, "LIMIT_MAKER"), (base + 1, "STOP_LOSS")]))
+            events: list[tuple] = [("x", up(first[0], first[1], g=g)), ("x", up(second[0], second[1], g=g))]
+            want[g] = {(base, g), (base + 1, g)}
+            contingency = "OCO"
+        else:
+            working = draw(st.sampled_from(["LIMIT", "LIMIT_MAKER"]))
+            pending = [(base + 1, "STOP_LOSS")] + ([(base + 2, "TAKE_PROFIT")] if kind == "OTOCO" else [])
+            events = [("x", up(base, working, g=g))] + [("x", up(oid, t, status="PENDING_NEW", g=g)) for oid, t in pending]
+            activated = draw(st.booleans())
+            if activated:
+                events.append(("x", up(base, working, x="TRADE", status="FILLED", cum="1", g=g)))
+                events += [("x", up(oid, t, g=g)) for oid, t in pending]
+            pair = g if kind == "OTOCO" else -1
+            want[g] = {(base, -1)} | ({(oid, pair) for oid, _ in pending} if activated else set())
+            contingency = "OTO"
+        at = draw(st.integers(0, len(events)))
+        events.insert(at, ("l", g, contingency))
+        streams.append(events)
+    merged: list[tuple] = []
+    while any(streams):
+        pick = draw(st.sampled_from([s for s in streams if s]))
+        merged.append(pick.pop(0))
+    return merged, want
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario())
+def test_any_interleaving_sends_each_order_once_with_its_lists_id_and_no_pending_order(case) -> None:
+    events, want = case
+    s = ListSorter()
+    went: dict[int, list[tuple[int, int]]] = {}
+    pending: set[int] = set()
+    for event in events:
+        if event[0] == "l":
+            released = s.on_list_status(event[1], event[2], False)
+        else:
+            u = event[1]
+            if u.status == "PENDING_NEW":
+                pending.add(u.order_id)
+            elif u.x == "NEW":
+                pending.discard(u.order_id)
+            released = s.sort(u)
+        for r in released:
+            if r.x == "NEW":
+                assert r.order_id not in pending, f"pending order {r.order_id} went out"
+                went.setdefault(r.order_id // 100 + 9, []).append((r.order_id, r.list_id))  # its list: 10 + n
+    for g, orders in want.items():
+        got = went.get(g, [])
+        assert sorted(got) == sorted(orders), (g, got, orders, events)
