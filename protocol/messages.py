@@ -311,7 +311,10 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         _check_positive(self, "ratio", "multiplier", "max_position_notional")
         if self.orders == "mirror" and self.reverse:
-            raise ValueError('`orders = "mirror"` cannot be combined with `reverse` (a reversed resting order is not copied yet)')
+            raise ValueError(
+                '`orders = "mirror"` cannot be combined with `reverse`: a reversed copy of a resting order or stop at the'
+                ' master\'s price would be on the wrong side of the book (it would fill or trigger at once); use `orders = "fills"`'
+            )
         for symbol, cap in self.symbol_max_notional.items():
             if _bad_decimal(cap) or cap <= 0:
                 raise ValueError(f"`symbol_max_notional[{symbol}]` must be > 0, got {cap}")
