@@ -27,21 +27,21 @@
   that copies its market. A trade the master listener never published (it was dead, or its stream
   was down) is covered by the master's next start/reconnect snapshot once the slave reconciled after
   it. A trade whose copy is at the exchange (its "ct" id, leg 0) is decided too: its report was lost
-  with the control actor or the slave (both killed before it reached the journal). The revoked slave
-  is not counted after its revocation.
+  with the control actor or the slave (both killed before it reached the journal). A trade with no
+  journal row at all (control was down) is covered by a later synchronisation of the slave to a
+  snapshot published after it (lost.py). The revoked slave is not counted after its revocation.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections import Counter, defaultdict
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from actors.domain.orders import client_order_id
 from actors.slave import CAPITAL_RICHER, CAPITAL_SMALLER
 from tests.chaos.deploy import Service
 from tests.helpers.deploy import margin_assets, positions, spot_holdings
@@ -58,6 +58,7 @@ from .alerts import (
     flapped as flapped,
     journal_rows as journal_rows,
 )
+from .lost import check_lost as check_lost  # the lost check (lost.py)
 
 ZERO = Decimal(0)
 BM_TOLERANCE = Decimal("0.05")
@@ -430,67 +431,3 @@ def check_doubled(svc: Service) -> dict[str, Any]:
             executed += sum(n.values())
             doubled += [{"slave": cfg.id, "market": market, "client_order_id": c, "executed": k} for c, k in n.items() if k > 1]
     return {"doubled": doubled, "executed_copies": executed}
-
-
-def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
-    published = {
-        (r[0], r[1], r[2], r[3])
-        for r in journal_rows(svc, "SELECT market, symbol, master_order_id, master_trade_id FROM journal WHERE kind = 'master.fill'")
-    }
-    decided: dict[tuple[str, str], set[tuple[str, int, int]]] = defaultdict(set)
-    by_kind: Counter[str] = Counter()
-    for kind, sid, market, symbol, oid, tid in journal_rows(
-        svc,
-        "SELECT kind, slave_id, market, symbol, master_order_id, master_trade_id FROM journal "
-        "WHERE kind IN ('mirrored', 'skipped', 'failed', 'covered') AND master_order_id > 0",
-    ):
-        decided[(sid, market)].add((symbol, oid, tid))
-        by_kind[kind] += 1
-    snaps = defaultdict(list)
-    for market, ts, summary in journal_rows(svc, "SELECT market, ts_ms, summary FROM journal WHERE kind = 'master.snap'"):
-        if "(start)" in summary or "(reconnect)" in summary:
-            snaps[market].append(ts)
-    recon = defaultdict(list)
-    for sid, market, ts in journal_rows(svc, "SELECT slave_id, market, ts_ms FROM journal WHERE kind = 'reconciled'"):
-        recon[(sid, market)].append(ts)
-    lost: list[dict[str, Any]] = []
-    fills = 0
-    unpublished = 0
-    covered_by_master = 0
-    for market, sim_market in SIM_MARKET.items():
-        trades = svc.admin("GET", f"/_sim/trades?account=master&market={sim_market}")
-        fills += len(trades)
-        slaves = [c.id for c in svc.slaves if market in c.markets]
-        placed = {sid: {o["clientOrderId"] for o in svc.admin("GET", f"/_sim/orders?account={sid}&market={sim_market}")} for sid in slaves}
-        for t in trades:
-            key = (t["symbol"], int(t["orderId"]), int(t["id"]))
-            was_published = (market, *key) in published
-            unpublished += not was_published
-            for sid in slaves:
-                if key in decided[(sid, market)] or client_order_id(sid, key[1], key[2], 0, market=market, symbol=key[0]) in placed[sid]:
-                    continue
-                if sid in revoked_at and t["time"] >= revoked_at[sid] * 1000 - 5000:
-                    continue  # the revoked slave stopped (it must have notified instead)
-                if not was_published:
-                    snap = next((s for s in sorted(snaps[market]) if s >= t["time"] - 1000), None)
-                    if snap is not None and any(r >= snap for r in recon[(sid, market)]):
-                        covered_by_master += 1
-                        continue
-                lost.append(
-                    {
-                        "slave": sid,
-                        "market": market,
-                        "symbol": key[0],
-                        "order_id": key[1],
-                        "trade_id": key[2],
-                        "published": was_published,
-                        "time": t["time"],
-                    }
-                )
-    return {
-        "lost": lost,
-        "master_fills": fills,
-        "unpublished_fills": unpublished,
-        "covered_by_master_snapshot": covered_by_master,
-        "decisions": dict(by_kind),
-    }
