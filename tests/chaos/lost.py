@@ -46,7 +46,8 @@ def covered_by_later_sync(
 ) -> bool:
     """Whether a slave's synchronisation (`syncs`: the (epoch, seq) of each master snapshot it
     reconciled to) covers a trade at `trade_ms` on `symbol` that has no journal row, given the
-    market's journalled fills and the slave's decisions ((symbol, order id, trade id)). Epochs are
+    market's journalled fills and the slave's own decisions ((symbol, order id, trade id): mirrored,
+    skipped or failed; a "covered" row is a reconciliation's, not the slave's). Epochs are
     random ids, not ordered: only a synchronisation in the epoch of the first journalled fill
     after the trade counts."""
     later = [p for p in published if p.trade_time_ms > trade_ms]
@@ -72,6 +73,7 @@ def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
         b = msgspec.msgpack.decode(body) if body else {}
         numbered[market].append(Published(b.get("epoch", 0), b.get("seq", 0), b.get("trade_time_ms", 0), symbol, oid, tid))
     decided: dict[tuple[str, str], set[tuple[str, int, int]]] = defaultdict(set)
+    live: dict[tuple[str, str], set[tuple[str, int, int]]] = defaultdict(set)
     by_kind: Counter[str] = Counter()
     for kind, sid, market, symbol, oid, tid in journal_rows(
         svc,
@@ -79,6 +81,8 @@ def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
         "WHERE kind IN ('mirrored', 'skipped', 'failed', 'covered') AND master_order_id > 0",
     ):
         decided[(sid, market)].add((symbol, oid, tid))
+        if kind != "covered":
+            live[(sid, market)].add((symbol, oid, tid))  # decided by the slave itself, not by a reconciliation
         by_kind[kind] += 1
     snaps = defaultdict(list)
     for market, ts, summary in journal_rows(svc, "SELECT market, ts_ms, summary FROM journal WHERE kind = 'master.snap'"):
@@ -115,7 +119,7 @@ def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
                     if snap is not None and any(r >= snap for r in recon[(sid, market)]):
                         covered_by_master += 1
                         continue
-                    if covered_by_later_sync(t["time"], key[0], numbered[market], syncs[(sid, market)], decided[(sid, market)]):
+                    if covered_by_later_sync(t["time"], key[0], numbered[market], syncs[(sid, market)], live[(sid, market)]):
                         covered_by_sync += 1  # no journal row of it (control was down): lost.py
                         continue
                 lost.append(
