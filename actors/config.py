@@ -26,6 +26,7 @@ markets = ["usdm"]
 sizing = "fixed_ratio"
 ratio = "0.5"
 min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exchange minimum (actors/domain/target.py)
+close_only = false               # guard: copy only reductions and closes, never an entry (actors/domain/sizing.py)
 ```
 
 Decimals are given as strings ("0.5") or numbers; every error names the offending field.

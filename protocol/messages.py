@@ -307,6 +307,9 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # with orders = "mirror": the master's USD-M stop-loss / take-profit orders are copied too
     # (actors/slave/protective.py); "off": they are not, and their fills are copied as fills
     protective: ProtectiveMode = "mirror"
+    # guard: copy only what reduces or closes a position (the master's exits), never an entry or
+    # an increase (actors/domain/sizing.py `entry_k`); lifted by setting it back to false
+    close_only: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, "ratio", "multiplier", "max_position_notional")

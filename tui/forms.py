@@ -40,6 +40,7 @@ class SlaveForm:
     orders: str = "fills"
     settle_after_ms: str = "0"
     protective: str = "mirror"
+    close_only: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +69,7 @@ class SlaveForm:
             orders=c.orders,
             settle_after_ms=text(c.settle_after_ms),
             protective=c.protective,
+            close_only=c.close_only,
         )
 
 
@@ -102,6 +104,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "on_start": form.on_start,
         "orders": form.orders,
         "protective": form.protective,
+        "close_only": form.close_only,
         "symbols_allow": _words(form.symbols_allow),
         "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),

@@ -101,6 +101,9 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settle-after-ms", type=int, help="orders = mirror: wait this long before settling a done order")
     p.add_argument("--protective", choices=("mirror", "off"), help="orders = mirror: copy the master's USD-M stops too")
     p.add_argument("--margin-level-min")
+    p.add_argument(
+        "--close-only", action=argparse.BooleanOptionalAction, default=None, help="guard: copy reductions and closes only, never an entry"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +158,7 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "orders": "orders",
         "settle_after_ms": "settle_after_ms",
         "protective": "protective",
+        "close_only": "close_only",
     }
     for option, name in simple.items():
         value = getattr(args, option)

@@ -46,7 +46,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("copytrader.notify")
 
 Category = Literal[
-    "order_rejected", "slave_down", "slave_flapping", "desync", "key_invalid", "stream_lost", "margin_low", "slave_error", "actor_down"
+    "order_rejected",
+    "slave_down",
+    "slave_flapping",
+    "desync",
+    "key_invalid",
+    "stream_lost",
+    "margin_low",
+    "slave_error",
+    "actor_down",
+    "guard",
 ]
 MAX_LINES: Final = 40  # lines listed in a grouped message; the rest are counted
 RESEND_WITHIN_S: Final = 3600.0  # undelivered alerts older than this are not re-sent after a restart
@@ -82,6 +91,8 @@ def _slave_error_category(code: str) -> Category:
         return "margin_low"
     if code in _STREAM_CODES:
         return "stream_lost"
+    if code.startswith("guard_"):  # a guard of the slave acted (once per time it is set): not an error
+        return "guard"
     return "slave_error"
 
 

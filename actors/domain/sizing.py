@@ -5,6 +5,11 @@ k (ARCHITECTURE.md "Copy semantics"):
 - balance_multiplier:  k = multiplier x slave_equity / master_equity
 A missing or non-positive equity makes k unknowable: `CannotSize` (the copy logic then skips
 increases with reason "cannot_size" but still mirrors reductions and closes, which need no k).
+
+The close-only guard (`close_only = true`) is the same rule on purpose (`entry_k`): every entry
+and increase is skipped with reason "close_only", the intended position does not grow (a later
+reduction takes the same fraction of what the slave holds), and reductions and closes are copied
+as ever; a resting or conditional order is copied for the part that reduces only.
 """
 
 from __future__ import annotations
@@ -13,13 +18,25 @@ from decimal import Decimal
 
 import msgspec
 
-from protocol.messages import SlaveConfig
+from protocol.messages import SkipReason, SlaveConfig
 
 
 class CannotSize(msgspec.Struct, frozen=True):
-    """k cannot be computed; `reason` says why (journalled with the skip)."""
+    """k cannot be computed, or may not be used for entries; `reason` says why (journalled with
+    the skip, whose reason is `skip`)."""
 
     reason: str
+    skip: SkipReason = "cannot_size"
+
+
+CLOSE_ONLY = "close-only: entries and increases are not copied (reductions and closes are)"
+
+
+def entry_k(config: SlaveConfig, k: Decimal | CannotSize) -> Decimal | CannotSize:
+    """The k a master fill's increase is copied with: `k`, or none under the close-only guard."""
+    if config.close_only and not isinstance(k, CannotSize):
+        return CannotSize(CLOSE_ONLY, skip="close_only")
+    return k
 
 
 def ratio_k(config: SlaveConfig, slave_equity: Decimal | None, master_equity: Decimal | None) -> Decimal | CannotSize:

@@ -184,7 +184,7 @@ def decide_target(
         nonlocal ia
         if kk is None:
             ia = ib if sb == sa else ZERO
-            return Skip("cannot_size", k.reason if isinstance(k, CannotSize) else ""), ia
+            return (Skip(k.skip, k.reason) if isinstance(k, CannotSize) else Skip("cannot_size", "")), ia
         want = abs(ia) - held
         if want < step:  # at or past it, or under a step: carried
             return Skip("not_copied", f"{fill.symbol} {sps} is within one step of its intended {_fmt(ia)}: {_fmt(want)} carried"), ia

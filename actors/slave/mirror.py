@@ -24,7 +24,7 @@ from protocol.seq import SeqTracker, SeqVerdict
 
 from ..binance.errors import AuthError, BinanceAPIError
 from ..domain.decisions import OrderIntent, decide_fill
-from ..domain.sizing import ratio_k
+from ..domain.sizing import entry_k, ratio_k
 from ..domain.target import slave_key
 from .accounts.execution import ExecutionFailed
 from .eager import run_eagerly
@@ -243,7 +243,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirro
                 book.record(key, ZERO, (fill.symbol, fill.position_side), fill.position_after)
                 self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
                 return
-        k = ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity))
+        k = entry_k(cfg, ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))
         decision = decide_fill(
             fill,
             slave_id=self.slave.slave_id,

@@ -44,6 +44,7 @@ class Slave:
     def __init__(self, app: AppConfig, config: SlaveConfig) -> None:
         self.app = app
         self.config = config
+        self.guards_noted: set[str] = set()  # guards that acted since they were set (reports.py `guard_acted`)
         self.slave_id = config.id
         self.paused_all = False
         self.last_latency_ns: int | None = None
@@ -206,6 +207,9 @@ class Slave:
             else:
                 old, self.config = self.config, event.config
                 log.info("configuration changed (version %d)", event.version)
+                if old.close_only != event.config.close_only:  # set or lifted: told again the next time it acts
+                    self.guards_noted.discard("close_only")
+                    log.info("close-only guard %s", "set" if event.config.close_only else "lifted")
                 leverage_cap_changed(self, old, event.config)
                 if set(old.markets) != set(event.config.markets) and self.signer_factory is not None:
                     self.spawn(sync_markets(self))  # markets added or removed: started / stopped live

@@ -14,7 +14,7 @@ from protocol.messages import PositionDrift, PositionSnapshot
 
 from ..binance.filters import market_min_notional
 from ..domain.positions import positions_of
-from ..domain.sizing import CannotSize, notional_cap, ratio_k, symbol_allowed
+from ..domain.sizing import CannotSize, entry_k, notional_cap, ratio_k, symbol_allowed
 from ..domain.target import clip_increases
 from .target_store import TargetBook
 
@@ -49,7 +49,7 @@ class TargetView:
         return self.book.aim(self._moved(snap))
 
     def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
-        k = ratio_k(self.config, self.account.equity, snap.equity)
+        k = entry_k(self.config, ratio_k(self.config, self.account.equity, snap.equity))  # close-only: nothing grows
         target = self.book.at(positions_of(snap.positions), k, self.reverse)
         most = {}  # the notional cap at the price a correction is checked at (the master's entry)
         for e in snap.positions:

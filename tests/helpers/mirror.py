@@ -162,6 +162,7 @@ class Harness:
             notify_error=lambda *a: None,
             fatal_key_error=lambda *a: None,
             last_latency_ns=0,
+            guards_noted=set(),
         )
         self.mirror = MarketMirror(self.slave, self.account)  # type: ignore[arg-type]
         self.mirror.syncing = False

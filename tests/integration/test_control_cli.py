@@ -86,6 +86,10 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert dep.cli("slave", "edit", "s3", "--ratio", "0.2", "--symbol-max-notional", "BTCUSDT=1000").code == EXIT_OK
     edited = load_config(dep.config).slave("s3")
     assert str(edited.ratio) == "0.2" and edited.symbols_deny == ("DOGEUSDT",)  # untouched options kept
+    assert dep.cli("slave", "edit", "s3", "--close-only").code == EXIT_OK  # the guard, set and lifted
+    assert load_config(dep.config).slave("s3").close_only
+    assert dep.cli("slave", "edit", "s3", "--no-close-only").code == EXIT_OK
+    assert not load_config(dep.config).slave("s3").close_only
     assert dep.cli("pause", "s3").code == EXIT_OK
     assert load_config(dep.config).slave("s3").paused
     assert (dep.root / "copytrader.toml.bak").exists()

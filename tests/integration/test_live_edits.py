@@ -14,7 +14,8 @@ import pytest
 import zmq
 
 from protocol.codec import pack_control_event
-from protocol.messages import FlattenCommand, SlaveConfig, SlaveConfigChanged
+from protocol.messages import FlattenCommand, MirrorSkipped, SlaveConfig, SlaveConfigChanged, SlaveError
+from tests.helpers.corrections import assert_no_corrections
 from tests.helpers.deploy import Deployment, positions, signed, signed_get
 from tests.helpers.sim import TEST_CONFIG
 from tests.helpers.wait import eventually
@@ -90,6 +91,51 @@ def test_a_lowered_max_leverage_applies_to_the_open_position_and_later_opens(tmp
             master_order(sim, "ETHUSDT", "BUY", "1")
             eventually(lambda: positions(sim, "slave01").get(("ETHUSDT", "BOTH")) == Decimal("1"), timeout=20)
             assert _leverage(sim, "slave01", "ETHUSDT") == 5
+        finally:
+            pub.close(0)
+            dep.stop()
+
+
+def test_the_close_only_guard_set_live_skips_entries_copies_exits_tells_once_and_is_lifted(tmp_path):
+    # issue 22: the guard acts at once when set (not before), is journalled (each skip with its
+    # reason) and told once, never blocks a reduction or a close, and is lifted by setting it back
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"))
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        assert dep.collector is not None
+        try:
+
+            def at(want: dict) -> None:
+                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+
+            def set_guard(on: bool, version: int) -> None:
+                config = msgspec.structs.replace(slave, close_only=on)
+                line = f"close-only guard {'set' if on else 'lifted'}"
+                send = _sender(pub, SlaveConfigChanged(slave_id="slave01", config=config, version=version))
+                eventually(lambda: send() or line in dep.log("slave-slave01"), timeout=20, interval=0.3, what=line)
+
+            master_order(sim, "BTCUSDT", "BUY", "0.2")
+            at({("BTCUSDT", "BOTH"): Decimal("0.2")})  # before the guard: copied
+            set_guard(True, 1)
+            master_order(sim, "BTCUSDT", "BUY", "0.2")  # an increase: skipped
+            master_order(sim, "ETHUSDT", "BUY", "1")  # an entry: skipped
+            eventually(
+                lambda: [s.reason for s in dep.collector.of(MirrorSkipped) if s.reason == "close_only"] == ["close_only"] * 2,
+                timeout=20,
+                what="two skips with reason close_only",
+            )
+            assert positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.2")}
+            master_order(sim, "BTCUSDT", "SELL", "0.2")  # the master sells half of its 0.4: the slave half of its 0.2
+            at({("BTCUSDT", "BOTH"): Decimal("0.1")})
+            master_order(sim, "BTCUSDT", "SELL", "0.2")  # closed: the slave too
+            at({})
+            told = [e.code for e in dep.collector.of(SlaveError) if e.code.startswith("guard_")]
+            assert told == ["guard_close_only"]  # once
+
+            set_guard(False, 2)
+            master_order(sim, "BTCUSDT", "BUY", "0.3")  # lifted: the next entry is copied
+            at({("BTCUSDT", "BOTH"): Decimal("0.3")})
+            assert_no_corrections(dep, "the close-only guard")
         finally:
             pub.close(0)
             dep.stop()

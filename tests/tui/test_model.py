@@ -96,6 +96,8 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     assert config.ratio == D("0.25") and config.symbols_allow == ("BTCUSDT", "ETHUSDT")
     assert config.symbol_max_notional == {"BTCUSDT": D("1000")} and config.max_leverage == 5
     assert config.name == "Alice (desk 1)" and config.sizing == "fixed_ratio"
+    form.close_only = True  # the close-only guard, edited live
+    assert build_config(form).close_only and SlaveForm.of(build_config(form)).close_only
 
     for field, value, words in (
         ("ratio", "-1", "ratio"),

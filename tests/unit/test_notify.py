@@ -43,6 +43,7 @@ def test_alerts_for_reports_need_a_person_only() -> None:
     assert rejected is not None and rejected.category == "order_rejected" and "-2019" in rejected.body
     assert alert_for_report(slave_error("s1")).category == "key_invalid"  # type: ignore[union-attr]
     assert alert_for_report(slave_error("s1", "margin_low")).category == "margin_low"  # type: ignore[union-attr]
+    assert alert_for_report(slave_error("s1", "guard_close_only")).category == "guard"  # type: ignore[union-attr]
     drift = m.DesyncDetected(slave_id="s1", market="usdm", cause="drift", t_ns=1)
     gap = m.DesyncDetected(slave_id="s1", market="usdm", cause="gap", t_ns=1)
     assert alert_for_report(drift).category == "desync"  # type: ignore[union-attr]

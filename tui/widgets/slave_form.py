@@ -60,6 +60,7 @@ class SlaveFormFields(Vertical):
             yield _row("orders", Select(compact=True, options=ORDERS, value=f.orders, allow_blank=False, id="f-orders"))
             yield _row("settle after ms", Input(compact=True, value=f.settle_after_ms, id="f-settle", placeholder="0"))
             yield _row("stops", Select(compact=True, options=PROTECTIVE, value=f.protective, allow_blank=False, id="f-protective"))
+            yield _row("close only (guard)", Checkbox(compact=True, label="", value=f.close_only, id="f-close-only"))
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -101,4 +102,5 @@ class SlaveFormFields(Vertical):
             orders=choice("f-orders", f.orders),
             settle_after_ms=text("f-settle", f.settle_after_ms),
             protective=choice("f-protective", f.protective),
+            close_only=flag("f-close-only", f.close_only),
         )
