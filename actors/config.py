@@ -27,6 +27,7 @@ sizing = "fixed_ratio"
 ratio = "0.5"
 min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exchange minimum (actors/domain/target.py)
 close_only = false               # guard: copy only reductions and closes, never an entry (actors/domain/sizing.py)
+# max_open_positions = 5         # guard: open no position beyond this many (actors/slave/guards.py)
 ```
 
 Decimals are given as strings ("0.5") or numbers; every error names the offending field.

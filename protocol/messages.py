@@ -310,6 +310,9 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # guard: copy only what reduces or closes a position (the master's exits), never an entry or
     # an increase (actors/domain/sizing.py `entry_k`); lifted by setting it back to false
     close_only: bool = False
+    # guard: at most this many open positions (over every market the slave copies; a hedge LONG and
+    # SHORT are two): an entry beyond them is not copied (actors/slave/guards.py); None: no limit
+    max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
 
     def __post_init__(self) -> None:
         _check_positive(self, "ratio", "multiplier", "max_position_notional")

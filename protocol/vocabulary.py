@@ -55,6 +55,7 @@ SkipReason = Literal[
     "market_refused",  # slave refuses the market (e.g. position mode differs and not flat)
     "cannot_size",  # k unavailable (master equity <= 0, slave equity unknown)
     "close_only",  # the slave's close-only guard: entries and increases are not copied
+    "max_positions",  # the slave's max-open-positions guard: a new position beyond the max is not opened
     "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
     "exchange_rejected",  # any other exchange refusal
     "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)

@@ -41,6 +41,7 @@ class SlaveForm:
     settle_after_ms: str = "0"
     protective: str = "mirror"
     close_only: bool = False
+    max_open_positions: str = ""  # "" = no limit
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,6 +71,7 @@ class SlaveForm:
             settle_after_ms=text(c.settle_after_ms),
             protective=c.protective,
             close_only=c.close_only,
+            max_open_positions=text(c.max_open_positions),
         )
 
 
@@ -118,7 +120,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         value = getattr(form, name).strip()
         if value:
             raw[name] = value
-    for name in ("max_leverage", "settle_after_ms"):
+    for name in ("max_leverage", "settle_after_ms", "max_open_positions"):
         value = getattr(form, name).strip()
         if not value:
             continue

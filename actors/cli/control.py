@@ -104,6 +104,7 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--close-only", action=argparse.BooleanOptionalAction, default=None, help="guard: copy reductions and closes only, never an entry"
     )
+    p.add_argument("--max-open-positions", help='guard: open no position beyond this many ("" or 0: no limit)')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +165,11 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, option)
         if value is not None:
             changes[name] = value
+    if args.max_open_positions is not None:
+        text = args.max_open_positions.strip()
+        if text not in ("", "0") and not text.isdigit():
+            raise UsageError(f"--max-open-positions: expected a whole number, got {text!r}")
+        changes["max_open_positions"] = None if text in ("", "0") else int(text)
     for option, name in (("markets", "markets"), ("allow", "symbols_allow"), ("deny", "symbols_deny")):
         value = getattr(args, option)
         if value is not None:

@@ -24,7 +24,7 @@ from protocol.seq import SeqTracker, SeqVerdict
 
 from ..binance.errors import AuthError, BinanceAPIError
 from ..domain.decisions import OrderIntent, decide_fill
-from ..domain.sizing import entry_k, ratio_k
+from ..domain.sizing import ratio_k
 from ..domain.target import slave_key
 from .accounts.execution import ExecutionFailed
 from .eager import run_eagerly
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .process import Slave
 
 from .follow import Follow
+from .guards import Guards
 from .leftovers import Leftovers
 from .order_lists import ListMirror
 from .protective import ProtectiveMirror
@@ -45,7 +46,7 @@ from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, lo
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirror, Leftovers, ProtectiveMirror):
+class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, ListMirror, Leftovers, ProtectiveMirror):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:
@@ -243,7 +244,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, RestingMirror, ListMirro
                 book.record(key, ZERO, (fill.symbol, fill.position_side), fill.position_after)
                 self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
                 return
-        k = entry_k(cfg, ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))
+        k = self._entry_k(key, ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))  # guards.py
         decision = decide_fill(
             fill,
             slave_id=self.slave.slave_id,

@@ -210,6 +210,9 @@ class Slave:
                 if old.close_only != event.config.close_only:  # set or lifted: told again the next time it acts
                     self.guards_noted.discard("close_only")
                     log.info("close-only guard %s", "set" if event.config.close_only else "lifted")
+                if old.max_open_positions != event.config.max_open_positions:
+                    self.guards_noted.discard("max_positions")
+                    log.info("max open positions guard: %s", event.config.max_open_positions or "off")
                 leverage_cap_changed(self, old, event.config)
                 if set(old.markets) != set(event.config.markets) and self.signer_factory is not None:
                     self.spawn(sync_markets(self))  # markets added or removed: started / stopped live

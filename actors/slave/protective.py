@@ -50,7 +50,7 @@ from ..binance.errors import BinanceAPIError
 from ..domain.decisions import Skip
 from ..domain.protective import GuardIntent, guard_intent
 from ..domain.resting import reducing_part
-from ..domain.sizing import CLOSE_ONLY, CannotSize, ratio_k
+from ..domain.sizing import CannotSize, ratio_k
 from .rules import log, now_ns, price_passed
 
 if TYPE_CHECKING:
@@ -138,13 +138,14 @@ class ProtectiveMirror:
         k = ratio_k(self.config, self.account.equity, equity)
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
-        if self.config.close_only:  # only the part that reduces is copied
+        gate = self._entry_k((order.symbol, order.position_side), k)  # the guards (guards.py)
+        if isinstance(gate, CannotSize):  # only the part that reduces is copied
             reduces = order.close_position or reducing_part(
                 order.quantity, order.side, order.position_side, order.reduce_only, order.position_at_place
             )
             if not reduces:
-                self.guard_acted("close_only", f"close-only: the master's {order.symbol} {order.order_type} entry was not mirrored")
-                return Skip("close_only", CLOSE_ONLY)
+                self.guard_acted(gate.skip, f"{gate.reason}: the master's {order.symbol} {order.order_type} entry was not mirrored")
+                return Skip(gate.skip, gate.reason)
             k = ZERO
         held = self.account.holding(order.symbol, order.position_side).position
         intent = guard_intent(

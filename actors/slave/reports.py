@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.messages import MarketStatus, MasterFill, MirrorSkipped, OrderFailed, SkipReason, SlaveError
+from protocol.messages import MarketStatus, MasterFill, MirrorSkipped, OrderFailed, SkipReason
 
 from ..domain.decisions import OrderIntent
 from ..domain.sizing import CannotSize, ratio_k
+from .guards import GUARD_SKIPS
 from .protective import mirrored_orders
 from .rules import ZERO, log, now_ns
 
@@ -49,19 +50,8 @@ class Reports:
         keys = self._keys(fill, t_recv, None)
         keys["leg"] = leg
         self.slave.report(MirrorSkipped(**keys, reason=reason, text=text))
-        if reason == "close_only":
-            self.guard_acted("close_only", f"close-only: the master's {fill.symbol} entry was not copied (its exits are)")
-
-    def guard_acted(self, guard: str, message: str) -> None:
-        """A guard of this slave acted: a person is told the first time after it was set (every
-        skip it makes is journalled with its reason)."""
-        if guard in self.slave.guards_noted:
-            return
-        self.slave.guards_noted.add(guard)
-        log.info("guard %s acted: %s", guard, message)
-        self.slave.report(
-            SlaveError(slave_id=self.slave.slave_id, code=f"guard_{guard}", message=message, market=self.market, t_ns=now_ns())
-        )
+        if reason in GUARD_SKIPS:  # a guard acted (guards.py)
+            self.guard_acted(reason, f"{text}: the master's {fill.symbol} entry was not copied (its exits are)")  # type: ignore[attr-defined]
 
     async def _reread_balances(self, intent: OrderIntent) -> None:
         """A sell refused for balance: what we hold is less than our ledger says. Read it again

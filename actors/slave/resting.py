@@ -40,7 +40,7 @@ from ..binance.errors import BinanceAPIError
 from ..domain.decisions import OrderIntent, Skip, margin_guard, reconcile_target
 from ..domain.orders import _cid
 from ..domain.resting import reducing_part, resting_intent
-from ..domain.sizing import CLOSE_ONLY, CannotSize, ratio_k
+from ..domain.sizing import CannotSize, ratio_k
 from .copies_state import copies_path, save_copies
 from .rules import ZERO, log, now_ns, price_passed
 
@@ -100,11 +100,12 @@ class RestingMirror:
         k = ratio_k(self.config, self.account.equity, equity)
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
-        if self.config.close_only:  # only the part that reduces is copied
+        gate = self._entry_k((order.symbol, order.position_side), k)  # the guards (guards.py)
+        if isinstance(gate, CannotSize):  # only the part that reduces is copied
             remaining = order.orig_qty - order.cum_qty
             if reducing_part(remaining, order.side, order.position_side, order.reduce_only, order.position_at_place) <= 0:
-                self.guard_acted("close_only", f"close-only: the master's {order.symbol} {order.order_type} entry was not mirrored")
-                return Skip("close_only", CLOSE_ONLY)
+                self.guard_acted(gate.skip, f"{gate.reason}: the master's {order.symbol} {order.order_type} entry was not mirrored")
+                return Skip(gate.skip, gate.reason)
             k = ZERO
         if self.slave.paused_all or self.config.paused:
             return Skip("paused", "paused: the master's order is not mirrored (its fills are decided as fills)")

@@ -60,7 +60,7 @@ class TargetView:
             target = clip_increases(self.book.intended, target, most)
         for key in self.ignored:  # new_only: not ours
             target.pop(key, None)
-        return target
+        return self._within_max_positions(target)  # type: ignore[attr-defined]  # guards.py
 
     def _move_target(self, snap: PositionSnapshot) -> None:
         self.book.commit(self._moved(snap), positions_of(snap.positions))

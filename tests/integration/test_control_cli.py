@@ -90,6 +90,11 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert load_config(dep.config).slave("s3").close_only
     assert dep.cli("slave", "edit", "s3", "--no-close-only").code == EXIT_OK
     assert not load_config(dep.config).slave("s3").close_only
+    assert dep.cli("slave", "edit", "s3", "--max-open-positions", "3").code == EXIT_OK
+    assert load_config(dep.config).slave("s3").max_open_positions == 3
+    assert dep.cli("slave", "edit", "s3", "--max-open-positions", "three").code == EXIT_USAGE
+    assert dep.cli("slave", "edit", "s3", "--max-open-positions", "0").code == EXIT_OK  # 0: no limit
+    assert load_config(dep.config).slave("s3").max_open_positions is None
     assert dep.cli("pause", "s3").code == EXIT_OK
     assert load_config(dep.config).slave("s3").paused
     assert (dep.root / "copytrader.toml.bak").exists()

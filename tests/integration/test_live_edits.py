@@ -139,3 +139,38 @@ def test_the_close_only_guard_set_live_skips_entries_copies_exits_tells_once_and
         finally:
             pub.close(0)
             dep.stop()
+
+
+def test_the_max_open_positions_guard_skips_the_entry_past_the_max_not_before_and_a_close_makes_room(tmp_path):
+    # issue 22: at the threshold and not before; journalled and told once per time it is full;
+    # never blocks an increase, a reduction or a close; lifted by itself when a position closes
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"))
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        assert dep.collector is not None
+        try:
+
+            def at(want: dict) -> None:
+                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+
+            master_order(sim, "BTCUSDT", "BUY", "0.1")
+            at({("BTCUSDT", "BOTH"): Decimal("0.1")})
+            config = msgspec.structs.replace(slave, max_open_positions=2)
+            send = _sender(pub, SlaveConfigChanged(slave_id="slave01", config=config, version=1))
+            eventually(lambda: send() or "max open positions guard: 2" in dep.log("slave-slave01"), timeout=20, interval=0.3)
+            master_order(sim, "ETHUSDT", "BUY", "1")  # the second position: at the max, copied
+            at({("BTCUSDT", "BOTH"): Decimal("0.1"), ("ETHUSDT", "BOTH"): Decimal("1")})
+            master_order(sim, "SOLUSDT", "BUY", "10")  # the third: skipped
+            master_order(sim, "BTCUSDT", "BUY", "0.1")  # an increase of an open one: copied
+            at({("BTCUSDT", "BOTH"): Decimal("0.2"), ("ETHUSDT", "BOTH"): Decimal("1")})
+            assert [s.symbol for s in dep.collector.of(MirrorSkipped) if s.reason == "max_positions"] == ["SOLUSDT"]
+            master_order(sim, "ETHUSDT", "SELL", "1")  # a close: room again
+            at({("BTCUSDT", "BOTH"): Decimal("0.2")})
+            master_order(sim, "SOLUSDT", "BUY", "10")  # the master's SOL increase now opens the slave's (k x 10)
+            at({("BTCUSDT", "BOTH"): Decimal("0.2"), ("SOLUSDT", "BOTH"): Decimal("10")})
+            told = [e.code for e in dep.collector.of(SlaveError) if e.code.startswith("guard_")]
+            assert told == ["guard_max_positions"]
+            assert_no_corrections(dep, "the max open positions guard")
+        finally:
+            pub.close(0)
+            dep.stop()

@@ -98,6 +98,8 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     assert config.name == "Alice (desk 1)" and config.sizing == "fixed_ratio"
     form.close_only = True  # the close-only guard, edited live
     assert build_config(form).close_only and SlaveForm.of(build_config(form)).close_only
+    form.max_open_positions = "4"
+    assert build_config(form).max_open_positions == 4 and SlaveForm.of(build_config(form)).max_open_positions == "4"
 
     for field, value, words in (
         ("ratio", "-1", "ratio"),

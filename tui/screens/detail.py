@@ -60,8 +60,11 @@ def settings_text(summary: SlaveSummary) -> Text:
             f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else "",
         ),
     ]
-    if c.close_only:
-        rows.append(("guards", Text("close-only: entries are not copied", style="bold yellow"), "reductions and closes are"))
+    guards = (["close-only: entries are not copied"] if c.close_only else []) + (
+        [f"at most {c.max_open_positions} open positions"] if c.max_open_positions else []
+    )
+    if guards:
+        rows.append(("guards", Text(";  ".join(guards), style="bold yellow"), "reductions and closes are always copied"))
     if c.orders == "mirror":
         rows.append(("orders", f"mirror (resting limit orders)  settle after {c.settle_after_ms} ms", ""))
         rows.append(("stops", "mirrored on the exchange" if c.protective == "mirror" else "off (their fills are copied)", ""))

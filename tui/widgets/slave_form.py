@@ -61,6 +61,9 @@ class SlaveFormFields(Vertical):
             yield _row("settle after ms", Input(compact=True, value=f.settle_after_ms, id="f-settle", placeholder="0"))
             yield _row("stops", Select(compact=True, options=PROTECTIVE, value=f.protective, allow_blank=False, id="f-protective"))
             yield _row("close only (guard)", Checkbox(compact=True, label="", value=f.close_only, id="f-close-only"))
+            yield _row(
+                "max positions (guard)", Input(compact=True, value=f.max_open_positions, id="f-max-positions", placeholder="no limit")
+            )
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -103,4 +106,5 @@ class SlaveFormFields(Vertical):
             settle_after_ms=text("f-settle", f.settle_after_ms),
             protective=choice("f-protective", f.protective),
             close_only=flag("f-close-only", f.close_only),
+            max_open_positions=text("f-max-positions", f.max_open_positions),
         )
