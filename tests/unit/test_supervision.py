@@ -104,7 +104,9 @@ def supervisord() -> Iterator[Supervisord]:
 
 @pytest.fixture
 def sup(supervisord: Supervisord) -> Iterator[Supervisor]:
-    client = Supervisor(supervisord.url, timeout=10)
+    # control's own timeout (30 s): a stop waits for the program's stopwaitsecs (15 s for a slave),
+    # which a loaded machine can near (the full suite once saw stopProcessGroup pass 10 s)
+    client = Supervisor(supervisord.url, timeout=30)
     yield client
     client.close()
 
