@@ -25,6 +25,7 @@ from simulator.order_lists import Leg, OrderList, check_legacy_oco
 from simulator.order_state import Order
 from simulator.orders import RESP_TYPES, SIDES, STP_MODES, TIFS, OrderEngine
 from simulator.params import Params
+from simulator.spot_lists import list_handlers
 from simulator.util import fmt
 
 if TYPE_CHECKING:
@@ -113,34 +114,7 @@ def register_margin_lists(sim: "Sim", engine: OrderEngine, side_effects: tuple[s
             out["marginBuyBorrowAsset"] = lender.borrowed_asset
         return out
 
-    def find(ctx: Ctx, p: Params, client_param: str) -> tuple[Any, OrderList | None]:
-        account = ctx.require_account()
-        isolated(p)
-        list_id = p.opt_int("orderListId")
-        client = p.opt_str(client_param)
-        if list_id is None and client is None:
-            raise errors.either_mandatory("orderListId", client_param)
-        return account, engine.find_list(account.id, list_id, client)
-
-    def cancel_list(ctx: Ctx, p: Params) -> dict[str, Any]:
-        symbol = p.str("symbol")
-        sim.symbols.get(symbol, "spot")
-        account, ol = find(ctx, p, "listClientOrderId")
-        if ol is None or ol.symbol != symbol or ol.done:
-            raise errors.BinanceError(errors.CANCEL_REJECTED, "Unknown order list sent.")
-        engine.cancel_list(account, ol, p.opt_str("newClientOrderId"))
-        return result(ol, [engine.cancel_result(o) for o in ol.orders])
-
-    def query_list(ctx: Ctx, p: Params) -> dict[str, Any]:
-        _, ol = find(ctx, p, "origClientOrderId")
-        if ol is None:
-            raise errors.BinanceError(errors.NO_SUCH_ORDER, "Order list does not exist.")
-        return result(ol)
-
-    def open_lists(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
-        account = ctx.require_account()
-        isolated(p)
-        return [result(ol) for ol in engine.lists.values() if ol.account_id == account.id and not ol.done]
+    cancel_list, query_list, open_lists = list_handlers(sim, engine, result, isolated)
 
     mk = "margin"
     api.route("POST", "/sapi/v1/margin/order/oco", new_oco, security=TRADE, weight=6, order=True, market=mk, permission=perm)

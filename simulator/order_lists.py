@@ -144,27 +144,7 @@ class _OrderLists:
         asset = spec.quote if side == "BUY" else spec.base
         need = quantity * max(needs) if side == "BUY" else quantity
         now = now_ms()
-        orders = []
-        for leg in (above, below):
-            order = Order(
-                order_id=0,
-                account_id=account.id,
-                symbol=spec.symbol,
-                side=side,
-                type=leg.type,
-                tif=leg.tif or "GTC",
-                price=leg.price or ZERO,
-                orig_qty=quantity,
-                client_order_id=leg.client_id or self.new_client_id(),  # type: ignore[attr-defined]
-                time=now,
-                arrival_ns=arrival_ns,
-                transport=transport,
-                stp=stp,
-                update_time=now,
-                stop_price=leg.stop_price or ZERO,
-                locked_asset=asset,
-            )
-            orders.append(order)
+        orders = [self.list_order(account, spec, side, quantity, leg, now, arrival_ns, transport, stp, asset) for leg in (above, below)]
         if before_lock is not None:
             before_lock(orders[0], asset, need)
         bal = self.balance(account, asset)  # type: ignore[attr-defined]
@@ -196,6 +176,39 @@ class _OrderLists:
             hub.publish(account.id, self.market, self.list_status(ol))
             self.publish_balances(account, orders[0])  # type: ignore[attr-defined]
         return ol
+
+    def list_order(
+        self,
+        account: "Account",
+        spec: SymbolSpec,
+        side: str,
+        quantity: Decimal,
+        leg: Leg,
+        now: int,
+        arrival_ns: int,
+        transport: str,
+        stp: str,
+        locked_asset: str = "",
+    ) -> Order:
+        """One order of a new list, as `leg` asks (its id and list id are set by the caller)."""
+        return Order(
+            order_id=0,
+            account_id=account.id,
+            symbol=spec.symbol,
+            side=side,
+            type=leg.type,
+            tif=leg.tif or "GTC",
+            price=leg.price or ZERO,
+            orig_qty=quantity,
+            client_order_id=leg.client_id or self.new_client_id(),  # type: ignore[attr-defined]
+            time=now,
+            arrival_ns=arrival_ns,
+            transport=transport,
+            stp=stp,
+            update_time=now,
+            stop_price=leg.stop_price or ZERO,
+            locked_asset=locked_asset,
+        )
 
     def activate(self, order: Order) -> None:
         """`order`, a leg of an OCO, starts working (a fill, a trigger): the other leg expires and

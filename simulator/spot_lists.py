@@ -14,6 +14,7 @@ exist." for a query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
@@ -58,6 +59,50 @@ def _leg(p: Params, where: str) -> Leg:
         if value is not None and value <= 0:
             raise errors.invalid_param(name)
     return Leg(type_, price, stop, tif, p.opt_str(f"{where}ClientOrderId"))
+
+
+Handler = Callable[[Ctx, Params], Any]
+
+
+def list_handlers(
+    sim: "Sim", engine: OrderEngine, result: Callable[..., dict[str, Any]], check: Callable[[Params], None] | None = None
+) -> tuple[Handler, Handler, Handler]:
+    """The cancel, query and open-lists handlers of a market's order lists (spot here, cross
+    margin in margin_lists.py): `result(ol, reports=None)` is the market's list reply, `check` its
+    own parameter check (margin: no isolated margin)."""
+
+    def find(ctx: Ctx, p: Params, client_param: str) -> tuple[Any, OrderList | None]:
+        account = ctx.require_account()
+        if check is not None:
+            check(p)
+        list_id = p.opt_int("orderListId")
+        client = p.opt_str(client_param)
+        if list_id is None and client is None:
+            raise errors.either_mandatory("orderListId", client_param)
+        return account, engine.find_list(account.id, list_id, client)
+
+    def cancel_list(ctx: Ctx, p: Params) -> dict[str, Any]:
+        symbol = p.str("symbol")
+        sim.symbols.get(symbol, "spot")
+        account, ol = find(ctx, p, "listClientOrderId")
+        if ol is None or ol.symbol != symbol or ol.done:
+            raise errors.BinanceError(errors.CANCEL_REJECTED, "Unknown order list sent.")
+        engine.cancel_list(account, ol, p.opt_str("newClientOrderId"))
+        return result(ol, [engine.cancel_result(o) for o in ol.orders])
+
+    def query_list(ctx: Ctx, p: Params) -> dict[str, Any]:
+        _, ol = find(ctx, p, "origClientOrderId")
+        if ol is None:
+            raise errors.BinanceError(errors.NO_SUCH_ORDER, "Order list does not exist.")
+        return result(ol)
+
+    def open_lists(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
+        account = ctx.require_account()
+        if check is not None:
+            check(p)
+        return [result(ol) for ol in engine.lists.values() if ol.account_id == account.id and not ol.done]
+
+    return cancel_list, query_list, open_lists
 
 
 def register_lists(sim: "Sim", engine: OrderEngine) -> None:
@@ -119,32 +164,7 @@ def register_lists(sim: "Sim", engine: OrderEngine) -> None:
         )
         return engine.list_result(ol, ol.reports)
 
-    def find(ctx: Ctx, p: Params, client_param: str) -> tuple[Any, OrderList | None]:
-        account = ctx.require_account()
-        list_id = p.opt_int("orderListId")
-        client = p.opt_str(client_param)
-        if list_id is None and client is None:
-            raise errors.either_mandatory("orderListId", client_param)
-        return account, engine.find_list(account.id, list_id, client)
-
-    def cancel_list(ctx: Ctx, p: Params) -> dict[str, Any]:
-        symbol = p.str("symbol")
-        sim.symbols.get(symbol, "spot")
-        account, ol = find(ctx, p, "listClientOrderId")
-        if ol is None or ol.symbol != symbol or ol.done:
-            raise errors.BinanceError(errors.CANCEL_REJECTED, "Unknown order list sent.")
-        engine.cancel_list(account, ol, p.opt_str("newClientOrderId"))
-        return engine.list_result(ol, [engine.cancel_result(o) for o in ol.orders])
-
-    def query_list(ctx: Ctx, p: Params) -> dict[str, Any]:
-        _, ol = find(ctx, p, "origClientOrderId")
-        if ol is None:
-            raise errors.BinanceError(errors.NO_SUCH_ORDER, "Order list does not exist.")
-        return engine.list_result(ol)
-
-    def open_lists(ctx: Ctx, p: Params) -> list[dict[str, Any]]:
-        account = ctx.require_account()
-        return [engine.list_result(ol) for ol in engine.lists.values() if ol.account_id == account.id and not ol.done]
+    cancel_list, query_list, open_lists = list_handlers(sim, engine, engine.list_result)
 
     api.route(
         "POST", "/api/v3/orderList/oco", new_oco, security=TRADE, weight=1, order=True, permission=trade, ws=[(WS, "orderList.place.oco")]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from simulator import errors
 from simulator.matching import Resting
 from simulator.symbols import SymbolSpec
-from simulator.util import ZERO, now_ms
+from simulator.util import now_ms
 
 from .order_lists import Leg, OrderList, check_oco
 from .order_state import Order
@@ -111,25 +111,8 @@ class _PendingOrders:
             raise
         ol.orders.append(first)
         for leg in pending:
-            order = Order(
-                order_id=self.sim.order_ids(),
-                account_id=account.id,
-                symbol=spec.symbol,
-                side=side,
-                type=leg.type,
-                tif=leg.tif or "GTC",
-                price=leg.price or ZERO,
-                orig_qty=quantity,
-                client_order_id=leg.client_id or self.new_client_id(),  # type: ignore[attr-defined]
-                time=now,
-                arrival_ns=arrival_ns,
-                transport=transport,
-                stp=stp,
-                status=PENDING,
-                update_time=now,
-                stop_price=leg.stop_price or ZERO,
-                order_list_id=list_id,
-            )
+            order = self.list_order(account, spec, side, quantity, leg, now, arrival_ns, transport, stp)  # type: ignore[attr-defined]
+            order.order_id, order.order_list_id, order.status = self.sim.order_ids(), list_id, PENDING
             book.by_id[order.order_id] = order
             book.by_client[order.client_order_id] = order
             book.open_client[order.client_order_id] = order
