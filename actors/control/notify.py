@@ -28,7 +28,7 @@ import asyncio
 import itertools
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, Literal
@@ -57,6 +57,7 @@ Category = Literal[
     "actor_down",
     "guard",
 ]
+SENT_KEPT: Final = 100  # notifications kept in memory (every one is in the journal)
 MAX_LINES: Final = 40  # lines listed in a grouped message; the rest are counted
 RESEND_WITHIN_S: Final = 3600.0  # undelivered alerts older than this are not re-sent after a restart
 RESENT_MARK: Final = " (re-sent after a control restart)"
@@ -277,7 +278,7 @@ class Notifier:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Future[bool]] = set()
-        self.sent: list[Notification] = []
+        self.sent: deque[Notification] = deque(maxlen=SENT_KEPT)  # the latest, for status and tests (bounded)
         self.failed = 0
 
     def _now(self) -> float:

@@ -185,3 +185,16 @@ async def test_undeliverable_notification_is_journalled_as_an_error(journal: Jou
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_the_notifier_keeps_only_its_latest_notifications_in_memory(journal: Journal) -> None:
+    from actors.control.notify import SENT_KEPT, Notification
+
+    notifier = Notifier(NotificationsConfig(urls=()), journal)  # no channel: journalled only
+    try:
+        for i in range(SENT_KEPT + 5):
+            notifier._send(Notification(title=f"n{i}", body="", alerts=()))
+        assert len(notifier.sent) == SENT_KEPT and notifier.sent[0].title == "n5"  # bounded, the latest kept
+        await notifier.drain()
+    finally:
+        await notifier.close()
