@@ -330,5 +330,5 @@ def register(sim: "Sim") -> OrderEngine:
     api.route("POST", "/sapi/v1/margin/borrow-repay", borrow_repay, security=TRADE, weight=1, market=mk, permission=perm)
     api.route("GET", "/sapi/v1/margin/maxBorrowable", max_borrowable, security=USER_DATA, weight=50, market=mk)
     api.route("POST", "/sapi/v1/userListenToken", listen_token, security=USER_STREAM, weight=1, market=mk)
-    register_margin_lists(sim, engine, SIDE_EFFECTS, borrow)
+    register_margin_lists(sim, engine, SIDE_EFFECTS, borrow, check_isolated)
     return engine

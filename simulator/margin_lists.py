@@ -23,9 +23,9 @@ from simulator import errors
 from simulator.api import TRADE, USER_DATA, Ctx
 from simulator.order_lists import Leg, OrderList, check_legacy_oco
 from simulator.order_state import Order
-from simulator.orders import RESP_TYPES, SIDES, STP_MODES, TIFS, OrderEngine
+from simulator.orders import TIFS, OrderEngine
 from simulator.params import Params
-from simulator.spot_lists import list_handlers
+from simulator.spot_lists import list_handlers, oco_request
 from simulator.util import fmt
 
 if TYPE_CHECKING:
@@ -55,13 +55,12 @@ def _legs(p: Params, side: str) -> tuple[Leg, Leg]:
     return (maker, stop_leg) if side == "SELL" else (stop_leg, maker)
 
 
-def register_margin_lists(sim: "Sim", engine: OrderEngine, side_effects: tuple[str, ...], borrow: SideEffect) -> None:
+def register_margin_lists(
+    sim: "Sim", engine: OrderEngine, side_effects: tuple[str, ...], borrow: SideEffect, isolated: Callable[[Params], None]
+) -> None:
+    """`isolated`: margin.py's check that refuses isolated margin."""
     api = sim.api
     perm = "enableMargin"
-
-    def isolated(p: Params) -> None:
-        if p.bool("isIsolated", False):
-            raise errors.BinanceError(errors.UNSUPPORTED_OPERATION, "This operation is not supported.")
 
     def result(ol: OrderList, reports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The list as margin sends it: `isIsolated`, and order reports without the spot-only fields."""
@@ -75,31 +74,17 @@ def register_margin_lists(sim: "Sim", engine: OrderEngine, side_effects: tuple[s
     def new_oco(ctx: Ctx, p: Params) -> dict[str, Any]:
         account = ctx.require_account()
         isolated(p)
-        symbol = p.str("symbol")
-        spec = sim.symbols.get(symbol, "spot")
-        side = p.str("side")
-        if side not in SIDES:
-            raise errors.invalid_side()
-        quantity = p.decimal("quantity")
-        if quantity <= 0:
-            raise errors.invalid_param("quantity")
-        above, below = _legs(p, side)
-        spec.check_precision(quantity, None)
-        for leg in (above, below):
-            spec.check_precision(None, leg.price)
-            spec.check_precision(None, leg.stop_price)
-        resp_type = p.enum("newOrderRespType", RESP_TYPES, "RESULT")
-        stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
+        r = oco_request(sim, p, _legs)
         side_effect = p.enum("sideEffectType", side_effects, "NO_SIDE_EFFECT")
         ol = engine.place_oco(
             account,
-            spec,
-            side,
-            quantity,
-            above,
-            below,
+            r.spec,
+            r.side,
+            r.quantity,
+            r.above,
+            r.below,
             p.opt_str("listClientOrderId"),
-            stp,
+            r.stp,
             ctx.arrival_ns,
             ctx.transport,
             check=check_legacy_oco,
@@ -107,7 +92,7 @@ def register_margin_lists(sim: "Sim", engine: OrderEngine, side_effects: tuple[s
         )
         for order in ol.orders:
             order.side_effect = side_effect
-        out = result(ol, [engine.order_result(o, resp_type) for o in ol.orders])
+        out = result(ol, [engine.order_result(o, r.resp_type) for o in ol.orders])
         lender = ol.orders[0]
         if lender.borrowed > 0:
             out["marginBuyBorrowAmount"] = fmt(lender.borrowed)

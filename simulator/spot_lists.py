@@ -15,7 +15,8 @@ exist." for a query.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator import errors
 from simulator.api import TRADE, USER_DATA, Ctx
@@ -23,6 +24,7 @@ from simulator.order_lists import Leg, OrderList
 from simulator.orders import RESP_TYPES, SIDES, STP_MODES, TIFS, OrderEngine
 from simulator.params import Params
 from simulator.spot_oto import WORKING_TYPES, Working
+from simulator.symbols import SymbolSpec
 
 if TYPE_CHECKING:
     from simulator.core import Sim
@@ -62,6 +64,35 @@ def _leg(p: Params, where: str) -> Leg:
 
 
 Handler = Callable[[Ctx, Params], Any]
+
+
+class OcoRequest(NamedTuple):
+    spec: SymbolSpec
+    side: str
+    quantity: Decimal
+    above: Leg
+    below: Leg
+    resp_type: str
+    stp: str
+
+
+def oco_request(sim: "Sim", p: Params, legs: Callable[[Params, str], tuple[Leg, Leg]]) -> OcoRequest:
+    """The parameters every OCO form shares (spot's, and the older one cross margin has: `legs`
+    reads its two orders), checked in Binance's order."""
+    spec = sim.symbols.get(p.str("symbol"), "spot")
+    side = p.str("side")
+    if side not in SIDES:
+        raise errors.invalid_side()
+    quantity = p.decimal("quantity")
+    if quantity <= 0:
+        raise errors.invalid_param("quantity")
+    above, below = legs(p, side)
+    spec.check_precision(quantity, None)
+    for leg in (above, below):
+        spec.check_precision(None, leg.price)
+        spec.check_precision(None, leg.stop_price)
+    resp_type = p.enum("newOrderRespType", RESP_TYPES, "RESULT")
+    return OcoRequest(spec, side, quantity, above, below, resp_type, p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER"))
 
 
 def list_handlers(
@@ -111,25 +142,11 @@ def register_lists(sim: "Sim", engine: OrderEngine) -> None:
 
     def new_oco(ctx: Ctx, p: Params) -> dict[str, Any]:
         account = ctx.require_account()
-        symbol = p.str("symbol")
-        spec = sim.symbols.get(symbol, "spot")
-        side = p.str("side")
-        if side not in SIDES:
-            raise errors.invalid_side()
-        quantity = p.decimal("quantity")
-        if quantity <= 0:
-            raise errors.invalid_param("quantity")
-        above, below = _leg(p, "above"), _leg(p, "below")
-        spec.check_precision(quantity, None)
-        for leg in (above, below):
-            spec.check_precision(None, leg.price)
-            spec.check_precision(None, leg.stop_price)
-        resp_type = p.enum("newOrderRespType", RESP_TYPES, "RESULT")
-        stp = p.enum("selfTradePreventionMode", STP_MODES, "EXPIRE_MAKER")
+        r = oco_request(sim, p, lambda p, side: (_leg(p, "above"), _leg(p, "below")))
         ol = engine.place_oco(
-            account, spec, side, quantity, above, below, p.opt_str("listClientOrderId"), stp, ctx.arrival_ns, ctx.transport
+            account, r.spec, r.side, r.quantity, r.above, r.below, p.opt_str("listClientOrderId"), r.stp, ctx.arrival_ns, ctx.transport
         )
-        return engine.list_result(ol, [engine.order_result(o, resp_type) for o in ol.orders])
+        return engine.list_result(ol, [engine.order_result(o, r.resp_type) for o in ol.orders])
 
     def new_oto(ctx: Ctx, p: Params, otoco: bool) -> dict[str, Any]:
         account = ctx.require_account()
