@@ -54,6 +54,7 @@ class Service:
 
     def __init__(self, n_slaves: int, root: pathlib.Path | None = None) -> None:
         self.root = root or pathlib.Path(tempfile.mkdtemp(prefix="chaos-", dir="/tmp"))  # ipc paths < 108 bytes
+        self.root.mkdir(parents=True, exist_ok=True)  # --root may name a directory not made yet
         self.sim_config = sim_config(self.root)
         self.config_path = demo_setup(self.root, sim_config=self.sim_config)
         (self.root / "run" / "programs" / "demo-trader.conf").unlink()  # the run trades itself
