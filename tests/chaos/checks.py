@@ -30,6 +30,9 @@
   with the control actor or the slave (both killed before it reached the journal). A trade with no
   journal row at all (control was down) is covered by a later synchronisation of the slave to a
   snapshot published after it (lost.py). The revoked slave is not counted after its revocation.
+  The check reads again for up to 30 s while it finds a trade undecided (`wait_lost`): a copy a
+  fault delayed (a status-unknown order is sent again only recvWindow + 1 s after the answer) may
+  be decided after trading stopped.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from .alerts import (
     flapped as flapped,
     journal_rows as journal_rows,
 )
-from .lost import check_lost as check_lost  # the lost check (lost.py)
+from .lost import check_lost as check_lost, wait_lost as wait_lost  # the lost check (lost.py)
 
 ZERO = Decimal(0)
 BM_TOLERANCE = Decimal("0.05")

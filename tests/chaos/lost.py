@@ -17,6 +17,7 @@ decides a symbol's fills in order, so one that decided a later fill and not this
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from typing import Any, NamedTuple
 
@@ -63,6 +64,24 @@ def covered_by_later_sync(
         if not dropped:
             return True
     return False
+
+
+# How long after trading stops a slave may still decide a master fill: an order whose status
+# came back unknown (timeout, 5xx) is sent again only once the original can no longer execute,
+# recvWindow (5 s) + 1 s after the answer, plus the lookups and a restarted slave's start.
+LATE_DECISION_S = 30.0
+
+
+def wait_lost(svc: Service, revoked_at: dict[str, float], timeout: float = LATE_DECISION_S) -> dict[str, Any]:
+    """`check_lost`, read again while it finds a fill undecided, until `timeout`: a copy that a
+    fault delayed is decided after trading stopped (the positions check may already pass, within
+    its tolerance), and is not lost. A fill still undecided at the timeout is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check_lost(svc, revoked_at)
+        if not result["lost"] or time.monotonic() > deadline:
+            return result
+        time.sleep(2)  # poll interval (bounded by the timeout)
 
 
 def check_lost(svc: Service, revoked_at: dict[str, float]) -> dict[str, Any]:
