@@ -44,6 +44,7 @@ from .vocabulary import (
     Msg as Msg,
     NonNegInt as NonNegInt,
     OnStart as OnStart,
+    OnStop as OnStop,
     OrderAction as OrderAction,
     OrdersMode as OrdersMode,
     Part as Part,
@@ -313,9 +314,16 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # guard: at most this many open positions (over every market the slave copies; a hedge LONG and
     # SHORT are two): an entry beyond them is not copied (actors/slave/guards.py); None: no limit
     max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    # guard, the equity stop: entries stop under `equity_floor` (USDT) or `max_drawdown_pct` % under the
+    # high-water mark; "flatten": the positions are closed too (actors/domain/equity_stop.py)
+    equity_floor: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None
+    on_stop: OnStop = "pause"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "ratio", "multiplier", "max_position_notional")
+        _check_positive(self, "ratio", "multiplier", "max_position_notional", "equity_floor")
+        if self.max_drawdown_pct is not None and (_bad_decimal(self.max_drawdown_pct) or not 0 < self.max_drawdown_pct < 100):
+            raise ValueError(f"`max_drawdown_pct` must be > 0 and < 100 (a percentage), got {self.max_drawdown_pct}")
         if self.orders == "mirror" and self.reverse:
             raise ValueError(
                 '`orders = "mirror"` cannot be combined with `reverse`: a reversed copy of a resting order or stop at the'

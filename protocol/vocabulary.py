@@ -26,6 +26,7 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
+OnStop = Literal["pause", "flatten"]  # what the equity stop does when it acts (entries stop; flatten: positions closed too)
 OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: resting orders copied too
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
 # the master order types published as resting orders (all but LIMIT: spot / margin; the stop types
@@ -56,6 +57,7 @@ SkipReason = Literal[
     "cannot_size",  # k unavailable (master equity <= 0, slave equity unknown)
     "close_only",  # the slave's close-only guard: entries and increases are not copied
     "max_positions",  # the slave's max-open-positions guard: a new position beyond the max is not opened
+    "equity_stop",  # the slave's equity stop acted: entries and increases are not copied until it is lifted
     "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
     "exchange_rejected",  # any other exchange refusal
     "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)

@@ -42,6 +42,9 @@ class SlaveForm:
     protective: str = "mirror"
     close_only: bool = False
     max_open_positions: str = ""  # "" = no limit
+    equity_floor: str = ""  # "" = off
+    max_drawdown_pct: str = ""  # "" = off
+    on_stop: str = "pause"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +75,9 @@ class SlaveForm:
             protective=c.protective,
             close_only=c.close_only,
             max_open_positions=text(c.max_open_positions),
+            equity_floor=text(c.equity_floor),
+            max_drawdown_pct=text(c.max_drawdown_pct),
+            on_stop=c.on_stop,
         )
 
 
@@ -107,6 +113,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "orders": form.orders,
         "protective": form.protective,
         "close_only": form.close_only,
+        "on_stop": form.on_stop,
         "symbols_allow": _words(form.symbols_allow),
         "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),
@@ -116,7 +123,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         if not value:
             raise FormError(f"{name}: required")
         raw[name] = value
-    for name in ("max_position_notional", "margin_level_min"):
+    for name in ("max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct"):
         value = getattr(form, name).strip()
         if value:
             raw[name] = value

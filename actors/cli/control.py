@@ -105,6 +105,9 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
         "--close-only", action=argparse.BooleanOptionalAction, default=None, help="guard: copy reductions and closes only, never an entry"
     )
     p.add_argument("--max-open-positions", help='guard: open no position beyond this many ("" or 0: no limit)')
+    p.add_argument("--equity-floor", help='equity stop: no entry once the equity (USDT) is below this ("" or 0: off)')
+    p.add_argument("--max-drawdown-pct", help='equity stop: no entry once the equity is this %% under its high-water mark ("" or 0: off)')
+    p.add_argument("--on-stop", choices=("pause", "flatten"), help="what the equity stop does: pause entries, or also close the positions")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +163,7 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "settle_after_ms": "settle_after_ms",
         "protective": "protective",
         "close_only": "close_only",
+        "on_stop": "on_stop",
     }
     for option, name in simple.items():
         value = getattr(args, option)
@@ -170,6 +174,10 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         if text not in ("", "0") and not text.isdigit():
             raise UsageError(f"--max-open-positions: expected a whole number, got {text!r}")
         changes["max_open_positions"] = None if text in ("", "0") else int(text)
+    for option, name in (("equity_floor", "equity_floor"), ("max_drawdown_pct", "max_drawdown_pct")):
+        value = getattr(args, option)
+        if value is not None:  # "" or 0: the threshold off (changing either lifts an equity stop that acted)
+            changes[name] = None if value.strip() in ("", "0") else value.strip()
     for option, name in (("markets", "markets"), ("allow", "symbols_allow"), ("deny", "symbols_deny")):
         value = getattr(args, option)
         if value is not None:

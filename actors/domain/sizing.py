@@ -9,7 +9,8 @@ increases with reason "cannot_size" but still mirrors reductions and closes, whi
 The close-only guard (`close_only = true`) is the same rule on purpose (`entry_k`): every entry
 and increase is skipped with reason "close_only", the intended position does not grow (a later
 reduction takes the same fraction of what the slave holds), and reductions and closes are copied
-as ever; a resting or conditional order is copied for the part that reduces only.
+as ever; a resting or conditional order is copied for the part that reduces only. So is the equity
+stop once it acted (skip reason "equity_stop").
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ class CannotSize(msgspec.Struct, frozen=True):
 CLOSE_ONLY = "close-only: entries and increases are not copied (reductions and closes are)"
 
 
-def entry_k(config: SlaveConfig, k: Decimal | CannotSize) -> Decimal | CannotSize:
-    """The k a master fill's increase is copied with: `k`, or none under the close-only guard."""
-    if config.close_only and not isinstance(k, CannotSize):
+def entry_k(config: SlaveConfig, k: Decimal | CannotSize, equity_stop: str = "") -> Decimal | CannotSize:
+    """The k a master fill's increase is copied with: `k`, or none under the close-only guard or
+    once the equity stop acted (`equity_stop`: why it did; actors/domain/equity_stop.py)."""
+    if isinstance(k, CannotSize):
+        return k
+    if config.close_only:
         return CannotSize(CLOSE_ONLY, skip="close_only")
+    if equity_stop:
+        return CannotSize(f"equity stop: {equity_stop}; entries and increases are not copied until it is lifted", skip="equity_stop")
     return k
 
 

@@ -92,10 +92,14 @@ class Follow:
         except BinanceAPIError as exc:
             log.warning("following master config change failed: %s", exc)
 
-    async def flatten(self, cmd: FlattenCommand) -> None:
+    async def flatten(self, cmd: FlattenCommand, *, forget: bool = False) -> None:
         """Close this slave's positions (all, or one symbol) with reduce-only orders: every one it
-        holds, whatever the symbol filters (they choose what is copied, not what may be closed)."""
+        holds, whatever the symbol filters (they choose what is copied, not what may be closed).
+        `forget` (the equity stop's flatten): the intended positions become none too, so no check
+        opens them again; once the stop is lifted, what the master does next is copied."""
         async with self._held():
+            if forget:
+                self.book.commit({}, self.book.master)
             if self.resting:  # a copy of a master's resting order would open it again
                 await self.drop_copies(f"flattened (request {cmd.request_id})", cmd.symbol)
             if self.guards:  # nothing left to protect (and a stop entry would open it again)

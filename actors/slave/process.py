@@ -31,6 +31,7 @@ from protocol.topics import control_subscriptions, master_prefix
 from ..base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from ..binance.errors import BinanceAPIError
 from ..config import AppConfig
+from .equity_guard import ERROR_PREFIX as EQUITY_STOPPED, check_equity_stop, equity_path, load_equity_stop
 from .forced_state import forced_path, load_forced, save_forced
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
@@ -68,6 +69,14 @@ class Slave:
         if problem:
             log.warning("%s", problem)
             self.errors.append(f"forced_state: {problem}"[:200])
+        self.equity_stop_path = equity_path(app.state_dir, self.slave_id)
+        self.equity_stop, problem = load_equity_stop(self.equity_stop_path)  # equity_guard.py
+        self.equity_stop_saved = self.equity_stop
+        if problem:
+            log.warning("%s", problem)
+            self.errors.append(f"equity_stop: {problem}"[:200])
+        if self.equity_stop.acted:  # acted before the restart: still acted, and shown
+            self.errors.append(f"{EQUITY_STOPPED}{self.equity_stop.acted}"[:200])
         self.snapshot_socks: dict[str, zmq.Socket] = {}
         self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
         self.snapshot_readers: dict[str, ZmqReader] = {}
@@ -296,6 +305,7 @@ class Slave:
                 pass
             now = time.monotonic()
             await refresh_equities(self, now)
+            check_equity_stop(self)
             for m in self.mirrors.values():
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
                     m.master_connected = False

@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.binance.filters import SymbolFilters
 from actors.domain.decisions import OrderIntent, SlaveHolding
+from actors.domain.equity_stop import EquityStopState
 from actors.slave import MarketMirror
 from actors.slave.accounts.execution import Executed
 from protocol.messages import MasterFill, PositionEntry, PositionSnapshot, SlaveConfig
@@ -163,6 +164,7 @@ class Harness:
             fatal_key_error=lambda *a: None,
             last_latency_ns=0,
             guards_noted=set(),
+            equity_stop=EquityStopState(),
         )
         self.mirror = MarketMirror(self.slave, self.account)  # type: ignore[arg-type]
         self.mirror.syncing = False

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -95,6 +96,15 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert dep.cli("slave", "edit", "s3", "--max-open-positions", "three").code == EXIT_USAGE
     assert dep.cli("slave", "edit", "s3", "--max-open-positions", "0").code == EXIT_OK  # 0: no limit
     assert load_config(dep.config).slave("s3").max_open_positions is None
+    args = ("--equity-floor", "5000", "--max-drawdown-pct", "12.5", "--on-stop", "flatten")  # the equity stop
+    assert dep.cli("slave", "edit", "s3", *args).code == EXIT_OK
+    edited = load_config(dep.config).slave("s3")
+    assert (edited.equity_floor, edited.max_drawdown_pct, edited.on_stop) == (Decimal("5000"), Decimal("12.5"), "flatten")
+    assert dep.cli("slave", "edit", "s3", "--max-drawdown-pct", "100").code != EXIT_OK  # not a percentage of what can be lost
+    assert load_config(dep.config).slave("s3").max_drawdown_pct == Decimal("12.5")  # unchanged
+    assert dep.cli("slave", "edit", "s3", "--equity-floor", "0", "--max-drawdown-pct", "").code == EXIT_OK  # off
+    edited = load_config(dep.config).slave("s3")
+    assert edited.equity_floor is None and edited.max_drawdown_pct is None
     assert dep.cli("pause", "s3").code == EXIT_OK
     assert load_config(dep.config).slave("s3").paused
     assert (dep.root / "copytrader.toml.bak").exists()

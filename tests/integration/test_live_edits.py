@@ -174,3 +174,54 @@ def test_the_max_open_positions_guard_skips_the_entry_past_the_max_not_before_an
         finally:
             pub.close(0)
             dep.stop()
+
+
+def test_the_equity_stop_acts_under_its_floor_refuses_entries_copies_exits_flattens_and_is_lifted(tmp_path):
+    # issue 22: the slave holds about 500,000 USDT. A floor under it does nothing; one above it acts
+    # within the second (journalled skips, told once); reductions are copied; set again with
+    # on_stop = "flatten" it closes the slave's positions and opens none again; lifted, the next
+    # entry is copied
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("1"))
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        assert dep.collector is not None
+        try:
+
+            def at(want: dict) -> None:
+                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+
+            def edit(version: int, line: str, **changes: Any) -> None:
+                send = _sender(
+                    pub, SlaveConfigChanged(slave_id="slave01", config=msgspec.structs.replace(slave, **changes), version=version)
+                )
+                eventually(lambda: send() or line in dep.log("slave-slave01"), timeout=20, interval=0.3, what=line)
+
+            def skipped() -> list[str]:
+                return [s.symbol for s in dep.collector.of(MirrorSkipped) if s.reason == "equity_stop"]
+
+            master_order(sim, "BTCUSDT", "BUY", "0.2")
+            at({("BTCUSDT", "BOTH"): Decimal("0.2")})
+            edit(1, "equity stop set (floor=400000", equity_floor=Decimal("400000"))
+            master_order(sim, "ETHUSDT", "BUY", "1")  # the floor is under the equity: copied
+            at({("BTCUSDT", "BOTH"): Decimal("0.2"), ("ETHUSDT", "BOTH"): Decimal("1")})
+            edit(2, "equity stop acted: equity", equity_floor=Decimal("900000"))
+            master_order(sim, "BTCUSDT", "BUY", "0.2")  # an increase: skipped
+            master_order(sim, "SOLUSDT", "BUY", "10")  # an entry: skipped
+            eventually(lambda: skipped() == ["BTCUSDT", "SOLUSDT"], timeout=20, what="two skips with reason equity_stop")
+            master_order(sim, "BTCUSDT", "SELL", "0.2")  # half of the master's 0.4: half of the slave's 0.2
+            at({("BTCUSDT", "BOTH"): Decimal("0.1"), ("ETHUSDT", "BOTH"): Decimal("1")})
+            told = [e.code for e in dep.collector.of(SlaveError) if e.code.startswith("guard_")]
+            assert told == ["guard_equity_stop"]  # once
+            assert_no_corrections(dep, "the equity stop (pause)")
+
+            edit(3, "equity stop set (floor=900001", equity_floor=Decimal("900001"), on_stop="flatten")  # changed: lifted, acts again
+            at({})  # flattened
+            told = [e.code for e in dep.collector.of(SlaveError) if e.code.startswith("guard_")]
+            assert told == ["guard_equity_stop"] * 2
+            master_order(sim, "ETHUSDT", "SELL", "0.5")  # a reduction: nothing left to reduce, nothing opened
+            edit(4, "equity stop off", equity_floor=None)  # lifted
+            master_order(sim, "XRPUSDT", "BUY", "100")  # the master's next entry: copied; what it held before is not joined
+            at({("XRPUSDT", "BOTH"): Decimal("100")})
+        finally:
+            pub.close(0)
+            dep.stop()

@@ -12,6 +12,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from actors.binance.filters import SymbolFilters
+from actors.domain.equity_stop import EquityStopState
 from actors.slave import MarketMirror
 from actors.slave.accounts.execution import Executed
 from protocol.messages import PositionSnapshot, SlaveConfig
@@ -59,6 +60,7 @@ def _mirror() -> tuple[MarketMirror, _Account]:
         report=lambda msg: None,
         fatal=False,
         paused_all=False,
+        equity_stop=EquityStopState(),
         config=config,
         notify_error=lambda *a: None,
         fatal_key_error=lambda *a: None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 
+from actors.domain.equity_stop import EquityStopState
 from actors.slave import MarketMirror, now_ns
 from protocol.messages import MasterFill, MirrorSkipped, PositionSnapshot, Reconciled, SlaveConfig
 
@@ -38,6 +39,7 @@ def _slave(snap: PositionSnapshot) -> SimpleNamespace:
         reports=reports,
         fatal=False,
         paused_all=False,
+        equity_stop=EquityStopState(),
         request_snapshot=request_snapshot,
         notify_error=lambda *a: None,
         config=SlaveConfig(id="s1", markets=("usdm",)),

@@ -15,6 +15,7 @@ from typing import Any
 from actors.binance.endpoints import Endpoints
 from actors.binance.filters import SymbolFilters
 from actors.binance.signing import make_signer
+from actors.domain.equity_stop import EquityStopState
 from actors.slave import MarketMirror
 from actors.slave.accounts.execution import Executed
 from actors.slave.accounts.usdm import UsdmAccount
@@ -74,6 +75,7 @@ def _mirror() -> tuple[MarketMirror, _Account, list[Any]]:
         report=reports.append,
         fatal=False,
         paused_all=False,
+        equity_stop=EquityStopState(),
         config=config,
         notify_error=lambda *a: None,
         fatal_key_error=lambda *a: None,

@@ -60,8 +60,12 @@ def settings_text(summary: SlaveSummary) -> Text:
             f"margin level min {plain(c.margin_level_min)}" if c.margin_level_min is not None else "",
         ),
     ]
-    guards = (["close-only: entries are not copied"] if c.close_only else []) + (
-        [f"at most {c.max_open_positions} open positions"] if c.max_open_positions else []
+    guards = (
+        (["close-only: entries are not copied"] if c.close_only else [])
+        + ([f"at most {c.max_open_positions} open positions"] if c.max_open_positions else [])
+        + ([f"equity floor {plain(c.equity_floor)} USDT"] if c.equity_floor is not None else [])
+        + ([f"max drawdown {plain(c.max_drawdown_pct)} %"] if c.max_drawdown_pct is not None else [])
+        + ([f"on equity stop: {c.on_stop}"] if c.equity_floor is not None or c.max_drawdown_pct is not None else [])
     )
     if guards:
         rows.append(("guards", Text(";  ".join(guards), style="bold yellow"), "reductions and closes are always copied"))

@@ -18,6 +18,7 @@ POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
 ORDERS = [("copy fills", "fills"), ("mirror orders", "mirror")]
 PROTECTIVE = [("mirror stops (usdm)", "mirror"), ("off", "off")]
+ON_STOP = [("pause entries", "pause"), ("flatten too", "flatten")]
 PARTS = ("identity", "sizing", "limits")
 
 
@@ -64,6 +65,9 @@ class SlaveFormFields(Vertical):
             yield _row(
                 "max positions (guard)", Input(compact=True, value=f.max_open_positions, id="f-max-positions", placeholder="no limit")
             )
+            yield _row("equity floor USDT", Input(compact=True, value=f.equity_floor, id="f-equity-floor", placeholder="off"))
+            yield _row("max drawdown %", Input(compact=True, value=f.max_drawdown_pct, id="f-drawdown", placeholder="off"))
+            yield _row("on equity stop", Select(compact=True, options=ON_STOP, value=f.on_stop, allow_blank=False, id="f-on-stop"))
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -107,4 +111,7 @@ class SlaveFormFields(Vertical):
             protective=choice("f-protective", f.protective),
             close_only=flag("f-close-only", f.close_only),
             max_open_positions=text("f-max-positions", f.max_open_positions),
+            equity_floor=text("f-equity-floor", f.equity_floor),
+            max_drawdown_pct=text("f-drawdown", f.max_drawdown_pct),
+            on_stop=choice("f-on-stop", f.on_stop),
         )
