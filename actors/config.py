@@ -31,6 +31,8 @@ close_only = false               # guard: copy only reductions and closes, never
 # equity_floor = "5000"          # equity stop: no entry once the equity (USDT, over the markets) is below this
 # max_drawdown_pct = "20"        # equity stop: ... or this % under its high-water mark (actors/domain/equity_stop.py)
 # on_stop = "pause"              # pause | flatten: the equity stop also closes the positions, once
+# daily_loss_limit = "500"       # no entry once the equity lost this much (USDT) in the window, until it resets
+# daily_loss_window = "utc_day"  # utc_day | rolling_24h
 ```
 
 Decimals are given as strings ("0.5") or numbers; every error names the offending field.

@@ -38,6 +38,7 @@ from .vocabulary import (
     ConditionalType as ConditionalType,
     FillStatus as FillStatus,
     Leverage as Leverage,
+    LossWindow as LossWindow,
     MarginType as MarginType,
     Market as Market,
     MinNotionalPolicy as MinNotionalPolicy,
@@ -301,27 +302,26 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     min_notional_policy: MinNotionalPolicy = "defer"
     on_start: OnStart = "sync"
     margin_level_min: Decimal | None = None
-    # mirror: the master's resting limit orders (USD-M LIMIT, spot / margin LIMIT and LIMIT_MAKER)
-    # are placed, amended and canceled on this slave too (actors/slave/resting.py)
+    # mirror: the master's resting limit orders are placed, amended and canceled here too (actors/slave/resting.py)
     orders: OrdersMode = "fills"
     settle_after_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0  # mirror: wait before settling a done order
-    # with orders = "mirror": the master's USD-M stop-loss / take-profit orders are copied too
-    # (actors/slave/protective.py); "off": they are not, and their fills are copied as fills
+    # orders = "mirror": the master's stops are copied too (actors/slave/protective.py); "off": their fills are
     protective: ProtectiveMode = "mirror"
     # guard: copy only what reduces or closes a position (the master's exits), never an entry or
     # an increase (actors/domain/sizing.py `entry_k`); lifted by setting it back to false
     close_only: bool = False
-    # guard: at most this many open positions (over every market the slave copies; a hedge LONG and
-    # SHORT are two): an entry beyond them is not copied (actors/slave/guards.py); None: no limit
+    # guard: at most this many open positions over its markets (a hedge LONG and SHORT are two), actors/slave/guards.py
     max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
-    # guard, the equity stop: entries stop under `equity_floor` (USDT) or `max_drawdown_pct` % under the
-    # high-water mark; "flatten": the positions are closed too (actors/domain/equity_stop.py)
+    # guards: the equity stop (under `equity_floor` USDT, or `max_drawdown_pct` % under the high-water mark;
+    # "flatten": positions closed too) and the daily loss limit (USDT, per window), actors/domain/equity_stop.py
     equity_floor: Decimal | None = None
     max_drawdown_pct: Decimal | None = None
     on_stop: OnStop = "pause"
+    daily_loss_limit: Decimal | None = None
+    daily_loss_window: LossWindow = "utc_day"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "ratio", "multiplier", "max_position_notional", "equity_floor")
+        _check_positive(self, "ratio", "multiplier", "max_position_notional", "equity_floor", "daily_loss_limit")
         if self.max_drawdown_pct is not None and (_bad_decimal(self.max_drawdown_pct) or not 0 < self.max_drawdown_pct < 100):
             raise ValueError(f"`max_drawdown_pct` must be > 0 and < 100 (a percentage), got {self.max_drawdown_pct}")
         if self.orders == "mirror" and self.reverse:

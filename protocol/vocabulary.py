@@ -26,6 +26,7 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 SizingMode = Literal["balance_multiplier", "fixed_ratio"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
+LossWindow = Literal["utc_day", "rolling_24h"]  # the daily loss limit's window: the UTC day, or the last 24 h
 OnStop = Literal["pause", "flatten"]  # what the equity stop does when it acts (entries stop; flatten: positions closed too)
 OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: resting orders copied too
 OrderAction = Literal["placed", "amended", "canceled", "expired"]
@@ -58,6 +59,7 @@ SkipReason = Literal[
     "close_only",  # the slave's close-only guard: entries and increases are not copied
     "max_positions",  # the slave's max-open-positions guard: a new position beyond the max is not opened
     "equity_stop",  # the slave's equity stop acted: entries and increases are not copied until it is lifted
+    "daily_loss",  # the slave's daily loss limit acted: entries and increases are not copied until its window resets
     "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
     "exchange_rejected",  # any other exchange refusal
     "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)

@@ -45,6 +45,8 @@ class SlaveForm:
     equity_floor: str = ""  # "" = off
     max_drawdown_pct: str = ""  # "" = off
     on_stop: str = "pause"
+    daily_loss_limit: str = ""  # "" = off
+    daily_loss_window: str = "utc_day"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +80,8 @@ class SlaveForm:
             equity_floor=text(c.equity_floor),
             max_drawdown_pct=text(c.max_drawdown_pct),
             on_stop=c.on_stop,
+            daily_loss_limit=text(c.daily_loss_limit),
+            daily_loss_window=c.daily_loss_window,
         )
 
 
@@ -114,6 +118,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "protective": form.protective,
         "close_only": form.close_only,
         "on_stop": form.on_stop,
+        "daily_loss_window": form.daily_loss_window,
         "symbols_allow": _words(form.symbols_allow),
         "symbols_deny": _words(form.symbols_deny),
         "symbol_max_notional": _caps(form.symbol_max_notional),
@@ -123,7 +128,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         if not value:
             raise FormError(f"{name}: required")
         raw[name] = value
-    for name in ("max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct"):
+    for name in ("max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
         value = getattr(form, name).strip()
         if value:
             raw[name] = value

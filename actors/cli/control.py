@@ -108,6 +108,8 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--equity-floor", help='equity stop: no entry once the equity (USDT) is below this ("" or 0: off)')
     p.add_argument("--max-drawdown-pct", help='equity stop: no entry once the equity is this %% under its high-water mark ("" or 0: off)')
     p.add_argument("--on-stop", choices=("pause", "flatten"), help="what the equity stop does: pause entries, or also close the positions")
+    p.add_argument("--daily-loss-limit", help='no entry once the equity lost this much (USDT) in the window ("" or 0: off)')
+    p.add_argument("--daily-loss-window", choices=("utc_day", "rolling_24h"), help="the daily loss limit's window")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +166,7 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "protective": "protective",
         "close_only": "close_only",
         "on_stop": "on_stop",
+        "daily_loss_window": "daily_loss_window",
     }
     for option, name in simple.items():
         value = getattr(args, option)
@@ -174,8 +177,8 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         if text not in ("", "0") and not text.isdigit():
             raise UsageError(f"--max-open-positions: expected a whole number, got {text!r}")
         changes["max_open_positions"] = None if text in ("", "0") else int(text)
-    for option, name in (("equity_floor", "equity_floor"), ("max_drawdown_pct", "max_drawdown_pct")):
-        value = getattr(args, option)
+    for name in ("equity_floor", "max_drawdown_pct", "daily_loss_limit"):
+        value = getattr(args, name)
         if value is not None:  # "" or 0: the threshold off (changing either lifts an equity stop that acted)
             changes[name] = None if value.strip() in ("", "0") else value.strip()
     for option, name in (("markets", "markets"), ("allow", "symbols_allow"), ("deny", "symbols_deny")):

@@ -10,7 +10,7 @@ The close-only guard (`close_only = true`) is the same rule on purpose (`entry_k
 and increase is skipped with reason "close_only", the intended position does not grow (a later
 reduction takes the same fraction of what the slave holds), and reductions and closes are copied
 as ever; a resting or conditional order is copied for the part that reduces only. So is the equity
-stop once it acted (skip reason "equity_stop").
+stop and the daily loss limit once they acted (skip reasons "equity_stop", "daily_loss").
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from decimal import Decimal
 import msgspec
 
 from protocol.messages import SkipReason, SlaveConfig
+
+from .equity_stop import EquityStopState
 
 
 class CannotSize(msgspec.Struct, frozen=True):
@@ -33,15 +35,19 @@ class CannotSize(msgspec.Struct, frozen=True):
 CLOSE_ONLY = "close-only: entries and increases are not copied (reductions and closes are)"
 
 
-def entry_k(config: SlaveConfig, k: Decimal | CannotSize, equity_stop: str = "") -> Decimal | CannotSize:
-    """The k a master fill's increase is copied with: `k`, or none under the close-only guard or
-    once the equity stop acted (`equity_stop`: why it did; actors/domain/equity_stop.py)."""
+def entry_k(config: SlaveConfig, k: Decimal | CannotSize, stop: EquityStopState | None = None) -> Decimal | CannotSize:
+    """The k a master fill's increase is copied with: `k`, or none under the close-only guard, or
+    once the equity stop or the daily loss limit acted (`stop`: actors/domain/equity_stop.py)."""
     if isinstance(k, CannotSize):
         return k
     if config.close_only:
         return CannotSize(CLOSE_ONLY, skip="close_only")
-    if equity_stop:
-        return CannotSize(f"equity stop: {equity_stop}; entries and increases are not copied until it is lifted", skip="equity_stop")
+    if stop is not None and stop.acted:
+        return CannotSize(f"equity stop: {stop.acted}; entries and increases are not copied until it is lifted", skip="equity_stop")
+    if stop is not None and stop.day_acted:
+        return CannotSize(
+            f"daily loss limit: {stop.day_acted}; entries and increases are not copied until its window resets", skip="daily_loss"
+        )
     return k
 
 

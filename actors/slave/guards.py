@@ -8,8 +8,9 @@
   are. It is lifted by itself: once a position closes, the next entry is copied. A resync that
   finds positions the master opened while the slave was away takes them while there is room, in
   symbol order, and not the rest.
-- **the equity stop** (`equity_floor`, `max_drawdown_pct`): once it acted, the same rule as
-  close-only (actors/domain/equity_stop.py; the process checks it: equity_guard.py).
+- **the equity stop** (`equity_floor`, `max_drawdown_pct`) and **the daily loss limit**
+  (`daily_loss_limit`): once one acted, the same rule as close-only (actors/domain/equity_stop.py;
+  the process checks them: equity_guard.py).
 A guard's skips are journalled with their reason ("close_only", "max_positions"); a person is
 told the first time a guard acts after it was set (or, for max open positions, after there was
 room again): a SlaveError `guard_<name>`, which control notifies under the category "guard".
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .target_store import TargetBook
 
 Key = tuple[str, str]
-GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop"})
+GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop", "daily_loss"})
 
 
 class Guards:
@@ -44,7 +45,7 @@ class Guards:
     def _entry_k(self, key: Key, k: Decimal | CannotSize) -> Decimal | CannotSize:
         """The k an entry or increase on the slave's `key` is copied with, after the guards (an
         entry the guards refuse: CannotSize naming the guard; reductions need no k)."""
-        k = entry_k(self.config, k, self.slave.equity_stop.acted)
+        k = entry_k(self.config, k, self.slave.equity_stop)
         limit = self.config.max_open_positions
         if limit is None or isinstance(k, CannotSize):
             return k

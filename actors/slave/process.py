@@ -31,7 +31,7 @@ from protocol.topics import control_subscriptions, master_prefix
 from ..base import Endpoints, ZmqReader, ensure_private_dir, kick_after_send, run, setup_logging
 from ..binance.errors import BinanceAPIError
 from ..config import AppConfig
-from .equity_guard import ERROR_PREFIX as EQUITY_STOPPED, check_equity_stop, equity_path, load_equity_stop
+from .equity_guard import DAY_PREFIX as DAY_STOPPED, ERROR_PREFIX as EQUITY_STOPPED, check_equity_stop, equity_path, load_equity_stop
 from .forced_state import forced_path, load_forced, save_forced
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
@@ -77,6 +77,8 @@ class Slave:
             self.errors.append(f"equity_stop: {problem}"[:200])
         if self.equity_stop.acted:  # acted before the restart: still acted, and shown
             self.errors.append(f"{EQUITY_STOPPED}{self.equity_stop.acted}"[:200])
+        if self.equity_stop.day_acted:  # the same, until its window resets
+            self.errors.append(f"{DAY_STOPPED}{self.equity_stop.day_acted}"[:200])
         self.snapshot_socks: dict[str, zmq.Socket] = {}
         self.snapshot_waiters: dict[int, asyncio.Future[PositionSnapshot]] = {}
         self.snapshot_readers: dict[str, ZmqReader] = {}

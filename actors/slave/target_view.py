@@ -49,9 +49,7 @@ class TargetView:
         return self.book.aim(self._moved(snap))
 
     def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
-        k = entry_k(
-            self.config, ratio_k(self.config, self.account.equity, snap.equity), self.slave.equity_stop.acted
-        )  # guards: nothing grows
+        k = entry_k(self.config, ratio_k(self.config, self.account.equity, snap.equity), self.slave.equity_stop)  # guards: nothing grows
         target = self.book.at(positions_of(snap.positions), k, self.reverse)
         most = {}  # the notional cap at the price a correction is checked at (the master's entry)
         for e in snap.positions:

@@ -105,6 +105,10 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert dep.cli("slave", "edit", "s3", "--equity-floor", "0", "--max-drawdown-pct", "").code == EXIT_OK  # off
     edited = load_config(dep.config).slave("s3")
     assert edited.equity_floor is None and edited.max_drawdown_pct is None
+    assert dep.cli("slave", "edit", "s3", "--daily-loss-limit", "250", "--daily-loss-window", "rolling_24h").code == EXIT_OK
+    edited = load_config(dep.config).slave("s3")
+    assert (edited.daily_loss_limit, edited.daily_loss_window) == (Decimal("250"), "rolling_24h")
+    assert dep.cli("slave", "edit", "s3", "--daily-loss-limit", "-1").code != EXIT_OK
     assert dep.cli("pause", "s3").code == EXIT_OK
     assert load_config(dep.config).slave("s3").paused
     assert (dep.root / "copytrader.toml.bak").exists()

@@ -108,6 +108,9 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     with pytest.raises(FormError, match="max_drawdown_pct"):
         build_config(form)
     form.max_drawdown_pct = ""
+    form.daily_loss_limit, form.daily_loss_window = "250", "rolling_24h"  # the daily loss limit
+    day = build_config(form)
+    assert (day.daily_loss_limit, day.daily_loss_window) == (D("250"), "rolling_24h") and SlaveForm.of(day).daily_loss_limit == "250"
 
     for field, value, words in (
         ("ratio", "-1", "ratio"),

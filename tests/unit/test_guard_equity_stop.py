@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from actors.domain.equity_stop import EquityStopState, observe
+from actors.domain.equity_stop import EquityStopState, observe, observe_daily
 from actors.slave.equity_guard import check_equity_stop, equity_path, load_equity_stop
 from protocol.messages import FlattenCommand, MirrorSkipped, SlaveConfig, SlaveError
 from tests.helpers.mirror import Harness
@@ -150,3 +150,64 @@ def test_once_acted_the_mirror_copies_no_entry_and_every_reduction_and_close() -
     (close,) = h.fill("BTCUSDT", "0")
     assert (close.side, close.qty, close.kind) == ("SELL", D("0.5"), "close")
     assert h.corrections() == []  # a check corrects no entry the guard skipped
+
+
+DAY = 86_400_000
+T0 = 20_000 * DAY  # a UTC midnight
+
+
+def daily(config: SlaveConfig, steps: list[tuple[int, str]], state: EquityStopState | None = None) -> tuple[EquityStopState, list[Any]]:
+    state = state or EquityStopState()
+    out = []
+    for at, e in steps:
+        state, acted, lifted = observe_daily(state, config, D(e), at)
+        out.append((acted, lifted))
+    return state, out
+
+
+def test_the_daily_loss_limit_acts_at_its_limit_and_lifts_at_the_next_utc_day() -> None:
+    config = cfg(daily_loss_limit=D("500"))
+    state, out = daily(config, [(T0 + 1000, "10000"), (T0 + 5000, "10600"), (T0 + 9000, "9500.01"), (T0 + 9500, "9500")])
+    assert out[:3] == [(None, False)] * 3  # 499.99 lost since the day began: not yet (a gain does not move the baseline)
+    assert out[3] == ("lost 500.00 USDT today (UTC) (equity 10000.00 -> 9500.00), the limit is 500 USDT", False)
+    state, out = daily(config, [(T0 + DAY - 1, "12000")], state)
+    assert out == [(None, False)] and state.day_acted  # the equity back: still acted until the day ends
+    state, out = daily(config, [(T0 + DAY, "9000"), (T0 + DAY + 1, "8600")], state)
+    assert out == [(None, True), (None, False)] and not state.day_acted  # a new day: lifted, baseline 9000
+    assert state.day_equity == D("9000") and state.day_start_ms == T0 + DAY
+    state, out = daily(cfg(), [(T0 + DAY + 2, "1")], state)  # off: forgotten
+    assert out == [(None, False)] and state == EquityStopState()
+
+
+def test_the_rolling_window_measures_from_24_hours_ago_and_lifts_when_the_loss_is_back_under_the_limit() -> None:
+    config = cfg(daily_loss_limit=D("500"), daily_loss_window="rolling_24h")
+    hour = 3_600_000
+    state, out = daily(config, [(T0, "10000"), (T0 + 12 * hour, "10300"), (T0 + 23 * hour, "9600")])
+    assert out == [(None, False)] * 3 and state.day_equity == D("10000")  # 400 under 24 h ago
+    state, out = daily(config, [(T0 + 23 * hour + 30_000, "9500")], state)  # within the minute: no new sample
+    assert out[0][0] is not None and out[0][0].startswith("lost 500.00 USDT in the last 24 h") and len(state.minutes) == 3
+    state, out = daily(config, [(T0 + 24 * hour + 1, "9500")], state)  # 24 h on: the baseline is 10300 now, still 800 lost
+    assert out == [(None, False)] and state.day_equity == D("10300") and state.day_acted
+    state, out = daily(config, [(T0 + 36 * hour + 1, "9500")], state)  # the 10300 sample is out: 9600 -> 9500, 100 lost
+    assert out == [(None, True)] and not state.day_acted
+
+
+def test_the_daily_limit_is_told_once_refuses_entries_and_its_reset_is_logged(tmp_path: Path) -> None:
+    p = process(tmp_path, cfg(daily_loss_limit=D("100"), max_drawdown_pct=D("50")), usdm="1000")
+    check_equity_stop(p, T0)
+    p.mirrors["usdm"].account.equity = D("899")
+    assert check_equity_stop(p, T0 + 1).startswith("lost 101.00 USDT today")
+    assert check_equity_stop(p, T0 + 2) is None and not p.equity_stop.acted  # the equity stop is its own
+    assert [r.code for r in p.reports if isinstance(r, SlaveError)] == ["guard_daily_loss"]
+    assert list(p.errors) == ["daily loss limit acted: lost 101.00 USDT today (UTC) (equity 1000.00 -> 899.00), the limit is 100 USDT"]
+    assert load_equity_stop(equity_path(tmp_path, "s1"))[0].day_acted  # kept across a restart
+    check_equity_stop(p, T0 + DAY)
+    assert not p.equity_stop.day_acted and list(p.errors) == [] and "daily_loss" not in p.guards_noted
+
+    h = Harness(cfg(daily_loss_limit=D("100")))
+    h.fill("BTCUSDT", "2")
+    h.slave.equity_stop = EquityStopState(day_armed_for="100;utc_day", day_equity=D(1000), day_acted="lost 101 ...")
+    assert h.fill("BTCUSDT", "4") == []
+    assert [r.reason for r in h.reports if isinstance(r, MirrorSkipped)] == ["daily_loss"]
+    (close,) = h.fill("BTCUSDT", "0")
+    assert (close.side, close.qty, close.kind) == ("SELL", D(1), "close")

@@ -66,6 +66,7 @@ def settings_text(summary: SlaveSummary) -> Text:
         + ([f"equity floor {plain(c.equity_floor)} USDT"] if c.equity_floor is not None else [])
         + ([f"max drawdown {plain(c.max_drawdown_pct)} %"] if c.max_drawdown_pct is not None else [])
         + ([f"on equity stop: {c.on_stop}"] if c.equity_floor is not None or c.max_drawdown_pct is not None else [])
+        + ([f"daily loss limit {plain(c.daily_loss_limit)} USDT ({c.daily_loss_window})"] if c.daily_loss_limit is not None else [])
     )
     if guards:
         rows.append(("guards", Text(";  ".join(guards), style="bold yellow"), "reductions and closes are always copied"))

@@ -19,6 +19,7 @@ ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
 ORDERS = [("copy fills", "fills"), ("mirror orders", "mirror")]
 PROTECTIVE = [("mirror stops (usdm)", "mirror"), ("off", "off")]
 ON_STOP = [("pause entries", "pause"), ("flatten too", "flatten")]
+LOSS_WINDOW = [("UTC day", "utc_day"), ("rolling 24 h", "rolling_24h")]
 PARTS = ("identity", "sizing", "limits")
 
 
@@ -68,6 +69,11 @@ class SlaveFormFields(Vertical):
             yield _row("equity floor USDT", Input(compact=True, value=f.equity_floor, id="f-equity-floor", placeholder="off"))
             yield _row("max drawdown %", Input(compact=True, value=f.max_drawdown_pct, id="f-drawdown", placeholder="off"))
             yield _row("on equity stop", Select(compact=True, options=ON_STOP, value=f.on_stop, allow_blank=False, id="f-on-stop"))
+            yield _row("daily loss limit USDT", Input(compact=True, value=f.daily_loss_limit, id="f-daily-loss", placeholder="off"))
+            yield _row(
+                "daily loss window",
+                Select(compact=True, options=LOSS_WINDOW, value=f.daily_loss_window, allow_blank=False, id="f-loss-window"),
+            )
 
     def read(self) -> SlaveForm:
         """The form with this widget's current values (parts not shown keep their values)."""
@@ -114,4 +120,6 @@ class SlaveFormFields(Vertical):
             equity_floor=text("f-equity-floor", f.equity_floor),
             max_drawdown_pct=text("f-drawdown", f.max_drawdown_pct),
             on_stop=choice("f-on-stop", f.on_stop),
+            daily_loss_limit=text("f-daily-loss", f.daily_loss_limit),
+            daily_loss_window=choice("f-loss-window", f.daily_loss_window),
         )
