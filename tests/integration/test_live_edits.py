@@ -38,6 +38,11 @@ def _sender(pub: zmq.Socket, event: Any) -> Callable[[], None]:
     return lambda: pub.send_multipart(pack_control_event(event))
 
 
+def _at(sim: Any) -> Callable[[dict], None]:
+    """Wait until slave01 holds exactly `want` at the exchange."""
+    return lambda want: eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+
+
 def _leverage(sim: Any, account: str, symbol: str) -> int:
     return next(int(p["leverage"]) for p in signed_get(sim, account, "/fapi/v2/positionRisk") if p["symbol"] == symbol)
 
@@ -104,9 +109,7 @@ def test_the_close_only_guard_set_live_skips_entries_copies_exits_tells_once_and
         dep, pub = _deployment(tmp_path, sim, slave)
         assert dep.collector is not None
         try:
-
-            def at(want: dict) -> None:
-                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+            at = _at(sim)
 
             def set_guard(on: bool, version: int) -> None:
                 config = msgspec.structs.replace(slave, close_only=on)
@@ -149,10 +152,7 @@ def test_the_max_open_positions_guard_skips_the_entry_past_the_max_not_before_an
         dep, pub = _deployment(tmp_path, sim, slave)
         assert dep.collector is not None
         try:
-
-            def at(want: dict) -> None:
-                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
-
+            at = _at(sim)
             master_order(sim, "BTCUSDT", "BUY", "0.1")
             at({("BTCUSDT", "BOTH"): Decimal("0.1")})
             config = msgspec.structs.replace(slave, max_open_positions=2)
@@ -186,9 +186,7 @@ def test_the_equity_stop_acts_under_its_floor_refuses_entries_copies_exits_flatt
         dep, pub = _deployment(tmp_path, sim, slave)
         assert dep.collector is not None
         try:
-
-            def at(want: dict) -> None:
-                eventually(lambda: positions(sim, "slave01") == want, timeout=20, what=f"slave01 at {want}")
+            at = _at(sim)
 
             def edit(version: int, line: str, **changes: Any) -> None:
                 send = _sender(
