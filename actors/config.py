@@ -23,8 +23,10 @@ urls = ["json://127.0.0.1:9999/hook"]   # apprise URLs
 [[slaves]]                       # protocol.messages.SlaveConfig, one table per follower
 id = "slave01"
 markets = ["usdm"]
-sizing = "fixed_ratio"
+sizing = "fixed_ratio"            # fixed_ratio | balance_multiplier | fixed_amount | fixed_fraction
 ratio = "0.5"
+# amount = "100"                 # fixed_amount: each copied entry or increase is worth 100 USDT (notional, not margin)
+# fraction = "0.05"              # fixed_fraction: ... 5 % of the slave's equity (notional, not margin)
 min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exchange minimum (actors/domain/target.py)
 close_only = false               # guard: copy only reductions and closes, never an entry (actors/domain/sizing.py)
 # max_open_positions = 5         # guard: open no position beyond this many (actors/slave/guards.py)

@@ -29,6 +29,7 @@ from typing import Annotated, Literal, Union
 import msgspec
 
 from .conditional import ConditionalOrder as ConditionalOrder, MasterAlgoOrder as MasterAlgoOrder, MirroredOrder as MirroredOrder
+from .slave_config import SlaveConfig as SlaveConfig
 from .vocabulary import (
     MARKETS as MARKETS,
     SPOT_MARKET_STOPS as SPOT_MARKET_STOPS,
@@ -91,6 +92,7 @@ class MasterFill(Msg, tag="fill", frozen=True, kw_only=True):
     qty: Decimal  # this fill's quantity (l), > 0
     cum_qty: Decimal  # order's cumulative filled quantity after this fill (z)
     status: FillStatus  # order status after this fill (X)
+    order_qty: Decimal = Decimal(0)  # the order's quantity (q); 0: not known (fixed_amount then cannot size it)
     reduce_only: bool = False  # master order was reduce-only (R); futures only
     # Master position of (symbol, position_side) around this fill. BOTH: signed; LONG/SHORT:
     # size >= 0; spot: base-asset holding (free + locked); margin: net base position
@@ -111,7 +113,7 @@ class MasterFill(Msg, tag="fill", frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_positive(self, "qty", "price")
-        _check_non_negative(self, "cum_qty", "borrowed_before", "borrowed_after", "equity")
+        _check_non_negative(self, "cum_qty", "order_qty", "borrowed_before", "borrowed_after", "equity")
         _check_finite(self, "position_before", "position_after")
 
 
@@ -271,77 +273,6 @@ class SnapshotReply(Msg, tag="snaprep", frozen=True, kw_only=True):
 
 SnapshotRequestMsg = SnapshotRequest
 SnapshotReplyMsg = Union[SnapshotReply, Error]
-
-# --------------------------------------------------------------------------- slave config
-
-
-class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One follower's settings; the control actor's TOML `[[slaves]]` tables decode into this.
-
-    Sizing: `fixed_ratio` copies `ratio` x the master's quantity; `balance_multiplier` copies
-    `multiplier x slave_equity / master_equity` x the master's quantity (actors/domain/sizing.py).
-    `max_position_notional` caps every symbol's position value (quote asset); entries of
-    `symbol_max_notional` override it per symbol. `reverse` (USD-M only) copies the opposite
-    direction. `margin_level_min` (margin only): no new borrowing below this margin level.
-    """
-
-    id: SlaveId
-    name: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    enabled: bool = True
-    paused: bool = False
-    markets: tuple[Market, ...] = ("usdm",)
-    sizing: SizingMode = "balance_multiplier"
-    ratio: Decimal = Decimal(1)
-    multiplier: Decimal = Decimal(1)
-    symbols_allow: tuple[Symbol, ...] = ()  # empty: every symbol
-    symbols_deny: tuple[Symbol, ...] = ()
-    max_leverage: Leverage | None = None
-    max_position_notional: Decimal | None = None
-    symbol_max_notional: dict[Symbol, Decimal] = msgspec.field(default_factory=dict)
-    reverse: bool = False
-    min_notional_policy: MinNotionalPolicy = "defer"
-    on_start: OnStart = "sync"
-    margin_level_min: Decimal | None = None
-    # mirror: the master's resting limit orders are placed, amended and canceled here too (actors/slave/resting.py)
-    orders: OrdersMode = "fills"
-    settle_after_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0  # mirror: wait before settling a done order
-    # orders = "mirror": the master's stops are copied too (actors/slave/protective.py); "off": their fills are
-    protective: ProtectiveMode = "mirror"
-    # guard: copy only what reduces or closes a position (the master's exits), never an entry or
-    # an increase (actors/domain/sizing.py `entry_k`); lifted by setting it back to false
-    close_only: bool = False
-    # guard: at most this many open positions over its markets (a hedge LONG and SHORT are two), actors/slave/guards.py
-    max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
-    # guards: the equity stop (under `equity_floor` USDT, or `max_drawdown_pct` % under the high-water mark;
-    # "flatten": positions closed too) and the daily loss limit (USDT, per window), actors/domain/equity_stop.py
-    equity_floor: Decimal | None = None
-    max_drawdown_pct: Decimal | None = None
-    on_stop: OnStop = "pause"
-    daily_loss_limit: Decimal | None = None
-    daily_loss_window: LossWindow = "utc_day"
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "ratio", "multiplier", "max_position_notional", "equity_floor", "daily_loss_limit")
-        if self.max_drawdown_pct is not None and (_bad_decimal(self.max_drawdown_pct) or not 0 < self.max_drawdown_pct < 100):
-            raise ValueError(f"`max_drawdown_pct` must be > 0 and < 100 (a percentage), got {self.max_drawdown_pct}")
-        if self.orders == "mirror" and self.reverse:
-            raise ValueError(
-                '`orders = "mirror"` cannot be combined with `reverse`: a reversed copy of a resting order or stop at the'
-                ' master\'s price would be on the wrong side of the book (it would fill or trigger at once); use `orders = "fills"`'
-            )
-        for symbol, cap in self.symbol_max_notional.items():
-            if _bad_decimal(cap) or cap <= 0:
-                raise ValueError(f"`symbol_max_notional[{symbol}]` must be > 0, got {cap}")
-        if self.margin_level_min is not None and (_bad_decimal(self.margin_level_min) or self.margin_level_min <= 1):
-            raise ValueError(f"`margin_level_min` must be > 1, got {self.margin_level_min}")
-        if not self.markets:
-            raise ValueError("`markets` must name at least one market")
-        if len(set(self.markets)) != len(self.markets):
-            raise ValueError("`markets` has duplicates")
-        both = set(self.symbols_allow) & set(self.symbols_deny)
-        if both:
-            raise ValueError(f"symbols both allowed and denied: {sorted(both)}")
-
 
 # --------------------------------------------------------------------------- slave reports (PUSH)
 

@@ -23,7 +23,8 @@ SideEffect = Literal["NO_SIDE_EFFECT", "MARGIN_BUY", "AUTO_REPAY"]
 MarginType = Literal["CROSSED", "ISOLATED"]  # the values /fapi/v1/marginType takes
 PositionMode = Literal["one_way", "hedge"]
 SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
-SizingMode = Literal["balance_multiplier", "fixed_ratio"]
+# what k is: a ratio, the equities' ratio x a multiplier, or per entry a fixed notional / a fixed fraction of equity
+SizingMode = Literal["balance_multiplier", "fixed_ratio", "fixed_amount", "fixed_fraction"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
 OnStart = Literal["sync", "new_only"]
 LossWindow = Literal["utc_day", "rolling_24h"]  # the daily loss limit's window: the UTC day, or the last 24 h

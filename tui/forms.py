@@ -28,6 +28,8 @@ class SlaveForm:
     sizing: str = "balance_multiplier"
     ratio: str = "1"
     multiplier: str = "1"
+    amount: str = ""  # fixed_amount: "" = not set
+    fraction: str = ""  # fixed_fraction: "" = not set
     symbols_allow: str = ""  # comma or space separated
     symbols_deny: str = ""
     max_leverage: str = ""  # "" = no cap
@@ -63,6 +65,8 @@ class SlaveForm:
             sizing=c.sizing,
             ratio=text(c.ratio),
             multiplier=text(c.multiplier),
+            amount=text(c.amount),
+            fraction=text(c.fraction),
             symbols_allow=", ".join(c.symbols_allow),
             symbols_deny=", ".join(c.symbols_deny),
             max_leverage=text(c.max_leverage),
@@ -128,7 +132,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         if not value:
             raise FormError(f"{name}: required")
         raw[name] = value
-    for name in ("max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
+    for name in ("amount", "fraction", "max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
         value = getattr(form, name).strip()
         if value:
             raw[name] = value

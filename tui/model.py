@@ -27,6 +27,7 @@ from protocol.messages import (
     SlaveError,
     SlaveStatusReport,
 )
+from protocol.slave_config import sizing_label
 
 LATENCY_SAMPLES: Final = 60  # kept per slave for the sparkline and the percentiles
 SPARK_WIDTH: Final = 8
@@ -131,6 +132,8 @@ def local_time(ts_ms: int) -> str:
 
 def sizing_text(summary: SlaveSummary) -> str:
     c = summary.config
+    if c.sizing in ("fixed_amount", "fixed_fraction"):
+        return sizing_label(c).removesuffix(" each")
     return f"r {plain(c.ratio)}" if c.sizing == "fixed_ratio" else f"x{plain(c.multiplier)} bal"
 
 

@@ -55,6 +55,7 @@ from protocol.control_api import (
 )
 from protocol.errors import ErrorCode
 from protocol.messages import SlaveConfig
+from protocol.slave_config import sizing_label
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 CONFIG_ENV = "COPYTRADER_CONFIG"
@@ -84,9 +85,11 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p.add_argument("--name")
     p.add_argument("--markets", help="comma separated: usdm,spot,margin")
-    p.add_argument("--sizing", choices=("balance_multiplier", "fixed_ratio"))
+    p.add_argument("--sizing", choices=("balance_multiplier", "fixed_ratio", "fixed_amount", "fixed_fraction"))
     p.add_argument("--ratio", help="fixed_ratio: slave qty = ratio x master qty")
     p.add_argument("--multiplier", help="balance_multiplier: k = multiplier x slave equity / master equity")
+    p.add_argument("--amount", help="fixed_amount: the notional (USDT, not margin) of each copied entry or increase")
+    p.add_argument("--fraction", help="fixed_fraction: each copied entry's notional as a fraction of equity (0.05: 5 %%)")
     p.add_argument("--allow", help="comma separated symbols (empty string: every symbol)")
     p.add_argument("--deny", help="comma separated symbols")
     p.add_argument("--max-leverage", type=int)
@@ -153,6 +156,8 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         "sizing": "sizing",
         "ratio": "ratio",
         "multiplier": "multiplier",
+        "amount": "amount",
+        "fraction": "fraction",
         "max_leverage": "max_leverage",
         "max_notional": "max_position_notional",
         "reverse": "reverse",
@@ -211,7 +216,7 @@ def merge_slave(base: SlaveConfig | None, slave_id: str, changes: dict[str, Any]
 
 def _slave_line(s: SlaveSummary, paused_all: bool = False) -> str:
     c = s.config
-    size = f"ratio {c.ratio}" if c.sizing == "fixed_ratio" else f"x{c.multiplier} balance"
+    size = sizing_label(c)
     state = slave_state(c, s.process_state, s.status, paused_all=paused_all)
     return f"{c.id:<16} {state:<11} {s.process_state:<9} {','.join(c.markets):<16} {size:<18} {c.name}"
 

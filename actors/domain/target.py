@@ -42,7 +42,7 @@ from protocol.messages import MasterFill, PositionKey, PositionSide, SideEffect,
 
 from ..binance.filters import round_qty_down, round_qty_nearest, round_qty_up
 from .orders import Decision, IntentKind, OrderIntent, Skip, _fmt, _Legs, _open_side, _sign
-from .sizing import CannotSize
+from .sizing import CannotSize, PerIncrease, Sizing, growth
 
 ZERO = Decimal(0)
 Key = PositionKey  # (symbol, positionSide)
@@ -83,18 +83,14 @@ def move(intended: Decimal, before: Decimal, after: Decimal, k: Decimal | None, 
 
 
 def advance(
-    intended: Mapping[Key, Decimal],
-    master_then: Mapping[Key, Decimal],
-    master_now: Mapping[Key, Decimal],
-    k: Decimal | CannotSize,
-    *,
-    reverse: bool,
+    intended: Mapping[Key, Decimal], master_then: Mapping[Key, Decimal], master_now: Mapping[Key, Decimal], k: Sizing, *, reverse: bool
 ) -> dict[Key, Decimal]:
     """The intended positions (account convention, keyed by the slave's position) moved by what the
     master's positions (account convention, keyed by the master's) did between two snapshots:
     after a gap, a restart, or at a start without any saved target (`master_then` empty: k x the
-    master's positions, the sync target)."""
-    kk = None if isinstance(k, CannotSize) else k
+    master's positions, the sync target). `k` a `PerIncrease` (fixed_amount / fixed_fraction):
+    each position's growth is one entry of its notional."""
+    kk = None if isinstance(k, (CannotSize, PerIncrease)) else k
     flip = -1 if reverse else 1
     out = {key: v for key, v in intended.items() if v}
     for mkey in set(master_then) | set(master_now):
@@ -103,6 +99,8 @@ def advance(
         skey = slave_key(mkey[0], mkey[1], reverse)
         if before == after and skey in out:
             continue
+        if isinstance(k, PerIncrease):
+            kk = k(mkey[0], growth(before, after))
         value = move(signed(skey[1], out.get(skey, ZERO)), before, after, kk, flip)
         if value:
             out[skey] = unsigned(skey[1], value)

@@ -192,7 +192,6 @@ class Publishing:
         status = fields.get("status")
         if status not in _FILL_STATUSES:
             fields["status"] = "FILLED" if fields["cum_qty"] >= fields.get("order_qty", fields["cum_qty"]) else "PARTIALLY_FILLED"
-        fields.pop("order_qty", None)
         try:
             msg = self.pub.publish(
                 lambda seq: MasterFill(

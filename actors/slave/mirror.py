@@ -24,7 +24,6 @@ from protocol.seq import SeqTracker, SeqVerdict
 
 from ..binance.errors import AuthError, BinanceAPIError
 from ..domain.decisions import OrderIntent, decide_fill
-from ..domain.sizing import ratio_k
 from ..domain.target import slave_key
 from .accounts.execution import ExecutionFailed
 from .eager import run_eagerly
@@ -94,6 +93,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
         self.last_snapshot: PositionSnapshot | None = None
         self.master_positions: dict[tuple[str, str], Decimal] = {}  # from snapshots + every fill applied
         self.last_price: dict[str, Decimal] = {}  # the master's last fill price per symbol
+        self.entry_orders: dict[tuple[str, int], None] = {}  # fixed sizing: master orders whose first fill was seen (the latest 1000)
         self.resync_task: asyncio.Task[None] | None = None
 
     @property
@@ -228,8 +228,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
 
     # -- one master fill -------------------------------------------------------------------------
     async def _mirror(self, fill: MasterFill, t_recv: int) -> None:
-        cfg = self.config
-        acct = self.account
+        cfg, acct = self.config, self.account
         self.master_equity = fill.equity
         self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
         self.last_price[fill.symbol] = fill.price
@@ -244,7 +243,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
                 book.record(key, ZERO, (fill.symbol, fill.position_side), fill.position_after)
                 self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
                 return
-        k = self._entry_k(key, ratio_k(cfg, acct.equity, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))  # guards.py
+        k = self._entry_k(key, self._fill_k(fill, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))  # target_view, guards
         decision = decide_fill(
             fill,
             slave_id=self.slave.slave_id,

@@ -50,7 +50,7 @@ from ..binance.errors import BinanceAPIError
 from ..domain.decisions import Skip
 from ..domain.protective import GuardIntent, guard_intent
 from ..domain.resting import reducing_part
-from ..domain.sizing import CannotSize, ratio_k
+from ..domain.sizing import FIXED, CannotSize, order_increase, order_k, ratio_k
 from .rules import log, now_ns, price_passed
 
 if TYPE_CHECKING:
@@ -136,6 +136,13 @@ class ProtectiveMirror:
         if self.refused:
             return Skip("market_refused", self.refused)
         k = ratio_k(self.config, self.account.equity, equity)
+        if self.config.sizing in FIXED:  # k from the order's own notional (a trailing stop: at the last price)
+            adds = order_increase(
+                order.side, order.position_side, order_qty=order.quantity, reduce_only=order.reduce_only or order.close_position,
+                position_at_start=order.position_at_place,
+            )  # fmt: skip
+            price = order.price or order.trigger_price or order.activate_price or self.last_price.get(order.symbol, ZERO)
+            k = order_k(self.config, self.account.equity, price, adds)
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
         gate = self._entry_k((order.symbol, order.position_side), k)  # the guards (guards.py)

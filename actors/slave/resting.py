@@ -40,7 +40,7 @@ from ..binance.errors import BinanceAPIError
 from ..domain.decisions import OrderIntent, Skip, margin_guard, reconcile_target
 from ..domain.orders import _cid
 from ..domain.resting import reducing_part, resting_intent
-from ..domain.sizing import CannotSize, ratio_k
+from ..domain.sizing import FIXED, CannotSize, order_increase, order_k, ratio_k
 from .copies_state import copies_path, save_copies
 from .rules import ZERO, log, now_ns, price_passed
 
@@ -98,6 +98,15 @@ class RestingMirror:
 
     def _copy_of(self: "MarketMirror", order: RestingOrder, equity: Decimal, nonce: str) -> OrderIntent | Skip:
         k = ratio_k(self.config, self.account.equity, equity)
+        if self.config.sizing in FIXED:  # k from the order's own notional
+            adds = order_increase(
+                order.side,
+                order.position_side,
+                order_qty=order.orig_qty,
+                reduce_only=order.reduce_only,
+                position_at_start=order.position_at_place,
+            )
+            k = order_k(self.config, self.account.equity, order.price or order.stop_price, adds)
         if isinstance(k, CannotSize):
             return Skip("cannot_size", k.reason)
         gate = self._entry_k((order.symbol, order.position_side), k)  # the guards (guards.py)

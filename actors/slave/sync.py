@@ -24,7 +24,7 @@ from protocol.seq import SeqVerdict
 from ..binance.errors import AuthError, RateLimited
 from ..domain.decisions import OrderIntent, margin_guard, reconcile_target
 from ..domain.positions import positions_of
-from ..domain.sizing import CannotSize, ratio_k
+from ..domain.sizing import CannotSize
 from ..domain.target import slave_key
 from .rules import (
     CAPITAL_RETRY_S,
@@ -215,13 +215,13 @@ class Resync:
         moved to the snapshot). No I/O."""
         acct = self.account
         _observe(acct, snap)
-        k = ratio_k(self.config, acct.equity, snap.equity)
+        k = self._sizing(snap)  # target_view.py
         if isinstance(k, CannotSize):
             return []
         intents = reconcile_target(
             snap.positions,
             acct.snapshot_positions(),
-            k,
+            k if isinstance(k, Decimal) else ZERO,  # the target is `expected`: k only says sizing is possible
             acct.filters,
             market=self.market,
             slave_id=self.slave.slave_id,

@@ -28,7 +28,7 @@ import msgspec
 
 from protocol.messages import PositionKey
 
-from ..domain.sizing import CannotSize
+from ..domain.sizing import Sizing
 from ..domain.target import advance
 from ..files import write_atomic
 
@@ -191,7 +191,7 @@ class TargetBook:
                 out[key] = out.get(key, ZERO) + slack
         return {key: v for key, v in out.items() if v}
 
-    def at(self, master_now: Mapping[Key, Decimal], k: Decimal | CannotSize, reverse: bool) -> dict[Key, Decimal]:
+    def at(self, master_now: Mapping[Key, Decimal], k: Sizing, reverse: bool) -> dict[Key, Decimal]:
         """The intended positions once moved to the master's positions `master_now` (no change kept)."""
         return advance(self.intended, self.master, master_now, k, reverse=reverse)
 

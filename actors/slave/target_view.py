@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from protocol.messages import PositionDrift, PositionSnapshot
+from protocol.messages import MasterFill, PositionDrift, PositionSnapshot
 
 from ..binance.filters import market_min_notional
 from ..domain.positions import positions_of
-from ..domain.sizing import CannotSize, entry_k, notional_cap, ratio_k, symbol_allowed
+from ..domain.sizing import FIXED, CannotSize, Sizing, entry_k, fill_k, notional_cap, sizing_k, symbol_allowed
 from ..domain.target import clip_increases
 from .target_store import TargetBook
 
@@ -33,6 +33,7 @@ class TargetView:
         last_snapshot: PositionSnapshot | None
         master_positions: dict[tuple[str, str], Decimal]
         last_price: dict[str, Decimal]
+        entry_orders: dict[tuple[str, int], None]
 
     @property
     def ignored(self) -> set[tuple[str, str]]:
@@ -49,7 +50,7 @@ class TargetView:
         return self.book.aim(self._moved(snap))
 
     def _moved(self, snap: PositionSnapshot) -> dict[tuple[str, str], Decimal]:
-        k = entry_k(self.config, ratio_k(self.config, self.account.equity, snap.equity), self.slave.equity_stop)  # guards: nothing grows
+        k = entry_k(self.config, self._sizing(snap), self.slave.equity_stop)  # guards: nothing grows
         target = self.book.at(positions_of(snap.positions), k, self.reverse)
         most = {}  # the notional cap at the price a correction is checked at (the master's entry)
         for e in snap.positions:
@@ -61,6 +62,29 @@ class TargetView:
         for key in self.ignored:  # new_only: not ours
             target.pop(key, None)
         return self._within_max_positions(target)  # type: ignore[attr-defined]  # guards.py
+
+    def _sizing(self, snap: PositionSnapshot) -> Sizing:
+        """k for a check or resync (fixed sizing: per growth, priced at the master's entry price, or
+        where the snapshot has none, spot and margin, at the last price known)."""
+        prices: dict[str, Decimal] = {}
+        if self.config.sizing in FIXED:
+            prices.update(getattr(self.account, "prices", None) or {})
+            prices.update(self.last_price)
+            prices.update((e.symbol, e.entry_price) for e in snap.positions if e.entry_price > 0)
+        return sizing_k(self.config, self.account.equity, snap.equity, prices)
+
+    def _fill_k(self, fill: MasterFill, master_equity: Decimal) -> Decimal | CannotSize:
+        """The k of one master fill (actors/domain/sizing.py `fill_k`). Fixed sizing: an order whose
+        quantity is not reported is copied once, with the first of its fills this slave sees."""
+        first = True
+        if self.config.sizing in FIXED:
+            order = (fill.symbol, fill.order_id)  # Binance numbers orders per symbol
+            first = order not in self.entry_orders
+            if first:
+                if len(self.entry_orders) >= 1000:  # the latest 1000 orders
+                    del self.entry_orders[next(iter(self.entry_orders))]
+                self.entry_orders[order] = None
+        return fill_k(self.config, self.account.equity, master_equity, fill, first_of_order=first)
 
     def _move_target(self, snap: PositionSnapshot) -> None:
         self.book.commit(self._moved(snap), positions_of(snap.positions))
@@ -88,8 +112,7 @@ class TargetView:
         }
 
     def drifts(self) -> tuple[PositionDrift, ...]:
-        k = ratio_k(self.config, self.account.equity, self.master_equity)
-        if isinstance(k, CannotSize) or self.last_snapshot is None:
+        if self.last_snapshot is None or isinstance(self._sizing(self.last_snapshot), CannotSize):
             return ()
         expected = self.expected_positions()
         actual = self.account.snapshot_positions()

@@ -188,9 +188,11 @@ class Harness:
         price: str | Decimal = "50000",
         qty: Decimal | None = None,
         equity: str = "10000",
+        **order: Any,
     ) -> list[OrderIntent]:
-        """The master's position of (symbol, ps) moves to `after` in one fill; returns the orders."""
-        return self.apply(self.make_fill(symbol, after, ps=ps, price=price, qty=qty, equity=equity))
+        """The master's position of (symbol, ps) moves to `after` in one fill; returns the orders
+        (`order`: order_id, order_qty, cum_qty of the fill's order, see `make_fill`)."""
+        return self.apply(self.make_fill(symbol, after, ps=ps, price=price, qty=qty, equity=equity, **order))
 
     def make_fill(
         self,
@@ -203,8 +205,14 @@ class Harness:
         equity: str | Decimal = "10000",
         leverage: int = 10,
         margin_type: str = "CROSSED",
+        order_id: int | None = None,
+        order_qty: str | Decimal = "0",
+        cum_qty: str | Decimal | None = None,
+        reduce_only: bool = False,
     ) -> MasterFill:
-        """The next master fill moving (symbol, ps) to `after` (the harness's master follows it)."""
+        """The next master fill moving (symbol, ps) to `after` (the harness's master follows it).
+        Each fill is its own order unless `order_id` is given; `order_qty` the order's quantity (0:
+        not reported), `cum_qty` its filled quantity after this fill (default: this fill's)."""
         key = (symbol, ps)
         before = self.master.get(key, ZERO)
         after = Decimal(after)
@@ -221,13 +229,15 @@ class Harness:
             symbol=symbol,
             position_side=ps,
             side=side,
-            order_id=self.trade,
+            order_id=self.trade if order_id is None else order_id,
             trade_id=self.trade,
             client_order_id="m",
             order_type="LIMIT",
             price=Decimal(price),
             qty=qty or abs(after - before),
-            cum_qty=qty or abs(after - before),
+            cum_qty=Decimal(cum_qty) if cum_qty is not None else (qty or abs(after - before)),
+            order_qty=Decimal(order_qty),
+            reduce_only=reduce_only,
             status="PARTIALLY_FILLED",
             position_before=before,
             position_after=after,

@@ -109,6 +109,13 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     edited = load_config(dep.config).slave("s3")
     assert (edited.daily_loss_limit, edited.daily_loss_window) == (Decimal("250"), "rolling_24h")
     assert dep.cli("slave", "edit", "s3", "--daily-loss-limit", "-1").code != EXIT_OK
+    missing = dep.cli("slave", "edit", "s3", "--sizing", "fixed_amount")  # fixed amount: the amount is required
+    assert missing.code != EXIT_OK and "needs `amount`" in missing.err and load_config(dep.config).slave("s3").sizing == "fixed_ratio"
+    assert dep.cli("slave", "edit", "s3", "--sizing", "fixed_amount", "--amount", "150").code == EXIT_OK
+    edited = load_config(dep.config).slave("s3")
+    assert (edited.sizing, edited.amount) == ("fixed_amount", Decimal("150")) and "150 USDT each" in dep.cli("slave", "list").out
+    assert dep.cli("slave", "edit", "s3", "--sizing", "fixed_fraction", "--fraction", "0.05").code == EXIT_OK
+    assert "5 % each" in dep.cli("slave", "list").out
     assert dep.cli("pause", "s3").code == EXIT_OK
     assert load_config(dep.config).slave("s3").paused
     assert (dep.root / "copytrader.toml.bak").exists()

@@ -111,6 +111,15 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     form.daily_loss_limit, form.daily_loss_window = "250", "rolling_24h"  # the daily loss limit
     day = build_config(form)
     assert (day.daily_loss_limit, day.daily_loss_window) == (D("250"), "rolling_24h") and SlaveForm.of(day).daily_loss_limit == "250"
+    form.sizing = "fixed_amount"  # fixed amount: the amount is required, then kept
+    with pytest.raises(FormError, match="amount"):
+        build_config(form)
+    form.amount = "150"
+    fixed = build_config(form)
+    assert (fixed.sizing, fixed.amount) == ("fixed_amount", D("150")) and SlaveForm.of(fixed).amount == "150"
+    form.sizing, form.fraction = "fixed_fraction", "0.05"
+    assert build_config(form).fraction == D("0.05")
+    form.sizing = "fixed_ratio"
 
     for field, value, words in (
         ("ratio", "-1", "ratio"),

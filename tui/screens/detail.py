@@ -43,9 +43,11 @@ DECISION_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "desync", "r
 def settings_text(summary: SlaveSummary) -> Text:
     c = summary.config
     state = state_of(summary)
-    sizing = (
-        f"fixed ratio {plain(c.ratio)}" if c.sizing == "fixed_ratio" else f"balance x{plain(c.multiplier)} (slave equity / master equity)"
-    )
+    sizing = {
+        "fixed_ratio": f"fixed ratio {plain(c.ratio)}",
+        "fixed_amount": f"fixed amount: {plain(c.amount)} USDT notional per entry",
+        "fixed_fraction": f"fixed fraction: {plain((c.fraction or 0) * 100)} % of equity notional per entry",
+    }.get(c.sizing, f"balance x{plain(c.multiplier)} (slave equity / master equity)")
     caps = ", ".join(f"{k}={plain(v)}" for k, v in c.symbol_max_notional.items())
     rows = [
         ("state", Text(state, style=STATE_STYLES.get(state, "")), f"process {summary.process_state}"),

@@ -13,7 +13,12 @@ from protocol.messages import MARKETS
 
 from ..forms import SlaveForm
 
-SIZINGS = [("fixed ratio", "fixed_ratio"), ("balance multiplier", "balance_multiplier")]
+SIZINGS = [
+    ("fixed ratio", "fixed_ratio"),
+    ("balance multiplier", "balance_multiplier"),
+    ("fixed amount per entry", "fixed_amount"),
+    ("fixed fraction of equity per entry", "fixed_fraction"),
+]
 POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
 ON_START = [("sync to master", "sync"), ("new fills only", "new_only")]
 ORDERS = [("copy fills", "fills"), ("mirror orders", "mirror")]
@@ -28,7 +33,7 @@ def _row(label: str, *widgets: Widget) -> Horizontal:
 
 
 class SlaveFormFields(Vertical):
-    """Fields of `parts` ("identity": name, enabled, markets; "sizing": mode, ratio, multiplier;
+    """Fields of `parts` ("identity": name, enabled, markets; "sizing": mode, ratio, multiplier, amount, fraction;
     "limits": symbols, caps, reverse, policies). `read()` gives a SlaveForm to validate."""
 
     def __init__(self, form: SlaveForm, *, parts: Iterable[str] = PARTS, markets: tuple[str, ...] = (), **kwargs: object) -> None:
@@ -47,6 +52,8 @@ class SlaveFormFields(Vertical):
             yield _row("sizing", Select(compact=True, options=SIZINGS, value=f.sizing, allow_blank=False, id="f-sizing"))
             yield _row("ratio (fixed)", Input(compact=True, value=f.ratio, id="f-ratio", placeholder="e.g. 0.5"))
             yield _row("multiplier (balance)", Input(compact=True, value=f.multiplier, id="f-multiplier", placeholder="e.g. 1"))
+            yield _row("amount USDT (fixed)", Input(compact=True, value=f.amount, id="f-amount", placeholder="notional per entry"))
+            yield _row("fraction (of equity)", Input(compact=True, value=f.fraction, id="f-fraction", placeholder="e.g. 0.05"))
         if "limits" in self.parts:
             yield _row("symbols allowed", Input(compact=True, value=f.symbols_allow, id="f-allow", placeholder="empty: every symbol"))
             yield _row("symbols denied", Input(compact=True, value=f.symbols_deny, id="f-deny", placeholder="BTCUSDT, ..."))
@@ -103,6 +110,8 @@ class SlaveFormFields(Vertical):
             sizing=choice("f-sizing", f.sizing),
             ratio=text("f-ratio", f.ratio),
             multiplier=text("f-multiplier", f.multiplier),
+            amount=text("f-amount", f.amount),
+            fraction=text("f-fraction", f.fraction),
             symbols_allow=text("f-allow", f.symbols_allow),
             symbols_deny=text("f-deny", f.symbols_deny),
             max_leverage=text("f-max-leverage", f.max_leverage),
