@@ -87,6 +87,8 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     close_only: bool = False
     # guard: at most this many open positions over its markets (a hedge LONG and SHORT are two), actors/slave/guards.py
     max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    # guard: the notionals of all its positions (USDT, every market and symbol) stay under this, actors/slave/guards.py
+    max_total_exposure: Decimal | None = None
     # guards: the equity stop (under `equity_floor` USDT, or `max_drawdown_pct` % under the high-water mark;
     # "flatten": positions closed too) and the daily loss limit (USDT, per window), actors/domain/equity_stop.py
     equity_floor: Decimal | None = None
@@ -96,7 +98,17 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     daily_loss_window: LossWindow = "utc_day"
 
     def __post_init__(self) -> None:
-        _check_positive(self, "ratio", "multiplier", "amount", "fraction", "max_position_notional", "equity_floor", "daily_loss_limit")
+        _check_positive(
+            self,
+            "ratio",
+            "multiplier",
+            "amount",
+            "fraction",
+            "max_position_notional",
+            "max_total_exposure",
+            "equity_floor",
+            "daily_loss_limit",
+        )
         if self.sizing == "fixed_amount" and self.amount is None:
             raise ValueError('`sizing = "fixed_amount"` needs `amount`, the notional (USDT) of each copied entry')
         if self.sizing == "fixed_fraction" and self.fraction is None:

@@ -44,6 +44,7 @@ class SlaveForm:
     protective: str = "mirror"
     close_only: bool = False
     max_open_positions: str = ""  # "" = no limit
+    max_total_exposure: str = ""  # "" = no limit
     equity_floor: str = ""  # "" = off
     max_drawdown_pct: str = ""  # "" = off
     on_stop: str = "pause"
@@ -81,6 +82,7 @@ class SlaveForm:
             protective=c.protective,
             close_only=c.close_only,
             max_open_positions=text(c.max_open_positions),
+            max_total_exposure=text(c.max_total_exposure),
             equity_floor=text(c.equity_floor),
             max_drawdown_pct=text(c.max_drawdown_pct),
             on_stop=c.on_stop,
@@ -132,7 +134,16 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         if not value:
             raise FormError(f"{name}: required")
         raw[name] = value
-    for name in ("amount", "fraction", "max_position_notional", "margin_level_min", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
+    for name in (
+        "amount",
+        "fraction",
+        "max_position_notional",
+        "max_total_exposure",
+        "margin_level_min",
+        "equity_floor",
+        "max_drawdown_pct",
+        "daily_loss_limit",
+    ):
         value = getattr(form, name).strip()
         if value:
             raw[name] = value

@@ -8,6 +8,13 @@
   are. It is lifted by itself: once a position closes, the next entry is copied. A resync that
   finds positions the master opened while the slave was away takes them while there is room, in
   symbol order, and not the rest.
+- **max total exposure** (`max_total_exposure = USDT`): the notionals of every position the slave
+  holds, over its markets and symbols (each at the last price known: the master's last fill, the
+  spot price, the master's entry price), stay under the limit. An entry or increase gets at most
+  the room the other positions leave (the per-symbol notional cap is tightened to it, so the same
+  rounding and minimum rules apply); with no room it is skipped ("max_exposure"). Reductions and
+  closes are never held back; as positions shrink or close there is room again by itself. A
+  resync's corrections are clipped the same way.
 - **the equity stop** (`equity_floor`, `max_drawdown_pct`) and **the daily loss limit**
   (`daily_loss_limit`): once one acted, the same rule as close-only (actors/domain/equity_stop.py;
   the process checks them: equity_guard.py).
@@ -22,16 +29,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from protocol.messages import SkipReason, SlaveError
+import msgspec
 
-from ..domain.sizing import CannotSize, entry_k
+from protocol.messages import MasterFill, SkipReason, SlaveConfig, SlaveError
+
+from ..domain.decisions import Decision, decide_fill
+from ..domain.sizing import CannotSize, entry_k, notional_cap
 from .rules import log, now_ns
 
 if TYPE_CHECKING:
     from .target_store import TargetBook
 
 Key = tuple[str, str]
-GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop", "daily_loss"})
+GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop", "daily_loss", "max_exposure"})
+ZERO = Decimal(0)
 
 
 class Guards:
@@ -41,13 +52,21 @@ class Guards:
         market: str
         account: Any
         book: TargetBook
+        last_price: dict[str, Decimal]
+        last_snapshot: Any
 
     def _entry_k(self, key: Key, k: Decimal | CannotSize) -> Decimal | CannotSize:
         """The k an entry or increase on the slave's `key` is copied with, after the guards (an
         entry the guards refuse: CannotSize naming the guard; reductions need no k)."""
         k = entry_k(self.config, k, self.slave.equity_stop)
+        if isinstance(k, CannotSize):
+            return k
+        room = self._exposure_room(key)
+        if room is not None and room <= 0:
+            limit_usdt = self.config.max_total_exposure
+            return CannotSize(f"max total exposure ({limit_usdt} USDT) reached: no entry or increase is copied", skip="max_exposure")
         limit = self.config.max_open_positions
-        if limit is None or isinstance(k, CannotSize):
+        if limit is None:
             return k
         held = self._open_positions()
         if (self.market, *key) in held:
@@ -56,6 +75,84 @@ class Guards:
             return CannotSize(f"max open positions ({limit}) reached: a new position is not opened", skip="max_positions")
         self.slave.guards_noted.discard("max_positions")  # there is room: told again the next time it is full
         return k
+
+    def _exposure_room(self, key: Key) -> Decimal | None:
+        """max_total_exposure: the notional the slave's other positions (every market, symbol and
+        side but `key` on this market) leave of the limit; None: no limit. A position whose price
+        is not known is not counted (see the module's docstring for the prices)."""
+        limit = self.config.max_total_exposure
+        if limit is None:
+            return None
+        mirrors = getattr(self.slave, "mirrors", None) or {self.market: self}
+        used = ZERO
+        for m in mirrors.values():
+            for pos, qty in m.account.snapshot_positions().items():
+                if qty and not (m is self and pos == key):
+                    used += abs(qty) * m._price_of(pos[0])
+        return max(limit - used, ZERO)
+
+    def _price_of(self, symbol: str) -> Decimal:
+        """The last price this mirror knows for `symbol` (0: none)."""
+        price = self.last_price.get(symbol) or (getattr(self.account, "prices", None) or {}).get(symbol)
+        if not price and self.last_snapshot is not None:
+            price = next((e.entry_price for e in self.last_snapshot.positions if e.symbol == symbol), None)
+        return price or ZERO
+
+    def _decide(self, fill: MasterFill, key: Key, **kw: Any) -> Decision:
+        """`decide_fill` for a master fill on the slave's `key`; under max total exposure with its
+        symbol's cap tightened to the room left, and a person told when that made the copy
+        smaller than the copy rule's."""
+        cfg = self.config
+        capped = self._capped(key) if cfg.max_total_exposure is not None else cfg
+        decision = decide_fill(fill, config=capped, **kw)
+        if capped is cfg:
+            return decision
+        limit = f"max total exposure ({cfg.max_total_exposure} USDT)"
+        if decision.skip is not None and decision.skip.reason == "cap_reached":  # the room is what the cap left
+            return msgspec.structs.replace(
+                decision, skip=msgspec.structs.replace(decision.skip, reason="max_exposure", text=f"{limit} reached")
+            )
+        if decision.intended != decide_fill(fill, config=cfg, **kw).intended:
+            self.guard_acted("max_exposure", f"{limit}: the {fill.symbol} entry is copied only up to it")
+        else:
+            self.slave.guards_noted.discard("max_exposure")  # there was room: told again the next time it is full
+        return decision
+
+    def _capped(self, key: Key) -> SlaveConfig:
+        """The config an entry on `key` is decided with: under max_total_exposure, its symbol's
+        notional cap no larger than the room the other positions leave (actors/domain/orders.py
+        applies a cap against the position held)."""
+        cfg = self.config
+        room = self._exposure_room(key)
+        if room is None or room <= 0:  # no limit, or none left: `_entry_k` refused the entry
+            return cfg
+        own = notional_cap(cfg, key[0])
+        if own is not None and own <= room:
+            return cfg
+        return msgspec.structs.replace(cfg, symbol_max_notional={**cfg.symbol_max_notional, key[0]: room})
+
+    def _within_exposure(self, target: dict[Key, Decimal]) -> dict[Key, Decimal]:
+        """A resync's target with what it adds beyond max_total_exposure left out: the positions
+        that grow, in symbol order, take the room the slave's positions leave (at the prices of
+        `_price_of`; a reduction's room is not counted until it is done)."""
+        if self.config.max_total_exposure is None:
+            return target
+        room = self._exposure_room(("", "")) or ZERO  # every position counts
+        held = self.account.snapshot_positions()
+        for key in sorted(target):
+            have, want, price = held.get(key, ZERO), target[key], self._price_of(key[0])
+            if have and (want > 0) != (have > 0):
+                have = ZERO  # a flip: its new side grows from nothing
+            if abs(want) <= abs(have) or not price:
+                continue
+            most = abs(have) + room / price
+            if abs(want) > most:
+                target[key] = most if want > 0 else -most
+                self.guard_acted(
+                    "max_exposure", f"max total exposure ({self.config.max_total_exposure} USDT): {key[0]} is not grown past it"
+                )
+            room = max(room - (abs(target[key]) - abs(have)) * price, ZERO)
+        return target
 
     def _open_positions(self) -> set[tuple[str, str, str]]:
         """(market, symbol, position side) of every position the slave holds or intends, on every

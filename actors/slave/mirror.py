@@ -23,7 +23,7 @@ from protocol.messages import (
 from protocol.seq import SeqTracker, SeqVerdict
 
 from ..binance.errors import AuthError, BinanceAPIError
-from ..domain.decisions import OrderIntent, decide_fill
+from ..domain.decisions import OrderIntent
 from ..domain.target import slave_key
 from .accounts.execution import ExecutionFailed
 from .eager import run_eagerly
@@ -228,7 +228,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
 
     # -- one master fill -------------------------------------------------------------------------
     async def _mirror(self, fill: MasterFill, t_recv: int) -> None:
-        cfg, acct = self.config, self.account
+        acct = self.account
         self.master_equity = fill.equity
         self.master_positions[(fill.symbol, fill.position_side)] = fill.position_after
         self.last_price[fill.symbol] = fill.price
@@ -244,10 +244,10 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
                 self._skip(fill, t_recv, "not_copied", "position opened before this slave started (on_start = new_only)")
                 return
         k = self._entry_k(key, self._fill_k(fill, self.equity_before.pop((fill.epoch, fill.seq), fill.equity)))  # target_view, guards
-        decision = decide_fill(
+        decision = self._decide(  # decide_fill under the max total exposure (guards.py)
             fill,
+            key,
             slave_id=self.slave.slave_id,
-            config=cfg,
             k=k,
             filters=acct.filters.get(fill.symbol),
             holding=acct.holding(*key),

@@ -159,7 +159,7 @@ class ProtectiveMirror:
             order,
             market=self.market,
             slave_id=self.slave.slave_id,
-            config=self.config,
+            config=self._capped((order.symbol, order.position_side)),  # max total exposure (guards.py)
             k=k,
             filters=self.account.filters.get(order.symbol),
             held=held,

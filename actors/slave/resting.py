@@ -123,7 +123,7 @@ class RestingMirror:
             order,
             market=self.market,
             slave_id=self.slave.slave_id,
-            config=self.config,
+            config=self._capped((order.symbol, order.position_side)),  # max total exposure (guards.py)
             k=k,
             filters=self.account.filters.get(order.symbol),
             held=holding.position,

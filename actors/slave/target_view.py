@@ -61,7 +61,7 @@ class TargetView:
             target = clip_increases(self.book.intended, target, most)
         for key in self.ignored:  # new_only: not ours
             target.pop(key, None)
-        return self._within_max_positions(target)  # type: ignore[attr-defined]  # guards.py
+        return self._within_exposure(self._within_max_positions(target))  # type: ignore[attr-defined]  # guards.py
 
     def _sizing(self, snap: PositionSnapshot) -> Sizing:
         """k for a check or resync (fixed sizing: per growth, priced at the master's entry price, or

@@ -96,6 +96,10 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert dep.cli("slave", "edit", "s3", "--max-open-positions", "three").code == EXIT_USAGE
     assert dep.cli("slave", "edit", "s3", "--max-open-positions", "0").code == EXIT_OK  # 0: no limit
     assert load_config(dep.config).slave("s3").max_open_positions is None
+    assert dep.cli("slave", "edit", "s3", "--max-total-exposure", "20000").code == EXIT_OK
+    assert load_config(dep.config).slave("s3").max_total_exposure == Decimal("20000")
+    assert dep.cli("slave", "edit", "s3", "--max-total-exposure", "0").code == EXIT_OK  # 0: no limit
+    assert load_config(dep.config).slave("s3").max_total_exposure is None
     args = ("--equity-floor", "5000", "--max-drawdown-pct", "12.5", "--on-stop", "flatten")  # the equity stop
     assert dep.cli("slave", "edit", "s3", *args).code == EXIT_OK
     edited = load_config(dep.config).slave("s3")

@@ -73,6 +73,7 @@ class SlaveFormFields(Vertical):
             yield _row(
                 "max positions (guard)", Input(compact=True, value=f.max_open_positions, id="f-max-positions", placeholder="no limit")
             )
+            yield _row("max exposure USDT", Input(compact=True, value=f.max_total_exposure, id="f-max-exposure", placeholder="no limit"))
             yield _row("equity floor USDT", Input(compact=True, value=f.equity_floor, id="f-equity-floor", placeholder="off"))
             yield _row("max drawdown %", Input(compact=True, value=f.max_drawdown_pct, id="f-drawdown", placeholder="off"))
             yield _row("on equity stop", Select(compact=True, options=ON_STOP, value=f.on_stop, allow_blank=False, id="f-on-stop"))
@@ -126,6 +127,7 @@ class SlaveFormFields(Vertical):
             protective=choice("f-protective", f.protective),
             close_only=flag("f-close-only", f.close_only),
             max_open_positions=text("f-max-positions", f.max_open_positions),
+            max_total_exposure=text("f-max-exposure", f.max_total_exposure),
             equity_floor=text("f-equity-floor", f.equity_floor),
             max_drawdown_pct=text("f-drawdown", f.max_drawdown_pct),
             on_stop=choice("f-on-stop", f.on_stop),
