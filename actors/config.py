@@ -31,6 +31,7 @@ min_notional_policy = "defer"    # defer | round_up | skip: a copy under the exc
 close_only = false               # guard: copy only reductions and closes, never an entry (actors/domain/sizing.py)
 # max_open_positions = 5         # guard: open no position beyond this many (actors/slave/guards.py)
 # max_total_exposure = "20000"   # guard: the notionals of all positions (USDT, every market) stay under this
+# max_slippage_pct = "0.5"       # guard: entries as IOC LIMIT at the master's fill price +/- 0.5 % (exits: MARKET)
 # equity_floor = "5000"          # equity stop: no entry once the equity (USDT, over the markets) is below this
 # max_drawdown_pct = "20"        # equity stop: ... or this % under its high-water mark (actors/domain/equity_stop.py)
 # on_stop = "pause"              # pause | flatten: the equity stop also closes the positions, once

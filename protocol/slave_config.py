@@ -89,6 +89,8 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_open_positions: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     # guard: the notionals of all its positions (USDT, every market and symbol) stay under this, actors/slave/guards.py
     max_total_exposure: Decimal | None = None
+    # guard: entries and increases go as IOC LIMIT at the master's fill price +/- this % (not MARKET), actors/domain/slippage.py
+    max_slippage_pct: Decimal | None = None
     # guards: the equity stop (under `equity_floor` USDT, or `max_drawdown_pct` % under the high-water mark;
     # "flatten": positions closed too) and the daily loss limit (USDT, per window), actors/domain/equity_stop.py
     equity_floor: Decimal | None = None
@@ -113,6 +115,8 @@ class SlaveConfig(Part, frozen=True, kw_only=True, forbid_unknown_fields=True):
             raise ValueError('`sizing = "fixed_amount"` needs `amount`, the notional (USDT) of each copied entry')
         if self.sizing == "fixed_fraction" and self.fraction is None:
             raise ValueError('`sizing = "fixed_fraction"` needs `fraction`, each entry\'s notional as a fraction of equity (0.05: 5 %)')
+        if self.max_slippage_pct is not None and (_bad_decimal(self.max_slippage_pct) or not 0 < self.max_slippage_pct <= 10):
+            raise ValueError(f"`max_slippage_pct` must be > 0 and at most 10 (a percentage), got {self.max_slippage_pct}")
         if self.fraction is not None and self.fraction > 10:
             raise ValueError(
                 f"`fraction` is each entry's notional over the equity; over 10 (1000 %) is taken for a mistake, got {self.fraction}"

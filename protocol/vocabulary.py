@@ -62,6 +62,7 @@ SkipReason = Literal[
     "equity_stop",  # the slave's equity stop acted: entries and increases are not copied until it is lifted
     "daily_loss",  # the slave's daily loss limit acted: entries and increases are not copied until its window resets
     "max_exposure",  # the slave's max total exposure guard: its positions' notionals already sum to the limit
+    "slippage",  # the slave's entry slippage guard: the IOC limit at the master's price plus the tolerance did not fill (all)
     "insufficient_balance",  # exchange said so (-2019 / -2010 ...)
     "exchange_rejected",  # any other exchange refusal
     "not_copied",  # master event that never leads to an order (e.g. own order of a non-trade)

@@ -45,6 +45,7 @@ class SlaveForm:
     close_only: bool = False
     max_open_positions: str = ""  # "" = no limit
     max_total_exposure: str = ""  # "" = no limit
+    max_slippage_pct: str = ""  # "" = off (entries at market)
     equity_floor: str = ""  # "" = off
     max_drawdown_pct: str = ""  # "" = off
     on_stop: str = "pause"
@@ -83,6 +84,7 @@ class SlaveForm:
             close_only=c.close_only,
             max_open_positions=text(c.max_open_positions),
             max_total_exposure=text(c.max_total_exposure),
+            max_slippage_pct=text(c.max_slippage_pct),
             equity_floor=text(c.equity_floor),
             max_drawdown_pct=text(c.max_drawdown_pct),
             on_stop=c.on_stop,
@@ -139,6 +141,7 @@ def build_config(form: SlaveForm) -> SlaveConfig:
         "fraction",
         "max_position_notional",
         "max_total_exposure",
+        "max_slippage_pct",
         "margin_level_min",
         "equity_floor",
         "max_drawdown_pct",

@@ -108,6 +108,7 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
         "--close-only", action=argparse.BooleanOptionalAction, default=None, help="guard: copy reductions and closes only, never an entry"
     )
     p.add_argument("--max-open-positions", help='guard: open no position beyond this many ("" or 0: no limit)')
+    p.add_argument("--max-slippage-pct", help='guard: entries as IOC LIMIT at the master\'s price +/- this %% ("" or 0: off, MARKET)')
     p.add_argument("--max-total-exposure", help='guard: the notionals of all positions (USDT) stay under this ("" or 0: off)')
     p.add_argument("--equity-floor", help='equity stop: no entry once the equity (USDT) is below this ("" or 0: off)')
     p.add_argument("--max-drawdown-pct", help='equity stop: no entry once the equity is this %% under its high-water mark ("" or 0: off)')
@@ -183,7 +184,7 @@ def slave_changes(args: argparse.Namespace) -> dict[str, Any]:
         if text not in ("", "0") and not text.isdigit():
             raise UsageError(f"--max-open-positions: expected a whole number, got {text!r}")
         changes["max_open_positions"] = None if text in ("", "0") else int(text)
-    for name in ("max_total_exposure", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
+    for name in ("max_slippage_pct", "max_total_exposure", "equity_floor", "max_drawdown_pct", "daily_loss_limit"):
         value = getattr(args, name)
         if value is not None:  # "" or 0: the threshold off (changing either lifts an equity stop that acted)
             changes[name] = None if value.strip() in ("", "0") else value.strip()

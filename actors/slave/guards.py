@@ -33,15 +33,16 @@ import msgspec
 
 from protocol.messages import MasterFill, SkipReason, SlaveConfig, SlaveError
 
-from ..domain.decisions import Decision, decide_fill
+from ..domain.decisions import Decision, OrderIntent, decide_fill
 from ..domain.sizing import CannotSize, entry_k, notional_cap
+from ..domain.slippage import guarded
 from .rules import log, now_ns
 
 if TYPE_CHECKING:
     from .target_store import TargetBook
 
 Key = tuple[str, str]
-GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop", "daily_loss", "max_exposure"})
+GUARD_SKIPS: frozenset[SkipReason] = frozenset({"close_only", "max_positions", "equity_stop", "daily_loss", "max_exposure", "slippage"})
 ZERO = Decimal(0)
 
 
@@ -54,6 +55,9 @@ class Guards:
         book: TargetBook
         last_price: dict[str, Decimal]
         last_snapshot: Any
+        slipped: set[Key]
+
+        def _skip(self, fill: MasterFill, t_recv: int, reason: SkipReason, text: str, leg: int = 0) -> None: ...
 
     def _entry_k(self, key: Key, k: Decimal | CannotSize) -> Decimal | CannotSize:
         """The k an entry or increase on the slave's `key` is copied with, after the guards (an
@@ -99,9 +103,37 @@ class Guards:
         return price or ZERO
 
     def _decide(self, fill: MasterFill, key: Key, **kw: Any) -> Decision:
-        """`decide_fill` for a master fill on the slave's `key`; under max total exposure with its
-        symbol's cap tightened to the room left, and a person told when that made the copy
-        smaller than the copy rule's."""
+        """`decide_fill` for a master fill on the slave's `key`, under the guards that shape its
+        orders: max total exposure, and the entry slippage guard (its openings as IOC LIMIT)."""
+        decision = self._decide_exposure(fill, key, **kw)
+        pct = self.config.max_slippage_pct
+        if pct is None or not any(i.kind == "open" for i in decision.intents):
+            return decision
+        tick = kw["filters"].tick_size
+        return msgspec.structs.replace(decision, intents=[guarded(i, fill.price, pct, tick) for i in decision.intents])
+
+    def _slipped(self, intent: OrderIntent, executed: Decimal, fill: MasterFill | None, t_recv: int) -> None:
+        """After an order of a fill: an entry the slippage guard sent as IOC LIMIT that did not
+        fill in full is journalled ("slippage", told once) and not chased: the slave's place is
+        where it is now (`_settle_fill`), so no check sends the rest at market; the copy rule's next
+        fill in the same direction sends it, under the same guard."""
+        if intent.time_in_force != "IOC" or intent.kind != "open" or fill is None or executed >= intent.qty:
+            return
+        self.slipped.add((intent.symbol, intent.position_side))
+        text = f"{intent.side} {intent.qty} {intent.symbol} at {intent.price} or better (IOC) filled {executed}"
+        self._skip(fill, t_recv, "slippage", f"slippage over {self.config.max_slippage_pct} %: {text}", leg=intent.leg)
+
+    def _settle_fill(self, key: Key, decision: Decision, all_sent: bool) -> None:
+        """Where a fill's orders left the slave (target_store.py `settle_fill`); after a slipped
+        entry, the position it holds now."""
+        self.book.settle_fill(key, decision, all_sent)
+        if key in self.slipped:
+            self.slipped.discard(key)
+            self.book.settle(key, self.account.holding(*key).position)
+
+    def _decide_exposure(self, fill: MasterFill, key: Key, **kw: Any) -> Decision:
+        """`decide_fill` under max total exposure: its symbol's cap tightened to the room left, and
+        a person told when that made the copy smaller than the copy rule's."""
         cfg = self.config
         capped = self._capped(key) if cfg.max_total_exposure is not None else cfg
         decision = decide_fill(fill, config=capped, **kw)

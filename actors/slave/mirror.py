@@ -93,7 +93,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
         self.last_snapshot: PositionSnapshot | None = None
         self.master_positions: dict[tuple[str, str], Decimal] = {}  # from snapshots + every fill applied
         self.last_price: dict[str, Decimal] = {}  # the master's last fill price per symbol
-        self.entry_orders: dict[tuple[str, int], None] = {}  # fixed sizing: master orders whose first fill was seen (the latest 1000)
+        self.entry_orders, self.slipped = {}, set()  # fixed sizing's orders seen (target_view.py); slipped entries (guards.py)
         self.resync_task: asyncio.Task[None] | None = None
 
     @property
@@ -226,7 +226,6 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
         for symbol in list(self.queues):
             self._kick(symbol)
 
-    # -- one master fill -------------------------------------------------------------------------
     async def _mirror(self, fill: MasterFill, t_recv: int) -> None:
         acct = self.account
         self.master_equity = fill.equity
@@ -289,7 +288,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
             if not ok and decision.sequential:
                 break
         if decision.intended is not None:  # where the fill deliberately left us, or a fault to correct
-            book.settle_fill(key, decision, all_ok)
+            self._settle_fill(key, decision, all_ok)  # guards.py
 
     async def _send(self, intent: OrderIntent, fill: MasterFill | None, t_recv: int) -> bool:
         t_sent = now_ns()
@@ -344,4 +343,5 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
                 t_order_acked_ns=t_ack,
             )
         )
+        self._slipped(intent, _dec(r.get("executedQty")), fill, t_recv)  # the slippage guard (guards.py)
         return True

@@ -224,6 +224,9 @@ class Slave:
                 if old.max_open_positions != event.config.max_open_positions:
                     self.guards_noted.discard("max_positions")
                     log.info("max open positions guard: %s", event.config.max_open_positions or "off")
+                if old.max_slippage_pct != event.config.max_slippage_pct:
+                    self.guards_noted.discard("slippage")
+                    log.info("entry slippage guard: %s", event.config.max_slippage_pct or "off")
                 if old.max_total_exposure != event.config.max_total_exposure:
                     self.guards_noted.discard("max_exposure")
                     log.info("max total exposure guard: %s", event.config.max_total_exposure or "off")

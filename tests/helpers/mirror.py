@@ -58,7 +58,8 @@ def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
 
 class SimAccount:
     """A USD-M account that executes every MARKET order in full at once (reduce-only never
-    crosses zero, as on Binance) and records it."""
+    crosses zero, as on Binance) and records it. A LIMIT IOC fills in full when the symbol's
+    `book` price (if set) is at or better than its limit, else not at all (EXPIRED)."""
 
     market = "usdm"
 
@@ -68,6 +69,7 @@ class SimAccount:
         self.positions: dict[tuple[str, str], Decimal] = {}
         self.sent: list[OrderIntent] = []
         self.order_id = 0
+        self.book: dict[str, Decimal] = {}  # the price a LIMIT IOC meets (none: it fills)
 
     def holding(self, symbol: str, position_side: str) -> SlaveHolding:
         return SlaveHolding(position=self.positions.get((symbol, position_side), ZERO))
@@ -98,10 +100,19 @@ class SimAccount:
             self.positions.pop(key, None)
         return abs(delta)
 
+    def crosses(self, intent: OrderIntent) -> bool:
+        """Whether an IOC limit meets the book (a MARKET order always does)."""
+        book = self.book.get(intent.symbol)
+        if intent.time_in_force != "IOC" or book is None or intent.price is None:
+            return True
+        return book <= intent.price if intent.side == "BUY" else book >= intent.price
+
     async def execute(self, intent: OrderIntent) -> Executed:
         self.sent.append(intent)
-        done = self.move(intent.symbol, intent.position_side, intent.side, intent.qty, intent.reduce_only)
         self.order_id += 1
+        if not self.crosses(intent):
+            return Executed(result={"orderId": self.order_id, "status": "EXPIRED", "executedQty": "0"}, sends=1, recovered=False)
+        done = self.move(intent.symbol, intent.position_side, intent.side, intent.qty, intent.reduce_only)
         return Executed(
             result={"orderId": self.order_id, "status": "FILLED", "executedQty": str(done), "avgPrice": "1"}, sends=1, recovered=False
         )

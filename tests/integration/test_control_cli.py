@@ -100,6 +100,11 @@ def test_offline_slave_add_edit_pause_remove_edit_the_file_safely(dep: Deploymen
     assert load_config(dep.config).slave("s3").max_total_exposure == Decimal("20000")
     assert dep.cli("slave", "edit", "s3", "--max-total-exposure", "0").code == EXIT_OK  # 0: no limit
     assert load_config(dep.config).slave("s3").max_total_exposure is None
+    assert dep.cli("slave", "edit", "s3", "--max-slippage-pct", "1.5").code == EXIT_OK
+    assert load_config(dep.config).slave("s3").max_slippage_pct == Decimal("1.5")
+    assert dep.cli("slave", "edit", "s3", "--max-slippage-pct", "20").code != EXIT_OK  # over 10 %: refused, named
+    assert dep.cli("slave", "edit", "s3", "--max-slippage-pct", "").code == EXIT_OK  # off
+    assert load_config(dep.config).slave("s3").max_slippage_pct is None
     args = ("--equity-floor", "5000", "--max-drawdown-pct", "12.5", "--on-stop", "flatten")  # the equity stop
     assert dep.cli("slave", "edit", "s3", *args).code == EXIT_OK
     edited = load_config(dep.config).slave("s3")

@@ -19,7 +19,7 @@ from tests.helpers.corrections import assert_no_corrections
 from tests.helpers.deploy import Deployment, positions, signed, signed_get
 from tests.helpers.sim import TEST_CONFIG
 from tests.helpers.wait import eventually
-from tests.integration.test_usdm_faults import fresh_sim, master_order, prepare
+from tests.integration.test_usdm_faults import PRICES, fresh_sim, master_order, prepare
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -220,6 +220,44 @@ def test_the_equity_stop_acts_under_its_floor_refuses_entries_copies_exits_flatt
             edit(4, "equity stop off", equity_floor=None)  # lifted
             master_order(sim, "XRPUSDT", "BUY", "100")  # the master's next entry: copied; what it held before is not joined
             at({("XRPUSDT", "BOTH"): Decimal("100")})
+        finally:
+            pub.close(0)
+            dep.stop()
+
+
+def test_the_slippage_guard_set_live_sends_entries_as_ioc_limits_journals_a_miss_never_chases_and_exits_at_market(tmp_path):
+    # issue 22: the guard set live; an entry within the tolerance fills as an IOC LIMIT; one the
+    # price ran away from (the order held 1 s on its way while the price moved 0.8 %) expires,
+    # journalled "slippage" and told once, and no check buys it at market; the exit is a MARKET order
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=Decimal("0.5"))
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        dep, pub = _deployment(tmp_path, sim, slave)
+        assert dep.collector is not None
+        try:
+            at = _at(sim)
+            config = msgspec.structs.replace(slave, max_slippage_pct=Decimal("0.5"))
+            send = _sender(pub, SlaveConfigChanged(slave_id="slave01", config=config, version=1))
+            eventually(lambda: send() or "entry slippage guard: 0.5" in dep.log("slave-slave01"), timeout=20, interval=0.3)
+            master_order(sim, "BTCUSDT", "BUY", "0.1")
+            at({("BTCUSDT", "BOTH"): Decimal("0.05")})
+            (entry,) = [o for o in sim.orders("slave01", "futures") if o["side"] == "BUY"]
+            assert (entry["type"], entry["timeInForce"], entry["status"]) == ("LIMIT", "IOC", "FILLED"), entry
+
+            sim.admin("POST", "/_sim/faults/latency", {"transport": "wsapi", "seconds": 1.0})
+            master_order(sim, "BTCUSDT", "BUY", "0.1")  # at the old price ...
+            sim.set_price("BTCUSDT", str(Decimal(PRICES["BTCUSDT"]) * Decimal("1.008")), pause=True)  # ... which then runs away
+            eventually(lambda: [s.reason for s in dep.collector.of(MirrorSkipped)] == ["slippage"], timeout=20, what="the miss journalled")
+            sim.admin("POST", "/_sim/faults/clear", {})
+            missed = [o for o in sim.orders("slave01", "futures") if o["side"] == "BUY"][-1]
+            assert (missed["type"], missed["status"], Decimal(missed["executedQty"])) == ("LIMIT", "EXPIRED", 0), missed
+            assert positions(sim, "slave01") == {("BTCUSDT", "BOTH"): Decimal("0.05")}
+            master_order(sim, "BTCUSDT", "SELL", "0.2")  # the close: at market, whatever the price did
+            at({})
+            close = [o for o in sim.orders("slave01", "futures") if o["side"] == "SELL"][-1]
+            assert close["type"] == "MARKET", close
+            told = [e.code for e in dep.collector.of(SlaveError) if e.code.startswith("guard_")]
+            assert told == ["guard_slippage"]
+            assert_no_corrections(dep, "the slippage guard")  # the missed entry was never bought at market
         finally:
             pub.close(0)
             dep.stop()

@@ -102,7 +102,9 @@ def test_form_builds_a_validated_config_and_names_the_bad_field() -> None:
     assert build_config(form).max_open_positions == 4 and SlaveForm.of(build_config(form)).max_open_positions == "4"
     form.max_total_exposure = "20000"
     assert build_config(form).max_total_exposure == D("20000") and SlaveForm.of(build_config(form)).max_total_exposure == "20000"
-    form.max_total_exposure = ""
+    form.max_total_exposure, form.max_slippage_pct = "", "0.5"
+    assert build_config(form).max_slippage_pct == D("0.5") and SlaveForm.of(build_config(form)).max_slippage_pct == "0.5"
+    form.max_slippage_pct = ""
     form.equity_floor, form.max_drawdown_pct, form.on_stop = "5000", "12.5", "flatten"  # the equity stop
     stop = build_config(form)
     assert (stop.equity_floor, stop.max_drawdown_pct, stop.on_stop) == (D("5000"), D("12.5"), "flatten")

@@ -66,6 +66,7 @@ def settings_text(summary: SlaveSummary) -> Text:
         (["close-only: entries are not copied"] if c.close_only else [])
         + ([f"at most {c.max_open_positions} open positions"] if c.max_open_positions else [])
         + ([f"exposure at most {plain(c.max_total_exposure)} USDT"] if c.max_total_exposure is not None else [])
+        + ([f"entries IOC within {plain(c.max_slippage_pct)} % of the master"] if c.max_slippage_pct is not None else [])
         + ([f"equity floor {plain(c.equity_floor)} USDT"] if c.equity_floor is not None else [])
         + ([f"max drawdown {plain(c.max_drawdown_pct)} %"] if c.max_drawdown_pct is not None else [])
         + ([f"on equity stop: {c.on_stop}"] if c.equity_floor is not None or c.max_drawdown_pct is not None else [])

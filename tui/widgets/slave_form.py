@@ -74,6 +74,7 @@ class SlaveFormFields(Vertical):
                 "max positions (guard)", Input(compact=True, value=f.max_open_positions, id="f-max-positions", placeholder="no limit")
             )
             yield _row("max exposure USDT", Input(compact=True, value=f.max_total_exposure, id="f-max-exposure", placeholder="no limit"))
+            yield _row("max slippage %", Input(compact=True, value=f.max_slippage_pct, id="f-slippage", placeholder="off: market"))
             yield _row("equity floor USDT", Input(compact=True, value=f.equity_floor, id="f-equity-floor", placeholder="off"))
             yield _row("max drawdown %", Input(compact=True, value=f.max_drawdown_pct, id="f-drawdown", placeholder="off"))
             yield _row("on equity stop", Select(compact=True, options=ON_STOP, value=f.on_stop, allow_blank=False, id="f-on-stop"))
@@ -128,6 +129,7 @@ class SlaveFormFields(Vertical):
             close_only=flag("f-close-only", f.close_only),
             max_open_positions=text("f-max-positions", f.max_open_positions),
             max_total_exposure=text("f-max-exposure", f.max_total_exposure),
+            max_slippage_pct=text("f-slippage", f.max_slippage_pct),
             equity_floor=text("f-equity-floor", f.equity_floor),
             max_drawdown_pct=text("f-drawdown", f.max_drawdown_pct),
             on_stop=choice("f-on-stop", f.on_stop),
