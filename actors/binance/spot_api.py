@@ -142,3 +142,12 @@ async def open_orders(rest: RestClient) -> list[BinanceSpotOrder]:
 async def margin_open_orders(rest: RestClient) -> list[BinanceSpotOrder]:
     """GET /sapi/v1/margin/openOrders, every symbol of the cross margin account (weight 10)."""
     return convert(await rest.signed("GET", MARGIN_OPEN_ORDERS_PATH), list[BinanceSpotOrder])
+
+
+async def cancel_every_open_order(rest: RestClient, *, margin: bool) -> int:
+    """Cancel every open order (order lists too) of the spot or cross margin account, symbol by
+    symbol (DELETE /api/v3/openOrders or /sapi/v1/margin/openOrders); how many were open."""
+    orders = await (margin_open_orders(rest) if margin else open_orders(rest))
+    for symbol in sorted({o.symbol for o in orders}):
+        await rest.signed("DELETE", MARGIN_OPEN_ORDERS_PATH if margin else OPEN_ORDERS_PATH, {"symbol": symbol})
+    return len(orders)

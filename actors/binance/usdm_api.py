@@ -27,6 +27,8 @@ ACCOUNT_PATH = "/fapi/v2/account"
 OPEN_ORDERS_PATH = "/fapi/v1/openOrders"
 ALGO_ORDER_PATH = "/fapi/v1/algoOrder"  # the Algo Service (conditional orders) since 2025-12-02
 OPEN_ALGO_ORDERS_PATH = "/fapi/v1/openAlgoOrders"
+ALL_OPEN_ORDERS_PATH = "/fapi/v1/allOpenOrders"
+ALGO_OPEN_ORDERS_PATH = "/fapi/v1/algoOpenOrders"
 MARGIN_TYPE_PATH = "/fapi/v1/marginType"
 LEVERAGE_PATH = "/fapi/v1/leverage"
 
@@ -103,6 +105,18 @@ async def algo_order_by_id(rest: RestClient, algo_id: int) -> BinanceAlgoOrder:
 async def has_open_orders(rest: RestClient) -> bool:
     """GET /fapi/v1/openOrders without a symbol (weight 40): any resting order at all?"""
     return bool(await rest.signed("GET", OPEN_ORDERS_PATH))
+
+
+async def cancel_every_open_order(rest: RestClient) -> int:
+    """Cancel every open order and open conditional (algo) order of the account, symbol by symbol
+    (DELETE /fapi/v1/allOpenOrders and /fapi/v1/algoOpenOrders, weight 1 each, after reading what
+    is open: weight 40 + 1); how many were open."""
+    orders, algos = await open_orders(rest), await open_algo_orders(rest)
+    for symbol in sorted({o.symbol for o in orders}):
+        await rest.signed("DELETE", ALL_OPEN_ORDERS_PATH, {"symbol": symbol})
+    for symbol in sorted({a.symbol for a in algos if a.symbol}):
+        await rest.signed("DELETE", ALGO_OPEN_ORDERS_PATH, {"symbol": symbol})
+    return len(orders) + len(algos)
 
 
 async def set_position_mode(rest: RestClient, hedge: bool) -> Any:

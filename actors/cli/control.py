@@ -99,7 +99,11 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--paused", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--min-notional-policy", choices=("defer", "round_up", "skip"))
-    p.add_argument("--on-start", choices=("sync", "new_only"))
+    p.add_argument(
+        "--on-start",
+        choices=("sync", "new_only", "flatten"),
+        help="flatten: a clean start (own positions closed, open orders canceled), then new only",
+    )
     p.add_argument("--orders", choices=("fills", "mirror"), help="mirror: copy the master's resting limit orders too (USD-M, spot, margin)")
     p.add_argument("--settle-after-ms", type=int, help="orders = mirror: wait this long before settling a done order")
     p.add_argument("--protective", choices=("mirror", "off"), help="orders = mirror: copy the master's USD-M stops too")

@@ -121,6 +121,18 @@ class Follow:
             for intent in intents:
                 await self._send(intent, None, now_ns())
 
+    async def _clean_start(self) -> None:
+        """on_start = flatten, at the slave's first start on this market (no target saved yet):
+        cancel every open order of the account and close every position it holds, then copy only
+        what the master does next (new_only; sync.py saves the target at once, so that a restart
+        does not do it again)."""
+        canceled = await self.account.cancel_every_order()
+        await self.flatten(FlattenCommand(request_id="clean-start", slave_id=self.slave.slave_id), forget=True)
+        left = {k: v for k, v in self.account.snapshot_positions().items() if v}
+        log.info(
+            "clean start (on_start = flatten): %d open orders canceled, positions closed%s", canceled, f"; left: {left}" if left else ""
+        )
+
     @contextlib.asynccontextmanager
     async def _held(self) -> AsyncIterator[None]:
         """Workers finish what they are doing and take nothing new until the block ends; fills

@@ -132,13 +132,17 @@ class Resync:
                 )
             )
         orders = 0
-        new_only = cause == "start" and self.config.on_start == "new_only" and not self.book.loaded
+        new_only = cause == "start" and self.config.on_start in ("new_only", "flatten") and not self.book.loaded
+        if new_only and self.config.on_start == "flatten" and self._may_trade():
+            await self._clean_start()  # follow.py
         if new_only:
             self.ignored = {
                 slave_key(e.symbol, e.position_side, self.reverse)
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
+            if self.config.on_start == "flatten":
+                self.book.save_now()  # done once: a restart finds the target and neither flattens nor joins
         if self.resting or self.guards or self._mirrors_orders() or cause == "start":
             await self._cancel_copies()  # at start also those a run with orders = mirror left
         if self.guard_fills or self.guards:

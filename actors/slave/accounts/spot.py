@@ -232,6 +232,11 @@ class BalanceAccount:
         held = {a + self.quote_asset for a in self.ledger.balances if a + self.quote_asset in self.filters}
         return sorted(held | self.tracked)
 
+    async def cancel_every_order(self) -> int:
+        """Cancel every open order of the account (on_start = flatten); how many were open. The
+        balances they locked are free again at the next refresh."""
+        return await spot_api.cancel_every_open_order(self.rest, margin=self.market == "margin")
+
     async def refresh_prices(self) -> None:
         """GET /api/v3/ticker/price for the symbols we value (weight 4; one symbol: 2)."""
         symbols = self.priced_symbols()

@@ -169,6 +169,11 @@ class UsdmAccount(AlgoOrders):
         if equity:
             await self.refresh_equity()
 
+    async def cancel_every_order(self) -> int:
+        """Cancel every open order and conditional order of the account (on_start = flatten);
+        how many were open."""
+        return await usdm_api.cancel_every_open_order(self.rest)
+
     async def refresh_equity(self) -> None:
         """Equity (margin balance = wallet + unrealized PnL) from REST; between refreshes it follows
         ACCOUNT_UPDATE events, so 100 slaves on one IP stay far under Binance's weight limit."""
