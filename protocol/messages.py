@@ -292,12 +292,14 @@ class _MirrorReport(Msg, frozen=True, kw_only=True):
     client_order_id: str = ""
     leg: NonNegInt = 0
     qty: Decimal  # the slave quantity ordered (or that would have been)
+    master_price: Decimal | None = None  # the master fill's price (the ledger's slippage is against it)
+    master_time_ms: int = 0  # the master fill's exchange time (T, else E)
     t_master_recv_ns: int = 0
     t_master_pub_ns: int = 0
     t_slave_recv_ns: int = 0
 
     def __post_init__(self) -> None:
-        _check_non_negative(self, "qty")
+        _check_non_negative(self, "qty", "master_price")
 
 
 class OrderMirrored(_MirrorReport, tag="mirrored", frozen=True, kw_only=True):
@@ -314,7 +316,7 @@ class OrderMirrored(_MirrorReport, tag="mirrored", frozen=True, kw_only=True):
     t_order_acked_ns: int
 
     def __post_init__(self) -> None:
-        _check_non_negative(self, "qty", "executed_qty", "avg_price", "price")
+        _check_non_negative(self, "qty", "master_price", "executed_qty", "avg_price", "price")
 
 
 class MirrorSkipped(_MirrorReport, tag="skipped", frozen=True, kw_only=True):

@@ -5,6 +5,7 @@ copytrader status                            actors, slaves, errors (actors/cli/
 copytrader slave add|edit|remove|list ...    slaves (through the control actor when it runs)
 copytrader restart NAME                      restart one actor (stop + start)
 copytrader pause|resume SLAVE|--all
+copytrader report [--slave ID] [--since 24h] [--format table|csv|json]   how every copy did (actors/cli/report.py)
 copytrader tui [--config FILE]               the terminal UI (runs `python -m tui`)
 copytrader init [--network live|testnet] ... a starter config, passphrase file and keystore
 copytrader demo [start|stop|status]          the demo (scripts/demo)
@@ -22,6 +23,7 @@ USAGE = (
     "       copytrader [--config FILE] slave {list,add,edit,remove} ...\n"
     "       copytrader [--config FILE] restart NAME\n"
     "       copytrader [--config FILE] {pause,resume} SLAVE|--all\n"
+    "       copytrader [--config FILE] report [--slave ID] [--since 24h|7d|DATE] [--format table|csv|json]\n"
     "       copytrader [--config FILE] tui\n"
     "       copytrader init [--root DIR] [--network live|testnet|simulator] [--url URL] [--markets usdm,spot]\n"
     "       copytrader demo [start|stop|status]\n"
@@ -67,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest = list(args)
         rest.remove("tui")  # the TUI takes the same --config/--timeout options
         os.execv(sys.executable, [sys.executable, "-m", "tui", *rest])  # never returns
+    if _command(args) == "report":
+        from actors.cli.report import main_report
+
+        return main_report(args)
     if _command(args) in CONTROL_COMMANDS:
         from actors.cli.control import main_control
 

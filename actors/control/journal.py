@@ -266,6 +266,10 @@ class JournalStore:
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM journal").fetchone()[0])
 
+    def decisions_since(self, since_ms: int, slave_id: str | None = None) -> list[tuple[int, SlaveReport]]:
+        """The slaves' decisions since `since_ms` (`_decisions_query`)."""
+        return _decisions_query(self._db, since_ms, slave_id)
+
     def coverage_rows(self, limit: int = 500_000) -> list[tuple[str, str | None, str | None, bytes | None]]:
         """(kind, slave_id, market, body) of the latest master fills, decisions and covered rows,
         oldest first: what the control actor's coverage index is rebuilt from after a restart."""
@@ -276,6 +280,24 @@ class JournalStore:
         rows = self._db.execute(sql, (limit,)).fetchall()
         rows.reverse()
         return rows
+
+
+def _decisions_query(db: sqlite3.Connection, since_ms: int, slave_id: str | None) -> list[tuple[int, SlaveReport]]:
+    """(ts_ms, report) of the slaves' decisions (mirrored, skipped, failed) since `since_ms`,
+    oldest first (the ledger's input: actors/control/ledger.py); rows of an older protocol that
+    no longer decode are left out. Also used on a read-only connection (copytrader report)."""
+    sql = "SELECT ts_ms, body FROM journal WHERE kind IN ('mirrored', 'skipped', 'failed') AND ts_ms >= ?"
+    args: list[Any] = [since_ms]
+    if slave_id is not None:
+        sql += " AND slave_id = ?"
+        args.append(slave_id)
+    out: list[tuple[int, SlaveReport]] = []
+    for ts_ms, body in db.execute(sql + " ORDER BY id", args):
+        try:
+            out.append((ts_ms, decode_slave_report(body)))
+        except ProtocolError:
+            continue
+    return out
 
 
 class _transaction:

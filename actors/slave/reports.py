@@ -26,6 +26,8 @@ class Reports:
                 master_trade_id=fill.trade_id,
                 master_epoch=fill.epoch,
                 master_seq=fill.seq,
+                master_price=fill.price,
+                master_time_ms=fill.trade_time_ms or fill.t_exchange_ms,
                 t_master_recv_ns=fill.t_master_recv_ns,
                 t_master_pub_ns=fill.t_master_pub_ns,
                 t_slave_recv_ns=t_recv,

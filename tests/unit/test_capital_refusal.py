@@ -80,8 +80,9 @@ async def test_a_filled_correction_or_a_refused_copy_does_not_hold_back_correcti
     acct = _Account(refuse=True)
     mirror = MarketMirror(_slave(), acct)  # type: ignore[arg-type]
     fill = SimpleNamespace(
-        symbol="BTCUSDT", order_id=1, trade_id=2, epoch=1, seq=1, t_master_recv_ns=0, t_master_pub_ns=0, position_side="LONG", side="BUY"
-    )
+        symbol="BTCUSDT", order_id=1, trade_id=2, epoch=1, seq=1, t_master_recv_ns=0, t_master_pub_ns=0, position_side="LONG", side="BUY",
+        price=Decimal(50000), trade_time_ms=1, t_exchange_ms=1,
+    )  # fmt: skip
     assert not await mirror._send(_intent(), fill, 0)  # a copy of a fill refused: a decision, not a gap
     assert not mirror._capital_still_short(_intent())
     assert not await mirror._send(_intent(), None, 0)

@@ -1,0 +1,143 @@
+"""How every copy did (issue 22, the fill-quality ledger; pure, no I/O): from the journal's
+decisions, one row per copy of a master fill and one summary per slave.
+
+Per copy (an `OrderMirrored` of a master fill; a check's corrections and flattens are not
+copies): the master's fill price and time, the slave's average fill price and its ack time, the
+slippage in basis points against the master's price, signed so that adverse is positive (a buy
+that paid more, a sell that got less: (slave - master) / master x 10^4 for a buy, the negative
+for a sell), and the latency from the master listener's receipt of the fill to the slave's
+acknowledgement (one host's monotonic clock). A copy that executed nothing has no slippage.
+
+Per slave: copies, how many filled anything, orders failed, copies skipped by reason, and the
+slippage and latency p50 / p90 (nearest rank: the value at rank ceil(q x n) of the sorted list).
+Fees, realized PnL, funding and the equity curve are not in the journal's decisions and are not
+reported here yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from decimal import Decimal
+
+import msgspec
+
+from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored, SlaveReport
+
+BPS = Decimal(10_000)
+
+
+class CopyRow(msgspec.Struct, frozen=True, kw_only=True):
+    ts_ms: int  # when the journal took the report
+    slave_id: str
+    market: str
+    symbol: str
+    side: str  # the slave's side
+    qty: Decimal  # ordered
+    executed_qty: Decimal
+    master_price: Decimal | None
+    price: Decimal | None  # the slave's average fill price
+    slippage_bps: Decimal | None  # adverse positive
+    master_time_ms: int
+    latency_ms: Decimal | None  # master listener's receipt -> the slave's ack
+    status: str
+    master_order_id: int
+    master_trade_id: int
+
+
+class SlaveLedger(msgspec.Struct, frozen=True, kw_only=True):
+    slave_id: str
+    copies: int
+    filled: int  # copies that executed anything
+    failed: int
+    skipped: dict[str, int]  # by reason
+    slippage_p50_bps: Decimal | None
+    slippage_p90_bps: Decimal | None
+    latency_p50_ms: Decimal | None
+    latency_p90_ms: Decimal | None
+
+
+def slippage_bps(side: str, master_price: Decimal | None, price: Decimal | None) -> Decimal | None:
+    """The slave's fill against the master's, in basis points, adverse positive."""
+    if not master_price or price is None or master_price <= 0 or price <= 0:
+        return None
+    diff = (price - master_price) / master_price * BPS
+    return diff if side == "BUY" else -diff
+
+
+def copy_row(ts_ms: int, r: OrderMirrored) -> CopyRow:
+    price = r.avg_price if r.executed_qty > 0 else None
+    latency = Decimal(r.t_order_acked_ns - r.t_master_recv_ns) / Decimal(1_000_000) if r.t_master_recv_ns else None
+    return CopyRow(
+        ts_ms=ts_ms,
+        slave_id=r.slave_id,
+        market=r.market,
+        symbol=r.symbol,
+        side=r.side,
+        qty=r.qty,
+        executed_qty=r.executed_qty,
+        master_price=r.master_price,
+        price=price,
+        slippage_bps=slippage_bps(r.side, r.master_price, price),
+        master_time_ms=r.master_time_ms,
+        latency_ms=latency,
+        status=r.status,
+        master_order_id=r.master_order_id,
+        master_trade_id=r.master_trade_id,
+    )
+
+
+def is_copy(r: SlaveReport) -> bool:
+    """A decision about a master fill (not a check's correction, a flatten or a reconciliation's cover)."""
+    return isinstance(r, (OrderMirrored, MirrorSkipped, OrderFailed)) and r.master_seq > 0
+
+
+def copy_rows(reports: Iterable[tuple[int, SlaveReport]]) -> list[CopyRow]:
+    """(journal time, report) -> the rows of the copies among them, in their order."""
+    return [copy_row(ts, r) for ts, r in reports if isinstance(r, OrderMirrored) and is_copy(r)]
+
+
+def percentile(values: list[Decimal], q: float) -> Decimal | None:
+    """Nearest rank: the value at rank ceil(q x n) (1-based) of the sorted values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
+    """One summary per slave, by slave id."""
+    rows: dict[str, list[CopyRow]] = {}
+    failed: dict[str, int] = {}
+    skipped: dict[str, dict[str, int]] = {}
+    for ts, r in reports:
+        if not is_copy(r):
+            continue
+        assert isinstance(r, (OrderMirrored, MirrorSkipped, OrderFailed))
+        rows.setdefault(r.slave_id, [])
+        if isinstance(r, OrderMirrored):
+            rows[r.slave_id].append(copy_row(ts, r))
+        elif isinstance(r, OrderFailed):
+            failed[r.slave_id] = failed.get(r.slave_id, 0) + 1
+        elif r.reason != "not_copied" or "covered by reconciliation" not in r.text:
+            by_reason = skipped.setdefault(r.slave_id, {})
+            by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
+    out = []
+    for slave_id in sorted(rows):
+        mine = rows[slave_id]
+        slip = [c.slippage_bps for c in mine if c.slippage_bps is not None]
+        lat = [c.latency_ms for c in mine if c.latency_ms is not None]
+        out.append(
+            SlaveLedger(
+                slave_id=slave_id,
+                copies=len(mine),
+                filled=sum(1 for c in mine if c.executed_qty > 0),
+                failed=failed.get(slave_id, 0),
+                skipped=dict(sorted(skipped.get(slave_id, {}).items())),
+                slippage_p50_bps=percentile(slip, 0.5),
+                slippage_p90_bps=percentile(slip, 0.9),
+                latency_p50_ms=percentile(lat, 0.5),
+                latency_p90_ms=percentile(lat, 0.9),
+            )
+        )
+    return out

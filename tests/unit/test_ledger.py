@@ -1,0 +1,146 @@
+"""The fill-quality ledger (issue 22, actors/control/ledger.py) and `copytrader report`
+(actors/cli/report.py): a scripted journal of copies with known prices and stamps, and every
+figure compared with values computed here by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from actors.cli.report import main_report, parse_since
+from actors.control.journal import JournalStore
+from actors.control.ledger import copy_rows, percentile, slippage_bps, summarize
+from actors.control.records import record_for_report
+from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored
+
+D = Decimal
+MS = 1_000_000
+T0 = 1_764_900_000_000  # journal times, epoch ms
+
+
+def mirrored(slave: str, side: str, master: str, price: str, *, latency_ms: int, executed: str = "1", seq: int = 1, trade: int = 1,
+             symbol: str = "BTCUSDT") -> OrderMirrored:  # fmt: skip
+    return OrderMirrored(slave_id=slave, market="usdm", symbol=symbol, position_side="BOTH", side=side, master_order_id=trade,  # type: ignore[arg-type]
+                         master_trade_id=trade, master_seq=seq, qty=D(1), master_price=D(master), master_time_ms=T0 - 50,
+                         t_master_recv_ns=1_000 * MS, t_order_sent_ns=1_001 * MS, t_order_acked_ns=(1_000 + latency_ms) * MS,
+                         exchange_order_id=trade, status="FILLED" if executed != "0" else "EXPIRED", executed_qty=D(executed),
+                         avg_price=D(price) if executed != "0" else None)  # fmt: skip
+
+
+def skipped(slave: str, reason: str, text: str = "", seq: int = 1) -> MirrorSkipped:
+    return MirrorSkipped(slave_id=slave, market="usdm", symbol="BTCUSDT", position_side="BOTH", side="BUY", master_order_id=9,
+                         master_trade_id=9, master_seq=seq, qty=D(0), reason=reason, text=text)  # type: ignore[arg-type]  # fmt: skip
+
+
+REPORTS = [
+    mirrored("a", "BUY", "50000", "50010", latency_ms=12, trade=1),  # paid 10 more: +2 bps
+    mirrored("a", "SELL", "3000", "2999.4", latency_ms=8, trade=2, symbol="ETHUSDT"),  # got 0.6 less: +2 bps (adverse)
+    mirrored("a", "SELL", "3000", "3001.5", latency_ms=30, trade=3, symbol="ETHUSDT"),  # got 1.5 more: -5 bps
+    mirrored("a", "BUY", "100", "100.0", latency_ms=5, trade=4, symbol="SOLUSDT"),  # 0
+    mirrored("a", "BUY", "100", "0", latency_ms=20, trade=5, executed="0", symbol="SOLUSDT"),  # an IOC that met nothing
+    skipped("a", "slippage", "slippage over 0.5 %"),
+    skipped("a", "below_min_notional"),
+    skipped("a", "below_min_notional"),
+    skipped("a", "not_copied", "covered by reconciliation (gap) at snapshot seq 7"),  # not a decision of the slave's
+    mirrored("a", "BUY", "50000", "51000", latency_ms=999, seq=0, trade=6),  # a check's correction: not a copy
+    OrderFailed(
+        slave_id="a",
+        market="usdm",
+        symbol="BTCUSDT",
+        position_side="BOTH",
+        side="BUY",
+        master_order_id=7,  # type: ignore[arg-type]
+        master_trade_id=7,
+        master_seq=3,
+        qty=D(1),
+        error_code=-2019,
+        error_msg="Margin is insufficient.",
+    ),  # fmt: skip
+    mirrored("b", "BUY", "50000", "49995", latency_ms=40, trade=1),  # -1 bps
+]
+JOURNAL = [(T0 + i * 1000, r) for i, r in enumerate(REPORTS)]
+
+
+def test_slippage_is_signed_adverse_positive_and_percentiles_are_nearest_rank() -> None:
+    assert slippage_bps("BUY", D(50000), D(50010)) == D(2)
+    assert slippage_bps("SELL", D(3000), D("2999.4")) == D(2)
+    assert slippage_bps("SELL", D(3000), D("3001.5")) == D(-5)
+    assert slippage_bps("BUY", D(0), D(1)) is None and slippage_bps("BUY", D(1), None) is None
+    assert percentile([D(3), D(1), D(2), D(4)], 0.5) == D(2) and percentile([D(3), D(1), D(2), D(4)], 0.9) == D(4)
+    assert percentile([], 0.5) is None and percentile([D(7)], 0.9) == D(7)
+
+
+def test_rows_and_summaries_equal_the_hand_computed_figures() -> None:
+    rows = copy_rows(JOURNAL)
+    assert [(r.slave_id, r.symbol, r.slippage_bps, r.latency_ms) for r in rows] == [
+        ("a", "BTCUSDT", D(2), D(12)),
+        ("a", "ETHUSDT", D(2), D(8)),
+        ("a", "ETHUSDT", D(-5), D(30)),
+        ("a", "SOLUSDT", D(0), D(5)),
+        ("a", "SOLUSDT", None, D(20)),
+        ("b", "BTCUSDT", D(-1), D(40)),
+    ]  # the correction (master seq 0) is not a copy
+    assert rows[0].master_price == D(50000) and rows[0].price == D(50010) and rows[0].master_time_ms == T0 - 50
+    a, b = summarize(JOURNAL)
+    assert (a.slave_id, a.copies, a.filled, a.failed) == ("a", 5, 4, 1)
+    assert a.skipped == {"below_min_notional": 2, "slippage": 1}  # a reconciliation's cover is not counted
+    # slippage sorted -5, 0, 2, 2: p50 the 2nd, p90 the 4th; latency 5, 8, 12, 20, 30: p50 the 3rd, p90 the 5th
+    assert (a.slippage_p50_bps, a.slippage_p90_bps, a.latency_p50_ms, a.latency_p90_ms) == (D(0), D(2), D(12), D(30))
+    assert (b.copies, b.slippage_p50_bps, b.latency_p90_ms, b.skipped) == (1, D(-1), D(40), {})
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Path:
+    (tmp_path / "copytrader.toml").write_text('[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:1"\n')
+    store = JournalStore(tmp_path / "var" / "journal.db")
+    store.insert_many([record_for_report(r, ts_ms=ts) for ts, r in JOURNAL])
+    store.close()
+    return tmp_path / "copytrader.toml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main_report(list(args), stdout=out, stderr=err, now_s=(T0 + 3_600_000) / 1000)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_report_command_reads_the_journal_in_each_format(deployment: Path) -> None:
+    code, out, _ = run("--config", str(deployment), "report")
+    assert code == 0
+    assert "slippage p50 0.00 p90 2.00 bps  latency p50 12.0 p90 30.0 ms  skipped: below_min_notional 2, slippage 1" in out
+    assert out.count("FILLED") == 5 and "EXPIRED" in out
+
+    code, out, _ = run("--config", str(deployment), "report", "--slave", "b", "--format", "csv")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split(",")[9] == "slippage_bps" and len(lines) == 2
+    assert lines[1].split(",")[7:11] == ["50000", "49995", "-1.00", "40.0"]
+
+    code, out, _ = run("--config", str(deployment), "report", "--format", "json")
+    data = json.loads(out)
+    assert [s["slave_id"] for s in data["slaves"]] == ["a", "b"] and len(data["copies"]) == 6
+    assert D(data["slaves"][0]["slippage_p90_bps"]) == 2
+
+    code, out, _ = run("--config", str(deployment), "report", "--since", "2026-12-31")  # after every row
+    assert code == 0 and out == "no copies in that time\n"
+
+
+def test_bad_input_is_named(deployment: Path, tmp_path: Path) -> None:
+    code, _, err = run("--config", str(deployment), "report", "--since", "yesterday")
+    assert code == 2 and "--since" in err and "yesterday" in err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "copytrader.toml").write_text('[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:1"\n')
+    code, _, err = run("--config", str(tmp_path / "empty" / "copytrader.toml"), "report")
+    assert code == 2 and "no journal" in err
+    assert parse_since("2h", 10_000.0) == (10_000 - 7200) * 1000
+    assert parse_since("2026-12-01T08:00", 0) == 1_796_112_000_000  # calendar.timegm((2026, 12, 1, 8, 0, 0)) x 1000
+
+
+def test_the_console_script_dispatches_report(deployment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from actors.cli import main
+
+    assert main(["--config", str(deployment), "report", "--since", "3650d", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.count("\n") == 7  # the header and six copies
