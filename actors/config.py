@@ -20,6 +20,9 @@ account = "master"               # keystore record holding the master's (read-on
 [notifications]
 urls = ["json://127.0.0.1:9999/hook"]   # apprise URLs
 
+[journal]
+retention_days = 90              # per-copy rows pruned after this; the daily per-slave aggregates kept for ever
+
 [[slaves]]                       # protocol.messages.SlaveConfig, one table per follower
 id = "slave01"
 markets = ["usdm"]
@@ -108,12 +111,17 @@ class NotificationsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     stream_lost_after_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
 
 
+class JournalConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=36500)] = 90  # per-copy rows; daily aggregates for ever
+
+
 class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     exchange: ExchangeConfig
     paths: PathsConfig = PathsConfig()
     keystore: KeystoreConfig = KeystoreConfig()
     masters: dict[Market, MasterConfig] = msgspec.field(default_factory=dict)
     notifications: NotificationsConfig = NotificationsConfig()
+    journal: JournalConfig = JournalConfig()
     slaves: tuple[SlaveConfig, ...] = ()
     # Where the file was read from: relative paths resolve against its folder. Not in the TOML.
     base_dir: str = ""

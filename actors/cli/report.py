@@ -60,6 +60,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _fixed(value: Any, fmt: str) -> str:
+    return format(value, fmt) if value is not None else ""
+
+
 def _row(c: CopyRow) -> list[str]:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.ts_ms / 1000))
     slip = f"{c.slippage_bps:.2f}" if c.slippage_bps is not None else ""
@@ -114,6 +118,44 @@ def read_decisions(journal: Path, since_ms: int, slave_id: str | None) -> list[t
         db.close()
 
 
+def read_daily(journal: Path, since_ms: int) -> list[tuple[str, SlaveLedger]]:
+    from ..control.retention import daily
+
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        return daily(db, time.strftime("%Y-%m-%d", time.gmtime(since_ms / 1000)))
+    finally:
+        db.close()
+
+
+def render_daily(kept: list[tuple[str, SlaveLedger]], reports: list[tuple[int, Any]], slave: str | None, fmt: str, out: TextIO) -> None:
+    """One summary per UTC day and slave: the kept aggregates of pruned days, the journal's rows
+    for the others."""
+    days: dict[str, list[tuple[int, Any]]] = {}
+    for ts, r in reports:
+        days.setdefault(time.strftime("%Y-%m-%d", time.gmtime(ts / 1000)), []).append((ts, r))
+    done = {day for day, _ in kept}
+    lines = [(day, s) for day, s in kept if slave is None or s.slave_id == slave]
+    lines += [(day, s) for day, group in sorted(days.items()) if day not in done for s in summarize(group)]
+    lines.sort(key=lambda x: (x[0], x[1].slave_id))
+    if fmt == "json":
+        out.write(msgspec.json.encode([{"day": day, **msgspec.structs.asdict(s)} for day, s in lines]).decode() + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("day", "slave", "copies", "filled", "failed", "slippage_p50_bps", "slippage_p90_bps", "latency_p50_ms",
+                         "latency_p90_ms", "skipped"))  # fmt: skip
+        for day, s in lines:
+            figures = [_fixed(s.slippage_p50_bps, ".2f"), _fixed(s.slippage_p90_bps, ".2f"), _fixed(s.latency_p50_ms, ".1f"),
+                       _fixed(s.latency_p90_ms, ".1f")]  # fmt: skip
+            writer.writerow((day, s.slave_id, s.copies, s.filled, s.failed, *figures, " ".join(f"{k}={v}" for k, v in s.skipped.items())))
+        return
+    for day, s in lines:
+        out.write(f"{day}  {_summary_line(s)}\n")
+    if not lines:
+        out.write("no copies in that time\n")
+
+
 def main_report(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextIO | None = None, now_s: float | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     parser = argparse.ArgumentParser(prog="copytrader report", description="how every copy did (the ledger)")
@@ -123,6 +165,7 @@ def main_report(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextI
     parser.add_argument("--slave", help="one slave id")
     parser.add_argument("--since", default="24h", help='"24h", "7d", "30m" or a UTC date / time (default 24h)')
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--daily", action="store_true", help="one line per UTC day and slave (pruned days from their kept aggregates)")
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
@@ -133,10 +176,14 @@ def main_report(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextI
         if not journal.exists():
             raise ValueError(f"no journal at {journal} yet (the control actor writes it)")
         reports = read_decisions(journal, since, args.slave)
+        kept = read_daily(journal, since) if args.daily else []
     except (ValueError, ConfigError, sqlite3.Error) as exc:
         err.write(f"copytrader: {exc}\n")
         return EXIT_USAGE
     buffer = _io.StringIO()
-    render(reports, args.format, buffer)
+    if args.daily:
+        render_daily(kept, reports, args.slave, args.format, buffer)
+    else:
+        render(reports, args.format, buffer)
     out.write(buffer.getvalue())
     return EXIT_OK

@@ -48,6 +48,7 @@ from .journal import Journal
 from .notify import Notifier, Sender
 from .programs import Programs
 from .reports import Reports
+from .retention import PRUNE_BATCH
 from .rules import PAUSE_REPUBLISH_S, PEER, log, peek_request_id
 from .state import State
 from .supervision import AsyncSupervisor, ProcessInfo, Supervisor
@@ -136,6 +137,7 @@ class ControlActor(Reports, Programs, State):
             sub.connect(self.endpoints.master_pub(market))
             self._reader(sub, self._on_master_event, f"master-{market}")
         self._spawn(self._ticker())
+        self._spawn(self._prune())
         if self.supervisor is not None:
             self._spawn(self._poll_supervisor())
         await self.sync_programs()
@@ -182,6 +184,19 @@ class ControlActor(Reports, Programs, State):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _prune(self) -> None:
+        """Journal retention in the background (actors/control/retention.py): a step now and then,
+        the next at once while a step deletes a full batch."""
+        while True:
+            try:
+                deleted = await self.journal.prune(int(time.time() * 1000), self.config.journal.retention_days)
+            except Exception as exc:  # noqa: BLE001 - a failed step is tried again later; the journal keeps working
+                log.warning("journal retention step failed: %s", exc)
+                deleted = 0
+            if deleted:
+                log.info("journal retention: %d rows older than %d days pruned", deleted, self.config.journal.retention_days)
+            await asyncio.sleep(0.5 if deleted >= PRUNE_BATCH else 3600)
 
     # ------------------------------------------------------------------------------ requests
     def _on_request(self, frames: Frames) -> None:

@@ -440,6 +440,12 @@ class Journal:
     async def alert_states(self) -> dict[str, tuple[str, int]]:
         return await self._run(self._store.alert_states)
 
+    async def prune(self, now_ms: int, retention_days: int) -> int:
+        """One retention step on the writer thread (actors/control/retention.py); rows deleted."""
+        from .retention import prune_step
+
+        return int(await self._run(prune_step, self._store._db, now_ms, retention_days))
+
     async def close(self) -> None:
         """Write what is buffered, then close. A second call does nothing."""
         if self._closed:
