@@ -361,6 +361,27 @@ class MarketStatus(Part, frozen=True, kw_only=True):
         _check_finite(self, "equity", "k")
 
 
+class IncomeItem(Part, frozen=True, kw_only=True):
+    """One USD-M income record of the slave's account (GET /fapi/v1/income)."""
+
+    tran_id: int
+    income_type: Annotated[str, msgspec.Meta(max_length=40)]  # REALIZED_PNL, COMMISSION, FUNDING_FEE, ...
+    income: Decimal  # signed: a fee or a funding paid is negative
+    asset: Asset = "USDT"
+    symbol: str = ""
+    time_ms: int = 0
+
+
+class IncomeReport(Msg, tag="income", frozen=True, kw_only=True):
+    """Income records the slave read since its last report (the ledger sums them once each, by
+    (income_type, tran_id): a record read twice counts once)."""
+
+    slave_id: SlaveId
+    market: Market
+    items: tuple[IncomeItem, ...]
+    t_ns: int
+
+
 class SlaveStatusReport(Msg, tag="status", frozen=True, kw_only=True):
     """Periodic state of one slave."""
 
@@ -403,7 +424,7 @@ class SlaveError(Msg, tag="slaveerr", frozen=True, kw_only=True):
     t_ns: int
 
 
-SlaveReport = Union[OrderMirrored, MirrorSkipped, OrderFailed, SlaveStatusReport, DesyncDetected, Reconciled, SlaveError]
+SlaveReport = Union[OrderMirrored, MirrorSkipped, OrderFailed, SlaveStatusReport, DesyncDetected, Reconciled, SlaveError, IncomeReport]
 
 # --------------------------------------------------------------------------- control PUB -> actors
 

@@ -28,6 +28,7 @@ OPEN_ORDERS_PATH = "/fapi/v1/openOrders"
 ALGO_ORDER_PATH = "/fapi/v1/algoOrder"  # the Algo Service (conditional orders) since 2025-12-02
 OPEN_ALGO_ORDERS_PATH = "/fapi/v1/openAlgoOrders"
 ALL_OPEN_ORDERS_PATH = "/fapi/v1/allOpenOrders"
+INCOME_PATH = "/fapi/v1/income"
 ALGO_OPEN_ORDERS_PATH = "/fapi/v1/algoOpenOrders"
 MARGIN_TYPE_PATH = "/fapi/v1/marginType"
 LEVERAGE_PATH = "/fapi/v1/leverage"
@@ -117,6 +118,11 @@ async def cancel_every_open_order(rest: RestClient) -> int:
     for symbol in sorted({a.symbol for a in algos if a.symbol}):
         await rest.signed("DELETE", ALGO_OPEN_ORDERS_PATH, {"symbol": symbol})
     return len(orders) + len(algos)
+
+
+async def income(rest: RestClient, start_ms: int, page: int = 1, limit: int = 1000) -> list[dict[str, Any]]:
+    """GET /fapi/v1/income from `start_ms` (inclusive), oldest first, one page (weight 30)."""
+    return list(await rest.signed("GET", INCOME_PATH, {"startTime": start_ms, "page": page, "limit": limit}))
 
 
 async def set_position_mode(rest: RestClient, hedge: bool) -> Any:

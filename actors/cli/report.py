@@ -4,7 +4,8 @@
 
 WHEN: "24h", "7d", "30m" back from now, or a UTC date or time ("2026-12-01", "2026-12-01T08:00");
 default the last 24 h. table: one line per slave (copies, filled, failed, skipped by reason,
-slippage and latency p50 / p90), then one per copy; csv: one row per copy; json: both. Reads the
+slippage and latency p50 / p90, USD-M realized PnL, fees, funding and net income), then one per
+copy; csv: one row per copy; json: both; --daily: one line (csv: row) per UTC day and slave. Reads the
 control actor's journal (`<state_dir>/journal.db`) directly, read-only: it works whether or not
 control runs, and never writes.
 
@@ -80,7 +81,8 @@ def _summary_line(s: SlaveLedger) -> str:
     return (
         f"{s.slave_id:<16} copies {s.copies:<5} filled {s.filled:<5} failed {s.failed:<3} "
         f"slippage p50 {d(s.slippage_p50_bps, '.2f')} p90 {d(s.slippage_p90_bps, '.2f')} bps  "
-        f"latency p50 {d(s.latency_p50_ms, '.1f')} p90 {d(s.latency_p90_ms, '.1f')} ms  skipped: {skipped}"
+        f"latency p50 {d(s.latency_p50_ms, '.1f')} p90 {d(s.latency_p90_ms, '.1f')} ms  skipped: {skipped}  "
+        f"usdm: realized {s.realized_pnl:f} fees {s.commission:f} funding {s.funding:f} net {s.net_income:f} USDT"
     )
 
 
@@ -144,11 +146,13 @@ def render_daily(kept: list[tuple[str, SlaveLedger]], reports: list[tuple[int, A
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(("day", "slave", "copies", "filled", "failed", "slippage_p50_bps", "slippage_p90_bps", "latency_p50_ms",
-                         "latency_p90_ms", "skipped"))  # fmt: skip
+                         "latency_p90_ms", "skipped", "realized_pnl", "commission", "funding", "net_income"))  # fmt: skip
         for day, s in lines:
             figures = [_fixed(s.slippage_p50_bps, ".2f"), _fixed(s.slippage_p90_bps, ".2f"), _fixed(s.latency_p50_ms, ".1f"),
                        _fixed(s.latency_p90_ms, ".1f")]  # fmt: skip
-            writer.writerow((day, s.slave_id, s.copies, s.filled, s.failed, *figures, " ".join(f"{k}={v}" for k, v in s.skipped.items())))
+            skipped = " ".join(f"{k}={v}" for k, v in s.skipped.items())
+            money = (f"{v:f}" for v in (s.realized_pnl, s.commission, s.funding, s.net_income))
+            writer.writerow((day, s.slave_id, s.copies, s.filled, s.failed, *figures, skipped, *money))
         return
     for day, s in lines:
         out.write(f"{day}  {_summary_line(s)}\n")

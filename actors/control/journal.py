@@ -283,10 +283,10 @@ class JournalStore:
 
 
 def _decisions_query(db: sqlite3.Connection, since_ms: int, slave_id: str | None) -> list[tuple[int, SlaveReport]]:
-    """(ts_ms, report) of the slaves' decisions (mirrored, skipped, failed) since `since_ms`,
+    """(ts_ms, report) of the slaves' decisions (mirrored, skipped, failed) and income since `since_ms`,
     oldest first (the ledger's input: actors/control/ledger.py); rows of an older protocol that
     no longer decode are left out. Also used on a read-only connection (copytrader report)."""
-    sql = "SELECT ts_ms, body FROM journal WHERE kind IN ('mirrored', 'skipped', 'failed') AND ts_ms >= ?"
+    sql = "SELECT ts_ms, body FROM journal WHERE kind IN ('mirrored', 'skipped', 'failed', 'income') AND ts_ms >= ?"
     args: list[Any] = [since_ms]
     if slave_id is not None:
         sql += " AND slave_id = ?"

@@ -8,10 +8,12 @@ that paid more, a sell that got less: (slave - master) / master x 10^4 for a buy
 for a sell), and the latency from the master listener's receipt of the fill to the slave's
 acknowledgement (one host's monotonic clock). A copy that executed nothing has no slippage.
 
-Per slave: copies, how many filled anything, orders failed, copies skipped by reason, and the
-slippage and latency p50 / p90 (nearest rank: the value at rank ceil(q x n) of the sorted list).
-Fees, realized PnL, funding and the equity curve are not in the journal's decisions and are not
-reported here yet.
+Per slave: copies, how many filled anything, orders failed, copies skipped by reason, the
+slippage and latency p50 / p90 (nearest rank: the value at rank ceil(q x n) of the sorted list),
+and from its USD-M income (`IncomeReport`, actors/slave/income.py; each (type, tranId) counted
+once however often it was read) the realized PnL, the commissions (negative: paid), the funding
+fees (negative: paid) and their net with any other income. Spot and margin PnL, unrealized PnL
+and the equity curve are not reported yet.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from decimal import Decimal
 
 import msgspec
 
-from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored, SlaveReport
+from protocol.messages import IncomeReport, MirrorSkipped, OrderFailed, OrderMirrored, SlaveReport
 
 BPS = Decimal(10_000)
 
@@ -55,6 +57,10 @@ class SlaveLedger(msgspec.Struct, frozen=True, kw_only=True):
     slippage_p90_bps: Decimal | None
     latency_p50_ms: Decimal | None
     latency_p90_ms: Decimal | None
+    realized_pnl: Decimal = Decimal(0)  # USD-M REALIZED_PNL
+    commission: Decimal = Decimal(0)  # USD-M COMMISSION (negative: paid)
+    funding: Decimal = Decimal(0)  # USD-M FUNDING_FEE (negative: paid)
+    net_income: Decimal = Decimal(0)  # every income record together
 
 
 def slippage_bps(side: str, master_price: Decimal | None, price: Decimal | None) -> Decimal | None:
@@ -110,7 +116,14 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
     rows: dict[str, list[CopyRow]] = {}
     failed: dict[str, int] = {}
     skipped: dict[str, dict[str, int]] = {}
+    income: dict[str, dict[tuple[str, int], Decimal]] = {}
     for ts, r in reports:
+        if isinstance(r, IncomeReport):
+            rows.setdefault(r.slave_id, [])
+            mine = income.setdefault(r.slave_id, {})
+            for item in r.items:
+                mine[(item.income_type, item.tran_id)] = item.income  # read twice: counted once
+            continue
         if not is_copy(r):
             continue
         assert isinstance(r, (OrderMirrored, MirrorSkipped, OrderFailed))
@@ -127,6 +140,11 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
         mine = rows[slave_id]
         slip = [c.slippage_bps for c in mine if c.slippage_bps is not None]
         lat = [c.latency_ms for c in mine if c.latency_ms is not None]
+        got = income.get(slave_id, {})
+
+        def total(kind: str | None, got: dict[tuple[str, int], Decimal] = got) -> Decimal:
+            return sum((v for (t, _), v in got.items() if kind is None or t == kind), Decimal(0))
+
         out.append(
             SlaveLedger(
                 slave_id=slave_id,
@@ -138,6 +156,10 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
                 slippage_p90_bps=percentile(slip, 0.9),
                 latency_p50_ms=percentile(lat, 0.5),
                 latency_p90_ms=percentile(lat, 0.9),
+                realized_pnl=total("REALIZED_PNL"),
+                commission=total("COMMISSION"),
+                funding=total("FUNDING_FEE"),
+                net_income=total(None),
             )
         )
     return out

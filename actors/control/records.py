@@ -5,6 +5,7 @@ master event, covered fill or control event, with a one-line summary each.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
@@ -14,6 +15,7 @@ from protocol.messages import (
     AccountConfigChanged,
     DesyncDetected,
     Heartbeat,
+    IncomeReport,
     MasterAlgoOrder,
     MasterEvent,
     MasterFill,
@@ -28,7 +30,7 @@ from protocol.messages import (
     SlaveStatusReport,
 )
 
-REPORT_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "status", "desync", "reconciled", "slaveerr"})
+REPORT_KINDS: Final = frozenset({"mirrored", "skipped", "failed", "status", "desync", "reconciled", "slaveerr", "income"})
 ERROR_KINDS: Final = frozenset({"failed", "desync", "slaveerr"})
 
 
@@ -118,6 +120,9 @@ def summarize_report(report: SlaveReport) -> str:
         case SlaveError():
             fatal = "FATAL " if report.fatal else ""
             return f"{fatal}{report.code}: {report.message}"
+        case IncomeReport():
+            total = sum((i.income for i in report.items), Decimal(0))
+            return f"income {report.market}: {len(report.items)} record(s), {total} in all"
     return tag_of(report)
 
 
@@ -147,7 +152,7 @@ def record_for_report(report: SlaveReport, ts_ms: int | None = None) -> JournalR
                 fields["latency_ns"] = report.t_failed_ns - report.t_master_recv_ns
     elif isinstance(report, (DesyncDetected, Reconciled)):
         fields = dict(market=report.market)
-    elif isinstance(report, SlaveError):
+    elif isinstance(report, (SlaveError, IncomeReport)):
         fields = dict(market=report.market)
     return JournalRecord(
         ts_ms=ts,

@@ -33,6 +33,7 @@ from ..binance.errors import BinanceAPIError
 from ..config import AppConfig
 from .equity_guard import DAY_PREFIX as DAY_STOPPED, ERROR_PREFIX as EQUITY_STOPPED, check_equity_stop, equity_path, load_equity_stop
 from .forced_state import forced_path, load_forced, save_forced
+from .income import IncomePoller, cursor_path
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
 from .reporter import Reporter
@@ -70,6 +71,7 @@ class Slave:
             log.warning("%s", problem)
             self.errors.append(f"forced_state: {problem}"[:200])
         self.equity_stop_path = equity_path(app.state_dir, self.slave_id)
+        self.income = IncomePoller(self, cursor_path(app.state_dir, self.slave_id))  # the ledger's USD-M income
         self.equity_stop, problem = load_equity_stop(self.equity_stop_path)  # equity_guard.py
         self.equity_stop_saved = self.equity_stop
         if problem:
@@ -314,6 +316,8 @@ class Slave:
             now = time.monotonic()
             await refresh_equities(self, now)
             check_equity_stop(self)
+            if self.income.due(now):
+                self.spawn(self.income.poll())
             for m in self.mirrors.values():
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
                     m.master_connected = False

@@ -214,6 +214,15 @@ SLAVE_REPORTS: list[Any] = [
     m.DesyncDetected(slave_id="alice-1", market="usdm", cause="gap", detail="5..7", drifts=(DRIFT,), t_ns=1),
     m.Reconciled(slave_id="alice-1", market="spot", orders=2, t_ns=1),
     m.SlaveError(slave_id="alice-1", code="key_invalid", message="-2015", market="usdm", fatal=True, t_ns=1),
+    m.IncomeReport(
+        slave_id="alice-1",
+        market="usdm",
+        items=(
+            m.IncomeItem(tran_id=9, income_type="REALIZED_PNL", income=D("12.5"), symbol="BTCUSDT", time_ms=1),
+            m.IncomeItem(tran_id=10, income_type="FUNDING_FEE", income=D("-0.35"), symbol="BTCUSDT", time_ms=2),
+        ),
+        t_ns=3,
+    ),
 ]
 CONTROL_REQUESTS: list[Any] = [
     api.GetStatus(id=1),

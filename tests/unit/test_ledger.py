@@ -144,3 +144,44 @@ def test_the_console_script_dispatches_report(deployment: Path, capsys: pytest.C
 
     assert main(["--config", str(deployment), "report", "--since", "3650d", "--format", "csv"]) == 0
     assert capsys.readouterr().out.count("\n") == 7  # the header and six copies
+
+
+def test_income_is_summed_once_per_record_by_type() -> None:
+    from protocol.messages import IncomeItem, IncomeReport
+
+    def report(*items: tuple[str, int, str]) -> IncomeReport:
+        return IncomeReport(slave_id="a", market="usdm", t_ns=1,
+                            items=tuple(IncomeItem(tran_id=t, income_type=k, income=D(v)) for k, t, v in items))  # fmt: skip
+
+    first = report(("REALIZED_PNL", 5, "50"), ("COMMISSION", 5, "-1.25"), ("FUNDING_FEE", 9, "-0.25"))
+    again = report(("COMMISSION", 5, "-1.25"), ("TRANSFER", 11, "100"))  # the commission read twice
+    (a,) = summarize([(0, first), (1, again)])
+    assert (a.realized_pnl, a.commission, a.funding, a.net_income, a.copies) == (D(50), D("-1.25"), D("-0.25"), D("148.5"), 0)
+
+
+def test_the_income_cursor_reads_on_without_reporting_a_record_twice() -> None:
+    import asyncio
+
+    from actors.slave import income as mod
+
+    records = [{"tranId": i, "incomeType": "COMMISSION", "income": "-1", "asset": "USDT", "symbol": "BTCUSDT", "time": t}
+               for i, t in ((1, 100), (2, 200), (3, 200))]  # fmt: skip
+    calls: list[tuple[int, int]] = []
+
+    async def fake_income(rest: object, start_ms: int, page: int = 1, limit: int = 1000) -> list[dict]:
+        calls.append((start_ms, page))
+        rows = [r for r in records if r["time"] >= start_ms]
+        return rows[(page - 1) * 2 : page * 2]  # pages of 2
+
+    old_income, old_page = mod.usdm_api.income, mod.PAGE
+    mod.usdm_api.income, mod.PAGE = fake_income, 2  # type: ignore[assignment]
+    try:
+        items, cursor = asyncio.run(mod.read_income(None, mod.Cursor(since_ms=150)))
+        assert [i.tran_id for i in items] == [2, 3] and (cursor.since_ms, cursor.seen) == (200, [("COMMISSION", 2), ("COMMISSION", 3)])
+        records.append({"tranId": 4, "incomeType": "FUNDING_FEE", "income": "-0.5", "time": 200})  # late, in the same ms
+        items, cursor = asyncio.run(mod.read_income(None, cursor))
+        assert [i.tran_id for i in items] == [4] and len(cursor.seen) == 3
+        assert asyncio.run(mod.read_income(None, cursor)) == ([], cursor)  # nothing new
+        assert calls[:2] == [(150, 1), (150, 2)]  # a full page: the next one read too
+    finally:
+        mod.usdm_api.income, mod.PAGE = old_income, old_page  # type: ignore[assignment]
