@@ -42,6 +42,7 @@ _WEIGHTS = {
     "/fapi/v2/balance": 5,
     "/fapi/v1/positionSide/dual": 30,
     "/fapi/v1/openOrders": 40,
+    "/fapi/v1/income": 30,
     "/fapi/v1/leverageBracket": 1,
     "/api/v3/account": 20,
     "/api/v3/openOrders": 80,
