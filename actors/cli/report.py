@@ -61,6 +61,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _utc_day(ts_ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts_ms / 1000))
+
+
 def _fixed(value: Any, fmt: str) -> str:
     return format(value, fmt) if value is not None else ""
 
@@ -83,11 +87,17 @@ def _summary_line(s: SlaveLedger) -> str:
         f"slippage p50 {d(s.slippage_p50_bps, '.2f')} p90 {d(s.slippage_p90_bps, '.2f')} bps  "
         f"latency p50 {d(s.latency_p50_ms, '.1f')} p90 {d(s.latency_p90_ms, '.1f')} ms  skipped: {skipped}  "
         f"usdm: realized {s.realized_pnl:f} fees {s.commission:f} funding {s.funding:f} net {s.net_income:f} USDT"
+        + (
+            f"  equity {s.equity_first:f} -> {s.equity_last:f} (high {s.equity_hwm:f}), max drawdown {s.max_drawdown_pct:.2f} %"
+            f" ({s.max_drawdown:f} USDT)"
+            if s.equity_first is not None and s.max_drawdown_pct is not None
+            else ""
+        )
     )
 
 
-def render(reports: list[tuple[int, Any]], fmt: str, out: TextIO) -> None:
-    rows, summary = copy_rows(reports), summarize(reports)
+def render(reports: list[tuple[int, Any]], fmt: str, out: TextIO, equity: Sequence[tuple[int, str, Any]] = ()) -> None:
+    rows, summary = copy_rows(reports), summarize(reports, equity)
     if fmt == "json":
         out.write(msgspec.json.encode({"slaves": summary, "copies": rows}).decode() + "\n")
         return
@@ -108,14 +118,14 @@ def render(reports: list[tuple[int, Any]], fmt: str, out: TextIO) -> None:
         out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
-def read_decisions(journal: Path, since_ms: int, slave_id: str | None) -> list[tuple[int, Any]]:
-    """The journal's decisions since `since_ms`, opened read-only (control may be writing)."""
-    from ..control.journal import _decisions_query
+def read_decisions(journal: Path, since_ms: int, slave_id: str | None) -> tuple[list[tuple[int, Any]], list[tuple[int, str, Any]]]:
+    """The journal's decisions and equity samples since `since_ms`, opened read-only (control may be writing)."""
+    from ..control.journal import _decisions_query, _equity_query
 
     db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
     try:
         db.execute("PRAGMA busy_timeout=5000")
-        return _decisions_query(db, since_ms, slave_id)
+        return _decisions_query(db, since_ms, slave_id), _equity_query(db, since_ms, slave_id)
     finally:
         db.close()
 
@@ -130,15 +140,26 @@ def read_daily(journal: Path, since_ms: int) -> list[tuple[str, SlaveLedger]]:
         db.close()
 
 
-def render_daily(kept: list[tuple[str, SlaveLedger]], reports: list[tuple[int, Any]], slave: str | None, fmt: str, out: TextIO) -> None:
+def render_daily(
+    kept: list[tuple[str, SlaveLedger]],
+    reports: list[tuple[int, Any]],
+    equity: list[tuple[int, str, Any]],
+    slave: str | None,
+    fmt: str,
+    out: TextIO,
+) -> None:
     """One summary per UTC day and slave: the kept aggregates of pruned days, the journal's rows
     for the others."""
     days: dict[str, list[tuple[int, Any]]] = {}
+    curves: dict[str, list[tuple[int, str, Any]]] = {}
     for ts, r in reports:
-        days.setdefault(time.strftime("%Y-%m-%d", time.gmtime(ts / 1000)), []).append((ts, r))
+        days.setdefault(_utc_day(ts), []).append((ts, r))
+    for sample in equity:
+        curves.setdefault(_utc_day(sample[0]), []).append(sample)
+        days.setdefault(_utc_day(sample[0]), [])
     done = {day for day, _ in kept}
     lines = [(day, s) for day, s in kept if slave is None or s.slave_id == slave]
-    lines += [(day, s) for day, group in sorted(days.items()) if day not in done for s in summarize(group)]
+    lines += [(day, s) for day, group in sorted(days.items()) if day not in done for s in summarize(group, curves.get(day, []))]
     lines.sort(key=lambda x: (x[0], x[1].slave_id))
     if fmt == "json":
         out.write(msgspec.json.encode([{"day": day, **msgspec.structs.asdict(s)} for day, s in lines]).decode() + "\n")
@@ -179,15 +200,15 @@ def main_report(argv: Sequence[str], stdout: TextIO | None = None, stderr: TextI
         journal = load_config(Path(args.config)).state_dir / "journal.db"
         if not journal.exists():
             raise ValueError(f"no journal at {journal} yet (the control actor writes it)")
-        reports = read_decisions(journal, since, args.slave)
+        reports, equity = read_decisions(journal, since, args.slave)
         kept = read_daily(journal, since) if args.daily else []
     except (ValueError, ConfigError, sqlite3.Error) as exc:
         err.write(f"copytrader: {exc}\n")
         return EXIT_USAGE
     buffer = _io.StringIO()
     if args.daily:
-        render_daily(kept, reports, args.slave, args.format, buffer)
+        render_daily(kept, reports, equity, args.slave, args.format, buffer)
     else:
-        render(reports, args.format, buffer)
+        render(reports, args.format, buffer, equity)
     out.write(buffer.getvalue())
     return EXIT_OK

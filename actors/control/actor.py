@@ -90,6 +90,7 @@ class ControlActor(Reports, Programs, State):
         self.journal: Journal = None  # type: ignore[assignment]  # opened in start()
         self.notifier: Notifier = None  # type: ignore[assignment]
         self.statuses: dict[str, SlaveStatusReport] = {}
+        self.equity_sampled: dict[str, float] = {}  # when each slave's equity was last journalled (reports.py)
         self.coverage = Coverage(coverage_fills)  # which master fills each slave decided or a reconciliation covered
         self.last_errors: dict[str, SlaveError] = {}
         self.processes: dict[str, ProcessInfo] = {}

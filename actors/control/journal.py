@@ -32,6 +32,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,6 +51,7 @@ from .records import (
     _nz as _nz,
     now_ms as now_ms,
     record_for_covered as record_for_covered,
+    record_for_equity as record_for_equity,
     record_for_event as record_for_event,
     record_for_master_event as record_for_master_event,
     record_for_report as record_for_report,
@@ -280,6 +282,27 @@ class JournalStore:
         rows = self._db.execute(sql, (limit,)).fetchall()
         rows.reverse()
         return rows
+
+
+def _equity_query(
+    db: sqlite3.Connection, since_ms: int, slave_id: str | None, until_ms: int | None = None
+) -> list[tuple[int, str, Decimal]]:
+    """(ts_ms, slave id, equity) of the journalled equity samples since `since_ms`, oldest first."""
+    sql = "SELECT ts_ms, slave_id, body FROM journal WHERE kind = 'equity' AND ts_ms >= ?"
+    args: list[Any] = [since_ms]
+    if until_ms is not None:
+        sql += " AND ts_ms < ?"
+        args.append(until_ms)
+    if slave_id is not None:
+        sql += " AND slave_id = ?"
+        args.append(slave_id)
+    out: list[tuple[int, str, Decimal]] = []
+    for ts_ms, sid, body in db.execute(sql + " ORDER BY id", args):
+        try:
+            out.append((ts_ms, sid, Decimal(bytes(body).decode())))
+        except (ArithmeticError, UnicodeDecodeError, TypeError):
+            continue
+    return out
 
 
 def _decisions_query(db: sqlite3.Connection, since_ms: int, slave_id: str | None) -> list[tuple[int, SlaveReport]]:

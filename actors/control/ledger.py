@@ -12,8 +12,11 @@ Per slave: copies, how many filled anything, orders failed, copies skipped by re
 slippage and latency p50 / p90 (nearest rank: the value at rank ceil(q x n) of the sorted list),
 and from its USD-M income (`IncomeReport`, actors/slave/income.py; each (type, tranId) counted
 once however often it was read) the realized PnL, the commissions (negative: paid), the funding
-fees (negative: paid) and their net with any other income. Spot and margin PnL, unrealized PnL
-and the equity curve are not reported yet.
+fees (negative: paid) and their net with any other income; and from its equity samples (control
+journals each slave's equity, the sum over its markets in USDT, every 5 minutes: kind "equity")
+the first and last equity, the high-water mark and the maximum drawdown from it (in % of the mark
+and in USDT), over the samples of the period. Spot and margin PnL and unrealized PnL apart are not
+reported yet.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import NamedTuple
 
 import msgspec
 
@@ -61,6 +65,34 @@ class SlaveLedger(msgspec.Struct, frozen=True, kw_only=True):
     commission: Decimal = Decimal(0)  # USD-M COMMISSION (negative: paid)
     funding: Decimal = Decimal(0)  # USD-M FUNDING_FEE (negative: paid)
     net_income: Decimal = Decimal(0)  # every income record together
+    equity_first: Decimal | None = None  # the period's equity samples
+    equity_last: Decimal | None = None
+    equity_hwm: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None  # the deepest fall from the running high-water mark
+    max_drawdown: Decimal | None = None  # the same in USDT
+
+
+class EquityStats(NamedTuple):
+    first: Decimal
+    last: Decimal
+    hwm: Decimal
+    max_drawdown_pct: Decimal
+    max_drawdown: Decimal
+
+
+def equity_stats(samples: Iterable[Decimal]) -> EquityStats | None:
+    """First, last, high-water mark and the maximum drawdown (the deepest fall below the running
+    mark: its % of that mark, and the same fall in USDT) of equity samples in time order."""
+    values = [v for v in samples if v is not None and v > 0]
+    if not values:
+        return None
+    hwm, worst_pct, worst = values[0], Decimal(0), Decimal(0)
+    for v in values:
+        hwm = max(hwm, v)
+        fall = hwm - v
+        if fall / hwm * 100 > worst_pct:
+            worst_pct, worst = fall / hwm * 100, fall
+    return EquityStats(values[0], values[-1], hwm, worst_pct, worst)
 
 
 def slippage_bps(side: str, master_price: Decimal | None, price: Decimal | None) -> Decimal | None:
@@ -111,9 +143,13 @@ def percentile(values: list[Decimal], q: float) -> Decimal | None:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
-    """One summary per slave, by slave id."""
+def summarize(reports: Iterable[tuple[int, SlaveReport]], equity: Iterable[tuple[int, str, Decimal]] = ()) -> list[SlaveLedger]:
+    """One summary per slave, by slave id (`equity`: (ts_ms, slave id, equity) samples in time order)."""
     rows: dict[str, list[CopyRow]] = {}
+    curves: dict[str, list[Decimal]] = {}
+    for _, slave_id, value in equity:
+        curves.setdefault(slave_id, []).append(value)
+        rows.setdefault(slave_id, [])
     failed: dict[str, int] = {}
     skipped: dict[str, dict[str, int]] = {}
     income: dict[str, dict[tuple[str, int], Decimal]] = {}
@@ -141,6 +177,7 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
         slip = [c.slippage_bps for c in mine if c.slippage_bps is not None]
         lat = [c.latency_ms for c in mine if c.latency_ms is not None]
         got = income.get(slave_id, {})
+        curve = equity_stats(curves.get(slave_id, ()))
 
         def total(kind: str | None, got: dict[tuple[str, int], Decimal] = got) -> Decimal:
             return sum((v for (t, _), v in got.items() if kind is None or t == kind), Decimal(0))
@@ -160,6 +197,11 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]]) -> list[SlaveLedger]:
                 commission=total("COMMISSION"),
                 funding=total("FUNDING_FEE"),
                 net_income=total(None),
+                equity_first=curve.first if curve else None,
+                equity_last=curve.last if curve else None,
+                equity_hwm=curve.hwm if curve else None,
+                max_drawdown_pct=curve.max_drawdown_pct if curve else None,
+                max_drawdown=curve.max_drawdown if curve else None,
             )
         )
     return out

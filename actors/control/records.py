@@ -126,6 +126,17 @@ def summarize_report(report: SlaveReport) -> str:
     return tag_of(report)
 
 
+def record_for_equity(slave_id: str, equity: Decimal, ts_ms: int | None = None) -> JournalRecord:
+    """A sample of one slave's equity (USDT, over its markets): kind "equity", the value in the body."""
+    return JournalRecord(
+        ts_ms=now_ms() if ts_ms is None else ts_ms,
+        kind="equity",
+        slave_id=slave_id,
+        summary=f"equity {equity} USDT",
+        body=str(equity).encode(),
+    )
+
+
 def record_for_report(report: SlaveReport, ts_ms: int | None = None) -> JournalRecord:
     """The journal row of one slave report (its latency stamps in columns)."""
     ts = now_ms() if ts_ms is None else ts_ms

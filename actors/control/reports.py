@@ -4,8 +4,10 @@ coverage, the live pushes, and the stream-lost watch (a mixin of `ControlActor`)
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -29,9 +31,11 @@ from protocol.messages import (
 from ..base import Frames
 from .commands.status import MasterView
 from .coverage import fill_ref, is_covering_skip
-from .journal import CoveredBody, record_for_covered, record_for_master_event, record_for_report, tag_of
+from .journal import CoveredBody, record_for_covered, record_for_equity, record_for_master_event, record_for_report, tag_of
 from .notify import alert_for_report, alert_stream_lost
 from .rules import _slave_stream_alert, log
+
+EQUITY_SAMPLE_S = float(os.environ.get("COPYTRADER_EQUITY_SAMPLE_S", "300"))  # the ledger's equity curve (tests: shorter)
 
 
 class Reports:
@@ -53,6 +57,7 @@ class Reports:
             previous = self.statuses.get(report.slave_id)
             self.statuses[report.slave_id] = report
             self._track_slave_streams(report)
+            self._sample_equity(report)
             if previous is None or (previous.state, previous.errors) != (report.state, report.errors):
                 self.journal.append(record_for_report(report))
         else:
@@ -64,6 +69,19 @@ class Reports:
         if alert is not None:
             self.notifier.alert(alert)
         self.push(tag_of(report), report)
+
+    def _sample_equity(self, report: SlaveStatusReport) -> None:
+        """Journal a slave's equity (the sum over its markets, USDT) every EQUITY_SAMPLE_S: the
+        ledger's equity curve, high-water mark and drawdown (ledger.py). Not while a market's
+        equity is unknown."""
+        values = [m.equity for m in report.markets]
+        if not values or any(v is None for v in values):
+            return
+        now = time.monotonic()
+        if now - self.equity_sampled.get(report.slave_id, -EQUITY_SAMPLE_S) < EQUITY_SAMPLE_S:
+            return
+        self.equity_sampled[report.slave_id] = now
+        self.journal.append(record_for_equity(report.slave_id, sum(values, Decimal(0))))  # type: ignore[arg-type]
 
     def _on_master_event(self, frames: Frames) -> None:
         try:

@@ -18,7 +18,7 @@ import time
 
 import msgspec
 
-from .journal import _decisions_query
+from .journal import _decisions_query, _equity_query
 from .ledger import SlaveLedger, summarize
 
 DAY_MS = 86_400_000
@@ -49,7 +49,7 @@ def prune_step(db: sqlite3.Connection, now_ms: int, retention_days: int, batch: 
     day = _day(start)
     if db.execute("SELECT 1 FROM daily WHERE day = ? LIMIT 1", (day,)).fetchone() is None:
         decisions = [(ts, r) for ts, r in _decisions_query(db, start, None) if ts < end]
-        rows = [(day, s.slave_id, msgspec.msgpack.encode(s)) for s in summarize(decisions)]
+        rows = [(day, s.slave_id, msgspec.msgpack.encode(s)) for s in summarize(decisions, _equity_query(db, start, None, end))]
         rows = rows or [(day, "", msgspec.msgpack.encode(SlaveLedger(slave_id="", copies=0, filled=0, failed=0, skipped={},
                                                                      slippage_p50_bps=None, slippage_p90_bps=None,
                                                                      latency_p50_ms=None, latency_p90_ms=None)))]  # fmt: skip

@@ -14,7 +14,7 @@ import pytest
 from actors.cli.report import main_report, parse_since
 from actors.control.journal import JournalStore
 from actors.control.ledger import copy_rows, percentile, slippage_bps, summarize
-from actors.control.records import record_for_report
+from actors.control.records import record_for_equity, record_for_report
 from protocol.messages import MirrorSkipped, OrderFailed, OrderMirrored
 
 D = Decimal
@@ -98,6 +98,7 @@ def deployment(tmp_path: Path) -> Path:
     (tmp_path / "copytrader.toml").write_text('[exchange]\nnetwork = "simulator"\nurl = "http://127.0.0.1:1"\n')
     store = JournalStore(tmp_path / "var" / "journal.db")
     store.insert_many([record_for_report(r, ts_ms=ts) for ts, r in JOURNAL])
+    store.insert_many([record_for_equity("a", D(e), ts_ms=T0 + i) for i, e in enumerate(("1000", "900", "950"))])
     store.close()
     return tmp_path / "copytrader.toml"
 
@@ -113,6 +114,7 @@ def test_the_report_command_reads_the_journal_in_each_format(deployment: Path) -
     assert code == 0
     assert "slippage p50 0.00 p90 2.00 bps  latency p50 12.0 p90 30.0 ms  skipped: below_min_notional 2, slippage 1" in out
     assert out.count("FILLED") == 5 and "EXPIRED" in out
+    assert "equity 1000 -> 950 (high 1000), max drawdown 10.00 % (100 USDT)" in out
 
     code, out, _ = run("--config", str(deployment), "report", "--slave", "b", "--format", "csv")
     lines = out.splitlines()
@@ -185,3 +187,40 @@ def test_the_income_cursor_reads_on_without_reporting_a_record_twice() -> None:
         assert calls[:2] == [(150, 1), (150, 2)]  # a full page: the next one read too
     finally:
         mod.usdm_api.income, mod.PAGE = old_income, old_page  # type: ignore[assignment]
+
+
+def test_equity_curve_high_water_mark_and_max_drawdown_by_hand() -> None:
+    from actors.control.ledger import equity_stats
+
+    stats = equity_stats([D(1000), D(1100), D(990), D(1050), D(1200), D(1080)])
+    # running mark 1000, 1100, 1100, 1100, 1200, 1200; falls 0, 0, 110 (10 %), 50, 0, 120 (10 %): the first 10 % is kept
+    assert stats is not None and tuple(stats) == (D(1000), D(1080), D(1200), D(10), D(110))
+    assert equity_stats([]) is None
+    (a,) = summarize([], [(1, "a", D(1000)), (2, "a", D(800)), (3, "a", D(900))])
+    assert (a.equity_first, a.equity_last, a.equity_hwm, a.max_drawdown_pct, a.max_drawdown, a.copies) == (
+        D(1000), D(900), D(1000), D(20), D(200), 0,
+    )  # fmt: skip
+
+
+def test_control_journals_each_slaves_equity_every_sample_period() -> None:
+    from types import SimpleNamespace
+
+    from actors.control import reports as mod
+    from protocol.messages import MarketStatus, SlaveStatusReport
+
+    rows: list = []
+    fake = SimpleNamespace(equity_sampled={}, journal=SimpleNamespace(append=rows.append))
+
+    def status(*equities: str | None) -> SlaveStatusReport:
+        markets = tuple(
+            MarketStatus(market=m, equity=None if e is None else D(e)) for m, e in zip(("usdm", "spot"), equities, strict=False)
+        )
+        return SlaveStatusReport(slave_id="a", state="running", markets=markets, t_ns=1)
+
+    mod.Reports._sample_equity(fake, status("1000", None))  # type: ignore[arg-type]  # a market without equity: none
+    mod.Reports._sample_equity(fake, status("1000", "250.5"))  # type: ignore[arg-type]
+    mod.Reports._sample_equity(fake, status("1010", "250.5"))  # type: ignore[arg-type]  # within the period: none
+    assert [(r.kind, r.slave_id, r.body) for r in rows] == [("equity", "a", b"1250.5")]
+    fake.equity_sampled["a"] -= mod.EQUITY_SAMPLE_S
+    mod.Reports._sample_equity(fake, status("1010", "250.5"))  # type: ignore[arg-type]
+    assert [r.body for r in rows] == [b"1250.5", b"1260.5"]
