@@ -131,6 +131,14 @@ class Unsubscribe(Msg, tag="unsub", frozen=True, kw_only=True):
     id: RequestId
 
 
+class GetLedger(Msg, tag="ledger?", frozen=True, kw_only=True):
+    """How one slave's copies did over the last `hours` (actors/control/ledger.py)."""
+
+    id: RequestId
+    slave_id: SlaveId
+    hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 90)] = 24
+
+
 ControlRequest = Union[
     GetStatus,
     ListSlaves,
@@ -149,6 +157,7 @@ ControlRequest = Union[
     Subscribe,
     Unsubscribe,
     GetLogTail,
+    GetLedger,
 ]
 
 
@@ -236,7 +245,40 @@ class LogTailResult(Msg, tag="logtail", frozen=True, kw_only=True):
     lines: tuple[str, ...] = ()  # oldest first, redacted
 
 
-ControlResult = Union[Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult, LogTailResult]
+class SlaveLedger(Part, frozen=True, kw_only=True):
+    """One slave's ledger over a period (actors/control/ledger.py `summarize`)."""
+
+    slave_id: str
+    copies: int
+    filled: int  # copies that executed anything
+    failed: int
+    skipped: dict[str, int]  # by reason
+    slippage_p50_bps: Decimal | None
+    slippage_p90_bps: Decimal | None
+    latency_p50_ms: Decimal | None
+    latency_p90_ms: Decimal | None
+    realized_pnl: Decimal = Decimal(0)  # USD-M REALIZED_PNL
+    commission: Decimal = Decimal(0)  # USD-M COMMISSION (negative: paid)
+    funding: Decimal = Decimal(0)  # USD-M FUNDING_FEE (negative: paid)
+    net_income: Decimal = Decimal(0)  # every income record together
+    equity_first: Decimal | None = None  # the period's equity samples
+    equity_last: Decimal | None = None
+    equity_hwm: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None  # the deepest fall from the running high-water mark
+    max_drawdown: Decimal | None = None  # the same in USDT
+
+
+class LedgerResult(Msg, tag="ledger", frozen=True, kw_only=True):
+    """GetLedger's answer: the summary and the series the TUI draws (the latest 500 copies)."""
+
+    slave_id: SlaveId
+    summary: SlaveLedger | None = None  # None: nothing in the period
+    equity: tuple[Decimal, ...] = ()  # the equity samples, oldest first
+    slippage_bps: tuple[Decimal, ...] = ()  # per copy that filled, oldest first
+    latency_ms: tuple[Decimal, ...] = ()
+
+
+ControlResult = Union[Done, StatusResult, SlaveListResult, SlaveResult, JournalResult, SubscribedResult, LogTailResult, LedgerResult]
 
 
 class Ok(Msg, tag="ok", frozen=True, kw_only=True):

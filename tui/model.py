@@ -16,7 +16,7 @@ from typing import Final
 
 import msgspec
 
-from protocol.control_api import JournalEntry, SlaveSummary, StatusResult
+from protocol.control_api import JournalEntry, SlaveLedger, SlaveSummary, StatusResult
 from protocol.messages import (
     DesyncDetected,
     MirrorSkipped,
@@ -324,3 +324,50 @@ class Store:
     @property
     def paused_all(self) -> bool:
         return bool(self.status and self.status.paused_all)
+
+
+# ------------------------------------------------------------------------------ the ledger (detail screen)
+def drawdown_series(equity: Sequence[Decimal]) -> list[float]:
+    """Per equity sample, how far (%) it is under the running high-water mark."""
+    out: list[float] = []
+    hwm = Decimal(0)
+    for value in equity:
+        hwm = max(hwm, value)
+        out.append(float((hwm - value) / hwm * 100) if hwm > 0 else 0.0)
+    return out
+
+
+def histogram(values: Sequence[Decimal], bins: int = 16) -> tuple[list[float], Decimal | None, Decimal | None]:
+    """Counts of `values` in `bins` equal bins from their least to their greatest, and those two."""
+    if not values:
+        return [], None, None
+    lo, hi = min(values), max(values)
+    counts = [0.0] * bins
+    width = (hi - lo) / bins
+    for v in values:
+        index = bins - 1 if width == 0 or v >= hi else int((v - lo) / width)
+        counts[min(index, bins - 1)] += 1
+    return counts, lo, hi
+
+
+def ledger_text(s: SlaveLedger | None) -> str:
+    """The ledger's summary as the detail screen shows it (actors/control/ledger.py)."""
+    if s is None:
+        return "ledger: no copy, income or equity sample in the last 24 h"
+
+    def d(value: Decimal | None, fmt: str) -> str:
+        return format(value, fmt) if value is not None else "-"
+
+    skipped = ", ".join(f"{k} {v}" for k, v in s.skipped.items()) or "none"
+    lines = [
+        f"last 24 h: {s.copies} copies, {s.filled} filled, {s.failed} failed; skipped: {skipped}",
+        f"slippage p50 {d(s.slippage_p50_bps, '.2f')}  p90 {d(s.slippage_p90_bps, '.2f')} bps (adverse > 0)   "
+        f"latency p50 {d(s.latency_p50_ms, '.1f')}  p90 {d(s.latency_p90_ms, '.1f')} ms",
+        f"usdm realized {plain(s.realized_pnl)}  fees {plain(s.commission)}  funding {plain(s.funding)}  net {plain(s.net_income)} USDT",
+    ]
+    if s.equity_first is not None and s.equity_last is not None:
+        lines.append(
+            f"equity {plain(s.equity_first)} -> {plain(s.equity_last)}  high {plain(s.equity_hwm)}  "
+            f"max drawdown {d(s.max_drawdown_pct, '.2f')} % ({plain(s.max_drawdown)} USDT)"
+        )
+    return "\n".join(lines)

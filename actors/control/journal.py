@@ -463,6 +463,13 @@ class Journal:
     async def alert_states(self) -> dict[str, tuple[str, int]]:
         return await self._run(self._store.alert_states)
 
+    async def ledger_input(
+        self, since_ms: int, slave_id: str | None
+    ) -> tuple[list[tuple[int, SlaveReport]], list[tuple[int, str, Decimal]]]:
+        """The decisions, income and equity samples since `since_ms` (the ledger's input)."""
+        db = self._store._db
+        return await self._run(lambda: (_decisions_query(db, since_ms, slave_id), _equity_query(db, since_ms, slave_id)))  # type: ignore[no-any-return]
+
     async def prune(self, now_ms: int, retention_days: int) -> int:
         """One retention step on the writer thread (actors/control/retention.py); rows deleted."""
         from .retention import prune_step

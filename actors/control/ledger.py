@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from protocol.control_api import SlaveLedger
 from protocol.messages import IncomeReport, MirrorSkipped, OrderFailed, OrderMirrored, SlaveReport
 
 BPS = Decimal(10_000)
@@ -49,27 +50,6 @@ class CopyRow(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     master_order_id: int
     master_trade_id: int
-
-
-class SlaveLedger(msgspec.Struct, frozen=True, kw_only=True):
-    slave_id: str
-    copies: int
-    filled: int  # copies that executed anything
-    failed: int
-    skipped: dict[str, int]  # by reason
-    slippage_p50_bps: Decimal | None
-    slippage_p90_bps: Decimal | None
-    latency_p50_ms: Decimal | None
-    latency_p90_ms: Decimal | None
-    realized_pnl: Decimal = Decimal(0)  # USD-M REALIZED_PNL
-    commission: Decimal = Decimal(0)  # USD-M COMMISSION (negative: paid)
-    funding: Decimal = Decimal(0)  # USD-M FUNDING_FEE (negative: paid)
-    net_income: Decimal = Decimal(0)  # every income record together
-    equity_first: Decimal | None = None  # the period's equity samples
-    equity_last: Decimal | None = None
-    equity_hwm: Decimal | None = None
-    max_drawdown_pct: Decimal | None = None  # the deepest fall from the running high-water mark
-    max_drawdown: Decimal | None = None  # the same in USDT
 
 
 class EquityStats(NamedTuple):

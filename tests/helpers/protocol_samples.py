@@ -243,6 +243,7 @@ CONTROL_REQUESTS: list[Any] = [
     api.Subscribe(id=16, kinds=("mirrored",)),
     api.Unsubscribe(id=17),
     api.GetLogTail(id=18, name="slave-bob", lines=20),
+    api.GetLedger(id=19, slave_id="bob", hours=48),
 ]
 CONTROL_SERVER_MSGS: list[Any] = [
     api.Ok(id=1, result=api.Done(detail="paused")),
@@ -281,6 +282,28 @@ CONTROL_SERVER_MSGS: list[Any] = [
     ),
     api.Ok(id=6, result=api.SubscribedResult(kinds=("mirrored", "failed"))),
     api.Ok(id=8, result=api.LogTailResult(name="slave-bob", lines=("started", "running"))),
+    api.Ok(
+        id=9,
+        result=api.LedgerResult(
+            slave_id="bob",
+            summary=api.SlaveLedger(
+                slave_id="bob",
+                copies=3,
+                filled=2,
+                failed=0,
+                skipped={"slippage": 1},
+                slippage_p50_bps=D("1.5"),
+                slippage_p90_bps=D(4),
+                latency_p50_ms=D("12.5"),
+                latency_p90_ms=None,
+                realized_pnl=D(50),
+                max_drawdown_pct=D("2.5"),
+            ),  # fmt: skip
+            equity=(D(1000), D(990)),
+            slippage_bps=(D("1.5"), D(4)),
+            latency_ms=(D("12.5"),),
+        ),
+    ),
     m.Error(id=7, code=ErrorCode.NOT_FOUND, reason="no slave 'zed'"),
     api.Push(event=MIRRORED),
     api.Push(event=STATUS),

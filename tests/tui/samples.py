@@ -162,6 +162,18 @@ def journal_entries(slave_id: str = "alice") -> tuple[api.JournalEntry, ...]:
 LOG_LINES = ("2024-01-01 00:00:00 INFO slave alice started", "2024-01-01 00:00:01 INFO usdm: in sync (2 positions)")
 
 
+LEDGER = api.LedgerResult(
+    slave_id="alice",
+    summary=api.SlaveLedger(slave_id="alice", copies=12, filled=11, failed=1, skipped={"below_min_notional": 2}, slippage_p50_bps=D("1.20"),
+                            slippage_p90_bps=D("4.80"), latency_p50_ms=D("12.8"), latency_p90_ms=D("41.0"), realized_pnl=D("152.5"),
+                            commission=D("-6.12"), funding=D("-0.85"), net_income=D("145.53"), equity_first=D("50000"),
+                            equity_last=D("50145.5"), equity_hwm=D("50310"), max_drawdown_pct=D("0.62"), max_drawdown=D("310")),
+    equity=tuple(D(v) for v in ("50000", "50120", "50310", "50000", "49998", "50080", "50145.5")),
+    slippage_bps=tuple(D(v) for v in ("0.5", "1.2", "-2.0", "4.8", "1.0", "0.0", "2.2", "1.2", "3.1", "-0.4", "0.9")),
+    latency_ms=tuple(D(v) for v in ("12.8", "10.1", "41.0", "13.5", "9.9", "12.0", "55.4", "11.2", "12.9", "14.0", "12.1")),
+)  # fmt: skip
+
+
 def replies(**over: Any) -> dict[type, Any]:
     """Fixed replies for every request the TUI sends."""
     table: dict[type, Any] = {
@@ -173,6 +185,7 @@ def replies(**over: Any) -> dict[type, Any]:
         ),
         api.QueryJournal: lambda req: api.JournalResult(entries=journal_entries(req.slave_id or "alice")),
         api.GetLogTail: api.LogTailResult(name="slave-alice", lines=LOG_LINES),
+        api.GetLedger: LEDGER,
     }
     table.update(over)
     return table

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, Input, Log
+from textual.widgets import Button, DataTable, Input, Log, Sparkline
 
 from protocol import control_api as api, messages as m
 from tests.helpers.wait import aeventually
@@ -97,6 +97,13 @@ async def test_filter_sort_and_open_detail(fake: FakeControl, endpoint: str) -> 
 
         fake.push(mirrored("alice", 50, 9.0))
         await until(pilot, lambda: detail.query_one("#decisions", DataTable).row_count == 13, "live decision")
+
+        await until(pilot, lambda: "145.53" in str(detail.query_one("#ledger").render()), "the ledger shown")  # the ledger tab
+        assert [r.slave_id for r in fake.of(api.GetLedger)] == ["alice"]
+        assert "max drawdown 0.62 % (310 USDT)" in str(detail.query_one("#ledger").render())
+        assert len(detail.query_one("#equity-spark", Sparkline).data or []) == 7
+        assert "max 0.62" in str(detail.query_one("#drawdown-label").render())  # (50310 - 49998) / 50310
+        assert sum(detail.query_one("#slippage-spark", Sparkline).data or []) == 11  # each copy counted once
 
         await pilot.press("a")  # acknowledge this slave's unacknowledged error (journal id 12)
         await until(pilot, lambda: [r.error_id for r in fake.of(api.AckError)] == [12], "error 12 acked")

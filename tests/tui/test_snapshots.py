@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.helpers.wait import aeventually
 from tests.tui.fake_control import FakeControl
@@ -56,3 +56,21 @@ def test_dashboard_160x30(snap_compare: Any, fake: FakeControl, endpoint: str) -
 
 def test_slave_detail_80x24(snap_compare: Any, fake: FakeControl, endpoint: str) -> None:
     assert snap_compare(make_app(endpoint), terminal_size=(80, 24), run_before=detail_loaded)
+
+
+async def ledger_shown(pilot: Pilot[Any]) -> None:
+    await detail_loaded(pilot)
+    screen = pilot.app.screen
+    await pilot.press("t", "t", "t")  # Overview -> Decisions -> Log -> Ledger
+
+    async def ready() -> bool:
+        await pilot.pause(0.02)
+        return "145.53" in str(screen.query_one("#ledger", Static).render())
+
+    await aeventually(ready, timeout=10, what="ledger shown")
+    await pilot.pause(0.1)
+
+
+def test_slave_ledger_100x40(snap_compare: Any, fake: FakeControl, endpoint: str) -> None:
+    # the ledger tab: summary, equity and drawdown curves, slippage and latency distributions
+    assert snap_compare(make_app(endpoint), terminal_size=(100, 40), run_before=ledger_shown)

@@ -101,6 +101,9 @@ def test_tui_in_a_real_terminal(terminal: Tmux, fake: FakeControl) -> None:
     terminal.keys("Enter")
     terminal.wait_for("fixed ratio 0.5")
     terminal.wait_for("p99 55.4ms")
+    terminal.keys("t", "t", "t")  # Overview -> Decisions -> Log -> Ledger
+    terminal.wait_for("max drawdown 0.62 % (310 USDT)")
+    terminal.wait_for("slippage per copy, bps")
     terminal.keys("Escape")
     terminal.wait_for("Recent")
 

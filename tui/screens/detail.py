@@ -1,4 +1,5 @@
-"""Slave detail: settings, positions next to the expected size, latency, decisions, log tail."""
+"""Slave detail: settings, positions next to the expected size, latency, decisions, log tail, and
+the ledger (the last 24 h: copies, slippage, income, equity and drawdown charts)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,27 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Sparkline, Static, TabbedContent, TabPane
 
-from protocol.control_api import AckError, GetLogTail, JournalEntry, JournalResult, LogTailResult, QueryJournal, SlaveSummary
+from protocol.control_api import (
+    AckError,
+    GetLedger,
+    GetLogTail,
+    JournalEntry,
+    JournalResult,
+    LedgerResult,
+    LogTailResult,
+    QueryJournal,
+    SlaveSummary,
+)
 from protocol.messages import OrderMirrored
 
 from ..model import (
     LATENCY_SAMPLES,
     STATE_STYLES,
+    drawdown_series,
+    histogram,
     is_drift,
     latency_text,
+    ledger_text,
     local_time,
     mirror_latency,
     percentile,
@@ -116,6 +130,7 @@ class DetailScreen(SlaveActions, Screen[None]):
         Binding("f", "flatten", "Flatten"),
         Binding("a", "ack", "Ack errors"),
         Binding("l", "reload", "Reload"),
+        Binding("t", "next_tab", "Tab"),
     ]
 
     app: "CopyTraderApp"
@@ -140,6 +155,11 @@ class DetailScreen(SlaveActions, Screen[None]):
                 yield DataTable(id="decisions", cursor_type="row", zebra_stripes=False)
             with TabPane("Log", id="tab-log"):
                 yield Log(id="log", max_lines=2000, auto_scroll=True)
+            with TabPane("Ledger", id="tab-ledger"), VerticalScroll():
+                yield Static(id="ledger")
+                for name in ("equity", "drawdown", "slippage", "latency-dist"):
+                    yield Static(id=f"{name}-label", classes="spark-label")
+                    yield Sparkline([], id=f"{name}-spark")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -170,6 +190,8 @@ class DetailScreen(SlaveActions, Screen[None]):
         journal = await self.app.send(QueryJournal(id=0, slave_id=self.slave_id, limit=DECISIONS), quiet=True)
         if isinstance(journal, JournalResult):
             self.show_decisions(journal.entries)
+        ledger = await self.app.send(GetLedger(id=0, slave_id=self.slave_id), quiet=True)
+        self.show_ledger(ledger if isinstance(ledger, LedgerResult) else None)
         tail = await self.app.link_request_quiet(GetLogTail(id=0, name=f"slave-{self.slave_id}", lines=LOG_LINES))
         log = self.query_one("#log", Log)
         log.clear()
@@ -177,6 +199,25 @@ class DetailScreen(SlaveActions, Screen[None]):
             log.write_lines(tail.lines)
         else:
             log.write_line(f"(no log: {tail})")
+
+    def show_ledger(self, ledger: LedgerResult | None) -> None:
+        """The ledger tab: its summary, the equity and drawdown curves (the samples control takes every
+        5 minutes) and the distributions of slippage and latency over the copies."""
+        self.query_one("#ledger", Static).update(ledger_text(ledger.summary if ledger else None))
+        equity = list(ledger.equity) if ledger else []
+        slip, slip_lo, slip_hi = histogram(list(ledger.slippage_bps) if ledger else [])
+        lat, lat_lo, lat_hi = histogram(list(ledger.latency_ms) if ledger else [])
+        rows = {
+            "equity": (f"equity, {len(equity)} samples: {plain(min(equity, default=None))} .. {plain(max(equity, default=None))} USDT",
+                       [float(v) for v in equity]),
+            "drawdown": (f"drawdown under the high-water mark, %: max {max(drawdown_series(equity), default=0.0):.2f}",
+                         drawdown_series(equity)),
+            "slippage": (f"slippage per copy, bps (count per bin): {plain(slip_lo)} .. {plain(slip_hi)}", slip),
+            "latency-dist": (f"latency per copy, ms (count per bin): {plain(lat_lo)} .. {plain(lat_hi)}", lat),
+        }  # fmt: skip
+        for name, (label, data) in rows.items():
+            self.query_one(f"#{name}-label", Static).update(label)
+            self.query_one(f"#{name}-spark", Sparkline).data = data
 
     def show_decisions(self, entries: tuple[JournalEntry, ...]) -> None:
         table = self.query_one("#decisions", DataTable)
@@ -254,6 +295,12 @@ class DetailScreen(SlaveActions, Screen[None]):
         table.styles.height = len(wanted) + 1 if wanted else 1
 
     # ------------------------------------------------------------------------------ actions
+    def action_next_tab(self) -> None:
+        """Overview -> Decisions -> Log -> Ledger -> Overview."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        order = ["tab-overview", "tab-decisions", "tab-log", "tab-ledger"]
+        tabs.active = order[(order.index(tabs.active) + 1) % len(order)] if tabs.active in order else order[0]
+
     def action_ack(self) -> None:
         if not self.unacked:
             self.notify("no unacknowledged error of this slave in its recent journal", timeout=3)
