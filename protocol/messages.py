@@ -347,6 +347,16 @@ class PositionDrift(Part, frozen=True, kw_only=True):
         _check_finite(self, "actual", "expected")
 
 
+class Copyability(Part, frozen=True, kw_only=True):
+    """The pre-trade check of one symbol for one slave (actors/domain/copyability.py)."""
+
+    symbol: Symbol
+    entries: str = "ok"  # "ok", or why the master's next entry would not be copied
+    smallest_master_qty: Decimal | None = None  # master entries under this are skipped (0: every one copied)
+    leverage: int | None = None  # what the slave would set (the master's, capped)
+    margin_ok: bool | None = None  # its free margin carries the smallest copy; None: not known
+
+
 class MarketStatus(Part, frozen=True, kw_only=True):
     market: Market
     connected: bool = False  # slave's own exchange connections are up
@@ -356,6 +366,7 @@ class MarketStatus(Part, frozen=True, kw_only=True):
     refused: str = ""  # why this market is not copied (e.g. position mode differs), "" if copied
     positions: tuple[PositionDrift, ...] = ()
     mirrored: tuple[MirroredOrder, ...] = ()  # orders = "mirror": its open copies of the master's orders
+    copyable: tuple[Copyability, ...] = ()  # the pre-trade check per symbol the master holds or traded
 
     def __post_init__(self) -> None:
         _check_finite(self, "equity", "k")

@@ -326,6 +326,22 @@ class Store:
         return bool(self.status and self.status.paused_all)
 
 
+def copyable_text(summary: SlaveSummary) -> str:
+    """The pre-trade check per symbol the master holds or traded (actors/domain/copyability.py)."""
+    parts: list[str] = []
+    markets = summary.status.markets if summary.status is not None else ()
+    for ms in markets:
+        for c in ms.copyable:
+            if c.entries != "ok":
+                parts.append(f"{ms.market} {c.symbol}: entries refused ({c.entries})")
+                continue
+            size = "every entry" if not c.smallest_master_qty else f"master entries >= {plain(c.smallest_master_qty)}"
+            lev = f" at {c.leverage}x" if c.leverage else ""
+            margin = {True: ", margin ok", False: ", margin SHORT", None: ""}[c.margin_ok]
+            parts.append(f"{ms.market} {c.symbol}: copies {size}{lev}{margin}")
+    return "pre-trade check: " + ("".join(f"\n  {p}" for p in parts) if parts else "no symbol traded by the master yet")
+
+
 # ------------------------------------------------------------------------------ the ledger (detail screen)
 def drawdown_series(equity: Sequence[Decimal]) -> list[float]:
     """Per equity sample, how far (%) it is under the running high-water mark."""

@@ -80,6 +80,26 @@ class Guards:
         self.slave.guards_noted.discard("max_positions")  # there is room: told again the next time it is full
         return k
 
+    def _entry_block(self, key: Key) -> str | None:
+        """Why the next entry on `key` would not be copied now (the pre-trade check; no side
+        effects: nothing is told or noted); None: it would."""
+        cfg = self.config
+        if not cfg.enabled or cfg.paused or self.slave.paused_all:
+            return "copying paused or disabled"
+        if getattr(self, "refused", None):
+            return f"market refused: {self.refused}"  # type: ignore[attr-defined]
+        gate = entry_k(cfg, Decimal(1), self.slave.equity_stop)
+        if isinstance(gate, CannotSize):
+            return gate.reason
+        room = self._exposure_room(key)
+        if room is not None and room <= 0:
+            return f"max total exposure ({cfg.max_total_exposure} USDT) reached"
+        if cfg.max_open_positions is not None:
+            held = self._open_positions()
+            if (self.market, *key) not in held and len(held) >= cfg.max_open_positions:
+                return f"max open positions ({cfg.max_open_positions}) reached"
+        return None
+
     def _exposure_room(self, key: Key) -> Decimal | None:
         """max_total_exposure: the notional the slave's other positions (every market, symbol and
         side but `key` on this market) leave of the limit; None: no limit. A position whose price

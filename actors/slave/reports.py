@@ -3,12 +3,14 @@ skipped, failed) with its timings, and its status (a mixin of `MarketMirror`).""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from protocol.messages import MarketStatus, MasterFill, MirrorSkipped, OrderFailed, SkipReason
+from protocol.messages import Copyability, MarketStatus, MasterFill, MirrorSkipped, OrderFailed, SkipReason
 
+from ..domain.copyability import copyability
 from ..domain.decisions import OrderIntent
-from ..domain.sizing import CannotSize, ratio_k
+from ..domain.sizing import CannotSize, capped_leverage, ratio_k
 from .guards import GUARD_SKIPS
 from .protective import mirrored_orders
 from .rules import ZERO, log, now_ns
@@ -87,4 +89,31 @@ class Reports:
             refused=self.refused or "",
             positions=self.drifts(),
             mirrored=mirrored_orders(self) if (self.resting or self.guards) else (),  # type: ignore[arg-type]
+            copyable=self._copyable(k),
         )
+
+    def _copyable(self, k: Decimal | CannotSize) -> tuple[Copyability, ...]:
+        """The pre-trade check (actors/domain/copyability.py) of the symbols the master holds or
+        traded since this slave started (at most 20, by symbol)."""
+        snap = self.last_snapshot
+        entries = {e.symbol: e for e in snap.positions} if snap is not None else {}
+        symbols = sorted(set(self.last_price) | {s for s, _ in self.master_positions} | set(entries))[:20]
+        side = "LONG" if self.master_mode == "hedge" else "BOTH"
+        out = []
+        for symbol in symbols:
+            entry = entries.get(symbol)
+            master_leverage = entry.leverage if entry is not None else None
+            out.append(
+                copyability(
+                    symbol,
+                    config=self.config,
+                    k=k,
+                    filters=self.account.filters.get(symbol),
+                    price=self.last_price.get(symbol) or (entry.entry_price if entry is not None and entry.entry_price > 0 else None),
+                    blocked=self._entry_block((symbol, side)),  # type: ignore[attr-defined]
+                    leverage=capped_leverage(master_leverage, self.config) if master_leverage else None,
+                    slave_equity=self.account.equity,
+                    free_margin=getattr(self.account, "available", None),
+                )
+            )
+        return tuple(out)

@@ -19,6 +19,12 @@ def drift(symbol: str, side: str, actual: str, expected: str, in_sync: bool | No
     return m.PositionDrift(symbol=symbol, position_side=side, actual=a, expected=e, in_sync=in_sync)  # type: ignore[arg-type]
 
 
+COPYABLE = (
+    m.Copyability(symbol="BTCUSDT", smallest_master_qty=D("0.004"), leverage=10, margin_ok=True),
+    m.Copyability(symbol="SOLUSDT", entries="max open positions (2) reached"),
+)
+
+
 def status_report(
     slave_id: str,
     state: str = "running",
@@ -30,7 +36,7 @@ def status_report(
     return m.SlaveStatusReport(
         slave_id=slave_id,
         state=state,  # type: ignore[arg-type]
-        markets=(m.MarketStatus(market="usdm", connected=True, equity=D(equity), k=D("0.5"), positions=positions),),
+        markets=(m.MarketStatus(market="usdm", connected=True, equity=D(equity), k=D("0.5"), positions=positions, copyable=COPYABLE),),
         last_latency_ns=int(latency_ms * MS) if latency_ms is not None else None,
         errors=errors,
         t_ns=1,

@@ -94,6 +94,9 @@ async def test_filter_sort_and_open_detail(fake: FakeControl, endpoint: str) -> 
         await until(pilot, lambda: detail.query_one("#log", Log).line_count >= 2, "log tail shown")
         assert [r.name for r in fake.of(api.GetLogTail)] == ["slave-alice"]
         assert detail.query_one("#positions", DataTable).row_count == 2
+        copyable = str(detail.query_one("#copyable").render())  # the pre-trade check
+        assert "BTCUSDT: copies master entries >= 0.004 at 10x, margin ok" in copyable
+        assert "SOLUSDT: entries refused (max open positions (2) reached)" in copyable
 
         fake.push(mirrored("alice", 50, 9.0))
         await until(pilot, lambda: detail.query_one("#decisions", DataTable).row_count == 13, "live decision")

@@ -30,6 +30,7 @@ from protocol.messages import OrderMirrored
 from ..model import (
     LATENCY_SAMPLES,
     STATE_STYLES,
+    copyable_text,
     drawdown_series,
     histogram,
     is_drift,
@@ -149,6 +150,7 @@ class DetailScreen(SlaveActions, Screen[None]):
                 with VerticalScroll():
                     yield Static(id="settings")
                     yield DataTable(id="positions", cursor_type="none", zebra_stripes=False)
+                    yield Static(id="copyable")
                     yield Static(id="latency")
                     yield Sparkline([], id="latency-spark")
             with TabPane("Decisions", id="tab-decisions"):
@@ -270,6 +272,7 @@ class DetailScreen(SlaveActions, Screen[None]):
         title.update(Text.assemble((f"slave {self.slave_id}{name}  ", "bold"), (state, STATE_STYLES.get(state, ""))))
         self.query_one("#settings", Static).update(settings_text(summary))
         self._show_positions(summary)
+        self.query_one("#copyable", Static).update(copyable_text(summary))
 
     def _show_positions(self, summary: SlaveSummary) -> None:
         table = self.query_one("#positions", DataTable)

@@ -123,6 +123,7 @@ class UsdmAccount(AlgoOrders):
         self.equity: Decimal | None = None
         self.equity_stale = False  # equity moved in a way we cannot value: read REST soon
         self.wallets: dict[str, Decimal] = {}  # wallet balance per asset (REST, then ACCOUNT_UPDATE B.wb)
+        self.available: Decimal | None = None  # free margin (availableBalance) at the last REST read
         self.unrealized: dict[PositionKey, Decimal] = {}  # per position (ACCOUNT_UPDATE P.up)
         self._equity_base = ZERO  # totalMarginBalance of the last REST read ...
         self._usd_wallet_base = ZERO  # ... and the USD wallets and unrealized PnL it contained
@@ -182,6 +183,7 @@ class UsdmAccount(AlgoOrders):
     def take_account(self, acct: wire.BinanceFuturesAccount) -> None:
         """Equity, wallets and unrealized PnL from GET /fapi/v2/account (no I/O)."""
         self.wallets = {a.asset: a.walletBalance for a in acct.assets}
+        self.available = acct.availableBalance
         self.unrealized = {}
         for p in acct.positions:
             if p.positionAmt and p.unrealizedProfit is not None:
