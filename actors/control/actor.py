@@ -139,6 +139,7 @@ class ControlActor(Reports, Programs, State):
             self._reader(sub, self._on_master_event, f"master-{market}")
         self._spawn(self._ticker())
         self._spawn(self._prune())
+        self._spawn(self._daily_summary())
         if self.supervisor is not None:
             self._spawn(self._poll_supervisor())
         await self.sync_programs()

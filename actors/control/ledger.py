@@ -185,3 +185,33 @@ def summarize(reports: Iterable[tuple[int, SlaveReport]], equity: Iterable[tuple
             )
         )
     return out
+
+
+DAY_MS = 86_400_000
+SUMMARY_AT_MS = 5 * 60_000  # the daily summary goes out at 00:05 UTC, for the day before
+
+
+def next_summary_ms(now_ms: int) -> int:
+    """When the next daily summary is due (00:05 UTC today if still ahead, else tomorrow)."""
+    due = now_ms // DAY_MS * DAY_MS + SUMMARY_AT_MS
+    return due if due > now_ms else due + DAY_MS
+
+
+def daily_summary_text(summaries: Iterable[SlaveLedger]) -> str:
+    """The daily summary notification's body: one line per slave (USD-M income, drawdown,
+    slippage, skipped copies)."""
+
+    def d(value: Decimal | None, fmt: str) -> str:
+        return format(value, fmt) if value is not None else "-"
+
+    lines = []
+    for s in summaries:
+        skipped = sum(s.skipped.values())
+        reasons = ", ".join(f"{k} {v}" for k, v in s.skipped.items())
+        lines.append(
+            f"{s.slave_id}: pnl {s.realized_pnl:f} fees {s.commission:f} funding {s.funding:f} net {s.net_income:f} USDT; "
+            f"max drawdown {d(s.max_drawdown_pct, '.2f')} %; "
+            f"slippage p50 {d(s.slippage_p50_bps, '.2f')} p90 {d(s.slippage_p90_bps, '.2f')} bps; "
+            f"{s.copies} copies, {s.failed} failed, {skipped} skipped" + (f" ({reasons})" if reasons else "")
+        )
+    return "\n".join(lines) or "no copies, income or equity samples"

@@ -56,6 +56,7 @@ Category = Literal[
     "slave_error",
     "actor_down",
     "guard",
+    "daily_summary",
 ]
 SENT_KEPT: Final = 100  # notifications kept in memory (every one is in the journal)
 MAX_LINES: Final = 40  # lines listed in a grouped message; the rest are counted

@@ -32,7 +32,8 @@ from ..base import Frames
 from .commands.status import MasterView
 from .coverage import fill_ref, is_covering_skip
 from .journal import CoveredBody, record_for_covered, record_for_equity, record_for_master_event, record_for_report, tag_of
-from .notify import alert_for_report, alert_stream_lost
+from .ledger import DAY_MS, daily_summary_text, next_summary_ms, summarize
+from .notify import Alert, alert_for_report, alert_stream_lost
 from .rules import _slave_stream_alert, log
 
 EQUITY_SAMPLE_S = float(os.environ.get("COPYTRADER_EQUITY_SAMPLE_S", "300"))  # the ledger's equity curve (tests: shorter)
@@ -170,6 +171,28 @@ class Reports:
             if seen is None:
                 self._lost_since.setdefault(f"master:{market}", self._started_at)
             self._track(f"master:{market}", up, now, lambda s, m=market: alert_stream_lost(m, s))
+
+    async def _daily_summary(self) -> None:
+        """At 00:05 UTC every day, one notification with yesterday's ledger per slave (ledger.py);
+        a day control was down at 00:05 gets none (`copytrader report --daily` has it)."""
+        while True:
+            now = int(time.time() * 1000)
+            await asyncio.sleep((next_summary_ms(now) - now) / 1000)
+            try:
+                await self.send_daily_summary(int(time.time() * 1000) // DAY_MS * DAY_MS - DAY_MS)
+            except Exception:  # noqa: BLE001 - tomorrow's is tried all the same
+                log.exception("daily summary failed")
+
+    async def send_daily_summary(self, day_ms: int) -> None:
+        """The notification of the UTC day that starts at `day_ms`."""
+        reports, equity = await self.journal.ledger_input(day_ms, None)
+        reports = [(ts, r) for ts, r in reports if ts < day_ms + DAY_MS]
+        equity = [e for e in equity if e[0] < day_ms + DAY_MS]
+        day = time.strftime("%Y-%m-%d", time.gmtime(day_ms / 1000))
+        body = daily_summary_text(summarize(reports, equity))
+        self.notifier.alert(
+            Alert(category="daily_summary", key=f"daily_summary:{day}", title=f"copytrader daily summary {day} (UTC)", body=body)
+        )
 
     async def _ticker(self) -> None:
         last_pause = 0.0

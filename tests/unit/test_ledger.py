@@ -224,3 +224,48 @@ def test_control_journals_each_slaves_equity_every_sample_period() -> None:
     fake.equity_sampled["a"] -= mod.EQUITY_SAMPLE_S
     mod.Reports._sample_equity(fake, status("1010", "250.5"))  # type: ignore[arg-type]
     assert [r.body for r in rows] == [b"1250.5", b"1260.5"]
+
+
+def test_the_daily_summary_is_due_at_five_past_midnight_utc_and_says_per_slave() -> None:
+    from actors.control.ledger import DAY_MS, daily_summary_text, next_summary_ms
+
+    midnight = 20_000 * DAY_MS
+    assert next_summary_ms(midnight) == midnight + 300_000
+    assert next_summary_ms(midnight + 300_000) == midnight + DAY_MS + 300_000  # just sent: tomorrow's
+    assert next_summary_ms(midnight + 299_999) == midnight + 300_000
+    a, b = summarize(JOURNAL, [(T0, "a", D(1000)), (T0 + 1, "a", D(990))])
+    lines = daily_summary_text([a, b]).splitlines()
+    assert lines[0] == (
+        "a: pnl 0 fees 0 funding 0 net 0 USDT; max drawdown 1.00 %; slippage p50 0.00 p90 2.00 bps; "
+        "5 copies, 1 failed, 3 skipped (below_min_notional 2, slippage 1)"
+    )
+    assert lines[1].startswith("b: pnl 0") and daily_summary_text([]) == "no copies, income or equity samples"
+
+
+def test_control_sends_the_days_summary_through_the_notifier(tmp_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from actors.control import reports as mod
+    from actors.control.journal import Journal
+
+    day = T0 // 86_400_000 * 86_400_000
+    store = JournalStore(tmp_path / "journal.db")
+    store.insert_many([record_for_report(r, ts_ms=ts) for ts, r in JOURNAL] + [record_for_report(JOURNAL[0][1], ts_ms=day + 86_400_000)])
+    store.close()
+    alerts: list = []
+
+    async def main() -> None:
+        journal = Journal(tmp_path / "journal.db")
+        fake = SimpleNamespace(journal=journal, notifier=SimpleNamespace(alert=alerts.append))
+        try:
+            await mod.Reports.send_daily_summary(fake, day)  # type: ignore[arg-type]
+        finally:
+            await journal.close()
+
+    asyncio.run(main())
+    (alert,) = alerts
+    assert alert.category == "daily_summary" and alert.key.startswith("daily_summary:") and "(UTC)" in alert.title
+    assert alert.body.splitlines()[0].endswith(
+        "5 copies, 1 failed, 3 skipped (below_min_notional 2, slippage 1)"
+    )  # not the next day's copy
