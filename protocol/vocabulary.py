@@ -26,8 +26,9 @@ SnapshotReason = Literal["start", "reconnect", "request", "periodic"]
 # what k is: a ratio, the equities' ratio x a multiplier, or per entry a fixed notional / a fixed fraction of equity
 SizingMode = Literal["balance_multiplier", "fixed_ratio", "fixed_amount", "fixed_fraction"]
 MinNotionalPolicy = Literal["defer", "round_up", "skip"]  # actors/domain/target.py says what each does
-# sync: join the master's positions; new_only: copy only what it does next; flatten: new_only after closing our own
-OnStart = Literal["sync", "new_only", "flatten"]
+# sync: join the master's positions; new_only: copy only what it does next; flatten: new_only after closing our own;
+# better_price: join each once the price is at least as good as the master's entry (actors/slave/join.py)
+OnStart = Literal["sync", "new_only", "flatten", "better_price"]
 LossWindow = Literal["utc_day", "rolling_24h"]  # the daily loss limit's window: the UTC day, or the last 24 h
 OnStop = Literal["pause", "flatten"]  # what the equity stop does when it acts (entries stop; flatten: positions closed too)
 OrdersMode = Literal["fills", "mirror"]  # fills: a market order per master fill; mirror: resting orders copied too

@@ -6,6 +6,7 @@ Binance's, per IP (2,400 a minute on USD-M).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from .filters import SymbolFilters, parse_futures_exchange_info
@@ -29,6 +30,7 @@ ALGO_ORDER_PATH = "/fapi/v1/algoOrder"  # the Algo Service (conditional orders) 
 OPEN_ALGO_ORDERS_PATH = "/fapi/v1/openAlgoOrders"
 ALL_OPEN_ORDERS_PATH = "/fapi/v1/allOpenOrders"
 INCOME_PATH = "/fapi/v1/income"
+PREMIUM_INDEX_PATH = "/fapi/v1/premiumIndex"
 ALGO_OPEN_ORDERS_PATH = "/fapi/v1/algoOpenOrders"
 MARGIN_TYPE_PATH = "/fapi/v1/marginType"
 LEVERAGE_PATH = "/fapi/v1/leverage"
@@ -123,6 +125,15 @@ async def cancel_every_open_order(rest: RestClient) -> int:
 async def income(rest: RestClient, start_ms: int, page: int = 1, limit: int = 1000) -> list[dict[str, Any]]:
     """GET /fapi/v1/income from `start_ms` (inclusive), oldest first, one page (weight 30)."""
     return list(await rest.signed("GET", INCOME_PATH, {"startTime": start_ms, "page": page, "limit": limit}))
+
+
+async def mark_price(rest: RestClient, symbol: str) -> Decimal | None:
+    """GET /fapi/v1/premiumIndex for one symbol (weight 1): its mark price."""
+    raw = await rest.public("GET", PREMIUM_INDEX_PATH, {"symbol": symbol})
+    try:
+        return Decimal(str(raw["markPrice"])) if isinstance(raw, dict) else None
+    except (KeyError, ArithmeticError):
+        return None
 
 
 async def set_position_mode(rest: RestClient, hedge: bool) -> Any:

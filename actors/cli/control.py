@@ -101,7 +101,7 @@ def _slave_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-notional-policy", choices=("defer", "round_up", "skip"))
     p.add_argument(
         "--on-start",
-        choices=("sync", "new_only", "flatten"),
+        choices=("sync", "new_only", "flatten", "better_price"),
         help="flatten: a clean start (own positions closed, open orders canceled), then new only",
     )
     p.add_argument("--orders", choices=("fills", "mirror"), help="mirror: copy the master's resting limit orders too (USD-M, spot, margin)")

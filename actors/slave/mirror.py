@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 from .follow import Follow
 from .guards import Guards
+from .join import BetterPrice
 from .leftovers import Leftovers
 from .order_lists import ListMirror
 from .protective import ProtectiveMirror
@@ -45,7 +46,7 @@ from .rules import _STARTING, FILTER_ERRORS, ZERO, _dec, _is_capital_refusal, lo
 from .sync import Resync, Sequenced
 
 
-class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, ListMirror, Leftovers, ProtectiveMirror):
+class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, ListMirror, Leftovers, ProtectiveMirror, BetterPrice):
     """Copies one market of the master onto this slave's account."""
 
     def __init__(self, slave: "Slave", account: "Account") -> None:
@@ -93,7 +94,7 @@ class MarketMirror(Resync, Follow, Reports, TargetView, Guards, RestingMirror, L
         self.last_snapshot: PositionSnapshot | None = None
         self.master_positions: dict[tuple[str, str], Decimal] = {}  # from snapshots + every fill applied
         self.last_price: dict[str, Decimal] = {}  # the master's last fill price per symbol
-        self.entry_orders, self.slipped = {}, set()  # fixed sizing's orders seen (target_view.py); slipped entries (guards.py)
+        self.entry_orders, self.slipped, self.joining, self.join_checked, self.join_noted = {}, set(), self._load_joining(), 0.0, {}
         self.resync_task: asyncio.Task[None] | None = None
 
     @property

@@ -34,6 +34,7 @@ from ..config import AppConfig
 from .equity_guard import DAY_PREFIX as DAY_STOPPED, ERROR_PREFIX as EQUITY_STOPPED, check_equity_stop, equity_path, load_equity_stop
 from .forced_state import forced_path, load_forced, save_forced
 from .income import IncomePoller, cursor_path
+from .join import background_reads
 from .markets import build_mirror, leverage_cap_changed, refresh_equities, sync_markets
 from .mirror import MarketMirror
 from .reporter import Reporter
@@ -316,8 +317,7 @@ class Slave:
             now = time.monotonic()
             await refresh_equities(self, now)
             check_equity_stop(self)
-            if self.income.due(now):
-                self.spawn(self.income.poll())
+            background_reads(self, now)  # the ledger's income, better_price's joins
             for m in self.mirrors.values():
                 if now - m.last_heartbeat > HEARTBEAT_LOST_S and m.master_connected:
                     m.master_connected = False

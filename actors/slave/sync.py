@@ -125,14 +125,14 @@ class Resync:
         for entry in snap.positions:
             if entry.qty and entry.symbol not in self.aligned:
                 await self._align(entry.symbol, entry.leverage, entry.margin_type)
-        if cause != "start":  # the first sync of a (re)started slave is routine, not a desync
+        if cause not in ("start", "join"):  # the first sync of a (re)started slave is routine, not a desync; a join is deliberate
             self.slave.report(
                 DesyncDetected(
                     slave_id=self.slave.slave_id, market=self.market, cause=_cause(cause), detail=f"snapshot seq {snap.seq}", t_ns=t0
                 )
             )
         orders = 0
-        new_only = cause == "start" and self.config.on_start in ("new_only", "flatten") and not self.book.loaded
+        new_only = cause == "start" and self.config.on_start in ("new_only", "flatten", "better_price") and not self.book.loaded
         if new_only and self.config.on_start == "flatten" and self._may_trade():
             await self._clean_start()  # follow.py
         if new_only:
@@ -143,6 +143,9 @@ class Resync:
             }
             if self.config.on_start == "flatten":
                 self.book.save_now()  # done once: a restart finds the target and neither flattens nor joins
+            if self.config.on_start == "better_price":
+                self.start_joining(snap)  # join.py
+                self.book.save_now()
         if self.resting or self.guards or self._mirrors_orders() or cause == "start":
             await self._cancel_copies()  # at start also those a run with orders = mirror left
         if self.guard_fills or self.guards:

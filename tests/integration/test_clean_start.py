@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from protocol.messages import SlaveConfig
+from protocol.messages import DesyncDetected, SlaveConfig
 from tests.helpers.deploy import Deployment, positions, signed
 from tests.helpers.sim import TEST_CONFIG
 from tests.helpers.wait import eventually
@@ -54,5 +54,34 @@ def test_a_clean_start_cancels_the_accounts_orders_closes_its_positions_and_is_d
             assert positions(sim, "slave01") == {("ETHUSDT", "BOTH"): D("0.5")}  # neither flattened nor joined
             assert len(sim.orders("slave01", "futures")) == sent
             assert dep.log("slave-slave01").count("clean start (on_start = flatten)") == 1
+        finally:
+            dep.stop()
+
+
+def test_better_price_joins_the_masters_position_once_the_price_is_back_at_its_entry(tmp_path):
+    # on_start = better_price: the master's long (entry 50000) is not joined at 50500 nor at 50200,
+    # and is joined at k x its size once the mark price is at or under 50000; what the master does
+    # next is copied as ever, and the join is no desync
+    slave = SlaveConfig(id="slave01", sizing="fixed_ratio", ratio=D("0.5"), on_start="better_price")
+    with fresh_sim(TEST_CONFIG, tmp_path) as sim:
+        prepare(sim, ["master", "slave01"], usdt="500000")  # BTCUSDT at 50000
+        master_order(sim, "BTCUSDT", "BUY", "0.1")
+        sim.set_price("BTCUSDT", "50500", pause=True)
+        dep = Deployment(tmp_path / "deploy", sim, [slave])
+        dep.start_all()
+        assert dep.collector is not None
+        try:
+            dep.wait_running(timeout=60)
+            log = lambda: dep.log("slave-slave01")  # noqa: E731
+            eventually(lambda: "BTCUSDT BOTH at 50500 waits for the master's entry 50000" in log(), timeout=20, what="waiting at 50500")
+            sim.set_price("BTCUSDT", "50200", pause=True)
+            eventually(lambda: "BTCUSDT BOTH at 50200 waits" in log(), timeout=20, what="still waiting at 50200")
+            assert positions(sim, "slave01") == {} and sim.orders("slave01", "futures") == []
+            sim.set_price("BTCUSDT", "49900", pause=True)
+            eventually(lambda: positions(sim, "slave01") == {("BTCUSDT", "BOTH"): D("0.05")}, timeout=20, what="joined at 49900")
+            master_order(sim, "BTCUSDT", "BUY", "0.1")  # copied as any increase: k x 0.1
+            eventually(lambda: positions(sim, "slave01") == {("BTCUSDT", "BOTH"): D("0.1")}, timeout=20, what="the increase copied")
+            assert len(sim.orders("slave01", "futures")) == 2
+            assert not dep.collector.of(DesyncDetected)
         finally:
             dep.stop()

@@ -20,7 +20,12 @@ SIZINGS = [
     ("fixed fraction of equity per entry", "fixed_fraction"),
 ]
 POLICIES = [("defer", "defer"), ("round up", "round_up"), ("skip", "skip")]
-ON_START = [("sync to master", "sync"), ("new fills only", "new_only"), ("clean start (flatten)", "flatten")]
+ON_START = [
+    ("sync to master", "sync"),
+    ("new fills only", "new_only"),
+    ("clean start (flatten)", "flatten"),
+    ("join at a better price", "better_price"),
+]
 ORDERS = [("copy fills", "fills"), ("mirror orders", "mirror")]
 PROTECTIVE = [("mirror stops (usdm)", "mirror"), ("off", "off")]
 ON_STOP = [("pause entries", "pause"), ("flatten too", "flatten")]
