@@ -15,6 +15,7 @@ import zmq.asyncio
 
 from actors.config import load_config
 from actors.control import ControlActor
+from actors.control.records import record_for_equity
 from protocol import control_api as api, messages as m
 from protocol.client import AsyncControlClient
 from protocol.codec import decode_control_server_msg, encode, unpack_control_event
@@ -57,6 +58,13 @@ async def test_every_control_request_is_answered(actor: ControlActor, client: As
     (actor.config.log_dir / "slave-s1.log").write_text("".join(f"line {i}\n" for i in range(500)) + "login secret=hunter2hunter2\n")
     tail = await ok(api.GetLogTail(id=0, name="slave-s1", lines=3))
     assert tail.lines[:2] == ("line 498", "line 499") and "hunter2" not in tail.lines[2]
+
+    assert (await ok(api.GetLedger(id=0, slave_id="s1"))).summary is None  # nothing journalled for it yet
+    actor.journal.append(record_for_equity("s1", Decimal("1000")))
+    actor.journal.append(record_for_equity("s1", Decimal("950")))
+    await actor.journal.flush()
+    ledger = await ok(api.GetLedger(id=0, slave_id="s1", hours=1))
+    assert ledger.equity == (Decimal(1000), Decimal(950)) and ledger.summary.max_drawdown_pct == Decimal(5)
 
     assert answered == set(typing.get_args(api.ControlRequest))  # a new request type needs a line here
     assert [c for c in actor.supervisor.calls if c[0] != "update"] == [  # type: ignore[union-attr]
