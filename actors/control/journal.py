@@ -305,12 +305,17 @@ def _equity_query(
     return out
 
 
-def _decisions_query(db: sqlite3.Connection, since_ms: int, slave_id: str | None) -> list[tuple[int, SlaveReport]]:
+def _decisions_query(
+    db: sqlite3.Connection, since_ms: int, slave_id: str | None, until_ms: int | None = None
+) -> list[tuple[int, SlaveReport]]:
     """(ts_ms, report) of the slaves' decisions (mirrored, skipped, failed) and income since `since_ms`,
     oldest first (the ledger's input: actors/control/ledger.py); rows of an older protocol that
     no longer decode are left out. Also used on a read-only connection (copytrader report)."""
     sql = "SELECT ts_ms, body FROM journal WHERE kind IN ('mirrored', 'skipped', 'failed', 'income') AND ts_ms >= ?"
     args: list[Any] = [since_ms]
+    if until_ms is not None:
+        sql += " AND ts_ms < ?"
+        args.append(until_ms)
     if slave_id is not None:
         sql += " AND slave_id = ?"
         args.append(slave_id)

@@ -24,6 +24,7 @@ from .ledger import SlaveLedger, summarize
 DAY_MS = 86_400_000
 PRUNE_BATCH = 20_000  # rows deleted per step
 DAILY_SCHEMA = """
+CREATE INDEX IF NOT EXISTS journal_ts ON journal(ts_ms);
 CREATE TABLE IF NOT EXISTS daily (
     day TEXT NOT NULL,
     slave_id TEXT NOT NULL,
@@ -48,7 +49,7 @@ def prune_step(db: sqlite3.Connection, now_ms: int, retention_days: int, batch: 
     end = start + DAY_MS
     day = _day(start)
     if db.execute("SELECT 1 FROM daily WHERE day = ? LIMIT 1", (day,)).fetchone() is None:
-        decisions = [(ts, r) for ts, r in _decisions_query(db, start, None) if ts < end]
+        decisions = _decisions_query(db, start, None, end)
         rows = [(day, s.slave_id, msgspec.msgpack.encode(s)) for s in summarize(decisions, _equity_query(db, start, None, end))]
         rows = rows or [(day, "", msgspec.msgpack.encode(SlaveLedger(slave_id="", copies=0, filled=0, failed=0, skipped={},
                                                                      slippage_p50_bps=None, slippage_p90_bps=None,

@@ -124,14 +124,20 @@ class Follow:
     async def _clean_start(self) -> None:
         """on_start = flatten, at the slave's first start on this market (no target saved yet):
         cancel every open order of the account and close every position it holds, then copy only
-        what the master does next (new_only; sync.py saves the target at once, so that a restart
-        does not do it again)."""
+        what the master does next (new_only; sync.py then saves the target and a marker, so that a
+        restart does not do it again). Positions still open after it (a close refused): a
+        SlaveError, and the start fails and is tried again."""
         canceled = await self.account.cancel_every_order()
         await self.flatten(FlattenCommand(request_id="clean-start", slave_id=self.slave.slave_id), forget=True)
+        await self.account.refresh()  # what the exchange says is left, not what our orders meant
         left = {k: v for k, v in self.account.snapshot_positions().items() if v}
-        log.info(
-            "clean start (on_start = flatten): %d open orders canceled, positions closed%s", canceled, f"; left: {left}" if left else ""
-        )
+        if left:
+            message = f"clean start (on_start = flatten) left positions open: {sorted(left)}; tried again"
+            self.slave.report(
+                SlaveError(slave_id=self.slave.slave_id, code="clean_start", message=message[:300], market=self.market, t_ns=now_ns())
+            )
+            raise RuntimeError(message)
+        log.info("clean start (on_start = flatten): %d open orders canceled, positions closed", canceled)
 
     @contextlib.asynccontextmanager
     async def _held(self) -> AsyncIterator[None]:

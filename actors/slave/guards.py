@@ -9,8 +9,10 @@
   finds positions the master opened while the slave was away takes them while there is room, in
   symbol order, and not the rest.
 - **max total exposure** (`max_total_exposure = USDT`): the notionals of every position the slave
-  holds, over its markets and symbols (each at the last price known: the master's last fill, the
-  spot price, the master's entry price), stay under the limit. An entry or increase gets at most
+  holds or intends (the larger of the two, so that entries decided at once on several symbols
+  count before they fill), over its markets and symbols (each at the last price known: the
+  master's last fill, the spot price, the master's entry price), stay under the limit. Resting
+  and stop copies count only once they fill. An entry or increase gets at most
   the room the other positions leave (the per-symbol notional cap is tightened to it, so the same
   rounding and minimum rules apply); with no room it is skipped ("max_exposure"). Reductions and
   closes are never held back; as positions shrink or close there is room again by itself. A
@@ -110,9 +112,11 @@ class Guards:
         mirrors = getattr(self.slave, "mirrors", None) or {self.market: self}
         used = ZERO
         for m in mirrors.values():
-            for pos, qty in m.account.snapshot_positions().items():
-                if qty and not (m is self and pos == key):
-                    used += abs(qty) * m._price_of(pos[0])
+            held, intended = m.account.snapshot_positions(), m.book.intended
+            for pos in set(held) | set(intended):  # the larger: an entry decided on another symbol counts before it fills
+                size = max(abs(held.get(pos, ZERO)), abs(intended.get(pos, ZERO)))
+                if size and not (m is self and pos == key):
+                    used += size * m._price_of(pos[0])
         return max(limit - used, ZERO)
 
     def _price_of(self, symbol: str) -> Decimal:

@@ -113,6 +113,11 @@ class IncomePoller:
         self.next_at = time.monotonic() + self.interval
         self.cursor = load_cursor(path, int(time.time() * 1000))
         self.running = False
+        if not path.exists():  # the first run: what it earns from now on, whatever restarts come before the first record
+            try:
+                write_atomic(path, msgspec.json.encode(self.cursor))
+            except OSError as exc:
+                log.warning("income cursor %s not written: %s", path, exc)
 
     def due(self, now: float) -> bool:
         return not self.running and now >= self.next_at and "usdm" in getattr(self.slave, "mirrors", {})

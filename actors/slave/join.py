@@ -51,6 +51,20 @@ def join_path(book_path: Path | None, market: str) -> Path | None:
 class BetterPrice:
     """The list of positions waiting for a better price, and the check that joins them."""
 
+    def _first_start(self: "MarketMirror") -> bool:
+        """Whether this follower never started on this market: no target file (even one that cannot
+        be read) and no marker of a clean start or a better_price start done. Without a state
+        directory (a tool, a test): always."""
+        path = self.book.path
+        if path is None:
+            return True
+        return not path.exists() and not path.with_name(f"started-{self.market}").exists()
+
+    def _started_once(self: "MarketMirror") -> None:
+        path = self.book.path
+        if path is not None:
+            write_atomic(path.with_name(f"started-{self.market}"), b"on_start done\n")
+
     def _load_joining(self: "MarketMirror") -> dict[Key, Decimal]:
         path = join_path(self.book.path, self.market)
         if path is None or not path.exists():
@@ -99,14 +113,11 @@ class BetterPrice:
     async def check_joins(self: "MarketMirror") -> None:
         """Join every waiting position whose price is now at least as good as the master's entry."""
         self.join_checked = time.monotonic()
+        if self.syncing or self.last_snapshot is None:  # the master's positions are not known yet
+            return
         joined = False
         for key, entry in sorted(self.joining.items()):
             mkey = slave_key(key[0], key[1], self.reverse)  # the swap is its own inverse
-            master = self.master_positions.get(mkey, Decimal(0))
-            if not master or key not in self.ignored:  # closed or flipped meanwhile: nothing to join
-                del self.joining[key]
-                self._save_joining()
-                continue
             if self._entry_block(key):  # guards.py: no join while entries are refused
                 continue
             try:
@@ -114,7 +125,14 @@ class BetterPrice:
             except Exception as exc:  # noqa: BLE001 - the next check reads it again
                 log.warning("price of %s not read: %s", key[0], exc)
                 continue
-            long = signed(mkey[1], master) > 0
+            # read after the price: a fill that came meanwhile moved them (no await from here on)
+            master = self.master_positions.get(mkey, Decimal(0))
+            if self.syncing or not master or key not in self.ignored or key not in self.joining:
+                if not self.syncing:  # closed or flipped meanwhile: nothing to join
+                    self.joining.pop(key, None)
+                    self._save_joining()
+                continue
+            long = (signed(mkey[1], master) > 0) != self.reverse  # the follower's side (reverse: the other)
             if price is None or (price > entry if long else price < entry):
                 self._note_waiting(key, price, entry)
                 continue

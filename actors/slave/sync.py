@@ -133,19 +133,22 @@ class Resync:
             )
         orders = 0
         new_only = cause == "start" and self.config.on_start in ("new_only", "flatten", "better_price") and not self.book.loaded
-        if new_only and self.config.on_start == "flatten" and self._may_trade():
-            await self._clean_start()  # follow.py
+        # flatten / better_price act at the follower's very first start only (join.py): never after a
+        # restart, a retried start, or a target file that exists but cannot be read (then: new_only)
+        first = new_only and self.config.on_start in ("flatten", "better_price") and self._first_start()
+        if first and self.config.on_start == "flatten" and self._may_trade():
+            await self._clean_start()  # follow.py; raises unless the account is flat (the start is tried again)
         if new_only:
             self.ignored = {
                 slave_key(e.symbol, e.position_side, self.reverse)
                 for e in snap.positions
                 if e.qty and not acct.positions.get(slave_key(e.symbol, e.position_side, self.reverse))
             }
-            if self.config.on_start == "flatten":
-                self.book.save_now()  # done once: a restart finds the target and neither flattens nor joins
+        if first:
             if self.config.on_start == "better_price":
                 self.start_joining(snap)  # join.py
-                self.book.save_now()
+            self.book.save_now()
+            self._started_once()
         if self.resting or self.guards or self._mirrors_orders() or cause == "start":
             await self._cancel_copies()  # at start also those a run with orders = mirror left
         if self.guard_fills or self.guards:

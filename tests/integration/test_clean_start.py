@@ -77,6 +77,11 @@ def test_better_price_joins_the_masters_position_once_the_price_is_back_at_its_e
             sim.set_price("BTCUSDT", "50200", pause=True)
             eventually(lambda: "BTCUSDT BOTH at 50200 waits" in log(), timeout=20, what="still waiting at 50200")
             assert positions(sim, "slave01") == {} and sim.orders("slave01", "futures") == []
+            dep.kill("slave-slave01")  # a restart keeps the waiting list (and neither joins nor starts over)
+            waits = log().count("waits for the master's entry")
+            dep.start_slave("slave01")
+            eventually(lambda: log().count("waits for the master's entry") > waits, timeout=30, what="still waiting after a restart")
+            assert log().count("on_start = better_price: 1 position(s) wait") == 1 and positions(sim, "slave01") == {}
             sim.set_price("BTCUSDT", "49900", pause=True)
             eventually(lambda: positions(sim, "slave01") == {("BTCUSDT", "BOTH"): D("0.05")}, timeout=20, what="joined at 49900")
             master_order(sim, "BTCUSDT", "BUY", "0.1")  # copied as any increase: k x 0.1

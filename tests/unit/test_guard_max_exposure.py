@@ -72,3 +72,11 @@ def test_a_resync_grows_positions_only_into_the_room_in_symbol_order() -> None:
 def test_no_limit_no_change() -> None:
     h = Harness(SlaveConfig(id="s1", sizing="fixed_ratio", ratio=D("0.5")))
     assert [i.qty for i in h.fill("BTCUSDT", "10")] == [D(5)] and told(h) == []
+
+
+def test_an_entry_decided_on_another_symbol_counts_before_it_fills() -> None:
+    h = Harness(CONFIG)
+    h.mirror.book.intended[("ETHUSDT", "BOTH")] = D(10)  # decided (30000 at 3000), its order not filled yet
+    h.mirror.last_price["ETHUSDT"] = D(3000)
+    (btc,) = h.fill("BTCUSDT", "2")  # k x 2 = 1 BTC (50000) would pass 60000: the 30000 left
+    assert btc.qty == D("0.6")
